@@ -1,0 +1,216 @@
+"""Load and validate ``forkwave.yaml`` into frozen dataclasses; every error names file and key."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from tasks.errors import ForkwaveError
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
+CONFIG_NAME = "forkwave.yaml"
+
+_STR_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_MAP_RULE = {"type": "object", "additionalProperties": False, "required": ["from", "to"],
+             "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"}}}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["upstream", "fork"],
+    "properties": {
+        "upstream": {"type": "object", "additionalProperties": False, "required": ["url"],
+                     "properties": {"url": {"type": "string", "minLength": 1},
+                                    "ref": {"type": "string", "minLength": 1}}},
+        "fork": {"type": "object", "additionalProperties": False, "required": ["path"],
+                 "properties": {"path": {"type": "string", "minLength": 1},
+                                "branch": {"type": "string", "minLength": 1},
+                                "sync_branch": {"type": "string", "minLength": 1}}},
+        "base": {"type": ["string", "null"]},
+        "map": {"type": "array", "items": _MAP_RULE},
+        "ignore": _STR_LIST,
+        "deny": _STR_LIST,
+        "buckets": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["name", "paths"],
+            "properties": {"name": {"type": "string", "minLength": 1}, "paths": _STR_LIST}}},
+        "waves": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[a-z0-9][a-z0-9_-]*$"},
+                  "additionalProperties": {
+                      "type": "object", "additionalProperties": False,
+                      "properties": {"buckets": _STR_LIST, "paths": _STR_LIST}}},
+        "slices": {"type": "object", "additionalProperties": False,
+                   "properties": {"max_files": {"type": "integer", "minimum": 1}}},
+    },
+}
+
+DEFAULT_IGNORE = ("**/node_modules/**", ".yarn/cache/**")
+DEFAULT_DENY = (".env", ".env.*", "**/secrets/**")
+DEFAULT_WAVES = {
+    "a": {"paths": ["**/migrations/**", "**/auth/**", "**/security/**", "Dockerfile*", ".github/workflows/**"]},
+    "b": {"buckets": ["*"]},
+    "c": {"paths": ["**/*.md", "docs/**", "**/__tests__/**"]},
+}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    url: str
+    ref: str = "main"
+
+
+@dataclass(frozen=True)
+class Fork:
+    path: Path
+    branch: str = "main"
+    sync_branch: str = "sync/upstream"
+
+
+@dataclass(frozen=True)
+class MapRule:
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Wave:
+    name: str
+    buckets: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    upstream: Upstream
+    fork: Fork
+    base: str | None = None
+    map: tuple[MapRule, ...] = ()
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    deny: tuple[str, ...] = DEFAULT_DENY
+    buckets: tuple[Bucket, ...] = ()
+    waves: tuple[Wave, ...] = field(default_factory=tuple)
+    max_files: int = 25
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def section(self, *keys: str) -> dict[str, Any]:
+        """The effective values of some keys, for doit's ``config_changed``.
+
+        ``upstream`` and ``fork`` are taken as written (relative paths stay relative), so a
+        workspace moved to a new directory (a CI cache restore) is still up to date.
+        """
+        return {k: self.raw.get(k) if k in ("upstream", "fork") else _jsonable(getattr(self, k)) for k in keys}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _jsonable(getattr(value, k)) for k in value.__dataclass_fields__ if k != "raw"}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def find_config(explicit: str | None, workspace: Path) -> Path:
+    """``config=PATH`` if given, else ``./forkwave.yaml``, else the bundled demo."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        path = path if path.is_absolute() else workspace / path
+        if not path.is_file():
+            raise ForkwaveError(f"{explicit}: config file not found; check the path given as config=")
+        return path
+    local = workspace / CONFIG_NAME
+    return local if local.is_file() else DEMO_CONFIG
+
+
+def is_demo(path: Path) -> bool:
+    return path.resolve() == DEMO_CONFIG
+
+
+def load_config(path: Path) -> Config:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ForkwaveError(f"{path}: cannot read config ({exc.strerror}); check the path and permissions") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ForkwaveError(f"{path}:{where}: unreadable YAML ({problem}); fix the syntax") from None
+    if not isinstance(data, dict):
+        raise ForkwaveError(f"{path}: expected a mapping of keys (upstream, fork, ...) at the top level")
+    _validate(path, data)
+    return _build(path, data)
+
+
+def _validate(path: Path, data: dict[str, Any]) -> None:
+    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data),
+                    key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
+    if errors:
+        raise ForkwaveError(f"{path}: {_describe(errors[0])}")
+
+
+_TYPE_NAMES = {"string": "a string", "array": "a list", "object": "a mapping", "integer": "an integer",
+               "null": "null", "boolean": "true or false"}
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        where = f"{key}." if err.absolute_path else ""
+        return f"unknown key '{where}{extra[0]}'; expected one of: {allowed}"
+    if err.validator == "required":
+        missing = re.search(r"'([^']+)'", err.message)
+        name = missing.group(1) if missing else "?"
+        where = f"{key}." if err.absolute_path else ""
+        return f"missing key '{where}{name}'; it is required"
+    if err.validator == "type":
+        types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        want = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+        return f"key '{key}': expected {want}, got {type(err.instance).__name__} {err.instance!r}"
+    if err.validator == "minLength":
+        return f"key '{key}': expected a non-empty string"
+    if err.validator == "minimum":
+        return f"key '{key}': expected a number >= {err.validator_value}, got {err.instance!r}"
+    if err.validator == "minProperties":
+        return f"key '{key}': expected at least one entry"
+    if err.validator == "pattern":
+        return f"key '{key}': name {err.instance!r} must be lowercase letters, digits, '-' or '_'"
+    return f"key '{key}': {err.message}"
+
+
+def _is_url(url: str) -> bool:
+    return "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url) is not None
+
+
+def _build(path: Path, data: dict[str, Any]) -> Config:
+    here = path.resolve().parent
+    up = data["upstream"]
+    url = up["url"] if _is_url(up["url"]) else str((here / Path(up["url"]).expanduser()).resolve())
+    fk = data["fork"]
+    waves = data.get("waves") or DEFAULT_WAVES
+    return Config(
+        file=path,
+        upstream=Upstream(url=url, ref=up.get("ref", "main")),
+        fork=Fork(path=(here / Path(fk["path"]).expanduser()).resolve(), branch=fk.get("branch", "main"),
+                  sync_branch=fk.get("sync_branch", "sync/upstream")),
+        base=data.get("base"),
+        map=tuple(MapRule(r["from"], r["to"]) for r in data.get("map") or ()),
+        ignore=tuple(data.get("ignore", DEFAULT_IGNORE)),
+        deny=tuple(data.get("deny", DEFAULT_DENY)),
+        buckets=tuple(Bucket(b["name"], tuple(b["paths"])) for b in data.get("buckets") or ()),
+        waves=tuple(Wave(name, tuple(w.get("buckets", ())), tuple(w.get("paths", ())))
+                    for name, w in waves.items()),
+        max_files=(data.get("slices") or {}).get("max_files", 25),
+        raw=data,
+    )

@@ -1,0 +1,40 @@
+"""What every task creator needs, loaded once per doit invocation: config, workspace, flags."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from tasks.config import Config, find_config, is_demo, load_config
+from tasks.errors import ForkwaveError
+from tasks.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Context:
+    cfg: Config
+    ws: Workspace
+    demo: bool
+    offline: bool
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load(config: str | None, offline: str | None, root: Path) -> Context:
+    path = find_config(config, root)
+    return Context(load_config(path), Workspace(root), is_demo(path), _flag(offline))
+
+
+@lru_cache(maxsize=1)
+def context() -> Context:
+    """The context for this doit run; a bad config ends the run with one line and exit 1."""
+    from doit import get_var
+
+    try:
+        return load(get_var("config"), get_var("offline"), Path.cwd())
+    except ForkwaveError as exc:
+        print(f"forkwave: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

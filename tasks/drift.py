@@ -1,0 +1,191 @@
+"""drift: classify every fork-side path by comparing git object ids (never file contents).
+
+The upstream tree (and the base tree, when known) is first mapped to fork-side names
+(``treemap``); ``git diff-tree`` then lists only paths whose blob id or mode differ, so the
+cost follows the size of the difference. Classification itself is pure (``classify``).
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasks import git
+from tasks.config import Config
+from tasks.errors import ForkwaveError
+from tasks.globs import globs
+from tasks.treemap import map_tree
+
+Entry = tuple[str, str] | None  # (mode, oid) or absent
+
+THREE_WAY = ("upstream-added", "upstream-changed", "upstream-deleted", "both-changed",
+             "fork-added", "fork-changed", "fork-deleted")
+TWO_WAY = ("missing", "differs", "extra")
+ACTIONABLE = frozenset({"upstream-added", "upstream-changed", "upstream-deleted", "both-changed",
+                        "missing", "differs"})
+CLASSES = ("identical",) + THREE_WAY + TWO_WAY + ("blocked", "ignored")
+
+
+def classify(base: Entry | bool, upstream: Entry, fork: Entry) -> str:
+    """The drift class of one path. ``base`` is False when no base is known (2-way).
+
+    >>> a, b, c = ("100644", "a" * 40), ("100644", "b" * 40), ("100755", "a" * 40)
+    >>> classify(False, a, None), classify(False, a, b), classify(False, None, a)
+    ('missing', 'differs', 'extra')
+    >>> classify(a, b, a), classify(a, a, b), classify(a, b, c), classify(None, a, None)
+    ('upstream-changed', 'fork-changed', 'both-changed', 'upstream-added')
+    >>> classify(a, None, a), classify(a, a, None), classify(a, b, b)
+    ('upstream-deleted', 'fork-deleted', 'identical')
+    """
+    if upstream == fork:
+        return "identical"
+    if base is False:
+        return "missing" if fork is None else "extra" if upstream is None else "differs"
+    if base is None:
+        return "upstream-added" if fork is None else "fork-added" if upstream is None else "both-changed"
+    if fork == base:
+        return "upstream-deleted" if upstream is None else "upstream-changed"
+    if upstream == base:
+        return "fork-deleted" if fork is None else "fork-changed"
+    return "both-changed"
+
+
+def default_bucket(path: str) -> str:
+    """``packages/<name>`` for monorepo packages, else the top-level folder, else ``(root)``."""
+    parts = path.split("/")
+    if parts[0] == "packages" and len(parts) > 2:
+        return f"packages/{parts[1]}"
+    return parts[0] if len(parts) > 1 else "(root)"
+
+
+class Bucketer:
+    """Configured buckets first (first match wins), then the default rule."""
+
+    def __init__(self, cfg: Config):
+        self._names = [b.name for b in cfg.buckets for _ in b.paths]
+        self._globs = globs(tuple(p for b in cfg.buckets for p in b.paths))
+
+    def __call__(self, path: str) -> str:
+        hit = self._globs.first(path)
+        return default_bucket(path) if hit is None else self._names[hit]
+
+
+@dataclass(frozen=True)
+class Trees:
+    """The three trees being compared, already in fork-side names."""
+
+    upstream: str
+    fork: str
+    base: str | None
+
+
+def collect(repo: Path, trees: Trees, env: dict[str, str]) -> dict[str, tuple[Entry | bool, Entry, Entry]]:
+    """(base, upstream, fork) entries for every path where upstream and fork differ."""
+    uf = git.diff_trees(repo, trees.upstream, trees.fork, env=env)
+    if trees.base is None:
+        return {c.path: (False, c.old, c.new) for c in uf}
+    base_vs_fork = {c.path: c.old for c in git.diff_trees(repo, trees.base, trees.fork, env=env)}
+    return {c.path: (base_vs_fork.get(c.path, c.new), c.old, c.new) for c in uf}
+
+
+def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, Entry]], fork_files: int,
+                 three_way: bool) -> dict[str, Any]:
+    """Pure: classify, apply ignore/deny, group by bucket. Returns the drift.json body."""
+    ignored, denied, bucket_of = globs(cfg.ignore), globs(cfg.deny), Bucketer(cfg)
+    entries: dict[str, dict[str, Any]] = {}
+    for path in sorted(triples):
+        base, up, fork = triples[path]
+        cls = classify(base, up, fork)
+        if ignored(path):
+            cls = "ignored"
+        elif cls in ACTIONABLE and denied(path):
+            cls = "blocked"
+        entries[path] = {"class": cls, "bucket": bucket_of(path), "upstream": _fmt(up), "fork": _fmt(fork),
+                         "base": None if base is False else _fmt(base)}
+    totals = Counter(e["class"] for e in entries.values())
+    totals["identical"] = fork_files - sum(1 for e in entries.values() if e["fork"] is not None)
+    buckets: dict[str, Counter[str]] = defaultdict(Counter)
+    paths: dict[str, list[str]] = defaultdict(list)
+    for path, e in entries.items():
+        buckets[e["bucket"]][e["class"]] += 1
+        paths[e["class"]].append(path)
+    critical = critical_buckets(cfg, entries)
+    return {
+        "mode": "3-way" if three_way else "2-way",
+        "totals": {c: totals[c] for c in CLASSES if totals[c]},
+        "buckets": {b: dict(sorted(c.items())) for b, c in sorted(buckets.items())},
+        "critical_buckets": sorted(b for b in buckets if b in critical),
+        "paths": {c: paths[c] for c in CLASSES if paths.get(c)},
+        "entries": entries,
+    }
+
+
+def _fmt(entry: Entry | bool) -> str | None:
+    return None if not entry else f"{entry[0]} {entry[1]}"
+
+
+def upstream_work(counts: Mapping[str, int]) -> int:
+    return sum(n for c, n in counts.items() if c in ACTIONABLE)
+
+
+def critical_buckets(cfg: Config, entries: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Buckets the first (P0) wave names, or holding a path its patterns match."""
+    if not cfg.waves:
+        return set()
+    first = cfg.waves[0]
+    named = {b for b in first.buckets if b != "*"}
+    hits = globs(first.paths)
+    return named | {e["bucket"] for p, e in entries.items() if hits(p)}
+
+
+def resolve_base(cfg: Config, mirror: Path) -> str | None:
+    if cfg.base is None:
+        return None
+    from tasks.fetch import resolve
+    sha = resolve(mirror, cfg.base)
+    if sha is None:
+        raise ForkwaveError(f"{cfg.file}: base: {cfg.base!r} is not a commit, branch or tag of the upstream; "
+                            "give the upstream revision the fork last matched, or remove the key")
+    return sha
+
+
+def fork_head(cfg: Config) -> str:
+    """The commit of ``fork.branch``; a clear error if the fork or branch is missing."""
+    path = cfg.fork.path
+    if not path.exists():
+        raise ForkwaveError(f"{cfg.file}: fork.path: {path} does not exist; clone your fork there or fix the path")
+    if git.git(path, "rev-parse", "--git-dir", check=False) == b"":
+        raise ForkwaveError(f"{cfg.file}: fork.path: {path} is not a git repository")
+    sha = git.rev_parse(path, f"refs/heads/{cfg.fork.branch}^{{commit}}")
+    if sha is None:
+        raise ForkwaveError(f"{cfg.file}: fork.branch: no branch {cfg.fork.branch!r} in {path}; "
+                            "name an existing branch of the fork")
+    return sha
+
+
+def compute(cfg: Config, mirror: Path, upstream_sha: str) -> dict[str, Any]:
+    """Everything git-facing for drift, then the pure report."""
+    head = fork_head(cfg)
+    env = git.alternates_env(cfg.fork.path)
+    base_sha = resolve_base(cfg, mirror)
+    warnings: list[str] = []
+    upstream_tree, w = map_tree(mirror, git.tree_of(mirror, upstream_sha), cfg.map, env=env)
+    warnings += w
+    base_tree = None
+    if base_sha:
+        base_tree, w = map_tree(mirror, git.tree_of(mirror, base_sha), cfg.map, env=env)
+        warnings += w
+    fork_tree = git.tree_of(cfg.fork.path, head)
+    trees = Trees(upstream_tree, fork_tree, base_tree)
+    triples = collect(mirror, trees, env)
+    fork_files = git.count_files(cfg.fork.path, fork_tree)
+    report = build_report(cfg, triples, fork_files, three_way=base_tree is not None)
+    header = {
+        "upstream": {"ref": cfg.upstream.ref, "sha": upstream_sha},
+        "fork": {"branch": cfg.fork.branch, "sha": head},
+        "base": None if base_sha is None else {"rev": cfg.base, "sha": base_sha},
+        "warnings": sorted(set(warnings)),
+    }
+    return header | report

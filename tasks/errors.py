@@ -1,0 +1,30 @@
+"""The one user-facing error type, and where it is turned into a message and exit code 1."""
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+class ForkwaveError(Exception):
+    """A problem the user can fix: the message names the file/key/path and the next step."""
+
+
+def user_errors(action: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a doit action: a ForkwaveError prints one line and fails the task, no traceback.
+
+    doit would otherwise print the whole traceback for an exception raised by an action.
+    Returning a ``TaskFailed`` makes doit report the message and exit non-zero.
+    """
+    from doit.exceptions import TaskFailed
+
+    @functools.wraps(action)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return action(*args, **kwargs)
+        except ForkwaveError as exc:
+            print(f"forkwave: error: {exc}", file=sys.stderr)
+            return TaskFailed(str(exc))
+
+    return wrapper

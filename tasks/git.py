@@ -1,0 +1,156 @@
+"""All git goes through here: one command per function, ``-z`` output, parsed to Python values.
+
+The environment is built in one place: inherited ``GIT_*`` variables are scrubbed (a
+``GIT_DIR`` left over from a hook must not redirect us), the commit identity and dates
+are pinned where we commit, and prompts are disabled so a bad credential fails instead
+of hanging.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tasks.proc import run
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+TREE_MODE = "040000"
+IDENTITY = {"GIT_AUTHOR_NAME": "forkwave", "GIT_AUTHOR_EMAIL": "forkwave@localhost",
+            "GIT_COMMITTER_NAME": "forkwave", "GIT_COMMITTER_EMAIL": "forkwave@localhost"}
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/true", SSH_ASKPASS="/bin/true",
+               GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
+    env.update(IDENTITY)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def git(repo: str | Path | None, *args: str, input: bytes | None = None, check: bool = True,
+        secrets: tuple[str, ...] = (), env: dict[str, str] | None = None,
+        timeout: float | None = None) -> bytes:
+    """Run ``git -C repo args...`` and return stdout bytes (raises a redacted error)."""
+    argv = ["git"] + (["-C", str(repo)] if repo is not None else []) + list(args)
+    return run(argv, input=input, check=check, secrets=secrets, env=git_env(env), timeout=timeout).stdout
+
+
+# --- parsers (pure) -----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    mode: str
+    type: str
+    oid: str
+    name: str
+
+
+def parse_ls_tree(out: bytes) -> list[TreeEntry]:
+    """Parse ``git ls-tree -z`` output.
+
+    >>> parse_ls_tree(b"100644 blob e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\\ta b\\0")
+    [TreeEntry(mode='100644', type='blob', oid='e69de29bb2d1d6434b8b29ae775ad8c2e48c5391', name='a b')]
+    """
+    entries = []
+    for rec in out.split(b"\0"):
+        if not rec:
+            continue
+        meta, _, name = rec.partition(b"\t")
+        mode, typ, oid = meta.decode().split(" ")
+        entries.append(TreeEntry(mode, typ, oid, name.decode("utf-8", "surrogateescape")))
+    return entries
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One path of ``git diff-tree --raw``: ``old``/``new`` are ``(mode, oid)`` or None if absent."""
+
+    path: str
+    old: tuple[str, str] | None
+    new: tuple[str, str] | None
+
+
+_ZERO = "0" * 40
+
+
+def parse_diff_raw(out: bytes) -> list[Change]:
+    """Parse ``git diff-tree -r -z --no-abbrev --no-renames`` output.
+
+    >>> z = "0" * 40; a = "a" * 40
+    >>> parse_diff_raw(f":000000 100644 {z} {a} A\\0new file\\0".encode())
+    [Change(path='new file', old=None, new=('100644', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'))]
+    """
+    changes = []
+    fields = out.split(b"\0")
+    for i in range(0, len(fields) - 1, 2):
+        meta, path = fields[i], fields[i + 1]
+        mode_a, mode_b, oid_a, oid_b, _status = meta[1:].decode().split(" ")
+        old = None if mode_a == "000000" else (mode_a, oid_a)
+        new = None if mode_b == "000000" else (mode_b, oid_b)
+        changes.append(Change(path.decode("utf-8", "surrogateescape"), old, new))
+    return changes
+
+
+# --- commands -----------------------------------------------------------------------
+
+def rev_parse(repo: str | Path, rev: str) -> str | None:
+    """The full object id ``rev`` names in ``repo``, or None if it names nothing."""
+    out = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", rev, check=False)
+    return out.decode().strip() or None
+
+
+def tree_of(repo: str | Path, commit: str) -> str:
+    return git(repo, "rev-parse", f"{commit}^{{tree}}").decode().strip()
+
+
+def ls_tree(repo: str | Path, tree: str, *, env: dict[str, str] | None = None) -> list[TreeEntry]:
+    """The direct entries of ``tree`` (not recursive)."""
+    return parse_ls_tree(git(repo, "ls-tree", "-z", "--full-tree", tree, env=env))
+
+
+def ls_tree_recursive(repo: str | Path, tree: str) -> list[TreeEntry]:
+    """Every blob/symlink/gitlink below ``tree``; ``name`` is the full path."""
+    return parse_ls_tree(git(repo, "ls-tree", "-r", "-z", "--full-tree", tree))
+
+
+def count_files(repo: str | Path, tree: str, *, env: dict[str, str] | None = None) -> int:
+    return git(repo, "ls-tree", "-r", "-z", "--name-only", "--full-tree", tree, env=env).count(b"\0")
+
+
+def mktree(repo: str | Path, entries: Iterable[TreeEntry], *, env: dict[str, str] | None = None) -> str:
+    """Write a tree object from ``entries`` and return its id."""
+    body = b"".join(f"{e.mode} {e.type} {e.oid}\t".encode() + e.name.encode("utf-8", "surrogateescape") + b"\0"
+                    for e in entries)
+    return git(repo, "mktree", "-z", input=body, env=env).decode().strip()
+
+
+def diff_trees(repo: str | Path, a: str, b: str, *, env: dict[str, str] | None = None) -> list[Change]:
+    """Blob-level differences between two trees; identical subtrees are skipped by git itself."""
+    out = git(repo, "diff-tree", "-r", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", a, b, env=env)
+    return parse_diff_raw(out)
+
+
+def alternates_env(*repos: str | Path) -> dict[str, str]:
+    """Let one git process read objects of other repositories (fork + upstream cache)."""
+    dirs = [str(object_dir(r)) for r in repos]
+    return {"GIT_ALTERNATE_OBJECT_DIRECTORIES": os.pathsep.join(dirs)}
+
+
+def object_dir(repo: str | Path) -> Path:
+    common = git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip()
+    return Path(common) / "objects"
+
+
+def is_repo(path: str | Path) -> bool:
+    return Path(path).exists() and not git(path, "rev-parse", "--git-dir", check=False) == b""
+
+
+def cat_blob(repo: str | Path, oid: str) -> bytes:
+    return git(repo, "cat-file", "blob", oid)
+
+
+def log_subjects(repo: str | Path, rev_range: Sequence[str]) -> list[str]:
+    return git(repo, "log", "--format=%H %s", *rev_range).decode().splitlines()

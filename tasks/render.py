@@ -1,0 +1,93 @@
+"""Markdown for people: the priority board and wave manifests. GitHub-flavoured, escaped."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from tasks.drift import ACTIONABLE, CLASSES, upstream_work
+from tasks.plan import Plan
+
+SAMPLES = 3
+
+
+def code(text: str) -> str:
+    """Inline code that survives any path: backticks, pipes, leading spaces."""
+    text = text.replace("|", "\\|").replace("\n", " ")
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" or text.startswith(" ") or text.endswith(" ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> str:
+    """A GitHub table; ``align`` is one letter per column (l/r), default left."""
+    marks = [("---:" if (align[i:i + 1] == "r") else "---") for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def drift_board(report: Mapping[str, Any], upstream_url: str) -> str:
+    totals = report["totals"]
+    up, fork, base = report["upstream"], report["fork"], report.get("base")
+    work = upstream_work(totals)
+    out = [
+        "# Drift report and priority board", "",
+        f"Upstream {code(upstream_url)} at {code(up['ref'])} ({code(up['sha'][:12])}) "
+        f"compared with fork branch {code(fork['branch'])} ({code(fork['sha'][:12])}).",
+        f"Base: {code(base['rev']) + ' (' + code(base['sha'][:12]) + ')' if base else 'none given, so a 2-way comparison: changes cannot be told apart from fork edits'}.",
+        "", f"**{work} paths carry upstream work**; {totals.get('identical', 0)} fork paths are identical.", "",
+        "## Summary", "",
+        table(["class", "paths"], ((c, totals[c]) for c in CLASSES if c in totals), "lr"), "",
+    ]
+    out += _bucket_section(report)
+    if report.get("paths", {}).get("blocked"):
+        out += ["## Blocked (deny-listed, never imported)", ""]
+        out += [f"- {code(p)}" for p in report["paths"]["blocked"][:50]] + [""]
+    if report.get("warnings"):
+        out += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
+    return "\n".join(out)
+
+
+def _bucket_section(report: Mapping[str, Any]) -> list[str]:
+    buckets = report["buckets"]
+    critical = set(report.get("critical_buckets", ()))
+    ranked = sorted(buckets, key=lambda b: (-upstream_work(buckets[b]), b not in critical, b))
+    columns = [c for c in CLASSES if c != "identical" and any(c in buckets[b] for b in buckets)]
+    samples: dict[str, list[str]] = {}
+    for path, e in report["entries"].items():
+        if e["class"] in ACTIONABLE and len(samples.setdefault(e["bucket"], [])) < SAMPLES:
+            samples[e["bucket"]].append(path)
+    rows = []
+    for rank, b in enumerate(ranked, 1):
+        name = f"**{code(b)}** 🔴 P0" if b in critical else code(b)
+        rows.append([rank, name, upstream_work(buckets[b])] + [buckets[b].get(c, "") for c in columns]
+                    + ["<br>".join(code(p) for p in samples.get(b, [])) or "—"])
+    return ["## Buckets by upstream work", "",
+            "🔴 P0 marks runtime-critical buckets (named by, or holding paths of, the first wave).", "",
+            table(["#", "bucket", "upstream work"] + columns + ["sample paths"], rows,
+                  "llr" + "r" * len(columns) + "l"), ""]
+
+
+def wave_manifest(plan: Plan, wave: str) -> str:
+    names = dict(plan.waves)[wave]
+    slices = [s for s in plan.slices if s.name in set(names)]
+    files = sum(len(s.files) for s in slices)
+    out = [f"# Wave {wave}: {len(slices)} slices, {files} files", "",
+           f"Upstream {code(plan.upstream[:12])}, at most {plan.max_files} files a slice. "
+           f"Run one slice with `doit validate:<slice>`, the whole wave with `doit wave_{wave}`.", ""]
+    if not slices:
+        out += ["Nothing to do in this wave.", ""]
+    for s in slices:
+        classes = _counts(f.cls for f in s.files)
+        buckets = _counts(f.bucket for f in s.files)
+        out += [f"## {s.name}", "",
+                f"{len(s.files)} files · classes: {classes} · buckets: {buckets}", "",
+                table(["file", "class", "bucket"], ((code(f.path), f.cls, code(f.bucket)) for f in s.files)), ""]
+    return "\n".join(out)
+
+
+def _counts(values: Iterable[str]) -> str:
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return ", ".join(f"{k} ({n})" for k, n in sorted(counts.items()))
