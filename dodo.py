@@ -2,14 +2,22 @@
 
     doit                      the whole pipeline (bundled demo when there is no forkwave.yaml)
     doit drift config=PATH    one step, on your own config
+    doit wave_a               import and validate every slice of wave a
+    doit validate:slice-3     one slice
     doit list                 every task
 
-This file is a table of contents: the creators live in ``tasks/``.
+This file is a table of contents: the creators live in ``tasks/graph.py``.
 """
-from tasks.graph import task_demo, task_drift, task_fetch, task_plan  # noqa: F401
+from tasks.graph import (  # noqa: F401
+    task_demo, task_drift, task_fetch, task_import, task_plan, task_report, task_validate, wave_tasks,
+)
+
+task_waves = wave_tasks()
 
 DOIT_CONFIG = {
     "dep_file": "reports/.doit.json",
     "backend": "json",
     "verbosity": 2,
+    # a slice that is not adopted fails its task; the wave goes on with the next slice
+    "continue": True,
 }

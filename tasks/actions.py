@@ -1,9 +1,13 @@
 """doit actions: thin adapters from a task to the step modules. Expected outcomes are returned."""
 from __future__ import annotations
 
+import hashlib
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
-from tasks import demo, drift, fetch, render
+from tasks import demo, drift, fetch, render, reports, runlock, slices
 from tasks.context import Context
 from tasks.errors import ForkwaveError, user_errors
 from tasks.plan import plan_waves
@@ -20,6 +24,7 @@ def make_demo(ctx: Context) -> bool:
 
 @user_errors
 def do_fetch(ctx: Context) -> bool:
+    runlock.acquire(ctx.ws)
     fetch.fetch(ctx.cfg, ctx.ws, offline=ctx.offline)
     return True
 
@@ -27,6 +32,7 @@ def do_fetch(ctx: Context) -> bool:
 @user_errors
 def do_drift(ctx: Context) -> dict[str, Any]:
     upstream = _read(ctx, "upstream.json", "fetch")
+    _locked(ctx)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     report = drift.compute(ctx.cfg, mirror, upstream["sha"])
     write_if_changed(ctx.ws.report("drift.json"), dump_json(report))
@@ -38,6 +44,7 @@ def do_drift(ctx: Context) -> dict[str, Any]:
 
 @user_errors
 def do_plan(ctx: Context) -> bool:
+    _locked(ctx)
     plan = plan_waves(_read(ctx, "drift.json", "drift"), ctx.cfg.waves, ctx.cfg.max_files)
     write_if_changed(ctx.ws.report("plan.json"), dump_json(plan.to_json()))
     for wave, names in plan.waves:
@@ -53,3 +60,98 @@ def _read(ctx: Context, name: str, task: str) -> Any:
     if not path.exists():
         raise ForkwaveError(f"{path} is missing; run `doit {task}` first")
     return read_json(path)
+
+
+# --- slices and waves ---------------------------------------------------------------
+
+def _locked(ctx: Context) -> runlock.Run:
+    path = ctx.ws.report("upstream.json")
+    return runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
+
+
+@user_errors
+def do_import(ctx: Context, name: str) -> bool:
+    """Write the slice's import manifest: its files with upstream/fork entries (no git)."""
+    plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
+    slice_ = slices.find_slice(plan, name)
+    manifest = {"slice": name, "wave": slice_["wave"], "upstream": plan["upstream"],
+                "files": [{**f, **{k: drift_report["entries"][f["path"]][k] for k in ("upstream", "fork", "base")}}
+                          for f in slice_["files"]]}
+    write_if_changed(slices.slice_dir(ctx.ws, name) / "import.json", dump_json(manifest))
+    return True
+
+
+@user_errors
+def do_validate(ctx: Context, name: str, position: str) -> Any:
+    from doit.exceptions import TaskFailed
+
+    run = _locked(ctx)
+    plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
+    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
+    slice_ = slices.find_slice(plan, name)
+    print(f"[{position}] {name}: {len(slice_['files'])} files ...", flush=True)
+    started = time.monotonic()
+    outcome = slices.run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name)
+    fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
+    reports.write_slice(ctx.ws, outcome, fork, sync)
+    wave_names = next(w["slices"] for w in plan["waves"] if w["name"] == outcome["wave"])
+    reports.write_wave(ctx.ws, outcome["wave"], wave_names, fork, sync)
+    reports.write_summary(ctx.ws, plan)
+    run.record(name, outcome["status"])
+    deferred = sum(len(d["files"]) for d in outcome["deferred"])
+    print(f"[{position}] {name}: {outcome['status']} — {len(outcome['adopted'])} adopted, {deferred} deferred, "
+          f"{len(outcome['conflicts'])} conflicts, {outcome['runs']} runs, {time.monotonic() - started:.1f} s "
+          f"(reports/slices/{name}/report.md)", flush=True)
+    if outcome["status"] in slices.SUCCESS:
+        return True
+    return TaskFailed(f"{name}: {outcome['status']}; see reports/slices/{name}/report.md")
+
+
+@user_errors
+def do_wave(ctx: Context, wave: str) -> Any:
+    from doit.exceptions import TaskFailed
+
+    plan = _read(ctx, "plan.json", "plan")
+    names = next((w["slices"] for w in plan["waves"] if w["name"] == wave), [])
+    statuses = reports.write_wave(ctx.ws, wave, names, str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
+    reports.write_summary(ctx.ws, plan)
+    bad = {n: s for n, s in statuses.items() if s not in slices.SUCCESS}
+    print(f"wave {wave}: {len(names) - len(bad)}/{len(names)} slices adopted (reports/wave-{wave}/report.md)")
+    return TaskFailed(f"wave {wave}: {len(bad)} slice(s) not adopted: {', '.join(bad)}") if bad else True
+
+
+@user_errors
+def do_report(ctx: Context) -> dict[str, Any]:
+    plan = _read(ctx, "plan.json", "plan")
+    for w in plan["waves"]:
+        reports.write_wave(ctx.ws, w["name"], w["slices"], str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
+    summary = reports.write_summary(ctx.ws, plan)
+    print(f"report: {summary['status']}, " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()))
+    return {"digest": outcomes_digest(ctx)}
+
+
+def outcomes_digest(ctx: Context) -> str:
+    h = hashlib.sha1()
+    for path in sorted((ctx.ws.reports / "slices").glob("*/outcome.json")):
+        h.update(path.parent.name.encode() + path.read_bytes())
+    plan = ctx.ws.report("plan.json")
+    if plan.exists():
+        h.update(plan.read_bytes())
+    return h.hexdigest()
+
+
+class UnknownSlice:
+    """A placeholder task for a slice name the plan lacks: fails with a message (doit would exit 0)."""
+
+    def __init__(self, name: str, plan_path: str):
+        self.name, self.plan_path = name, plan_path
+
+    def __call__(self) -> Any:
+        from doit.exceptions import TaskFailed
+
+        try:
+            slices.find_slice(read_json(Path(self.plan_path)), self.name)
+        except ForkwaveError as exc:
+            print(f"forkwave: error: {exc}", file=sys.stderr)
+            return TaskFailed(str(exc))
+        return True

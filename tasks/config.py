@@ -14,6 +14,7 @@ from tasks.errors import ForkwaveError
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
 CONFIG_NAME = "forkwave.yaml"
 
+GATES = ("deny", "secrets", "syntax")
 _STR_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
 _MAP_RULE = {"type": "object", "additionalProperties": False, "required": ["from", "to"],
              "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"}}}
@@ -42,6 +43,14 @@ SCHEMA: dict[str, Any] = {
                       "properties": {"buckets": _STR_LIST, "paths": _STR_LIST}}},
         "slices": {"type": "object", "additionalProperties": False,
                    "properties": {"max_files": {"type": "integer", "minimum": 1}}},
+        "checks": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["name", "run"],
+            "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+                           "run": {"type": "string", "minLength": 1},
+                           "when": _STR_LIST,
+                           "timeout": {"type": "number", "minimum": 1},
+                           "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}}}},
+        "gates": {"type": "array", "items": {"enum": list(GATES)}},
     },
 }
 
@@ -87,6 +96,15 @@ class Wave:
 
 
 @dataclass(frozen=True)
+class Check:
+    name: str
+    run: str
+    when: tuple[str, ...] = ()
+    timeout: float = 1800
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     upstream: Upstream
@@ -98,6 +116,8 @@ class Config:
     buckets: tuple[Bucket, ...] = ()
     waves: tuple[Wave, ...] = field(default_factory=tuple)
     max_files: int = 25
+    checks: tuple[Check, ...] = ()
+    gates: tuple[str, ...] = GATES
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def section(self, *keys: str) -> dict[str, Any]:
@@ -135,7 +155,9 @@ def is_demo(path: Path) -> bool:
     return path.resolve() == DEMO_CONFIG
 
 
-def load_config(path: Path) -> Config:
+def load_config(path: Path, *, relative_to: Path | None = None) -> Config:
+    """Read, validate and build ``path``; relative paths resolve against ``relative_to``
+    (default: the config file's folder; the bundled demo's are relative to the workspace)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -148,7 +170,27 @@ def load_config(path: Path) -> Config:
     if not isinstance(data, dict):
         raise ForkwaveError(f"{path}: expected a mapping of keys (upstream, fork, ...) at the top level")
     _validate(path, data)
-    return _build(path, data)
+    _check_semantics(path, data)
+    return _build(path, data, relative_to)
+
+
+def _check_semantics(path: Path, data: dict[str, Any]) -> None:
+    """What a schema cannot say: unsafe map targets, bad globs, duplicate check names."""
+    from tasks.globs import check_pattern
+
+    for i, rule in enumerate(data.get("map") or ()):
+        parts = rule["to"].split("/")
+        if rule["to"].startswith("/") or ".." in parts or ".git" in parts:
+            raise ForkwaveError(f"{path}: key 'map.{i}.to': {rule['to']!r} must stay inside the repository "
+                                "(no leading '/', no '..', no '.git')")
+    for key in ("ignore", "deny"):
+        for i, pattern in enumerate(data.get(key) or ()):
+            if (problem := check_pattern(pattern)):
+                raise ForkwaveError(f"{path}: key '{key}.{i}': {problem}")
+    names = [c["name"] for c in data.get("checks") or ()]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ForkwaveError(f"{path}: key 'checks': check name {dupes[0]!r} is used twice; names must be unique")
 
 
 def _validate(path: Path, data: dict[str, Any]) -> None:
@@ -185,16 +227,22 @@ def _describe(err: jsonschema.ValidationError) -> str:
     if err.validator == "minProperties":
         return f"key '{key}': expected at least one entry"
     if err.validator == "pattern":
-        return f"key '{key}': name {err.instance!r} must be lowercase letters, digits, '-' or '_'"
+        return f"key '{key}': name {err.instance!r} must be letters, digits, '.', '-' or '_'"
+    if err.validator == "enum":
+        return f"key '{key}': expected one of {', '.join(map(str, err.validator_value))}, got {err.instance!r}"
     return f"key '{key}': {err.message}"
+
+
+def _env_str(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _is_url(url: str) -> bool:
     return "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url) is not None
 
 
-def _build(path: Path, data: dict[str, Any]) -> Config:
-    here = path.resolve().parent
+def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) -> Config:
+    here = relative_to.resolve() if relative_to else path.resolve().parent
     up = data["upstream"]
     url = up["url"] if _is_url(up["url"]) else str((here / Path(up["url"]).expanduser()).resolve())
     fk = data["fork"]
@@ -212,5 +260,9 @@ def _build(path: Path, data: dict[str, Any]) -> Config:
         waves=tuple(Wave(name, tuple(w.get("buckets", ())), tuple(w.get("paths", ())))
                     for name, w in waves.items()),
         max_files=(data.get("slices") or {}).get("max_files", 25),
+        checks=tuple(Check(c["name"], c["run"], tuple(c.get("when", ())), c.get("timeout", 1800),
+                           tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())))
+                     for c in data.get("checks") or ()),
+        gates=tuple(data.get("gates", GATES)),
         raw=data,
     )

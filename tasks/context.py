@@ -25,7 +25,8 @@ def _flag(value: str | None) -> bool:
 
 def load(config: str | None, offline: str | None, root: Path) -> Context:
     path = find_config(config, root)
-    return Context(load_config(path), Workspace(root), is_demo(path), _flag(offline))
+    demo = is_demo(path)  # the demo's repositories live in the workspace (task `demo` builds them there)
+    return Context(load_config(path, relative_to=root if demo else None), Workspace(root), demo, _flag(offline))
 
 
 @lru_cache(maxsize=1)

@@ -114,6 +114,8 @@ def upstream_main() -> dict[str, Content]:
         files[f"packages/twenty-front/src/modules/{c}.js"] = _js(c.split("/")[1], "\n  // redesign")
     for i in range(8, 12):
         files[f"packages/twenty-front/src/pages/page{i}.js"] = _js(f"page{i}")
+    # upstream shipped a file that does not parse: forkwave must isolate and defer it
+    files["packages/twenty-front/src/pages/page10.js"] = "export function page10(input {\n  return input;\n}\n"
     for c in UI_COMPONENTS[:12]:
         files[f"packages/twenty-ui/src/{c}/index.js"] = _js(c, "\n  // theme tokens")
     files["packages/twenty-ui/src/assets/icon.png"] = bytes(range(255, -1, -1)) * 4

@@ -25,6 +25,9 @@ def user_errors(action: Callable[..., Any]) -> Callable[..., Any]:
             return action(*args, **kwargs)
         except ForkwaveError as exc:
             print(f"forkwave: error: {exc}", file=sys.stderr)
+            from tasks import runlock
+
+            runlock.mark_failed()
             return TaskFailed(str(exc))
 
     return wrapper

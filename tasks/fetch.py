@@ -89,12 +89,13 @@ def remote_sha(url: str, ref: str) -> str | None:
 def fetch(cfg: Config, ws: Workspace, *, offline: bool = False) -> dict[str, str]:
     """Mirror, resolve, write ``reports/upstream.json`` only if the commit moved."""
     url, ref = cfg.upstream.url, cfg.upstream.ref
-    if _is_local(url) and not Path(url.removeprefix("file://")).exists():
-        raise ForkwaveError(f"{cfg.file}: upstream.url: {url} does not exist; give a git URL or a local repository path")
-    if offline:
+    if offline:  # the cache only: the upstream itself may be unreachable, even a local path
         if not (ws.mirror / "HEAD").exists():
             raise ForkwaveError(f"offline=1 but there is no cached mirror at {ws.mirror}; run once without offline=1")
     else:
+        if _is_local(url) and not Path(url.removeprefix("file://")).exists():
+            raise ForkwaveError(f"{cfg.file}: upstream.url: {url} does not exist; "
+                                "give a git URL or a local repository path")
         _fetch_with_retries(init_mirror(ws), url)
     sha = resolve(ws.mirror, ref)
     if sha is None:

@@ -1,6 +1,7 @@
 """Markdown for people: the priority board and wave manifests. GitHub-flavoured, escaped."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -10,11 +11,19 @@ from tasks.plan import Plan
 SAMPLES = 3
 
 
-def code(text: str) -> str:
-    """Inline code that survives any path: backticks, pipes, leading spaces."""
-    text = text.replace("|", "\\|").replace("\n", " ")
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" or text.startswith(" ") or text.endswith(" ") else ""
+def code(text: str, *, cell: bool = True) -> str:
+    """Inline code that survives any path: backticks, pipes, leading spaces.
+
+    The fence is one backtick longer than the longest run inside (CommonMark closes a span
+    at the first run of the fence's length). Pipes are escaped only in table cells
+    (``cell``): outside a table GitHub would show the backslash.
+    """
+    text = text.replace("\n", " ")
+    if cell:
+        text = text.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest or text.startswith(" ") or text.endswith(" ") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
@@ -32,9 +41,9 @@ def drift_board(report: Mapping[str, Any], upstream_url: str) -> str:
     work = upstream_work(totals)
     out = [
         "# Drift report and priority board", "",
-        f"Upstream {code(upstream_url)} at {code(up['ref'])} ({code(up['sha'][:12])}) "
-        f"compared with fork branch {code(fork['branch'])} ({code(fork['sha'][:12])}).",
-        f"Base: {code(base['rev']) + ' (' + code(base['sha'][:12]) + ')' if base else 'none given, so a 2-way comparison: changes cannot be told apart from fork edits'}.",
+        f"Upstream {code(upstream_url, cell=False)} at {code(up['ref'], cell=False)} ({code(up['sha'][:12])}) "
+        f"compared with fork branch {code(fork['branch'], cell=False)} ({code(fork['sha'][:12])}).",
+        f"Base: {code(base['rev'], cell=False) + ' (' + code(base['sha'][:12]) + ')' if base else 'none given, so a 2-way comparison: changes cannot be told apart from fork edits'}.",
         "", f"**{work} paths carry upstream work**; {totals.get('identical', 0)} fork paths are identical.", "",
         "## Summary", "",
         table(["class", "paths"], ((c, totals[c]) for c in CLASSES if c in totals), "lr"), "",
@@ -42,7 +51,7 @@ def drift_board(report: Mapping[str, Any], upstream_url: str) -> str:
     out += _bucket_section(report)
     if report.get("paths", {}).get("blocked"):
         out += ["## Blocked (deny-listed, never imported)", ""]
-        out += [f"- {code(p)}" for p in report["paths"]["blocked"][:50]] + [""]
+        out += [f"- {code(p, cell=False)}" for p in report["paths"]["blocked"][:50]] + [""]
     if report.get("warnings"):
         out += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
     return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Validation: check requests, runners (host; containers later), built-in gates, JUnit."""

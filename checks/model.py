@@ -1,0 +1,52 @@
+"""Describing a check run apart from running it (tox's ExecuteRequest -> Outcome)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
+TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class Request:
+    """One command to run for one check, in one worktree."""
+
+    name: str
+    command: str
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float = 1800
+    log_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a check or gate concluded. ``message`` is one line; ``output`` is a tail."""
+
+    name: str
+    status: str
+    duration: float = 0.0
+    message: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    log: str | None = None  # path of the full log, relative to reports/
+    kind: str = "check"     # check | gate
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (PASSED, SKIPPED)
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "kind": self.kind, "status": self.status, "duration": round(self.duration, 3),
+                "message": self.message, "log": self.log}
+
+
+class Runner(Protocol):
+    def run(self, request: Request) -> Result: ...
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    parts = text.splitlines()
+    return "\n".join(parts[-lines:])

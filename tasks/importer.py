@@ -1,0 +1,168 @@
+"""import: turn a slice's drift entries into changes, and changes into a commit object.
+
+Nothing here moves a branch. A candidate commit is built from a temporary index
+(``read-tree`` / ``update-index`` / ``write-tree`` / ``commit-tree``); only the slice
+runner moves the sync branch, atomically, once a candidate passed its checks.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasks import git
+
+WRITE_CLASSES = frozenset({"upstream-added", "upstream-changed", "missing"})
+DELETE_CLASSES = frozenset({"upstream-deleted"})
+CONFLICT_REASONS = {
+    "both-changed": "changed on both sides since the base; not imported (needs a 3-way merge)",
+    "differs": "no base given: an upstream change cannot be told from a fork edit; set `base` or merge by hand",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    cls: str
+    mode: str | None  # None: delete
+    oid: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "class": self.cls, "mode": self.mode, "oid": self.oid}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    changes: tuple[Change, ...]
+    conflicts: tuple[tuple[str, str], ...]  # (path, reason)
+    blocked: tuple[tuple[str, str], ...]
+    applied: tuple[str, ...]                # already as upstream has them on the sync branch
+
+    def to_json(self) -> dict[str, Any]:
+        return {"changes": [c.to_json() for c in self.changes],
+                "conflicts": [{"path": p, "reason": r} for p, r in self.conflicts],
+                "blocked": [{"path": p, "reason": r} for p, r in self.blocked],
+                "applied": list(self.applied)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Prepared:
+        return cls(tuple(Change(c["path"], c["class"], c["mode"], c["oid"]) for c in data["changes"]),
+                   tuple((c["path"], c["reason"]) for c in data["conflicts"]),
+                   tuple((c["path"], c["reason"]) for c in data["blocked"]),
+                   tuple(data["applied"]))
+
+
+def check_path(path: str, mode: str | None = None, link_target: str | None = None) -> str | None:
+    """Why ``path`` must not be written, or None when it is safe.
+
+    >>> check_path("a/b.txt"), check_path("/etc/passwd"), check_path("a/../../x")
+    (None, 'absolute path', "'..' in path")
+    >>> check_path(".git/hooks/pre-commit"), check_path("a/link", "120000", "../../outside")
+    ('inside .git', 'symlink target leaves the repository: ../../outside')
+    >>> check_path("a/link", "120000", "../b/c")
+    """
+    parts = path.split("/")
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        return "absolute path"
+    if ".." in parts:
+        return "'..' in path"
+    if any(p.lower() == ".git" for p in parts):
+        return "inside .git"
+    if "" in parts or "." in parts:
+        return "empty or '.' path component"
+    if mode == "120000" and link_target is not None:
+        if link_target.startswith("/"):
+            return f"symlink target is absolute: {link_target}"
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link_target))
+        if resolved == ".." or resolved.startswith("../"):
+            return f"symlink target leaves the repository: {link_target}"
+    return None
+
+
+def _entry(text: str | None) -> tuple[str, str] | None:
+    if not text:
+        return None
+    mode, oid = text.split(" ")
+    return mode, oid
+
+
+def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[str, Any]],
+            tip: Mapping[str, tuple[str, str]], links: Mapping[str, str]) -> Prepared:
+    """Pure: what importing ``files`` (a plan slice) onto a sync tip would do.
+
+    ``tip`` holds the sync branch's (mode, oid) per path; ``links`` symlink targets by oid.
+    A path the sync branch changed since drift is a conflict, never overwritten.
+    """
+    changes, conflicts, blocked, applied = [], [], [], []
+    for f in files:
+        path, cls = f["path"], f["class"]
+        e = entries[path]
+        upstream, fork_then, now = _entry(e["upstream"]), _entry(e["fork"]), tip.get(path)
+        if cls in CONFLICT_REASONS:
+            conflicts.append((path, CONFLICT_REASONS[cls]))
+            continue
+        if now == upstream:
+            applied.append(path)
+            continue
+        if now != fork_then:
+            conflicts.append((path, "changed on the sync branch since the drift report; re-run drift"))
+            continue
+        reason = check_path(path, upstream[0] if upstream else None,
+                            links.get(upstream[1]) if upstream and upstream[0] == "120000" else None)
+        if reason:
+            blocked.append((path, reason))
+        elif cls in WRITE_CLASSES and upstream:
+            changes.append(Change(path, cls, upstream[0], upstream[1]))
+        elif cls in DELETE_CLASSES:
+            changes.append(Change(path, cls, None, None))
+    return Prepared(tuple(changes), tuple(conflicts), tuple(blocked), tuple(applied))
+
+
+# --- git side -----------------------------------------------------------------------
+
+def tip_entries(fork: Path, tip: str, paths: Sequence[str]) -> dict[str, tuple[str, str]]:
+    if not paths:
+        return {}
+    out = git.git(fork, "ls-tree", "-r", "-z", "--full-tree", tip, "--", *paths,
+                  env={"GIT_LITERAL_PATHSPECS": "1"})
+    return {e.name: (e.mode, e.oid) for e in git.parse_ls_tree(out)}
+
+
+def link_targets(mirror: Path, oids: Iterable[str]) -> dict[str, str]:
+    return {oid: git.cat_blob(mirror, oid).decode("utf-8", "surrogateescape") for oid in set(oids)}
+
+
+def copy_objects(mirror: Path, fork: Path, oids: Iterable[str]) -> None:
+    """Copy upstream blobs into the fork's object store (only the ones a slice needs)."""
+    wanted = sorted(set(oids))
+    if not wanted:
+        return
+    present = git.git(fork, "cat-file", "--batch-check=%(objectname)", input="\n".join(wanted).encode() + b"\n")
+    missing = [o for o, line in zip(wanted, present.decode().splitlines()) if line.endswith("missing")]
+    if missing:
+        pack = git.git(mirror, "pack-objects", "--stdout", "-q", input="\n".join(missing).encode() + b"\n")
+        git.git(fork, "unpack-objects", "-q", input=pack)
+
+
+def build_commit(fork: Path, parent: str, changes: Sequence[Change], message: str) -> str:
+    """A commit object: ``parent`` with ``changes`` applied. No ref is touched."""
+    fd, index = tempfile.mkstemp(prefix="forkwave-index-")
+    os.close(fd)
+    os.unlink(index)  # git wants to create it itself
+    env = {"GIT_INDEX_FILE": index}
+    try:
+        git.git(fork, "read-tree", parent, env=env)
+        info = b"".join(
+            (f"{c.mode} {c.oid}\t" if c.mode else f"0 {'0' * 40}\t").encode() + c.path.encode("utf-8", "surrogateescape")
+            + b"\0" for c in changes)
+        if info:
+            git.git(fork, "update-index", "-z", "--index-info", input=info, env=env)
+        tree = git.git(fork, "write-tree", env=env).decode().strip()
+    finally:
+        if os.path.exists(index):
+            os.unlink(index)
+    return git.git(fork, "commit-tree", tree, "-p", parent, input=message.encode()).decode().strip()

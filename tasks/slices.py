@@ -1,0 +1,212 @@
+"""Slices: import, validate in the private worktree, adopt or revert and split.
+
+Per-slice outcome files (``reports/slices/<name>/outcome.json``) are the source of truth.
+The sync branch only ever moves by an atomic compare-and-swap to a commit whose tree
+passed its checks, so a run killed at any point leaves no half-applied slice anywhere.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from checks.gates import run_gate
+from checks.host import HostRunner
+from checks.model import SKIPPED, Request, Result, Runner
+from tasks import git, importer, worktree
+from tasks.bisect import Verdict, isolate
+from tasks.config import Check, Config
+from tasks.errors import ForkwaveError
+from tasks.globs import globs
+from tasks.importer import Change, Prepared
+from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
+
+SUCCESS = ("adopted", "empty")
+
+
+def slice_dir(ws: Workspace, name: str) -> Path:
+    return ws.reports / "slices" / name
+
+
+def find_slice(plan: Mapping[str, Any], name: str) -> dict[str, Any]:
+    for s in plan["slices"]:
+        if s["name"] == name:
+            return s
+    names = [s["name"] for s in plan["slices"]]
+    known = f"{names[0]}..{names[-1]}" if names else "none: the plan is empty"
+    raise ForkwaveError(f"{name}: no such slice in reports/plan.json (slices: {known}); see reports/wave-*.md")
+
+
+def applicable(checks: Sequence[Check], files: Sequence[str]) -> list[tuple[Check, bool]]:
+    """Each check with whether it applies to ``files`` (``when`` globs, like Nx affected)."""
+    return [(c, not c.when or any(globs(c.when)(f) for f in files)) for c in checks]
+
+
+# --- import -------------------------------------------------------------------------
+
+def prepare_slice(cfg: Config, mirror: Path, slice_: Mapping[str, Any], drift: Mapping[str, Any],
+                  tip: str) -> Prepared:
+    entries = drift["entries"]
+    paths = [f["path"] for f in slice_["files"]]
+    links = [entries[p]["upstream"].split(" ")[1] for p in paths
+             if (entries[p]["upstream"] or "").startswith("120000 ")]
+    return importer.prepare(slice_["files"], entries, importer.tip_entries(cfg.fork.path, tip, paths),
+                            importer.link_targets(mirror, links))
+
+
+# --- validation ---------------------------------------------------------------------
+
+@dataclass
+class Validator:
+    """Builds the candidate for (adopted + part), checks it out, runs gates and checks."""
+
+    cfg: Config
+    ws: Workspace
+    name: str
+    start: str
+    changes: Mapping[str, Change]
+    runner: Runner
+    wt: Path
+    attempt: int = 0
+
+    def candidate(self, paths: Sequence[str], message: str) -> str:
+        return importer.build_commit(self.cfg.fork.path, self.start, [self.changes[p] for p in sorted(paths)],
+                                     message)
+
+    def __call__(self, adopted: Sequence[str], part: Sequence[str]) -> Verdict:
+        self.attempt += 1
+        commit = self.candidate([*adopted, *part], f"forkwave candidate {self.name} attempt {self.attempt}\n")
+        worktree.checkout(self.wt, commit)
+        results = self.run_all(part)
+        return Verdict(all(r.ok for r in results), results)
+
+    def run_all(self, part: Sequence[str]) -> list[Result]:
+        written = [p for p in part if self.changes[p].mode is not None]
+        log_dir = slice_dir(self.ws, self.name) / "logs" / f"attempt-{self.attempt}"
+        results = [run_gate(g, written, self.cfg.deny, self.wt) for g in self.cfg.gates]
+        env = {"FORKWAVE_SLICE": self.name, "FORKWAVE_FILES": "\n".join(part)}
+        for check, applies in applicable(self.cfg.checks, part):
+            if not applies:
+                results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
+                continue
+            req = Request(check.name, check.run, self.wt, {**env, **dict(check.env)}, check.timeout, log_dir)
+            res = self.runner.run(req)
+            log = str((log_dir / f"{check.name}.stdout.log").relative_to(self.ws.reports))
+            results.append(Result(res.name, res.status, res.duration, res.message, res.stdout, res.stderr, log))
+        return results
+
+
+def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any],
+              name: str, runner: Runner | None = None) -> dict[str, Any]:
+    """Import and validate one slice; adopt what passes; write and return its outcome."""
+    slice_ = find_slice(plan, name)
+    started = time.monotonic()
+    start = worktree.sync_tip(cfg)
+    prepared = prepare_slice(cfg, mirror, slice_, drift, start)
+    changes = {c.path: c for c in prepared.changes}
+    importer.copy_objects(mirror, cfg.fork.path, [c.oid for c in prepared.changes if c.oid])
+    result = None
+    commit = None
+    if changes:
+        wt = worktree.ensure(cfg, ws, start)
+        validate = Validator(cfg, ws, name, start, changes, runner or HostRunner(), wt)
+        result = isolate(sorted(changes), validate)
+        if result.adopted:
+            message = commit_message(plan, slice_, result.adopted)
+            commit = validate.candidate(result.adopted, message)
+            worktree.move_sync(cfg, commit, start, f"forkwave: adopt {name}")
+    earlier = _earlier(cfg, ws, name, prepared)
+    outcome = build_outcome(plan, slice_, prepared, result, start, commit, time.monotonic() - started, earlier)
+    write_if_changed(slice_dir(ws, name) / "outcome.json", dump_json(outcome))
+    return outcome
+
+
+def _earlier(cfg: Config, ws: Workspace, name: str, prepared: Prepared) -> dict[str, list[str]]:
+    """What earlier runs of this slice adopted that is still on the sync branch."""
+    path = slice_dir(ws, name) / "outcome.json"
+    if not path.exists():
+        return {"adopted": [], "commits": []}
+    previous = read_json(path)
+    commits = [c for c in previous.get("commits", []) if on_sync_branch(cfg, c)]
+    adopted = sorted(set(previous.get("adopted", [])) & set(prepared.applied)) if commits else []
+    return {"adopted": adopted, "commits": commits}
+
+
+def commit_message(plan: Mapping[str, Any], slice_: Mapping[str, Any], adopted: Sequence[str]) -> str:
+    total = len(slice_["files"])
+    head = f"forkwave: adopt {slice_['name']} of wave {slice_['wave']} ({len(adopted)} of {total} files)"
+    return (f"{head}\n\n" + "".join(f"- {p}\n" for p in sorted(adopted)[:50]) +
+            (f"- ... and {len(adopted) - 50} more\n" if len(adopted) > 50 else "") +
+            f"\nUpstream-Revision: {plan['upstream']}\nForkwave-Slice: {slice_['name']}\n")
+
+
+def _status(prepared: Prepared, result: Any, earlier: Sequence[str]) -> str:
+    deferred = bool(result and result.deferred) or bool(prepared.blocked)
+    adopted = bool(result and result.adopted) or bool(earlier)
+    if deferred:
+        return "split" if adopted else "reverted"
+    if prepared.conflicts:
+        return "conflicted"
+    return "adopted" if adopted else "empty"
+
+
+def build_outcome(plan: Mapping[str, Any], slice_: Mapping[str, Any], prepared: Prepared, result: Any,
+                  start: str, commit: str | None, duration: float,
+                  earlier: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    earlier = earlier or {"adopted": [], "commits": []}
+    classes = {f["path"]: f["class"] for f in slice_["files"]}
+    attempts = []
+    for i, a in enumerate(result.attempts if result else (), 1):
+        attempts.append({"n": i, "files": list(a.files), "on_top_of": a.on_top_of, "passed": a.passed,
+                         "inferred": a.inferred,
+                         "results": [] if a.inferred else [r.to_json() | {"stdout": r.stdout, "stderr": r.stderr}
+                                                           for r in a.detail or ()]})
+    deferred = []
+    for files, detail in (result.deferred if result else ()):
+        failing = [r for r in detail or () if not r.ok] if isinstance(detail, list) else []
+        deferred.append({"files": list(files), "reason": detail if isinstance(detail, str) else
+                         "; ".join(f"{r.name}: {r.message}" for r in failing) or "failed",
+                         "checks": [r.name for r in failing],
+                         "output": "\n".join(filter(None, (failing[0].stdout, failing[0].stderr))) if failing else ""})
+    for path, reason in prepared.blocked:
+        deferred.append({"files": [path], "reason": f"blocked: {reason}", "checks": ["path-safety"], "output": ""})
+    return {
+        "slice": slice_["name"], "wave": slice_["wave"], "upstream": plan["upstream"],
+        "status": _status(prepared, result, earlier["adopted"]),
+        "parent": start, "commit": commit, "verified_at": commit or start,
+        "commits": [*earlier["commits"], *([commit] if commit else [])],
+        "files": [{"path": p, "class": classes[p]} for p in sorted(classes)],
+        "adopted": sorted({*earlier["adopted"], *(result.adopted if result else ())}),
+        "deferred": deferred,
+        "conflicts": [{"path": p, "reason": r} for p, r in prepared.conflicts],
+        "applied_before": list(prepared.applied),
+        "runs": result.runs if result else 0,
+        "attempts": attempts,
+        "duration": round(duration, 3),
+    }
+
+
+# --- up to date ---------------------------------------------------------------------
+
+_ON_BRANCH: dict[str, frozenset[str]] = {}
+
+
+def on_sync_branch(cfg: Config, commit: str) -> bool:
+    """Is ``commit`` the sync branch tip or one of its ancestors? (one rev-list per tip, cached)"""
+    tip = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}")
+    if tip is None:
+        return False
+    if tip not in _ON_BRANCH:
+        out = git.git(cfg.fork.path, "rev-list", "--max-count=20000", tip)
+        _ON_BRANCH[tip] = frozenset(out.decode().split())
+    return commit in _ON_BRANCH[tip]
+
+
+def is_done(cfg: Config, ws: Workspace, name: str) -> bool:
+    path = slice_dir(ws, name) / "outcome.json"
+    if not path.exists():
+        return False
+    outcome = read_json(path)
+    return outcome.get("status") in SUCCESS and on_sync_branch(cfg, outcome["verified_at"])
