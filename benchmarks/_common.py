@@ -1,0 +1,43 @@
+"""Shared by the benchmark scripts: build a workspace with an upstream and a fork, run doit."""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tasks.synth import Content, commit_tree, init_repo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def workspace(root: Path, upstream_v1: Mapping[str, Content], upstream_v2: Mapping[str, Content],
+              fork: Mapping[str, Content], **config: Any) -> Path:
+    up = init_repo(root / "upstream.git", bare=True)
+    commit_tree(up, upstream_v1, tag="v1")
+    commit_tree(up, upstream_v2, tick=10)
+    fk = init_repo(root / "fork")
+    commit_tree(fk, fork, tick=5)
+    ws = root / "ws"
+    ws.mkdir()
+    data = {"upstream": {"url": "../upstream.git"}, "fork": {"path": "../fork"}, "base": "v1", **config}
+    (ws / "forkwave.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return ws
+
+
+def doit(ws: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-d", str(ws), *args],
+                          capture_output=True, text=True, env=env)
+    return time.perf_counter() - start, proc
+
+
+def median_of(fn: Any, repeat: int) -> float:
+    return statistics.median(fn() for _ in range(repeat))
