@@ -19,9 +19,13 @@ command -v debootstrap >/dev/null || need+=(debootstrap)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
   # Recommends would drag in apparmor, needrestart, ... which are no use here.
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } \
+       >/tmp/forkwave-apt.log 2>&1; then
+    tail -n 30 /tmp/forkwave-apt.log >&2
+    log "apt-get failed (full log: /tmp/forkwave-apt.log)"
+    exit 1
+  fi
 fi
 
 # --- engine: no init system here, so dockerd is started by hand when needed.
@@ -41,29 +45,5 @@ if ! docker info >/dev/null 2>&1; then
 fi
 log "engine up: $(docker version -f 'server {{.Server.Version}}')"
 
-# --- images
-bash "$root/containers/build-base.sh"
-
-# build TAG DIR: build containers/DIR as TAG unless an image built from the
-# same Dockerfile on the same base already exists.
-build() {
-  local tag=$1 dir=$root/containers/$2 base_id src_hash have logf
-  base_id=$(docker image inspect -f '{{.Id}}' forkwave/base:bookworm)
-  src_hash=$( { tar -C "$dir" -c --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner . ; echo "$base_id"; } | sha256sum | cut -c1-16)
-  have=$(docker image inspect -f '{{index .Config.Labels "forkwave.src-hash"}}' "$tag" 2>/dev/null || true)
-  if [[ $have == "$src_hash" ]]; then
-    log "$tag: up to date, skipped"
-    return
-  fi
-  log "building $tag"
-  logf=/tmp/forkwave-build-${2//\//-}.log
-  if ! docker build --label "forkwave.src-hash=$src_hash" -t "$tag" "$dir" >"$logf" 2>&1; then
-    tail -n 30 "$logf" >&2
-    log "building $tag failed (full log: $logf)"
-    exit 1
-  fi
-  log "$tag: built"
-}
-build forkwave/python:3.11 python
-build forkwave/node:bookworm node
-log "done"
+# --- images (also `doit images`): skipped when present and built from the same sources
+bash "$root/containers/build-images.sh"

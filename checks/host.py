@@ -5,6 +5,8 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
+from typing import IO
 
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
 from tasks.redact import redact_text
@@ -12,29 +14,33 @@ from tasks.redact import redact_text
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL on timeout
 
 
+def run_group(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, out: IO[bytes],
+              err: IO[bytes]) -> tuple[int, bool]:
+    """Run ``argv`` in its own process group; (exit code, timed out). The group never outlives us."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                            start_new_session=True)
+    try:
+        return proc.wait(timeout=max(timeout, 0.001)), False
+    except subprocess.TimeoutExpired:
+        return _kill_group(proc), True
+    except BaseException:  # Ctrl-C: never leave the group running
+        _kill_group(proc)
+        raise
+
+
 class HostRunner:
     def run(self, request: Request) -> Result:
         log_dir = request.log_dir
-        assert log_dir is not None
+        assert log_dir is not None and request.command
         log_dir.mkdir(parents=True, exist_ok=True)
         out_path, err_path = log_dir / f"{request.name}.stdout.log", log_dir / f"{request.name}.stderr.log"
         env = {**os.environ, **request.env}
         start = time.monotonic()
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             try:
-                proc = subprocess.Popen(["bash", "-c", request.command], cwd=request.cwd, env=env,
-                                        stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+                code, timed_out = run_group(["bash", "-c", request.command], request.cwd, env, request.timeout, out, err)
             except OSError as exc:
                 return Result(request.name, ERROR, 0.0, f"could not start: {exc}")
-            timed_out = False
-            try:
-                code = proc.wait(timeout=request.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                code = _kill_group(proc)
-            except BaseException:  # Ctrl-C: never leave the group running
-                _kill_group(proc)
-                raise
         duration = time.monotonic() - start
         stdout = redact_text(out_path.read_text("utf-8", "replace"))
         stderr = redact_text(err_path.read_text("utf-8", "replace"))

@@ -11,14 +11,22 @@ TAIL_LINES = 40
 
 @dataclass(frozen=True)
 class Request:
-    """One command to run for one check, in one worktree."""
+    """One check to run in one worktree. ``kind`` picks the runner: host, docker or compose."""
 
     name: str
-    command: str
+    command: str | None
     cwd: Path
     env: dict[str, str] = field(default_factory=dict)
     timeout: float = 1800
     log_dir: Path | None = None
+    kind: str = "host"
+    image: str | None = None
+    network: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    compose: str | None = None
+    service: str | None = None
+    label: str = ""  # unique per slice and attempt (container / compose project names)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@
 # Env:
 #   FORKWAVE_DEBIAN_MIRROR           mirror for the rootfs and the image's apt
 #                                    (default: the host's own bookworm mirror)
-#   FORKWAVE_DEBIAN_SECURITY_MIRROR  security mirror (default: the host's, if any)
+#   FORKWAVE_DEBIAN_SECURITY_MIRROR  security mirror (default: the host's, if any;
+#                                    set it empty to leave security out)
 #   FORKWAVE_BASE_TAG                image tag (default forkwave/base:bookworm)
 set -euo pipefail
 
@@ -51,12 +52,10 @@ first_uri_for() { apt_sources | awk -v s="$1" '$1 == s { sub(/\/+$/, "", $2); pr
 
 mirror=${FORKWAVE_DEBIAN_MIRROR:-$(first_uri_for "$suite")}
 mirror=${mirror:-http://deb.debian.org/debian}
-if [[ -n ${FORKWAVE_DEBIAN_MIRROR:-} ]]; then
-  # A site-specific mirror rarely pairs with the host's security mirror.
-  security=${FORKWAVE_DEBIAN_SECURITY_MIRROR:-}
-else
-  security=${FORKWAVE_DEBIAN_SECURITY_MIRROR:-$(first_uri_for "$suite-security")}
-fi
+mirror=${mirror%/}
+# Set but empty means "no security source" (e.g. a mirror-only site).
+security=${FORKWAVE_DEBIAN_SECURITY_MIRROR-$(first_uri_for "$suite-security")}
+security=${security%/}
 
 # The label lets callers rebuild when this script or the mirror changes.
 src_hash=$( { cat "${BASH_SOURCE[0]}"; echo "$suite $mirror $security"; } | sha256sum | cut -c1-16)
@@ -81,7 +80,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "debootstrap $suite from $mirror (a few minutes; log: $work/debootstrap.log)"
+log "debootstrap $suite from $mirror (about a minute; log: $work/debootstrap.log)"
 if ! debootstrap --variant=minbase --include=ca-certificates --components=main \
        "$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1; then
   tail -n 30 "$work/debootstrap.log" >&2

@@ -1,0 +1,108 @@
+"""Run a docker compose test stack: build, up -d, run --rm <service> (the verdict), always down.
+
+``docker compose`` (v2) when the plugin is there, else ``docker-compose`` (v1). Each slice
+attempt gets its own project name, so stacks never collide; ``down -v --remove-orphans``
+runs after success, failure and timeout alike, and anything still labelled with the
+project afterwards (one-off ``run`` containers, networks, volumes) is removed through
+the Docker SDK.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from checks.host import run_group
+from checks.model import FAILED, PASSED, Request, Result, tail
+from tasks.errors import ForkwaveError
+from tasks.redact import redact_text
+
+DOWN_TIMEOUT = 120.0
+
+
+def compose_command() -> list[str]:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy:
+        return [legacy]
+    raise ForkwaveError("neither `docker compose` nor `docker-compose` is installed; install one to run compose checks")
+
+
+def project_name(label: str, check: str) -> str:
+    raw = f"fw-{label}-{check}-{os.getpid()}".lower()
+    return re.sub(r"[^a-z0-9_-]", "-", raw)
+
+
+class ComposeRunner:
+    def __init__(self) -> None:
+        self.base = compose_command()
+
+    def run(self, request: Request) -> Result:
+        assert request.log_dir is not None and request.compose and request.service
+        request.log_dir.mkdir(parents=True, exist_ok=True)
+        project = project_name(request.label, request.name)
+        cmd = [*self.base, "-p", project, "-f", request.compose]
+        env = {**os.environ, **request.env}
+        deadline = time.monotonic() + request.timeout
+        start = time.monotonic()
+        out_path = request.log_dir / f"{request.name}.stdout.log"
+        err_path = request.log_dir / f"{request.name}.stderr.log"
+        verdict: tuple[str, str] = (FAILED, "")
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            try:
+                verdict = self._steps(cmd, request, env, deadline, out, err)
+            finally:
+                out.write(f"\n--- service logs ({project}) ---\n".encode())
+                out.flush()
+                run_group([*cmd, "logs", "--no-color"], request.cwd, env, 60, out, err)
+                run_group([*cmd, "down", "-v", "--remove-orphans", "--rmi", "local", "-t", "5"], request.cwd, env, DOWN_TIMEOUT, out, err)
+                remove_leftovers(project)
+        stdout = redact_text(out_path.read_text("utf-8", "replace"))
+        stderr = redact_text(err_path.read_text("utf-8", "replace"))
+        return Result(request.name, verdict[0], time.monotonic() - start, verdict[1], tail(stdout), tail(stderr))
+
+    def _steps(self, cmd: list[str], request: Request, env: dict[str, str], deadline: float,
+               out: object, err: object) -> tuple[str, str]:
+        services = subprocess.run([*cmd, "config", "--services"], cwd=request.cwd, env=env, capture_output=True,
+                                  text=True)
+        if services.returncode != 0:
+            return FAILED, f"compose file {request.compose} is invalid: {services.stderr.strip().splitlines()[-1:]}"
+        others = [s for s in services.stdout.split() if s != request.service]
+        steps = [("build", [*cmd, "build"]),
+                 ("up", [*cmd, "up", "-d", *others] if others else None),
+                 ("run", [*cmd, "run", "--rm", "-T", request.service])]
+        for step, argv in steps:
+            if argv is None:
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return FAILED, f"timed out after {request.timeout:g} s before `{step}` (stack taken down)"
+            code, timed_out = run_group(argv, request.cwd, env, remaining, out, err)  # type: ignore[arg-type]
+            if timed_out:
+                return FAILED, f"timed out after {request.timeout:g} s during `{step}` (stack taken down)"
+            if code != 0:
+                what = f"test service {request.service} exited {code}" if step == "run" else f"`{step}` exited {code}"
+                return FAILED, what
+        return PASSED, ""
+
+
+def remove_leftovers(project: str) -> None:
+    """Containers, networks and volumes still labelled with the project, through the SDK."""
+    try:
+        import docker
+
+        client = docker.from_env()
+    except Exception:
+        return
+    label = {"label": f"com.docker.compose.project={project}"}
+    for container in client.containers.list(all=True, filters=label):
+        container.remove(force=True, v=True)
+    for network in client.networks.list(filters=label):
+        network.remove()
+    for volume in client.volumes.list(filters=label):
+        volume.remove(force=True)
