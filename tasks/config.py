@@ -10,6 +10,7 @@ import jsonschema
 import yaml
 
 from tasks.errors import ForkwaveError
+from tasks.rewrite import RewriteRule
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
 CONFIG_NAME = "forkwave.yaml"
@@ -44,12 +45,28 @@ SCHEMA: dict[str, Any] = {
         "slices": {"type": "object", "additionalProperties": False,
                    "properties": {"max_files": {"type": "integer", "minimum": 1}}},
         "checks": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["name", "run"],
+            "type": "object", "additionalProperties": False, "required": ["name"],
             "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
                            "run": {"type": "string", "minLength": 1},
                            "when": _STR_LIST,
                            "timeout": {"type": "number", "minimum": 1},
-                           "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}}}},
+                           "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+                           "image": {"type": "string", "minLength": 1},
+                           "network": {"type": "string", "minLength": 1},
+                           "cpus": {"type": "number", "exclusiveMinimum": 0},
+                           "memory": {"type": "string", "pattern": "^[0-9]+[bkmgBKMG]?$"},
+                           "compose": {"type": "string", "minLength": 1},
+                           "service": {"type": "string", "minLength": 1}}}},
+        "rewrite": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["from", "to"],
+            "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"},
+                           "paths": _STR_LIST, "regex": {"type": "boolean"}}}},
+        "deletions": {"enum": ["apply", "report"]},
+        "gating": {"enum": ["baseline", "strict"]},
+        "containers": {"type": "object", "additionalProperties": False,
+                       "properties": {"ca_bundle": {"type": ["string", "null"]},
+                                      "pass_env": _STR_LIST,
+                                      "network": {"type": "string", "minLength": 1}}},
         "gates": {"type": "array", "items": {"enum": list(GATES)}},
     },
 }
@@ -97,11 +114,31 @@ class Wave:
 
 @dataclass(frozen=True)
 class Check:
+    """One validation step: on the host (``run``), in a container (``image`` + ``run``),
+    or a docker compose test stack (``compose`` + ``service``)."""
+
     name: str
-    run: str
+    run: str | None = None
     when: tuple[str, ...] = ()
     timeout: float = 1800
     env: tuple[tuple[str, str], ...] = ()
+    image: str | None = None
+    network: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    compose: str | None = None
+    service: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "compose" if self.compose else "docker" if self.image else "host"
+
+
+@dataclass(frozen=True)
+class Containers:
+    ca_bundle: Path | None = None
+    pass_env: tuple[str, ...] = ()
+    network: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +155,10 @@ class Config:
     max_files: int = 25
     checks: tuple[Check, ...] = ()
     gates: tuple[str, ...] = GATES
+    containers: Containers = Containers()
+    rewrite: tuple[RewriteRule, ...] = ()
+    deletions: str = "apply"
+    gating: str = "baseline"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def section(self, *keys: str) -> dict[str, Any]:
@@ -183,10 +224,30 @@ def _check_semantics(path: Path, data: dict[str, Any]) -> None:
         if rule["to"].startswith("/") or ".." in parts or ".git" in parts:
             raise ForkwaveError(f"{path}: key 'map.{i}.to': {rule['to']!r} must stay inside the repository "
                                 "(no leading '/', no '..', no '.git')")
-    for key in ("ignore", "deny"):
-        for i, pattern in enumerate(data.get(key) or ()):
+    glob_lists = [(key, data.get(key) or ()) for key in ("ignore", "deny")]
+    glob_lists += [(f"buckets.{i}.paths", b["paths"]) for i, b in enumerate(data.get("buckets") or ())]
+    glob_lists += [(f"waves.{name}.paths", w.get("paths") or ()) for name, w in (data.get("waves") or {}).items()]
+    for key, patterns in glob_lists:
+        for i, pattern in enumerate(patterns):
             if (problem := check_pattern(pattern)):
                 raise ForkwaveError(f"{path}: key '{key}.{i}': {problem}")
+    for i, check in enumerate(data.get("checks") or ()):
+        where = f"{path}: key 'checks.{i}'"
+        if check.get("compose"):
+            if not check.get("service"):
+                raise ForkwaveError(f"{where}: a compose check needs 'service' (the test service whose exit code is the verdict)")
+            if check.get("image"):
+                raise ForkwaveError(f"{where}: give either 'image' or 'compose', not both")
+        elif not check.get("run"):
+            raise ForkwaveError(f"{where}: missing key 'run' (the command to run)")
+        elif check.get("service"):
+            raise ForkwaveError(f"{where}: 'service' only applies to compose checks; add 'compose'")
+    for i, rule in enumerate(data.get("rewrite") or ()):
+        if rule.get("regex"):
+            try:
+                re.compile(rule["from"])
+            except re.error as exc:
+                raise ForkwaveError(f"{path}: key 'rewrite.{i}.from': not a valid regex ({exc})") from None
     names = [c["name"] for c in data.get("checks") or ()]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -227,10 +288,20 @@ def _describe(err: jsonschema.ValidationError) -> str:
     if err.validator == "minProperties":
         return f"key '{key}': expected at least one entry"
     if err.validator == "pattern":
-        return f"key '{key}': name {err.instance!r} must be letters, digits, '.', '-' or '_'"
+        allowed = "lowercase letters, digits, '-' or '_'" if "a-z0-9]" in err.validator_value and "A-Z" not in \
+            err.validator_value else "letters, digits, '.', '-' or '_'"
+        if key.startswith("containers") or key.endswith("memory"):
+            return f"key '{key}': expected a size such as 512m or 4g, got {err.instance!r}"
+        return f"key '{key}': name {err.instance!r} must be {allowed}"
     if err.validator == "enum":
         return f"key '{key}': expected one of {', '.join(map(str, err.validator_value))}, got {err.instance!r}"
     return f"key '{key}': {err.message}"
+
+
+def _containers(here: Path, data: dict[str, Any]) -> Containers:
+    ca = data.get("ca_bundle")
+    return Containers(ca_bundle=None if not ca else (here / Path(ca).expanduser()).resolve(),
+                      pass_env=tuple(data.get("pass_env", ())), network=data.get("network"))
 
 
 def _env_str(value: Any) -> str:
@@ -260,9 +331,16 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         waves=tuple(Wave(name, tuple(w.get("buckets", ())), tuple(w.get("paths", ())))
                     for name, w in waves.items()),
         max_files=(data.get("slices") or {}).get("max_files", 25),
-        checks=tuple(Check(c["name"], c["run"], tuple(c.get("when", ())), c.get("timeout", 1800),
-                           tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())))
+        checks=tuple(Check(c["name"], c.get("run"), tuple(c.get("when", ())), c.get("timeout", 1800),
+                           tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())),
+                           c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
+                           c.get("compose"), c.get("service"))
                      for c in data.get("checks") or ()),
+        containers=_containers(here, data.get("containers") or {}),
+        rewrite=tuple(RewriteRule(r["from"], r["to"], tuple(r.get("paths", ())), r.get("regex", False))
+                      for r in data.get("rewrite") or ()),
+        deletions=data.get("deletions", "apply"),
+        gating=data.get("gating", "baseline"),
         gates=tuple(data.get("gates", GATES)),
         raw=data,
     )

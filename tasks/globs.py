@@ -10,13 +10,16 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-import pathspec
+try:  # pathspec >= 1.0, where GitWildMatchPattern (the same rules) warns that it is deprecated
+    from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern as _Pattern
+except ImportError:  # pathspec 0.12
+    from pathspec.patterns import GitWildMatchPattern as _Pattern
 
 _NAMED = re.compile(r"\(\?P<[^>]+>")
 
 
 def _regex_of(pattern: str) -> str:
-    compiled = pathspec.patterns.GitWildMatchPattern(pattern)
+    compiled = _Pattern(pattern)
     if compiled.include is False:
         raise ValueError(f"negated pattern {pattern!r} is not supported here")
     if compiled.regex is None:  # blank or comment line

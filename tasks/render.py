@@ -9,6 +9,7 @@ from tasks.drift import ACTIONABLE, CLASSES, upstream_work
 from tasks.plan import Plan
 
 SAMPLES = 3
+_NO_BASE = "none given, so a 2-way comparison: changes cannot be told apart from fork edits"
 
 
 def code(text: str, *, cell: bool = True) -> str:
@@ -43,7 +44,7 @@ def drift_board(report: Mapping[str, Any], upstream_url: str) -> str:
         "# Drift report and priority board", "",
         f"Upstream {code(upstream_url, cell=False)} at {code(up['ref'], cell=False)} ({code(up['sha'][:12])}) "
         f"compared with fork branch {code(fork['branch'], cell=False)} ({code(fork['sha'][:12])}).",
-        f"Base: {code(base['rev'], cell=False) + ' (' + code(base['sha'][:12]) + ')' if base else 'none given, so a 2-way comparison: changes cannot be told apart from fork edits'}.",
+        f"Base: {code(base['rev'], cell=False) + ' (' + code(base['sha'][:12]) + ')' if base else _NO_BASE}.",
         "", f"**{work} paths carry upstream work**; {totals.get('identical', 0)} fork paths are identical.", "",
         "## Summary", "",
         table(["class", "paths"], ((c, totals[c]) for c in CLASSES if c in totals), "lr"), "",

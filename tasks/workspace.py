@@ -43,12 +43,19 @@ def write_if_changed(path: Path, data: bytes | str) -> bool:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
             fh.write(blob)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
     return True
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def dump_json(value: Any) -> str:
