@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,7 @@ from doit import create_after
 from doit.tools import config_changed
 
 from tasks import actions, demo, drift, fetch, slices
-from tasks.context import context
+from tasks.context import Context, context
 from tasks.workspace import read_json
 
 DRIFT_KEYS = ("base", "map", "ignore", "deny", "buckets", "waves")
@@ -93,16 +94,38 @@ def _unknown(group: str, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]
     known = {s["name"] for s in plan["slices"]} if plan else set()
     for name in _requested(group):
         if name not in known:
-            yield {"name": name, "actions": [actions.UnknownSlice(name, "reports/plan.json")],
+            yield {"basename": group, "name": name, "actions": [actions.UnknownSlice(name, "reports/plan.json")],
                    "uptodate": [False], "verbosity": 2}
 
 
-@create_after(executed="plan", target_regex=r"reports/slices/.*/import\.json")
-def task_import() -> Iterator[dict[str, Any]]:
-    """Per slice: its import manifest (files with upstream and fork entries)."""
-    ctx, plan = context(), _plan()
+def slice_tasks() -> Any:
+    """The creator of ``import:*``, ``validate:*`` and ``wave_<x>``, made here because wave names come
+    from the config.
+
+    One delayed creator for all three: doit runs a delayed creator only when one of its own tasks
+    is asked for, so with separate creators ``doit wave_a`` (or ``doit validate:slice-3``) on a
+    fresh workspace would name tasks (or need targets) that no creator had made yet.
+    """
+    names = ["import", "validate"] + [f"wave_{w.name}" for w in context().cfg.waves]
+
+    @create_after(executed="plan", creates=names,
+                  target_regex=r"reports/(slices/[^/]+/(import|outcome)\.json|wave-[^/]+/(report\.md|junit\.xml))$")
+    def task_slices() -> Iterator[dict[str, Any]]:
+        """Per slice: import manifest, then validation onto the sync branch; per wave: its report."""
+        ctx, plan = context(), _plan()
+        yield from _import_tasks(ctx, plan)
+        yield from _validate_tasks(ctx, plan)
+        yield from _wave_tasks(ctx, plan)
+
+    return task_slices
+
+
+def _import_tasks(ctx: Context, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    yield {"basename": "import", "name": None,
+           "doc": "per slice: its import manifest (files with upstream and fork entries)"}
     for s in plan["slices"] if plan else ():
         yield {
+            "basename": "import",
             "name": s["name"],
             "actions": [(actions.do_import, [ctx, s["name"]])],
             "file_dep": ["reports/plan.json", "reports/drift.json"],
@@ -112,52 +135,41 @@ def task_import() -> Iterator[dict[str, Any]]:
     yield from _unknown("import", plan)
 
 
-@create_after(executed="plan", target_regex=r"reports/slices/.*/outcome\.json")
-def task_validate() -> Iterator[dict[str, Any]]:
-    """Per slice: import onto the sync branch in a private worktree, validate, adopt or split."""
-    ctx, plan = context(), _plan()
+def _validate_tasks(ctx: Context, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    yield {"basename": "validate", "name": None,
+           "doc": "per slice: import onto the sync branch in a private worktree, validate, adopt or split"}
     for w in plan["waves"] if plan else ():
         for i, name in enumerate(w["slices"], 1):
             files = next(s["files"] for s in plan["slices"] if s["name"] == name)
-            checks = [c for c, applies in slices.applicable(ctx.cfg.checks, [f["path"] for f in files]) if applies]
 
             def done(name: str = name) -> bool:
                 return slices.is_done(ctx.cfg, ctx.ws, name)
 
             yield {
+                "basename": "validate",
                 "name": name,
                 "actions": [(actions.do_validate, [ctx, name, f"wave {w['name']} {i}/{len(w['slices'])}"])],
                 "file_dep": [f"reports/slices/{name}/import.json"],
                 "targets": [f"reports/slices/{name}/outcome.json"],
-                "uptodate": [config_changed({"checks": [c.__dict__ for c in checks], "gates": list(ctx.cfg.gates),
-                                             "deny": list(ctx.cfg.deny), "sync": ctx.cfg.fork.sync_branch}),
-                             done],
+                "uptodate": [config_changed(slices.validation_config(ctx.cfg, [f["path"] for f in files])), done],
                 "verbosity": 2,
             }
     yield from _unknown("validate", plan)
 
 
-def wave_tasks() -> Any:
-    """The ``wave_<x>`` creator, made here because its task names come from the config."""
-    names = [f"wave_{w.name}" for w in context().cfg.waves]
-
-    @create_after(executed="plan", creates=names)
-    def task_waves() -> Iterator[dict[str, Any]]:
-        ctx, plan = context(), _plan()
-        slices_of = {w["name"]: w["slices"] for w in plan["waves"]} if plan else {}
-        for w in ctx.cfg.waves:
-            members = slices_of.get(w.name, [])
-            yield {
-                "basename": f"wave_{w.name}",
-                "doc": f"import and validate every slice of wave {w.name}; write reports/wave-{w.name}/",
-                "actions": [(actions.do_wave, [ctx, w.name])],
-                "task_dep": ["plan"] + [f"validate:{n}" for n in members],
-                "file_dep": [f"reports/slices/{n}/outcome.json" for n in members],
-                "targets": [f"reports/wave-{w.name}/report.md", f"reports/wave-{w.name}/junit.xml"],
-                "verbosity": 2,
-            }
-
-    return task_waves
+def _wave_tasks(ctx: Context, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    slices_of = {w["name"]: w["slices"] for w in plan["waves"]} if plan else {}
+    for w in ctx.cfg.waves:
+        members = slices_of.get(w.name, [])
+        yield {
+            "basename": f"wave_{w.name}",
+            "doc": f"import and validate every slice of wave {w.name}; write reports/wave-{w.name}/",
+            "actions": [(actions.do_wave, [ctx, w.name])],
+            "task_dep": ["plan"] + [f"validate:{n}" for n in members],
+            "file_dep": [f"reports/slices/{n}/outcome.json" for n in members],
+            "targets": [f"reports/wave-{w.name}/report.md", f"reports/wave-{w.name}/junit.xml"],
+            "verbosity": 2,
+        }
 
 
 def task_report() -> dict[str, Any]:
@@ -171,5 +183,25 @@ def task_report() -> dict[str, Any]:
         "actions": [(actions.do_report, [ctx])],
         "task_dep": ["plan"],
         "uptodate": [unchanged],
+        "verbosity": 2,
+    }
+
+
+IMAGES = {"forkwave/python:3.11": "python/Dockerfile", "forkwave/node:bookworm": "node/Dockerfile"}
+CONTAINERS = Path(__file__).resolve().parent.parent / "containers"
+
+
+def task_images() -> dict[str, Any]:
+    """Build the validation images locally (no registry needed): base, python, node."""
+    ctx = context()
+
+    def present() -> bool:
+        return actions.images_present([*IMAGES, "forkwave/base:bookworm"])
+
+    sources = [*IMAGES.values(), "build-base.sh", "build-images.sh"]
+    return {
+        "actions": [f"bash {CONTAINERS / 'build-images.sh'}"],
+        "file_dep": [ctx.ws.rel(CONTAINERS / s) for s in sources],
+        "uptodate": [present],
         "verbosity": 2,
     }
