@@ -9,10 +9,10 @@
 This file is a table of contents: the creators live in ``tasks/graph.py``.
 """
 from tasks.graph import (  # noqa: F401
-    task_demo, task_drift, task_fetch, task_import, task_plan, task_report, task_validate, wave_tasks,
+    slice_tasks, task_demo, task_drift, task_fetch, task_images, task_plan, task_report,
 )
 
-task_waves = wave_tasks()
+task_slices = slice_tasks()  # import:*, validate:*, wave_<x> (created after plan, from reports/plan.json)
 
 DOIT_CONFIG = {
     "dep_file": "reports/.doit.json",

@@ -25,7 +25,9 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compi
     ("Stripe secret key", r"\b[sr]k_live_[0-9A-Za-z]{20,}"),
     ("npm token", r"\bnpm_[A-Za-z0-9]{36}\b"),
     ("JSON web token", r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
-    ("password assignment", r"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token)\b\s*[=:]\s*"
+    # the name may carry a prefix (DB_PASSWORD, STRIPE_API_KEY): "_" is a word character, so no \b there
+    ("password assignment", r"(?i)(?<![a-z0-9])(?:password|passwd|pwd|secret(?:[_-]?key)?|api[_-]?key|"
+                            r"access[_-]?token)(?![a-z0-9])\s*[=:]\s*"
                             r"['\"]?(?!\$\{|<|\*{3}|changeme|example|xxx)[^\s'\"]{6,}"),
     ("credentials in URL", r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]{3,}@"),
 ))

@@ -89,6 +89,13 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     slice_ = slices.find_slice(plan, name)
+    done = slices.already_adopted(ctx.cfg, ctx.ws, plan, name)
+    if done:  # a killed run adopted it before doit could record that: resume after it
+        reports.write_slice(ctx.ws, done, str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
+        run.record(name, done["status"])
+        print(f"[{position}] {name}: {done['status']} already (at {done['verified_at'][:12]}, same checks); "
+              f"nothing to do", flush=True)
+        return True
     print(f"[{position}] {name}: {len(slice_['files'])} files ...", flush=True)
     started = time.monotonic()
     outcome = slices.run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name)
@@ -155,3 +162,24 @@ class UnknownSlice:
             print(f"forkwave: error: {exc}", file=sys.stderr)
             return TaskFailed(str(exc))
         return True
+
+
+def images_present(tags: list[str]) -> bool:
+    """Are all ``tags`` in the local engine? (False when there is no engine.)"""
+    try:
+        import docker
+
+        client = docker.from_env()
+        return all(_has_image(client, t) for t in tags)
+    except Exception:
+        return False
+
+
+def _has_image(client: Any, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False

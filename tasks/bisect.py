@@ -9,7 +9,8 @@ failing set splits into (first, second) and ``first`` passes, then ``adopted + f
 second`` is the very tree that already failed, so ``second`` is split without running it
 again. When ``first`` fails instead, ``second`` is set aside, and everything set aside is
 validated together in one run once the culprit is found — not one run per level. So one
-culprit among n files costs at most log2(n) + 2 runs.
+culprit among n files costs at most ceil(log2(n)) + 3 runs: the whole slice, one per level,
+the culprit once alone (see below), and the set-aside halves together.
 
 Files that only fail together: when a single file fails on top of parts adopted earlier in
 the same slice, it is validated once alone; if it passes alone, the adopted files it
@@ -143,7 +144,8 @@ class _Search:
 
     def isolate_single(self, part: Sequence[str], failure: Any) -> None:
         adopted = list(self.result.adopted)
-        if not adopted or self.out_of_budget(part):
+        # out of budget: defer with the failure already seen (out_of_budget() would defer it a second time)
+        if not adopted or self.result.runs >= self.max_runs:
             self.result.deferred.append((tuple(part), failure))
             return
         saved, self.result.adopted = self.result.adopted, []

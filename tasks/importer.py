@@ -63,7 +63,8 @@ def check_path(path: str, mode: str | None = None, link_target: str | None = Non
     (None, 'absolute path', "'..' in path")
     >>> check_path(".git/hooks/pre-commit"), check_path("a/link", "120000", "../../outside")
     ('inside .git', 'symlink target leaves the repository: ../../outside')
-    >>> check_path("a/link", "120000", "../b/c")
+    >>> check_path("a/link", "120000", "../b/c"), check_path("hook", "120000", ".git/config")
+    (None, 'symlink target points into .git: .git/config')
     """
     parts = path.split("/")
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
@@ -80,6 +81,8 @@ def check_path(path: str, mode: str | None = None, link_target: str | None = Non
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link_target))
         if resolved == ".." or resolved.startswith("../"):
             return f"symlink target leaves the repository: {link_target}"
+        if any(p.lower() == ".git" for p in resolved.split("/")):
+            return f"symlink target points into .git: {link_target}"
     return None
 
 

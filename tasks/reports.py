@@ -20,7 +20,7 @@ SIDE_EFFECTS = {
         "requirements*.txt", "pyproject.toml", "poetry.lock", "Pipfile", "Pipfile.lock", "uv.lock",
         "go.mod", "go.sum", "Cargo.toml", "Cargo.lock", "Gemfile", "Gemfile.lock", "composer.json", "composer.lock"),
 }
-STATUS_ICON = {"adopted": "✅", "empty": "➖", "split": "🟡", "reverted": "❌", "conflicted": "⚠️"}
+STATUS_ICON = {"adopted": "✅", "empty": "➖", "split": "🟡", "reverted": "❌", "conflicted": "⚠️", "failed": "❌"}
 
 
 def result_of(data: Mapping[str, Any]) -> Result:

@@ -78,6 +78,7 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
         _RUN.upstream = _RUN.upstream or upstream
         return _RUN
     ws.state.mkdir(parents=True, exist_ok=True)
+    ws.reports.mkdir(parents=True, exist_ok=True)  # doit saves its state there at exit, even when we stop here
     handle = open(ws.state / "lock", "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

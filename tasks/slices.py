@@ -6,6 +6,8 @@ passed its checks, so a run killed at any point leaves no half-applied slice any
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from checks.gates import run_gate
-from checks.host import HostRunner
+from checks.runners import Dispatch
 from checks.model import SKIPPED, Request, Result, Runner
 from tasks import git, importer, worktree
-from tasks.bisect import Verdict, isolate
+from tasks.bisect import Attempt, Verdict, isolate
+from tasks.bisect import Result as Isolated
 from tasks.config import Check, Config
 from tasks.errors import ForkwaveError
 from tasks.globs import globs
@@ -39,9 +42,29 @@ def find_slice(plan: Mapping[str, Any], name: str) -> dict[str, Any]:
     raise ForkwaveError(f"{name}: no such slice in reports/plan.json (slices: {known}); see reports/wave-*.md")
 
 
+def default_runner(cfg: Config, ws: Workspace) -> Runner:
+    """Host, docker and compose runners, configured from ``containers:``."""
+    c = cfg.containers
+    return Dispatch(options={"ca_bundle": c.ca_bundle, "pass_env": c.pass_env, "network": c.network,
+                             "cache_dir": ws.state / "cache"})
+
+
 def applicable(checks: Sequence[Check], files: Sequence[str]) -> list[tuple[Check, bool]]:
     """Each check with whether it applies to ``files`` (``when`` globs, like Nx affected)."""
     return [(c, not c.when or any(globs(c.when)(f) for f in files)) for c in checks]
+
+
+def validation_config(cfg: Config, files: Sequence[str]) -> dict[str, Any]:
+    """What validating ``files`` depends on: the checks that apply to them, gates, deny list, sync branch."""
+    checks = [c for c, applies in applicable(cfg.checks, files) if applies]
+    return {"checks": [c.__dict__ for c in checks], "gates": list(cfg.gates), "deny": list(cfg.deny),
+            "sync": cfg.fork.sync_branch}
+
+
+def fingerprint(cfg: Config, files: Sequence[str]) -> str:
+    """``validation_config`` as a digest, recorded in the outcome (doit's own record dies with a killed run)."""
+    text = json.dumps(validation_config(cfg, files), sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 # --- import -------------------------------------------------------------------------
@@ -82,8 +105,17 @@ class Validator:
         results = self.run_all(part)
         return Verdict(all(r.ok for r in results), results)
 
+    def recheck(self, paths: Sequence[str]) -> Isolated:
+        """One run at the sync tip, for files this slice adopted before with other checks."""
+        self.attempt += 1
+        worktree.checkout(self.wt, self.start)
+        results = self.run_all(paths)
+        passed = all(r.ok for r in results)
+        return Isolated(adopted=list(paths) if passed else [], deferred=[] if passed else [(tuple(paths), results)],
+                        attempts=[Attempt(tuple(paths), 0, passed, detail=results)])
+
     def run_all(self, part: Sequence[str]) -> list[Result]:
-        written = [p for p in part if self.changes[p].mode is not None]
+        written = [p for p in part if p not in self.changes or self.changes[p].mode is not None]
         log_dir = slice_dir(self.ws, self.name) / "logs" / f"attempt-{self.attempt}"
         results = [run_gate(g, written, self.cfg.deny, self.wt) for g in self.cfg.gates]
         env = {"FORKWAVE_SLICE": self.name, "FORKWAVE_FILES": "\n".join(part)}
@@ -91,7 +123,10 @@ class Validator:
             if not applies:
                 results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
                 continue
-            req = Request(check.name, check.run, self.wt, {**env, **dict(check.env)}, check.timeout, log_dir)
+            req = Request(check.name, check.run, self.wt, {**env, **dict(check.env)}, check.timeout, log_dir,
+                          kind=check.kind, image=check.image, network=check.network, cpus=check.cpus,
+                          memory=check.memory, compose=check.compose, service=check.service,
+                          label=f"{self.name}-{self.attempt}")
             res = self.runner.run(req)
             log = str((log_dir / f"{check.name}.stdout.log").relative_to(self.ws.reports))
             results.append(Result(res.name, res.status, res.duration, res.message, res.stdout, res.stderr, log))
@@ -109,29 +144,46 @@ def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any],
     importer.copy_objects(mirror, cfg.fork.path, [c.oid for c in prepared.changes if c.oid])
     result = None
     commit = None
-    if changes:
+    earlier = _earlier(cfg, ws, name, prepared)
+    validated_with = fingerprint(cfg, [f["path"] for f in slice_["files"]])
+    # adopted by an earlier run, validated then with other checks (or with no record of them), or failing
+    # its last re-check: check again
+    recheck = not changes and bool(earlier["adopted"]) and (earlier["validated_with"] != validated_with
+                                                              or earlier["failed"])
+    if changes or recheck:
         wt = worktree.ensure(cfg, ws, start)
-        validate = Validator(cfg, ws, name, start, changes, runner or HostRunner(), wt)
+        validate = Validator(cfg, ws, name, start, changes, runner or default_runner(cfg, ws), wt)
+    if changes:
         result = isolate(sorted(changes), validate)
         if result.adopted:
             message = commit_message(plan, slice_, result.adopted)
             commit = validate.candidate(result.adopted, message)
             worktree.move_sync(cfg, commit, start, f"forkwave: adopt {name}")
-    earlier = _earlier(cfg, ws, name, prepared)
-    outcome = build_outcome(plan, slice_, prepared, result, start, commit, time.monotonic() - started, earlier)
+    elif recheck:
+        result = validate.recheck(earlier["adopted"])
+        if result.deferred:  # still on the sync branch (see the rollback note), but no longer passing
+            earlier = {**earlier, "adopted": []}
+    outcome = build_outcome(plan, slice_, prepared, result, start, commit, time.monotonic() - started, earlier,
+                            recheck=recheck)
+    outcome["validated_with"] = validated_with
     write_if_changed(slice_dir(ws, name) / "outcome.json", dump_json(outcome))
     return outcome
 
 
-def _earlier(cfg: Config, ws: Workspace, name: str, prepared: Prepared) -> dict[str, list[str]]:
-    """What earlier runs of this slice adopted that is still on the sync branch."""
+def _earlier(cfg: Config, ws: Workspace, name: str, prepared: Prepared) -> dict[str, Any]:
+    """What earlier runs of this slice adopted that is still on the sync branch (and with which checks)."""
     path = slice_dir(ws, name) / "outcome.json"
     if not path.exists():
-        return {"adopted": [], "commits": []}
+        return {"adopted": [], "commits": [], "validated_with": None, "failed": False}
     previous = read_json(path)
     commits = [c for c in previous.get("commits", []) if on_sync_branch(cfg, c)]
-    adopted = sorted(set(previous.get("adopted", [])) & set(prepared.applied)) if commits else []
-    return {"adopted": adopted, "commits": commits}
+    adopted = set(previous.get("adopted", []))
+    failed = previous.get("status") == "failed"
+    if failed:  # adopted before, then failed a re-check: its files are still on the sync branch
+        adopted.update(f for d in previous.get("deferred", ()) for f in d["files"])
+    adopted_now = sorted(adopted & set(prepared.applied)) if commits else []
+    return {"adopted": adopted_now, "commits": commits, "validated_with": previous.get("validated_with"),
+            "failed": failed}
 
 
 def commit_message(plan: Mapping[str, Any], slice_: Mapping[str, Any], adopted: Sequence[str]) -> str:
@@ -142,9 +194,11 @@ def commit_message(plan: Mapping[str, Any], slice_: Mapping[str, Any], adopted: 
             f"\nUpstream-Revision: {plan['upstream']}\nForkwave-Slice: {slice_['name']}\n")
 
 
-def _status(prepared: Prepared, result: Any, earlier: Sequence[str]) -> str:
+def _status(prepared: Prepared, result: Any, earlier: Sequence[str], recheck: bool = False) -> str:
     deferred = bool(result and result.deferred) or bool(prepared.blocked)
     adopted = bool(result and result.adopted) or bool(earlier)
+    if recheck and result and result.deferred:
+        return "failed"  # adopted before, fails the checks as they are now
     if deferred:
         return "split" if adopted else "reverted"
     if prepared.conflicts:
@@ -154,7 +208,7 @@ def _status(prepared: Prepared, result: Any, earlier: Sequence[str]) -> str:
 
 def build_outcome(plan: Mapping[str, Any], slice_: Mapping[str, Any], prepared: Prepared, result: Any,
                   start: str, commit: str | None, duration: float,
-                  earlier: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+                  earlier: Mapping[str, Sequence[str]] | None = None, recheck: bool = False) -> dict[str, Any]:
     earlier = earlier or {"adopted": [], "commits": []}
     classes = {f["path"]: f["class"] for f in slice_["files"]}
     attempts = []
@@ -167,14 +221,15 @@ def build_outcome(plan: Mapping[str, Any], slice_: Mapping[str, Any], prepared: 
     for files, detail in (result.deferred if result else ()):
         failing = [r for r in detail or () if not r.ok] if isinstance(detail, list) else []
         deferred.append({"files": list(files), "reason": detail if isinstance(detail, str) else
-                         "; ".join(f"{r.name}: {r.message}" for r in failing) or "failed",
+                         ("still on the sync branch, fails re-checking: " if recheck else "") +
+                         ("; ".join(f"{r.name}: {r.message}" for r in failing) or "failed"),
                          "checks": [r.name for r in failing],
                          "output": "\n".join(filter(None, (failing[0].stdout, failing[0].stderr))) if failing else ""})
     for path, reason in prepared.blocked:
         deferred.append({"files": [path], "reason": f"blocked: {reason}", "checks": ["path-safety"], "output": ""})
     return {
         "slice": slice_["name"], "wave": slice_["wave"], "upstream": plan["upstream"],
-        "status": _status(prepared, result, earlier["adopted"]),
+        "status": _status(prepared, result, earlier["adopted"], recheck),
         "parent": start, "commit": commit, "verified_at": commit or start,
         "commits": [*earlier["commits"], *([commit] if commit else [])],
         "files": [{"path": p, "class": classes[p]} for p in sorted(classes)],
@@ -202,6 +257,22 @@ def on_sync_branch(cfg: Config, commit: str) -> bool:
         out = git.git(cfg.fork.path, "rev-list", "--max-count=20000", tip)
         _ON_BRANCH[tip] = frozenset(out.decode().split())
     return commit in _ON_BRANCH[tip]
+
+
+def already_adopted(cfg: Config, ws: Workspace, plan: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """The slice's outcome when a run (maybe one killed before doit saved its state) already
+    adopted it from this upstream revision, with these files and these checks; else None."""
+    path = slice_dir(ws, name) / "outcome.json"
+    if not path.exists():
+        return None
+    outcome = read_json(path)
+    files = [f["path"] for f in find_slice(plan, name)["files"]]
+    if (outcome.get("status") in SUCCESS and outcome.get("upstream") == plan["upstream"]
+            and [f["path"] for f in outcome.get("files", ())] == sorted(files)
+            and outcome.get("validated_with") == fingerprint(cfg, files)
+            and on_sync_branch(cfg, outcome["verified_at"])):
+        return outcome
+    return None
 
 
 def is_done(cfg: Config, ws: Workspace, name: str) -> bool:
