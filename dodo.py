@@ -9,12 +9,15 @@
 This file is a table of contents: the creators live in ``tasks/graph.py``.
 """
 from tasks.graph import (  # noqa: F401
-    slice_tasks, task_demo, task_drift, task_fetch, task_images, task_plan, task_report,
+    slice_tasks, task_base, task_demo, task_drift, task_fetch, task_images, task_plan, task_report,
 )
 
 task_slices = slice_tasks()  # import:*, validate:*, wave_<x> (created after plan, from reports/plan.json)
 
 DOIT_CONFIG = {
+    # `doit` runs the pipeline; `doit images` (needs a Docker engine) only when asked for
+    "default_tasks": ["demo", "fetch", "base", "drift", "plan", "import", "validate",
+                      *task_slices.doit_create_after.creates, "report"],
     "dep_file": "reports/.doit.json",
     "backend": "json",
     "verbosity": 2,

@@ -71,7 +71,8 @@ class ComposeRunner:
         services = subprocess.run([*cmd, "config", "--services"], cwd=request.cwd, env=env, capture_output=True,
                                   text=True)
         if services.returncode != 0:
-            return FAILED, f"compose file {request.compose} is invalid: {services.stderr.strip().splitlines()[-1:]}"
+            why = services.stderr.strip().splitlines() or [f"exit code {services.returncode}"]
+            return FAILED, f"compose file {request.compose} is invalid: {why[-1]}"
         others = [s for s in services.stdout.split() if s != request.service]
         steps = [("build", [*cmd, "build"]),
                  ("up", [*cmd, "up", "-d", *others] if others else None),

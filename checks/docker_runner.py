@@ -99,7 +99,10 @@ class DockerRunner:
                 code = container.wait(timeout=request.timeout)["StatusCode"]
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
                 timed_out, code = True, -1
-                container.kill()
+                try:
+                    container.kill()
+                except docker.errors.APIError:  # it exited just as the wait gave up: nothing to kill
+                    pass
             stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
             stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
         finally:

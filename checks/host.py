@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from checks import tracking
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
 from tasks.redact import redact_text
 
@@ -19,6 +20,7 @@ def run_group(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, o
     """Run ``argv`` in its own process group; (exit code, timed out). The group never outlives us."""
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                             start_new_session=True)
+    tracking.started("pgid", proc.pid)
     try:
         return proc.wait(timeout=max(timeout, 0.001)), False
     except subprocess.TimeoutExpired:
@@ -26,6 +28,8 @@ def run_group(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, o
     except BaseException:  # Ctrl-C: never leave the group running
         _kill_group(proc)
         raise
+    finally:
+        tracking.finished("pgid", proc.pid)
 
 
 class HostRunner:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import demo, drift, fetch, render, reports, runlock, slices
+from tasks import basedetect, demo, drift, fetch, git, render, reports, runlock, slices, state
 from tasks.context import Context
 from tasks.errors import ForkwaveError, user_errors
 from tasks.plan import plan_waves
@@ -34,12 +34,37 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     upstream = _read(ctx, "upstream.json", "fetch")
     _locked(ctx)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
-    report = drift.compute(ctx.cfg, mirror, upstream["sha"])
+    report = drift.compute(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror))
     write_if_changed(ctx.ws.report("drift.json"), dump_json(report))
     write_if_changed(ctx.ws.report("drift.md"), render.drift_board(report, redact_url(ctx.cfg.upstream.url)))
     totals = ", ".join(f"{c} {n}" for c, n in report["totals"].items())
     print(f"drift: {totals}")
     return {"fork_head": report["fork"]["sha"]}
+
+
+def choose_bases(ctx: Context, mirror: Path) -> drift.Bases:
+    """config ``base``, else the state recorded in the fork (unless ``full=1``), else the detected one."""
+    cfg = ctx.cfg
+    if cfg.base is not None:
+        return drift.Bases("config", drift.resolve_base(cfg, mirror), rev=cfg.base)
+    detected_path = ctx.ws.report("base.json")
+    detected = read_json(detected_path)["best"]["sha"] if detected_path.exists() else None
+    recorded = {} if ctx.full else state.groups(state.read(cfg))
+    recorded = {w: sha for w, sha in recorded.items() if git.rev_parse(mirror, f"{sha}^{{commit}}")}
+    if recorded:
+        return drift.Bases("state", detected, recorded, rev=f"recorded in {state.STATE_PATH}")
+    if detected:
+        return drift.Bases("detected", detected, rev="detected by content (reports/base.md)")
+    return drift.Bases("none")
+
+
+@user_errors
+def do_base(ctx: Context) -> dict[str, Any]:
+    upstream = _read(ctx, "upstream.json", "fetch")
+    _locked(ctx)
+    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
+    basedetect.write_reports(ctx.ws.reports, basedetect.detect(ctx.cfg, mirror, upstream["sha"]))
+    return {"fork_head": drift.fork_head(ctx.cfg)}
 
 
 @user_errors

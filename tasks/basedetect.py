@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks import git
+from tasks.git import parse_batch, read_blobs  # noqa: F401  (re-exported)
 from tasks.config import Config, MapRule
 from tasks.globs import globs
 from tasks.rewrite import Rewriter, blob_oid
@@ -42,7 +43,7 @@ IDENTITY = -1                    # map priority of an upstream path no rule move
 REGULAR = ("100644", "100755")   # rewrites apply to file content, not to symlink targets or submodules
 SAME_TREE_SHOWN = 10             # shas listed in ``same_tree_as`` (the count is always given)
 SAMPLE_PATHS = 20                # differing paths listed for the best candidate
-BLOB_CHUNK = 2000                # blobs per ``cat-file --batch`` process
+
 _HEADER = b"\x01"
 LOG_FORMAT = "%x01%H %cI %s"
 
@@ -112,25 +113,6 @@ def parse_log(out: bytes) -> list[LogCommit]:
     if head:
         commits.append(LogCommit(head[0], head[1], head[2], tuple(changes)))
     return commits
-
-
-def parse_batch(out: bytes) -> Iterator[tuple[str, bytes | None]]:
-    r"""Parse ``git cat-file --batch`` output into (oid, content or None if missing).
-
-    >>> list(parse_batch(b"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391 blob 0\n\n" + b"f" * 40 + b" missing\n"))
-    [('e69de29bb2d1d6434b8b29ae775ad8c2e48c5391', b''), ('ffffffffffffffffffffffffffffffffffffffff', None)]
-    """
-    pos = 0
-    while pos < len(out):
-        end = out.index(b"\n", pos)
-        parts = out[pos:end].decode().split(" ")
-        if parts[-1] == "missing":
-            yield parts[0], None
-            pos = end + 1
-            continue
-        size = int(parts[2])
-        yield parts[0], out[end + 1:end + 1 + size]
-        pos = end + 1 + size + 1
 
 
 # --- pure: the incremental walk ---------------------------------------------------------
@@ -275,14 +257,6 @@ def first_parent_log(mirror: Path, sha: str) -> list[LogCommit]:
                   "--no-abbrev", "--no-color", "--no-show-signature", "--no-relative", f"--format={LOG_FORMAT}",
                   "--end-of-options", sha, "--")
     return parse_log(out)
-
-
-def read_blobs(mirror: Path, oids: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
-    """The content of each blob, ``BLOB_CHUNK`` at a time (one ``cat-file --batch`` each)."""
-    todo = sorted(set(oids))
-    for start in range(0, len(todo), BLOB_CHUNK):
-        chunk = todo[start:start + BLOB_CHUNK]
-        yield from parse_batch(git.git(mirror, "cat-file", "--batch", input="\n".join(chunk).encode() + b"\n"))
 
 
 def fork_entries(cfg: Config, land: Lander) -> tuple[str, str, dict[str, tuple[str, str]]]:

@@ -17,16 +17,20 @@ class Context:
     ws: Workspace
     demo: bool
     offline: bool
+    full: bool = False         # full=1: ignore the state recorded in the fork
+    since: str | None = None   # since=<date|sha>: only upstream changes after that point
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def load(config: str | None, offline: str | None, root: Path) -> Context:
+def load(config: str | None, offline: str | None, root: Path, full: str | None = None,
+         since: str | None = None) -> Context:
     path = find_config(config, root)
     demo = is_demo(path)  # the demo's repositories live in the workspace (task `demo` builds them there)
-    return Context(load_config(path, relative_to=root if demo else None), Workspace(root), demo, _flag(offline))
+    return Context(load_config(path, relative_to=root if demo else None), Workspace(root), demo, _flag(offline),
+                   _flag(full), since or None)
 
 
 @lru_cache(maxsize=1)
@@ -35,7 +39,7 @@ def context() -> Context:
     from doit import get_var
 
     try:
-        return load(get_var("config"), get_var("offline"), Path.cwd())
+        return load(get_var("config"), get_var("offline"), Path.cwd(), get_var("full"), get_var("since"))
     except ForkwaveError as exc:
         print(f"forkwave: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

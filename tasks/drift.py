@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks import git
+from tasks import content, git
 from tasks.config import Config
 from tasks.errors import ForkwaveError
 from tasks.globs import globs
+from tasks.rewrite import rewriter
 from tasks.treemap import map_tree
 
 Entry = tuple[str, str] | None  # (mode, oid) or absent
@@ -72,27 +73,14 @@ class Bucketer:
         return default_bucket(path) if hit is None else self._names[hit]
 
 
-@dataclass(frozen=True)
-class Trees:
-    """The three trees being compared, already in fork-side names."""
-
-    upstream: str
-    fork: str
-    base: str | None
-
-
-def collect(repo: Path, trees: Trees, env: dict[str, str]) -> dict[str, tuple[Entry | bool, Entry, Entry]]:
-    """(base, upstream, fork) entries for every path where upstream and fork differ."""
-    uf = git.diff_trees(repo, trees.upstream, trees.fork, env=env)
-    if trees.base is None:
-        return {c.path: (False, c.old, c.new) for c in uf}
-    base_vs_fork = {c.path: c.old for c in git.diff_trees(repo, trees.base, trees.fork, env=env)}
-    return {c.path: (base_vs_fork.get(c.path, c.new), c.old, c.new) for c in uf}
-
-
 def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, Entry]], fork_files: int,
-                 three_way: bool) -> dict[str, Any]:
-    """Pure: classify, apply ignore/deny, group by bucket. Returns the drift.json body."""
+                 three_way: bool, renamed: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Pure: classify, apply ignore/deny, group by bucket. Returns the drift.json body.
+
+    ``renamed`` maps a fork path to the (fork-side named) upstream path it was paired with;
+    such entries carry ``renamed_from``, and may be identical (a pure rename).
+    """
+    renamed = renamed or {}
     ignored, denied, bucket_of = globs(cfg.ignore), globs(cfg.deny), Bucketer(cfg)
     entries: dict[str, dict[str, Any]] = {}
     for path in sorted(triples):
@@ -104,13 +92,16 @@ def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, E
             cls = "blocked"
         entries[path] = {"class": cls, "bucket": bucket_of(path), "upstream": _fmt(up), "fork": _fmt(fork),
                          "base": None if base is False else _fmt(base)}
+        if path in renamed:
+            entries[path]["renamed_from"] = renamed[path]
     totals = Counter(e["class"] for e in entries.values())
-    totals["identical"] = fork_files - sum(1 for e in entries.values() if e["fork"] is not None)
+    totals["identical"] = fork_files - sum(1 for e in entries.values() if e["fork"] and e["class"] != "identical")
     buckets: dict[str, Counter[str]] = defaultdict(Counter)
     paths: dict[str, list[str]] = defaultdict(list)
     for path, e in entries.items():
-        buckets[e["bucket"]][e["class"]] += 1
-        paths[e["class"]].append(path)
+        if e["class"] != "identical":
+            buckets[e["bucket"]][e["class"]] += 1
+            paths[e["class"]].append(path)
     critical = critical_buckets(cfg, entries)
     return {
         "mode": "3-way" if three_way else "2-way",
@@ -118,7 +109,8 @@ def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, E
         "buckets": {b: dict(sorted(c.items())) for b, c in sorted(buckets.items())},
         "critical_buckets": sorted(b for b in buckets if b in critical),
         "paths": {c: paths[c] for c in CLASSES if paths.get(c)},
-        "entries": entries,
+        "renamed": {new: renamed[new] for new in sorted(renamed)},
+        "entries": {p: e for p, e in entries.items() if e["class"] != "identical" or "renamed_from" in e},
     }
 
 
@@ -138,6 +130,32 @@ def critical_buckets(cfg: Config, entries: Mapping[str, Mapping[str, Any]]) -> s
     named = {b for b in first.buckets if b != "*"}
     hits = globs(first.paths)
     return named | {e["bucket"] for p, e in entries.items() if hits(p)}
+
+
+@dataclass(frozen=True)
+class Bases:
+    """Which upstream revision each path is compared against.
+
+    ``groups`` (wave -> sha) comes from the state the fork recorded when waves landed;
+    ``default`` covers every other path: the config's ``base``, else the detected one.
+    """
+
+    source: str                              # config | state | detected | none
+    default: str | None = None
+    groups: Mapping[str, str] = field(default_factory=dict)
+    rev: str | None = None                   # as the config or the state names it
+
+    def for_wave(self, wave: str | None) -> str | None:
+        return self.groups.get(wave or "", self.default)
+
+    @property
+    def shas(self) -> set[str]:
+        return {s for s in (self.default, *self.groups.values()) if s}
+
+    def to_json(self) -> dict[str, Any] | None:
+        if not self.shas:
+            return None
+        return {"source": self.source, "rev": self.rev, "sha": self.default, "groups": dict(sorted(self.groups.items()))}
 
 
 def resolve_base(cfg: Config, mirror: Path) -> str | None:
@@ -165,27 +183,53 @@ def fork_head(cfg: Config) -> str:
     return sha
 
 
-def compute(cfg: Config, mirror: Path, upstream_sha: str) -> dict[str, Any]:
+def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = None) -> dict[str, Any]:
     """Everything git-facing for drift, then the pure report."""
     head = fork_head(cfg)
     env = git.alternates_env(cfg.fork.path)
-    base_sha = resolve_base(cfg, mirror)
+    if bases is None:
+        sha = resolve_base(cfg, mirror)
+        bases = Bases("config", sha, rev=cfg.base) if sha else Bases("none")
     warnings: list[str] = []
     upstream_tree, w = map_tree(mirror, git.tree_of(mirror, upstream_sha), cfg.map, env=env)
     warnings += w
-    base_tree = None
-    if base_sha:
-        base_tree, w = map_tree(mirror, git.tree_of(mirror, base_sha), cfg.map, env=env)
+    base_trees = {}
+    for sha in sorted(bases.shas):
+        base_trees[sha], w = map_tree(mirror, git.tree_of(mirror, sha), cfg.map, env=env)
         warnings += w
     fork_tree = git.tree_of(cfg.fork.path, head)
-    trees = Trees(upstream_tree, fork_tree, base_tree)
-    triples = collect(mirror, trees, env)
+    triples = collect_grouped(cfg, mirror, upstream_tree, fork_tree, base_trees, bases, env)
+    three_way = bool(base_trees)
+    if cfg.rewrite:
+        rewritten = content.apply_rewrites(mirror, env, triples, rewriter(cfg.rewrite))
+        content.store_blobs(mirror, rewritten.blobs)
+        triples, warnings = rewritten.triples, warnings + rewritten.warnings
+    triples, renamed = content.pair_renames(mirror, env, triples, three_way)
     fork_files = git.count_files(cfg.fork.path, fork_tree)
-    report = build_report(cfg, triples, fork_files, three_way=base_tree is not None)
+    report = build_report(cfg, triples, fork_files, three_way=three_way, renamed=renamed)
     header = {
         "upstream": {"ref": cfg.upstream.ref, "sha": upstream_sha},
         "fork": {"branch": cfg.fork.branch, "sha": head},
-        "base": None if base_sha is None else {"rev": cfg.base, "sha": base_sha},
+        "base": bases.to_json(),
         "warnings": sorted(set(warnings)),
     }
     return header | report
+
+
+def collect_grouped(cfg: Config, repo: Path, upstream: str, fork: str, base_trees: Mapping[str, str], bases: Bases,
+                    env: dict[str, str]) -> dict[str, tuple[Entry | bool, Entry, Entry]]:
+    """(base, upstream, fork) per differing path; each path's base is its wave's recorded one."""
+    uf = git.diff_trees(repo, upstream, fork, env=env)
+    if not base_trees:
+        return {c.path: (False, c.old, c.new) for c in uf}
+    vs_fork = {sha: {c.path: c.old for c in git.diff_trees(repo, tree, fork, env=env)}
+               for sha, tree in base_trees.items()}
+    from tasks.plan import assign_wave  # plan imports drift's classes
+
+    bucket_of = Bucketer(cfg)
+    out: dict[str, tuple[Entry | bool, Entry, Entry]] = {}
+    for c in uf:
+        wave = assign_wave(c.path, bucket_of(c.path), cfg.waves) if bases.groups else None
+        sha = bases.for_wave(wave)
+        out[c.path] = (False if sha is None else vs_fork[sha].get(c.path, c.new), c.old, c.new)
+    return out

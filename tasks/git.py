@@ -8,7 +8,7 @@ of hanging.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,3 +154,33 @@ def cat_blob(repo: str | Path, oid: str) -> bytes:
 
 def log_subjects(repo: str | Path, rev_range: Sequence[str]) -> list[str]:
     return git(repo, "log", "--format=%H %s", *rev_range).decode().splitlines()
+
+
+BLOB_CHUNK = 2000
+
+
+def parse_batch(out: bytes) -> Iterator[tuple[str, bytes | None]]:
+    r"""Parse ``git cat-file --batch`` output into (oid, content or None if missing).
+
+    >>> list(parse_batch(b"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391 blob 0\n\n" + b"f" * 40 + b" missing\n"))
+    [('e69de29bb2d1d6434b8b29ae775ad8c2e48c5391', b''), ('ffffffffffffffffffffffffffffffffffffffff', None)]
+    """
+    pos = 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        parts = out[pos:end].decode().split(" ")
+        if parts[-1] == "missing":
+            yield parts[0], None
+            pos = end + 1
+            continue
+        size = int(parts[2])
+        yield parts[0], out[end + 1:end + 1 + size]
+        pos = end + 1 + size + 1
+
+
+def read_blobs(mirror: str | Path, oids: Iterable[str], *, env: dict[str, str] | None = None) -> Iterator[tuple[str, bytes | None]]:
+    """The content of each blob, ``BLOB_CHUNK`` at a time (one ``cat-file --batch`` each)."""
+    todo = sorted(set(oids))
+    for start in range(0, len(todo), BLOB_CHUNK):
+        chunk = todo[start:start + BLOB_CHUNK]
+        yield from parse_batch(git(mirror, "cat-file", "--batch", input="\n".join(chunk).encode() + b"\n", env=env))

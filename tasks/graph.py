@@ -13,7 +13,7 @@ from tasks import actions, demo, drift, fetch, slices
 from tasks.context import Context, context
 from tasks.workspace import read_json
 
-DRIFT_KEYS = ("base", "map", "ignore", "deny", "buckets", "waves")
+DRIFT_KEYS = ("base", "map", "ignore", "deny", "buckets", "waves", "rewrite")
 
 
 def task_demo() -> dict[str, Any]:
@@ -46,21 +46,43 @@ def task_fetch() -> dict[str, Any]:
     }
 
 
-def task_drift() -> dict[str, Any]:
-    """Compare upstream and fork trees: reports/drift.json and the priority board drift.md."""
-    ctx = context()
+def _fork_unchanged(ctx: Context) -> Any:
+    """uptodate: the fork branch is where the action (which saved ``fork_head``) saw it."""
 
-    def fork_unchanged(task: Any, values: dict[str, Any]) -> bool:
+    def check(task: Any, values: dict[str, Any]) -> bool:
         try:
             return values.get("fork_head") == drift.fork_head(ctx.cfg)
         except Exception:
             return False
 
+    return check
+
+
+def task_base() -> dict[str, Any]:
+    """Find the upstream commit the fork was copied from, by content (reports/base.md); used when no base is set."""
+    ctx = context()
+    if ctx.cfg.base is not None:
+        return {"actions": None, "uptodate": [True]}
+
+    return {
+        "actions": [(actions.do_base, [ctx])],
+        "file_dep": ["reports/upstream.json"],
+        "targets": ["reports/base.json", "reports/base.md"],
+        "uptodate": [config_changed(ctx.cfg.section("fork", "map", "ignore", "deny", "rewrite")), _fork_unchanged(ctx)],
+        "verbosity": 2,
+    }
+
+
+def task_drift() -> dict[str, Any]:
+    """Compare upstream and fork trees: reports/drift.json and the priority board drift.md."""
+    ctx = context()
+
     return {
         "actions": [(actions.do_drift, [ctx])],
-        "file_dep": ["reports/upstream.json"],
+        "file_dep": ["reports/upstream.json"] + (["reports/base.json"] if ctx.cfg.base is None else []),
         "targets": ["reports/drift.json", "reports/drift.md"],
-        "uptodate": [config_changed(ctx.cfg.section("fork", *DRIFT_KEYS)), fork_unchanged],
+        "uptodate": [config_changed({**ctx.cfg.section("fork", *DRIFT_KEYS), "full": ctx.full, "since": ctx.since}),
+                     _fork_unchanged(ctx)],
         "verbosity": 2,
     }
 

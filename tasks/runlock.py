@@ -5,6 +5,7 @@ import atexit
 import fcntl
 import json
 import os
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -92,6 +93,10 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
     handle.truncate()
     handle.write(f"pid {os.getpid()} since {_now()}\n")
     handle.flush()
+    from checks.tracking import reap
+
+    for leftover in reap(ws.state / "running"):
+        print(f"forkwave: cleaned up after an interrupted run: {leftover}", file=sys.stderr)
     for run_id, entry in read_ledger(ws).items():
         if entry.get("status") == "running":
             _append(ws, {"run": run_id, "status": "failed", "end": _now(), "note": "interrupted (no end recorded)"})

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.gates import run_gate
+from checks import tracking
 from checks.runners import Dispatch
 from checks.model import SKIPPED, Request, Result, Runner
 from tasks import git, importer, worktree
@@ -45,6 +46,7 @@ def find_slice(plan: Mapping[str, Any], name: str) -> dict[str, Any]:
 def default_runner(cfg: Config, ws: Workspace) -> Runner:
     """Host, docker and compose runners, configured from ``containers:``."""
     c = cfg.containers
+    tracking.use(ws.state / "running")
     return Dispatch(options={"ca_bundle": c.ca_bundle, "pass_env": c.pass_env, "network": c.network,
                              "cache_dir": ws.state / "cache"})
 

@@ -148,7 +148,7 @@ def test_renamed_packages_three_way_every_class(scenario: Scenario) -> None:
     }
     assert report["totals"]["identical"] == 3  # login.js, 001.sql, guide.md
     assert report["mode"] == "3-way"
-    assert report["base"] == {"rev": "v1", "sha": scenario.v1}
+    assert report["base"] == {"source": "config", "rev": "v1", "sha": scenario.v1, "groups": {}}
     assert report["upstream"] == {"ref": "main", "sha": scenario.main}
     assert report["fork"] == {"branch": "main", "sha": scenario.fork_head}
     link = report["entries"]["packages/fk-ui/src/link.js"]
@@ -171,13 +171,18 @@ def test_two_way_without_base(scenario: Scenario) -> None:
     }
 
 
-def test_without_map_renamed_packages_look_missing_and_extra(scenario: Scenario) -> None:
+def test_without_map_renamed_files_are_paired_by_content(scenario: Scenario) -> None:
     report = drift_of(scenario, base=..., map=[])
     classes = classes_of(report)
-    assert classes["packages/up-server/src/auth/login.js"] == "missing"
-    assert classes["packages/fk-server/src/auth/login.js"] == "extra"
-    assert not any(c == "identical" for c in classes.values())
-    assert report["totals"]["identical"] == 1  # only docs/guide.md: everything under packages/ moved
+    # same content at a new path: a rename, not one missing plus one extra
+    assert report["renamed"]["packages/fk-server/src/auth/login.js"] == "packages/up-server/src/auth/login.js"
+    assert "packages/up-server/src/auth/login.js" not in classes
+    assert classes["packages/fk-server/src/auth/login.js"] == "identical"
+    # a one-line file whose only line changed shares no content: never paired by guess
+    assert classes["packages/up-server/src/api.js"] == "missing"
+    assert classes["packages/fk-server/src/api.js"] == "extra"
+    # the fork's extra package has no upstream counterpart
+    assert classes["packages/fk-billing/src/invoice.js"] == "extra"
 
 
 def test_ignore_and_deny(scenario: Scenario) -> None:

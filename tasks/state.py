@@ -1,0 +1,66 @@
+"""What the fork is synced to, recorded inside the fork's own history.
+
+When a wave lands, a small committed file (``.forkwave/sync-state.json``) on the sync
+branch records the upstream revision of that wave's path group, and the commit carries
+trailers. Any clone of the fork (once the sync branch is merged into ``fork.branch``)
+knows its bases without forkwave's local state, per group: wave a's paths can sit at a
+newer upstream revision than wave c's.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from tasks import git, importer, worktree
+from tasks.config import Config
+from tasks.importer import Change
+
+STATE_PATH = ".forkwave/sync-state.json"
+
+
+def read(cfg: Config, rev: str | None = None) -> dict[str, Any] | None:
+    """The state committed at ``rev`` (default: ``fork.branch``), or None."""
+    rev = rev or f"refs/heads/{cfg.fork.branch}"
+    out = git.git(cfg.fork.path, "cat-file", "blob", f"{rev}:{STATE_PATH}", check=False)
+    if not out:
+        return None
+    try:
+        data = json.loads(out)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def groups(state: dict[str, Any] | None) -> dict[str, str]:
+    """wave -> upstream revision, from a state record."""
+    if not state:
+        return {}
+    return {wave: g["revision"] for wave, g in (state.get("groups") or {}).items()
+            if isinstance(g, dict) and isinstance(g.get("revision"), str)}
+
+
+def updated(state: dict[str, Any] | None, wave: str, revision: str, upstream_url: str) -> dict[str, Any]:
+    state = dict(state or {})
+    state["version"] = 1
+    state["upstream"] = upstream_url
+    grps = dict(state.get("groups") or {})
+    grps[wave] = {"revision": revision,
+                  "recorded": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    state["groups"] = dict(sorted(grps.items()))
+    return state
+
+
+def record_wave(cfg: Config, wave: str, revision: str, upstream_url: str) -> str | None:
+    """Commit the wave's revision onto the sync branch (compare-and-swap); None if already recorded."""
+    tip = worktree.sync_tip(cfg)
+    current = read(cfg, tip)
+    if groups(current).get(wave) == revision:
+        return None
+    body = (json.dumps(updated(current, wave, revision, upstream_url), indent=2, sort_keys=True) + "\n").encode()
+    oid = git.git(cfg.fork.path, "hash-object", "-w", "--stdin", input=body).decode().strip()
+    message = (f"forkwave: wave {wave} synced to upstream {revision[:12]}\n\n"
+               f"Upstream-Revision: {revision}\nForkwave-State: wave {wave}\n")
+    commit = importer.build_commit(cfg.fork.path, tip, [Change(STATE_PATH, "state", "100644", oid)], message)
+    worktree.move_sync(cfg, commit, tip, f"forkwave: record wave {wave}")
+    return commit
