@@ -15,9 +15,6 @@ from tasks.graph import (  # noqa: F401
 task_slices = slice_tasks()  # import:*, validate:*, wave_<x> (created after plan, from reports/plan.json)
 
 DOIT_CONFIG = {
-    # `doit` runs the pipeline; `doit images` (needs a Docker engine) only when asked for
-    "default_tasks": ["demo", "fetch", "base", "drift", "plan", "import", "validate",
-                      *task_slices.doit_create_after.creates, "report"],
     "dep_file": "reports/.doit.json",
     "backend": "json",
     "verbosity": 2,

@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from checks import tracking
 from checks.host import run_group
 from checks.model import FAILED, PASSED, Request, Result, tail
 from tasks.errors import ForkwaveError
@@ -39,15 +40,23 @@ def project_name(label: str, check: str) -> str:
 
 
 class ComposeRunner:
-    def __init__(self) -> None:
+    """Compose interpolates from forkwave's own environment (so ``pass_env`` variables are there)
+    plus ``FORKWAVE_CA_BUNDLE``, the host CA bundle's path, so a compose file can mount it:
+    ``- ${FORKWAVE_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro``."""
+
+    def __init__(self, ca_bundle: Path | None = None, **_: object) -> None:
         self.base = compose_command()
+        self.ca_bundle = ca_bundle
 
     def run(self, request: Request) -> Result:
         assert request.log_dir is not None and request.compose and request.service
         request.log_dir.mkdir(parents=True, exist_ok=True)
         project = project_name(request.label, request.name)
+        tracking.started("compose", project)
         cmd = [*self.base, "-p", project, "-f", request.compose]
         env = {**os.environ, **request.env}
+        if self.ca_bundle:
+            env["FORKWAVE_CA_BUNDLE"] = str(self.ca_bundle)
         deadline = time.monotonic() + request.timeout
         start = time.monotonic()
         out_path = request.log_dir / f"{request.name}.stdout.log"
@@ -62,6 +71,7 @@ class ComposeRunner:
                 run_group([*cmd, "logs", "--no-color"], request.cwd, env, 60, out, err)
                 run_group([*cmd, "down", "-v", "--remove-orphans", "--rmi", "local", "-t", "5"], request.cwd, env, DOWN_TIMEOUT, out, err)
                 remove_leftovers(project)
+                tracking.finished("compose", project)
         stdout = redact_text(out_path.read_text("utf-8", "replace"))
         stderr = redact_text(err_path.read_text("utf-8", "replace"))
         return Result(request.name, verdict[0], time.monotonic() - start, verdict[1], tail(stdout), tail(stderr))

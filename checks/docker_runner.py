@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+from checks import tracking
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
 from tasks.redact import redact_text
 
@@ -94,6 +95,7 @@ class DockerRunner:
             return Result(request.name, ERROR, 0.0, f"could not create the container: {exc.explanation or exc}")
         timed_out = False
         try:
+            tracking.started("container", container.id)
             container.start()
             try:
                 code = container.wait(timeout=request.timeout)["StatusCode"]
@@ -107,6 +109,7 @@ class DockerRunner:
             stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
         finally:
             container.remove(force=True)
+            tracking.finished("container", container.id)
         duration = time.monotonic() - start
         stdout, stderr = redact_text(stdout), redact_text(stderr)
         (log_dir / f"{request.name}.stdout.log").write_text(stdout)

@@ -30,5 +30,5 @@ class Dispatch:
             return DockerRunner(**self.options)  # type: ignore[arg-type]
         if kind == "compose":
             from checks.compose_runner import ComposeRunner
-            return ComposeRunner()
+            return ComposeRunner(**self.options)  # type: ignore[arg-type]
         raise ValueError(f"unknown check kind {kind!r}")

@@ -59,8 +59,12 @@ def applicable(checks: Sequence[Check], files: Sequence[str]) -> list[tuple[Chec
 def validation_config(cfg: Config, files: Sequence[str]) -> dict[str, Any]:
     """What validating ``files`` depends on: the checks that apply to them, gates, deny list, sync branch."""
     checks = [c for c, applies in applicable(cfg.checks, files) if applies]
-    return {"checks": [c.__dict__ for c in checks], "gates": list(cfg.gates), "deny": list(cfg.deny),
-            "sync": cfg.fork.sync_branch}
+    out = {"checks": [c.__dict__ for c in checks], "gates": list(cfg.gates), "deny": list(cfg.deny),
+           "sync": cfg.fork.sync_branch, "gating": cfg.gating}
+    if any(c.kind != "host" for c in checks):  # where container checks run is part of what they check
+        out["containers"] = {"network": cfg.containers.network, "pass_env": list(cfg.containers.pass_env),
+                             "ca_bundle": bool(cfg.containers.ca_bundle)}
+    return out
 
 
 def fingerprint(cfg: Config, files: Sequence[str]) -> str:
@@ -130,7 +134,8 @@ class Validator:
                           memory=check.memory, compose=check.compose, service=check.service,
                           label=f"{self.name}-{self.attempt}")
             res = self.runner.run(req)
-            log = str((log_dir / f"{check.name}.stdout.log").relative_to(self.ws.reports))
+            log_path = log_dir / f"{check.name}.stdout.log"
+            log = str(log_path.relative_to(self.ws.reports)) if log_path.exists() else None
             results.append(Result(res.name, res.status, res.duration, res.message, res.stdout, res.stderr, log))
         return results
 

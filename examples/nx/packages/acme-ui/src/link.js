@@ -1,0 +1,2 @@
+// acme-ui link
+module.exports.link = function link(href, text) { return `<a href="${href}">${text}</a>`; };
