@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from checks.model import ERROR, FAILED, SKIPPED, Result
+from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Result
 
 
 def testcase(result: Result, classname: str, suffix: str = "") -> TestCase:
@@ -16,7 +16,7 @@ def testcase(result: Result, classname: str, suffix: str = "") -> TestCase:
         case.add_failure_info(message=result.message, output=result.stdout or result.stderr or None)
     elif result.status == ERROR:
         case.add_error_info(message=result.message)
-    elif result.status == SKIPPED:
+    elif result.status in (SKIPPED, PREEXISTING):
         case.add_skipped_info(message=result.message)
     return case
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Protocol
 
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
+PREEXISTING = "pre-existing"  # failed, but failed on the baseline too: does not block (gating: baseline)
 TAIL_LINES = 40
 
 
@@ -44,7 +45,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.status in (PASSED, SKIPPED)
+        return self.status in (PASSED, SKIPPED, PREEXISTING)
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "status": self.status, "duration": round(self.duration, 3),

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import basedetect, demo, drift, fetch, git, render, reports, runlock, slices, state
+from tasks import basedetect, demo, drift, fetch, git, render, reports, runlock, slices, state, treemap
 from tasks.context import Context
 from tasks.errors import ForkwaveError, user_errors
 from tasks.plan import plan_waves
@@ -34,7 +34,10 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     upstream = _read(ctx, "upstream.json", "fetch")
     _locked(ctx)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
-    report = drift.compute(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror))
+    window = None
+    if ctx.since:
+        window = {basedetect.map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, ctx.since, upstream["sha"])}
+    report = drift.compute(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror), window)
     write_if_changed(ctx.ws.report("drift.json"), dump_json(report))
     write_if_changed(ctx.ws.report("drift.md"), render.drift_board(report, redact_url(ctx.cfg.upstream.url)))
     totals = ", ".join(f"{c} {n}" for c, n in report["totals"].items())
@@ -96,12 +99,21 @@ def _locked(ctx: Context) -> runlock.Run:
 
 @user_errors
 def do_import(ctx: Context, name: str) -> bool:
-    """Write the slice's import manifest: its files with upstream/fork entries (no git)."""
+    """Write the slice's import manifest: its files with upstream/fork entries, and the upstream
+    commits that touched them since the base (why each file changes)."""
     plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
     slice_ = slices.find_slice(plan, name)
-    manifest = {"slice": name, "wave": slice_["wave"], "upstream": plan["upstream"],
-                "files": [{**f, **{k: drift_report["entries"][f["path"]][k] for k in ("upstream", "fork", "base")}}
-                          for f in slice_["files"]]}
+    entries = drift_report["entries"]
+    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
+    base = drift_report.get("base") or {}
+    since = (base.get("groups") or {}).get(slice_["wave"], base.get("sha"))
+    upstream_paths = sorted({treemap.upstream_path(entries[f["path"]].get("renamed_from", f["path"]), ctx.cfg.map)
+                             for f in slice_["files"]})
+    commits = git.log_touching(mirror, [f"{since}..{plan['upstream']}" if since else plan["upstream"]], upstream_paths)
+    manifest = {"slice": name, "wave": slice_["wave"], "upstream": plan["upstream"], "since": since,
+                "files": [{**f, **{k: entries[f["path"]].get(k) for k in ("upstream", "fork", "base", "renamed_from")}}
+                          for f in slice_["files"]],
+                "commits": [{"sha": c.sha, "author": c.author, "subject": c.subject} for c in commits]}
     write_if_changed(slices.slice_dir(ctx.ws, name) / "import.json", dump_json(manifest))
     return True
 
@@ -149,7 +161,13 @@ def do_wave(ctx: Context, wave: str) -> Any:
     reports.write_summary(ctx.ws, plan)
     bad = {n: s for n, s in statuses.items() if s not in slices.SUCCESS}
     print(f"wave {wave}: {len(names) - len(bad)}/{len(names)} slices adopted (reports/wave-{wave}/report.md)")
-    return TaskFailed(f"wave {wave}: {len(bad)} slice(s) not adopted: {', '.join(bad)}") if bad else True
+    if bad:
+        return TaskFailed(f"wave {wave}: {len(bad)} slice(s) not adopted: {', '.join(bad)}")
+    _locked(ctx)
+    if state.record_wave(ctx.cfg, wave, plan["upstream"], redact_url(ctx.cfg.raw["upstream"]["url"])):
+        print(f"wave {wave}: landed; recorded upstream {plan['upstream'][:12]} in {state.STATE_PATH} "
+              f"on {ctx.cfg.fork.sync_branch}")
+    return True
 
 
 @user_errors

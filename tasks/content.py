@@ -27,7 +27,7 @@ MAX_PAIRS = 250_000  # similarity comparisons before falling back to same-name p
 class Rewritten:
     triples: dict[str, Triple]
     warnings: list[str] = field(default_factory=list)
-    blobs: dict[str, bytes] = field(default_factory=dict)  # rewritten upstream content to store
+    blobs: dict[str, bytes] = field(default_factory=dict)  # rewritten content to store (import, merge)
 
 
 def _regular(entry: Entry | bool) -> bool:
@@ -42,7 +42,7 @@ def apply_rewrites(repo: Path, env: dict[str, str], triples: Mapping[str, Triple
     out = Rewritten(dict(triples))
     for path, (base, up, fork) in todo.items():
         new_up = _rewrite(path, up, contents, rewriter, out)
-        new_base = _rewrite(path, base, contents, rewriter, None) if base is not False else False
+        new_base = _rewrite(path, base, contents, rewriter, out) if base is not False else False
         if up is not None and _regular(up) and (data := contents.get(up[1])) is not None:
             out.warnings += [f"rewrite {r} is not reversible on {path}: upstream already contains the target text"
                              for r in rewriter.irreversible(path, data)]

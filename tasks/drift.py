@@ -26,7 +26,7 @@ THREE_WAY = ("upstream-added", "upstream-changed", "upstream-deleted", "both-cha
 TWO_WAY = ("missing", "differs", "extra")
 ACTIONABLE = frozenset({"upstream-added", "upstream-changed", "upstream-deleted", "both-changed",
                         "missing", "differs"})
-CLASSES = ("identical",) + THREE_WAY + TWO_WAY + ("blocked", "ignored")
+CLASSES = ("identical",) + THREE_WAY + TWO_WAY + ("blocked", "before-since", "ignored")
 
 
 def classify(base: Entry | bool, upstream: Entry, fork: Entry) -> str:
@@ -74,11 +74,14 @@ class Bucketer:
 
 
 def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, Entry]], fork_files: int,
-                 three_way: bool, renamed: Mapping[str, str] | None = None) -> dict[str, Any]:
+                 three_way: bool, renamed: Mapping[str, str] | None = None,
+                 window: set[str] | None = None) -> dict[str, Any]:
     """Pure: classify, apply ignore/deny, group by bucket. Returns the drift.json body.
 
     ``renamed`` maps a fork path to the (fork-side named) upstream path it was paired with;
-    such entries carry ``renamed_from``, and may be identical (a pure rename).
+    such entries carry ``renamed_from``, and may be identical (a pure rename). With a
+    ``window`` (``since=``: fork-side paths upstream changed after that point), actionable
+    paths outside it are ``before-since``: reported, not planned.
     """
     renamed = renamed or {}
     ignored, denied, bucket_of = globs(cfg.ignore), globs(cfg.deny), Bucketer(cfg)
@@ -90,6 +93,8 @@ def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, E
             cls = "ignored"
         elif cls in ACTIONABLE and denied(path):
             cls = "blocked"
+        elif cls in ACTIONABLE and window is not None and path not in window and renamed.get(path) not in window:
+            cls = "before-since"
         entries[path] = {"class": cls, "bucket": bucket_of(path), "upstream": _fmt(up), "fork": _fmt(fork),
                          "base": None if base is False else _fmt(base)}
         if path in renamed:
@@ -183,7 +188,8 @@ def fork_head(cfg: Config) -> str:
     return sha
 
 
-def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = None) -> dict[str, Any]:
+def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = None,
+            window: set[str] | None = None) -> dict[str, Any]:
     """Everything git-facing for drift, then the pure report."""
     head = fork_head(cfg)
     env = git.alternates_env(cfg.fork.path)
@@ -206,7 +212,7 @@ def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = 
         triples, warnings = rewritten.triples, warnings + rewritten.warnings
     triples, renamed = content.pair_renames(mirror, env, triples, three_way)
     fork_files = git.count_files(cfg.fork.path, fork_tree)
-    report = build_report(cfg, triples, fork_files, three_way=three_way, renamed=renamed)
+    report = build_report(cfg, triples, fork_files, three_way=three_way, renamed=renamed, window=window)
     header = {
         "upstream": {"ref": cfg.upstream.ref, "sha": upstream_sha},
         "fork": {"branch": cfg.fork.branch, "sha": head},

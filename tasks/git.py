@@ -184,3 +184,34 @@ def read_blobs(mirror: str | Path, oids: Iterable[str], *, env: dict[str, str] |
     for start in range(0, len(todo), BLOB_CHUNK):
         chunk = todo[start:start + BLOB_CHUNK]
         yield from parse_batch(git(mirror, "cat-file", "--batch", input="\n".join(chunk).encode() + b"\n", env=env))
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    sha: str
+    author: str
+    subject: str
+
+
+def log_touching(repo: str | Path, revs: Sequence[str], paths: Sequence[str], limit: int = 50) -> list[LogEntry]:
+    """Commits in ``revs`` (e.g. ``base..upstream``) that touched any of ``paths``, newest first."""
+    if not paths:
+        return []
+    out = git(repo, "log", f"--max-count={limit}", "--no-color", "--format=%H%x1f%an%x1f%s%x1e", *revs, "--",
+              *paths, env={"GIT_LITERAL_PATHSPECS": "1"})
+    entries = []
+    for rec in out.decode("utf-8", "replace").split("\x1e"):
+        rec = rec.strip("\n")
+        if rec:
+            sha, author, subject = rec.split("\x1f", 2)
+            entries.append(LogEntry(sha, author, subject))
+    return entries
+
+
+def changed_paths(repo: str | Path, since: str, upstream: str) -> set[str]:
+    """Upstream paths changed after ``since``: a revision (``since..upstream``) or a date."""
+    if rev_parse(repo, f"{since}^{{commit}}"):
+        out = git(repo, "diff", "--name-only", "-z", "--no-renames", f"{since}^{{commit}}", upstream)
+    else:
+        out = git(repo, "log", f"--since={since}", "--format=", "--name-only", "-z", "--no-renames", upstream)
+    return {p.decode("utf-8", "surrogateescape").strip("\n") for p in out.split(b"\0") if p.strip(b"\n")}

@@ -20,7 +20,8 @@ WRITE_CLASSES = frozenset({"upstream-added", "upstream-changed", "missing"})
 DELETE_CLASSES = frozenset({"upstream-deleted"})
 CONFLICT_REASONS = {
     "both-changed": "changed on both sides since the base; not imported (needs a 3-way merge)",
-    "differs": "no base given: an upstream change cannot be told from a fork edit; set `base` or merge by hand",
+    "differs": "no base known: an upstream change cannot be told from a fork edit; set `base` (or let "
+               "`doit base` detect it) or merge by hand",
 }
 
 
@@ -41,19 +42,22 @@ class Prepared:
     conflicts: tuple[tuple[str, str], ...]  # (path, reason)
     blocked: tuple[tuple[str, str], ...]
     applied: tuple[str, ...]                # already as upstream has them on the sync branch
+    reported: tuple[tuple[str, str], ...] = ()  # left alone by policy (deletions: report)
 
     def to_json(self) -> dict[str, Any]:
         return {"changes": [c.to_json() for c in self.changes],
                 "conflicts": [{"path": p, "reason": r} for p, r in self.conflicts],
                 "blocked": [{"path": p, "reason": r} for p, r in self.blocked],
-                "applied": list(self.applied)}
+                "applied": list(self.applied),
+                "reported": [{"path": p, "reason": r} for p, r in self.reported]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Prepared:
         return cls(tuple(Change(c["path"], c["class"], c["mode"], c["oid"]) for c in data["changes"]),
                    tuple((c["path"], c["reason"]) for c in data["conflicts"]),
                    tuple((c["path"], c["reason"]) for c in data["blocked"]),
-                   tuple(data["applied"]))
+                   tuple(data["applied"]),
+                   tuple((c["path"], c["reason"]) for c in data.get("reported", ())))
 
 
 def check_path(path: str, mode: str | None = None, link_target: str | None = None) -> str | None:
@@ -94,21 +98,25 @@ def _entry(text: str | None) -> tuple[str, str] | None:
 
 
 def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[str, Any]],
-            tip: Mapping[str, tuple[str, str]], links: Mapping[str, str]) -> Prepared:
+            tip: Mapping[str, tuple[str, str]], links: Mapping[str, str],
+            merges: Mapping[str, Any] | None = None, deletions: str = "apply") -> Prepared:
     """Pure: what importing ``files`` (a plan slice) onto a sync tip would do.
 
-    ``tip`` holds the sync branch's (mode, oid) per path; ``links`` symlink targets by oid.
-    A path the sync branch changed since drift is a conflict, never overwritten.
+    ``tip`` holds the sync branch's (mode, oid) per path; ``links`` symlink targets by oid;
+    ``merges`` the 3-way merge of each both-changed path (``tasks.merge.Merge``). A path
+    the sync branch changed since drift is a conflict, never overwritten.
     """
-    changes, conflicts, blocked, applied = [], [], [], []
+    merges = merges or {}
+    changes, conflicts, blocked, applied, reported = [], [], [], [], []
     for f in files:
         path, cls = f["path"], f["class"]
         e = entries[path]
         upstream, fork_then, now = _entry(e["upstream"]), _entry(e["fork"]), tip.get(path)
-        if cls in CONFLICT_REASONS:
-            conflicts.append((path, CONFLICT_REASONS[cls]))
+        merge = merges.get(path)
+        if cls in CONFLICT_REASONS and not (merge and merge.clean):
+            conflicts.append((path, merge.reason if merge else CONFLICT_REASONS[cls]))
             continue
-        if now == upstream:
+        if now == upstream or (merge and merge.clean and now == (merge.mode, merge.oid)):
             applied.append(path)
             continue
         if now != fork_then:
@@ -118,11 +126,15 @@ def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[st
                             links.get(upstream[1]) if upstream and upstream[0] == "120000" else None)
         if reason:
             blocked.append((path, reason))
+        elif merge and merge.clean:
+            changes.append(Change(path, cls, merge.mode, merge.oid))
         elif cls in WRITE_CLASSES and upstream:
             changes.append(Change(path, cls, upstream[0], upstream[1]))
+        elif cls in DELETE_CLASSES and deletions == "report":
+            reported.append((path, "deleted upstream; kept (deletions: report)"))
         elif cls in DELETE_CLASSES:
             changes.append(Change(path, cls, None, None))
-    return Prepared(tuple(changes), tuple(conflicts), tuple(blocked), tuple(applied))
+    return Prepared(tuple(changes), tuple(conflicts), tuple(blocked), tuple(applied), tuple(reported))
 
 
 # --- git side -----------------------------------------------------------------------

@@ -48,7 +48,22 @@ def rollback_command(fork: str, outcome: Mapping[str, Any], sync_branch: str) ->
             f"git -C {fork} revert --no-edit {' '.join(reversed(commits))}")
 
 
-def slice_markdown(outcome: Mapping[str, Any], fork: str, sync_branch: str) -> str:
+def upstream_commits(ws: Workspace, name: str) -> list[dict[str, str]]:
+    """The upstream commits that touched a slice's files since its base (from its import manifest)."""
+    path = ws.reports / "slices" / name / "import.json"
+    return read_json(path).get("commits", []) if path.exists() else []
+
+
+def commits_table(commits: Sequence[Mapping[str, str]]) -> list[str]:
+    if not commits:
+        return ["No upstream commit touched these files since the base (or no base is known).", ""]
+    rows = [[code(c["sha"][:12]), c["subject"].replace("|", "\\|")[:100], c["author"].replace("|", "\\|")]
+            for c in commits]
+    return [table(["commit", "subject", "author"], rows), ""]
+
+
+def slice_markdown(outcome: Mapping[str, Any], fork: str, sync_branch: str,
+                   commits: Sequence[Mapping[str, str]] = ()) -> str:
     status = outcome["status"]
     out = [f"# {outcome['slice']} (wave {outcome['wave']}): {STATUS_ICON.get(status, '')} {status}", "",
            f"Upstream {code(outcome['upstream'][:12])} onto {code(sync_branch)} at {code(outcome['parent'][:12])}; "
@@ -75,8 +90,14 @@ def slice_markdown(outcome: Mapping[str, Any], fork: str, sync_branch: str) -> s
                         *("  " + line for line in d["output"].splitlines()[-20:]), "  ```", "  </details>", ""]
         out += [""]
     if outcome["conflicts"]:
-        out += ["## Conflicts (not imported)", ""] + [f"- {code(c['path'])}: {c['reason']}" for c in outcome["conflicts"]]
+        out += ["## Conflicts (not imported)", ""]
+        out += [f"- {code(c['path'])}: {c['reason']}" + (f" — resolve from [{c['file']}]({c['file']})" if c.get("file")
+                                                          else "") for c in outcome["conflicts"]]
         out += [""]
+    if outcome.get("reported"):
+        out += ["## Left alone by policy", ""] + [f"- {code(r['path'])}: {r['reason']}" for r in outcome["reported"]]
+        out += [""]
+    out += ["## Upstream commits behind these changes", ""] + commits_table(commits)
     if outcome["attempts"]:
         out += ["## Checks", ""]
         rows = []
@@ -94,7 +115,7 @@ def slice_markdown(outcome: Mapping[str, Any], fork: str, sync_branch: str) -> s
 def write_slice(ws: Workspace, outcome: Mapping[str, Any], fork: str, sync_branch: str) -> None:
     d = ws.reports / "slices" / outcome["slice"]
     write_if_changed(d / "junit.xml", suites_xml([(outcome["slice"], slice_cases(outcome))]))
-    write_if_changed(d / "report.md", slice_markdown(outcome, fork, sync_branch))
+    write_if_changed(d / "report.md", slice_markdown(outcome, fork, sync_branch, upstream_commits(ws, outcome["slice"])))
 
 
 def load_outcomes(ws: Workspace, names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
@@ -106,7 +127,21 @@ def side_effects(paths: Sequence[str]) -> dict[str, list[str]]:
     return {kind: sorted(p for p in paths if globs(patterns)(p)) for kind, patterns in SIDE_EFFECTS.items()}
 
 
-def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], fork: str, sync_branch: str) -> str:
+def _baseline_section(baseline: Mapping[str, Any] | None) -> list[str]:
+    if not baseline:
+        return []
+    rows = [[code(r["name"]), r["status"], (r.get("message") or "").replace("|", "\\|")[:120]]
+            for r in baseline["results"]]
+    return ["## Baseline", "",
+            f"Every check on the sync branch before the wave ({code(baseline['tip'][:12])}). A check failing here "
+            "is pre-existing: it does not block a slice (unless `gating: strict`).", "",
+            table(["check", "status", "message"], rows), ""]
+
+
+def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], fork: str, sync_branch: str,
+                  baseline: Mapping[str, Any] | None = None,
+                  commits: Mapping[str, Sequence[Mapping[str, str]]] | None = None) -> str:
+    commits = commits or {}
     done = [o for o in outcomes.values() if o]
     adopted = sorted(p for o in done for p in o["adopted"])
     deferred = [(o["slice"], d) for o in done for d in o["deferred"]]
@@ -122,6 +157,7 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], f
                    sum(len(d["files"]) for d in o["deferred"]) if o else "", o["runs"] if o else "",
                    code(o["commits"][-1][:12]) if o and o.get("commits") else ""] for n, o in outcomes.items()),
                  "llrrrrl"), ""]
+    out += _baseline_section(baseline)
     effects = side_effects(adopted)
     out += ["## Side effects to review", ""]
     for kind, paths in effects.items():
@@ -134,6 +170,10 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], f
     if conflicts:
         out += ["", f"## Conflicts ({len(conflicts)})", ""]
         out += [f"- {s}: {code(c['path'])}: {c['reason']}" for s, c in conflicts]
+    if commits:
+        out += ["", "## Upstream commits, by slice", ""]
+        for name, cs in commits.items():
+            out += [f"<details><summary>{name}: {len(cs)} commit(s)</summary>", ""] + commits_table(cs) + ["</details>", ""]
     rollbacks = [(o["slice"], rollback_command(fork, o, sync_branch)) for o in done if o.get("commits")]
     if rollbacks:
         out += ["", "## Roll back", "", "Newest first:", "", "```sh",
@@ -145,7 +185,10 @@ def write_wave(ws: Workspace, wave: str, names: Sequence[str], fork: str, sync_b
     outcomes = load_outcomes(ws, names)
     d = ws.reports / f"wave-{wave}"
     write_if_changed(d / "junit.xml", suites_xml([(n, slice_cases(o)) for n, o in outcomes.items() if o]))
-    write_if_changed(d / "report.md", wave_markdown(wave, outcomes, fork, sync_branch))
+    base = d / "baseline.json"
+    write_if_changed(d / "report.md", wave_markdown(wave, outcomes, fork, sync_branch,
+                                                    read_json(base) if base.exists() else None,
+                                                    {n: upstream_commits(ws, n) for n in names}))
     return {n: (o["status"] if o else "not run") for n, o in outcomes.items()}
 
 

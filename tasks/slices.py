@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from checks.gates import run_gate
 from checks import tracking
 from checks.runners import Dispatch
-from checks.model import SKIPPED, Request, Result, Runner
-from tasks import git, importer, worktree
+from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner
+from tasks import git, importer, merge, worktree
 from tasks.bisect import Attempt, Verdict, isolate
 from tasks.bisect import Result as Isolated
 from tasks.config import Check, Config
@@ -51,6 +52,13 @@ def default_runner(cfg: Config, ws: Workspace) -> Runner:
                              "cache_dir": ws.state / "cache"})
 
 
+def request_for(check: Check, wt: Path, env: Mapping[str, str], log_dir: Path, label: str) -> Request:
+    """What running ``check`` in worktree ``wt`` means, for whichever runner its kind needs."""
+    return Request(check.name, check.run, wt, {**env, **dict(check.env)}, check.timeout, log_dir, kind=check.kind,
+                   image=check.image, network=check.network, cpus=check.cpus, memory=check.memory,
+                   compose=check.compose, service=check.service, label=label)
+
+
 def applicable(checks: Sequence[Check], files: Sequence[str]) -> list[tuple[Check, bool]]:
     """Each check with whether it applies to ``files`` (``when`` globs, like Nx affected)."""
     return [(c, not c.when or any(globs(c.when)(f) for f in files)) for c in checks]
@@ -75,14 +83,33 @@ def fingerprint(cfg: Config, files: Sequence[str]) -> str:
 
 # --- import -------------------------------------------------------------------------
 
-def prepare_slice(cfg: Config, mirror: Path, slice_: Mapping[str, Any], drift: Mapping[str, Any],
+def prepare_slice(cfg: Config, ws: Workspace, mirror: Path, slice_: Mapping[str, Any], drift: Mapping[str, Any],
                   tip: str) -> Prepared:
     entries = drift["entries"]
     paths = [f["path"] for f in slice_["files"]]
     links = [entries[p]["upstream"].split(" ")[1] for p in paths
              if (entries[p]["upstream"] or "").startswith("120000 ")]
+    both = [f["path"] for f in slice_["files"] if f["class"] == "both-changed"]
+    merges = merge.merge_paths(mirror, cfg.fork.path, entries, both) if both else {}
+    save_conflicts(ws, slice_["name"], merges)
     return importer.prepare(slice_["files"], entries, importer.tip_entries(cfg.fork.path, tip, paths),
-                            importer.link_targets(mirror, links))
+                            importer.link_targets(mirror, links), merges, cfg.deletions)
+
+
+def conflicts_dir(ws: Workspace, name: str) -> Path:
+    return slice_dir(ws, name) / "conflicts"
+
+
+def save_conflicts(ws: Workspace, name: str, merges: Mapping[str, merge.Merge]) -> None:
+    """Each conflicted merge as a diff3-style file for a person, at the file's path."""
+    root = conflicts_dir(ws, name)
+    if root.exists():
+        shutil.rmtree(root)
+    for m in merges.values():
+        if m.conflict is not None and importer.check_path(m.path) is None:
+            target = root / m.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(m.conflict)
 
 
 # --- validation ---------------------------------------------------------------------
@@ -99,6 +126,7 @@ class Validator:
     runner: Runner
     wt: Path
     attempt: int = 0
+    baseline: Mapping[str, str] = field(default_factory=dict)  # check -> status on the sync branch before the wave
 
     def candidate(self, paths: Sequence[str], message: str) -> str:
         return importer.build_commit(self.cfg.fork.path, self.start, [self.changes[p] for p in sorted(paths)],
@@ -129,15 +157,52 @@ class Validator:
             if not applies:
                 results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
                 continue
-            req = Request(check.name, check.run, self.wt, {**env, **dict(check.env)}, check.timeout, log_dir,
-                          kind=check.kind, image=check.image, network=check.network, cpus=check.cpus,
-                          memory=check.memory, compose=check.compose, service=check.service,
-                          label=f"{self.name}-{self.attempt}")
-            res = self.runner.run(req)
+            req = request_for(check, self.wt, env, log_dir, f"{self.name}-{self.attempt}")
+            res = gate_on_baseline(self.runner.run(req), self.baseline, self.cfg.gating)
             log_path = log_dir / f"{check.name}.stdout.log"
             log = str(log_path.relative_to(self.ws.reports)) if log_path.exists() else None
             results.append(Result(res.name, res.status, res.duration, res.message, res.stdout, res.stderr, log))
         return results
+
+
+def gate_on_baseline(result: Result, baseline: Mapping[str, str], gating: str) -> Result:
+    """A check that already failed on the baseline does not block a slice, unless ``gating: strict``."""
+    if result.ok or gating == "strict" or baseline.get(result.name) not in (FAILED, ERROR):
+        return result
+    return replace(result, status=PREEXISTING,
+                   message=f"pre-existing: fails on the baseline too, not blocking ({result.message})")
+
+
+def baseline_path(ws: Workspace, wave: str) -> Path:
+    return ws.reports / f"wave-{wave}" / "baseline.json"
+
+
+def baseline(cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runner | None = None) -> dict[str, str]:
+    """Every check, once, on the sync branch as it stands before the wave (cached per upstream and checks).
+
+    Returns check name -> status. Recorded in ``reports/wave-<x>/baseline.json``.
+    """
+    if not cfg.checks:
+        return {}
+    key = hashlib.sha1(json.dumps([c.__dict__ for c in cfg.checks], sort_keys=True, default=str).encode()).hexdigest()
+    path = baseline_path(ws, wave)
+    if path.exists():
+        saved = read_json(path)
+        if saved.get("upstream") == upstream and saved.get("checks") == key:
+            return {r["name"]: r["status"] for r in saved["results"]}
+    tip = worktree.sync_tip(cfg)
+    wt = worktree.ensure(cfg, ws, tip)
+    runner = runner or default_runner(cfg, ws)
+    log_dir = path.parent / "baseline-logs"
+    results = []
+    print(f"baseline: wave {wave}: {len(cfg.checks)} checks on {cfg.fork.sync_branch} at {tip[:12]} ...", flush=True)
+    for check in cfg.checks:
+        results.append(runner.run(request_for(check, wt, {}, log_dir, f"baseline-{wave}")))
+    write_if_changed(path, dump_json({"wave": wave, "upstream": upstream, "checks": key, "tip": tip,
+                                      "results": [r.to_json() for r in results]}))
+    failing = [r.name for r in results if not r.ok]
+    print(f"baseline: wave {wave}: " + (f"already failing: {', '.join(failing)}" if failing else "all checks pass"))
+    return {r.name: r.status for r in results}
 
 
 def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any],
@@ -146,7 +211,7 @@ def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any],
     slice_ = find_slice(plan, name)
     started = time.monotonic()
     start = worktree.sync_tip(cfg)
-    prepared = prepare_slice(cfg, mirror, slice_, drift, start)
+    prepared = prepare_slice(cfg, ws, mirror, slice_, drift, start)
     changes = {c.path: c for c in prepared.changes}
     importer.copy_objects(mirror, cfg.fork.path, [c.oid for c in prepared.changes if c.oid])
     result = None
@@ -159,7 +224,9 @@ def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any],
                                                               or earlier["failed"])
     if changes or recheck:
         wt = worktree.ensure(cfg, ws, start)
-        validate = Validator(cfg, ws, name, start, changes, runner or default_runner(cfg, ws), wt)
+        runner = runner or default_runner(cfg, ws)
+        base_results = baseline(cfg, ws, slice_["wave"], plan["upstream"], runner)
+        validate = Validator(cfg, ws, name, start, changes, runner, wt, baseline=base_results)
     if changes:
         result = isolate(sorted(changes), validate)
         if result.adopted:
@@ -242,7 +309,9 @@ def build_outcome(plan: Mapping[str, Any], slice_: Mapping[str, Any], prepared: 
         "files": [{"path": p, "class": classes[p]} for p in sorted(classes)],
         "adopted": sorted({*earlier["adopted"], *(result.adopted if result else ())}),
         "deferred": deferred,
-        "conflicts": [{"path": p, "reason": r} for p, r in prepared.conflicts],
+        "conflicts": [{"path": p, "reason": r} | ({"file": f"conflicts/{p}"} if r == "3-way merge conflict" else {})
+                      for p, r in prepared.conflicts],
+        "reported": [{"path": p, "reason": r} for p, r in prepared.reported],
         "applied_before": list(prepared.applied),
         "runs": result.runs if result else 0,
         "attempts": attempts,

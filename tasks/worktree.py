@@ -1,6 +1,7 @@
 """The private worktree where slices are checked out and validated (never the user's checkout)."""
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from tasks.config import Config
 from tasks.errors import ForkwaveError
 from tasks.workspace import Workspace
 
-KEEP = ("node_modules",)  # survive between attempts: dependency installs are expensive
+KEEP = ("node_modules",)  # survive between attempts while the lockfiles are unchanged: installs are expensive
+LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml")
 
 
 def path_for(ws: Workspace) -> Path:
@@ -32,8 +34,19 @@ def ensure(cfg: Config, ws: Workspace, commit: str) -> Path:
 
 
 def checkout(wt: Path, commit: str) -> None:
+    """Check ``commit`` out clean. ``node_modules`` is kept unless a lockfile changed."""
     git.git(wt, "checkout", "--quiet", "--detach", "--force", commit)
-    git.git(wt, "clean", "-ffdxq", *(arg for k in KEEP for arg in ("-e", k)))
+    marker = wt.with_name(wt.name + ".lockfiles")
+    digest = lockfile_digest(wt)
+    keep = marker.exists() and marker.read_text() == digest
+    git.git(wt, "clean", "-ffdxq", *(arg for k in KEEP for arg in ("-e", k)) if keep else ())
+    marker.write_text(digest)
+
+
+def lockfile_digest(wt: Path) -> str:
+    """The lockfiles' paths and blob ids in the checked-out commit (from the index: no tree walk)."""
+    specs = [f":(glob)**/{name}" for name in LOCKFILES]
+    return hashlib.sha1(git.git(wt, "ls-files", "-s", "-z", "--", *specs)).hexdigest()
 
 
 def sync_tip(cfg: Config) -> str:

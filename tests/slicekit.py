@@ -123,6 +123,11 @@ def commits(repo: Path, rev_range: str) -> list[tuple[str, str]]:
     return [(fields[i].strip(), fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
 
 
+def slice_commits(repo: Path, rev_range: str) -> list[tuple[str, str]]:
+    """Like ``commits``, without the state commits a landed wave adds (``Forkwave-State``)."""
+    return [(sha, m) for sha, m in commits(repo, rev_range) if "Forkwave-State" not in trailers(m)]
+
+
 def trailers(message: str) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in message.strip().splitlines()[-2:] if ": " in line)
 

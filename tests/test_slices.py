@@ -1,12 +1,15 @@
 """Slices end to end: `doit wave_a` imports and validates on real repositories; conflicts; path safety."""
 from __future__ import annotations
 
+import json
+
 import subprocess
 from pathlib import Path
 
 from conftest import Executable, Symlink, commit_tree, git_out, run_doit
 from slicekit import (Repos, all_text, build, commits, outcome, plan, rev, slice_names, slice_of, trailers,
-                      tree)
+                      tree, slice_commits,
+)
 
 BASE = {
     "README.md": "# base\n",
@@ -80,10 +83,15 @@ def test_a_passing_wave_lands_upstream_content_on_the_sync_branch_only(tmp_path:
         assert out["deferred"] == [] and out["conflicts"] == [] and out["runs"] == 1
     assert sorted(p for n in names for p in outcome(r, n)["adopted"]) == WAVE_A
 
-    # one commit per slice on the sync branch, each with its trailers, on top of the fork's branch
-    log = commits(r.fork, "main..sync/upstream")
+    # one commit per slice on the sync branch, each with its trailers, on top of the fork's branch;
+    # then, the wave having landed, one recording its upstream revision in the fork's state file
+    (state_sha, state_msg), *log = commits(r.fork, "main..sync/upstream")
+    assert trailers(state_msg) == {"Upstream-Revision": r.main, "Forkwave-State": "wave a"}
+    state = json.loads(git_out(r.fork, "show", "sync/upstream:.forkwave/sync-state.json"))
+    assert state["groups"]["a"]["revision"] == r.main
     assert [trailers(m)["Forkwave-Slice"] for _, m in reversed(log)] == names
     assert all(trailers(m)["Upstream-Revision"] == r.main for _, m in log)
+    assert state_sha == rev(r.fork, "sync/upstream")
     assert [sha for sha, _ in log] == [outcome(r, n)["commit"] for n in reversed(names)]
     assert git_out(r.fork, "merge-base", "--is-ancestor", r.fork_head, "sync/upstream") == ""
 
@@ -119,7 +127,9 @@ def test_both_changed_and_sync_branch_edits_are_conflicts_never_overwritten(tmp_
     assert out["status"] == "conflicted"
     conflicts = {c["path"]: c["reason"] for c in out["conflicts"]}
     assert set(conflicts) == {"shared.txt", "docs/guide.md"}
-    assert "changed on both sides" in conflicts["shared.txt"]
+    assert conflicts["shared.txt"] == "3-way merge conflict"      # both rewrote the one line
+    conflict_text = (r.reports / "slices" / name / "conflicts" / "shared.txt").read_text()
+    assert "<<<<<<< fork" in conflict_text and "||||||| base" in conflict_text and ">>>>>>> upstream" in conflict_text
     assert "changed on the sync branch" in conflicts["docs/guide.md"]
     assert out["adopted"] == ["docs/new.md"]
     synced = tree(r.fork, "sync/upstream")
@@ -167,7 +177,7 @@ def test_a_symlink_escaping_the_repository_is_blocked_and_never_written(tmp_path
     assert "packages/up-ui/src/evil" not in synced
     assert synced["packages/up-ui/src/ok"] == ("120000", b"../../up-ui/src/button.js")
     assert all("evil" not in git_out(r.fork, "ls-tree", "-r", "--name-only", sha) for sha, _ in
-               commits(r.fork, "main..sync/upstream"))
+               slice_commits(r.fork, "main..sync/upstream"))
     report = (r.reports / "slices" / name / "report.md").read_text()
     assert "`packages/up-ui/src/evil`: blocked: symlink target leaves the repository" in report
     assert "packages/up-ui/src/evil" in (r.reports / "wave-a" / "report.md").read_text()

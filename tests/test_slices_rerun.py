@@ -13,7 +13,8 @@ from pathlib import Path
 
 from conftest import commit_tree, doit_ok, run_doit
 from slicekit import (Repos, build, commits, outcome, pids_matching, read, rev, rewrite_config, slice_names,
-                      start_doit, trailers, tree, wait_for)
+                      start_doit, trailers, tree, wait_for, slice_commits,
+)
 
 BASE = {"keep.txt": "keep\n"}
 UPSTREAM = {"keep.txt": "keep\n", "s1/a.txt": "a\n", "s2/b.txt": "b BROKEN\n", "s3/c.txt": "c\n"}
@@ -66,13 +67,13 @@ def test_deleting_or_resetting_the_sync_branch_makes_adopted_slices_run_again(tm
     subprocess.run(["git", "-C", str(r.fork), "branch", "-D", "sync/upstream"], check=True, capture_output=True)
     again = doit_ok(r.workspace)
     assert set(validate_status(again).values()) == {"ran"}
-    log = commits(r.fork, "main..sync/upstream")
+    log = slice_commits(r.fork, "main..sync/upstream")
     assert [trailers(m)["Forkwave-Slice"] for _, m in reversed(log)] == ["slice-1", "slice-2", "slice-3"]
 
     subprocess.run(["git", "-C", str(r.fork), "branch", "-f", "sync/upstream", "main"], check=True)
     reset = doit_ok(r.workspace)
     assert set(validate_status(reset).values()) == {"ran"}
-    assert len(commits(r.fork, "main..sync/upstream")) == 3
+    assert len(slice_commits(r.fork, "main..sync/upstream")) == 3
     assert tree(r.fork, "sync/upstream")["s3/c.txt"] == ("100644", b"c\n")
 
 
@@ -97,8 +98,19 @@ def test_changing_a_check_re_runs_only_the_slices_it_applies_to(tmp_path: Path) 
     assert validate_status(doit_ok(r.workspace)) == dict.fromkeys(
         ("validate:slice-1", "validate:slice-2", "validate:slice-3"), "up to date")
 
-    # a check that the adopted slice now fails: the task fails, and the report says what to do
-    rewrite_config(r, slices={"max_files": 1}, checks=[NOBROKEN, {**LINT, "run": "echo lint-v3; exit 2"}])
+    # a check that now fails everywhere, the sync branch included: pre-existing, it does not block
+    broken_lint = {**LINT, "run": "echo lint-v3; exit 2"}
+    rewrite_config(r, slices={"max_files": 1}, checks=[NOBROKEN, broken_lint])
+    lenient = doit_ok(r.workspace)
+    assert validate_status(lenient)["validate:slice-1"] == "ran"
+    [lint] = [res for a in outcome(r, "slice-1")["attempts"] for res in a["results"] if res["name"] == "lint"]
+    assert lint["status"] == "pre-existing" and "fails on the baseline too" in lint["message"]
+    assert outcome(r, "slice-1")["status"] == "adopted"
+    baseline = json.loads((r.reports / "wave-a" / "baseline.json").read_text())
+    assert {res["name"]: res["status"] for res in baseline["results"]}["lint"] == "failed"
+
+    # with gating: strict it blocks: the task fails, and the report says what to do
+    rewrite_config(r, slices={"max_files": 1}, checks=[NOBROKEN, broken_lint], gating="strict")
     failing = run_doit(r.workspace)
     assert failing.returncode != 0
     assert validate_status(failing)["validate:slice-1"] == "ran"
@@ -111,7 +123,7 @@ def test_changing_a_check_re_runs_only_the_slices_it_applies_to(tmp_path: Path) 
     assert still.returncode != 0 and validate_status(still)["validate:slice-1"] == "ran"
     assert outcome(r, "slice-1")["status"] == "failed"
 
-    rewrite_config(r, slices={"max_files": 1}, checks=[NOBROKEN, LINT])      # the check is fixed
+    rewrite_config(r, slices={"max_files": 1}, checks=[NOBROKEN, LINT], gating="strict")  # the check is fixed
     fixed = doit_ok(r.workspace)
     assert validate_status(fixed)["validate:slice-1"] == "ran"
     out = outcome(r, "slice-1")
@@ -123,7 +135,8 @@ def test_sigkill_mid_wave_leaves_only_whole_slices_and_the_next_run_resumes(tmp_
     hold.touch()
     # the first run's check waits for HOLD forever (the kill orphans it); later runs pass at once
     slow = {"name": "slow", "when": ["s2/**"],
-            "run": f"[ -e {started} ] && exit 0; touch {started}; while [ -e {hold} ]; do sleep 0.05; done; echo {marker}"}
+            "run": f"[ -z \"$FORKWAVE_SLICE\" ] && exit 0; [ -e {started} ] && exit 0; touch {started}; "
+                   f"while [ -e {hold} ]; do sleep 0.05; done; echo {marker}"}  # baseline: FORKWAVE_SLICE unset
     r = three_slices(tmp_path, {**UPSTREAM, "s2/b.txt": "b\n"}, checks=[NOBROKEN, slow])
     proc = start_doit(r.workspace, log=tmp_path / "killed.log")
     try:
@@ -144,7 +157,7 @@ def test_sigkill_mid_wave_leaves_only_whole_slices_and_the_next_run_resumes(tmp_
 
     # the sync branch holds whole, validated slices only: slice-1, nothing of slice-2
     assert not (r.reports / "slices/slice-2/outcome.json").exists()
-    [(sha, message)] = commits(r.fork, "main..sync/upstream")
+    [(sha, message)] = slice_commits(r.fork, "main..sync/upstream")
     assert trailers(message) == {"Upstream-Revision": r.main, "Forkwave-Slice": "slice-1"}
     assert sha == outcome(r, "slice-1")["commit"]
     assert tree(r.fork, "sync/upstream") == {**tree(r.fork, "main"), "s1/a.txt": ("100644", b"a\n")}
@@ -162,7 +175,7 @@ def test_sigkill_mid_wave_leaves_only_whole_slices_and_the_next_run_resumes(tmp_
     assert "slice-1: adopted already" in resumed.stdout                    # not validated again
     assert (r.reports / "slices/slice-1/outcome.json").read_bytes() == before
     assert [outcome(r, n)["status"] for n in slice_names(r)] == ["adopted"] * 3
-    log = commits(r.fork, "main..sync/upstream")
+    log = slice_commits(r.fork, "main..sync/upstream")
     assert [trailers(m)["Forkwave-Slice"] for _, m in reversed(log)] == ["slice-1", "slice-2", "slice-3"]
     assert log[-1][0] == sha                                                # slice-1's commit is the same
     runs = {}
