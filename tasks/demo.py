@@ -125,17 +125,32 @@ def upstream_main() -> dict[str, Content]:
     return files
 
 
+def rebrand(path: str, content: Content) -> Content:
+    """What the fork did to every package file: ``twenty`` became ``acme`` (the demo's ``rewrite``)."""
+    if isinstance(content, str) and path.startswith("packages/") and path.endswith((".js", "package.json")):
+        return content.replace("twenty", "acme")
+    return content
+
+
 def fork_of(upstream: dict[str, Content]) -> dict[str, Content]:
-    """The acme fork: v1 renamed, rebranded in places, extended and trimmed."""
+    """The acme fork: v1 renamed and rebranded (paths and contents), edited, extended and trimmed."""
     files = {p.replace("packages/twenty-", "packages/acme-", 1): c for p, c in upstream.items()}
+    files = {p: rebrand(p, c) for p, c in files.items()}
     files["README.md"] = "# Acme CRM\n\nBased on Twenty.\n"
     files["packages/acme-server/config/default.json"] = json.dumps({"port": 8080, "brand": "acme"}, indent=2) + "\n"
-    for m in ("billing", "contacts"):
-        files[f"packages/acme-server/src/modules/{m}/{m}.service.js"] = _js(f"{m}-service", "\n  // acme: audit log")
-    files["packages/acme-front/src/modules/settings/SettingsView.js"] = _js("SettingsView", "\n  // acme branding")
-    files["packages/acme-ui/src/button/index.js"] = _js("button", "\n  // acme colours")
+    # edited where upstream edits too: the same spot conflicts, a distant one merges cleanly
+    billing = "packages/acme-server/src/modules/billing/billing.service.js"
+    files[billing] = rebrand(billing, _js("billing-service", "\n  // acme: audit log"))
+    contacts = "packages/acme-server/src/modules/contacts/contacts.service.js"
+    files[contacts] = "// acme contacts-service, audited by Acme\n" + files[contacts].split("\n", 1)[1]  # type: ignore
+    # renamed by the fork; upstream changes it, and the change must land at the new name
+    old = "packages/acme-server/src/modules/calendar/calendar.service.js"
+    files["packages/acme-server/src/modules/calendar/agenda.service.js"] = files.pop(old)
+    files["packages/acme-front/src/modules/settings/SettingsView.js"] = rebrand(
+        "packages/x.js", _js("SettingsView", "\n  // acme branding"))
+    files["packages/acme-ui/src/button/index.js"] = rebrand("packages/x.js", _js("button", "\n  // acme colours"))
     for i in range(10):
-        files[f"packages/acme-invoicing/src/invoice{i}.js"] = _js(f"invoice{i}")
+        files[f"packages/acme-invoicing/src/invoice{i}.js"] = rebrand("packages/x.js", _js(f"invoice{i}"))
     files["packages/acme-invoicing/package.json"] = _pkg("invoicing").replace("twenty-", "acme-")
     for i in range(4):
         del files[f"packages/acme-emails/src/templates/template{i}.js"]
