@@ -6,18 +6,21 @@ cost follows the size of the difference. Classification itself is pure (``classi
 """
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tasks import content, git
-from tasks.config import Config
+from tasks.config import Config, MapRule
 from tasks.errors import ForkwaveError
 from tasks.globs import globs
 from tasks.rewrite import rewriter
+from tasks.state import STATE_PATH
 from tasks.treemap import map_tree
+from tasks.workspace import write_if_changed
 
 Entry = tuple[str, str] | None  # (mode, oid) or absent
 
@@ -174,6 +177,80 @@ def resolve_base(cfg: Config, mirror: Path) -> str | None:
     return sha
 
 
+def resolve_trees(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None) -> tuple[Bases, dict[str, str]]:
+    """The bases (the config's ``base`` when none are given) and the tree of every commit, in one call."""
+    from tasks.fetch import candidates
+
+    given = sorted(bases.shas) if bases else []
+    tries = candidates(cfg.base) if bases is None and cfg.base is not None else []
+    revs = [f"{s}^{{tree}}" for s in [upstream_sha, *given]] + [f"{c}^{{{k}}}" for c in tries for k in ("commit", "tree")]
+    found = git.resolve_many(mirror, revs)
+    trees = {s: t for s, t in zip([upstream_sha, *given], found) if t}
+    if bases is None:
+        pairs = list(zip(found[1 + len(given)::2], found[2 + len(given)::2]))
+        commit, tree = next(((c, t) for c, t in pairs if c and t), (None, None))
+        if cfg.base is not None and commit is None:
+            resolve_base(cfg, mirror)  # raises the error naming the key
+        bases = Bases("config", commit, rev=cfg.base) if commit else Bases("none")
+        if commit and tree:
+            trees[commit] = tree
+    return bases, trees
+
+
+def fork_info(cfg: Config) -> tuple[str, str, str]:
+    """(head commit, its tree, the object directory) of ``fork.branch``, in one git call."""
+    ref = f"refs/heads/{cfg.fork.branch}"
+    out = git.git(cfg.fork.path, "rev-parse", "--path-format=absolute", "--git-common-dir", f"{ref}^{{commit}}",
+                  f"{ref}^{{tree}}", check=False) if cfg.fork.path.is_dir() else b""
+    lines = out.decode().split()
+    if len(lines) != 3:
+        fork_head(cfg)  # raises the error that explains what is wrong
+        raise ForkwaveError(f"{cfg.file}: fork.path: cannot read {ref} in {cfg.fork.path}")
+    common, head, tree = lines
+    return head, tree, str(Path(common) / "objects")
+
+
+class TreeCache:
+    """Mapped trees and file counts by tree id, kept in the mirror (they never change for an id)."""
+
+    LIMIT = 500
+
+    def __init__(self, mirror: Path):
+        self.path = mirror / "forkwave-trees.json"
+        try:
+            data = json.loads(self.path.read_text()) if self.path.exists() else {}
+        except ValueError:
+            data = {}
+        self.data: dict[str, dict[str, Any]] = {"mapped": data.get("mapped", {}), "files": data.get("files", {})}
+        self.dirty = False
+
+    def mapped(self, tree: str, rules: Sequence[MapRule], env: dict[str, str]) -> tuple[str, list[str]]:
+        key = tree + "|" + json.dumps([[r.src, r.dst] for r in rules])
+        if key in self.data["mapped"]:
+            oid, warnings = self.data["mapped"][key]
+            return oid, warnings
+        oid, warnings = map_tree(self.path.parent, tree, rules, env=env)
+        self._put("mapped", key, [oid, warnings])
+        return oid, warnings
+
+    def files(self, repo: Path, tree: str) -> int:
+        if tree not in self.data["files"]:
+            self._put("files", tree, git.count_files(repo, tree))
+        return int(self.data["files"][tree])
+
+    def _put(self, kind: str, key: str, value: Any) -> None:
+        table = self.data[kind]
+        table[key] = value
+        while len(table) > self.LIMIT:
+            table.pop(next(iter(table)))
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty:
+            write_if_changed(self.path, json.dumps(self.data))
+            self.dirty = False
+
+
 def fork_head(cfg: Config) -> str:
     """The commit of ``fork.branch``; a clear error if the fork or branch is missing."""
     path = cfg.fork.path
@@ -190,28 +267,34 @@ def fork_head(cfg: Config) -> str:
 
 def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = None,
             window: set[str] | None = None) -> dict[str, Any]:
-    """Everything git-facing for drift, then the pure report."""
-    head = fork_head(cfg)
-    env = git.alternates_env(cfg.fork.path)
-    if bases is None:
-        sha = resolve_base(cfg, mirror)
-        bases = Bases("config", sha, rev=cfg.base) if sha else Bases("none")
+    """Everything git-facing for drift, then the pure report.
+
+    Process count matters at this scale (each git call costs about a millisecond): the fork
+    is read in one call, all trees resolved in one, all tree pairs diffed in one, and mapped
+    trees and file counts come from the mirror's cache when their tree ids were seen before.
+    """
+    head, fork_tree, objects = fork_info(cfg)
+    env = {"GIT_ALTERNATE_OBJECT_DIRECTORIES": objects}
+    bases, trees = resolve_trees(cfg, mirror, upstream_sha, bases)
+    shas = [upstream_sha, *sorted(bases.shas)]
+    cache = TreeCache(mirror)
     warnings: list[str] = []
-    upstream_tree, w = map_tree(mirror, git.tree_of(mirror, upstream_sha), cfg.map, env=env)
-    warnings += w
-    base_trees = {}
-    for sha in sorted(bases.shas):
-        base_trees[sha], w = map_tree(mirror, git.tree_of(mirror, sha), cfg.map, env=env)
+    mapped = []
+    for sha in shas:
+        oid, w = cache.mapped(trees[sha], cfg.map, env)
+        mapped.append(oid)
         warnings += w
-    fork_tree = git.tree_of(cfg.fork.path, head)
+    upstream_tree, base_trees = mapped[0], dict(zip(shas[1:], mapped[1:]))
     triples = collect_grouped(cfg, mirror, upstream_tree, fork_tree, base_trees, bases, env)
+    own = triples.pop(STATE_PATH, None)  # forkwave's own record (tasks.state): neither drift nor to import
     three_way = bool(base_trees)
     if cfg.rewrite:
         rewritten = content.apply_rewrites(mirror, env, triples, rewriter(cfg.rewrite))
         content.store_blobs(mirror, rewritten.blobs)
         triples, warnings = rewritten.triples, warnings + rewritten.warnings
     triples, renamed = content.pair_renames(mirror, env, triples, three_way)
-    fork_files = git.count_files(cfg.fork.path, fork_tree)
+    fork_files = cache.files(cfg.fork.path, fork_tree) - (1 if own and own[2] else 0)
+    cache.save()
     report = build_report(cfg, triples, fork_files, three_way=three_way, renamed=renamed, window=window)
     header = {
         "upstream": {"ref": cfg.upstream.ref, "sha": upstream_sha},
@@ -225,11 +308,11 @@ def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = 
 def collect_grouped(cfg: Config, repo: Path, upstream: str, fork: str, base_trees: Mapping[str, str], bases: Bases,
                     env: dict[str, str]) -> dict[str, tuple[Entry | bool, Entry, Entry]]:
     """(base, upstream, fork) per differing path; each path's base is its wave's recorded one."""
-    uf = git.diff_trees(repo, upstream, fork, env=env)
+    shas = list(base_trees)
+    uf, *bf = git.diff_many(repo, [(upstream, fork), *((base_trees[s], fork) for s in shas)], env=env)
     if not base_trees:
         return {c.path: (False, c.old, c.new) for c in uf}
-    vs_fork = {sha: {c.path: c.old for c in git.diff_trees(repo, tree, fork, env=env)}
-               for sha, tree in base_trees.items()}
+    vs_fork = {sha: {c.path: c.old for c in changes} for sha, changes in zip(shas, bf)}
     from tasks.plan import assign_wave  # plan imports drift's classes
 
     bucket_of = Bucketer(cfg)
@@ -238,4 +321,11 @@ def collect_grouped(cfg: Config, repo: Path, upstream: str, fork: str, base_tree
         wave = assign_wave(c.path, bucket_of(c.path), cfg.waves) if bases.groups else None
         sha = bases.for_wave(wave)
         out[c.path] = (False if sha is None else vs_fork[sha].get(c.path, c.new), c.old, c.new)
+    # only the base has it: deleted upstream, and gone from that path in the fork, which may have renamed
+    # it (content.pair_renames then carries the deletion to the fork's name)
+    for sha, changes in zip(shas, bf):
+        for c in changes:
+            if c.new is None and c.path not in out and sha == bases.for_wave(
+                    assign_wave(c.path, bucket_of(c.path), cfg.waves) if bases.groups else None):
+                out[c.path] = (c.old, None, None)
     return out

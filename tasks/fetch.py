@@ -66,14 +66,17 @@ def _fetch_with_retries(mirror: Path, url: str) -> None:
             "or run with offline=1 to use the cached mirror") from None
 
 
+def candidates(ref: str) -> list[str]:
+    """What a user's ``ref`` may name, in order: a sha, a branch, a tag, any revision."""
+    if ref.startswith("-") or "\n" in ref:
+        return []
+    return [ref] if _SHA.match(ref) else [f"refs/heads/{ref}", f"refs/tags/{ref}", ref]
+
+
 def resolve(mirror: Path, ref: str) -> str | None:
     """The commit ``ref`` names in the mirror: a sha, a branch, a tag, or any revision."""
-    candidates = [ref] if _SHA.match(ref) else [f"refs/heads/{ref}", f"refs/tags/{ref}", ref]
-    for cand in candidates:
-        sha = git.rev_parse(mirror, f"{cand}^{{commit}}")
-        if sha:
-            return sha
-    return None
+    revs = [f"{c}^{{commit}}" for c in candidates(ref)]
+    return next((sha for sha in git.resolve_many(mirror, revs) if sha), None)
 
 
 def remote_sha(url: str, ref: str) -> str | None:

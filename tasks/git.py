@@ -133,6 +133,58 @@ def diff_trees(repo: str | Path, a: str, b: str, *, env: dict[str, str] | None =
     return parse_diff_raw(out)
 
 
+def diff_many(repo: str | Path, pairs: Sequence[tuple[str, str]], *, env: dict[str, str] | None = None
+              ) -> list[list[Change]]:
+    """``diff_trees`` for several pairs of trees in one git process."""
+    if not pairs:
+        return []
+    stdin = "".join(f"{a} {b}\n" for a, b in pairs).encode()
+    out = git(repo, "diff-tree", "--stdin", "-r", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff",
+              input=stdin, env=env)
+    by_pair = parse_diff_sections(out)
+    return [by_pair.get((a, b), []) for a, b in pairs]
+
+
+def parse_diff_sections(out: bytes) -> dict[tuple[str, str], list[Change]]:
+    """Parse ``git diff-tree --stdin -r -z`` output for tree pairs: (tree, tree) -> changes.
+
+    Each pair's section starts with a ``<tree> <tree>\\n`` header (glued to the next
+    record's metadata by ``-z``); a pair without differences prints nothing at all.
+
+    >>> z, a, t = "0" * 40, "a" * 40, "t" * 40
+    >>> parse_diff_sections(f"{t} {t}\\n:000000 100644 {z} {a} A\\0x y\\0".encode())[(t, t)][0].path
+    'x y'
+    """
+    result: dict[tuple[str, str], list[Change]] = {}
+    current: list[Change] = []
+    fields = out.split(b"\0")
+    i = 0
+    while i < len(fields) - 1:
+        meta = fields[i]
+        if not meta.startswith(b":"):
+            header, _, meta = meta.partition(b"\n")
+            a, b = header.decode().split(" ")
+            current = result.setdefault((a, b), [])
+            if not meta:
+                i += 1
+                continue
+        mode_a, mode_b, oid_a, oid_b, _status = meta[1:].decode().split(" ")
+        current.append(Change(fields[i + 1].decode("utf-8", "surrogateescape"),
+                              None if mode_a == "000000" else (mode_a, oid_a),
+                              None if mode_b == "000000" else (mode_b, oid_b)))
+        i += 2
+    return result
+
+
+def resolve_many(repo: str | Path, revs: Sequence[str], *, env: dict[str, str] | None = None) -> list[str | None]:
+    """The object id each revision expression names (``x^{commit}``, ``x^{tree}``), None if none; one process."""
+    if not revs:
+        return []
+    out = git(repo, "cat-file", "--batch-check=%(objectname)", input="".join(f"{r}\n" for r in revs).encode(),
+              env=env).decode().splitlines()
+    return [None if line.endswith(" missing") or line.endswith(" ambiguous") else line for line in out]
+
+
 def alternates_env(*repos: str | Path) -> dict[str, str]:
     """Let one git process read objects of other repositories (fork + upstream cache)."""
     dirs = [str(object_dir(r)) for r in repos]
