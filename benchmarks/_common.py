@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,18 @@ def doit(ws: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]
     proc = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-d", str(ws), *args],
                           capture_output=True, text=True, env=env)
     return time.perf_counter() - start, proc
+
+
+@contextmanager
+def scratch(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """A folder to build in: ``keep`` (kept afterwards) or a temporary one (removed)."""
+    root = keep or Path(tempfile.mkdtemp(prefix=prefix))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        yield root
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def median_of(fn: Any, repeat: int) -> float:

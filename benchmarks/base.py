@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
+from benchmarks._common import scratch
 from tasks import basedetect, git
 from tasks.config import Config, Fork, MapRule, Upstream
 from tasks.rewrite import RewriteRule, Rewriter
@@ -208,13 +207,8 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="build here and keep it (default: a temporary directory)")
     args = ap.parse_args()
     args.truth = args.truth or max(1, args.commits * 3 // 5)
-    root = args.keep or Path(tempfile.mkdtemp(prefix="forkwave-base-"))
-    root.mkdir(parents=True, exist_ok=True)
-    try:
+    with scratch(args.keep, "forkwave-base-") as root:
         run(root, args)
-    finally:
-        if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def run(root: Path, args: argparse.Namespace) -> None:

@@ -28,14 +28,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks._common import scratch
 from tasks import drift, fetch, git, render
 from tasks.config import Config, Fork, MapRule, Upstream, Wave
 from tasks.synth import Content, commit_tree, init_repo
@@ -147,13 +146,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="build here and keep it (default: a temporary directory)")
     args = ap.parse_args()
-    root = args.keep or Path(tempfile.mkdtemp(prefix="forkwave-bench-"))
-    root.mkdir(parents=True, exist_ok=True)
-    try:
+    with scratch(args.keep, "forkwave-bench-") as root:
         run(root, args)
-    finally:
-        if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def run(root: Path, args: argparse.Namespace) -> None:
