@@ -2,7 +2,7 @@
 
 Builds (seeded, ``git fast-import``) an upstream whose tag ``v1`` (the base) holds ``--files``
 (default 200) multi-line TypeScript/JavaScript files of varied, realistic content (React
-components, NestJS services, hooks, utilities, GraphQL documents, barrels and constants),
+components, NestJS services, hooks, utilities, GraphQL documents, one-to-three-line barrels),
 then a ``main`` that changes, adds and deletes some. The fork is v1 with no shared history and:
 
 * ``--renamed`` (default 60) files renamed: moved to another directory, given another basename,
@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from tasks import drift, fetch
+from benchmarks._common import scratch
+from tasks import content, drift, fetch
 from tasks.config import Config, Fork, Upstream
-from tasks.rewrite import RewriteRule
+from tasks.rewrite import RewriteRule, Rewriter
 from tasks.synth import commit_tree, init_repo
 from tasks.workspace import Workspace
 
@@ -58,6 +57,7 @@ IMPORTS = {
 }
 PACKAGES = {"front": "tsx", "ui": "tsx", "server": "ts", "shared": "ts", "utils": "js", "zapier": "js"}
 IMPORTS["ui"], IMPORTS["utils"], IMPORTS["zapier"] = IMPORTS["front"], IMPORTS["shared"], IMPORTS["shared"]
+REWRITE = (RewriteRule("twenty", "acme", ("**/*.ts", "**/*.tsx")),)
 
 
 def cap(s: str) -> str:
@@ -147,9 +147,12 @@ def fixture(n: int, n_renamed: int, seed: int) -> tuple[dict[str, str], dict[str
         pkg = rng.choice(pkgs)
         module = rng.choice(modules)
         if len(tiny) < n // 20:  # one file in twenty is a barrel of one to three lines
-            path = f"packages/twenty-{pkg}/src/modules/{module}/index.{'js' if pkg == 'utils' else 'ts'}"
+            pkg = "front" if len(tiny) < 2 else pkg
+            ext = "ts" if PACKAGES[pkg].startswith("ts") else "js"
+            path = f"packages/twenty-{pkg}/src/modules/{module}/index.{ext}"
             if path not in base:  # the first two alike: identical content, told apart by their paths only
-                base[path] = gen.tiny(["types"] if len(tiny) < 2 else [cap(gen.name()) for _ in range(rng.randint(1, 3))])
+                names = ["types"] if len(tiny) < 2 else [cap(gen.name()) for _ in range(rng.randint(1, 3))]
+                base[path] = gen.tiny(names)
                 tiny.append(path)
             continue
         name = gen.name()
@@ -161,7 +164,7 @@ def fixture(n: int, n_renamed: int, seed: int) -> tuple[dict[str, str], dict[str
     paths = sorted(base)
     regular = [p for p in paths if p not in tiny]
     rng.shuffle(regular)
-    renamed_src = regular[:n_renamed - 4] + tiny[:4]
+    renamed_src = regular[:n_renamed - 4] + sorted(tiny[:2]) + tiny[2:4]
     rest = regular[n_renamed - 4:]
     fork_deleted, fork_edited, copied_from = rest[:10], rest[10:25], renamed_src[:5]
 
@@ -171,10 +174,12 @@ def fixture(n: int, n_renamed: int, seed: int) -> tuple[dict[str, str], dict[str
         kind = i % 4
         if ext == "js" and i % 3 == 0:
             ext = "ts"                                                 # converted to TypeScript
-        if kind in (0, 1) or file.startswith("index."):               # the directory moves
-            parts = d.split("/")
+        parts = d.split("/")
+        if file.startswith("index."):                                 # the module is retired: barrels move
+            parts[4] = ("legacy-" if i % 2 == 0 else "archived-") + parts[4]
+        elif kind in (0, 1):                                          # the directory moves
             parts[4] = "legacy-" + parts[4] if i % 2 else parts[4].replace("-", "/", 1)
-            d = "/".join(parts)
+        d = "/".join(parts)
         if kind in (2, 3) and not file.startswith("index."):         # the basename changes
             stem = stem + rng.choice(["Card", "Legacy", "V2", "Item", "State", "Helper"])
         return f"{d}/{stem}.{ext}"
@@ -204,6 +209,10 @@ def fixture(n: int, n_renamed: int, seed: int) -> tuple[dict[str, str], dict[str
         d = truth_key(truth, tiny[i % 4]).rsplit("/", 1)[0]
         fork[f"{d}/extra{i}/index.ts"] = gen.tiny([cap(gen.name())])
 
+    for q, data in fork.items():                                      # the fork is rebranded (rule: REWRITE)
+        if q.endswith((".ts", ".tsx")):
+            fork[q] = data.replace("twenty", "acme")
+
     upstream = dict(base)
     for p in rng.sample(renamed_src[:-4], 18) + rng.sample(rest[25:], 10):
         upstream[p] = edit(rng, gen, base[p], 0.1)
@@ -220,6 +229,22 @@ def truth_key(truth: dict[str, str], src: str) -> str:
     return next(q for q, p in truth.items() if p == src)
 
 
+def margin(old: dict[str, str], fork: dict[str, str], truth: dict[str, str], lost: list[str],
+           new: list[str]) -> tuple[float, float]:
+    """(weakest true pair, strongest wrong candidate of one extension family): how far from the threshold.
+
+    Wrong candidates with identical content (the two barrels of the same line) are left out: no
+    score can tell them apart, only their paths.
+    """
+    rw = Rewriter(REWRITE)
+    text = {p: rw.apply(p, old[p].encode()) for p in lost}
+    right = min(content.similarity(text[truth[q]], fork[q].encode()) for q in truth if truth[q] in text)
+    wrong = max((content.similarity(text[p], fork[q].encode()) for p in lost for q in new
+                 if truth.get(q) != p and content._kind(p) == content._kind(q) and text[p] != fork[q].encode()),
+                default=0.0)
+    return right, wrong
+
+
 def score(report: dict[str, Any], truth: dict[str, str]) -> dict[str, Any]:
     found = report["renamed"]
     right = {q for q, p in found.items() if truth.get(q) == p}
@@ -227,6 +252,49 @@ def score(report: dict[str, Any], truth: dict[str, str]) -> dict[str, Any]:
             "precision": len(right) / len(found) if found else 1.0, "recall": len(right) / len(truth) if truth else 1.0,
             "false": sorted((q, p) for q, p in found.items() if q not in right),
             "missed": sorted((q, p) for q, p in truth.items() if found.get(q) != p)}
+
+
+def build(root: Path, base: dict[str, str], upstream: dict[str, str],
+          fork: dict[str, str]) -> tuple[Config, Workspace, str]:
+    """The repositories, a 3-way config (base v1, the rebranding rule) and the fetched upstream commit."""
+    up = init_repo(root / "upstream.git", bare=True)
+    commit_tree(up, base, tag="v1")
+    commit_tree(up, upstream, tick=10)
+    fk = init_repo(root / "fork")
+    commit_tree(fk, fork, tick=5)
+    ws = Workspace(root / "ws")
+    cfg = Config(root / "forkwave.yaml", Upstream(str(up)), Fork(fk), base="v1", rewrite=REWRITE)
+    return cfg, ws, fetch.fetch(cfg, ws)["sha"]
+
+
+def describe(base: dict[str, str], upstream: dict[str, str], fork: dict[str, str], truth: dict[str, str]) -> str:
+    rw = Rewriter(REWRITE)
+    tiny = sum(1 for q in truth if len(fork[q].splitlines()) <= 3)
+    edited = sum(1 for q, p in truth.items() if fork[q].encode() != rw.apply(q, base[p].encode()))
+    converted = sum(1 for q, p in truth.items() if q.rsplit(".", 1)[1] != p.rsplit(".", 1)[1])
+    gone = sum(1 for p in truth.values() if p not in upstream)
+    return (f"fixture: {len(base)} base files, {len(fork)} fork files; {len(truth)} renamed ({edited} edited, "
+            f"{tiny} tiny, {converted} .js -> .ts, {gone} deleted upstream)")
+
+
+def measure(label: str, cfg: Config, ws: Workspace, sha: str, old: dict[str, str], fork: dict[str, str],
+            truth: dict[str, str], runs: int) -> None:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        report = drift.compute(cfg, ws.mirror, sha)
+        times.append(time.perf_counter() - start)
+    s = score(report, truth)
+    print(f"{label}: precision {s['precision']:.1%} ({s['right']}/{s['pairs']}), "
+          f"recall {s['recall']:.1%} ({s['right']}/{s['truth']}), "
+          f"compute median {statistics.median(times) * 1000:.0f} ms over {runs} runs")
+    right, wrong = margin(old, fork, truth, [p for p in old if p not in fork], [q for q in fork if q not in old])
+    print(f"  similarity: weakest true pair {right:.2f}, strongest wrong candidate {wrong:.2f} "
+          f"(threshold {content.MIN_SIMILARITY:.2f})")
+    for q, p in s["false"][:10]:
+        print(f"  false pair: {q} <- {p} (truth: {truth.get(q)})")
+    for q, p in s["missed"][:10]:
+        print(f"  missed: {q} <- {p} (paired with {report['renamed'].get(q)})")
 
 
 def main() -> None:
@@ -238,45 +306,15 @@ def main() -> None:
     ap.add_argument("--keep", type=Path)
     args = ap.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="forkwave-renames-")) if args.keep is None else args.keep
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        base, upstream, fork, truth = fixture(args.files, args.renamed, args.seed)
-        up = init_repo(root / "upstream.git", bare=True)
-        commit_tree(up, base, tag="v1")
-        commit_tree(up, upstream, tick=10)
-        fk = init_repo(root / "fork")
-        commit_tree(fk, fork, tick=5)
-        ws = Workspace(root / "ws")
-        rules = (RewriteRule("twenty", "acme", ("**/*.ts", "**/*.tsx")),)
-        cfg = Config(root / "forkwave.yaml", Upstream(str(up)), Fork(fk), base="v1", rewrite=rules)
-        sha = fetch.fetch(cfg, ws)["sha"]
-        tiny = sum(1 for q in truth if len(fork[q].splitlines()) <= 3)
-        edited = sum(1 for q, p in truth.items() if fork[q] != base[p])
-        converted = sum(1 for q, p in truth.items() if q.rsplit(".", 1)[1] != p.rsplit(".", 1)[1])
-        print(f"fixture: {len(base)} base files, {len(fork)} fork files; {len(truth)} renamed ({edited} edited, "
-              f"{tiny} tiny, {converted} .js -> .ts, {sum(1 for p in truth.values() if p not in upstream)} "
-              f"deleted upstream); seed {args.seed}")
-        for label, c in (("3-way (base v1)", cfg), ("2-way (no base)", Config(cfg.file, cfg.upstream, cfg.fork,
-                                                                             rewrite=rules))):
-            times = []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                report = drift.compute(c, ws.mirror, sha)
-                times.append(time.perf_counter() - start)
-            want = truth if c.base else {q: p for q, p in truth.items() if p in upstream}
-            s = score(report, want)
-            print(f"{label}: precision {s['precision']:.1%} ({s['right']}/{s['pairs']}), "
-                  f"recall {s['recall']:.1%} ({s['right']}/{s['truth']}), "
-                  f"compute median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs")
-            for q, p in s["false"][:10]:
-                print(f"  false pair: {q} <- {p} (truth: {want.get(q)})")
-            for q, p in s["missed"][:10]:
-                print(f"  missed: {q} <- {p} (paired with {report['renamed'].get(q)})")
-        print("targets: recall >= 95 %, precision 100 %")
-    finally:
-        if args.keep is None:
-            shutil.rmtree(root, ignore_errors=True)
+    base, upstream, fork, truth = fixture(args.files, args.renamed, args.seed)
+    print(describe(base, upstream, fork, truth) + f"; seed {args.seed}")
+    with scratch(args.keep, "forkwave-renames-") as root:
+        cfg, ws, sha = build(root, base, upstream, fork)
+        measure("3-way (base v1)", cfg, ws, sha, base, fork, truth, args.runs)
+        two_way = Config(cfg.file, cfg.upstream, cfg.fork, rewrite=REWRITE)
+        measure("2-way (no base)", two_way, ws, sha, upstream, fork,    # only what upstream still has can pair
+                {q: p for q, p in truth.items() if p in upstream}, args.runs)
+    print("targets: recall >= 95 %, precision 100 %")
 
 
 if __name__ == "__main__":

@@ -164,6 +164,9 @@ def do_wave(ctx: Context, wave: str) -> Any:
     if bad:
         return TaskFailed(f"wave {wave}: {len(bad)} slice(s) not adopted: {', '.join(bad)}")
     _locked(ctx)
+    if ctx.since:  # paths upstream changed before `since` were never looked at: not synced to this revision
+        print(f"wave {wave}: landed, but not recorded in {state.STATE_PATH}: since= narrowed the drift")
+        return True
     if state.record_wave(ctx.cfg, wave, plan["upstream"], redact_url(ctx.cfg.raw["upstream"]["url"])):
         print(f"wave {wave}: landed; recorded upstream {plan['upstream'][:12]} in {state.STATE_PATH} "
               f"on {ctx.cfg.fork.sync_branch}")

@@ -36,6 +36,7 @@ from tasks.git import parse_batch, read_blobs  # noqa: F401  (re-exported)
 from tasks.config import Config, MapRule
 from tasks.globs import globs
 from tasks.rewrite import Rewriter, blob_oid
+from tasks.state import STATE_PATH
 from tasks.workspace import dump_json, write_if_changed
 
 Entry = tuple[str, str] | None  # (mode, oid), or absent
@@ -201,7 +202,7 @@ class Lander:
         self.cache: dict[str, Landing] = {}
 
     def counted(self, path: str) -> bool:
-        return not (self.ignored(path) or self.denied(path))
+        return not (self.ignored(path) or self.denied(path) or path == STATE_PATH)  # forkwave's own record
 
     def __call__(self, upstream_path: str) -> Landing:
         if upstream_path not in self.cache:

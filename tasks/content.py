@@ -7,6 +7,7 @@ path; base is False in a 2-way comparison.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ Entry = tuple[str, str] | None
 Triple = tuple[Entry | bool, Entry, Entry]
 REGULAR = ("100644", "100755")
 MIN_SIMILARITY = 0.5
-MAX_PAIRS = 250_000  # similarity comparisons before falling back to same-name pairs only
+MAX_PAIRS = 250_000  # similarity comparisons before scoring only pairs that share a rare line or a name
 
 
 @dataclass
@@ -46,7 +47,7 @@ def apply_rewrites(repo: Path, env: dict[str, str], triples: Mapping[str, Triple
         if up is not None and _regular(up) and (data := contents.get(up[1])) is not None:
             out.warnings += [f"rewrite {r} is not reversible on {path}: upstream already contains the target text"
                              for r in rewriter.irreversible(path, data)]
-        if new_up == fork:
+        if new_up == fork and fork is not None:  # (base, None, None) stays: the fork may have renamed it
             del out.triples[path]
         else:
             out.triples[path] = (new_base, new_up, fork)
@@ -97,11 +98,7 @@ def similarity(a: bytes, b: bytes) -> float:
     >>> similarity(b"a\\nb\\nc\\n", b"c\\nb\\na\\n"), similarity(b"aaaa\\nb\\n", b"aaaa\\nc\\n"), similarity(b"x\\n", b"y\\n")
     (1.0, 0.7142857142857143, 0.0)
     """
-    if not a and not b:
-        return 1.0
-    la, lb = Counter(a.splitlines(keepends=True)), Counter(b.splitlines(keepends=True))
-    shared = sum(len(line) * n for line, n in (la & lb).items())
-    return shared / max(len(a), len(b))
+    return _score(*_lines(a), *_lines(b))
 
 
 def _ext(path: str) -> str:
@@ -111,6 +108,40 @@ def _ext(path: str) -> str:
 
 def _name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
+
+
+def _stem(path: str) -> str:
+    name = _name(path)
+    return name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+
+
+# extensions a rename may move between (a fork converting to TypeScript renames a.js to a.ts)
+FAMILIES = {**dict.fromkeys(("js", "jsx", "mjs", "cjs", "ts", "tsx", "mts", "cts"), "js"),
+            "yml": "yaml", "mdx": "md", "markdown": "md", "htm": "html"}
+
+
+def _kind(path: str) -> str:
+    """The extension's family: files are compared within one (and across, when their stems match).
+
+    >>> _kind("src/a.JS"), _kind("src/a.tsx"), _kind("ci.yml"), _kind("Makefile")
+    ('js', 'js', 'yaml', '')
+    """
+    ext = _ext(path).lower()
+    return FAMILIES.get(ext, ext)
+
+
+def _affinity(p: str, q: str) -> int:
+    """Path words two paths share (``modules/chip-account/index.ts`` and ``legacy-chip-account/index.ts``
+    share chip, account, index, ts): breaks ties between equally similar candidates.
+
+    >>> _affinity("a/chip-account/index.ts", "b/legacy-chip-account/index.ts"), _affinity("x.js", "y.ts")
+    (4, 0)
+    """
+    return len(_words(p) & _words(q))
+
+
+def _words(path: str) -> set[str]:
+    return set(re.split(r"[/._-]+", path.lower())) - {""}
 
 
 def rename_candidates(triples: Mapping[str, Triple], three_way: bool) -> tuple[list[str], list[str]]:
@@ -129,8 +160,9 @@ def pair_renames(repo: Path, env: dict[str, str], triples: Mapping[str, Triple],
     """Pair lost and fork-only paths by content; return (new triples, fork path -> old path).
 
     The old side's content is the base's (3-way) or upstream's (2-way), already rewritten.
-    Exact blob matches pair first; then the most similar pairs with the same extension,
-    greedily, above ``min_similarity``.
+    Exact blob matches pair first; then the most similar pairs of one extension family (or
+    with the same stem), greedily, above ``min_similarity``. Equal scores (identical small
+    files) go to the same basename, then to the path sharing most words.
     """
     lost, new = rename_candidates(triples, three_way)
     if not lost or not new:
@@ -148,7 +180,8 @@ def pair_renames(repo: Path, env: dict[str, str], triples: Mapping[str, Triple],
     pairs += _similar_pairs(repo, env, lost, new, old_oid, new_oid, min_similarity)
     renamed: dict[str, str] = {}
     used_old: set[str] = set()
-    for score, p, q in sorted(pairs, key=lambda t: (-t[0], t[1], t[2])):
+    for score, p, q in sorted(pairs, key=lambda t: (-t[0], _name(t[1]) != _name(t[2]), -_affinity(t[1], t[2]),
+                                                     t[1], t[2])):
         if p in used_old or q in renamed:
             continue
         renamed[q] = p
@@ -163,25 +196,73 @@ def pair_renames(repo: Path, env: dict[str, str], triples: Mapping[str, Triple],
 
 def _similar_pairs(repo: Path, env: dict[str, str], lost: list[str], new: list[str], old_oid: Mapping[str, str],
                    new_oid: Mapping[str, str], min_similarity: float) -> list[tuple[float, str, str]]:
-    groups: dict[str, tuple[list[str], list[str]]] = {}
-    for p in lost:
-        groups.setdefault(_ext(p), ([], []))[0].append(p)
+    """Scored pairs of one extension family or one stem. Beyond ``MAX_PAIRS`` of them, only the pairs
+    that share a rare line (one at most ``RARE`` new files have), or their basename, are scored."""
+    new_by_kind: dict[str, list[str]] = {}
+    new_by_stem: dict[str, list[str]] = {}
     for q in new:
-        groups.setdefault(_ext(q), ([], []))[1].append(q)
-    budget = sum(len(a) * len(b) for a, b in groups.values())
-    same_name_only = budget > MAX_PAIRS
-    wanted = [(p, q) for a, b in groups.values() for p in a for q in b
-              if old_oid[p] != new_oid[q] and (not same_name_only or _name(p) == _name(q))]
-    if not wanted:
+        new_by_kind.setdefault(_kind(q), []).append(q)
+        new_by_stem.setdefault(_stem(q), []).append(q)
+
+    def allowed(p: str, q: str) -> bool:
+        return old_oid[p] != new_oid[q] and (_kind(p) == _kind(q) or _stem(p) == _stem(q))
+
+    def partners(p: str) -> list[str]:
+        return list(dict.fromkeys([*new_by_kind.get(_kind(p), ()), *new_by_stem.get(_stem(p), ())]))
+
+    wide = sum(len(new_by_kind.get(_kind(p), ())) + len(new_by_stem.get(_stem(p), ())) for p in lost) > MAX_PAIRS
+    wanted = [] if wide else [(p, q) for p in lost for q in partners(p) if allowed(p, q)]
+    if not wide and not wanted:
         return []
-    contents = dict(git.read_blobs(repo, {old_oid[p] for p, _ in wanted} | {new_oid[q] for _, q in wanted}, env=env))
+    oids = {old_oid[p] for p in lost} | {new_oid[q] for q in new} if wide else \
+        {old_oid[p] for p, _ in wanted} | {new_oid[q] for _, q in wanted}
+    contents = dict(git.read_blobs(repo, oids, env=env))
+    lines = {oid: _lines(data) for oid, data in contents.items() if data is not None and b"\0" not in data[:8000]}
+    if wide:
+        wanted = sorted(p_q for p_q in _proposed(lost, new, old_oid, new_oid, lines) if allowed(*p_q))
     out = []
     for p, q in wanted:
-        a, b = contents.get(old_oid[p]), contents.get(new_oid[q])
-        if a is None or b is None or b"\0" in a[:8000] or b"\0" in b[:8000]:
+        a, b = lines.get(old_oid[p]), lines.get(new_oid[q])
+        if a is None or b is None:
             continue
-        score = similarity(a, b)
+        if min(a[1], b[1]) < min_similarity * max(a[1], b[1]):
+            continue  # they cannot share enough bytes
+        score = _score(*a, *b)
         if score >= min_similarity:
             out.append((score, p, q))
     return out
 
+
+RARE = 16  # a line in more new files than this proposes no pair (``}``, common imports)
+
+
+def _proposed(lost: list[str], new: list[str], old_oid: Mapping[str, str], new_oid: Mapping[str, str],
+              lines: Mapping[str, tuple[Counter[bytes], int]]) -> set[tuple[str, str]]:
+    """Pairs worth scoring when there are too many to score all: same basename, or a shared rare line."""
+    index: dict[bytes, list[str]] = {}
+    for q in new:
+        for line in lines.get(new_oid[q], (Counter(), 0))[0]:
+            if len(line.strip()) >= 8:
+                index.setdefault(line, []).append(q)
+    by_name: dict[str, list[str]] = {}
+    for q in new:
+        by_name.setdefault(_name(q), []).append(q)
+    out = {(p, q) for p in lost for q in by_name.get(_name(p), ())}
+    for p in lost:
+        for line in lines.get(old_oid[p], (Counter(), 0))[0]:
+            hits = index.get(line, ())
+            if len(hits) <= RARE:
+                out.update((p, q) for q in hits)
+    return out
+
+
+def _lines(data: bytes) -> tuple[Counter[bytes], int]:
+    return Counter(data.splitlines(keepends=True)), len(data)
+
+
+def _score(la: Counter[bytes], size_a: int, lb: Counter[bytes], size_b: int) -> float:
+    """``similarity`` from the files' line counts (each file's lines counted once, not once per pair)."""
+    if not size_a and not size_b:
+        return 1.0
+    shared = sum(len(line) * min(n, lb[line]) for line, n in la.items() if line in lb)
+    return shared / max(size_a, size_b)

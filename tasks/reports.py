@@ -167,6 +167,10 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], f
     out += ["<details><summary>paths</summary>", "", *(f"- {code(p)}" for p in adopted), "", "</details>", ""]
     out += [f"## Deferred ({sum(len(d['files']) for _, d in deferred)})", ""]
     out += [f"- {s}: {', '.join(code(f) for f in d['files'])}: {d['reason']}" for s, d in deferred] or ["none"]
+    kept = [(o["slice"], r) for o in done for r in o.get("reported", ())]
+    if kept:
+        out += ["", f"## Kept by policy ({len(kept)})", ""]
+        out += [f"- {s}: {code(r['path'])}: {r['reason']}" for s, r in kept]
     if conflicts:
         out += ["", f"## Conflicts ({len(conflicts)})", ""]
         out += [f"- {s}: {code(c['path'])}: {c['reason']}" for s, c in conflicts]
