@@ -256,7 +256,7 @@ def fork_head(cfg: Config) -> str:
     path = cfg.fork.path
     if not path.exists():
         raise ForkwaveError(f"{cfg.file}: fork.path: {path} does not exist; clone your fork there or fix the path")
-    if git.git(path, "rev-parse", "--git-dir", check=False) == b"":
+    if not git.is_repo(path):
         raise ForkwaveError(f"{cfg.file}: fork.path: {path} is not a git repository")
     sha = git.rev_parse(path, f"refs/heads/{cfg.fork.branch}^{{commit}}")
     if sha is None:

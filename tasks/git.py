@@ -129,8 +129,7 @@ def mktree(repo: str | Path, entries: Iterable[TreeEntry], *, env: dict[str, str
 
 def diff_trees(repo: str | Path, a: str, b: str, *, env: dict[str, str] | None = None) -> list[Change]:
     """Blob-level differences between two trees; identical subtrees are skipped by git itself."""
-    out = git(repo, "diff-tree", "-r", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", a, b, env=env)
-    return parse_diff_raw(out)
+    return diff_many(repo, [(a, b)], env=env)[0]
 
 
 def diff_many(repo: str | Path, pairs: Sequence[tuple[str, str]], *, env: dict[str, str] | None = None
@@ -202,10 +201,6 @@ def is_repo(path: str | Path) -> bool:
 
 def cat_blob(repo: str | Path, oid: str) -> bytes:
     return git(repo, "cat-file", "blob", oid)
-
-
-def log_subjects(repo: str | Path, rev_range: Sequence[str]) -> list[str]:
-    return git(repo, "log", "--format=%H %s", *rev_range).decode().splitlines()
 
 
 BLOB_CHUNK = 2000
