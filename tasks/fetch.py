@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -83,8 +84,11 @@ def remote_sha(url: str, ref: str) -> str | None:
     """What ``ref`` names at the remote now, cheaply (``git ls-remote``); None if unknown."""
     if _SHA.match(ref):
         return ref
-    out = git.git(None, "ls-remote", url, f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/tags/{ref}^{{}}",
-                  check=False, secrets=url_secrets(url), timeout=60)
+    try:
+        out = git.git(None, "ls-remote", url, f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/tags/{ref}^{{}}",
+                      check=False, secrets=url_secrets(url), timeout=60)
+    except subprocess.TimeoutExpired:  # a hanging remote: unknown, so fetch runs and reports it properly
+        return None
     found = {name: sha for sha, name in (line.split("\t", 1) for line in out.decode().splitlines() if "\t" in line)}
     return found.get(f"refs/tags/{ref}^{{}}") or found.get(f"refs/heads/{ref}") or found.get(f"refs/tags/{ref}")
 
