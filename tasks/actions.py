@@ -45,15 +45,17 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     return {"fork_head": report["fork"]["sha"]}
 
 
-def choose_bases(ctx: Context, mirror: Path) -> drift.Bases:
-    """config ``base``, else the state recorded in the fork (unless ``full=1``), else the detected one."""
+def choose_bases(ctx: Context, mirror: Path) -> drift.Bases | None:
+    """config ``base`` (None: ``drift.compute`` resolves it with the trees, in one git call), else the
+    state recorded in the fork (unless ``full=1``), else the detected one."""
     cfg = ctx.cfg
     if cfg.base is not None:
-        return drift.Bases("config", drift.resolve_base(cfg, mirror), rev=cfg.base)
+        return None
     detected_path = ctx.ws.report("base.json")
     detected = read_json(detected_path)["best"]["sha"] if detected_path.exists() else None
     recorded = {} if ctx.full else state.groups(state.read(cfg))
-    recorded = {w: sha for w, sha in recorded.items() if git.rev_parse(mirror, f"{sha}^{{commit}}")}
+    known = git.resolve_many(mirror, [f"{sha}^{{commit}}" for sha in recorded.values()])
+    recorded = {w: sha for (w, sha), ok in zip(recorded.items(), known) if ok}
     if recorded:
         return drift.Bases("state", detected, recorded, rev=f"recorded in {state.STATE_PATH}")
     if detected:
@@ -66,8 +68,9 @@ def do_base(ctx: Context) -> dict[str, Any]:
     upstream = _read(ctx, "upstream.json", "fetch")
     _locked(ctx)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
-    basedetect.write_reports(ctx.ws.reports, basedetect.detect(ctx.cfg, mirror, upstream["sha"]))
-    return {"fork_head": drift.fork_head(ctx.cfg)}
+    report = basedetect.detect(ctx.cfg, mirror, upstream["sha"])
+    basedetect.write_reports(ctx.ws.reports, report)
+    return {"fork_head": report["fork"]["sha"]}
 
 
 @user_errors

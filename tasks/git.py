@@ -199,10 +199,6 @@ def is_repo(path: str | Path) -> bool:
     return Path(path).exists() and not git(path, "rev-parse", "--git-dir", check=False) == b""
 
 
-def cat_blob(repo: str | Path, oid: str) -> bytes:
-    return git(repo, "cat-file", "blob", oid)
-
-
 BLOB_CHUNK = 2000
 
 
@@ -262,3 +258,7 @@ def changed_paths(repo: str | Path, since: str, upstream: str) -> set[str]:
     else:
         out = git(repo, "log", f"--since={since}", "--format=", "--name-only", "-z", "--no-renames", upstream)
     return {p.decode("utf-8", "surrogateescape").strip("\n") for p in out.split(b"\0") if p.strip(b"\n")}
+
+
+def cat_blob(repo: str | Path, oid: str) -> bytes:
+    return git(repo, "cat-file", "blob", oid)

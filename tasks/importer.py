@@ -148,7 +148,7 @@ def tip_entries(fork: Path, tip: str, paths: Sequence[str]) -> dict[str, tuple[s
 
 
 def link_targets(mirror: Path, oids: Iterable[str]) -> dict[str, str]:
-    return {oid: git.cat_blob(mirror, oid).decode("utf-8", "surrogateescape") for oid in set(oids)}
+    return {oid: (data or b"").decode("utf-8", "surrogateescape") for oid, data in git.read_blobs(mirror, oids)}
 
 
 def copy_objects(mirror: Path, fork: Path, oids: Iterable[str]) -> None:
