@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from checks import tracking
+from checks.host import CANNOT_RUN
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
 from tasks.redact import redact_text
 
@@ -116,7 +117,12 @@ class DockerRunner:
         (log_dir / f"{request.name}.stderr.log").write_text(stderr)
         if timed_out:
             return Result(request.name, FAILED, duration,
-                          f"timed out after {request.timeout:g} s (container killed and removed)", tail(stdout), tail(stderr))
+                          f"timed out after {request.timeout:g} s (container killed and removed)", tail(stdout), tail(stderr),
+                          timed_out=True)
+        if code in CANNOT_RUN:
+            return Result(request.name, ERROR, duration, f"cannot run in {request.image} (exit {code}: "
+                          f"{CANNOT_RUN[code]}): {request.command}; add the tool to the image or fix `run`",
+                          tail(stdout), tail(stderr))
         if code != 0:
             return Result(request.name, FAILED, duration, f"exit code {code} in {request.image}: {request.command}",
                           tail(stdout), tail(stderr))

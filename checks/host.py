@@ -13,6 +13,8 @@ from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
 from tasks.redact import redact_text
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL on timeout
+# the shell's own codes for a command it could not start: the check never ran, so it judged nothing
+CANNOT_RUN = {126: "not executable", 127: "command not found"}
 
 
 def run_group(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, out: IO[bytes],
@@ -50,6 +52,10 @@ class HostRunner:
         stderr = redact_text(err_path.read_text("utf-8", "replace"))
         if timed_out:
             return Result(request.name, FAILED, duration, f"timed out after {request.timeout:g} s (process group killed)",
+                          tail(stdout), tail(stderr), timed_out=True)
+        if code in CANNOT_RUN:
+            return Result(request.name, ERROR, duration, f"cannot run (exit {code}: {CANNOT_RUN[code]}): "
+                          f"{request.command}; install what it needs on this machine or fix `run`",
                           tail(stdout), tail(stderr))
         if code != 0:
             return Result(request.name, FAILED, duration, f"exit code {code}: {request.command}", tail(stdout), tail(stderr))

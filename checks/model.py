@@ -42,14 +42,33 @@ class Result:
     stderr: str = ""
     log: str | None = None  # path of the full log, relative to reports/
     kind: str = "check"     # check | gate
+    files: tuple[str, ...] = ()               # the files a gate blames (exactly those fail it)
+    tests: tuple[tuple[str, str], ...] = ()   # failing test cases (id, first error line), from `junit:`
+    error: str = ""                           # the first meaningful error line of the output
+    timed_out: bool = False
+    memo: bool = False                        # answered from the verdict memo, not run now
 
     @property
     def ok(self) -> bool:
         return self.status in (PASSED, SKIPPED, PREEXISTING)
 
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "kind": self.kind, "status": self.status, "duration": round(self.duration, 3),
-                "message": self.message, "log": self.log}
+        out: dict[str, object] = {"name": self.name, "kind": self.kind, "status": self.status,
+                                  "duration": round(self.duration, 3), "message": self.message, "log": self.log}
+        for key in ("files", "tests", "error", "timed_out", "memo"):
+            value = getattr(self, key)
+            if value:
+                out[key] = [list(t) for t in value] if key == "tests" else list(value) if key == "files" else value
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Result:
+        return cls(str(data["name"]), str(data["status"]), float(data.get("duration") or 0.0),  # type: ignore[arg-type]
+                   str(data.get("message") or ""), str(data.get("stdout") or ""), str(data.get("stderr") or ""),
+                   data.get("log"), str(data.get("kind") or "check"),  # type: ignore[arg-type]
+                   tuple(data.get("files") or ()),  # type: ignore[arg-type]
+                   tuple(tuple(t) for t in data.get("tests") or ()),  # type: ignore[union-attr]
+                   str(data.get("error") or ""), bool(data.get("timed_out")), bool(data.get("memo")))
 
 
 class Runner(Protocol):

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import basedetect, demo, drift, fetch, git, render, reports, runlock, slices, state, treemap
+from tasks import basedetect, demo, drift, fetch, git, render, reports, retry, runlock, slices, state, treemap
 from tasks.context import Context
-from tasks.errors import ForkwaveError, user_errors
+from tasks.errors import CannotRun, ForkwaveError, user_errors
 from tasks.plan import plan_waves
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
@@ -95,9 +95,15 @@ def _read(ctx: Context, name: str, task: str) -> Any:
 
 # --- slices and waves ---------------------------------------------------------------
 
-def _locked(ctx: Context) -> runlock.Run:
+def _locked(ctx: Context, fork: bool = False) -> runlock.Run:
+    """The run's workspace lock (and, before anything writes the fork, the fork's own lock); the first
+    time, moves an interrupted run made are reconciled with the outcome files."""
     path = ctx.ws.report("upstream.json")
-    return runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
+    run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
+    if fork and run.fork_lock is None:
+        runlock.lock_fork(run, ctx.cfg.fork.path)
+        slices.reconcile(ctx.cfg, ctx.ws)
+    return run
 
 
 @user_errors
@@ -121,30 +127,45 @@ def do_import(ctx: Context, name: str) -> bool:
     return True
 
 
+_CANNOT_RUN: list[str] = []  # a check that cannot run stops every later slice of this run
+
+
 @user_errors
 def do_validate(ctx: Context, name: str, position: str) -> Any:
     from doit.exceptions import TaskFailed
 
-    run = _locked(ctx)
+    run = _locked(ctx, fork=True)
     plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
-    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     slice_ = slices.find_slice(plan, name)
-    done = slices.already_adopted(ctx.cfg, ctx.ws, plan, name)
-    if done:  # a killed run adopted it before doit could record that: resume after it
-        reports.write_slice(ctx.ws, done, str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
-        run.record(name, done["status"])
-        print(f"[{position}] {name}: {done['status']} already (at {done['verified_at'][:12]}, same checks); "
-              f"nothing to do", flush=True)
-        return True
+    fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
+    if _CANNOT_RUN:
+        print(f"[{position}] {name}: not run — {_CANNOT_RUN[0]}", flush=True)
+        return TaskFailed(f"{name}: not run, a check cannot run")
+    same = slices.unchanged(ctx.cfg, ctx.ws, plan, drift_report, name)
+    if same:  # adopted already (maybe by a run killed before doit saved it), or waiting for a person
+        reports.write_slice(ctx.ws, same, fork, sync)
+        run.record(name, same["status"])
+        if same["status"] in slices.SUCCESS:
+            print(f"[{position}] {name}: {same['status']} already (at {same['verified_at'][:12]}, same checks); "
+                  f"nothing to do", flush=True)
+            return True
+        print(f"[{position}] {name}: {same['status']} — unchanged since run {same.get('run', '?')} (same upstream, "
+              f"fork, checks and sync branch); nothing to run (reports/slices/{name}/report.md)", flush=True)
+        return TaskFailed(f"{name}: {same['status']}; see reports/slices/{name}/report.md")
+    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     print(f"[{position}] {name}: {len(slice_['files'])} files ...", flush=True)
     started = time.monotonic()
-    outcome = slices.run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name)
-    fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
+    outcome = slices.run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name, run_id=run.id)
     reports.write_slice(ctx.ws, outcome, fork, sync)
     wave_names = next(w["slices"] for w in plan["waves"] if w["name"] == outcome["wave"])
     reports.write_wave(ctx.ws, outcome["wave"], wave_names, fork, sync)
     reports.write_summary(ctx.ws, plan)
-    run.record(name, outcome["status"])
+    run.record(name, outcome["status"], outcome)
+    if outcome["status"] == "error":
+        _CANNOT_RUN.append(outcome["error"])
+        runlock.mark_failed()
+        print(f"[{position}] {name}: error — {outcome['error']}", flush=True)
+        return TaskFailed(outcome["error"])
     deferred = sum(len(d["files"]) for d in outcome["deferred"])
     print(f"[{position}] {name}: {outcome['status']} — {len(outcome['adopted'])} adopted, {deferred} deferred, "
           f"{len(outcome['conflicts'])} conflicts, {outcome['runs']} runs, {time.monotonic() - started:.1f} s "
@@ -158,19 +179,38 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
 def do_wave(ctx: Context, wave: str) -> Any:
     from doit.exceptions import TaskFailed
 
-    plan = _read(ctx, "plan.json", "plan")
+    run = _locked(ctx, fork=True)
+    plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
     names = next((w["slices"] for w in plan["waves"] if w["name"] == wave), [])
-    statuses = reports.write_wave(ctx.ws, wave, names, str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
+    fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
+    if not _CANNOT_RUN and retry.deferred_so_far(ctx.ws, plan, wave):
+        mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
+        try:
+            record = retry.retry(ctx.cfg, ctx.ws, mirror, plan, drift_report, wave, run_id=run.id)
+        except CannotRun as exc:
+            _CANNOT_RUN.append(str(exc))
+            runlock.mark_failed()
+            raise
+        for name, files in (record or {}).get("by_slice", {}).items():
+            if files and record.get("run") == run.id:
+                outcome = slices.load_outcome(ctx.ws, name) or {}
+                run.record(name, outcome.get("status", "?"), {"landed": files})
+                reports.write_slice(ctx.ws, outcome, fork, sync)
+    for w in plan["waves"]:  # a retry may have landed files of earlier waves too
+        reports.write_wave(ctx.ws, w["name"], w["slices"], fork, sync)
+    statuses = {n: (o or {}).get("status", "not run") for n, o in reports.load_outcomes(ctx.ws, names).items()}
     reports.write_summary(ctx.ws, plan)
     bad = {n: s for n, s in statuses.items() if s not in slices.SUCCESS}
-    print(f"wave {wave}: {len(names) - len(bad)}/{len(names)} slices adopted (reports/wave-{wave}/report.md)")
+    print(f"wave {wave}: {len(names) - len(bad)}/{len(names)} slices settled (reports/wave-{wave}/report.md)")
     if bad:
         return TaskFailed(f"wave {wave}: {len(bad)} slice(s) not adopted: {', '.join(bad)}")
-    _locked(ctx)
     if ctx.since:  # paths upstream changed before `since` were never looked at: not synced to this revision
         print(f"wave {wave}: landed, but not recorded in {state.STATE_PATH}: since= narrowed the drift")
         return True
-    if state.record_wave(ctx.cfg, wave, plan["upstream"], redact_url(ctx.cfg.raw["upstream"]["url"])):
+    if any(s == "rolled-back" for s in statuses.values()):
+        print(f"wave {wave}: landed with rolled-back slices; not recorded in {state.STATE_PATH}")
+        return True
+    if state.record_wave(ctx.cfg, wave, plan["upstream"], redact_url(ctx.cfg.raw["upstream"]["url"]), ctx.ws):
         print(f"wave {wave}: landed; recorded upstream {plan['upstream'][:12]} in {state.STATE_PATH} "
               f"on {ctx.cfg.fork.sync_branch}")
     return True

@@ -1,7 +1,12 @@
 """Revert and split: find the largest passing part of a failing slice and name the culprits.
 
-Pure: ``isolate(files, validate)`` only calls ``validate(adopted, part)``, which answers
-whether ``adopted + part`` passes on top of the slice's starting point.
+Pure: ``isolate(files, validate)`` only calls ``validate(adopted, part, n)``, which answers
+whether ``adopted + part`` passes on top of the slice's starting point (``n`` numbers the
+attempt, so its logs can be found under the same number).
+
+The unit of work is an **atom**: a coupled group of files (a module and its test, a manifest
+and its lockfile, one upstream commit's files) or a single file. Atoms are never separated,
+except a failing multi-file atom that is ``splittable``, as a last resort (reported).
 
 The search is cumulative: a part that passes is adopted at once, and later parts are
 validated on top of it. That makes one inference exact rather than hopeful — when a
@@ -9,12 +14,18 @@ failing set splits into (first, second) and ``first`` passes, then ``adopted + f
 second`` is the very tree that already failed, so ``second`` is split without running it
 again. When ``first`` fails instead, ``second`` is set aside, and everything set aside is
 validated together in one run once the culprit is found — not one run per level. So one
-culprit among n files costs at most ceil(log2(n)) + 3 runs: the whole slice, one per level,
-the culprit once alone (see below), and the set-aside halves together.
+culprit among n files costs at most ceil(log2(n)) + 3 runs.
 
-Files that only fail together: when a single file fails on top of parts adopted earlier in
-the same slice, it is validated once alone; if it passes alone, the adopted files it
-breaks with are found by halving, and the whole set is deferred as inseparable.
+Precise failures need no search: a verdict may ``blame`` files (a gate names the files that
+broke it); their atoms are deferred at once and the rest validated again.
+
+Files that only fail together: when a single atom fails on top of parts adopted earlier in
+the same slice, it is validated once alone; if it passes alone, the adopted atoms it breaks
+with are found by halving, and the whole set is deferred as inseparable.
+
+Files that only pass together are kept in one atom by the planner (coupling); what is left
+is found when a wave ends and everything deferred is validated again as one part on top of
+the new sync tip (``isolate`` over those atoms: one run, a search only when it fails).
 """
 from __future__ import annotations
 
@@ -22,23 +33,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Validate = Callable[[Sequence[str], Sequence[str]], "Verdict"]
+Atom = tuple[str, ...]
+Validate = Callable[[Sequence[str], Sequence[str], int], "Verdict"]
 MAX_RUNS = 64
+BUDGET = "split budget exhausted: not validated"
 
 
 @dataclass(frozen=True)
 class Verdict:
     passed: bool
-    detail: Any = None  # whatever the validator wants recorded (check results)
+    detail: Any = None                 # whatever the validator wants recorded (check results)
+    blame: tuple[str, ...] = ()        # files a precise check named as the whole cause of the failure
+    ran: bool = True                   # False: every verdict came from the memo, nothing ran
 
 
 @dataclass(frozen=True)
 class Attempt:
+    n: int
     files: tuple[str, ...]
     on_top_of: int          # how many files of this slice were adopted underneath
     passed: bool
     inferred: bool = False  # not run: the same tree already failed
     detail: Any = None
+    ran: bool = True
 
 
 @dataclass
@@ -46,10 +63,12 @@ class Result:
     adopted: list[str] = field(default_factory=list)
     deferred: list[tuple[tuple[str, ...], Any]] = field(default_factory=list)  # (files, failing detail)
     attempts: list[Attempt] = field(default_factory=list)
+    split_groups: list[tuple[str, ...]] = field(default_factory=list)  # coupled groups cut as a last resort
 
     @property
     def runs(self) -> int:
-        return sum(1 for a in self.attempts if not a.inferred)
+        """Attempts that ran something (not inferred, not answered from the memo)."""
+        return sum(1 for a in self.attempts if a.ran and not a.inferred)
 
 
 def split(files: Sequence[str]) -> list[list[str]]:
@@ -80,6 +99,19 @@ def split(files: Sequence[str]) -> list[list[str]]:
     return [files[:mid], files[mid:]]
 
 
+def split_atoms(atoms: Sequence[Atom]) -> list[list[Atom]]:
+    """``split`` over atoms, each placed by its first file; both halves non-empty for 2+ atoms.
+
+    >>> split_atoms([("a/1", "t/a"), ("a/2",), ("b/1",)])
+    [[('a/1', 't/a'), ('a/2',)], [('b/1',)]]
+    """
+    by_key = {a[0]: a for a in sorted(atoms)}
+    halves = [[by_key[k] for k in half] for half in split(list(by_key))]
+    if not halves[0] or not halves[1]:  # a single atom: nothing to split
+        return [list(by_key.values())[:1], list(by_key.values())[1:]]
+    return halves
+
+
 def _common_dir(files: Sequence[str]) -> str:
     if not files:
         return ""
@@ -91,113 +123,184 @@ def _common_dir(files: Sequence[str]) -> str:
     return common[: common.rfind("/") + 1]
 
 
-class _Search:
-    def __init__(self, validate: Validate, max_runs: int):
-        self.validate, self.max_runs = validate, max_runs
-        self.result = Result()
-        self.pending: list[str] = []  # halves set aside while their sibling is narrowed
+def _flat(atoms: Sequence[Atom]) -> list[str]:
+    return [f for a in atoms for f in a]
 
+
+class _Search:
+    def __init__(self, validate: Validate, max_runs: int, splittable: Callable[[Atom], bool]):
+        self.validate, self.max_runs, self.splittable = validate, max_runs, splittable
+        self.result = Result()
+        self.adopted: list[Atom] = []
+        self.pending: list[Atom] = []  # halves set aside while their sibling is narrowed
+        self.deferred: list[tuple[list[Atom], Any]] = []
+
+    # --- bookkeeping ---------------------------------------------------------------
+    def adopt(self, part: Sequence[Atom]) -> None:
+        self.adopted.extend(part)
+
+    def defer(self, atoms: Sequence[Atom], detail: Any) -> None:
+        self.deferred.append((list(atoms), detail))
+
+    def run(self, part: Sequence[Atom]) -> Verdict:
+        n = len(self.result.attempts) + 1
+        files = tuple(_flat(part))
+        verdict = self.validate(tuple(_flat(self.adopted)), files, n)
+        self.result.attempts.append(Attempt(n, files, len(_flat(self.adopted)), verdict.passed,
+                                            detail=verdict.detail, ran=verdict.ran))
+        return verdict
+
+    def infer(self, part: Sequence[Atom], failure: Any) -> None:
+        n = len(self.result.attempts) + 1
+        self.result.attempts.append(Attempt(n, tuple(_flat(part)), len(_flat(self.adopted)), False,
+                                            inferred=True, detail=failure, ran=False))
+
+    def out_of_budget(self, part: Sequence[Atom]) -> bool:
+        if self.result.runs < self.max_runs:
+            return False
+        self.defer(part, BUDGET)
+        return True
+
+    def precise(self, part: Sequence[Atom], verdict: Verdict) -> list[Atom] | None:
+        """The rest of ``part`` once the atoms a precise verdict blames are deferred; None if not precise."""
+        blamed = set(verdict.blame)
+        if verdict.passed or not blamed or not blamed <= set(_flat(part)):
+            return None
+        hit = [a for a in part if blamed & set(a)]
+        self.defer(hit, verdict.detail)
+        return [a for a in part if not blamed & set(a)]
+
+    # --- the search ----------------------------------------------------------------
     def drain(self) -> None:
         """Validate everything set aside in one run, and narrow again if it fails."""
         while self.pending:
             batch, self.pending = sorted(self.pending), []
             self.solve(batch)
 
-    def run(self, part: Sequence[str]) -> Verdict:
-        verdict = self.validate(tuple(self.result.adopted), tuple(part))
-        self.result.attempts.append(Attempt(tuple(part), len(self.result.adopted), verdict.passed,
-                                            detail=verdict.detail))
-        return verdict
-
-    def out_of_budget(self, part: Sequence[str]) -> bool:
-        if self.result.runs < self.max_runs:
-            return False
-        self.result.deferred.append((tuple(part), "split budget exhausted: not validated"))
-        return True
-
-    def solve_failing(self, part: Sequence[str], failure: Any) -> None:
-        """``adopted + part`` is known to fail."""
-        if len(part) == 1:
-            self.isolate_single(part, failure)
-            return
-        first, second = split(part)
-        if self.out_of_budget(part):
-            return
-        v = self.run(first)
-        if v.passed:
-            self.result.adopted.extend(first)
-            self.result.attempts.append(Attempt(tuple(second), len(self.result.adopted), False, inferred=True,
-                                                detail=failure))
-            self.solve_failing(second, failure)
-        else:
-            self.pending.extend(second)
-            self.solve_failing(first, v.detail)
-
-    def solve(self, part: Sequence[str]) -> None:
+    def solve(self, part: Sequence[Atom]) -> None:
         if not part or self.out_of_budget(part):
             return
         v = self.run(part)
         if v.passed:
-            self.result.adopted.extend(part)
+            self.adopt(part)
+        elif (rest := self.precise(part, v)) is not None:
+            self.solve(rest)
         else:
             self.solve_failing(part, v.detail)
 
-    def isolate_single(self, part: Sequence[str], failure: Any) -> None:
-        adopted = list(self.result.adopted)
+    def solve_failing(self, part: Sequence[Atom], failure: Any) -> None:
+        """``adopted + part`` is known to fail."""
+        if len(part) == 1:
+            self.isolate_single(part[0], failure)
+            return
+        first, second = split_atoms(part)
+        if self.out_of_budget(part):
+            return
+        v = self.run(first)
+        if v.passed:
+            self.adopt(first)
+            self.infer(second, failure)
+            self.solve_failing(second, failure)
+        elif (rest := self.precise(first, v)) is not None:
+            self.pending.extend(second)
+            self.solve(rest)
+        else:
+            self.pending.extend(second)
+            self.solve_failing(first, v.detail)
+
+    def isolate_single(self, atom: Atom, failure: Any) -> None:
         # out of budget: defer with the failure already seen (out_of_budget() would defer it a second time)
-        if not adopted or self.result.runs >= self.max_runs:
-            self.result.deferred.append((tuple(part), failure))
+        if not self.adopted or self.result.runs >= self.max_runs:
+            self.last_resort(atom, failure)
             return
-        saved, self.result.adopted = self.result.adopted, []
-        alone = self.run(part)
+        saved, self.adopted = self.adopted, []
+        alone = self.run([atom])
         if not alone.passed:
-            self.result.adopted = saved
-            self.result.deferred.append((tuple(part), alone.detail))
+            self.adopted = saved
+            if (rest := self.precise([atom], alone)) is not None:
+                self.solve(rest)
+                return
+            self.last_resort(atom, alone.detail)
             return
-        partners = self.find_partners(adopted, part)
-        rest = [f for f in adopted if f not in partners]
+        partners = self.find_partners(saved, atom)
+        rest = [a for a in saved if a not in partners]
         check = self.run(rest) if rest else Verdict(True)
         if check.passed:
-            self.result.adopted = rest
-            self.result.deferred.append((tuple(sorted(partners + list(part))), failure))
-        else:  # cannot separate cleanly: keep what passed before, defer the single file
-            self.result.adopted = saved
-            self.result.deferred.append((tuple(part), failure))
+            self.adopted = rest
+            self.defer(sorted(partners + [atom]), failure)
+        else:  # cannot separate cleanly: keep what passed before, defer the single atom
+            self.adopted = saved
+            self.defer([atom], failure)
 
-    def find_partners(self, adopted: list[str], part: Sequence[str]) -> list[str]:
-        """The shortest prefix of ``adopted`` that makes ``part`` fail; its last file is a partner.
+    def last_resort(self, atom: Atom, failure: Any) -> None:
+        """A failing atom on its own: defer it, or cut a splittable coupled group into its files."""
+        if len(atom) > 1 and self.splittable(atom) and self.result.runs < self.max_runs:
+            self.result.split_groups.append(atom)
+            self.solve_failing([(f,) for f in atom], failure)
+            return
+        self.defer([atom], failure)
 
-        Repeats on the remaining prefix until ``part`` passes with what is left.
+    def find_partners(self, adopted: list[Atom], atom: Atom) -> list[Atom]:
+        """The shortest prefix of ``adopted`` that makes ``atom`` fail; its last atom is a partner.
+
+        Repeats on the remaining prefix until ``atom`` passes with what is left.
         """
-        partners: list[str] = []
+        partners: list[Atom] = []
         pool = adopted
         while pool and self.result.runs < self.max_runs:
-            lo, hi = 1, len(pool)  # answer in [lo, hi]: pool[:hi] + partners + part fails
+            lo, hi = 1, len(pool)  # answer in [lo, hi]: pool[:hi] + partners + atom fails
             while lo < hi and self.result.runs < self.max_runs:
                 mid = (lo + hi) // 2
-                if self.run(partners + pool[:mid] + list(part)).passed:
+                if self.run(partners + pool[:mid] + [atom]).passed:
                     lo = mid + 1
                 else:
                     hi = mid
             partners.append(pool[lo - 1])
             pool = pool[: lo - 1]
-            if not pool or self.run(partners + list(part)).passed is False:
+            if not pool or self.run(partners + [atom]).passed is False:
                 break
         return partners
 
+    def finish(self) -> Result:
+        self.result.adopted = _flat(self.adopted)
+        self.result.deferred = [(tuple(sorted(_flat(atoms))), detail) for atoms, detail in self.deferred]
+        return self.result
+
+
+def atoms_of(files: Sequence[str], groups: Sequence[Sequence[str]] = ()) -> list[Atom]:
+    """``files`` as atoms: each group (restricted to ``files``) is one, every other file alone.
+
+    >>> atoms_of(["a", "b", "c", "t/a"], [["a", "t/a", "gone"]])
+    [('a', 't/a'), ('b',), ('c',)]
+    """
+    present, seen, atoms = set(files), set(), []
+    for g in groups:
+        members = tuple(sorted(f for f in g if f in present and f not in seen))
+        if members:
+            atoms.append(members)
+            seen.update(members)
+    atoms += [(f,) for f in sorted(present - seen)]
+    return sorted(atoms)
+
 
 def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = None,
-            max_runs: int = MAX_RUNS) -> Result:
-    """Adopt what passes, defer culprits (single files or sets that only fail together).
+            max_runs: int = MAX_RUNS, groups: Sequence[Sequence[str]] = (),
+            splittable: Callable[[Atom], bool] = lambda atom: True) -> Result:
+    """Adopt what passes, defer culprits (atoms, or sets of atoms that only fail together).
 
-    ``first`` is the verdict of the whole slice when the caller already has it.
+    ``groups`` are coupled files kept together (an atom each); ``splittable`` says which of
+    them may be cut into files as a last resort. ``first`` is the verdict of the whole slice
+    when the caller already has it.
     """
-    search = _Search(validate, max_runs)
+    search = _Search(validate, max_runs, splittable)
+    atoms = atoms_of(files, groups)
     if first is None:
-        search.solve(list(files))
+        search.solve(atoms)
     elif first.passed:
-        search.result.adopted.extend(files)
+        search.adopt(atoms)
+    elif (rest := search.precise(atoms, first)) is not None:
+        search.solve(rest)
     else:
-        search.solve_failing(list(files), first.detail)
+        search.solve_failing(atoms, first.detail)
     search.drain()
-    return search.result
+    return search.finish()

@@ -56,7 +56,8 @@ SCHEMA: dict[str, Any] = {
                            "cpus": {"type": "number", "exclusiveMinimum": 0},
                            "memory": {"type": "string", "pattern": "^[0-9]+[bkmgBKMG]?$"},
                            "compose": {"type": "string", "minLength": 1},
-                           "service": {"type": "string", "minLength": 1}}}},
+                           "service": {"type": "string", "minLength": 1},
+                           "junit": {"type": "string", "minLength": 1}}}},
         "rewrite": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["from", "to"],
             "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"},
@@ -128,6 +129,7 @@ class Check:
     memory: str | None = None
     compose: str | None = None
     service: str | None = None
+    junit: str | None = None  # a JUnit XML file the check writes (worktree-relative): test-level gating
 
     @property
     def kind(self) -> str:
@@ -242,6 +244,9 @@ def _check_semantics(path: Path, data: dict[str, Any]) -> None:
             raise ForkwaveError(f"{where}: missing key 'run' (the command to run)")
         elif check.get("service"):
             raise ForkwaveError(f"{where}: 'service' only applies to compose checks; add 'compose'")
+        junit = check.get("junit")
+        if junit is not None and (junit.startswith("/") or ".." in junit.split("/")):
+            raise ForkwaveError(f"{where}.junit: {junit!r} must be a path inside the worktree (no leading '/', no '..')")
     for i, rule in enumerate(data.get("rewrite") or ()):
         if rule.get("regex"):
             try:
@@ -334,7 +339,7 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         checks=tuple(Check(c["name"], c.get("run"), tuple(c.get("when", ())), c.get("timeout", 1800),
                            tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())),
                            c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
-                           c.get("compose"), c.get("service"))
+                           c.get("compose"), c.get("service"), c.get("junit"))
                      for c in data.get("checks") or ()),
         containers=_containers(here, data.get("containers") or {}),
         rewrite=tuple(RewriteRule(r["from"], r["to"], tuple(r.get("paths", ())), r.get("regex", False))

@@ -10,6 +10,19 @@ from typing import Any
 class ForkwaveError(Exception):
     """A problem the user can fix: the message names the file/key/path and the next step."""
 
+    exit_code = 1  # bad config or usage
+
+
+class RunFailure(ForkwaveError):
+    """forkwave or its environment failed (a check that cannot run, a full disk, a git failure)."""
+
+    exit_code = 3
+
+
+class CannotRun(RunFailure):
+    """A check could not run at all (command not found, missing image, timeout on the baseline):
+    it judged nothing, so nothing it would have judged may land."""
+
 
 def user_errors(action: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a doit action: a ForkwaveError prints one line and fails the task, no traceback.

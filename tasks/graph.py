@@ -11,6 +11,7 @@ from doit.tools import config_changed
 
 from tasks import actions, demo, drift, fetch, slices
 from tasks.context import Context, context
+from tasks.validate import validation_config
 from tasks.workspace import read_json
 
 DRIFT_KEYS = ("base", "map", "ignore", "deny", "buckets", "waves", "rewrite")
@@ -135,63 +136,69 @@ def slice_tasks() -> Any:
     def task_slices() -> Iterator[dict[str, Any]]:
         """Per slice: import manifest, then validation onto the sync branch; per wave: its report."""
         ctx, plan = context(), _plan()
-        yield from _import_tasks(ctx, plan)
-        yield from _validate_tasks(ctx, plan)
-        yield from _wave_tasks(ctx, plan)
+        yield {"basename": "import", "name": None,
+               "doc": "per slice: its import manifest (files with upstream and fork entries)"}
+        yield {"basename": "validate", "name": None,
+               "doc": "per slice: import onto the sync branch in a private worktree, validate, adopt or split"}
+        # wave by wave, so a plain `doit` lands wave a (and its joint retry) before wave b starts
+        slices_of = {w["name"]: w["slices"] for w in plan["waves"]} if plan else {}
+        for w in ctx.cfg.waves:
+            members = slices_of.get(w.name, [])
+            yield from _import_tasks(ctx, plan, members)
+            yield from _validate_tasks(ctx, plan, w.name, members)
+            yield _wave_task(ctx, w.name, members)
+        yield from _unknown("import", plan)
+        yield from _unknown("validate", plan)
 
     return task_slices
 
 
-def _import_tasks(ctx: Context, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
-    yield {"basename": "import", "name": None,
-           "doc": "per slice: its import manifest (files with upstream and fork entries)"}
-    for s in plan["slices"] if plan else ():
+def _import_tasks(ctx: Context, plan: dict[str, Any] | None, names: list[str]) -> Iterator[dict[str, Any]]:
+    for name in names:
         yield {
             "basename": "import",
-            "name": s["name"],
-            "actions": [(actions.do_import, [ctx, s["name"]])],
+            "name": name,
+            "actions": [(actions.do_import, [ctx, name])],
             "file_dep": ["reports/plan.json", "reports/drift.json"],
-            "targets": [f"reports/slices/{s['name']}/import.json"],
+            "targets": [f"reports/slices/{name}/import.json"],
             "verbosity": 2,
         }
-    yield from _unknown("import", plan)
 
 
-def _validate_tasks(ctx: Context, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
-    yield {"basename": "validate", "name": None,
-           "doc": "per slice: import onto the sync branch in a private worktree, validate, adopt or split"}
-    for w in plan["waves"] if plan else ():
-        for i, name in enumerate(w["slices"], 1):
-            files = next(s["files"] for s in plan["slices"] if s["name"] == name)
+def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names: list[str]
+                    ) -> Iterator[dict[str, Any]]:
+    files_of = {s["name"]: s["files"] for s in plan["slices"]} if plan else {}
+    for i, name in enumerate(names, 1):
+        files = files_of[name]
 
-            def done(name: str = name) -> bool:
-                return slices.is_done(ctx.cfg, ctx.ws, name)
+        def done(name: str = name) -> bool:
+            return slices.is_done(ctx.cfg, ctx.ws, name)
 
-            yield {
-                "basename": "validate",
-                "name": name,
-                "actions": [(actions.do_validate, [ctx, name, f"wave {w['name']} {i}/{len(w['slices'])}"])],
-                "file_dep": [f"reports/slices/{name}/import.json"],
-                "targets": [f"reports/slices/{name}/outcome.json"],
-                "uptodate": [config_changed(slices.validation_config(ctx.cfg, [f["path"] for f in files])), done],
-                "verbosity": 2,
-            }
-    yield from _unknown("validate", plan)
-
-
-def _wave_tasks(ctx: Context, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
-    slices_of = {w["name"]: w["slices"] for w in plan["waves"]} if plan else {}
-    for w in ctx.cfg.waves:
-        members = slices_of.get(w.name, [])
         yield {
-            "basename": f"wave_{w.name}",
-            "doc": f"import and validate every slice of wave {w.name}; write reports/wave-{w.name}/",
-            "actions": [(actions.do_wave, [ctx, w.name])],
-            "task_dep": ["plan"] + [f"validate:{n}" for n in members],
-            "file_dep": [f"reports/slices/{n}/outcome.json" for n in members],
-            "targets": [f"reports/wave-{w.name}/report.md", f"reports/wave-{w.name}/junit.xml"],
+            "basename": "validate",
+            "name": name,
+            "actions": [(actions.do_validate, [ctx, name, f"wave {wave} {i}/{len(names)}"])],
+            "file_dep": [f"reports/slices/{name}/import.json"],
+            "targets": [f"reports/slices/{name}/outcome.json"],
+            "uptodate": [config_changed(validation_config(ctx.cfg, [f["path"] for f in files])), done],
             "verbosity": 2,
         }
+
+
+def _wave_task(ctx: Context, wave: str, members: list[str]) -> dict[str, Any]:
+    def settled() -> bool:  # a wave with work left runs again: its joint retry, its exit status
+        return all(slices.is_done(ctx.cfg, ctx.ws, n) for n in members)
+
+    return {
+        "basename": f"wave_{wave}",
+        "doc": f"import and validate every slice of wave {wave}; write reports/wave-{wave}/",
+        "actions": [(actions.do_wave, [ctx, wave])],
+        "task_dep": ["plan"] + [f"validate:{n}" for n in members],
+        "file_dep": [f"reports/slices/{n}/outcome.json" for n in members],
+        "targets": [f"reports/wave-{wave}/report.md", f"reports/wave-{wave}/junit.xml"],
+        "uptodate": [settled],
+        "verbosity": 2,
+    }
 
 
 def task_report() -> dict[str, Any]:

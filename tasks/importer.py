@@ -43,13 +43,17 @@ class Prepared:
     blocked: tuple[tuple[str, str], ...]
     applied: tuple[str, ...]                # already as upstream has them on the sync branch
     reported: tuple[tuple[str, str], ...] = ()  # left alone by policy (deletions: report)
+    resolved: tuple[tuple[str, str], ...] = ()     # (path, commit): a person's version on the sync branch, kept
+    rolled_back: tuple[tuple[str, str], ...] = ()  # (path, revert commit): a person rolled this content back
 
     def to_json(self) -> dict[str, Any]:
         return {"changes": [c.to_json() for c in self.changes],
                 "conflicts": [{"path": p, "reason": r} for p, r in self.conflicts],
                 "blocked": [{"path": p, "reason": r} for p, r in self.blocked],
                 "applied": list(self.applied),
-                "reported": [{"path": p, "reason": r} for p, r in self.reported]}
+                "reported": [{"path": p, "reason": r} for p, r in self.reported],
+                "resolved": [{"path": p, "commit": c} for p, c in self.resolved],
+                "rolled_back": [{"path": p, "commit": c} for p, c in self.rolled_back]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Prepared:
@@ -57,7 +61,18 @@ class Prepared:
                    tuple((c["path"], c["reason"]) for c in data["conflicts"]),
                    tuple((c["path"], c["reason"]) for c in data["blocked"]),
                    tuple(data["applied"]),
-                   tuple((c["path"], c["reason"]) for c in data.get("reported", ())))
+                   tuple((c["path"], c["reason"]) for c in data.get("reported", ())),
+                   tuple((c["path"], c["commit"]) for c in data.get("resolved", ())),
+                   tuple((c["path"], c["commit"]) for c in data.get("rolled_back", ())))
+
+
+@dataclass(frozen=True)
+class Touch:
+    """The newest sync-branch commit (since ``fork.branch``) that changed a path."""
+
+    commit: str
+    automatic: bool   # forkwave's own (a slice, a retry): its content may be replaced by newer upstream work
+    markers: bool     # the path's content on the tip still holds conflict markers
 
 
 def check_path(path: str, mode: str | None = None, link_target: str | None = None) -> str | None:
@@ -99,27 +114,48 @@ def _entry(text: str | None) -> tuple[str, str] | None:
 
 def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[str, Any]],
             tip: Mapping[str, tuple[str, str]], links: Mapping[str, str],
-            merges: Mapping[str, Any] | None = None, deletions: str = "apply") -> Prepared:
+            merges: Mapping[str, Any] | None = None, deletions: str = "apply",
+            touched: Mapping[str, Touch] | None = None,
+            rolled: Mapping[tuple[str, str | None], str] | None = None) -> Prepared:
     """Pure: what importing ``files`` (a plan slice) onto a sync tip would do.
 
     ``tip`` holds the sync branch's (mode, oid) per path; ``links`` symlink targets by oid;
-    ``merges`` the 3-way merge of each both-changed path (``tasks.merge.Merge``). A path
-    the sync branch changed since drift is a conflict, never overwritten.
+    ``merges`` the 3-way merge of each both-changed path (``tasks.merge.Merge``);
+    ``touched`` the newest sync-branch commit that changed each path; ``rolled`` the
+    (path, entry) pairs a person rolled back (``history.rollbacks``).
+
+    A person's version of a path on the sync branch is never overwritten: it is kept as
+    their resolution (or, holding conflict markers, reported as an unfinished one). A path
+    forkwave itself changed there may take newer upstream work. Content a person rolled back
+    is not imported again while upstream offers the same.
     """
-    merges = merges or {}
-    changes, conflicts, blocked, applied, reported = [], [], [], [], []
+    merges, touched, rolled = merges or {}, touched or {}, rolled or {}
+    changes, conflicts, blocked, applied, reported, resolved, rolled_back = [], [], [], [], [], [], []
     for f in files:
         path, cls = f["path"], f["class"]
         e = entries[path]
         upstream, fork_then, now = _entry(e["upstream"]), _entry(e["fork"]), tip.get(path)
         merge = merges.get(path)
+        target = (merge.mode, merge.oid) if merge and merge.clean else upstream
+        who = touched.get(path)
+        if who and not who.automatic and now != fork_then and now != target:
+            if who.markers:
+                conflicts.append((path, f"conflict markers committed on the sync branch in {who.commit[:12]}; "
+                                        "finish the resolution there and run again"))
+            else:
+                resolved.append((path, who.commit))
+            continue
         if cls in CONFLICT_REASONS and not (merge and merge.clean):
             conflicts.append((path, merge.reason if merge else CONFLICT_REASONS[cls]))
             continue
         if now == upstream or (merge and merge.clean and now == (merge.mode, merge.oid)):
             applied.append(path)
             continue
-        if now != fork_then:
+        undone = rolled.get((path, None if target is None else f"{target[0]} {target[1]}"))
+        if undone:
+            rolled_back.append((path, undone))
+            continue
+        if now != fork_then and not (who and who.automatic):
             conflicts.append((path, "changed on the sync branch since the drift report; re-run drift"))
             continue
         reason = check_path(path, upstream[0] if upstream else None,
@@ -134,7 +170,8 @@ def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[st
             reported.append((path, "deleted upstream; kept (deletions: report)"))
         elif cls in DELETE_CLASSES:
             changes.append(Change(path, cls, None, None))
-    return Prepared(tuple(changes), tuple(conflicts), tuple(blocked), tuple(applied), tuple(reported))
+    return Prepared(tuple(changes), tuple(conflicts), tuple(blocked), tuple(applied), tuple(reported),
+                    tuple(resolved), tuple(rolled_back))
 
 
 # --- git side -----------------------------------------------------------------------
@@ -165,6 +202,14 @@ def copy_objects(mirror: Path, fork: Path, oids: Iterable[str]) -> None:
 
 def build_commit(fork: Path, parent: str, changes: Sequence[Change], message: str) -> str:
     """A commit object: ``parent`` with ``changes`` applied. No ref is touched."""
+    tree = build_tree(fork, parent, changes)
+    return git.git(fork, "commit-tree", tree, "-p", parent, input=message.encode()).decode().strip()
+
+
+def build_tree(fork: Path, parent: str, changes: Sequence[Change]) -> str:
+    """The tree of ``parent`` with ``changes`` applied, through a temporary index."""
+    if not changes:
+        return git.tree_of(fork, parent)
     fd, index = tempfile.mkstemp(prefix="forkwave-index-")
     os.close(fd)
     os.unlink(index)  # git wants to create it itself
@@ -176,8 +221,7 @@ def build_commit(fork: Path, parent: str, changes: Sequence[Change], message: st
             + b"\0" for c in changes)
         if info:
             git.git(fork, "update-index", "-z", "--index-info", input=info, env=env)
-        tree = git.git(fork, "write-tree", env=env).decode().strip()
+        return git.git(fork, "write-tree", env=env).decode().strip()
     finally:
         if os.path.exists(index):
             os.unlink(index)
-    return git.git(fork, "commit-tree", tree, "-p", parent, input=message.encode()).decode().strip()

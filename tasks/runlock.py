@@ -1,4 +1,4 @@
-"""One run per workspace at a time, and the ledger of runs (reports/history.jsonl)."""
+"""One run per workspace and per fork at a time, and the ledger of runs (reports/history.jsonl)."""
 from __future__ import annotations
 
 import atexit
@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,25 +21,45 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+SETTLED = ("adopted", "empty", "rolled-back")  # nothing left to do for the slice
+
+
 @dataclass
 class Run:
     ws: Workspace
     id: str
     upstream: str | None
     handle: IO[str]
-    adopted: list[str] = field(default_factory=list)
-    deferred: list[str] = field(default_factory=list)
+    slices: dict[str, str] = field(default_factory=dict)          # slice -> status this run
+    files: dict[str, list[str]] = field(default_factory=lambda: {"adopted": [], "deferred": [], "conflicted": []})
     failed: bool = False
+    fork_lock: IO[str] | None = None
 
-    def record(self, slice_name: str, status: str) -> None:
-        (self.adopted if status in ("adopted", "empty") else self.deferred).append(slice_name)
+    def record(self, slice_name: str, status: str, outcome: dict[str, Any] | None = None) -> None:
+        """What a slice ended as in this run; ``outcome`` adds the files it landed, deferred and left conflicted."""
+        self.slices[slice_name] = status
+        if outcome is None:
+            return
+        for kind, paths in (("adopted", outcome.get("landed", ())),
+                            ("deferred", [f for d in outcome.get("deferred", ()) for f in d["files"]]),
+                            ("conflicted", [c["path"] for c in outcome.get("conflicts", ())])):
+            known = set(self.files[kind])
+            self.files[kind] += [p for p in paths if p not in known]
+
+    @property
+    def adopted(self) -> list[str]:
+        return [n for n, s in self.slices.items() if s in SETTLED]
+
+    @property
+    def deferred(self) -> list[str]:
+        return [n for n, s in self.slices.items() if s not in SETTLED]
 
     @property
     def status(self) -> str:
         if self.failed:
             return "failed"
         if self.deferred:
-            return "partial" if self.adopted else "failed"
+            return "partial" if self.adopted or self.files["adopted"] else "failed"
         return "success"
 
 
@@ -100,10 +121,46 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
     for run_id, entry in read_ledger(ws).items():
         if entry.get("status") == "running":
             _append(ws, {"run": run_id, "status": "failed", "end": _now(), "note": "interrupted (no end recorded)"})
-    _RUN = Run(ws, uuid.uuid4().hex[:12], upstream, handle)
+    _RUN = Run(ws, new_run_id(), upstream, handle)
     _append(ws, {"run": _RUN.id, "status": "running", "start": _now(), "pid": os.getpid(), "upstream": upstream})
     atexit.register(_finish)
     return _RUN
+
+
+def new_run_id() -> str:
+    """Sortable by start time, unique: ``20261201T101500Z-3f9a1c``."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def lock_fork(run: Run, fork: Path) -> None:
+    """Hold a lock in the fork's own git directory: two workspaces must not sync one fork at once.
+
+    The loser would only fail later, at the compare-and-swap of the sync branch, after its
+    checks ran for nothing.
+    """
+    if run.fork_lock is not None or not fork.is_dir():
+        return
+    from tasks import git
+
+    try:
+        common = Path(git.git(fork, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip())
+    except ForkwaveError:
+        return  # not a repository: the steps that need one say so
+    path = common / "forkwave.lock"
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ForkwaveError(f"another forkwave workspace is syncing {fork} (lock {path}: {holder}); "
+                            "wait for it to finish, then run again") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} workspace {run.ws.root} since {_now()}\n")
+    handle.flush()
+    run.fork_lock = handle
 
 
 def mark_failed() -> None:
@@ -117,5 +174,8 @@ def _finish() -> None:
     if run is None:
         return
     _append(run.ws, {"run": run.id, "status": run.status, "end": _now(), "upstream": run.upstream,
-                     "adopted": run.adopted, "deferred": run.deferred})
+                     "slices": run.slices, "adopted": run.files["adopted"], "deferred": run.files["deferred"],
+                     "conflicted": run.files["conflicted"]})
+    if run.fork_lock is not None:
+        run.fork_lock.close()
     run.handle.close()

@@ -2,37 +2,44 @@
 
 Per-slice outcome files (``reports/slices/<name>/outcome.json``) are the source of truth.
 The sync branch only ever moves by an atomic compare-and-swap to a commit whose tree
-passed its checks, so a run killed at any point leaves no half-applied slice anywhere.
+passed its checks, and every move is written ahead (``tasks.journal``), so a run killed at
+any point leaves no half-applied slice anywhere and loses no record of a move.
+
+An outcome records its **inputs** (upstream revision, fork tip, files, checks, and every
+person's commit on the sync branch): a slice left for a person stays as it is, running no
+check, until one of them changes.
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
+import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from checks.gates import run_gate
-from checks import tracking
-from checks.runners import Dispatch
-from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner
-from tasks import git, importer, merge, worktree
-from tasks.bisect import Attempt, Verdict, isolate
-from tasks.bisect import Result as Isolated
-from tasks.config import Check, Config
-from tasks.errors import ForkwaveError
-from tasks.globs import globs
-from tasks.importer import Change, Prepared
+from checks.model import Result, Runner
+from tasks import git, history, importer, journal, merge, worktree
+from tasks.bisect import BUDGET, Result as Isolated, Verdict, isolate
+from tasks.config import Config
+from tasks.errors import CannotRun, ForkwaveError
+from tasks.importer import Prepared, Touch
+from tasks.memo import Memo, digest
+from tasks.validate import Validator, baseline, default_runner, fingerprint
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
-SUCCESS = ("adopted", "empty")
+SUCCESS = ("adopted", "empty", "rolled-back")          # settled: nothing left to do
+FOR_A_PERSON = ("split", "reverted", "conflicted", "failed")  # work left: deferred, conflicted, failing
+LOCKFILES = ("yarn.lock", "package-lock.json", "pnpm-lock.yaml", "npm-shrinkwrap.json", "poetry.lock", "uv.lock",
+             "pdm.lock", "Cargo.lock", "go.sum", "Gemfile.lock", "composer.lock")
 
 
 def slice_dir(ws: Workspace, name: str) -> Path:
     return ws.reports / "slices" / name
+
+
+def outcome_path(ws: Workspace, name: str) -> Path:
+    return slice_dir(ws, name) / "outcome.json"
 
 
 def find_slice(plan: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -44,212 +51,201 @@ def find_slice(plan: Mapping[str, Any], name: str) -> dict[str, Any]:
     raise ForkwaveError(f"{name}: no such slice in reports/plan.json (slices: {known}); see reports/wave-*.md")
 
 
-def default_runner(cfg: Config, ws: Workspace) -> Runner:
-    """Host, docker and compose runners, configured from ``containers:``."""
-    c = cfg.containers
-    tracking.use(ws.state / "running")
-    return Dispatch(options={"ca_bundle": c.ca_bundle, "pass_env": c.pass_env, "network": c.network,
-                             "cache_dir": ws.state / "cache"})
+def load_outcome(ws: Workspace, name: str) -> dict[str, Any] | None:
+    path = outcome_path(ws, name)
+    return read_json(path) if path.exists() else None
 
 
-def request_for(check: Check, wt: Path, env: Mapping[str, str], log_dir: Path, label: str) -> Request:
-    """What running ``check`` in worktree ``wt`` means, for whichever runner its kind needs."""
-    return Request(check.name, check.run, wt, {**env, **dict(check.env)}, check.timeout, log_dir, kind=check.kind,
-                   image=check.image, network=check.network, cpus=check.cpus, memory=check.memory,
-                   compose=check.compose, service=check.service, label=label)
+def write_outcome(ws: Workspace, name: str, outcome: Mapping[str, Any]) -> None:
+    write_if_changed(outcome_path(ws, name), dump_json(dict(outcome)))
 
 
-def applicable(checks: Sequence[Check], files: Sequence[str]) -> list[tuple[Check, bool]]:
-    """Each check with whether it applies to ``files`` (``when`` globs, like Nx affected)."""
-    return [(c, not c.when or any(globs(c.when)(f) for f in files)) for c in checks]
+# --- the sync branch as a person left it ---------------------------------------------
+
+def sync_view(cfg: Config) -> tuple[history.SyncCommit, ...]:
+    return history.sync_history(cfg.fork.path, cfg.fork.branch, cfg.fork.sync_branch)
 
 
-def validation_config(cfg: Config, files: Sequence[str]) -> dict[str, Any]:
-    """What validating ``files`` depends on: the checks that apply to them, gates, deny list, sync branch."""
-    checks = [c for c, applies in applicable(cfg.checks, files) if applies]
-    out = {"checks": [c.__dict__ for c in checks], "gates": list(cfg.gates), "deny": list(cfg.deny),
-           "sync": cfg.fork.sync_branch, "gating": cfg.gating}
-    if any(c.kind != "host" for c in checks):  # where container checks run is part of what they check
-        out["containers"] = {"network": cfg.containers.network, "pass_env": list(cfg.containers.pass_env),
-                             "ca_bundle": bool(cfg.containers.ca_bundle)}
-    return out
+def readopted(ws: Workspace) -> list[str]:
+    """Reverts a person asked forkwave to stop honouring (``doit readopt:slice-N``)."""
+    path = ws.report("readopt.json")
+    return sorted(read_json(path).get("ignore", [])) if path.exists() else []
 
 
-def fingerprint(cfg: Config, files: Sequence[str]) -> str:
-    """``validation_config`` as a digest, recorded in the outcome (doit's own record dies with a killed run)."""
-    text = json.dumps(validation_config(cfg, files), sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()
+def touched_paths(cfg: Config, hist: Sequence[history.SyncCommit], paths: Sequence[str],
+                  tip: Mapping[str, tuple[str, str]]) -> dict[str, Touch]:
+    """For each path the sync branch changed since ``fork.branch``: by whom, and whether markers remain."""
+    out = {}
+    person_blobs = {}
+    for p in paths:
+        last = history.last_change(hist, p)
+        if last is None:
+            continue
+        if not last.automatic and p in tip and tip[p][0] in ("100644", "100755"):
+            person_blobs[tip[p][1]] = p
+        out[p] = (last.sha, last.automatic)
+    markers = {person_blobs[oid]: history.has_conflict_markers(data or b"")
+               for oid, data in git.read_blobs(cfg.fork.path, person_blobs)} if person_blobs else {}
+    return {p: Touch(sha, auto, markers.get(p, False)) for p, (sha, auto) in out.items()}
+
+
+def inputs(cfg: Config, plan: Mapping[str, Any], drift: Mapping[str, Any], files: Sequence[str],
+           ws: Workspace) -> dict[str, str]:
+    """What a slice's outcome depends on besides forkwave's own commits on the sync branch."""
+    ignored = readopted(ws)
+    return {"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha", ""),
+            "files": digest(sorted(files)), "checks": fingerprint(cfg, files),
+            "person": history.person_digest(sync_view(cfg), ignored)}
 
 
 # --- import -------------------------------------------------------------------------
 
 def prepare_slice(cfg: Config, ws: Workspace, mirror: Path, slice_: Mapping[str, Any], drift: Mapping[str, Any],
-                  tip: str) -> Prepared:
+                  tip: str, save: bool = True) -> Prepared:
     entries = drift["entries"]
     paths = [f["path"] for f in slice_["files"]]
     links = [entries[p]["upstream"].split(" ")[1] for p in paths
              if (entries[p]["upstream"] or "").startswith("120000 ")]
     both = [f["path"] for f in slice_["files"] if f["class"] == "both-changed"]
     merges = merge.merge_paths(mirror, cfg.fork.path, entries, both) if both else {}
-    save_conflicts(ws, slice_["name"], merges)
-    return importer.prepare(slice_["files"], entries, importer.tip_entries(cfg.fork.path, tip, paths),
-                            importer.link_targets(mirror, links), merges, cfg.deletions)
+    if save:
+        save_conflicts(ws, slice_["name"], merges)
+    tip_entries = importer.tip_entries(cfg.fork.path, tip, paths)
+    hist = sync_view(cfg)
+    return importer.prepare(slice_["files"], entries, tip_entries, importer.link_targets(mirror, links), merges,
+                            cfg.deletions, touched_paths(cfg, hist, paths, tip_entries),
+                            history.rollbacks(hist, readopted(ws)))
 
 
 def conflicts_dir(ws: Workspace, name: str) -> Path:
     return slice_dir(ws, name) / "conflicts"
 
 
+def _sha(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
 def save_conflicts(ws: Workspace, name: str, merges: Mapping[str, merge.Merge]) -> None:
-    """Each conflicted merge as a diff3-style file for a person, at the file's path."""
-    root = conflicts_dir(ws, name)
-    if root.exists():
-        shutil.rmtree(root)
-    for m in merges.values():
-        if m.conflict is not None and importer.check_path(m.path) is None:
-            target = root / m.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(m.conflict)
+    """Each conflicted merge as a diff3-style file for a person, at the file's path.
 
-
-# --- validation ---------------------------------------------------------------------
-
-@dataclass
-class Validator:
-    """Builds the candidate for (adopted + part), checks it out, runs gates and checks."""
-
-    cfg: Config
-    ws: Workspace
-    name: str
-    start: str
-    changes: Mapping[str, Change]
-    runner: Runner
-    wt: Path
-    attempt: int = 0
-    baseline: Mapping[str, str] = field(default_factory=dict)  # check -> status on the sync branch before the wave
-
-    def candidate(self, paths: Sequence[str], message: str) -> str:
-        return importer.build_commit(self.cfg.fork.path, self.start, [self.changes[p] for p in sorted(paths)],
-                                     message)
-
-    def __call__(self, adopted: Sequence[str], part: Sequence[str]) -> Verdict:
-        self.attempt += 1
-        commit = self.candidate([*adopted, *part], f"forkwave candidate {self.name} attempt {self.attempt}\n")
-        worktree.checkout(self.wt, commit)
-        results = self.run_all(part)
-        return Verdict(all(r.ok for r in results), results)
-
-    def recheck(self, paths: Sequence[str]) -> Isolated:
-        """One run at the sync tip, for files this slice adopted before with other checks."""
-        self.attempt += 1
-        worktree.checkout(self.wt, self.start)
-        results = self.run_all(paths)
-        passed = all(r.ok for r in results)
-        return Isolated(adopted=list(paths) if passed else [], deferred=[] if passed else [(tuple(paths), results)],
-                        attempts=[Attempt(tuple(paths), 0, passed, detail=results)])
-
-    def run_all(self, part: Sequence[str]) -> list[Result]:
-        written = [p for p in part if p not in self.changes or self.changes[p].mode is not None]
-        log_dir = slice_dir(self.ws, self.name) / "logs" / f"attempt-{self.attempt}"
-        results = [run_gate(g, written, self.cfg.deny, self.wt) for g in self.cfg.gates]
-        env = {"FORKWAVE_SLICE": self.name, "FORKWAVE_FILES": "\n".join(part)}
-        for check, applies in applicable(self.cfg.checks, part):
-            if not applies:
-                results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
-                continue
-            req = request_for(check, self.wt, env, log_dir, f"{self.name}-{self.attempt}")
-            res = gate_on_baseline(self.runner.run(req), self.baseline, self.cfg.gating)
-            log_path = log_dir / f"{check.name}.stdout.log"
-            log = str(log_path.relative_to(self.ws.reports)) if log_path.exists() else None
-            results.append(Result(res.name, res.status, res.duration, res.message, res.stdout, res.stderr, log))
-        return results
-
-
-def gate_on_baseline(result: Result, baseline: Mapping[str, str], gating: str) -> Result:
-    """A check that already failed on the baseline does not block a slice, unless ``gating: strict``."""
-    if result.ok or gating == "strict" or baseline.get(result.name) not in (FAILED, ERROR):
-        return result
-    return replace(result, status=PREEXISTING,
-                   message=f"pre-existing: fails on the baseline too, not blocking ({result.message})")
-
-
-def baseline_path(ws: Workspace, wave: str) -> Path:
-    return ws.reports / f"wave-{wave}" / "baseline.json"
-
-
-def baseline(cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runner | None = None) -> dict[str, str]:
-    """Every check, once, on the sync branch as it stands before the wave (cached per upstream and checks).
-
-    Returns check name -> status. Recorded in ``reports/wave-<x>/baseline.json``.
+    A file a person has started editing (its bytes are not what forkwave wrote) is left as it is.
     """
-    if not cfg.checks:
-        return {}
-    key = hashlib.sha1(json.dumps([c.__dict__ for c in cfg.checks], sort_keys=True, default=str).encode()).hexdigest()
-    path = baseline_path(ws, wave)
-    if path.exists():
-        saved = read_json(path)
-        if saved.get("upstream") == upstream and saved.get("checks") == key:
-            return {r["name"]: r["status"] for r in saved["results"]}
-    tip = worktree.sync_tip(cfg)
-    wt = worktree.ensure(cfg, ws, tip)
-    runner = runner or default_runner(cfg, ws)
-    log_dir = path.parent / "baseline-logs"
-    results = []
-    print(f"baseline: wave {wave}: {len(cfg.checks)} checks on {cfg.fork.sync_branch} at {tip[:12]} ...", flush=True)
-    for check in cfg.checks:
-        results.append(runner.run(request_for(check, wt, {}, log_dir, f"baseline-{wave}")))
-    write_if_changed(path, dump_json({"wave": wave, "upstream": upstream, "checks": key, "tip": tip,
-                                      "results": [r.to_json() for r in results]}))
-    failing = [r.name for r in results if not r.ok]
-    print(f"baseline: wave {wave}: " + (f"already failing: {', '.join(failing)}" if failing else "all checks pass"))
-    return {r.name: r.status for r in results}
+    root = conflicts_dir(ws, name)
+    written_path = root.parent / "conflicts.json"
+    written = read_json(written_path) if written_path.exists() else {}
+    edited = {p for p, sha in written.items() if (root / p).is_file() and _sha((root / p).read_bytes()) != sha}
+    wanted = {m.path: m.conflict for m in merges.values()
+              if m.conflict is not None and importer.check_path(m.path) is None}
+    if root.exists():
+        for path in sorted(root.rglob("*"), reverse=True):
+            rel = str(path.relative_to(root))
+            if path.is_file() and rel not in wanted and rel not in edited:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    record = {}
+    for p, text in sorted(wanted.items()):
+        if p in edited:
+            record[p] = written[p]
+            continue
+        target = root / p
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text)
+        record[p] = _sha(text)
+    if record or written_path.exists():
+        write_if_changed(written_path, dump_json(record))
+
+
+# --- one slice ---------------------------------------------------------------------------
+
+def group_atoms(slice_: Mapping[str, Any]) -> tuple[list[list[str]], set[str]]:
+    """The slice's coupled groups (from the plan) and the files of groups that must never be cut."""
+    groups, locked = [], set()
+    for g in slice_.get("groups") or ():
+        files = list(g.get("files") or ())
+        if len(files) > 1:
+            groups.append(files)
+            if any(Path(f).name in LOCKFILES for f in files) or g.get("split") is False:
+                locked.update(files)
+    return groups, locked
 
 
 def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any],
-              name: str, runner: Runner | None = None) -> dict[str, Any]:
+              name: str, runner: Runner | None = None, run_id: str = "run") -> dict[str, Any]:
     """Import and validate one slice; adopt what passes; write and return its outcome."""
     slice_ = find_slice(plan, name)
     started = time.monotonic()
+    worktree.guard(cfg, ws)
     start = worktree.sync_tip(cfg)
     prepared = prepare_slice(cfg, ws, mirror, slice_, drift, start)
     changes = {c.path: c for c in prepared.changes}
-    importer.copy_objects(mirror, cfg.fork.path, [c.oid for c in prepared.changes if c.oid])
-    result = None
-    commit = None
+    importer.copy_objects(mirror, cfg.fork.path, [c.oid for c in prepared.changes if c.oid and c.mode != "160000"])
     earlier = _earlier(cfg, ws, name, prepared)
     validated_with = fingerprint(cfg, [f["path"] for f in slice_["files"]])
-    # adopted by an earlier run, validated then with other checks (or with no record of them), or failing
-    # its last re-check: check again
-    recheck = not changes and bool(earlier["adopted"]) and (earlier["validated_with"] != validated_with
-                                                              or earlier["failed"])
+    # adopted by an earlier run with other checks (or failing its last re-check), or resolved by a person and
+    # not yet checked: check again, once, where it is
+    recheck_paths = sorted({*earlier["adopted"], *(p for p, _ in prepared.resolved)}) if not changes else []
+    recheck = bool(recheck_paths) and (earlier["validated_with"] != validated_with or earlier["failed"]
+                                       or bool(prepared.resolved))
+    result, commit, error = None, None, None
+    memo = Memo(ws)
     if changes or recheck:
-        wt = worktree.ensure(cfg, ws, start)
         runner = runner or default_runner(cfg, ws)
-        base_results = baseline(cfg, ws, slice_["wave"], plan["upstream"], runner)
-        validate = Validator(cfg, ws, name, start, changes, runner, wt, baseline=base_results)
-    if changes:
-        result = isolate(sorted(changes), validate)
-        if result.adopted:
-            message = commit_message(plan, slice_, result.adopted)
-            commit = validate.candidate(result.adopted, message)
-            worktree.move_sync(cfg, commit, start, f"forkwave: adopt {name}")
-    elif recheck:
-        result = validate.recheck(earlier["adopted"])
-        if result.deferred:  # still on the sync branch (see the rollback note), but no longer passing
-            earlier = {**earlier, "adopted": []}
+        try:
+            base_results = baseline(cfg, ws, slice_["wave"], plan["upstream"], runner, memo, run_id)
+            validate = Validator(cfg, ws, name, start, changes, runner, memo, slice_dir(ws, name) / "logs" / run_id,
+                                 baseline=base_results)
+            if changes:
+                groups, locked = group_atoms(slice_)
+                result = isolate(sorted(changes), validate, groups=groups,
+                                 splittable=lambda atom: not set(atom) & locked)
+                if result.adopted:
+                    commit = validate.candidate(result.adopted, commit_message(plan, slice_, result.adopted))
+            else:
+                result = as_recheck(validate.recheck(recheck_paths), recheck_paths)
+                if result.deferred:  # still on the sync branch (see the rollback note), but no longer passing
+                    earlier = {**earlier, "adopted": []}
+        except CannotRun as exc:
+            error, result, commit = str(exc), None, None
     outcome = build_outcome(plan, slice_, prepared, result, start, commit, time.monotonic() - started, earlier,
-                            recheck=recheck)
-    outcome["validated_with"] = validated_with
-    write_if_changed(slice_dir(ws, name) / "outcome.json", dump_json(outcome))
+                            recheck=recheck and not changes, error=error)
+    outcome |= {"validated_with": validated_with, "run": run_id,
+                "inputs": inputs(cfg, plan, drift, [f["path"] for f in slice_["files"]], ws)}
+    if commit:
+        land(cfg, ws, f"slice-{name}", commit, start, f"forkwave: adopt {name}", {name: outcome})
+    write_outcome(ws, name, outcome)
     return outcome
+
+
+def land(cfg: Config, ws: Workspace, key: str, commit: str, start: str, message: str,
+         outcomes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Move the sync branch to ``commit`` (compare-and-swap from ``start``), written ahead with the
+    outcome files the move means, so a kill right after it loses nothing."""
+    journal.intend(ws, key, commit, outcomes)
+    worktree.move_sync(cfg, commit, start, message, ws)
+    for name, outcome in outcomes.items():
+        write_outcome(ws, name, outcome)
+    journal.done(ws, key)
+
+
+def reconcile(cfg: Config, ws: Workspace) -> list[str]:
+    """Finish the record of a move an interrupted run made (or drop one it never made)."""
+    return journal.reconcile(ws, lambda c: on_sync_branch(cfg, c), lambda n, o: write_outcome(ws, n, o))
+
+
+def as_recheck(verdict: Verdict, paths: Sequence[str]) -> Isolated:
+    from tasks.bisect import Attempt
+
+    return Isolated(adopted=list(paths) if verdict.passed else [],
+                    deferred=[] if verdict.passed else [(tuple(paths), verdict.detail)],
+                    attempts=[Attempt(1, tuple(paths), 0, verdict.passed, detail=verdict.detail, ran=verdict.ran)])
 
 
 def _earlier(cfg: Config, ws: Workspace, name: str, prepared: Prepared) -> dict[str, Any]:
     """What earlier runs of this slice adopted that is still on the sync branch (and with which checks)."""
-    path = slice_dir(ws, name) / "outcome.json"
-    if not path.exists():
+    previous = load_outcome(ws, name)
+    if previous is None:
         return {"adopted": [], "commits": [], "validated_with": None, "failed": False}
-    previous = read_json(path)
     commits = [c for c in previous.get("commits", []) if on_sync_branch(cfg, c)]
     adopted = set(previous.get("adopted", []))
     failed = previous.get("status") == "failed"
@@ -268,55 +264,140 @@ def commit_message(plan: Mapping[str, Any], slice_: Mapping[str, Any], adopted: 
             f"\nUpstream-Revision: {plan['upstream']}\nForkwave-Slice: {slice_['name']}\n")
 
 
-def _status(prepared: Prepared, result: Any, earlier: Sequence[str], recheck: bool = False) -> str:
-    deferred = bool(result and result.deferred) or bool(prepared.blocked)
-    adopted = bool(result and result.adopted) or bool(earlier)
-    if recheck and result and result.deferred:
+# --- the outcome -------------------------------------------------------------------------
+
+def status_of(*, error: bool, recheck_failed: bool, conflicts: bool, deferred: bool, adopted: bool,
+              rolled_back: bool) -> str:
+    """The slice's status; a conflict wins over a split (it needs a person either way).
+
+    >>> status_of(error=False, recheck_failed=False, conflicts=True, deferred=True, adopted=True, rolled_back=False)
+    'conflicted'
+    """
+    if error:
+        return "error"
+    if recheck_failed:
         return "failed"  # adopted before, fails the checks as they are now
+    if conflicts:
+        return "conflicted"
     if deferred:
         return "split" if adopted else "reverted"
-    if prepared.conflicts:
-        return "conflicted"
-    return "adopted" if adopted else "empty"
+    if adopted:
+        return "adopted"
+    return "rolled-back" if rolled_back else "empty"
 
 
-def build_outcome(plan: Mapping[str, Any], slice_: Mapping[str, Any], prepared: Prepared, result: Any,
+def failing_of(detail: Any) -> list[Result]:
+    return [r for r in detail or () if isinstance(r, Result) and not r.ok] if isinstance(detail, list) else []
+
+
+NEXT_STEPS = {
+    "secrets": "if this is not a credential, allow it (`secrets.allow` in forkwave.yaml, or `# pragma: allowlist "
+               "secret` on the line upstream); a real credential must not be synced",
+    "syntax": "the file does not parse as upstream ships it (after your rewrites): fix it upstream or commit a fixed "
+              "version on the sync branch",
+    "deny": "deny-listed: remove its pattern from `deny` to import it",
+    "path-safety": "forkwave never writes an unsafe path; copy it by hand if you really want it",
+}
+
+
+def next_step(name: str, checks: Sequence[str], reason: str) -> str:
+    if reason == BUDGET:
+        return f"not validated: run `doit validate:{name}` again, or lower `slices.max_files`"
+    for check in checks:
+        if check in NEXT_STEPS:
+            return NEXT_STEPS[check]
+    named = ", ".join(f"`{c}`" for c in checks) or "the checks"
+    return (f"these files fail {named} on top of the sync branch: fix the cause upstream or commit a fix on the sync "
+            f"branch (a person's commit there is respected), then run `doit validate:{name}`")
+
+
+def why(r: Result) -> str:
+    """``check: first error line (exit code N)``, or the check's own message when there is no output."""
+    if not r.error:
+        return f"{r.name}: {r.message}"
+    code = re.match(r"exit code -?\d+", r.message)
+    return f"{r.name}: {r.error}" + (f" ({code.group(0)})" if code else "")
+
+
+def deferral(name: str, files: Sequence[str], detail: Any, recheck: bool) -> dict[str, Any]:
+    failing = failing_of(detail)
+    if isinstance(detail, str):
+        reason = detail
+    else:
+        reason = ("still on the sync branch, fails re-checking: " if recheck else "") + \
+                 ("; ".join(why(r) for r in failing) or "failed")
+    checks = [r.name for r in failing]
+    first = failing[0] if failing else None
+    out: dict[str, Any] = {
+        "files": list(files), "reason": reason, "checks": checks,
+        "output": "\n".join(filter(None, (first.stdout, first.stderr))) if first else "",
+        "next": next_step(name, checks, reason)}
+    tests = [{"id": t[0], "line": t[1]} for r in failing for t in r.tests]
+    if tests:
+        out["tests"] = tests
+    if first and first.log:
+        out["log"] = first.log
+    return out
+
+
+def build_outcome(plan: Mapping[str, Any], slice_: Mapping[str, Any], prepared: Prepared, result: Isolated | None,
                   start: str, commit: str | None, duration: float,
-                  earlier: Mapping[str, Sequence[str]] | None = None, recheck: bool = False) -> dict[str, Any]:
+                  earlier: Mapping[str, Any] | None = None, recheck: bool = False,
+                  error: str | None = None) -> dict[str, Any]:
     earlier = earlier or {"adopted": [], "commits": []}
+    name = slice_["name"]
     classes = {f["path"]: f["class"] for f in slice_["files"]}
     attempts = []
-    for i, a in enumerate(result.attempts if result else (), 1):
-        attempts.append({"n": i, "files": list(a.files), "on_top_of": a.on_top_of, "passed": a.passed,
-                         "inferred": a.inferred,
+    for a in result.attempts if result else ():
+        attempts.append({"n": a.n, "files": list(a.files), "on_top_of": a.on_top_of, "passed": a.passed,
+                         "inferred": a.inferred, "ran": a.ran,
                          "results": [] if a.inferred else [r.to_json() | {"stdout": r.stdout, "stderr": r.stderr}
                                                            for r in a.detail or ()]})
-    deferred = []
-    for files, detail in (result.deferred if result else ()):
-        failing = [r for r in detail or () if not r.ok] if isinstance(detail, list) else []
-        deferred.append({"files": list(files), "reason": detail if isinstance(detail, str) else
-                         ("still on the sync branch, fails re-checking: " if recheck else "") +
-                         ("; ".join(f"{r.name}: {r.message}" for r in failing) or "failed"),
-                         "checks": [r.name for r in failing],
-                         "output": "\n".join(filter(None, (failing[0].stdout, failing[0].stderr))) if failing else ""})
+    deferred = [deferral(name, files, detail, recheck) for files, detail in (result.deferred if result else ())]
     for path, reason in prepared.blocked:
-        deferred.append({"files": [path], "reason": f"blocked: {reason}", "checks": ["path-safety"], "output": ""})
-    return {
-        "slice": slice_["name"], "wave": slice_["wave"], "upstream": plan["upstream"],
-        "status": _status(prepared, result, earlier["adopted"], recheck),
+        deferred.append({"files": [path], "reason": f"blocked: {reason}", "checks": ["path-safety"], "output": "",
+                         "next": NEXT_STEPS["path-safety"]})
+    landed = sorted(result.adopted) if result and not recheck else []
+    adopted = sorted({*earlier["adopted"], *(result.adopted if result else ())})
+    conflicts = [{"path": p, "reason": r, "next": resolve_step(name, p, r)}
+                 | ({"file": f"conflicts/{p}"} if r == "3-way merge conflict" else {})
+                 for p, r in prepared.conflicts]
+    outcome = {
+        "slice": name, "wave": slice_["wave"], "upstream": plan["upstream"],
+        "status": status_of(error=error is not None, recheck_failed=recheck and bool(result and result.deferred),
+                            conflicts=bool(conflicts), deferred=bool(deferred),
+                            adopted=bool(adopted) or bool(prepared.resolved), rolled_back=bool(prepared.rolled_back)),
         "parent": start, "commit": commit, "verified_at": commit or start,
         "commits": [*earlier["commits"], *([commit] if commit else [])],
-        "files": [{"path": p, "class": classes[p]} for p in sorted(classes)],
-        "adopted": sorted({*earlier["adopted"], *(result.adopted if result else ())}),
+        "files": [{"path": f["path"], "class": f["class"], "bucket": f.get("bucket")} for f in
+                  sorted(slice_["files"], key=lambda f: f["path"])],
+        "adopted": adopted,
+        "landed": landed,
+        "removed": sorted(p for p in adopted if classes.get(p) in importer.DELETE_CLASSES),
         "deferred": deferred,
-        "conflicts": [{"path": p, "reason": r} | ({"file": f"conflicts/{p}"} if r == "3-way merge conflict" else {})
-                      for p, r in prepared.conflicts],
+        "conflicts": conflicts,
+        "resolved": [{"path": p, "commit": c, "by": "a person"} for p, c in prepared.resolved],
+        "rolled_back": [{"path": p, "commit": c} for p, c in prepared.rolled_back],
         "reported": [{"path": p, "reason": r} for p, r in prepared.reported],
         "applied_before": list(prepared.applied),
+        "groups_split": [list(g) for g in (result.split_groups if result else ())],
         "runs": result.runs if result else 0,
         "attempts": attempts,
         "duration": round(duration, 3),
     }
+    if error:
+        outcome["error"] = error
+    return outcome
+
+
+def resolve_step(name: str, path: str, reason: str) -> str:
+    if reason == "3-way merge conflict":
+        return (f"edit reports/slices/{name}/conflicts/{path} and run `doit resolve:{name}`, or commit your "
+                f"resolution of {path} on the sync branch from any checkout; the next `doit` validates it")
+    if reason.startswith("conflict markers"):
+        return f"remove the conflict markers from {path} on the sync branch and commit; then run `doit`"
+    return (f"keep one side with `doit resolve:{name} path={path} take=fork` (or `take=upstream`), or commit your "
+            f"own version of {path} on the sync branch from any checkout; the next `doit` validates it")
 
 
 # --- up to date ---------------------------------------------------------------------
@@ -335,25 +416,34 @@ def on_sync_branch(cfg: Config, commit: str) -> bool:
     return commit in _ON_BRANCH[tip]
 
 
-def already_adopted(cfg: Config, ws: Workspace, plan: Mapping[str, Any], name: str) -> dict[str, Any] | None:
-    """The slice's outcome when a run (maybe one killed before doit saved its state) already
-    adopted it from this upstream revision, with these files and these checks; else None."""
-    path = slice_dir(ws, name) / "outcome.json"
-    if not path.exists():
+def unchanged(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mapping[str, Any],
+              name: str) -> dict[str, Any] | None:
+    """The slice's outcome when nothing it depends on changed since it was written; else None.
+
+    Adopted: from this upstream revision, with these files and checks, its commits still on the
+    sync branch (also after a run killed before doit could record it). Left for a person:
+    the same inputs, and what it adopted still there. A slice that could not run is never unchanged.
+    """
+    outcome = load_outcome(ws, name)
+    if outcome is None or outcome.get("status") == "error":
         return None
-    outcome = read_json(path)
     files = [f["path"] for f in find_slice(plan, name)["files"]]
-    if (outcome.get("status") in SUCCESS and outcome.get("upstream") == plan["upstream"]
-            and [f["path"] for f in outcome.get("files", ())] == sorted(files)
-            and outcome.get("validated_with") == fingerprint(cfg, files)
-            and on_sync_branch(cfg, outcome["verified_at"])):
-        return outcome
-    return None
+    if [f["path"] for f in outcome.get("files", ())] != sorted(files):
+        return None
+    if not all(on_sync_branch(cfg, c) for c in outcome.get("commits", ())):
+        return None
+    if outcome.get("status") in SUCCESS:
+        ok = (outcome.get("upstream") == plan["upstream"] and outcome.get("validated_with") == fingerprint(cfg, files)
+              and on_sync_branch(cfg, outcome["verified_at"]))
+        return outcome if ok else None
+    return outcome if outcome.get("inputs") == inputs(cfg, plan, drift, files, ws) else None
 
 
 def is_done(cfg: Config, ws: Workspace, name: str) -> bool:
-    path = slice_dir(ws, name) / "outcome.json"
-    if not path.exists():
+    """doit ``uptodate``: settled and still on the sync branch. A slice left for a person is never up to
+    date for doit (its task must fail again), but its action does nothing while its inputs are unchanged."""
+    outcome = load_outcome(ws, name)
+    if outcome is None:
         return False
-    outcome = read_json(path)
     return outcome.get("status") in SUCCESS and on_sync_branch(cfg, outcome["verified_at"])
+

@@ -51,7 +51,7 @@ def updated(state: dict[str, Any] | None, wave: str, revision: str, upstream_url
     return state
 
 
-def record_wave(cfg: Config, wave: str, revision: str, upstream_url: str) -> str | None:
+def record_wave(cfg: Config, wave: str, revision: str, upstream_url: str, ws: Any = None) -> str | None:
     """Commit the wave's revision onto the sync branch (compare-and-swap); None if already recorded."""
     tip = worktree.sync_tip(cfg)
     current = read(cfg, tip)
@@ -62,5 +62,5 @@ def record_wave(cfg: Config, wave: str, revision: str, upstream_url: str) -> str
     message = (f"forkwave: wave {wave} synced to upstream {revision[:12]}\n\n"
                f"Upstream-Revision: {revision}\nForkwave-State: wave {wave}\n")
     commit = importer.build_commit(cfg.fork.path, tip, [Change(STATE_PATH, "state", "100644", oid)], message)
-    worktree.move_sync(cfg, commit, tip, f"forkwave: record wave {wave}")
+    worktree.move_sync(cfg, commit, tip, f"forkwave: record wave {wave}", ws)
     return commit

@@ -18,25 +18,109 @@ def path_for(ws: Workspace) -> Path:
     return ws.state / "worktree"
 
 
+def parse_worktrees(out: bytes) -> list[dict[str, str]]:
+    r"""``git worktree list --porcelain -z``: one dict per worktree (``worktree``, ``HEAD``, ``branch``...).
+
+    >>> parse_worktrees(b"worktree /r\0HEAD abc\0branch refs/heads/main\0\0worktree /w\0HEAD def\0detached\0\0")
+    [{'worktree': '/r', 'HEAD': 'abc', 'branch': 'refs/heads/main'}, {'worktree': '/w', 'HEAD': 'def', 'detached': ''}]
+    """
+    trees, current = [], {}
+    for field in out.decode("utf-8", "surrogateescape").split("\0"):
+        if not field:
+            if current:
+                trees.append(current)
+            current = {}
+            continue
+        key, _, value = field.partition(" ")
+        current[key] = value
+    if current:
+        trees.append(current)
+    return trees
+
+
+def worktrees(fork: Path) -> list[dict[str, str]]:
+    return parse_worktrees(git.git(fork, "worktree", "list", "--porcelain", "-z"))
+
+
+def guard(cfg: Config, ws: Workspace) -> None:
+    """Refuse to move the sync branch while a checkout that is not forkwave's has it checked out.
+
+    git itself refuses to move a branch under a checkout; forkwave moves it with ``update-ref``,
+    which does not ask, so it asks here: the person's index would otherwise show the reverse
+    of every adopted change, and their next commit would undo the sync.
+    """
+    ref = f"refs/heads/{cfg.fork.sync_branch}"
+    ours = str(path_for(ws).resolve())
+    for t in worktrees(cfg.fork.path):
+        if t.get("branch") == ref and str(Path(t["worktree"]).resolve()) != ours:
+            raise ForkwaveError(f"{cfg.fork.sync_branch} is checked out in {t['worktree']}; forkwave never moves a "
+                                f"branch under a checkout: switch that checkout to another branch "
+                                f"(git -C {t['worktree']} switch {cfg.fork.branch}) and run again")
+
+
 def ensure(cfg: Config, ws: Workspace, commit: str) -> Path:
-    """A clean detached worktree of the fork at ``commit``; stale ones are pruned and rebuilt."""
+    """A clean detached worktree of the fork at ``commit``; stale ones are pruned, unlocked or rebuilt."""
     wt = path_for(ws)
     git.git(cfg.fork.path, "worktree", "prune")
-    registered = git.git(cfg.fork.path, "worktree", "list", "--porcelain", "-z").decode()
-    if wt.exists() and f"worktree {wt}\0" not in registered:
+    registered = any(str(Path(t["worktree"]).resolve()) == str(wt.resolve()) for t in worktrees(cfg.fork.path))
+    if wt.exists() and not registered:
         shutil.rmtree(wt)
     if not wt.exists():
-        wt.parent.mkdir(parents=True, exist_ok=True)
-        git.git(cfg.fork.path, "worktree", "add", "--detach", "--force", str(wt), commit)
-        return wt
-    checkout(wt, commit)
+        return _add(cfg, wt, commit)
+    clear_stale_locks(wt)
+    try:
+        checkout(wt, commit)
+    except ForkwaveError:  # a killed checkout can leave a worktree git refuses to use: it is ours, rebuild it
+        remove(cfg, wt)
+        return _add(cfg, wt, commit)
     return wt
+
+
+def _add(cfg: Config, wt: Path, commit: str) -> Path:
+    wt.parent.mkdir(parents=True, exist_ok=True)
+    git.git(cfg.fork.path, "worktree", "add", "--detach", "--force", str(wt), commit)
+    _marker(wt).write_text(lockfile_digest(wt))  # what a later checkout compares its lockfiles with
+    return wt
+
+
+def _marker(wt: Path) -> Path:
+    return wt.with_name(wt.name + ".lockfiles")
+
+
+def remove(cfg: Config, wt: Path) -> None:
+    git.git(cfg.fork.path, "worktree", "remove", "--force", "--force", str(wt), check=False)
+    if wt.exists():
+        shutil.rmtree(wt)
+    git.git(cfg.fork.path, "worktree", "prune")
+
+
+STALE_LOCKS = ("index.lock", "HEAD.lock")
+
+
+def clear_stale_locks(wt: Path) -> list[Path]:
+    """Remove the lock files a killed git left in the private worktree's own git directory.
+
+    Only forkwave uses this worktree, and only while it holds the workspace and fork locks,
+    so a lock found there now belongs to a process that is gone.
+    """
+    gitdir_file = wt / ".git"
+    if not gitdir_file.is_file():
+        return []
+    gitdir = Path(gitdir_file.read_text().split(":", 1)[1].strip())
+    gitdir = gitdir if gitdir.is_absolute() else (wt / gitdir).resolve()
+    cleared = []
+    for name in STALE_LOCKS:
+        lock = gitdir / name
+        if lock.exists():
+            lock.unlink()
+            cleared.append(lock)
+    return cleared
 
 
 def checkout(wt: Path, commit: str) -> None:
     """Check ``commit`` out clean. ``node_modules`` is kept unless a lockfile changed."""
     git.git(wt, "checkout", "--quiet", "--detach", "--force", commit)
-    marker = wt.with_name(wt.name + ".lockfiles")
+    marker = _marker(wt)
     digest = lockfile_digest(wt)
     keep = marker.exists() and marker.read_text() == digest
     git.git(wt, "clean", "-ffdxq", *(arg for k in KEEP for arg in ("-e", k)) if keep else ())
@@ -62,8 +146,11 @@ def sync_tip(cfg: Config) -> str:
     return base
 
 
-def move_sync(cfg: Config, new: str, old: str, message: str) -> None:
-    """Compare-and-swap the sync branch: fails if someone else moved it meanwhile."""
+def move_sync(cfg: Config, new: str, old: str, message: str, ws: Workspace | None = None) -> None:
+    """Compare-and-swap the sync branch: fails if someone else moved it meanwhile, or if a checkout
+    that is not forkwave's has it checked out (``ws`` names forkwave's own)."""
+    if ws is not None:
+        guard(cfg, ws)
     ref = f"refs/heads/{cfg.fork.sync_branch}"
     out = git.git(cfg.fork.path, "update-ref", "-m", message, ref, new, old, check=False)
     if git.rev_parse(cfg.fork.path, ref) != new:

@@ -1,7 +1,8 @@
 """bisect: split() tables, and isolate() driven by a deterministic validator (its real input).
 
-``isolate`` is pure: it only calls ``validate(adopted, part)``. The fake validator below is
-a model of a check suite: a tree fails when it holds every file of some "bad set".
+``isolate`` is pure: it only calls ``validate(adopted, part, n)``. The fake validator below is
+a model of a check suite: a tree fails when it holds every file of some "bad set", and a tree
+holding some but not all files of a "needs together" set fails too.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
-from tasks.bisect import Verdict, isolate, split
+from tasks.bisect import Verdict, atoms_of, isolate, split, split_atoms
 
 
 @pytest.mark.parametrize("files,expected", [
@@ -46,19 +47,26 @@ def test_split_halves_partition_the_input(seed: int) -> None:
 class Model:
     """A check suite in miniature: a tree fails when it holds every file of one of ``bad``."""
 
-    def __init__(self, bad: Iterable[Iterable[str]]):
+    def __init__(self, bad: Iterable[Iterable[str]], together: Iterable[Iterable[str]] = (),
+                 precise: bool = False):
         self.bad = [frozenset(b) for b in bad]
+        self.together = [frozenset(t) for t in together]
+        self.precise = precise  # like a gate: name the single files that are bad
         self.calls: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        self.numbers: list[int] = []
 
     def failing(self, tree: Iterable[str]) -> list[frozenset[str]]:
         tree = set(tree)
-        return [b for b in self.bad if b <= tree]
+        return [b for b in self.bad if b <= tree] + [t for t in self.together if tree & t and not t <= tree]
 
-    def __call__(self, adopted: Sequence[str], part: Sequence[str]) -> Verdict:
+    def __call__(self, adopted: Sequence[str], part: Sequence[str], n: int = 0) -> Verdict:
         assert not set(adopted) & set(part), "a part is validated on top of files it already holds"
         self.calls.append((tuple(adopted), tuple(part)))
+        self.numbers.append(n)
         failing = self.failing([*adopted, *part])
-        return Verdict(not failing, [sorted(b) for b in failing])
+        blame = tuple(sorted({f for b in failing for f in b})) if self.precise and all(
+            len(b) == 1 for b in failing) else ()
+        return Verdict(not failing, [sorted(b) for b in failing], blame=blame)
 
 
 def files_in_dirs(n: int, per_dir: int = 8) -> list[str]:
@@ -180,3 +188,83 @@ def test_random_bad_sets_are_always_sound(seed: int) -> None:
     for fs, detail in result.deferred:
         if not isinstance(detail, str):
             assert model.failing([*result.adopted, *fs])
+
+
+# --- atoms: coupled groups, precise blame, last-resort splitting ---------------------------
+
+def test_atoms_of_keeps_each_group_whole_and_the_rest_alone() -> None:
+    assert atoms_of(["b", "a", "t/a", "c"], [["a", "t/a"], ["c", "gone"]]) == [("a", "t/a"), ("b",), ("c",)]
+    assert split_atoms([("a/1", "t/a"), ("b/1",)]) == [[("a/1", "t/a")], [("b/1",)]]
+
+
+def test_a_module_and_its_test_that_only_pass_together_land_as_one_atom() -> None:
+    files = files_in_dirs(16, 4)
+    for a, b in itertools.combinations(files, 2):
+        model = Model([], together=[[a, b]])
+        result = isolate(files, model, groups=[[a, b]])
+        assert result.deferred == [] and sorted(result.adopted) == files and result.runs == 1
+
+
+def test_a_pair_that_needs_each_other_is_cut_by_the_search_but_kept_as_a_group() -> None:
+    files = ["src/mod.py", "tests/test_mod.py", "src/other.py"]
+    needs = Model([["src/other.py"]], together=[["src/mod.py", "tests/test_mod.py"]])
+    split_apart = isolate(files, needs)
+    assert sorted(f for fs, _ in split_apart.deferred for f in fs) == sorted(files)  # the search cut the pair
+    kept = isolate(files, Model([["src/other.py"]], together=[["src/mod.py", "tests/test_mod.py"]]),
+                   groups=[["src/mod.py", "tests/test_mod.py"]])
+    assert [fs for fs, _ in kept.deferred] == [("src/other.py",)]
+
+
+def test_a_precise_verdict_defers_the_blamed_files_without_a_search() -> None:
+    files = files_in_dirs(64)
+    bad = [files[3], files[17], files[30], files[41], files[50], files[63]]
+    model = Model([[f] for f in bad], precise=True)
+    result = isolate(files, model)
+    assert sorted(f for fs, _ in result.deferred for f in fs) == sorted(bad)
+    assert result.runs == 2  # the whole slice, then the rest without the six blamed files
+    assert sorted(result.adopted) == sorted(set(files) - set(bad))
+
+
+def test_a_blamed_file_takes_its_whole_group_with_it() -> None:
+    files = ["package.json", "yarn.lock", "src/a.js"]
+    model = Model([["package.json"]], precise=True)
+    result = isolate(files, model, groups=[["package.json", "yarn.lock"]])
+    assert [fs for fs, _ in result.deferred] == [("package.json", "yarn.lock")]
+    assert result.adopted == ["src/a.js"]
+
+
+def test_a_failing_splittable_group_is_cut_as_a_last_resort_and_reported() -> None:
+    group = [f"pkg/f{i}.ts" for i in range(8)]
+    model = Model([["pkg/f5.ts"]])
+    result = isolate(group, model, groups=[group])
+    assert [fs for fs, _ in result.deferred] == [("pkg/f5.ts",)]
+    assert result.split_groups == [tuple(group)]
+    assert sorted(result.adopted) == sorted(set(group) - {"pkg/f5.ts"})
+
+
+def test_an_unsplittable_group_is_deferred_whole() -> None:
+    files = ["package.json", "yarn.lock", "src/a.js"]
+    result = isolate(files, Model([["yarn.lock"]]), groups=[["package.json", "yarn.lock"]],
+                     splittable=lambda atom: "yarn.lock" not in atom)
+    assert [fs for fs, _ in result.deferred] == [("package.json", "yarn.lock")]
+    assert result.split_groups == []
+
+
+def test_attempt_numbers_are_passed_to_the_validator_and_count_inferred_ones() -> None:
+    files = ["a/1", "a/2", "b/1", "b/2"]
+    model = Model([["b/2"]])
+    result = isolate(files, model)
+    assert [a.n for a in result.attempts] == list(range(1, len(result.attempts) + 1))
+    assert model.numbers == [a.n for a in result.attempts if not a.inferred]
+
+
+def test_memo_answers_do_not_count_against_the_budget() -> None:
+    files = files_in_dirs(16)
+    model = Model([[files[9]]])
+
+    def memoised(adopted: Sequence[str], part: Sequence[str], n: int) -> Verdict:
+        v = model(adopted, part, n)
+        return Verdict(v.passed, v.detail, ran=False)
+
+    result = isolate(files, memoised, max_runs=1)
+    assert result.runs == 0 and [fs for fs, _ in result.deferred] == [(files[9],)]

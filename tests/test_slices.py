@@ -112,7 +112,7 @@ def test_a_passing_wave_lands_upstream_content_on_the_sync_branch_only(tmp_path:
     assert "adopted: " + str(len(names)) in report and "src/new.py" in report
 
 
-def test_both_changed_and_sync_branch_edits_are_conflicts_never_overwritten(tmp_path: Path) -> None:
+def test_both_changed_is_a_conflict_and_a_persons_sync_branch_edit_is_kept(tmp_path: Path) -> None:
     r = repos(tmp_path)
     # someone fixed the guide by hand on the sync branch after drift was computed
     subprocess.run(["git", "-C", str(r.fork), "branch", "sync/upstream", "main"], check=True)
@@ -126,11 +126,12 @@ def test_both_changed_and_sync_branch_edits_are_conflicts_never_overwritten(tmp_
     out = outcome(r, name)
     assert out["status"] == "conflicted"
     conflicts = {c["path"]: c["reason"] for c in out["conflicts"]}
-    assert set(conflicts) == {"shared.txt", "docs/guide.md"}
+    assert set(conflicts) == {"shared.txt"}
     assert conflicts["shared.txt"] == "3-way merge conflict"      # both rewrote the one line
     conflict_text = (r.reports / "slices" / name / "conflicts" / "shared.txt").read_text()
     assert "<<<<<<< fork" in conflict_text and "||||||| base" in conflict_text and ">>>>>>> upstream" in conflict_text
-    assert "changed on the sync branch" in conflicts["docs/guide.md"]
+    # a person's commit on the sync branch is their version of the file: kept, never overwritten
+    assert out["resolved"] == [{"path": "docs/guide.md", "commit": edited, "by": "a person"}]
     assert out["adopted"] == ["docs/new.md"]
     synced = tree(r.fork, "sync/upstream")
     assert synced["shared.txt"] == (("100644", b"fork\n"))
@@ -139,6 +140,7 @@ def test_both_changed_and_sync_branch_edits_are_conflicts_never_overwritten(tmp_
     assert git_out(r.fork, "rev-parse", "sync/upstream~1").strip() == edited
     report = (r.reports / "slices" / name / "report.md").read_text()
     assert "## Conflicts (not imported)" in report and "`shared.txt`" in report and "`docs/guide.md`" in report
+    assert "resolved by a person" in report
     assert f"{name}: conflicted" in result.stdout
     assert rev(r.fork, "main") == r.fork_head
 

@@ -116,7 +116,7 @@ def test_changing_a_check_re_runs_only_the_slices_it_applies_to(tmp_path: Path) 
     assert validate_status(failing)["validate:slice-1"] == "ran"
     out = outcome(r, "slice-1")
     assert out["status"] == "failed" and out["adopted"] == [] and out["commits"] == [commit_of_1]
-    assert out["deferred"][0]["reason"].startswith("still on the sync branch, fails re-checking: lint: exit code 2")
+    assert out["deferred"][0]["reason"] == "still on the sync branch, fails re-checking: lint: lint-v3 (exit code 2)"
     assert "Roll back:" in (r.reports / "slices/slice-1/report.md").read_text()
     assert rev(r.fork, "sync/upstream") == tip
     still = run_doit(r.workspace)                                            # not adopted: checked again

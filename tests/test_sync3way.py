@@ -248,7 +248,8 @@ def test_a_file_the_fork_renamed_and_upstream_deleted_is_deleted_at_the_forks_na
     assert report["renamed"] == {"lib/fmt.js": "src/format.js", "src/helpers.js": "src/util.js"}
     out = outcome(r, "slice-1")
     assert out["adopted"] == ["src/helpers.js", "src/main.js"]
-    assert out["conflicts"] == [{"path": "lib/fmt.js", "reason": "deleted upstream, changed in the fork"}]
+    assert [(c["path"], c["reason"]) for c in out["conflicts"]] == [("lib/fmt.js", "deleted upstream, changed in the fork")]
+    assert "take=fork" in out["conflicts"][0]["next"]
     synced = tree(r.fork, "sync/upstream")
     assert "src/helpers.js" not in synced and "src/util.js" not in synced
     assert synced["lib/fmt.js"] == ("100644", fork["lib/fmt.js"].encode())
@@ -291,8 +292,9 @@ def test_a_conflicting_merge_is_deferred_with_its_conflict_file_and_kept_off_the
     assert result.returncode != 0
     out = outcome(r, "slice-1")
     assert out["status"] == "conflicted" and out["adopted"] == ["src/other.js"]      # the rest still lands
-    assert out["conflicts"] == [{"path": "src/app.js", "reason": "3-way merge conflict",
-                                 "file": "conflicts/src/app.js"}]
+    assert [{k: c[k] for k in ("path", "reason", "file")} for c in out["conflicts"]] == [
+        {"path": "src/app.js", "reason": "3-way merge conflict", "file": "conflicts/src/app.js"}]
+    assert "doit resolve:slice-1" in out["conflicts"][0]["next"]
     conflict = (r.reports / "slices" / "slice-1" / "conflicts" / "src" / "app.js").read_text()
     assert ("<<<<<<< fork\nexport const five = 'acme';\n||||||| base\n" + APP[5] +
             "=======\nexport const five = 'upstream';\n>>>>>>> upstream\n") in conflict
@@ -335,7 +337,7 @@ def test_upstream_deletions_by_policy_and_deleted_upstream_changed_in_the_fork(t
                                         "src/kept.js": "upstream-changed"}
     out = outcome(r, "slice-1")
     assert out["status"] == "conflicted"
-    assert out["conflicts"] == [{"path": "src/edited.js", "reason": "deleted upstream, changed in the fork"}]
+    assert [(c["path"], c["reason"]) for c in out["conflicts"]] == [("src/edited.js", "deleted upstream, changed in the fork")]
     synced = tree(r.fork, "sync/upstream")
     assert synced["src/edited.js"] == ("100644", fork["src/edited.js"].encode())
     assert synced["src/kept.js"] == ("100644", b"kept v2\n")

@@ -74,7 +74,7 @@ def read_json(path: Path) -> Any:
 
 
 def check_logs(workspace: Path, check: str, stream: str = "stdout") -> dict[str, str]:
-    """``slice-N/attempt-K`` -> the check's log, for every attempt of every slice."""
+    """``slice-N/attempt-K`` -> the check's log, for every attempt of every slice (logs/<run>/attempt-K)."""
     slices = workspace / "reports" / "slices"
-    return {f"{p.parent.parent.parent.name}/{p.parent.name}": p.read_text()
-            for p in sorted(slices.glob(f"*/logs/attempt-*/{check}.{stream}.log"))}
+    return {f"{p.parent.parent.parent.parent.name}/{p.parent.name}": p.read_text()
+            for p in sorted(slices.glob(f"*/logs/*/attempt-*/{check}.{stream}.log"))}

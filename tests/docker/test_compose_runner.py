@@ -130,7 +130,7 @@ def test_a_compose_check_validates_a_slice_through_the_pipeline(tmp_path: Path, 
                                   "timeout": 300}]})
     result = run_doit(ws, "wave_a", timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
-    log = ws / "reports" / "slices" / "slice-1" / "logs" / "attempt-1" / "stack.stdout.log"
+    [log] = (ws / "reports" / "slices" / "slice-1" / "logs").glob("*/attempt-1/stack.stdout.log")
     text = log.read_text()
     assert "GET http://web:8000/health 200 ok-v2" in text    # the candidate's stack, not the fork's
     [project] = re.findall(r"--- service logs \((fw-slice-1-1-stack-\d+)\) ---", text)

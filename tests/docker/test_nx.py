@@ -41,7 +41,7 @@ def test_an_nx_build_validates_a_slice_in_a_container(tmp_path: Path) -> None:
     log = check_logs(ws, "nx-build")["slice-1/attempt-1"]
     # nx and its dependencies came from the registry once, in the wave's baseline run; the slice
     # reused that node_modules (kept in the worktree while the lockfile is unchanged)
-    baseline_log = (ws / "reports" / "wave-a" / "baseline-logs" / "nx-build.stdout.log").read_text()
+    baseline_log = next((ws / "reports" / "wave-a" / "baseline-logs").glob("*/nx-build.stdout.log")).read_text()
     assert "added " in baseline_log and "Successfully ran target build" in baseline_log
     assert "up to date" in log
     assert "> nx run acme-ui:build" in log and "acme-ui: bundled 3 files" in log

@@ -1,0 +1,160 @@
+"""The joint retry: when a wave ends, everything deferred so far is validated again, together.
+
+Files often fail alone and pass together — a module and the old test a later wave
+deletes, a deletion whose last importer goes in the next wave. So when a wave ends, every
+file deferred by its slices and by earlier waves' is validated again as one part on top of
+the new sync tip: one run; if it passes it all lands, else ``isolate`` searches for the
+parts that pass. What lands is one commit (``Forkwave-Retry``), and each slice's outcome
+moves those files from deferred to adopted. The retry records its inputs: with nothing
+changed, the next run does not retry again.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from checks.model import Runner
+from tasks import history, importer
+from tasks.bisect import isolate
+from tasks.config import Config
+from tasks.errors import CannotRun
+from tasks.memo import Memo, digest
+from tasks.slices import (LOCKFILES, deferral, find_slice, land, load_outcome, prepare_slice, readopted,
+                          status_of, sync_view)
+from tasks.validate import Validator, baseline, default_runner, fingerprint
+from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
+from tasks import worktree
+
+
+def record_path(ws: Workspace, wave: str) -> Path:
+    return ws.reports / f"wave-{wave}" / "retry.json"
+
+
+def waves_so_far(plan: Mapping[str, Any], wave: str) -> list[str]:
+    names = [w["name"] for w in plan["waves"]]
+    return names[: names.index(wave) + 1] if wave in names else []
+
+
+def retryable(d: Mapping[str, Any]) -> bool:
+    """Deferred because checks failed — not an unsafe path or a gate that named the file."""
+    return "path-safety" not in d.get("checks", ()) and not d.get("reason", "").startswith("blocked:")
+
+
+def deferred_so_far(ws: Workspace, plan: Mapping[str, Any], wave: str) -> dict[str, list[list[str]]]:
+    """slice -> its retryable deferred sets, for every slice of ``wave`` and the waves before it."""
+    out: dict[str, list[list[str]]] = {}
+    for w in plan["waves"]:
+        if w["name"] not in waves_so_far(plan, wave):
+            continue
+        for name in w["slices"]:
+            outcome = load_outcome(ws, name)
+            if outcome and outcome.get("status") not in ("error",):
+                sets = [list(d["files"]) for d in outcome["deferred"] if retryable(d)]
+                if sets:
+                    out[name] = sets
+    return out
+
+
+def key(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mapping[str, Any],
+        work: Mapping[str, Sequence[Sequence[str]]]) -> str:
+    files = sorted(f for sets in work.values() for s in sets for f in s)
+    entries = {f: drift["entries"].get(f, {}).get("upstream") for f in files}
+    return digest({"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha"), "files": entries,
+                   "checks": fingerprint(cfg, files),
+                   "person": history.person_digest(sync_view(cfg), readopted(ws))})
+
+
+def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any], wave: str,
+          runner: Runner | None = None, run_id: str = "run") -> dict[str, Any] | None:
+    """Validate everything deferred so far together on the sync tip; adopt what passes. None: nothing to do."""
+    work = deferred_so_far(ws, plan, wave)
+    path = record_path(ws, wave)
+    if not work:
+        path.unlink(missing_ok=True)
+        return None
+    current = key(cfg, ws, plan, drift, work)
+    if path.exists() and read_json(path).get("key") == current:
+        return read_json(path)  # nothing changed since the last retry: it would judge the same trees
+    started = time.monotonic()
+    owner = {f: name for name, sets in work.items() for s in sets for f in s}
+    plan_files = {f["path"]: f for name in work for f in find_slice(plan, name)["files"]}
+    pseudo = {"name": f"retry-{wave}", "wave": wave, "files": [plan_files[f] for f in sorted(owner)]}
+    worktree.guard(cfg, ws)
+    start = worktree.sync_tip(cfg)
+    prepared = prepare_slice(cfg, ws, mirror, pseudo, drift, start, save=False)
+    changes = {c.path: c for c in prepared.changes}
+    importer.copy_objects(mirror, cfg.fork.path, [c.oid for c in prepared.changes if c.oid and c.mode != "160000"])
+    runner = runner or default_runner(cfg, ws)
+    memo = Memo(ws)
+    print(f"wave {wave}: retrying {len(changes)} deferred file(s) of {len(work)} slice(s) together ...", flush=True)
+    try:
+        base_results = baseline(cfg, ws, wave, plan["upstream"], runner, memo, run_id)
+        validate = Validator(cfg, ws, f"retry-{wave}", start, changes, runner, memo,
+                             ws.reports / f"wave-{wave}" / "retry-logs" / run_id, baseline=base_results)
+        groups = [s for sets in work.values() for s in sets if len(s) > 1] + _plan_groups(plan, work)
+        locked = {f for g in groups if any(Path(f).name in LOCKFILES for f in g) for f in g}
+        result = isolate(sorted(changes), validate, groups=groups, splittable=lambda atom: not set(atom) & locked)
+    except CannotRun as exc:
+        record = {"wave": wave, "key": None, "error": str(exc), "run": run_id}
+        write_if_changed(path, dump_json(record))
+        raise
+    commit = None
+    updated: dict[str, dict[str, Any]] = {}
+    if result.adopted:
+        by_slice: dict[str, list[str]] = {}
+        for f in result.adopted:
+            by_slice.setdefault(owner[f], []).append(f)
+        commit = validate.candidate(result.adopted, message(plan, wave, by_slice))
+        updated = {name: adopt_into(load_outcome(ws, name) or {}, files, commit, wave)
+                   for name, files in sorted(by_slice.items())}
+        land(cfg, ws, f"retry-{wave}", commit, start, f"forkwave: joint retry after wave {wave}", updated)
+    still = {name: sets for name, sets in deferred_so_far(ws, plan, wave).items()}
+    record = {"wave": wave, "key": key(cfg, ws, plan, drift, still) if still else None, "run": run_id,
+              "parent": start, "commit": commit, "retried": sorted(owner), "adopted": sorted(result.adopted),
+              "by_slice": {n: sorted(f for f in result.adopted if owner[f] == n) for n in sorted(work)},
+              "deferred": [deferral(f"retry-{wave}", files, detail, False) for files, detail in result.deferred],
+              "runs": result.runs, "attempts": len(result.attempts), "duration": round(time.monotonic() - started, 3)}
+    write_if_changed(path, dump_json(record))
+    print(f"wave {wave}: joint retry adopted {len(result.adopted)} of {len(changes)} file(s) in {result.runs} run(s)",
+          flush=True)
+    return record
+
+
+def _plan_groups(plan: Mapping[str, Any], work: Mapping[str, Any]) -> list[list[str]]:
+    groups = []
+    for name in work:
+        for g in find_slice(plan, name).get("groups") or ():
+            if len(g.get("files") or ()) > 1:
+                groups.append(list(g["files"]))
+    return groups
+
+
+def message(plan: Mapping[str, Any], wave: str, by_slice: Mapping[str, Sequence[str]]) -> str:
+    n = sum(len(v) for v in by_slice.values())
+    lines = [f"forkwave: adopt {n} deferred file(s) together after wave {wave}", ""]
+    for name, files in by_slice.items():
+        lines += [f"- {name}: {f}" for f in sorted(files)[:20]]
+    return "\n".join(lines) + (f"\n\nUpstream-Revision: {plan['upstream']}\nForkwave-Retry: wave {wave}\n"
+                               f"Forkwave-Slices: {', '.join(by_slice)}\n")
+
+
+def adopt_into(outcome: dict[str, Any], files: Sequence[str], commit: str, wave: str) -> dict[str, Any]:
+    """The slice's outcome once the joint retry of ``wave`` landed ``files`` of it."""
+    got = set(files)
+    classes = {f["path"]: f["class"] for f in outcome.get("files", ())}
+    adopted = sorted(set(outcome.get("adopted", ())) | got)
+    deferred = []
+    for d in outcome.get("deferred", ()):
+        rest = [f for f in d["files"] if f not in got]
+        if rest:
+            deferred.append({**d, "files": rest})
+    out = {**outcome, "adopted": adopted, "landed": sorted(set(outcome.get("landed", ())) | got),
+           "removed": sorted(p for p in adopted if classes.get(p) in importer.DELETE_CLASSES),
+           "deferred": deferred, "commits": [*outcome.get("commits", ()), commit], "verified_at": commit,
+           "retried": [*outcome.get("retried", ()), {"wave": wave, "commit": commit, "files": sorted(got)}]}
+    out["status"] = status_of(error=False, recheck_failed=outcome.get("status") == "failed" and bool(deferred),
+                              conflicts=bool(out.get("conflicts")), deferred=bool(deferred), adopted=True,
+                              rolled_back=bool(out.get("rolled_back")))
+    return out

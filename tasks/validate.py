@@ -1,0 +1,279 @@
+"""Judging candidate trees: gates and checks, answered from the verdict memo when it knows them.
+
+A ``Validator`` is what ``bisect.isolate`` calls: it builds the candidate tree for
+(adopted + part) on the slice's start, asks the memo for every gate and check verdict on
+that tree, checks the candidate out in the private worktree only when something must
+really run, and turns failures into a ``Verdict`` — precise (a gate that names its files)
+or not. Every verdict is compared with the wave's baseline: a check, or with ``junit:`` a
+test case, that already fails on the sync tip does not block (``gating: baseline``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from checks import tracking
+from checks.diagnose import error_line
+from checks.gates import run_gate
+from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner
+from checks.runners import Dispatch
+from checks.testcases import JUnitError, read_failures
+from tasks import git, importer, worktree
+from tasks.bisect import Verdict
+from tasks.config import Check, Config
+from tasks.errors import CannotRun
+from tasks.globs import globs
+from tasks.importer import Change
+from tasks.memo import Memo, check_fingerprint, digest
+from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
+
+FILES_INLINE = 32_000  # bytes of FORKWAVE_FILES kept in the environment; beyond, only FORKWAVE_FILES_FROM
+
+
+def default_runner(cfg: Config, ws: Workspace) -> Runner:
+    """Host, docker and compose runners, configured from ``containers:``."""
+    c = cfg.containers
+    tracking.use(ws.state / "running")
+    return Dispatch(options={"ca_bundle": c.ca_bundle, "pass_env": c.pass_env, "network": c.network,
+                             "cache_dir": ws.state / "cache"})
+
+
+def request_for(check: Check, wt: Path, env: Mapping[str, str], log_dir: Path, label: str) -> Request:
+    """What running ``check`` in worktree ``wt`` means, for whichever runner its kind needs."""
+    return Request(check.name, check.run, wt, {**env, **dict(check.env)}, check.timeout, log_dir, kind=check.kind,
+                   image=check.image, network=check.network, cpus=check.cpus, memory=check.memory,
+                   compose=check.compose, service=check.service, label=label)
+
+
+def applicable(checks: Sequence[Check], files: Sequence[str]) -> list[tuple[Check, bool]]:
+    """Each check with whether it applies to ``files`` (``when`` globs, like Nx affected)."""
+    return [(c, not c.when or any(globs(c.when)(f) for f in files)) for c in checks]
+
+
+def containers_key(cfg: Config) -> dict[str, Any]:
+    c = cfg.containers
+    return {"network": c.network, "pass_env": list(c.pass_env), "ca_bundle": bool(c.ca_bundle)}
+
+
+def validation_config(cfg: Config, files: Sequence[str]) -> dict[str, Any]:
+    """What validating ``files`` depends on: the checks that apply to them, gates, deny list, sync branch."""
+    checks = [c for c, applies in applicable(cfg.checks, files) if applies]
+    out = {"checks": [c.__dict__ for c in checks], "gates": list(cfg.gates), "deny": list(cfg.deny),
+           "sync": cfg.fork.sync_branch, "gating": cfg.gating}
+    if any(c.kind != "host" for c in checks):  # where container checks run is part of what they check
+        out["containers"] = containers_key(cfg)
+    return out
+
+
+def fingerprint(cfg: Config, files: Sequence[str]) -> str:
+    """``validation_config`` as a digest, recorded in the outcome (doit's own record dies with a killed run)."""
+    text = json.dumps(validation_config(cfg, files), sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+# --- one check's verdict against the baseline -----------------------------------------
+
+def gate_on_baseline(result: Result, baseline: Result | None, gating: str) -> Result:
+    """A check that already failed on the baseline does not block a slice, unless ``gating: strict``.
+
+    With test cases on both sides (``junit:``) only the comparison of failing tests counts:
+    new failures block, the ones that already failed are reported as pre-existing.
+    """
+    if result.ok or result.status == ERROR or gating == "strict" or baseline is None:
+        return result
+    if baseline.status not in (FAILED, PREEXISTING):
+        return result
+    if result.tests and baseline.tests:
+        known = {t[0] for t in baseline.tests}
+        new = [t for t in result.tests if t[0] not in known]
+        if new:
+            first = f"{new[0][0]}: {new[0][1]}" if new[0][1] else new[0][0]
+            return replace(result, message=f"{len(new)} new failing test(s) (of {len(result.tests)}; "
+                                           f"{len(result.tests) - len(new)} fail on the baseline too): {first}",
+                           tests=tuple(new), error=first)
+        return replace(result, status=PREEXISTING,
+                       message=f"pre-existing: all {len(result.tests)} failing test(s) fail on the baseline too")
+    if result.tests and not baseline.tests:  # the baseline failed without test cases: compare as a whole
+        pass
+    return replace(result, status=PREEXISTING,
+                   message=f"pre-existing: fails on the baseline too, not blocking ({result.message})")
+
+
+def with_tests(check: Check, wt: Path, result: Result) -> Result:
+    """Attach the failing test cases of ``check.junit`` (written by the check) to a failed result."""
+    if not check.junit or result.ok or result.status == ERROR or result.timed_out:
+        return result
+    try:
+        failures = read_failures(wt / check.junit)
+    except JUnitError as exc:
+        return replace(result, message=f"{result.message}; junit: {exc}")
+    if not failures:
+        return result
+    first = f"{failures[0].id}: {failures[0].line}" if failures[0].line else failures[0].id
+    return replace(result, tests=tuple((f.id, f.line) for f in failures), error=first,
+                   message=f"{len(failures)} failing test(s): {first}")
+
+
+# --- the validator ----------------------------------------------------------------------
+
+@dataclass
+class Validator:
+    """Builds the candidate for (adopted + part), judges it (memo first), returns a Verdict."""
+
+    cfg: Config
+    ws: Workspace
+    name: str                          # the slice (or retry) the attempts belong to
+    start: str                         # commit the candidates are built on
+    changes: Mapping[str, Change]
+    runner: Runner | None
+    memo: Memo
+    log_root: Path                     # reports/slices/<name>/logs/<run id>
+    baseline: Mapping[str, Result] = field(default_factory=dict)
+    wt: Path | None = None
+    checked_out: str | None = None
+    trees: dict[str, str] = field(default_factory=dict)
+
+    def candidate(self, paths: Sequence[str], message: str) -> str:
+        return importer.build_commit(self.cfg.fork.path, self.start, [self.changes[p] for p in sorted(paths)],
+                                     message)
+
+    def __call__(self, adopted: Sequence[str], part: Sequence[str], n: int = 0) -> Verdict:
+        paths = sorted({*adopted, *part})
+        tree = importer.build_tree(self.cfg.fork.path, self.start, [self.changes[p] for p in paths])
+        self.trees[str(n)] = tree
+        results = self.judge(tree, part, n)
+        return verdict_of(results)
+
+    def judge(self, tree: str, part: Sequence[str], n: int, commit: str | None = None) -> list[Result]:
+        """Every gate and check on ``tree``; ``part`` picks the gates' files and the checks that apply."""
+        written = [p for p in part if p not in self.changes or self.changes[p].mode is not None]
+        results = [self.gate(g, tree, written, commit) for g in self.cfg.gates]
+        for check, applies in applicable(self.cfg.checks, part):
+            if not applies:
+                results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
+                continue
+            raw = self.check(check, tree, part, n, commit)
+            results.append(gate_on_baseline(raw, self.baseline.get(check.name), self.cfg.gating))
+        errors = [r for r in results if r.status == ERROR]
+        if errors:
+            raise CannotRun(f"check {errors[0].name!r} cannot run: {errors[0].message}")
+        return results
+
+    def gate(self, gate: str, tree: str, files: Sequence[str], commit: str | None) -> Result:
+        key = digest({"gate": gate, "files": sorted(files), "deny": list(self.cfg.deny), "start": self.start,
+                      "config": self.cfg.raw.get("secrets") if gate == "secrets" else None})
+        known = self.memo.get(key, tree)
+        if known is not None:
+            return replace(Result.from_json(known), memo=True)
+        root = self.checkout(tree, commit)
+        result = run_gate(gate, files, self.cfg.deny, root)
+        self.memo.put(key, tree, result.to_json() | {"stdout": result.stdout})
+        return result
+
+    def check(self, check: Check, tree: str, part: Sequence[str], n: int, commit: str | None) -> Result:
+        key = check_fingerprint(check, containers_key(self.cfg), part)
+        known = self.memo.get(key, tree)
+        if known is not None:
+            return replace(Result.from_json(known), memo=True)
+        wt = self.checkout(tree, commit)
+        log_dir = self.log_root / f"attempt-{n}" if n else self.log_root
+        env = files_env(self.ws, self.name, n, part)
+        if self.name.startswith("baseline-"):  # the baseline is no slice: checks can tell (README)
+            env.pop("FORKWAVE_SLICE")
+        if self.runner is None:
+            raise CannotRun("no check runner is configured")
+        res = self.runner.run(request_for(check, wt, env, log_dir, f"{self.name}-{n}"))
+        res = with_tests(check, wt, res)
+        log_path = log_dir / f"{check.name}.stdout.log"
+        log = str(log_path.relative_to(self.ws.reports)) if log_path.exists() else None
+        res = replace(res, log=log, error=res.error or ("" if res.ok else error_line(res.stdout, res.stderr,
+                                                                                     check.run)))
+        self.memo.put(key, tree, res.to_json() | {"stdout": res.stdout, "stderr": res.stderr})
+        return res
+
+    def checkout(self, tree: str, commit: str | None) -> Path:
+        """The worktree at ``tree`` (made once per tree; the candidate commit is made only now)."""
+        if self.checked_out == tree and self.wt is not None:
+            return self.wt
+        commit = commit or git.git(self.cfg.fork.path, "commit-tree", tree, "-p", self.start,
+                                   input=f"forkwave candidate {self.name}\n".encode()).decode().strip()
+        self.wt = worktree.ensure(self.cfg, self.ws, commit)
+        self.checked_out = tree
+        return self.wt
+
+    def recheck(self, paths: Sequence[str], n: int = 1) -> Verdict:
+        """One verdict on the start commit itself, for files already on it (re-checks, resolutions)."""
+        tree = git.tree_of(self.cfg.fork.path, self.start)
+        return verdict_of(self.judge(tree, paths, n, commit=self.start))
+
+
+def verdict_of(results: Sequence[Result]) -> Verdict:
+    """Passed, or failed — precisely when every failure is a gate naming its files."""
+    failing = [r for r in results if not r.ok]
+    precise = bool(failing) and all(r.kind == "gate" and r.files for r in failing)
+    blame = tuple(sorted({f for r in failing for f in r.files})) if precise else ()
+    ran = any(not r.memo and r.status != SKIPPED for r in results if r.kind != "gate")
+    return Verdict(not failing, list(results), blame, ran)
+
+
+def files_env(ws: Workspace, name: str, n: int, part: Sequence[str]) -> dict[str, str]:
+    """``FORKWAVE_FILES_FROM`` (a file, always) and ``FORKWAVE_FILES`` (inline, only while it is small):
+    20,000 paths in one variable exceed the OS's argument limit and no check would start."""
+    listing = "\n".join(part)
+    path = ws.state / "files" / f"{name}-{n}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(listing + ("\n" if listing else ""), encoding="utf-8", errors="surrogateescape")
+    env = {"FORKWAVE_SLICE": name, "FORKWAVE_FILES_FROM": str(path)}
+    if len(listing.encode("utf-8", "surrogateescape")) <= FILES_INLINE:
+        env["FORKWAVE_FILES"] = listing
+    return env
+
+
+# --- the baseline -----------------------------------------------------------------------
+
+def baseline_path(ws: Workspace, wave: str) -> Path:
+    return ws.reports / f"wave-{wave}" / "baseline.json"
+
+
+def checks_key(cfg: Config) -> str:
+    return hashlib.sha1(json.dumps([c.__dict__ for c in cfg.checks], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def baseline(cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runner | None = None,
+             memo: Memo | None = None, run_id: str = "run") -> dict[str, Result]:
+    """Every check, once, on the sync branch as it stands before the wave (reused for the wave's slices).
+
+    Returns check name -> raw result. Recorded in ``reports/wave-<x>/baseline.json``. A check
+    that cannot run there (exit 126/127, a missing image) or that times out stops the wave:
+    nothing it would judge may land.
+    """
+    if not cfg.checks:
+        return {}
+    path = baseline_path(ws, wave)
+    if path.exists():
+        saved = read_json(path)
+        if saved.get("upstream") == upstream and saved.get("checks") == checks_key(cfg):
+            return {r["name"]: Result.from_json(r) for r in saved["results"]}
+    tip = worktree.sync_tip(cfg)
+    memo = memo or Memo(ws)
+    v = Validator(cfg, ws, f"baseline-{wave}", tip, {}, runner or default_runner(cfg, ws), memo,
+                  path.parent / "baseline-logs" / run_id)
+    tree = git.tree_of(cfg.fork.path, tip)
+    print(f"baseline: wave {wave}: {len(cfg.checks)} checks on {cfg.fork.sync_branch} at {tip[:12]} ...", flush=True)
+    results = []
+    for check in cfg.checks:
+        res = v.check(check, tree, [], 0, tip)
+        if res.status == ERROR or res.timed_out:
+            raise CannotRun(f"wave {wave}: check {check.name!r} cannot run on the baseline ({cfg.fork.sync_branch} at "
+                            f"{tip[:12]}): {res.message}; fix the check (or the machine it runs on) and run again — "
+                            "no slice of the wave was adopted")
+        results.append(res)
+    write_if_changed(path, dump_json({"wave": wave, "upstream": upstream, "checks": checks_key(cfg), "tip": tip,
+                                      "results": [r.to_json() for r in results]}))
+    failing = [r.name for r in results if not r.ok]
+    print(f"baseline: wave {wave}: " + (f"already failing: {', '.join(failing)}" if failing else "all checks pass"))
+    return {r.name: r for r in results}
