@@ -42,6 +42,7 @@ class Result:
     stderr: str = ""
     log: str | None = None  # path of the full log, relative to reports/
     kind: str = "check"     # check | gate
+    files: tuple[str, ...] = ()  # a gate's verdict on files: exactly those it blames (empty for checks)
 
     @property
     def ok(self) -> bool:
@@ -49,7 +50,16 @@ class Result:
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "status": self.status, "duration": round(self.duration, 3),
-                "message": self.message, "log": self.log}
+                "message": self.message, "log": self.log, "files": list(self.files)}
+
+
+@dataclass(frozen=True)
+class SecretsPolicy:
+    """``secrets:`` in the config: ``allow`` regexes drop a finding whose value or line they match
+    (``re.search``); files matching the ``paths`` globs are not scanned for secrets."""
+
+    allow: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
 
 
 class Runner(Protocol):

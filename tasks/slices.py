@@ -18,11 +18,11 @@ from typing import Any
 from checks.gates import run_gate
 from checks import tracking
 from checks.runners import Dispatch
-from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner
+from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner, SecretsPolicy
 from tasks import git, importer, merge, worktree
 from tasks.bisect import Attempt, Verdict, isolate
 from tasks.bisect import Result as Isolated
-from tasks.config import Check, Config
+from tasks.config import DEFAULT_DENY_EXCEPT, Check, Config
 from tasks.errors import ForkwaveError
 from tasks.globs import globs
 from tasks.importer import Change, Prepared
@@ -69,6 +69,8 @@ def validation_config(cfg: Config, files: Sequence[str]) -> dict[str, Any]:
     checks = [c for c, applies in applicable(cfg.checks, files) if applies]
     out = {"checks": [c.__dict__ for c in checks], "gates": list(cfg.gates), "deny": list(cfg.deny),
            "sync": cfg.fork.sync_branch, "gating": cfg.gating}
+    if cfg.deny_except != DEFAULT_DENY_EXCEPT or cfg.secrets != SecretsPolicy():  # kept out when default: old digests hold
+        out["gate_policy"] = {"deny_except": list(cfg.deny_except), "secrets": cfg.secrets.__dict__}
     if any(c.kind != "host" for c in checks):  # where container checks run is part of what they check
         out["containers"] = {"network": cfg.containers.network, "pass_env": list(cfg.containers.pass_env),
                              "ca_bundle": bool(cfg.containers.ca_bundle)}
@@ -151,7 +153,8 @@ class Validator:
     def run_all(self, part: Sequence[str]) -> list[Result]:
         written = [p for p in part if p not in self.changes or self.changes[p].mode is not None]
         log_dir = slice_dir(self.ws, self.name) / "logs" / f"attempt-{self.attempt}"
-        results = [run_gate(g, written, self.cfg.deny, self.wt) for g in self.cfg.gates]
+        results = [run_gate(g, written, self.cfg.deny, self.wt, repo=self.cfg.fork.path, parent=self.start,
+                            secrets=self.cfg.secrets, deny_except=self.cfg.deny_except) for g in self.cfg.gates]
         env = {"FORKWAVE_SLICE": self.name, "FORKWAVE_FILES": "\n".join(part)}
         for check, applies in applicable(self.cfg.checks, part):
             if not applies:
