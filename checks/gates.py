@@ -12,15 +12,18 @@ import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import json5
 import yaml
 
 from checks.model import FAILED, PASSED, PREEXISTING, Result, SecretsPolicy
-from checks.secrets import Finding, Scanner
 from tasks import git
 from tasks.globs import globs
 from tasks.redact import redact_text
+
+if TYPE_CHECKING:  # detect-secrets (and requests) load when a secrets gate runs, not for `doit list`
+    from checks.secrets import Finding, Scanner
 
 
 def deny_gate(files: Sequence[str], deny: Sequence[str], root: Path) -> Result:
@@ -62,6 +65,8 @@ def _files_in_root(gate: GateInput) -> Iterator[tuple[str, Path]]:
 
 def find_secrets(text: str, path: str = "snippet.txt", allow: Sequence[str] = ()) -> list[tuple[int, str]]:
     """(line number, kind) for each credential in ``text`` — never the value itself."""
+    from checks.secrets import Scanner
+
     scanner = Scanner(allow)
     with scanner.active():
         return [(f.line, f.kind) for f in scanner.scan_bytes(path, text.encode("utf-8", "surrogateescape"))]
@@ -73,6 +78,8 @@ def secrets_gate(gate: GateInput) -> Result:
     A file that cannot be read fails the gate (nothing unscanned is adopted) unless
     ``secrets.paths`` names it.
     """
+    from checks.secrets import Scanner
+
     skip = globs(tuple(gate.secrets.paths))
     scanner = Scanner(gate.secrets.allow)
     found: dict[str, list[Finding]] = {}
