@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from checks import tracking
-from checks.host import run_group
+from checks.host import RedactedLog, run_group
 from checks.model import FAILED, PASSED, Request, Result, tail
 from tasks.errors import ForkwaveError
-from tasks.redact import redact_text
+from tasks.redact import Redactor
 
 DOWN_TIMEOUT = 120.0
 
@@ -62,7 +62,8 @@ class ComposeRunner:
         out_path = request.log_dir / f"{request.name}.stdout.log"
         err_path = request.log_dir / f"{request.name}.stderr.log"
         verdict: tuple[str, str] = (FAILED, "")
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        redactor = Redactor.for_env(env)  # service logs too: compose interpolates this environment into them
+        with RedactedLog(out_path, redactor) as out, RedactedLog(err_path, redactor) as err:
             try:
                 verdict = self._steps(cmd, request, env, deadline, out, err)
             finally:
@@ -72,9 +73,10 @@ class ComposeRunner:
                 run_group([*cmd, "down", "-v", "--remove-orphans", "--rmi", "local", "-t", "5"], request.cwd, env, DOWN_TIMEOUT, out, err)
                 remove_leftovers(project)
                 tracking.finished("compose", project)
-        stdout = redact_text(out_path.read_text("utf-8", "replace"))
-        stderr = redact_text(err_path.read_text("utf-8", "replace"))
-        return Result(request.name, verdict[0], time.monotonic() - start, verdict[1], tail(stdout), tail(stderr))
+        stdout = out_path.read_text("utf-8", "replace")
+        stderr = err_path.read_text("utf-8", "replace")
+        return Result(request.name, verdict[0], time.monotonic() - start, redactor.line(verdict[1]), tail(stdout),
+                      tail(stderr))
 
     def _steps(self, cmd: list[str], request: Request, env: dict[str, str], deadline: float,
                out: object, err: object) -> tuple[str, str]:

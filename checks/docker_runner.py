@@ -13,7 +13,7 @@ from pathlib import Path
 from checks import tracking
 from checks.host import CANNOT_RUN
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
-from tasks.redact import redact_text
+from tasks.redact import Redactor
 
 # Mounted over the system bundle (Debian/Ubuntu/Alpine path): system tools, Debian's node,
 # pip, git and Python trust it with no extra setting; the env vars cover tools with their own stores.
@@ -81,10 +81,12 @@ class DockerRunner:
         assert log_dir is not None and request.image and request.command
         log_dir.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
+        environment = self._env(request)
+        redactor = Redactor.for_env(environment)  # the container's env and forkwave's own
         try:
             container = self.client.containers.create(  # type: ignore[attr-defined]
                 request.image, ["sh", "-c", f"mkdir -p \"$HOME\" && {request.command}"],
-                working_dir="/workspace", environment=self._env(request), volumes=self._volumes(request),
+                working_dir="/workspace", environment=environment, volumes=self._volumes(request),
                 user=_owner(request.cwd), network_mode=request.network or self.network,
                 nano_cpus=_nano_cpus(request.cpus), mem_limit=request.memory,
                 labels={"forkwave": "check", "forkwave.check": request.name, "forkwave.attempt": request.label},
@@ -93,7 +95,8 @@ class DockerRunner:
             return Result(request.name, ERROR, 0.0, f"image {request.image} not found; build it (`doit images`) "
                                                     "or pull it, then run again")
         except docker.errors.APIError as exc:
-            return Result(request.name, ERROR, 0.0, f"could not create the container: {exc.explanation or exc}")
+            return Result(request.name, ERROR, 0.0,
+                          redactor.text(f"could not create the container: {exc.explanation or exc}"))
         timed_out = False
         try:
             tracking.started("container", container.id)
@@ -112,7 +115,7 @@ class DockerRunner:
             container.remove(force=True)
             tracking.finished("container", container.id)
         duration = time.monotonic() - start
-        stdout, stderr = redact_text(stdout), redact_text(stderr)
+        stdout, stderr = redactor.text(stdout), redactor.text(stderr)  # before anything is written
         (log_dir / f"{request.name}.stdout.log").write_text(stdout)
         (log_dir / f"{request.name}.stderr.log").write_text(stderr)
         if timed_out:
@@ -124,6 +127,6 @@ class DockerRunner:
                           f"{CANNOT_RUN[code]}): {request.command}; add the tool to the image or fix `run`",
                           tail(stdout), tail(stderr))
         if code != 0:
-            return Result(request.name, FAILED, duration, f"exit code {code} in {request.image}: {request.command}",
-                          tail(stdout), tail(stderr))
+            return Result(request.name, FAILED, duration,
+                          redactor.line(f"exit code {code} in {request.image}: {request.command}"), tail(stdout), tail(stderr))
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))

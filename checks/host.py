@@ -2,19 +2,69 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
+from types import TracebackType
 from typing import IO
 
 from checks import tracking
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
-from tasks.redact import redact_text
+from tasks.redact import LineRedactor, Redactor
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL on timeout
 # the shell's own codes for a command it could not start: the check never ran, so it judged nothing
 CANNOT_RUN = {126: "not executable", 127: "command not found"}
+DRAIN = 5.0  # seconds to keep reading a log pipe that a left-behind process still holds open
+
+
+class RedactedLog:
+    """A log file that only ever receives redacted bytes: writers get a pipe, a thread redacts
+    each line before it reaches the file, so a secret a check prints never touches the disk.
+
+    ``with RedactedLog(path, redactor) as sink:`` — pass ``sink`` as a subprocess's stdout or
+    stderr (or write to it); on exit the pipe is drained and the file is complete.
+    """
+
+    def __init__(self, path: Path, redactor: Redactor):
+        self.path, self.lines = path, LineRedactor(redactor)
+        self.closing = threading.Event()
+
+    def __enter__(self) -> IO[bytes]:
+        read_fd, write_fd = os.pipe()
+        self.reader = os.fdopen(read_fd, "rb", buffering=0)
+        self.sink = os.fdopen(write_fd, "wb")
+        self.out = open(self.path, "wb")
+        self.thread = threading.Thread(target=self._pump, name=f"log {self.path.name}", daemon=True)
+        self.thread.start()
+        return self.sink
+
+    def _pump(self) -> None:
+        """Copy until EOF; once the parent is done, stop at the first idle moment or after ``DRAIN``
+        (a background process the check left running may hold the pipe open forever)."""
+        deadline = float("inf")
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.reader], [], [], 0.2)
+            if ready:
+                data = self.reader.read(1 << 16)
+                if not data:
+                    break
+                self.out.write(self.lines.feed_bytes(data))
+            elif self.closing.is_set():
+                break
+            if self.closing.is_set() and deadline == float("inf"):
+                deadline = time.monotonic() + DRAIN
+        self.out.write(self.lines.close_bytes())
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.sink.close()
+        self.closing.set()
+        self.thread.join()
+        self.reader.close()
+        self.out.close()
 
 
 def run_group(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, out: IO[bytes],
@@ -41,15 +91,16 @@ class HostRunner:
         log_dir.mkdir(parents=True, exist_ok=True)
         out_path, err_path = log_dir / f"{request.name}.stdout.log", log_dir / f"{request.name}.stderr.log"
         env = {**os.environ, **request.env}
+        redactor = Redactor.for_env(env)
         start = time.monotonic()
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        with RedactedLog(out_path, redactor) as out, RedactedLog(err_path, redactor) as err:
             try:
                 code, timed_out = run_group(["bash", "-c", request.command], request.cwd, env, request.timeout, out, err)
             except OSError as exc:
-                return Result(request.name, ERROR, 0.0, f"could not start: {exc}")
+                return Result(request.name, ERROR, 0.0, redactor.text(f"could not start: {exc}"))
         duration = time.monotonic() - start
-        stdout = redact_text(out_path.read_text("utf-8", "replace"))
-        stderr = redact_text(err_path.read_text("utf-8", "replace"))
+        stdout = out_path.read_text("utf-8", "replace")
+        stderr = err_path.read_text("utf-8", "replace")
         if timed_out:
             return Result(request.name, FAILED, duration, f"timed out after {request.timeout:g} s (process group killed)",
                           tail(stdout), tail(stderr), timed_out=True)
@@ -58,7 +109,8 @@ class HostRunner:
                           f"{request.command}; install what it needs on this machine or fix `run`",
                           tail(stdout), tail(stderr))
         if code != 0:
-            return Result(request.name, FAILED, duration, f"exit code {code}: {request.command}", tail(stdout), tail(stderr))
+            return Result(request.name, FAILED, duration, redactor.line(f"exit code {code}: {request.command}"),
+                          tail(stdout), tail(stderr))
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
 
 

@@ -55,10 +55,11 @@ class Result:
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"name": self.name, "kind": self.kind, "status": self.status,
                                   "duration": round(self.duration, 3), "message": self.message, "log": self.log}
-        for key in ("files", "tests", "error", "timed_out", "memo"):
+        out["files"] = list(self.files)
+        for key in ("tests", "error", "timed_out", "memo"):
             value = getattr(self, key)
             if value:
-                out[key] = [list(t) for t in value] if key == "tests" else list(value) if key == "files" else value
+                out[key] = [list(t) for t in value] if key == "tests" else value
         return out
 
     @classmethod
@@ -69,6 +70,15 @@ class Result:
                    tuple(data.get("files") or ()),  # type: ignore[arg-type]
                    tuple(tuple(t) for t in data.get("tests") or ()),  # type: ignore[union-attr]
                    str(data.get("error") or ""), bool(data.get("timed_out")), bool(data.get("memo")))
+
+
+@dataclass(frozen=True)
+class SecretsPolicy:
+    """``secrets:`` in the config: ``allow`` regexes drop a finding whose value or line they match
+    (``re.search``); files matching the ``paths`` globs are not scanned for secrets."""
+
+    allow: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
 
 
 class Runner(Protocol):

@@ -198,7 +198,7 @@ class Lander:
 
     def __init__(self, cfg: Config):
         self.rules = cfg.map
-        self.ignored, self.denied = globs(tuple(cfg.ignore)), globs(tuple(cfg.deny))
+        self.ignored, self.denied = globs(tuple(cfg.ignore)), cfg.is_denied
         self.cache: dict[str, Landing] = {}
 
     def counted(self, path: str) -> bool:

@@ -166,8 +166,8 @@ class _Search:
         blamed = set(verdict.blame)
         if verdict.passed or not blamed or not blamed <= set(_flat(part)):
             return None
-        hit = [a for a in part if blamed & set(a)]
-        self.defer(hit, verdict.detail)
+        for atom in (a for a in part if blamed & set(a)):  # each with its own reason
+            self.defer([atom], verdict.detail)
         return [a for a in part if not blamed & set(a)]
 
     # --- the search ----------------------------------------------------------------

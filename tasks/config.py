@@ -9,7 +9,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from checks.model import SecretsPolicy
 from tasks.errors import ForkwaveError
+from tasks.globs import globs
 from tasks.rewrite import RewriteRule
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
@@ -35,6 +37,9 @@ SCHEMA: dict[str, Any] = {
         "map": {"type": "array", "items": _MAP_RULE},
         "ignore": _STR_LIST,
         "deny": _STR_LIST,
+        "deny_except": _STR_LIST,
+        "secrets": {"type": "object", "additionalProperties": False,
+                    "properties": {"allow": _STR_LIST, "paths": _STR_LIST}},
         "buckets": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["name", "paths"],
             "properties": {"name": {"type": "string", "minLength": 1}, "paths": _STR_LIST}}},
@@ -74,6 +79,9 @@ SCHEMA: dict[str, Any] = {
 
 DEFAULT_IGNORE = ("**/node_modules/**", ".yarn/cache/**")
 DEFAULT_DENY = (".env", ".env.*", "**/secrets/**")
+# Templates that document a .env without holding one; they match ``.env.*`` but are not
+# denied. A separate list, since our globs have no gitignore-style ``!`` negation.
+DEFAULT_DENY_EXCEPT = (".env.example", ".env.sample", ".env.template")
 DEFAULT_WAVES = {
     "a": {"paths": ["**/migrations/**", "**/auth/**", "**/security/**", "Dockerfile*", ".github/workflows/**"]},
     "b": {"buckets": ["*"]},
@@ -152,6 +160,8 @@ class Config:
     map: tuple[MapRule, ...] = ()
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     deny: tuple[str, ...] = DEFAULT_DENY
+    deny_except: tuple[str, ...] = DEFAULT_DENY_EXCEPT
+    secrets: SecretsPolicy = SecretsPolicy()
     buckets: tuple[Bucket, ...] = ()
     waves: tuple[Wave, ...] = field(default_factory=tuple)
     max_files: int = 25
@@ -162,6 +172,10 @@ class Config:
     deletions: str = "apply"
     gating: str = "baseline"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def is_denied(self, path: str) -> bool:
+        """Matches ``deny`` and none of ``deny_except`` (``.env.example`` and kin by default)."""
+        return globs(self.deny)(path) and not globs(self.deny_except)(path)
 
     def section(self, *keys: str) -> dict[str, Any]:
         """The effective values of some keys, for doit's ``config_changed``.
@@ -226,7 +240,8 @@ def _check_semantics(path: Path, data: dict[str, Any]) -> None:
         if rule["to"].startswith("/") or ".." in parts or ".git" in parts:
             raise ForkwaveError(f"{path}: key 'map.{i}.to': {rule['to']!r} must stay inside the repository "
                                 "(no leading '/', no '..', no '.git')")
-    glob_lists = [(key, data.get(key) or ()) for key in ("ignore", "deny")]
+    glob_lists = [(key, data.get(key) or ()) for key in ("ignore", "deny", "deny_except")]
+    glob_lists += [("secrets.paths", (data.get("secrets") or {}).get("paths") or ())]
     glob_lists += [(f"buckets.{i}.paths", b["paths"]) for i, b in enumerate(data.get("buckets") or ())]
     glob_lists += [(f"waves.{name}.paths", w.get("paths") or ()) for name, w in (data.get("waves") or {}).items()]
     for key, patterns in glob_lists:
@@ -247,6 +262,11 @@ def _check_semantics(path: Path, data: dict[str, Any]) -> None:
         junit = check.get("junit")
         if junit is not None and (junit.startswith("/") or ".." in junit.split("/")):
             raise ForkwaveError(f"{where}.junit: {junit!r} must be a path inside the worktree (no leading '/', no '..')")
+    for i, pattern in enumerate((data.get("secrets") or {}).get("allow") or ()):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ForkwaveError(f"{path}: key 'secrets.allow.{i}': not a valid regex ({exc})") from None
     for i, rule in enumerate(data.get("rewrite") or ()):
         if rule.get("regex"):
             try:
@@ -332,6 +352,9 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         map=tuple(MapRule(r["from"], r["to"]) for r in data.get("map") or ()),
         ignore=tuple(data.get("ignore", DEFAULT_IGNORE)),
         deny=tuple(data.get("deny", DEFAULT_DENY)),
+        deny_except=tuple(data.get("deny_except", DEFAULT_DENY_EXCEPT)),
+        secrets=SecretsPolicy(tuple((data.get("secrets") or {}).get("allow", ())),
+                              tuple((data.get("secrets") or {}).get("paths", ()))),
         buckets=tuple(Bucket(b["name"], tuple(b["paths"])) for b in data.get("buckets") or ()),
         waves=tuple(Wave(name, tuple(w.get("buckets", ())), tuple(w.get("paths", ())))
                     for name, w in waves.items()),

@@ -87,7 +87,7 @@ def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, E
     paths outside it are ``before-since``: reported, not planned.
     """
     renamed = renamed or {}
-    ignored, denied, bucket_of = globs(cfg.ignore), globs(cfg.deny), Bucketer(cfg)
+    ignored, denied, bucket_of = globs(cfg.ignore), cfg.is_denied, Bucketer(cfg)
     entries: dict[str, dict[str, Any]] = {}
     for path in sorted(triples):
         base, up, fork = triples[path]

@@ -262,3 +262,32 @@ def changed_paths(repo: str | Path, since: str, upstream: str) -> set[str]:
 
 def cat_blob(repo: str | Path, oid: str) -> bytes:
     return git(repo, "cat-file", "blob", oid)
+
+
+def read_paths(repo: str | Path, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+    """Each path's content at ``rev`` (one ``cat-file --batch``); None where ``rev`` has no blob there."""
+    wanted = [p for p in paths if "\n" not in p]  # cat-file reads one name a line
+    if not wanted:
+        return {}
+    names = "".join(f"{rev}:{p}\n" for p in wanted).encode("utf-8", "surrogateescape")
+    return dict(zip(wanted, parse_typed_batch(git(repo, "cat-file", "--batch=%(objecttype) %(objectsize)",
+                                                  input=names))))
+
+
+def parse_typed_batch(out: bytes) -> Iterator[bytes | None]:
+    r"""Parse ``cat-file --batch='%(objecttype) %(objectsize)'``: each blob's content, None for anything else.
+
+    >>> list(parse_typed_batch(b"blob 2\nhi\n" + b"HEAD:x missing\n" + b"tree 0\n\n"))
+    [b'hi', None, None]
+    """
+    pos = 0
+    while pos < len(out):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split(b" ")
+        if header[-1] in (b"missing", b"ambiguous"):
+            yield None
+            pos = end + 1
+            continue
+        size = int(header[1])
+        yield out[end + 1:end + 1 + size] if header[0] == b"blob" else None
+        pos = end + 1 + size + 1

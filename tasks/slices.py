@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from checks.gates import narrow
 from checks.model import Result, Runner
 from tasks import git, history, importer, journal, merge, worktree
 from tasks.bisect import BUDGET, Result as Isolated, Verdict, isolate
@@ -320,7 +321,7 @@ def why(r: Result) -> str:
 
 
 def deferral(name: str, files: Sequence[str], detail: Any, recheck: bool) -> dict[str, Any]:
-    failing = failing_of(detail)
+    failing = [narrow(r, files) for r in failing_of(detail)]
     if isinstance(detail, str):
         reason = detail
     else:

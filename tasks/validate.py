@@ -19,12 +19,12 @@ from typing import Any
 from checks import tracking
 from checks.diagnose import error_line
 from checks.gates import run_gate
-from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner
+from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner, SecretsPolicy
 from checks.runners import Dispatch
 from checks.testcases import JUnitError, read_failures
 from tasks import git, importer, worktree
 from tasks.bisect import Verdict
-from tasks.config import Check, Config
+from tasks.config import DEFAULT_DENY_EXCEPT, Check, Config
 from tasks.errors import CannotRun
 from tasks.globs import globs
 from tasks.importer import Change
@@ -64,9 +64,15 @@ def validation_config(cfg: Config, files: Sequence[str]) -> dict[str, Any]:
     checks = [c for c, applies in applicable(cfg.checks, files) if applies]
     out = {"checks": [c.__dict__ for c in checks], "gates": list(cfg.gates), "deny": list(cfg.deny),
            "sync": cfg.fork.sync_branch, "gating": cfg.gating}
+    if cfg.deny_except != DEFAULT_DENY_EXCEPT or cfg.secrets != SecretsPolicy():  # kept out when default: old digests hold
+        out["gate_policy"] = gate_policy(cfg)
     if any(c.kind != "host" for c in checks):  # where container checks run is part of what they check
         out["containers"] = containers_key(cfg)
     return out
+
+
+def gate_policy(cfg: Config) -> dict[str, Any]:
+    return {"deny_except": list(cfg.deny_except), "secrets": cfg.secrets.__dict__}
 
 
 def fingerprint(cfg: Config, files: Sequence[str]) -> str:
@@ -165,12 +171,14 @@ class Validator:
 
     def gate(self, gate: str, tree: str, files: Sequence[str], commit: str | None) -> Result:
         key = digest({"gate": gate, "files": sorted(files), "deny": list(self.cfg.deny), "start": self.start,
-                      "config": self.cfg.raw.get("secrets") if gate == "secrets" else None})
+                      "policy": gate_policy(self.cfg)})
         known = self.memo.get(key, tree)
         if known is not None:
             return replace(Result.from_json(known), memo=True)
         root = self.checkout(tree, commit)
-        result = run_gate(gate, files, self.cfg.deny, root)
+        # baseline-relative: the gate compares with the start (sync tip) and counts what the part introduces
+        result = run_gate(gate, files, self.cfg.deny, root, repo=self.cfg.fork.path, parent=self.start,
+                          secrets=self.cfg.secrets, deny_except=self.cfg.deny_except)
         self.memo.put(key, tree, result.to_json() | {"stdout": result.stdout})
         return result
 

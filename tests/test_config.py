@@ -119,6 +119,13 @@ BAD_CONFIGS = [
     ("rewrite-bad-regex", MINIMAL + "rewrite: [{from: 'twenty(', to: acme, regex: true}]\n",
      "key 'rewrite.0.from': not a valid regex (missing ), unterminated subpattern at position 6)"),
     ("rewrite-no-to", MINIMAL + "rewrite: [{from: twenty}]\n", "missing key 'rewrite.0.to'; it is required"),
+    ("secrets-bad-regex", MINIMAL + "secrets: {allow: ['ok', 'ghp_(']}\n",
+     "key 'secrets.allow.1': not a valid regex (missing ), unterminated subpattern at position 4)"),
+    ("secrets-unknown-key", MINIMAL + "secrets: {ignore: [x]}\n", "unknown key 'secrets.ignore'; expected one of: allow, paths"),
+    ("secrets-bad-glob", MINIMAL + "secrets: {paths: ['!fixtures/**']}\n",
+     "key 'secrets.paths.0': negated pattern '!fixtures/**' is not supported here"),
+    ("deny-except-type", MINIMAL + "deny_except: .env.example\n",
+     "key 'deny_except': expected a list, got str '.env.example'"),
     ("check-no-run", MINIMAL + "checks: [{name: unit}]\n", "key 'checks.0': missing key 'run' (the command to run)"),
     ("compose-no-service", MINIMAL + "checks: [{name: e2e, compose: dc.yaml}]\n",
      "key 'checks.0': a compose check needs 'service' (the test service whose exit code is the verdict)"),
@@ -185,3 +192,17 @@ def test_doit_config_variable_names_a_missing_file(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == ("forkwave: error: missing.yaml: config file not found; "
                                      "check the path given as config=")
+
+
+def test_secrets_and_deny_except_keys(tmp_path: Path) -> None:
+    from checks.model import SecretsPolicy
+    from tasks.config import DEFAULT_DENY_EXCEPT
+    path = tmp_path / "forkwave.yaml"
+    path.write_text(MINIMAL)
+    cfg = load_config(path)
+    assert cfg.secrets == SecretsPolicy() and cfg.deny_except == DEFAULT_DENY_EXCEPT
+    assert not cfg.is_denied(".env.example") and cfg.is_denied(".env.production")
+    path.write_text(MINIMAL + "secrets: {allow: ['^AKIA.*TEST$'], paths: ['fixtures/**']}\ndeny_except: []\n")
+    cfg = load_config(path)
+    assert cfg.secrets == SecretsPolicy(allow=("^AKIA.*TEST$",), paths=("fixtures/**",))
+    assert cfg.is_denied(".env.example")   # an empty list turns the exceptions off

@@ -1,0 +1,8 @@
+const sessionSecret = environmentService.get('APP_SECRET');
+app.use(
+  session({
+    secret: sessionSecret,
+    resave: false,
+    saveUninitialized: false,
+  }),
+);

@@ -1,0 +1,1 @@
+export const Password = () => <Input type="password" defaultValue="hunter2" />;

@@ -1,0 +1,5 @@
+public class Config {
+    private static final String PASSWORD_KEY = "password";
+    @Value("${db.password}")
+    private String password;
+}

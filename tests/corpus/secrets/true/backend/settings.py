@@ -1,0 +1,2 @@
+DEBUG = False
+SECRET_KEY = "QcRXHUfD46Z9#aruDeO2M3n$%Y4u3kB7PiL"

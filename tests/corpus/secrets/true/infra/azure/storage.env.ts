@@ -1,0 +1,1 @@
+export const conn = 'DefaultEndpointsProtocol=https;AccountName=acmeprod;AccountKey=7EhhuErlLlGxopNc+ORzF70En5I7oyTjflfhJO9bP2tVFBj+EOsh3QzhQMS3T6eERPBVuhNXKzghalAYWQtty7==;EndpointSuffix=core.windows.net';

@@ -1,0 +1,1 @@
+db_password = "Pg-9kQ2#xWm4"

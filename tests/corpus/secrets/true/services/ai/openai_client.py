@@ -1,0 +1,1 @@
+OPENAI_API_KEY = "sk-proj-RsmgRZGqRNU4Ze8lAqdBT3BlbkFJ2YZmb1XeCKtmeNSmx4B8"

@@ -1,0 +1,3 @@
+package pay
+
+const stripeKey = "rk_live_YEIi75qB4sA9Q0NksyRRM3NQ"
