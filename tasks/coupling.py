@@ -224,47 +224,67 @@ def tested_names(path: str) -> tuple[str, tuple[str, ...], bool] | None:
     return None
 
 
-def _affinity(test: str, source: str) -> tuple[int, int]:
-    """How well a module's folder matches a test's: trailing folders shared once test and source
-    folder names are left out, then leading folders shared."""
-    t, s = test.split("/")[:-1], source.split("/")[:-1]
-    lt, ls = [d for d in t if d not in _NEUTRAL_DIRS], [d for d in s if d not in _NEUTRAL_DIRS]
-    suffix = 0
-    while suffix < min(len(lt), len(ls)) and lt[-1 - suffix] == ls[-1 - suffix]:
-        suffix += 1
-    prefix = 0
-    while prefix < min(len(t), len(s)) and t[prefix] == s[prefix]:
-        prefix += 1
-    return suffix, prefix
+def _logical(folder: str) -> tuple[str, ...]:
+    return tuple(d for d in folder.split("/") if d and d not in _NEUTRAL_DIRS)
+
+
+def _leading(a: str, b: str) -> int:
+    """Leading folders two paths share."""
+    n = 0
+    for x, y in zip(a.split("/")[:-1], b.split("/")[:-1]):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def pair_tests(paths: Collection[str]) -> list[Link]:
-    """A test and the module it tests, both planned: the module with its basename whose folder
-    matches best (ties: no link — an ambiguous guess would glue unrelated files).
+    """A test and the module it tests, both planned.
+
+    The module is a planned non-test file with one of the names the test's name points at
+    (``tested_names``) whose folder shares the most *trailing* folder names with the test's
+    (names such as ``tests``, ``__tests__`` and ``src`` left out, so ``tests/unit/foo/test_bar.py``
+    points at ``src/pkg/foo/bar.py``), then the most leading folders. A tie, or several
+    candidates sharing no folder at all, gives no link: a guess would glue unrelated files.
+    Candidates are looked up by (name, trailing folders), so a name used thousands of times
+    (``index.ts``) costs no more than a rare one.
 
     >>> [l.why for l in pair_tests(["doit/task.py", "tests/test_task.py", "tests/test_other.py"])]
     ['test of doit/task.py']
     """
     subjects = {p: tested_names(p) for p in sorted(paths)}
-    by_name: dict[str, list[str]] = defaultdict(list)
-    for p, subject in subjects.items():
-        if subject is None:
-            by_name[p.rpartition("/")[2]].append(p)
+    sources = {p for p, subject in subjects.items() if subject is None}
+    by_tail: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)  # (name, last k folders) -> sources
+    for src in sorted(sources):
+        folder, _, name = src.rpartition("/")
+        logical = _logical(folder)
+        for k in range(len(logical) + 1):
+            by_tail[(name, logical[len(logical) - k:])].append(src)
     links = []
     for test, subject in subjects.items():
-        if subject is None:
-            continue
-        names, same_dir = subject
-        folder = test.rpartition("/")[0]
-        candidates = [s for n in names for s in by_name.get(n, ()) if not same_dir or s.rpartition("/")[0] == folder]
-        if not candidates:
-            continue
-        scored = sorted(((_affinity(test, s), s) for s in candidates), reverse=True)
-        if len(scored) > 1 and scored[0][0] == scored[1][0]:
-            continue
-        source = scored[0][1]
-        links.append(Link("test", f"test of {source}", tuple(sorted((source, test)))))
+        if subject is not None and (source := _module_of(test, subject, sources, by_tail)):
+            links.append(Link("test", f"test of {source}", tuple(sorted((source, test)))))
     return links
+
+
+def _module_of(test: str, subject: tuple[tuple[str, ...], bool], sources: Collection[str],
+               by_tail: Mapping[tuple[str, tuple[str, ...]], Sequence[str]]) -> str | None:
+    names, same_dir = subject
+    folder = test.rpartition("/")[0]
+    if same_dir:
+        found = [f for f in (f"{folder}/{n}" if folder else n for n in names) if f in sources]
+        return found[0] if len(found) == 1 else None
+    logical = _logical(folder)
+    for k in range(len(logical), -1, -1):
+        candidates = sorted({s for n in names for s in by_tail.get((n, logical[len(logical) - k:]), ())})
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            if k == 0:
+                return None
+            scored = sorted(((_leading(test, s), s) for s in candidates), reverse=True)
+            return scored[0][1] if scored[0][0] > scored[1][0] else None
+    return None
 
 
 # --- manifests and lockfiles ------------------------------------------------------------
