@@ -107,7 +107,7 @@ def wave_manifest(plan: Plan, wave: str) -> str:
 def _groups(groups: Sequence[Group], max_files: int) -> list[str]:
     if not groups:
         return []
-    out = ["Coupled groups (kept together when a failing slice is split):", ""]
+    out = ["Coupled groups:", ""]
     for g in groups:
         why = "; ".join(_reason(w) for w in g.why) or "its partners are in other slices"
         line = f"- {', '.join(code(p, cell=False) for p in g.files)} — {why}"
