@@ -71,18 +71,23 @@ class Split:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A coupled group as one slice holds it."""
+    """A coupled group as one slice holds it: its links restricted to its files here."""
 
     files: tuple[str, ...]
-    why: tuple[str, ...]
+    links: tuple[Link, ...]
     split: Split | None = None
 
     @property
+    def why(self) -> tuple[str, ...]:
+        return tuple(lk.why for lk in self.links)
+
+    @property
     def unsplittable(self) -> bool:
-        return any(w.startswith("lockfile of ") for w in self.why)
+        return any(lk.kind == "lockfile" for lk in self.links)
 
     def to_json(self) -> dict[str, Any]:
         return {"files": list(self.files), "why": list(self.why),
+                "links": [{"kind": lk.kind, "why": lk.why, "files": list(lk.files)} for lk in self.links],
                 "split": self.split.to_json() if self.split else None}
 
 
@@ -369,42 +374,49 @@ def groups_in(files: Sequence[str], links: Sequence[Link], slice_of: Mapping[str
     for comp in comps:
         members = set(comp)
         touching = [lk for lk in links if members.intersection(lk.files)]
-        why = _reasons(lk for lk in touching if len(members.intersection(lk.files)) > 1)
+        here = {Link(lk.kind, lk.why, tuple(sorted(members.intersection(lk.files)))) for lk in touching}
         cut = [lk for lk in touching if not inside.issuperset(lk.files)]
         split = None
         if cut:
             elsewhere = sorted({slice_of.get(f, "unassigned") for lk in cut for f in lk.files if f not in inside})
             split = Split(group_size[comp[0]], tuple(elsewhere), _reasons(cut))
         if len(comp) > 1 or split:
-            out.append(Group(comp, tuple(why), split))
+            out.append(Group(comp, tuple(sorted((lk for lk in here if len(lk.files) > 1), key=_strength)), split))
     return tuple(out)
+
+
+def _strength(link: Link) -> tuple[int, str]:
+    return KINDS.index(link.kind), link.why
 
 
 def _reasons(links: Iterable[Link]) -> tuple[str, ...]:
     """Distinct ``why``s, strongest kind first."""
-    return tuple(w for _, w in sorted({(KINDS.index(lk.kind), lk.why) for lk in links}))
+    return tuple(w for _, w in sorted({_strength(lk) for lk in links}))
 
 
-def slice_groups(slice_: Mapping[str, Any]) -> list[tuple[str, ...]]:
+def slice_groups(slice_: Mapping[str, Any], kinds: Collection[str] | None = None) -> list[tuple[str, ...]]:
     """The groups of a ``plan.json`` slice as a partition of its files, for the slice runner: it
     keeps each part whole when it splits a failing slice (a manifest and its lockfile, a module
     and its test, one upstream commit's files). Each coupled group is one part, every other file
     a part of its own; parts follow the slice's file order, by their first file. A plan written
     before coupled groups existed gives one part per file.
 
-    >>> s = {"files": [{"path": "a"}, {"path": "b"}, {"path": "c"}],
-    ...      "groups": [{"files": ["a", "c"], "why": ["test of a"], "split": None}]}
-    >>> slice_groups(s)
-    [('a', 'c'), ('b',)]
+    With ``kinds``, only links of those kinds hold files together — a finer partition inside
+    the groups, for a runner that must cut a failing group further: ``("lockfile", "test",
+    "couple")`` cuts only commit links, ``("lockfile",)`` keeps only what is never split.
+
+    >>> s = {"files": [{"path": "a"}, {"path": "b"}, {"path": "c"}, {"path": "d"}],
+    ...      "groups": [{"files": ["a", "c", "d"], "why": ["test of a", "commit x"], "split": None,
+    ...                  "links": [{"kind": "test", "why": "test of a", "files": ["a", "c"]},
+    ...                            {"kind": "commit", "why": "commit x", "files": ["a", "d"]}]}]}
+    >>> slice_groups(s), slice_groups(s, kinds=("lockfile", "test", "couple"))
+    ([('a', 'c', 'd'), ('b',)], [('a', 'c'), ('b',), ('d',)])
     """
     order = [f["path"] for f in slice_["files"]]
     position = {p: i for i, p in enumerate(order)}
-    part_of: dict[str, int] = {}
-    parts: list[list[str]] = []
-    for group in slice_.get("groups") or ():
-        members = sorted({p for p in group["files"] if p in position and p not in part_of}, key=position.get)
-        if members:
-            parts.append(members)
-            part_of.update((p, len(parts) - 1) for p in members)
-    parts += [[p] for p in order if p not in part_of]
-    return [tuple(p) for p in sorted(parts, key=lambda p: position[p[0]])]
+    if kinds is None:
+        sets: Iterable[Sequence[str]] = (g["files"] for g in slice_.get("groups") or ())
+    else:
+        sets = (lk["files"] for g in slice_.get("groups") or () for lk in g.get("links") or () if lk["kind"] in kinds)
+    parts = components(order, (Link("couple", "", tuple(files)) for files in sets))
+    return [tuple(sorted(p, key=position.__getitem__)) for p in sorted(parts, key=lambda p: min(map(position.get, p)))]

@@ -177,7 +177,9 @@ def test_a_group_goes_to_the_earliest_wave_of_its_members() -> None:
     assert files_of(p) == [("slice-1", "a", ["db/migrations/1.sql", "docs/x.md"]),
                            ("slice-2", "b", ["src/__tests__/a.ts", "src/a.ts", "src/b.ts"])]
     assert [g.to_json() for g in p.slices[1].groups] == [
-        {"files": ["src/__tests__/a.ts", "src/a.ts"], "why": ["test of src/a.ts"], "split": None}]
+        {"files": ["src/__tests__/a.ts", "src/a.ts"], "why": ["test of src/a.ts"],
+         "links": [{"kind": "test", "why": "test of src/a.ts", "files": ["src/__tests__/a.ts", "src/a.ts"]}],
+         "split": None}]
     assert p.slices[0].groups[0].why == ("couple: 0",)
 
 
@@ -211,6 +213,8 @@ def test_a_group_larger_than_max_files_is_split_and_reported_with_where_the_rest
     body = p.to_json()
     assert body["slices"][0]["groups"] == [{"files": ["api/migrations/0.sql", "api/migrations/1.sql"],
                                             "why": ["couple: 0"],
+                                            "links": [{"kind": "couple", "why": "couple: 0",
+                                                       "files": ["api/migrations/0.sql", "api/migrations/1.sql"]}],
                                             "split": {"group_files": 5, "with": ["slice-2", "slice-3"],
                                                       "broken": ["couple: 0"]}}]
     assert body["coupling"]["split"] == 3
@@ -269,8 +273,11 @@ def test_plan_invariants_on_random_coupled_plans(seed: int) -> None:
     for lk in lockfile_links(list(drift["entries"])):
         assert len({slice_of_path[f] for f in lk.files}) == 1                          # never split
     for s in p.slices:
-        parts = slice_groups(p.to_json()["slices"][p.slices.index(s)])
+        body = p.to_json()["slices"][p.slices.index(s)]
+        parts = slice_groups(body)
         assert sorted(f for part in parts for f in part) == sorted(f.path for f in s.files)  # a partition
+        for kinds in (("lockfile", "test", "couple"), ("lockfile",)):                   # finer, inside groups
+            assert all(any(set(fine) <= set(part) for part in parts) for fine in slice_groups(body, kinds))
         if len(s.files) > max_files:                                                   # only for a lockfile group
             assert any(g.unsplittable and len(g.files) > max_files for g in s.groups)
     shuffled = list(drift["entries"].items())
@@ -282,12 +289,18 @@ def test_plan_invariants_on_random_coupled_plans(seed: int) -> None:
 # --- the interface for the slice runner -------------------------------------------------------
 
 def test_slice_groups_is_a_partition_in_slice_order_and_reads_old_plans() -> None:
-    s = {"files": [{"path": p} for p in ("a", "b", "c", "d", "e")],
-         "groups": [{"files": ["d", "b"], "why": ["commit x"], "split": None},
-                    {"files": ["e", "zz"], "why": [], "split": {"group_files": 3, "with": ["slice-9"], "broken": []}},
-                    {"files": ["b", "c"], "why": ["test of c"], "split": None}]}   # b already taken: c alone
-    assert slice_groups(s) == [("a",), ("b", "d"), ("c",), ("e",)]
-    assert slice_groups({"files": [{"path": "a"}, {"path": "b"}]}) == [("a",), ("b",)]
+    lockfile = {"kind": "lockfile", "why": "lockfile of d", "files": ["d", "f"]}
+    s = {"files": [{"path": p} for p in ("a", "b", "c", "d", "e", "f")],
+         "groups": [{"files": ["d", "b", "f"], "why": ["lockfile of d", "commit x"], "split": None,
+                     "links": [lockfile, {"kind": "commit", "why": "commit x", "files": ["b", "d"]}]},
+                    {"files": ["e", "zz"], "why": [], "links": [],                 # a file from another slice
+                     "split": {"group_files": 3, "with": ["slice-9"], "broken": []}},
+                    {"files": ["c", "a"], "why": ["test of c"], "split": None,
+                     "links": [{"kind": "test", "why": "test of c", "files": ["a", "c"]}]}]}
+    assert slice_groups(s) == [("a", "c"), ("b", "d", "f"), ("e",)]
+    assert slice_groups(s, kinds=("lockfile", "test", "couple")) == [("a", "c"), ("b",), ("d", "f"), ("e",)]
+    assert slice_groups(s, kinds=("lockfile",)) == [("a",), ("b",), ("c",), ("d", "f"), ("e",)]
+    assert slice_groups({"files": [{"path": "a"}, {"path": "b"}]}) == [("a",), ("b",)]  # a plan from before
 
 
 # --- config ---------------------------------------------------------------------------------------
@@ -378,8 +391,8 @@ def test_a_module_and_its_test_in_other_folders_land_in_one_slice_and_pass_toget
     name = slice_of(r, "doit/x.py")
     assert slice_of(r, "tests/test_x.py") == name                  # wave b's test came along to wave a
     assert next(s["wave"] for s in plan(r)["slices"] if s["name"] == name) == "a"
-    assert groups_holding(r, "doit/x.py") == [{"files": ["doit/x.py", "tests/test_x.py"],
-                                               "why": ["test of doit/x.py"], "split": None}]
+    (group,) = groups_holding(r, "doit/x.py")
+    assert (group["files"], group["why"], group["split"]) == (["doit/x.py", "tests/test_x.py"], ["test of doit/x.py"], None)
     out = outcome(r, name)
     assert out["status"] == "adopted" and sorted(out["adopted"]) == ["doit/x.py", "tests/test_x.py"]
     assert out["runs"] == 1                                        # no split, no search: one run
@@ -400,8 +413,9 @@ def test_a_workspace_manifest_and_the_root_lockfile_share_a_slice(tmp_path: Path
 
     name = slice_of(r, "packages/app/package.json")
     assert slice_of(r, "yarn.lock") == name                        # the root lockfile follows into wave a
-    assert groups_holding(r, "yarn.lock") == [{"files": ["packages/app/package.json", "yarn.lock"],
-                                               "why": ["lockfile of packages/app/package.json"], "split": None}]
+    (group,) = groups_holding(r, "yarn.lock")
+    assert (group["files"], group["why"], group["split"]) == (
+        ["packages/app/package.json", "yarn.lock"], ["lockfile of packages/app/package.json"], None)
     manifest = (r.reports / "wave-a.md").read_text()
     assert "lockfile of `packages/app/package.json`" in manifest
 
