@@ -273,17 +273,22 @@ def plan_waves(drift: Mapping[str, Any], waves: Sequence[Wave], max_files: int,
         cuts.append((w.name, [tuple(sorted(p for pc in run for p in pc.files)) for run in runs]))
     slices, wave_index = _slices(cuts, entries, links, planned)
     base = drift.get("base") or {}
-    summary = {
+    return Plan(drift["upstream"]["sha"], base.get("sha"), max_files, tuple(wave_index), tuple(slices),
+                tuple(PlanFile(p, entries[p]["class"], entries[p]["bucket"]) for p in sorted(unassigned)),
+                _summary(history, slices, cap))
+
+
+def _summary(history: coupling.CoChange, slices: Sequence[Slice], cap: int) -> dict[str, Any]:
+    """plan.json's ``coupling``: the commit cap, commits used and skipped, groups and how many were cut."""
+    largest = sorted(history.too_large, key=lambda c: (-c.size, c.sha))[:TOO_LARGE_SHOWN]
+    return {
         "commit_cap": cap,
-        "commits": {"used": sum(1 for lk in history.links), "too_large": len(history.too_large)},
-        "too_large": [{"sha": c.sha, "files": c.size}
-                      for c in sorted(history.too_large, key=lambda c: (-c.size, c.sha))[:TOO_LARGE_SHOWN]],
+        "commits": {"used": len(history.links), "too_large": len(history.too_large)},
+        "too_large": [{"sha": c.sha, "files": c.size} for c in largest],
         "groups": sum(1 for s in slices for g in s.groups if len(g.files) > 1),
         "split": sum(1 for s in slices for g in s.groups if g.split),
         "never_split": "a manifest and its lockfile",
     }
-    return Plan(drift["upstream"]["sha"], base.get("sha"), max_files, tuple(wave_index), tuple(slices),
-                tuple(PlanFile(p, entries[p]["class"], entries[p]["bucket"]) for p in sorted(unassigned)), summary)
 
 
 def _cochange(drift: Mapping[str, Any], planned: Sequence[str], wave_of: Mapping[str, str | None],
