@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import basedetect, demo, drift, fetch, git, render, reports, retry, runlock, slices, state, treemap
+from tasks import basedetect, coupling, demo, drift, fetch, git, render, reports, retry, runlock, slices, state, treemap
 from tasks.context import Context
 from tasks.errors import CannotRun, ForkwaveError, user_errors
 from tasks.plan import plan_waves
@@ -76,7 +76,8 @@ def do_base(ctx: Context) -> dict[str, Any]:
 @user_errors
 def do_plan(ctx: Context) -> bool:
     _locked(ctx)
-    plan = plan_waves(_read(ctx, "drift.json", "drift"), ctx.cfg.waves, ctx.cfg.max_files)
+    report = _read(ctx, "drift.json", "drift")
+    plan = plan_waves(report, ctx.cfg.waves, ctx.cfg.max_files, ctx.cfg.couple, upstream_history(ctx, report))
     write_if_changed(ctx.ws.report("plan.json"), dump_json(plan.to_json()))
     for wave, names in plan.waves:
         write_if_changed(ctx.ws.report(f"wave-{wave}.md"), render.wave_manifest(plan, wave))
@@ -84,6 +85,20 @@ def do_plan(ctx: Context) -> bool:
     if plan.unassigned:
         print(f"plan: {len(plan.unassigned)} actionable paths match no wave (listed in plan.json 'unassigned')")
     return True
+
+
+def upstream_history(ctx: Context, report: dict[str, Any]) -> list[coupling.Commit]:
+    """The upstream first-parent commits since each base of the drift (none without a base), for co-change.
+
+    One ``git log`` per distinct base (usually one): a commit's files couple only paths compared
+    against a base it is newer than.
+    """
+    bases = coupling.bases_of(report)
+    if not bases or not any(e["class"] in drift.ACTIONABLE for e in report["entries"].values()):
+        return []
+    tip = report["upstream"]["sha"]
+    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, tip)
+    return coupling.history({b: git.first_parent_paths(mirror, tip, b) for b in bases}, ctx.cfg.map)
 
 
 def _read(ctx: Context, name: str, task: str) -> Any:

@@ -127,9 +127,13 @@ def _flat(atoms: Sequence[Atom]) -> list[str]:
     return [f for a in atoms for f in a]
 
 
+def singles(atom: Atom) -> list[Atom]:
+    return [(f,) for f in atom]
+
+
 class _Search:
-    def __init__(self, validate: Validate, max_runs: int, splittable: Callable[[Atom], bool]):
-        self.validate, self.max_runs, self.splittable = validate, max_runs, splittable
+    def __init__(self, validate: Validate, max_runs: int, refine: Callable[[Atom], list[Atom]]):
+        self.validate, self.max_runs, self.refine = validate, max_runs, refine
         self.result = Result()
         self.adopted: list[Atom] = []
         self.pending: list[Atom] = []  # halves set aside while their sibling is narrowed
@@ -166,9 +170,22 @@ class _Search:
         blamed = set(verdict.blame)
         if verdict.passed or not blamed or not blamed <= set(_flat(part)):
             return None
-        for atom in (a for a in part if blamed & set(a)):  # each with its own reason
-            self.defer([atom], verdict.detail)
-        return [a for a in part if not blamed & set(a)]
+        rest = []
+        for atom in part:
+            if not blamed & set(atom):
+                rest.append(atom)
+                continue
+            # a co-change group keeps its parts that are not to blame; what is bound tighter
+            # (a lockfile, a test, a couple: rule) goes with the blamed file
+            pieces = self.refine(atom) if len(atom) > 1 else [atom]
+            if len(pieces) > 1 and any(not blamed & set(p) for p in pieces):
+                self.result.split_groups.append(atom)
+            for piece in pieces:
+                if blamed & set(piece):
+                    self.defer([piece], verdict.detail)  # each with its own reason
+                else:
+                    rest.append(piece)
+        return rest
 
     # --- the search ----------------------------------------------------------------
     def drain(self) -> None:
@@ -233,10 +250,11 @@ class _Search:
             self.defer([atom], failure)
 
     def last_resort(self, atom: Atom, failure: Any) -> None:
-        """A failing atom on its own: defer it, or cut a splittable coupled group into its files."""
-        if len(atom) > 1 and self.splittable(atom) and self.result.runs < self.max_runs:
+        """A failing atom on its own: defer it, or cut a coupled group into its finer parts."""
+        parts = self.refine(atom) if len(atom) > 1 else [atom]
+        if len(parts) > 1 and self.result.runs < self.max_runs:
             self.result.split_groups.append(atom)
-            self.solve_failing([(f,) for f in atom], failure)
+            self.solve_failing(sorted(parts), failure)
             return
         self.defer([atom], failure)
 
@@ -285,14 +303,14 @@ def atoms_of(files: Sequence[str], groups: Sequence[Sequence[str]] = ()) -> list
 
 def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = None,
             max_runs: int = MAX_RUNS, groups: Sequence[Sequence[str]] = (),
-            splittable: Callable[[Atom], bool] = lambda atom: True) -> Result:
+            refine: Callable[[Atom], list[Atom]] = singles) -> Result:
     """Adopt what passes, defer culprits (atoms, or sets of atoms that only fail together).
 
-    ``groups`` are coupled files kept together (an atom each); ``splittable`` says which of
-    them may be cut into files as a last resort. ``first`` is the verdict of the whole slice
-    when the caller already has it.
+    ``groups`` are coupled files kept together (an atom each); ``refine`` gives the finer parts
+    a failing group may be cut into as a last resort (one part: never cut). ``first`` is the
+    verdict of the whole slice when the caller already has it.
     """
-    search = _Search(validate, max_runs, splittable)
+    search = _Search(validate, max_runs, refine)
     atoms = atoms_of(files, groups)
     if first is None:
         search.solve(atoms)

@@ -74,6 +74,7 @@ SCHEMA: dict[str, Any] = {
                                       "pass_env": _STR_LIST,
                                       "network": {"type": "string", "minLength": 1}}},
         "gates": {"type": "array", "items": {"enum": list(GATES)}},
+        "couple": {"type": "array", "items": {**_STR_LIST, "minItems": 1}},
     },
 }
 
@@ -171,6 +172,7 @@ class Config:
     rewrite: tuple[RewriteRule, ...] = ()
     deletions: str = "apply"
     gating: str = "baseline"
+    couple: tuple[tuple[str, ...], ...] = ()   # groups of globs: the paths one group matches are coupled
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def is_denied(self, path: str) -> bool:
@@ -244,6 +246,7 @@ def _check_semantics(path: Path, data: dict[str, Any]) -> None:
     glob_lists += [("secrets.paths", (data.get("secrets") or {}).get("paths") or ())]
     glob_lists += [(f"buckets.{i}.paths", b["paths"]) for i, b in enumerate(data.get("buckets") or ())]
     glob_lists += [(f"waves.{name}.paths", w.get("paths") or ()) for name, w in (data.get("waves") or {}).items()]
+    glob_lists += [(f"couple.{i}", rule) for i, rule in enumerate(data.get("couple") or ())]
     for key, patterns in glob_lists:
         for i, pattern in enumerate(patterns):
             if (problem := check_pattern(pattern)):
@@ -310,6 +313,8 @@ def _describe(err: jsonschema.ValidationError) -> str:
         return f"key '{key}': expected a non-empty string"
     if err.validator == "minimum":
         return f"key '{key}': expected a number >= {err.validator_value}, got {err.instance!r}"
+    if err.validator == "minItems":
+        return f"key '{key}': expected a non-empty list"
     if err.validator == "minProperties":
         return f"key '{key}': expected at least one entry"
     if err.validator == "pattern":
@@ -370,5 +375,6 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         deletions=data.get("deletions", "apply"),
         gating=data.get("gating", "baseline"),
         gates=tuple(data.get("gates", GATES)),
+        couple=tuple(tuple(rule) for rule in data.get("couple") or ()),
         raw=data,
     )

@@ -291,3 +291,37 @@ def parse_typed_batch(out: bytes) -> Iterator[bytes | None]:
         size = int(header[1])
         yield out[end + 1:end + 1 + size] if header[0] == b"blob" else None
         pos = end + 1 + size + 1
+
+
+def parse_name_log(out: bytes) -> list[tuple[str, tuple[str, ...]]]:
+    r"""Parse ``git log --name-only -z --format=%x01%H``: (sha, paths it changed) per commit.
+
+    git puts a newline before a commit's first path; a commit that changed nothing has none.
+
+    >>> parse_name_log(b"\x01" + b"a" * 40 + b"\0\x01" + b"b" * 40 + b"\0\nx y\0z\0")
+    [('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', ()), ('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', ('x y', 'z'))]
+    """
+    commits: list[tuple[str, tuple[str, ...]]] = []
+    sha, paths, first = None, [], False
+    for tok in out.split(b"\0"):
+        if tok.startswith(b"\x01"):
+            if sha:
+                commits.append((sha, tuple(paths)))
+            sha, paths, first = tok[1:].decode(), [], True
+            continue
+        if first and tok.startswith(b"\n"):
+            tok = tok[1:]
+        first = False
+        if tok:
+            paths.append(tok.decode("utf-8", "surrogateescape"))
+    if sha:
+        commits.append((sha, tuple(paths)))
+    return commits
+
+
+def first_parent_paths(repo: str | Path, tip: str, since: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Each first-parent commit of ``since..tip``, newest first, with the paths it changed (a merge:
+    against its first parent; a rename: both names)."""
+    out = git(repo, "log", "--first-parent", "-m", "--no-renames", "--name-only", "-z", "--no-color",
+              "--format=%x01%H", tip, f"^{since}")
+    return parse_name_log(out)

@@ -1,15 +1,20 @@
-"""plan: actionable drift -> waves -> slices. Pure: data in, frozen data out."""
+"""plan: actionable drift -> coupled groups -> waves -> slices. Pure: data in, frozen data out."""
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
+from tasks import coupling
 from tasks.config import Wave
 from tasks.drift import ACTIONABLE
 from tasks.globs import globs
+
+T = TypeVar("T")
+TOO_LARGE_SHOWN = 10  # commits over the cap listed in plan.json (the count is always given)
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,11 @@ class Slice:
     name: str
     wave: str
     files: tuple[PlanFile, ...]
+    groups: tuple[coupling.Group, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "wave": self.wave, "files": [f.to_json() for f in self.files],
+                "groups": [g.to_json() for g in self.groups]}
 
 
 @dataclass(frozen=True)
@@ -37,15 +47,16 @@ class Plan:
     waves: tuple[tuple[str, tuple[str, ...]], ...]
     slices: tuple[Slice, ...]
     unassigned: tuple[PlanFile, ...]
+    coupling: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "upstream": self.upstream,
             "base": self.base,
             "max_files": self.max_files,
+            "coupling": dict(self.coupling),
             "waves": [{"name": w, "slices": list(names)} for w, names in self.waves],
-            "slices": [{"name": s.name, "wave": s.wave, "files": [f.to_json() for f in s.files]}
-                       for s in self.slices],
+            "slices": [s.to_json() for s in self.slices],
             "unassigned": [f.to_json() for f in self.unassigned],
         }
 
@@ -73,6 +84,16 @@ def assign_wave(path: str, bucket: str, waves: Sequence[Wave]) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Block(Generic[T]):
+    """Something ``pack`` keeps whole: ``size`` files, placed in the tree at ``path``, ordered by (path, part)."""
+
+    path: str
+    part: int
+    size: int
+    item: T
+
+
 def cut(paths: Sequence[str], max_files: int) -> list[list[str]]:
     """Cut sorted ``paths`` into groups of at most ``max_files``, keeping directories whole.
 
@@ -85,68 +106,222 @@ def cut(paths: Sequence[str], max_files: int) -> list[list[str]]:
     >>> cut([f"d/{i}" for i in range(5)], 2)
     [['d/0', 'd/1'], ['d/2', 'd/3'], ['d/4']]
     """
-    groups: list[list[str]] = []
-    for unit in _units(sorted(paths), "", max_files):
-        if groups and len(groups[-1]) + len(unit) <= max_files:
-            groups[-1].extend(unit)
+    return pack([Block(p, 0, 1, p) for p in paths], max_files)
+
+
+def pack(blocks: Sequence[Block[T]], max_files: int) -> list[list[T]]:
+    """``cut`` for blocks of several files: each block stays whole and counts ``size`` files.
+
+    A block larger than ``max_files`` (a manifest with its lockfile, say) gets a run of its own.
+
+    >>> pack([Block("a/x", 0, 2, "ax"), Block("a/y", 0, 2, "ay"), Block("b/z", 0, 1, "bz")], 3)
+    [['ax'], ['ay', 'bz']]
+    """
+    runs: list[list[Block[T]]] = []
+    for unit in _units(sorted(blocks, key=lambda b: (b.path, b.part)), "", max_files):
+        if runs and _size(runs[-1]) + _size(unit) <= max_files:
+            runs[-1].extend(unit)
         else:
-            groups.append(list(unit))
-    return groups
+            runs.append(list(unit))
+    return [[b.item for b in run] for run in runs]
 
 
-def _units(paths: list[str], prefix: str, max_files: int) -> list[list[str]]:
-    if len(paths) <= max_files:
-        return [paths] if paths else []
-    direct: list[str] = []
-    subdirs: dict[str, list[str]] = {}
-    for p in paths:
-        head, sep, _ = p[len(prefix):].partition("/")
+def _size(blocks: Sequence[Block[T]]) -> int:
+    return sum(b.size for b in blocks)
+
+
+def _units(blocks: list[Block[T]], prefix: str, max_files: int) -> list[list[Block[T]]]:
+    if _size(blocks) <= max_files:
+        return [blocks] if blocks else []
+    direct: list[Block[T]] = []
+    subdirs: dict[str, list[Block[T]]] = {}
+    for b in blocks:
+        head, sep, _ = b.path[len(prefix):].partition("/")
         if sep:
-            subdirs.setdefault(head, []).append(p)
+            subdirs.setdefault(head, []).append(b)
         else:
-            direct.append(p)
+            direct.append(b)
     units = _even_runs(direct, max_files)
     for name in sorted(subdirs):
         units.extend(_units(subdirs[name], f"{prefix}{name}/", max_files))
     return units
 
 
-def _even_runs(items: list[str], max_files: int) -> list[list[str]]:
-    if not items:
-        return []
-    n = math.ceil(len(items) / max_files)
-    size, extra = divmod(len(items), n)
-    runs, start = [], 0
-    for i in range(n):
-        end = start + size + (1 if i < extra else 0)
-        runs.append(items[start:end])
-        start = end
+def _even_runs(items: list[Block[T]], max_files: int) -> list[list[Block[T]]]:
+    """Near-equal consecutive runs: each aims at what is left over the runs left (ceil(n / max) in all)."""
+    runs: list[list[Block[T]]] = []
+    rest, i = _size(items), 0
+    planned = math.ceil(rest / max_files)
+    while i < len(items):
+        target = min(max_files, math.ceil(rest / max(1, planned - len(runs))))
+        run: list[Block[T]] = []
+        while i < len(items) and (not run or _size(run) + items[i].size <= target):
+            run.append(items[i])
+            i += 1
+        runs.append(run)
+        rest -= _size(run)
     return runs
 
 
-def plan_waves(drift: Mapping[str, Any], waves: Sequence[Wave], max_files: int) -> Plan:
-    """Assign every actionable path of ``drift`` to a wave and cut waves into slices."""
-    by_wave: dict[str, list[str]] = {w.name: [] for w in waves}
-    unassigned: list[PlanFile] = []
-    entries = drift["entries"]
-    for path, e in entries.items():
-        if e["class"] not in ACTIONABLE:
+# --- coupled groups into pieces that fit a slice ------------------------------------------
+
+@dataclass(frozen=True)
+class Piece:
+    """Files that go into one slice together; the piece takes the earliest wave of ``anchor``."""
+
+    files: tuple[str, ...]
+    anchor: frozenset[str]
+    key: tuple[str, int]      # its group's first path, then the part number: parts stay in order
+
+
+def pieces(paths: Sequence[str], links: Sequence[coupling.Link], max_files: int,
+           last_touch: Mapping[str, int]) -> list[Piece]:
+    """Every coupled group (a component of ``links``; a lone path is one too) as pieces of at most
+    ``max_files``: whole when it fits, else cut (see ``cut_group``)."""
+    groups = coupling.components(paths, links)
+    group_of = {p: g[0] for g in groups for p in g}
+    links_of: dict[str, list[coupling.Link]] = {}
+    for link in links:
+        links_of.setdefault(group_of[link.files[0]], []).append(link)
+    out = []
+    for g in groups:
+        if len(g) <= max_files:
+            out.append(Piece(g, frozenset(g), (g[0], 0)))
             continue
-        wave = assign_wave(path, e["bucket"], waves)
+        for i, (files, anchor) in enumerate(cut_group(g, links_of[g[0]], max_files, last_touch)):
+            out.append(Piece(files, anchor, (g[0], i)))
+    return out
+
+
+def cut_group(group: Sequence[str], links: Sequence[coupling.Link], max_files: int,
+              last_touch: Mapping[str, int]) -> list[tuple[tuple[str, ...], frozenset[str]]]:
+    """Cut a coupled group larger than ``max_files`` into (files, anchor) pieces.
+
+    Its *units* — what tests, lockfiles and ``couple:`` rules hold together — stay whole; only
+    commit links are cut, along upstream commit order: units are taken by the last commit that
+    changed them (the newest state they need), oldest first, a piece closing when the next
+    commit's units would overflow it; one commit's units too many for a piece are cut by
+    directory. Last resort: a unit itself larger than ``max_files`` is cut by directory, its
+    manifest/lockfile sets whole (never split, even past ``max_files``); its pieces keep the
+    whole unit as their anchor, so they stay in the unit's wave.
+
+    >>> t = coupling.Link("test", "test of a/x.py", ("a/x.py", "t/test_x.py"))
+    >>> c = [coupling.Link("commit", f"commit {i}", f) for i, f in enumerate([("a/x.py", "b/y.py"), ("b/y.py", "c/z.py")])]
+    >>> [f for f, _ in cut_group(["a/x.py", "b/y.py", "c/z.py", "t/test_x.py"], [t, *c], 3,
+    ...                          {"a/x.py": 0, "t/test_x.py": 0, "b/y.py": 1, "c/z.py": 1})]
+    [('a/x.py', 't/test_x.py'), ('b/y.py', 'c/z.py')]
+    """
+    firm = [lk for lk in links if lk.kind != "commit"]
+    hard = [lk for lk in links if lk.kind == "lockfile"]
+    units: list[tuple[int, tuple[str, ...], frozenset[str]]] = []  # (commit index, files, anchor)
+    for unit in coupling.components(group, firm):
+        when = max(last_touch.get(p, -1) for p in unit)
+        if len(unit) <= max_files:
+            units.append((when, unit, frozenset(unit)))
+            continue
+        atoms = coupling.components(unit, hard)
+        for part in pack([Block(a[0], 0, len(a), a) for a in atoms], max_files):
+            units.append((when, tuple(sorted(p for a in part for p in a)), frozenset(unit)))
+    units.sort(key=lambda u: (u[0], u[1][0]))
+    runs: list[list[tuple[int, tuple[str, ...], frozenset[str]]]] = []
+    current: list[tuple[int, tuple[str, ...], frozenset[str]]] = []
+    for _, batch_iter in itertools.groupby(units, key=lambda u: u[0]):
+        batch = list(batch_iter)
+        size = sum(len(u[1]) for u in batch)
+        if sum(len(u[1]) for u in current) + size <= max_files:
+            current += batch
+            continue
+        if current:
+            runs.append(current)
+        if size <= max_files:
+            current = batch
+            continue
+        parts = pack([Block(u[1][0], 0, len(u[1]), u) for u in batch], max_files)
+        runs += parts[:-1]
+        current = parts[-1]
+    if current:
+        runs.append(current)
+    return [(tuple(sorted(p for u in run for p in u[1])), frozenset(p for u in run for p in u[2])) for run in runs]
+
+
+def plan_waves(drift: Mapping[str, Any], waves: Sequence[Wave], max_files: int,
+               couple: Sequence[Sequence[str]] = (), commits: Sequence[coupling.Commit] = ()) -> Plan:
+    """Couple the actionable paths of ``drift``, give each coupled group the earliest wave of its
+    members, and cut waves into slices that keep groups whole.
+
+    ``couple`` are the config's ``couple:`` rules; ``commits`` the upstream first-parent commits
+    since the bases, oldest first (``coupling.history``). A path no wave names joins the wave of a
+    group it belongs to; a group with no member in any wave is unassigned.
+    """
+    entries = drift["entries"]
+    planned = sorted(p for p, e in entries.items() if e["class"] in ACTIONABLE)
+    wave_of = {p: assign_wave(p, entries[p]["bucket"], waves) for p in planned}
+    cap = coupling.commit_cap(max_files)
+    history = _cochange(drift, planned, wave_of, commits, cap)
+    links = coupling.path_links(planned, couple) + list(history.links)
+    by_wave: dict[str, list[Piece]] = {w.name: [] for w in waves}
+    unassigned: list[str] = []
+    for piece in pieces(planned, links, max_files, history.last_touch):
+        wave = _earliest(piece.anchor, wave_of, waves)
         if wave is None:
-            unassigned.append(PlanFile(path, e["class"], e["bucket"]))
+            unassigned += piece.files
         else:
-            by_wave[wave].append(path)
-    slices: list[Slice] = []
-    wave_index: list[tuple[str, tuple[str, ...]]] = []
+            by_wave[wave].append(piece)
+    cuts: list[tuple[str, list[tuple[str, ...]]]] = []
     for w in waves:
-        names = []
-        for group in cut(by_wave[w.name], max_files):
-            name = f"slice-{len(slices) + 1}"
-            files = tuple(PlanFile(p, entries[p]["class"], entries[p]["bucket"]) for p in group)
-            slices.append(Slice(name, w.name, files))
-            names.append(name)
-        wave_index.append((w.name, tuple(names)))
+        runs = pack([Block(pc.key[0], pc.key[1], len(pc.files), pc) for pc in by_wave[w.name]], max_files)
+        cuts.append((w.name, [tuple(sorted(p for pc in run for p in pc.files)) for run in runs]))
+    slices, wave_index = _slices(cuts, entries, links, planned)
     base = drift.get("base") or {}
     return Plan(drift["upstream"]["sha"], base.get("sha"), max_files, tuple(wave_index), tuple(slices),
-                tuple(sorted(unassigned, key=lambda f: f.path)))
+                tuple(PlanFile(p, entries[p]["class"], entries[p]["bucket"]) for p in sorted(unassigned)),
+                _summary(history, slices, cap))
+
+
+def _summary(history: coupling.CoChange, slices: Sequence[Slice], cap: int) -> dict[str, Any]:
+    """plan.json's ``coupling``: the commit cap, commits used and skipped, groups and how many were cut."""
+    largest = sorted(history.too_large, key=lambda c: (-c.size, c.sha))[:TOO_LARGE_SHOWN]
+    return {
+        "commit_cap": cap,
+        "commits": {"used": len(history.links), "too_large": len(history.too_large)},
+        "too_large": [{"sha": c.sha, "files": c.size} for c in largest],
+        "groups": sum(1 for s in slices for g in s.groups if len(g.files) > 1),
+        "split": sum(1 for s in slices for g in s.groups if g.split),
+        "never_split": "a manifest and its lockfile",
+    }
+
+
+def _cochange(drift: Mapping[str, Any], planned: Sequence[str], wave_of: Mapping[str, str | None],
+              commits: Sequence[coupling.Commit], cap: int) -> coupling.CoChange:
+    """Commit links, each path counted from its own base (its wave's recorded one, else the default)."""
+    base = drift.get("base") or {}
+    groups, default = base.get("groups") or {}, base.get("sha")
+    entries = drift["entries"]
+    alias = {entries[p]["renamed_from"]: p for p in planned if entries[p].get("renamed_from")}
+    return coupling.cochange(set(planned), commits, lambda p: groups.get(wave_of[p] or "", default), alias, cap)
+
+
+def _earliest(files: frozenset[str], wave_of: Mapping[str, str | None], waves: Sequence[Wave]) -> str | None:
+    named = {wave_of[p] for p in files} - {None}
+    return next((w.name for w in waves if w.name in named), None)
+
+
+def _slices(cuts: Sequence[tuple[str, Sequence[tuple[str, ...]]]], entries: Mapping[str, Any],
+            links: Sequence[coupling.Link], planned: Sequence[str]
+            ) -> tuple[list[Slice], list[tuple[str, tuple[str, ...]]]]:
+    """Name the cuts ``slice-1..N`` across waves and record the coupled groups each holds."""
+    named = [(f"slice-{i}", wave, files) for i, (wave, files) in
+             enumerate(((w, f) for w, runs in cuts for f in runs), 1)]
+    slice_of = {p: name for name, _, files in named for p in files}
+    size_of = {p: len(g) for g in coupling.components(planned, links) for p in g}
+    links_of: dict[str, list[int]] = {}
+    for i, link in enumerate(links):
+        for p in link.files:
+            links_of.setdefault(p, []).append(i)
+    slices = []
+    for name, wave, files in named:
+        mine = [links[i] for i in sorted({i for p in files for i in links_of.get(p, ())})]
+        slices.append(Slice(name, wave, tuple(PlanFile(p, entries[p]["class"], entries[p]["bucket"]) for p in files),
+                            coupling.groups_in(files, mine, slice_of, size_of)))
+    index = [(wave, tuple(name for name, w, _ in named if w == wave)) for wave, _ in cuts]
+    return slices, index

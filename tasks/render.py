@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tasks.drift import ACTIONABLE, CLASSES, upstream_work
+from tasks.coupling import Group
 from tasks.plan import Plan
 
 SAMPLES = 3
@@ -84,16 +85,47 @@ def wave_manifest(plan: Plan, wave: str) -> str:
     files = sum(len(s.files) for s in slices)
     out = [f"# Wave {wave}: {len(slices)} slices, {files} files", "",
            f"Upstream {code(plan.upstream[:12])}, at most {plan.max_files} files a slice. "
-           f"Run one slice with `doit validate:<slice>`, the whole wave with `doit wave_{wave}`.", ""]
+           f"Run one slice with `doit validate:<slice>`, the whole wave with `doit wave_{wave}`.", "",
+           "Coupled files — one upstream commit's, a module and its test, a manifest and its lockfile, "
+           "a `couple:` rule — share a slice, in the earliest wave of any of them. A group larger than a "
+           "slice is cut (along upstream commit order, then by directory) and marked *split* below; "
+           "a manifest and its lockfile are never split.", ""]
     if not slices:
         out += ["Nothing to do in this wave.", ""]
     for s in slices:
         classes = _counts(f.cls for f in s.files)
         buckets = _counts(f.bucket for f in s.files)
+        over = (f" · **{len(s.files)} files, over {plan.max_files}: a manifest and its lockfile are never split**"
+                if len(s.files) > plan.max_files else "")
         out += [f"## {s.name}", "",
-                f"{len(s.files)} files · classes: {classes} · buckets: {buckets}", "",
+                f"{len(s.files)} files · classes: {classes} · buckets: {buckets}{over}", "",
                 table(["file", "class", "bucket"], ((code(f.path), f.cls, code(f.bucket)) for f in s.files)), ""]
+        out += _groups(s.groups, plan.max_files)
     return "\n".join(out)
+
+
+def _groups(groups: Sequence[Group], max_files: int) -> list[str]:
+    if not groups:
+        return []
+    out = ["Coupled groups:", ""]
+    for g in groups:
+        why = "; ".join(_reason(w) for w in g.why) or "its partners are in other slices"
+        line = f"- {', '.join(code(p, cell=False) for p in g.files)} — {why}"
+        if g.split:
+            line += (f". ⚠️ **split**: the group has {g.split.group_files} files, more than {max_files}; "
+                     f"the rest is in {', '.join(g.split.slices)} (cut: {'; '.join(_reason(w) for w in g.split.broken)})")
+        out.append(line)
+    return out + [""]
+
+
+def _reason(why: str) -> str:
+    kind, _, rest = why.partition(" ")
+    if kind == "commit":
+        return f"upstream commit {code(rest[:12], cell=False)}"
+    if why.startswith(("test of ", "lockfile of ")):
+        head, _, path = why.partition(" of ")
+        return f"{head} of {code(path, cell=False)}"
+    return f"`{why}`"
 
 
 def _counts(values: Iterable[str]) -> str:

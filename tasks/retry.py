@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from checks.model import Runner
-from tasks import history, importer
+from tasks import coupling, history, importer
 from tasks.bisect import isolate
 from tasks.config import Config
 from tasks.errors import CannotRun
 from tasks.memo import Memo, digest
-from tasks.slices import (LOCKFILES, deferral, find_slice, land, load_outcome, prepare_slice, readopted,
+from tasks.slices import (deferral, find_slice, group_atoms, land, load_outcome, prepare_slice, readopted, refine,
                           status_of, sync_view)
 from tasks.validate import Validator, baseline, default_runner, fingerprint
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
@@ -93,9 +93,12 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
         base_results = baseline(cfg, ws, wave, plan["upstream"], runner, memo, run_id)
         validate = Validator(cfg, ws, f"retry-{wave}", start, changes, runner, memo,
                              ws.reports / f"wave-{wave}" / "retry-logs" / run_id, baseline=base_results)
-        groups = [s for sets in work.values() for s in sets if len(s) > 1] + _plan_groups(plan, work)
-        locked = {f for g in groups if any(Path(f).name in LOCKFILES for f in g) for f in g}
-        result = isolate(sorted(changes), validate, groups=groups, splittable=lambda atom: not set(atom) & locked)
+        # files deferred together stay together; so do the slices' coupled groups
+        groups = merge_groups([*(s for sets in work.values() for s in sets if len(s) > 1),
+                               *(g for name in work for g in group_atoms(find_slice(plan, name))[0])])
+        finer = [p for name in work for p in coupling.slice_groups(find_slice(plan, name), kinds=("lockfile", "test", "couple"))]
+        locked = [p for name in work for p in coupling.slice_groups(find_slice(plan, name), kinds=("lockfile",))]
+        result = isolate(sorted(changes), validate, groups=groups, refine=lambda atom: refine(atom, finer, locked))
     except CannotRun as exc:
         record = {"wave": wave, "key": None, "error": str(exc), "run": run_id}
         write_if_changed(path, dump_json(record))
@@ -122,13 +125,10 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
     return record
 
 
-def _plan_groups(plan: Mapping[str, Any], work: Mapping[str, Any]) -> list[list[str]]:
-    groups = []
-    for name in work:
-        for g in find_slice(plan, name).get("groups") or ():
-            if len(g.get("files") or ()) > 1:
-                groups.append(list(g["files"]))
-    return groups
+def merge_groups(groups: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Overlapping groups joined into one (a partition, as ``isolate`` wants)."""
+    return [sorted(c) for c in coupling.components(sorted({f for g in groups for f in g}),
+                                                   (coupling.Link("couple", "", tuple(g)) for g in groups))]
 
 
 def message(plan: Mapping[str, Any], wave: str, by_slice: Mapping[str, Sequence[str]]) -> str:

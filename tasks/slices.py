@@ -14,14 +14,14 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from checks.gates import narrow
 from checks.model import Result, Runner
-from tasks import git, history, importer, journal, merge, worktree
-from tasks.bisect import BUDGET, Result as Isolated, Verdict, isolate
+from tasks import coupling, git, history, importer, journal, merge, worktree
+from tasks.bisect import BUDGET, Atom, Result as Isolated, Verdict, isolate
 from tasks.config import Config
 from tasks.errors import CannotRun, ForkwaveError
 from tasks.importer import Prepared, Touch
@@ -31,8 +31,6 @@ from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 SUCCESS = ("adopted", "empty", "rolled-back")          # settled: nothing left to do
 FOR_A_PERSON = ("split", "reverted", "conflicted", "failed")  # work left: deferred, conflicted, failing
-LOCKFILES = ("yarn.lock", "package-lock.json", "pnpm-lock.yaml", "npm-shrinkwrap.json", "poetry.lock", "uv.lock",
-             "pdm.lock", "Cargo.lock", "go.sum", "Gemfile.lock", "composer.lock")
 
 
 def slice_dir(ws: Workspace, name: str) -> Path:
@@ -159,16 +157,26 @@ def save_conflicts(ws: Workspace, name: str, merges: Mapping[str, merge.Merge]) 
 
 # --- one slice ---------------------------------------------------------------------------
 
-def group_atoms(slice_: Mapping[str, Any]) -> tuple[list[list[str]], set[str]]:
-    """The slice's coupled groups (from the plan) and the files of groups that must never be cut."""
-    groups, locked = [], set()
-    for g in slice_.get("groups") or ():
-        files = list(g.get("files") or ())
-        if len(files) > 1:
-            groups.append(files)
-            if any(Path(f).name in LOCKFILES for f in files) or g.get("split") is False:
-                locked.update(files)
-    return groups, locked
+def group_atoms(slice_: Mapping[str, Any]) -> tuple[list[tuple[str, ...]], Callable[[Atom], list[Atom]]]:
+    """The slice's coupled groups (from the plan), and how a failing one may be cut as a last resort:
+    first along its links other than shared commits (a module stays with its test), then into
+    single files — but a manifest and its lockfile never part."""
+    groups = [g for g in coupling.slice_groups(slice_) if len(g) > 1]
+    finer = coupling.slice_groups(slice_, kinds=("lockfile", "test", "couple"))
+    locked = coupling.slice_groups(slice_, kinds=("lockfile",))
+    return groups, lambda atom: refine(atom, finer, locked)
+
+
+def refine(atom: Atom, *partitions: Sequence[Sequence[str]]) -> list[Atom]:
+    """The first partition that cuts ``atom`` in two or more parts, restricted to it (else ``[atom]``)."""
+    members = set(atom)
+    for partition in partitions:
+        parts = [tuple(f for f in part if f in members) for part in partition if members & set(part)]
+        covered = {f for p in parts for f in p}
+        parts += [(f,) for f in atom if f not in covered]
+        if len(parts) > 1:
+            return sorted(parts)
+    return [atom]
 
 
 def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any],
@@ -197,9 +205,8 @@ def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any],
             validate = Validator(cfg, ws, name, start, changes, runner, memo, slice_dir(ws, name) / "logs" / run_id,
                                  baseline=base_results)
             if changes:
-                groups, locked = group_atoms(slice_)
-                result = isolate(sorted(changes), validate, groups=groups,
-                                 splittable=lambda atom: not set(atom) & locked)
+                groups, cut = group_atoms(slice_)
+                result = isolate(sorted(changes), validate, groups=groups, refine=cut)
                 if result.adopted:
                     commit = validate.candidate(result.adopted, commit_message(plan, slice_, result.adopted))
             else:

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,13 +37,19 @@ class Repos(NamedTuple):
 
 
 def build(root: Path, base: Mapping[str, Content], upstream: Mapping[str, Content],
-          fork: Mapping[str, Content] | None = None, **config: Any) -> Repos:
+          fork: Mapping[str, Content] | None = None, *, steps: Sequence[Mapping[str, Content]] = (),
+          **config: Any) -> Repos:
     """Repositories under ``root`` and a ``forkwave.yaml`` in ``root/ws`` (see ``config_for``).
 
     The fork is a snapshot of ``base`` (or ``fork``) with no history shared with the upstream.
+    ``steps`` are upstream snapshots committed between ``base`` and ``upstream``: files one commit
+    changes are coupled by the plan (co-change), so a test about something else spreads its
+    changes over commits that do not join what it keeps apart.
     """
     up = make_repo(root / "upstream.git", bare=True)
     v1 = commit_tree(up, base, message="v1", tag="v1")
+    for i, step in enumerate(steps, 1):
+        commit_tree(up, step, message=f"v1.{i}", tick=i)
     main = commit_tree(up, upstream, message="v2", tick=10)
     fk = make_repo(root / "fork")
     head = commit_tree(fk, dict(base if fork is None else fork), message="fork", author="Fork <f@example.com>",

@@ -225,12 +225,17 @@ def test_a_precise_verdict_defers_the_blamed_files_without_a_search() -> None:
     assert sorted(result.adopted) == sorted(set(files) - set(bad))
 
 
-def test_a_blamed_file_takes_its_whole_group_with_it() -> None:
+def test_a_blamed_file_takes_what_is_bound_to_it_and_leaves_the_rest_of_its_group() -> None:
     files = ["package.json", "yarn.lock", "src/a.js"]
     model = Model([["package.json"]], precise=True)
-    result = isolate(files, model, groups=[["package.json", "yarn.lock"]])
-    assert [fs for fs, _ in result.deferred] == [("package.json", "yarn.lock")]
-    assert result.adopted == ["src/a.js"]
+    never_cut = isolate(files, model, groups=[["package.json", "yarn.lock"]], refine=lambda atom: [atom])
+    assert [fs for fs, _ in never_cut.deferred] == [("package.json", "yarn.lock")]
+    assert never_cut.adopted == ["src/a.js"] and never_cut.runs == 2
+    # one upstream commit's files: only the blamed file (and its lockfile) stays out
+    cochange = isolate(files, Model([["package.json"]], precise=True), groups=[files],
+                       refine=lambda atom: [("package.json", "yarn.lock"), ("src/a.js",)])
+    assert [fs for fs, _ in cochange.deferred] == [("package.json", "yarn.lock")]
+    assert cochange.adopted == ["src/a.js"] and cochange.split_groups == [tuple(sorted(files))]
 
 
 def test_a_failing_splittable_group_is_cut_as_a_last_resort_and_reported() -> None:
@@ -245,7 +250,7 @@ def test_a_failing_splittable_group_is_cut_as_a_last_resort_and_reported() -> No
 def test_an_unsplittable_group_is_deferred_whole() -> None:
     files = ["package.json", "yarn.lock", "src/a.js"]
     result = isolate(files, Model([["yarn.lock"]]), groups=[["package.json", "yarn.lock"]],
-                     splittable=lambda atom: "yarn.lock" not in atom)
+                     refine=lambda atom: [atom] if "yarn.lock" in atom else [(f,) for f in atom])
     assert [fs for fs, _ in result.deferred] == [("package.json", "yarn.lock")]
     assert result.split_groups == []
 

@@ -48,7 +48,9 @@ WAVE_A = sorted(p for p in set(UPSTREAM) | set(BASE) if p.split("/")[0] in ("src
 
 
 def repos(tmp_path: Path) -> Repos:
-    return build(tmp_path, BASE, UPSTREAM, FORK, waves=WAVES, checks=CHECKS, slices={"max_files": 3})
+    # wave a's changes in a commit of their own: one commit touching both waves would couple them
+    first = {p: c for p, c in BASE.items() if p not in WAVE_A} | {p: UPSTREAM[p] for p in WAVE_A if p in UPSTREAM}
+    return build(tmp_path, BASE, UPSTREAM, FORK, steps=[first], waves=WAVES, checks=CHECKS, slices={"max_files": 3})
 
 
 def checkout_state(fork: Path) -> dict[str, str]:

@@ -25,7 +25,10 @@ LINT = {"name": "lint", "run": "echo lint-v1", "when": ["s1/**"]}
 def three_slices(tmp_path: Path, upstream: dict[str, str] = UPSTREAM, **config) -> Repos:
     """slice-1 (s1/a.txt), slice-2 (s2/b.txt, fails nobroken), slice-3 (s3/c.txt)."""
     config.setdefault("checks", [NOBROKEN, LINT])
-    return build(tmp_path, BASE, upstream, slices={"max_files": 1}, **config)
+    # one upstream commit per file: no co-change coupling, so a later upstream fix keeps the numbering
+    changed = [p for p in sorted(upstream) if upstream[p] != BASE.get(p)]
+    steps = [BASE | {p: upstream[p] for p in changed[:i]} for i in range(1, len(changed))]
+    return build(tmp_path, BASE, upstream, steps=steps, slices={"max_files": 1}, **config)
 
 
 def validate_status(result) -> dict[str, str]:

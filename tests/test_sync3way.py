@@ -372,7 +372,9 @@ def test_waves_landed_at_different_revisions_are_read_back_per_group_by_a_fresh_
     assert state.groups(state.read(config_of(h.workspace, waves=GROUPS), "refs/heads/sync/upstream")) == {"a": rev1}
     land(h.fork)
 
-    rev2 = advance(h.upstream, group_files("a2", "c2"), "rev2")          # touches both groups
+    # both groups change, in commits of their own (one commit touching both would couple them into wave a)
+    advance(h.upstream, group_files("a2", "c1"), "rev2a", tick=450)
+    rev2 = advance(h.upstream, group_files("a2", "c2"), "rev2")
     write_config(h.workspace, config_for(base=..., waves=GROUPS))        # from now on: the recorded state
     doit_ok(h.workspace, "wave_c")
     report = drift_report(h)
