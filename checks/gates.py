@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from checks.model import FAILED, PASSED, Result
-from tasks.globs import globs
+from tasks.globs import denied
 
 MAX_SCAN = 2_000_000  # bytes; larger files are not scanned for secrets
 
@@ -34,8 +34,9 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compi
 
 
 def deny_gate(files: Sequence[str], deny: Sequence[str], root: Path) -> Result:
-    denied = globs(tuple(deny))
-    hits = [f for f in files if denied(f)]
+    """No deny-listed path among ``files``; case-insensitive (``.ENV`` is ``.env`` on macOS and Windows)."""
+    matches = denied(deny)
+    hits = [f for f in files if matches(f)]
     if hits:
         return Result("deny", FAILED, 0.0, f"{len(hits)} deny-listed path(s) in the slice: {', '.join(hits[:5])}",
                       kind="gate")

@@ -16,7 +16,7 @@ from typing import Any
 from tasks import content, git
 from tasks.config import Config, MapRule
 from tasks.errors import ForkwaveError
-from tasks.globs import globs
+from tasks.globs import denied as deny_globs, globs
 from tasks.rewrite import rewriter
 from tasks.state import STATE_PATH
 from tasks.treemap import map_tree
@@ -87,7 +87,7 @@ def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, E
     paths outside it are ``before-since``: reported, not planned.
     """
     renamed = renamed or {}
-    ignored, denied, bucket_of = globs(cfg.ignore), globs(cfg.deny), Bucketer(cfg)
+    ignored, denied, bucket_of = globs(cfg.ignore), deny_globs(cfg.deny), Bucketer(cfg)
     entries: dict[str, dict[str, Any]] = {}
     for path in sorted(triples):
         base, up, fork = triples[path]

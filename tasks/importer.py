@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import posixpath
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tasks import git
+from tasks.globs import denied
 
 WRITE_CLASSES = frozenset({"upstream-added", "upstream-changed", "missing"})
 DELETE_CLASSES = frozenset({"upstream-deleted"})
@@ -60,8 +61,29 @@ class Prepared:
                    tuple((c["path"], c["reason"]) for c in data.get("reported", ())))
 
 
+# HFS+ ignores these code points in names, so ".g\u200cit" is ".git" on macOS (git's own core.protectHFS list)
+_HFS_IGNORED = dict.fromkeys(map(ord, "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                                       "\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"))
+# git refuses to check these out as symlinks (CVE-2018-11235 and its followers)
+_NO_SYMLINK = frozenset({".gitmodules", ".gitattributes", ".gitignore", ".mailmap"})
+
+
+def is_dotgit(name: str) -> bool:
+    """Would a file system take ``name`` for ``.git``? Case, NTFS (``.git.``, ``.git::$DATA``, ``git~1``)
+    and HFS+ (ignored code points) aliases included, as git's core.protectNTFS/protectHFS do.
+
+    >>> [is_dotgit(n) for n in (".git", ".GIT", ".git. ", ".git::$INDEX_ALLOCATION", "GIT~1", ".g\u200cit")]
+    [True, True, True, True, True, True]
+    >>> [is_dotgit(n) for n in (".github", ".gitignore", "git", "x.git")]
+    [False, False, False, False]
+    """
+    folded = name.translate(_HFS_IGNORED).lower().split(":", 1)[0].rstrip(". ")
+    return folded in (".git", "git~1")
+
+
 def check_path(path: str, mode: str | None = None, link_target: str | None = None) -> str | None:
-    """Why ``path`` must not be written, or None when it is safe.
+    """Why ``path`` must not be written, or None when it is safe (the path alone; see
+    ``tree_hazards`` for what a path means together with the rest of the tree).
 
     >>> check_path("a/b.txt"), check_path("/etc/passwd"), check_path("a/../../x")
     (None, 'absolute path', "'..' in path")
@@ -69,23 +91,27 @@ def check_path(path: str, mode: str | None = None, link_target: str | None = Non
     ('inside .git', 'symlink target leaves the repository: ../../outside')
     >>> check_path("a/link", "120000", "../b/c"), check_path("hook", "120000", ".git/config")
     (None, 'symlink target points into .git: .git/config')
-    """
+"""
     parts = path.split("/")
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
         return "absolute path"
     if ".." in parts:
         return "'..' in path"
-    if any(p.lower() == ".git" for p in parts):
+    if any(is_dotgit(p) for p in parts):
         return "inside .git"
     if "" in parts or "." in parts:
         return "empty or '.' path component"
+    if "\\" in path:
+        return f"backslash in a name (a folder separator on Windows): {path!r}"
+    if mode == "120000" and parts[-1].lower() in _NO_SYMLINK:
+        return f"{parts[-1]} as a symlink (git refuses to check one out)"
     if mode == "120000" and link_target is not None:
         if link_target.startswith("/"):
             return f"symlink target is absolute: {link_target}"
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), link_target))
         if resolved == ".." or resolved.startswith("../"):
             return f"symlink target leaves the repository: {link_target}"
-        if any(p.lower() == ".git" for p in resolved.split("/")):
+        if any(is_dotgit(p) for p in resolved.split("/")):
             return f"symlink target points into .git: {link_target}"
     return None
 
@@ -99,14 +125,17 @@ def _entry(text: str | None) -> tuple[str, str] | None:
 
 def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[str, Any]],
             tip: Mapping[str, tuple[str, str]], links: Mapping[str, str],
-            merges: Mapping[str, Any] | None = None, deletions: str = "apply") -> Prepared:
+            merges: Mapping[str, Any] | None = None, deletions: str = "apply", deny: Sequence[str] = ()) -> Prepared:
     """Pure: what importing ``files`` (a plan slice) onto a sync tip would do.
 
-    ``tip`` holds the sync branch's (mode, oid) per path; ``links`` symlink targets by oid;
-    ``merges`` the 3-way merge of each both-changed path (``tasks.merge.Merge``). A path
-    the sync branch changed since drift is a conflict, never overwritten.
+    ``tip`` holds the sync branch's (mode, oid) per path — its whole tree, so that symlinks
+    are judged against the tree they would land in (``tree_hazards``); ``links`` symlink
+    targets by oid, the tip's and upstream's; ``merges`` the 3-way merge of each
+    both-changed path (``tasks.merge.Merge``); ``deny`` the deny list (case-insensitive).
+    A path the sync branch changed since drift is a conflict, never overwritten.
     """
     merges = merges or {}
+    is_denied = denied(deny)
     changes, conflicts, blocked, applied, reported = [], [], [], [], []
     for f in files:
         path, cls = f["path"], f["class"]
@@ -123,7 +152,9 @@ def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[st
             conflicts.append((path, "changed on the sync branch since the drift report; re-run drift"))
             continue
         reason = check_path(path, upstream[0] if upstream else None,
-                            links.get(upstream[1]) if upstream and upstream[0] == "120000" else None)
+                            links.get(upstream[1]) if upstream and upstream[0] == LINK else None)
+        if reason is None and is_denied(path):
+            reason = "deny-listed (deny globs match regardless of case)"
         if reason:
             blocked.append((path, reason))
         elif merge and merge.clean:
@@ -134,7 +165,186 @@ def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[st
             reported.append((path, "deleted upstream; kept (deletions: report)"))
         elif cls in DELETE_CLASSES:
             changes.append(Change(path, cls, None, None))
+    hazards = tree_hazards(tip, changes, links, is_denied)
+    blocked += sorted(hazards.items())
+    changes = [c for c in changes if c.path not in hazards]
     return Prepared(tuple(changes), tuple(conflicts), tuple(blocked), tuple(applied), tuple(reported))
+
+
+# --- the tree a slice would make ---------------------------------------------------------
+
+LINK, GITLINK = "120000", "160000"
+MAX_LINKS = 40        # symlinks followed in one resolution: Linux's MAXSYMLINKS; more is a loop or an attack
+MAX_STEPS = 200_000   # path components walked in all (every link, every combination of the slice's changes)
+_UNREADABLE = "\0unreadable"
+
+
+def _kind(mode: str | None) -> str:
+    return {LINK: "a symlink", GITLINK: "a submodule"}.get(mode or "", "a file")
+
+
+def _prefixes(path: str) -> Iterator[str]:
+    """The folders ``path`` is in, outermost first: ``a/b/c`` -> ``a``, ``a/b``."""
+    at = path.find("/")
+    while at != -1:
+        yield path[:at]
+        at = path.find("/", at + 1)
+
+
+def tree_hazards(tip: Mapping[str, tuple[str, str]], changes: Sequence[Change], links: Mapping[str, str],
+                 deny: Callable[[str], bool] | None = None) -> dict[str, str]:
+    """Pure: the changes to block, with reasons, so that no tree the slice can produce is unsafe.
+
+    A slice is validated in parts (``tasks.bisect``): a candidate is the sync tip plus any
+    subset of ``changes``. So every symlink — new, retargeted, or already on the tip — is
+    resolved against the tree itself, following the tree's own links (at most ``MAX_LINKS``),
+    once for each state a changed path on its way can have (as on the tip, or as changed).
+    A resolution that leaves the root, enters ``.git``, is absolute, loops, or lands on a
+    deny-listed path blocks the link when it is the slice's, else the changes that made
+    the tip's link do it; then no subset of what is left is unsafe. Independently, a file
+    cannot go underneath a symlink (or a file), nor a symlink over a folder: git's index
+    would silently drop one of the two (``tasks.importer.dir_file_clashes``).
+
+    >>> L = "120000"
+    >>> hop = Change("z/z/z/z/s", "upstream-added", L, "s")       # resolves to the root: fine alone
+    >>> out = Change("dist", "upstream-added", L, "d")            # ... but through it, outside
+    >>> tree_hazards({}, [hop, out], {"s": "../../../..", "d": "z/z/z/z/s/../../../outside"})
+    {'dist': 'symlink resolves outside the repository: dist -> z/z/z/z/s/../../../outside (through z/z/z/z/s)'}
+    """
+    blocked = dir_file_clashes(tip, changes)
+    live = {c.path: (c.mode, c.oid) if c.mode else None for c in changes if c.path not in blocked}
+    view = _TreeView(tip, live, links, deny)
+    starts = [(p, True) for p, e in live.items() if e and e[0] == LINK]
+    starts += [(p, False) for p, (mode, _) in tip.items() if mode == LINK]
+    try:
+        for start, as_changed in starts:
+            for problem, chosen, via in view.unsafe_resolutions(start, as_changed):
+                if as_changed:
+                    shown = list(dict.fromkeys(via))
+                    through = f" (through {', '.join(shown[:5])}{', ...' if len(shown) > 5 else ''})" if via else ""
+                    blocked.setdefault(start, f"{problem}: {start} -> {view.target(start, True)}{through}")
+                else:
+                    for path in sorted(chosen):
+                        blocked.setdefault(path, f"with it, the sync branch's symlink {start} -> "
+                                                 f"{view.target(start, False)} {problem.removeprefix('symlink ')}")
+    except _Tangled:
+        for path, e in live.items():
+            if e and e[0] == LINK:
+                blocked.setdefault(path, f"symlinks too tangled to verify (over {MAX_STEPS:,} steps); import by hand")
+    return blocked
+
+
+def dir_file_clashes(tip: Mapping[str, tuple[str, str]], changes: Sequence[Change]) -> dict[str, str]:
+    """Writes that would put an entry underneath a non-folder, or a non-folder over a folder.
+
+    Blocked even when the slice also removes what is in the way: a part of the slice may
+    land without that removal. It lands on a later run, once the removal has.
+
+    >>> a = Change("lib2", "upstream-added", "120000", "l")
+    >>> b = Change("lib2/y.js", "upstream-added", "100644", "y")
+    >>> sorted(dir_file_clashes({}, [a, b]).items())[0]
+    ('lib2', 'upstream has both lib2 (a symlink) and lib2/y.js; git can only keep one')
+    """
+    writes = {c.path: c.mode for c in changes if c.mode}
+    deleted = {c.path for c in changes if not c.mode}
+    tip_dirs: dict[str, list[str]] = {}
+    for path in tip:
+        for folder in _prefixes(path):
+            tip_dirs.setdefault(folder, []).append(path)
+    out: dict[str, str] = {}
+    for path in sorted(writes):
+        for folder in _prefixes(path):
+            if folder in writes:
+                why = f"upstream has both {folder} ({_kind(writes[folder])}) and {path}; git can only keep one"
+                out.setdefault(folder, why)
+                out.setdefault(path, why)
+                break
+            if folder in tip:
+                later = "; it lands on a later run, once that deletion has" if folder in deleted else ""
+                out[path] = f"{folder} is {_kind(tip[folder][0])} on the sync branch; nothing can go underneath it{later}"
+                break
+        if path in tip_dirs and path not in out:
+            inside = tip_dirs[path]
+            later = "; it lands on a later run, once their deletion has" if deleted.issuperset(inside) else ""
+            out[path] = (f"would replace the folder {path}/ ({len(inside)} file(s) on the sync branch, e.g. "
+                         f"{inside[0]}) with {_kind(writes[path])}{later}")
+    return out
+
+
+class _Tangled(Exception):
+    """Resolving the links took more than ``MAX_STEPS``."""
+
+
+class _TreeView:
+    """The trees a slice can produce: the tip, with each changed path either as it is there or as changed."""
+
+    def __init__(self, tip: Mapping[str, tuple[str, str]], changed: Mapping[str, tuple[str, str] | None],
+                 links: Mapping[str, str], deny: Callable[[str], bool] | None):
+        self.tip, self.changed, self.links, self.deny = tip, changed, links, deny
+        self.steps = 0
+
+    def target(self, path: str, as_changed: bool) -> str | None:
+        """The symlink target at ``path`` in that state; None when it is not a symlink there."""
+        entry = self.changed[path] if as_changed else self.tip.get(path)
+        if entry is None or entry[0] != LINK:
+            return None
+        return self.links.get(entry[1], _UNREADABLE)
+
+    def unsafe_resolutions(self, start: str, as_changed: bool) -> Iterator[tuple[str, frozenset[str], list[str]]]:
+        """(problem, the changed paths that state needs, links followed after ``start``) for each
+        combination of states under which the link at ``start`` resolves somewhere unsafe."""
+        chosen = {start: as_changed} if start in self.changed else {}
+        stack = [(start.split("/")[:-1], [start.rsplit("/", 1)[-1]], 0, chosen, [])]
+        while stack:
+            parts, todo, follows, chosen, via = stack.pop()
+            problem, chosen = self._walk(parts, todo, follows, chosen, via, stack)
+            if problem is None and self.deny and (self.deny("/".join(parts)) or self.deny("/".join(parts) + "/")):
+                problem = f"symlink resolves to a deny-listed path ({'/'.join(parts)})"
+            if problem:
+                needed = frozenset(p for p, as_new in chosen.items() if as_new)
+                if needed:  # else the tip's own link does it, whatever this slice does
+                    yield problem, needed, [v for v in via if v != start]
+
+    def _walk(self, parts: list[str], todo: list[str], follows: int, chosen: dict[str, bool], via: list[str],
+              stack: list[Any]) -> tuple[str | None, dict[str, bool]]:
+        """Resolve ``todo`` from ``parts`` (both changed in place); push the other state of each
+        undecided changed path met on the way. Returns the problem, or None (``parts`` is where it
+        lands), and the states this resolution chose."""
+        todo.reverse()  # a stack of components: pop() is the next one
+        while todo:
+            self.steps += 1
+            if self.steps > MAX_STEPS:
+                raise _Tangled
+            name = todo.pop()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if not parts:
+                    return "symlink resolves outside the repository", chosen
+                parts.pop()
+                continue
+            if is_dotgit(name):
+                return "symlink resolves into .git", chosen
+            parts.append(name)
+            path = "/".join(parts)
+            if path in self.changed and path not in chosen:
+                if self.target(path, True) != self.target(path, False):  # either may be in a candidate
+                    stack.append((parts[:-1], [name, *reversed(todo)], follows, {**chosen, path: False}, list(via)))
+                chosen = chosen | {path: True}
+            target = self.target(path, chosen.get(path, False))
+            if target is None:
+                continue
+            follows += 1
+            via.append(path)
+            if target == _UNREADABLE:
+                return "symlink target cannot be read", chosen
+            if target.startswith("/"):
+                return "symlink resolves to an absolute path", chosen
+            if follows > MAX_LINKS:
+                return f"symlink resolves through more than {MAX_LINKS} links", chosen
+            parts.pop()
+            todo.extend(reversed(target.split("/")))
+        return None, chosen
 
 
 # --- git side -----------------------------------------------------------------------
@@ -147,19 +357,40 @@ def tip_entries(fork: Path, tip: str, paths: Sequence[str]) -> dict[str, tuple[s
     return {e.name: (e.mode, e.oid) for e in git.parse_ls_tree(out)}
 
 
-def link_targets(mirror: Path, oids: Iterable[str]) -> dict[str, str]:
-    return {oid: (data or b"").decode("utf-8", "surrogateescape") for oid, data in git.read_blobs(mirror, oids)}
+def tip_tree(fork: Path, tip: str) -> dict[str, tuple[str, str]]:
+    """Every entry of the sync tip (files, symlinks, submodules): what a slice's changes land in."""
+    return {e.name: (e.mode, e.oid) for e in git.ls_tree_recursive(fork, tip)}
+
+
+def link_targets(repo: Path, oids: Iterable[str]) -> dict[str, str]:
+    """Symlink targets by blob id; a blob ``repo`` lacks is left out (``tree_hazards`` blocks it)."""
+    return {oid: data.decode("utf-8", "surrogateescape") for oid, data in git.read_blobs(repo, oids)
+            if data is not None}
+
+
+def read_tip(fork: Path, mirror: Path, tip: str, upstream_links: Iterable[str]
+             ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """The sync tip's whole tree and the targets of every symlink a slice's trees can hold
+    (the tip's, read from the fork; upstream's, from the mirror), for ``prepare``."""
+    tree = tip_tree(fork, tip)
+    links = link_targets(fork, {oid for mode, oid in tree.values() if mode == LINK})
+    return tree, links | link_targets(mirror, upstream_links)
 
 
 def copy_objects(mirror: Path, fork: Path, oids: Iterable[str]) -> None:
-    """Copy upstream blobs into the fork's object store (only the ones a slice needs)."""
+    """Copy upstream blobs into the fork's object store (only the ones a slice needs).
+
+    A submodule's commit (a gitlink) is not an object of this repository and is normally
+    absent from the mirror too: the gitlink is imported as a gitlink and needs no object, so
+    ids the mirror lacks are left to ``build_commit`` (which fails on a truly missing blob).
+    """
     wanted = sorted(set(oids))
     if not wanted:
         return
-    present = git.git(fork, "cat-file", "--batch-check=%(objectname)", input="\n".join(wanted).encode() + b"\n")
-    missing = [o for o, line in zip(wanted, present.decode().splitlines()) if line.endswith("missing")]
-    if missing:
-        pack = git.git(mirror, "pack-objects", "--stdout", "-q", input="\n".join(missing).encode() + b"\n")
+    missing = [o for o, found in zip(wanted, git.resolve_many(fork, wanted)) if not found]
+    in_mirror = [o for o, found in zip(missing, git.resolve_many(mirror, missing)) if found] if missing else []
+    if in_mirror:
+        pack = git.git(mirror, "pack-objects", "--stdout", "-q", input="\n".join(in_mirror).encode() + b"\n")
         git.git(fork, "unpack-objects", "-q", input=pack)
 
 

@@ -89,11 +89,12 @@ def prepare_slice(cfg: Config, ws: Workspace, mirror: Path, slice_: Mapping[str,
     paths = [f["path"] for f in slice_["files"]]
     links = [entries[p]["upstream"].split(" ")[1] for p in paths
              if (entries[p]["upstream"] or "").startswith("120000 ")]
-    both = [f["path"] for f in slice_["files"] if f["class"] == "both-changed"]
+    both = [f["path"] for f in slice_["files"]
+            if f["class"] == "both-changed" and importer.check_path(f["path"]) is None]  # git cannot take the others
     merges = merge.merge_paths(mirror, cfg.fork.path, entries, both) if both else {}
     save_conflicts(ws, slice_["name"], merges)
-    return importer.prepare(slice_["files"], entries, importer.tip_entries(cfg.fork.path, tip, paths),
-                            importer.link_targets(mirror, links), merges, cfg.deletions)
+    tree, targets = importer.read_tip(cfg.fork.path, mirror, tip, links)  # links are judged in the whole tree
+    return importer.prepare(slice_["files"], entries, tree, targets, merges, cfg.deletions, cfg.deny)
 
 
 def conflicts_dir(ws: Workspace, name: str) -> Path:
