@@ -6,11 +6,13 @@ runner moves the sync branch, atomically, once a candidate passed its checks.
 """
 from __future__ import annotations
 
+import bisect
 import os
 import posixpath
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,7 @@ _HFS_IGNORED = dict.fromkeys(map(ord, "\u200c\u200d\u200e\u200f\u202a\u202b\u202
 _NO_SYMLINK = frozenset({".gitmodules", ".gitattributes", ".gitignore", ".mailmap"})
 
 
+@lru_cache(maxsize=4096)
 def is_dotgit(name: str) -> bool:
     """Would a file system take ``name`` for ``.git``? Case, NTFS (``.git.``, ``.git::$DATA``, ``git~1``)
     and HFS+ (ignored code points) aliases included, as git's core.protectNTFS/protectHFS do.
@@ -177,6 +180,7 @@ LINK, GITLINK = "120000", "160000"
 MAX_LINKS = 40        # symlinks followed in one resolution: Linux's MAXSYMLINKS; more is a loop or an attack
 MAX_STEPS = 200_000   # path components walked in all (every link, every combination of the slice's changes)
 _UNREADABLE = "\0unreadable"
+_SETTLE_DEPTH = 200   # nested ``settled`` calls: a chain of the tip's links this long is resolved at once
 
 
 def _kind(mode: str | None) -> str:
@@ -214,9 +218,10 @@ def tree_hazards(tip: Mapping[str, tuple[str, str]], changes: Sequence[Change], 
     blocked = dir_file_clashes(tip, changes)
     live = {c.path: (c.mode, c.oid) if c.mode else None for c in changes if c.path not in blocked}
     view = _TreeView(tip, live, links, deny)
-    starts = [(p, True) for p, e in live.items() if e and e[0] == LINK]
-    starts += [(p, False) for p, (mode, _) in tip.items() if mode == LINK]
     try:
+        starts = [(p, True) for p, e in live.items() if e and e[0] == LINK]
+        if view.forks:  # else every tip link resolves as it does today: the fork's own business
+            starts += [(p, False) for p, (mode, _) in tip.items() if mode == LINK and view.settled(p) is None]
         for start, as_changed in starts:
             for problem, chosen, via in view.unsafe_resolutions(start, as_changed):
                 if as_changed:
@@ -247,10 +252,7 @@ def dir_file_clashes(tip: Mapping[str, tuple[str, str]], changes: Sequence[Chang
     """
     writes = {c.path: c.mode for c in changes if c.mode}
     deleted = {c.path for c in changes if not c.mode}
-    tip_dirs: dict[str, list[str]] = {}
-    for path in tip:
-        for folder in _prefixes(path):
-            tip_dirs.setdefault(folder, []).append(path)
+    ordered = sorted(tip) if writes else []
     out: dict[str, str] = {}
     for path in sorted(writes):
         for folder in _prefixes(path):
@@ -263,12 +265,19 @@ def dir_file_clashes(tip: Mapping[str, tuple[str, str]], changes: Sequence[Chang
                 later = "; it lands on a later run, once that deletion has" if folder in deleted else ""
                 out[path] = f"{folder} is {_kind(tip[folder][0])} on the sync branch; nothing can go underneath it{later}"
                 break
-        if path in tip_dirs and path not in out:
-            inside = tip_dirs[path]
+        inside = _under(ordered, path)
+        if inside and path not in out:
             later = "; it lands on a later run, once their deletion has" if deleted.issuperset(inside) else ""
             out[path] = (f"would replace the folder {path}/ ({len(inside)} file(s) on the sync branch, e.g. "
                          f"{inside[0]}) with {_kind(writes[path])}{later}")
     return out
+
+
+def _under(ordered: Sequence[str], folder: str) -> list[str]:
+    """The paths of sorted ``ordered`` inside ``folder`` (a contiguous run: ``folder/`` sorts before its kin)."""
+    start = bisect.bisect_left(ordered, folder + "/")
+    end = bisect.bisect_left(ordered, folder + "0")  # "0" is the character after "/"
+    return list(ordered[start:end])
 
 
 class _Tangled(Exception):
@@ -276,12 +285,20 @@ class _Tangled(Exception):
 
 
 class _TreeView:
-    """The trees a slice can produce: the tip, with each changed path either as it is there or as changed."""
+    """The trees a slice can produce: the tip, with each changed path either as it is there or as changed.
+
+    Only changed paths whose symlink-ness or target differs between the two states
+    (``forks``) make two trees resolve differently; a tip link whose resolution never meets
+    one is *settled* — the same in every candidate — and is resolved once (``settled``).
+    """
 
     def __init__(self, tip: Mapping[str, tuple[str, str]], changed: Mapping[str, tuple[str, str] | None],
                  links: Mapping[str, str], deny: Callable[[str], bool] | None):
         self.tip, self.changed, self.links, self.deny = tip, changed, links, deny
+        self.forks = {p for p in changed if self.target(p, True) != self.target(p, False)}
         self.steps = 0
+        self._settled: dict[str, tuple[list[str], str | None] | None] = {}
+        self._busy: set[str] = set()
 
     def target(self, path: str, as_changed: bool) -> str | None:
         """The symlink target at ``path`` in that state; None when it is not a symlink there."""
@@ -290,10 +307,59 @@ class _TreeView:
             return None
         return self.links.get(entry[1], _UNREADABLE)
 
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise _Tangled
+
+    def settled(self, path: str, depth: int = 0) -> tuple[list[str], str | None] | None:
+        """Where the tip's link at ``path`` resolves — (parts, None) or ([], problem) — when no
+        fork is on its way; None when one is (or the chain is too long to tell cheaply)."""
+        if path in self._settled:
+            return self._settled[path]
+        if path in self._busy:
+            return [], f"symlink resolves through more than {MAX_LINKS} links"  # a loop of the tip's own links
+        if depth > _SETTLE_DEPTH:  # Python recursion; a longer chain takes the full walk (MAX_LINKS)
+            return None
+        self._busy.add(path)
+        try:
+            result = self._settle(path, depth)
+        finally:
+            self._busy.discard(path)
+        self._settled[path] = result
+        return result
+
+    def _settle(self, path: str, depth: int) -> tuple[list[str], str | None] | None:
+        target = self.target(path, False)
+        if target is None or target == _UNREADABLE or target.startswith("/"):
+            return None  # not settled here: the full walk names the problem
+        parts = path.split("/")[:-1]
+        for name in target.split("/"):
+            self._step()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if not parts:
+                    return [], "symlink resolves outside the repository"
+                parts.pop()
+                continue
+            if is_dotgit(name):
+                return [], "symlink resolves into .git"
+            parts.append(name)
+            here = "/".join(parts)
+            if here in self.forks:
+                return None
+            if self.target(here, False) is not None:
+                sub = self.settled(here, depth + 1)
+                if sub is None or sub[1]:
+                    return sub
+                parts = list(sub[0])
+        return parts, None
+
     def unsafe_resolutions(self, start: str, as_changed: bool) -> Iterator[tuple[str, frozenset[str], list[str]]]:
         """(problem, the changed paths that state needs, links followed after ``start``) for each
         combination of states under which the link at ``start`` resolves somewhere unsafe."""
-        chosen = {start: as_changed} if start in self.changed else {}
+        chosen = {start: as_changed} if start in self.forks else {}
         stack = [(start.split("/")[:-1], [start.rsplit("/", 1)[-1]], 0, chosen, [])]
         while stack:
             parts, todo, follows, chosen, via = stack.pop()
@@ -308,13 +374,11 @@ class _TreeView:
     def _walk(self, parts: list[str], todo: list[str], follows: int, chosen: dict[str, bool], via: list[str],
               stack: list[Any]) -> tuple[str | None, dict[str, bool]]:
         """Resolve ``todo`` from ``parts`` (both changed in place); push the other state of each
-        undecided changed path met on the way. Returns the problem, or None (``parts`` is where it
+        undecided fork met on the way. Returns the problem, or None (``parts`` is where it
         lands), and the states this resolution chose."""
         todo.reverse()  # a stack of components: pop() is the next one
         while todo:
-            self.steps += 1
-            if self.steps > MAX_STEPS:
-                raise _Tangled
+            self._step()
             name = todo.pop()
             if name in ("", "."):
                 continue
@@ -327,15 +391,21 @@ class _TreeView:
                 return "symlink resolves into .git", chosen
             parts.append(name)
             path = "/".join(parts)
-            if path in self.changed and path not in chosen:
-                if self.target(path, True) != self.target(path, False):  # either may be in a candidate
-                    stack.append((parts[:-1], [name, *reversed(todo)], follows, {**chosen, path: False}, list(via)))
+            if path in self.forks and path not in chosen:  # either state may be in a candidate: follow both
+                stack.append((parts[:-1], [name, *reversed(todo)], follows, {**chosen, path: False}, list(via)))
                 chosen = chosen | {path: True}
-            target = self.target(path, chosen.get(path, False))
+            as_changed = chosen.get(path, False)
+            target = self.target(path, as_changed)
             if target is None:
                 continue
             follows += 1
             via.append(path)
+            settled = None if as_changed else self.settled(path)
+            if settled is not None:  # the tip's link, the same in every candidate: where it lands is known
+                if settled[1]:
+                    return settled[1], chosen
+                parts[:] = settled[0]
+                continue
             if target == _UNREADABLE:
                 return "symlink target cannot be read", chosen
             if target.startswith("/"):
@@ -359,7 +429,7 @@ def tip_entries(fork: Path, tip: str, paths: Sequence[str]) -> dict[str, tuple[s
 
 def tip_tree(fork: Path, tip: str) -> dict[str, tuple[str, str]]:
     """Every entry of the sync tip (files, symlinks, submodules): what a slice's changes land in."""
-    return {e.name: (e.mode, e.oid) for e in git.ls_tree_recursive(fork, tip)}
+    return git.tree_entries(fork, tip)
 
 
 def link_targets(repo: Path, oids: Iterable[str]) -> dict[str, str]:
