@@ -94,7 +94,7 @@ def check_path(path: str, mode: str | None = None, link_target: str | None = Non
     ('inside .git', 'symlink target leaves the repository: ../../outside')
     >>> check_path("a/link", "120000", "../b/c"), check_path("hook", "120000", ".git/config")
     (None, 'symlink target points into .git: .git/config')
-"""
+    """
     parts = path.split("/")
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
         return "absolute path"
@@ -232,10 +232,9 @@ def tree_hazards(tip: Mapping[str, tuple[str, str]], changes: Sequence[Change], 
                     for path in sorted(chosen):
                         blocked.setdefault(path, f"with it, the sync branch's symlink {start} -> "
                                                  f"{view.target(start, False)} {problem.removeprefix('symlink ')}")
-    except _Tangled:
-        for path, e in live.items():
-            if e and e[0] == LINK:
-                blocked.setdefault(path, f"symlinks too tangled to verify (over {MAX_STEPS:,} steps); import by hand")
+    except _Tangled:  # no verdict: every change that alters a link may be the one, so none of them lands
+        for path in sorted(view.forks):
+            blocked.setdefault(path, f"symlinks too tangled to verify (over {MAX_STEPS:,} steps); import by hand")
     return blocked
 
 
@@ -263,7 +262,8 @@ def dir_file_clashes(tip: Mapping[str, tuple[str, str]], changes: Sequence[Chang
                 break
             if folder in tip:
                 later = "; it lands on a later run, once that deletion has" if folder in deleted else ""
-                out[path] = f"{folder} is {_kind(tip[folder][0])} on the sync branch; nothing can go underneath it{later}"
+                out[path] = (f"{folder} is {_kind(tip[folder][0])} on the sync branch; nothing can go "
+                             f"underneath it{later}")
                 break
         inside = _under(ordered, path)
         if inside and path not in out:
