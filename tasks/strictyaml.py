@@ -4,7 +4,7 @@ PyYAML's ``safe_load`` keeps the last of two equal keys (a duplicated wave silen
 its paths elsewhere), accepts keys of any type (``1:``, ``on:`` is ``True``), recurses once
 per nesting level (5,000 levels end in ``RecursionError``), and expands aliases without a
 limit (a few lines can stand for a billion values). ``load`` refuses all of that with a
-``StrictYamlError`` naming the key and line, before any value is constructed.
+``StrictYamlError`` naming the key and line, in one parse, before any value is constructed.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 MAX_DEPTH = 32          # a forkwave.yaml needs 4 (checks.0.env.NAME); anything deeper is a mistake
 MAX_VALUES = 100_000    # after alias expansion; the README's example has about 120
 STR_TAG = "tag:yaml.org,2002:str"
+MERGE_TAG = "tag:yaml.org,2002:merge"
 _KINDS = {"int": "a number", "float": "a number", "bool": "true or false", "null": "null",
           "timestamp": "a date", "binary": "binary data"}
-MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class StrictYamlError(Exception):
@@ -31,7 +31,6 @@ class StrictYamlError(Exception):
 
 def load(text: str) -> Any:
     """The single document in ``text``, as plain Python values; raises ``StrictYamlError`` or ``yaml.YAMLError``."""
-    _check_depth(text)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -45,44 +44,6 @@ def load(text: str) -> Any:
 
 def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path)
-
-
-def _check_depth(text: str) -> None:
-    """Refuse deep nesting from the event stream, which PyYAML's parser produces without recursing."""
-    path: list[Any] = []          # the key or index of each open collection's current item
-    expecting_key: list[bool] = []  # per open collection: a mapping waiting for its next key
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            if len(path) >= MAX_DEPTH:
-                shown = _dotted(tuple(path[:6])) + (f"... ({len(path)} levels)" if len(path) > 6 else "")
-                raise StrictYamlError(f"nested more than {MAX_DEPTH} levels deep; a forkwave config needs 4 at most",
-                                      shown, event.start_mark.line + 1)
-            _advance(path, expecting_key, None)
-            path.append(0 if isinstance(event, yaml.SequenceStartEvent) else "?")
-            expecting_key.append(isinstance(event, yaml.MappingStartEvent))
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            path.pop()
-            expecting_key.pop()
-            _finish_item(path, expecting_key)
-        elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
-            _advance(path, expecting_key, getattr(event, "value", None))
-            _finish_item(path, expecting_key)
-
-
-def _advance(path: list[Any], expecting_key: list[bool], value: str | None) -> None:
-    """A node starts in the innermost collection: a mapping key names the item that follows."""
-    if path and expecting_key[-1] and value is not None:
-        path[-1] = value
-
-
-def _finish_item(path: list[Any], expecting_key: list[bool]) -> None:
-    """A node ended: a mapping alternates key and value; a sequence moves to its next index."""
-    if not path:
-        return
-    if isinstance(path[-1], int) and not expecting_key[-1]:
-        path[-1] += 1
-    else:
-        expecting_key[-1] = not expecting_key[-1]
 
 
 def _check_nodes(root: Node) -> None:
@@ -151,7 +112,25 @@ def _check_keys(node: MappingNode, path: tuple[Any, ...]) -> None:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose scalar errors (``2026-02-30``, a 5,000-digit number) are YAML errors with a line."""
+    """SafeLoader that stops composing past ``MAX_DEPTH`` (before Python's recursion limit), and
+    whose scalar errors (``2026-02-30``, a 5,000-digit number) are YAML errors with a line."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._path: list[Any] = []  # the key or index of each node being composed, outermost first
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        # a mapping's value comes with its key node, a sequence's item with its position
+        self._path.append(index.value if isinstance(index, ScalarNode) else index)
+        try:
+            labels = [p for p in self._path[1:] if p is not None]  # a key's own node adds no level
+            if len(labels) > MAX_DEPTH:
+                shown = _dotted(tuple(labels[:6])) + (f"... ({len(labels)} levels)" if len(labels) > 6 else "")
+                raise StrictYamlError(f"nested more than {MAX_DEPTH} levels deep; a forkwave config needs 4 at most",
+                                      shown, self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._path.pop()
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:

@@ -183,10 +183,10 @@ BAD_CONFIGS = [
     ("list-key", MINIMAL + "waves: {[a]: {paths: [x]}}\n",
      "key 'waves' (line 3): a key must be plain text, not a list or mapping"),
     ("deep-list", MINIMAL + "base: " + "[" * 5000 + "]" * 5000 + "\n",
-     "key 'base.0.0.0.0.0... (32 levels)' (line 3): nested more than 32 levels deep; a forkwave config needs 4 "
+     "key 'base.0.0.0.0.0... (33 levels)' (line 3): nested more than 32 levels deep; a forkwave config needs 4 "
      "at most"),
     ("deep-map", MINIMAL + "slices: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
-     "key 'slices.a.a.a.a.a... (32 levels)' (line 3): nested more than 32 levels deep; a forkwave config needs 4 "
+     "key 'slices.a.a.a.a.a... (33 levels)' (line 3): nested more than 32 levels deep; a forkwave config needs 4 "
      "at most"),
     ("alias-bomb", MINIMAL + "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}' if i else 'v'] * 10)}]\n"
                                      for i in range(6)),
