@@ -19,7 +19,7 @@ import yaml
 
 from checks.model import FAILED, PASSED, PREEXISTING, Result, SecretsPolicy
 from tasks import git
-from tasks.globs import globs
+from tasks.globs import denied, globs
 from tasks.redact import redact_text
 
 if TYPE_CHECKING:  # detect-secrets (and requests) load when a secrets gate runs, not for `doit list`
@@ -27,8 +27,9 @@ if TYPE_CHECKING:  # detect-secrets (and requests) load when a secrets gate runs
 
 
 def deny_gate(files: Sequence[str], deny: Sequence[str], root: Path) -> Result:
-    denied = globs(tuple(deny))
-    hits = [f for f in files if denied(f)]
+    """No deny-listed path among ``files``; case-insensitive (``.ENV`` is ``.env`` on macOS and Windows)."""
+    matches = denied(deny)
+    hits = [f for f in files if matches(f)]
     if hits:
         return Result("deny", FAILED, 0.0, f"{len(hits)} deny-listed path(s) in the slice: {', '.join(hits[:5])}",
                       kind="gate", files=tuple(hits))
@@ -182,7 +183,7 @@ def syntax_gate(gate: GateInput) -> Result:
 
 def _deny(gate: GateInput) -> Result:
     """deny_gate on the files the default exceptions (``.env.example`` and kin) do not cover."""
-    excepted = globs(tuple(gate.deny_except))
+    excepted = denied(gate.deny_except)  # as case-blind as the deny list it carves out of
     return deny_gate([f for f in gate.files if not excepted(f)], gate.deny, gate.root)
 
 

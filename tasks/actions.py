@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import basedetect, coupling, demo, drift, fetch, git, render, reports, retry, runlock, slices, state, treemap
+from tasks import (basedetect, coupling, demo, drift, fetch, git, importer, render, reports, retry, runlock,
+                   slices, state, treemap)
 from tasks.context import Context
 from tasks.errors import CannotRun, ForkwaveError, user_errors
 from tasks.plan import plan_waves
@@ -133,6 +134,7 @@ def do_import(ctx: Context, name: str) -> bool:
     since = (base.get("groups") or {}).get(slice_["wave"], base.get("sha"))
     upstream_paths = sorted({treemap.upstream_path(entries[f["path"]].get("renamed_from", f["path"]), ctx.cfg.map)
                              for f in slice_["files"]})
+    upstream_paths = [p for p in upstream_paths if importer.check_path(p) is None]  # `..` is no pathspec: blocked
     commits = git.log_touching(mirror, [f"{since}..{plan['upstream']}" if since else plan["upstream"]], upstream_paths)
     manifest = {"slice": name, "wave": slice_["wave"], "upstream": plan["upstream"], "since": since,
                 "files": [{**f, **{k: entries[f["path"]].get(k) for k in ("upstream", "fork", "base", "renamed_from")}}

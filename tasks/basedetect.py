@@ -34,7 +34,7 @@ from typing import Any
 from tasks import git
 from tasks.git import parse_batch, read_blobs  # noqa: F401  (re-exported)
 from tasks.config import Config, MapRule
-from tasks.globs import globs
+from tasks.globs import denied, globs
 from tasks.rewrite import Rewriter, blob_oid
 from tasks.state import STATE_PATH
 from tasks.workspace import dump_json, write_if_changed

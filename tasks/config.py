@@ -1,7 +1,9 @@
 """Load and validate ``forkwave.yaml`` into frozen dataclasses; every error names file and key."""
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,14 +12,18 @@ import jsonschema
 import yaml
 
 from checks.model import SecretsPolicy
+from tasks import git, strictyaml
 from tasks.errors import ForkwaveError
-from tasks.globs import globs
+from tasks.globs import denied, globs
 from tasks.rewrite import RewriteRule
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
 CONFIG_NAME = "forkwave.yaml"
 
 GATES = ("deny", "secrets", "syntax")
+MAX_FILES = 100_000     # slices.max_files: more files than any slice can hold is a typo
+MAX_TIMEOUT = 604_800   # a check's timeout, seconds: a week
+MAX_CPUS = 4096
 _STR_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
 _MAP_RULE = {"type": "object", "additionalProperties": False, "required": ["from", "to"],
              "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"}}}
@@ -48,18 +54,18 @@ SCHEMA: dict[str, Any] = {
                       "type": "object", "additionalProperties": False,
                       "properties": {"buckets": _STR_LIST, "paths": _STR_LIST}}},
         "slices": {"type": "object", "additionalProperties": False,
-                   "properties": {"max_files": {"type": "integer", "minimum": 1}}},
+                   "properties": {"max_files": {"type": "integer", "minimum": 1, "maximum": MAX_FILES}}},
         "checks": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["name"],
             "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
                            "run": {"type": "string", "minLength": 1},
                            "when": _STR_LIST,
-                           "timeout": {"type": "number", "minimum": 1},
+                           "timeout": {"type": "number", "minimum": 1, "maximum": MAX_TIMEOUT},
                            "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
                            "image": {"type": "string", "minLength": 1},
                            "network": {"type": "string", "minLength": 1},
-                           "cpus": {"type": "number", "exclusiveMinimum": 0},
-                           "memory": {"type": "string", "pattern": "^[0-9]+[bkmgBKMG]?$"},
+                           "cpus": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_CPUS},
+                           "memory": {"type": "string", "pattern": "^[0-9]{1,15}[bkmgBKMG]?$"},
                            "compose": {"type": "string", "minLength": 1},
                            "service": {"type": "string", "minLength": 1},
                            "junit": {"type": "string", "minLength": 1}}}},
@@ -72,7 +78,7 @@ SCHEMA: dict[str, Any] = {
         "containers": {"type": "object", "additionalProperties": False,
                        "properties": {"ca_bundle": {"type": ["string", "null"]},
                                       "pass_env": _STR_LIST,
-                                      "network": {"type": "string", "minLength": 1}}},
+                                      "network": {"type": ["string", "null"], "minLength": 1}}},
         "gates": {"type": "array", "items": {"enum": list(GATES)}},
         "couple": {"type": "array", "items": {**_STR_LIST, "minItems": 1}},
     },
@@ -177,7 +183,7 @@ class Config:
 
     def is_denied(self, path: str) -> bool:
         """Matches ``deny`` and none of ``deny_except`` (``.env.example`` and kin by default)."""
-        return globs(self.deny)(path) and not globs(self.deny_except)(path)
+        return denied(self.deny)(path) and not denied(self.deny_except)(path)
 
     def section(self, *keys: str) -> dict[str, Any]:
         """The effective values of some keys, for doit's ``config_changed``.
@@ -201,7 +207,10 @@ def _jsonable(value: Any) -> Any:
 def find_config(explicit: str | None, workspace: Path) -> Path:
     """``config=PATH`` if given, else ``./forkwave.yaml``, else the bundled demo."""
     if explicit:
-        path = Path(explicit).expanduser()
+        try:
+            path = Path(explicit).expanduser()
+        except RuntimeError:  # ~nosuchuser
+            raise ForkwaveError(f"{explicit}: config file not found; check the path given as config=") from None
         path = path if path.is_absolute() else workspace / path
         if not path.is_file():
             raise ForkwaveError(f"{explicit}: config file not found; check the path given as config=")
@@ -217,15 +226,7 @@ def is_demo(path: Path) -> bool:
 def load_config(path: Path, *, relative_to: Path | None = None) -> Config:
     """Read, validate and build ``path``; relative paths resolve against ``relative_to``
     (default: the config file's folder; the bundled demo's are relative to the workspace)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ForkwaveError(f"{path}: cannot read config ({exc.strerror}); check the path and permissions") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ForkwaveError(f"{path}:{where}: unreadable YAML ({problem}); fix the syntax") from None
+    data = _read_yaml(path)
     if not isinstance(data, dict):
         raise ForkwaveError(f"{path}: expected a mapping of keys (upstream, fork, ...) at the top level")
     _validate(path, data)
@@ -233,64 +234,200 @@ def load_config(path: Path, *, relative_to: Path | None = None) -> Config:
     return _build(path, data, relative_to)
 
 
-def _check_semantics(path: Path, data: dict[str, Any]) -> None:
-    """What a schema cannot say: unsafe map targets, bad globs, duplicate check names."""
-    from tasks.globs import check_pattern
+def _read_yaml(path: Path) -> Any:
+    """The file's one YAML document, strictly (``tasks.strictyaml``): every problem is one line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return strictyaml.load(text)
+    except OSError as exc:
+        raise ForkwaveError(f"{path}: cannot read config ({exc.strerror}); check the path and permissions") from None
+    except UnicodeDecodeError as exc:
+        raise ForkwaveError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as UTF-8") from None
+    except strictyaml.StrictYamlError as exc:
+        where = f"key '{exc.key}' (line {exc.line})" if exc.key else f"line {exc.line}"
+        raise ForkwaveError(f"{path}: {where}: {exc.message}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, most control characters)
+        line = text.count("\n", 0, exc.position) + 1
+        raise ForkwaveError(f"{path}: line {line}: unreadable YAML (character {exc.character!r} is not allowed); "
+                            "remove it") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = " ".join((getattr(exc, "problem", None) or "invalid YAML").split())
+        raise ForkwaveError(f"{path}:{where} unreadable YAML ({problem}); fix the syntax") from None
 
+
+def _check_semantics(path: Path, data: dict[str, Any]) -> None:
+    """What a schema cannot say: branches and refs by git's rules, unsafe map targets, bad globs,
+    check kinds, regexes, duplicate check names."""
+    for check in (_check_text, _check_fork, _check_upstream, _check_map, _check_globs, _check_checks,
+                  _check_secrets, _check_rewrites):
+        problem = check(data)
+        if problem:
+            raise ForkwaveError(f"{path}: {problem}")
+
+
+def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted key, text) for every string in ``value``, keys included."""
+    if isinstance(value, str):
+        yield key, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{key}.{k}" if key else str(k)
+            yield sub, str(k)
+            yield from _strings(v, sub)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{key}.{i}")
+
+
+def _check_text(data: dict[str, Any]) -> str | None:
+    for key, text in _strings(data):
+        if "\0" in text:
+            return f"key '{key}': contains a NUL character; remove it"
+    return None
+
+
+def _check_fork(data: dict[str, Any]) -> str | None:
+    fork = data["fork"]
+    branch, sync = fork.get("branch", "main"), fork.get("sync_branch", "sync/upstream")
+    for key, name in (("branch", branch), ("sync_branch", sync)):
+        if name.startswith("refs/"):
+            return (f"key 'fork.{key}': {name!r} is a full ref name; give the branch name alone "
+                    f"({name.removeprefix('refs/heads/')!r} for {name!r})")
+        if not git.is_branch_name(name):
+            return f"key 'fork.{key}': {name!r} is not a valid git branch name (git check-ref-format --branch)"
+    # case-insensitive: on macOS and Windows refs/heads/Main and refs/heads/main are one file
+    a, b = branch.lower(), sync.lower()
+    if a == b:
+        return (f"key 'fork.sync_branch': {sync!r} is fork.branch itself; forkwave must never commit onto the "
+                "fork's own branch; name another branch (the default is sync/upstream)")
+    if a.startswith(b + "/") or b.startswith(a + "/"):
+        return (f"key 'fork.sync_branch': {sync!r} and fork.branch {branch!r} cannot both exist in git "
+                "(one would be a folder of the other); name another branch")
+    return None
+
+
+def _check_upstream(data: dict[str, Any]) -> str | None:
+    up = data["upstream"]
+    if up["url"].startswith("-"):
+        return f"key 'upstream.url': {up['url']!r} starts with '-' and would be read as a git option"
+    ref = up.get("ref", "main")
+    if not git.is_ref_name(ref):
+        return (f"key 'upstream.ref': {ref!r} is not a valid branch, tag or commit name "
+                "(git check-ref-format)")
+    return None
+
+
+def _check_map(data: dict[str, Any]) -> str | None:
     for i, rule in enumerate(data.get("map") or ()):
         parts = rule["to"].split("/")
-        if rule["to"].startswith("/") or ".." in parts or ".git" in parts:
-            raise ForkwaveError(f"{path}: key 'map.{i}.to': {rule['to']!r} must stay inside the repository "
-                                "(no leading '/', no '..', no '.git')")
-    glob_lists = [(key, data.get(key) or ()) for key in ("ignore", "deny", "deny_except")]
-    glob_lists += [("secrets.paths", (data.get("secrets") or {}).get("paths") or ())]
-    glob_lists += [(f"buckets.{i}.paths", b["paths"]) for i, b in enumerate(data.get("buckets") or ())]
-    glob_lists += [(f"waves.{name}.paths", w.get("paths") or ()) for name, w in (data.get("waves") or {}).items()]
-    glob_lists += [(f"couple.{i}", rule) for i, rule in enumerate(data.get("couple") or ())]
-    for key, patterns in glob_lists:
+        if (rule["to"].startswith("/") or ".." in parts or "\\" in rule["to"]
+                or any(p.lower().rstrip(". ") == ".git" for p in parts)):
+            return (f"key 'map.{i}.to': {rule['to']!r} must stay inside the repository "
+                    "(no leading '/', no '..', no '.git', no '\\')")
+    return None
+
+
+def _glob_lists(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every list of globs in the config, with its key."""
+    for key in ("ignore", "deny", "deny_except"):
+        yield key, data.get(key) or ()
+    yield "secrets.paths", (data.get("secrets") or {}).get("paths") or ()
+    for i, b in enumerate(data.get("buckets") or ()):
+        yield f"buckets.{i}.paths", b["paths"]
+    for name, w in (data.get("waves") or {}).items():
+        yield f"waves.{name}.paths", w.get("paths") or ()
+    for i, r in enumerate(data.get("rewrite") or ()):
+        yield f"rewrite.{i}.paths", r.get("paths") or ()
+    for i, c in enumerate(data.get("checks") or ()):
+        yield f"checks.{i}.when", c.get("when") or ()
+    for i, rule in enumerate(data.get("couple") or ()):
+        yield f"couple.{i}", rule
+
+
+def _check_globs(data: dict[str, Any]) -> str | None:
+    from tasks.globs import check_pattern
+
+    for key, patterns in _glob_lists(data):
         for i, pattern in enumerate(patterns):
             if (problem := check_pattern(pattern)):
-                raise ForkwaveError(f"{path}: key '{key}.{i}': {problem}")
+                return f"key '{key}.{i}': {problem}"
+    return None
+
+
+def _check_checks(data: dict[str, Any]) -> str | None:
     for i, check in enumerate(data.get("checks") or ()):
-        where = f"{path}: key 'checks.{i}'"
+        where = f"key 'checks.{i}'"
         if check.get("compose"):
             if not check.get("service"):
-                raise ForkwaveError(f"{where}: a compose check needs 'service' (the test service whose exit code is the verdict)")
+                return f"{where}: a compose check needs 'service' (the test service whose exit code is the verdict)"
             if check.get("image"):
-                raise ForkwaveError(f"{where}: give either 'image' or 'compose', not both")
+                return f"{where}: give either 'image' or 'compose', not both"
         elif not check.get("run"):
-            raise ForkwaveError(f"{where}: missing key 'run' (the command to run)")
+            return f"{where}: missing key 'run' (the command to run)"
         elif check.get("service"):
-            raise ForkwaveError(f"{where}: 'service' only applies to compose checks; add 'compose'")
+            return f"{where}: 'service' only applies to compose checks; add 'compose'"
         junit = check.get("junit")
         if junit is not None and (junit.startswith("/") or ".." in junit.split("/")):
-            raise ForkwaveError(f"{where}.junit: {junit!r} must be a path inside the worktree (no leading '/', no '..')")
+            return f"{where}.junit: {junit!r} must be a path inside the worktree (no leading '/', no '..')"
+    names = [c["name"] for c in data.get("checks") or ()]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        return f"key 'checks': check name {dupes[0]!r} is used twice; names must be unique"
+    return None
+
+
+def _check_secrets(data: dict[str, Any]) -> str | None:
     for i, pattern in enumerate((data.get("secrets") or {}).get("allow") or ()):
         try:
             re.compile(pattern)
-        except re.error as exc:
-            raise ForkwaveError(f"{path}: key 'secrets.allow.{i}': not a valid regex ({exc})") from None
+        except (re.error, RecursionError, OverflowError) as exc:
+            return f"key 'secrets.allow.{i}': not a valid regex ({exc})"
+    return None
+
+
+def _check_rewrites(data: dict[str, Any]) -> str | None:
     for i, rule in enumerate(data.get("rewrite") or ()):
         if rule.get("regex"):
             try:
                 re.compile(rule["from"])
-            except re.error as exc:
-                raise ForkwaveError(f"{path}: key 'rewrite.{i}.from': not a valid regex ({exc})") from None
-    names = [c["name"] for c in data.get("checks") or ()]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ForkwaveError(f"{path}: key 'checks': check name {dupes[0]!r} is used twice; names must be unique")
+            except (re.error, RecursionError, OverflowError) as exc:
+                return f"key 'rewrite.{i}.from': not a valid regex ({exc})"
+    return None
+
+
+def _is_integer(checker: Any, value: Any) -> bool:
+    """An int, not a bool and not a float that happens to be whole (``1e+308`` is not a file count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(checker: Any, value: Any) -> bool:
+    """A finite int or float (``.nan`` passes every ``minimum``; ``.inf`` no timeout can use)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+        {"integer": _is_integer, "number": _is_number}))
 
 
 def _validate(path: Path, data: dict[str, Any]) -> None:
-    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data),
+    errors = sorted(_Validator(SCHEMA).iter_errors(data),
                     key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
     if errors:
         raise ForkwaveError(f"{path}: {_describe(errors[0])}")
 
 
 _TYPE_NAMES = {"string": "a string", "array": "a list", "object": "a mapping", "integer": "an integer",
-               "null": "null", "boolean": "true or false"}
+               "null": "null", "boolean": "true or false", "number": "a finite number"}
+
+
+def _short(value: Any) -> str:
+    """``repr`` cut to one short line (a pasted file or a 5,000-digit number must not flood the message)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _describe(err: jsonschema.ValidationError) -> str:
@@ -308,11 +445,13 @@ def _describe(err: jsonschema.ValidationError) -> str:
     if err.validator == "type":
         types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
         want = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
-        return f"key '{key}': expected {want}, got {type(err.instance).__name__} {err.instance!r}"
+        return f"key '{key}': expected {want}, got {type(err.instance).__name__} {_short(err.instance)}"
     if err.validator == "minLength":
         return f"key '{key}': expected a non-empty string"
     if err.validator == "minimum":
-        return f"key '{key}': expected a number >= {err.validator_value}, got {err.instance!r}"
+        return f"key '{key}': expected a number >= {err.validator_value}, got {_short(err.instance)}"
+    if err.validator == "maximum":
+        return f"key '{key}': expected a number <= {err.validator_value:,}, got {_short(err.instance)}"
     if err.validator == "minItems":
         return f"key '{key}': expected a non-empty list"
     if err.validator == "minProperties":
@@ -321,16 +460,24 @@ def _describe(err: jsonschema.ValidationError) -> str:
         allowed = "lowercase letters, digits, '-' or '_'" if "a-z0-9]" in err.validator_value and "A-Z" not in \
             err.validator_value else "letters, digits, '.', '-' or '_'"
         if key.startswith("containers") or key.endswith("memory"):
-            return f"key '{key}': expected a size such as 512m or 4g, got {err.instance!r}"
-        return f"key '{key}': name {err.instance!r} must be {allowed}"
+            return f"key '{key}': expected a size such as 512m or 4g, got {_short(err.instance)}"
+        return f"key '{key}': name {_short(err.instance)} must be {allowed}"
     if err.validator == "enum":
-        return f"key '{key}': expected one of {', '.join(map(str, err.validator_value))}, got {err.instance!r}"
-    return f"key '{key}': {err.message}"
+        return f"key '{key}': expected one of {', '.join(map(str, err.validator_value))}, got {_short(err.instance)}"
+    return f"key '{key}': {err.message[:200]}"
 
 
-def _containers(here: Path, data: dict[str, Any]) -> Containers:
+def _resolve(path: Path, here: Path, text: str, key: str) -> Path:
+    """``text`` as an absolute path (``~`` expanded, relative to ``here``), or an error naming ``key``."""
+    try:
+        return (here / Path(text).expanduser()).resolve()
+    except (RuntimeError, ValueError, OSError) as exc:  # ~nosuchuser, a path the OS cannot take
+        raise ForkwaveError(f"{path}: key '{key}': cannot use {_short(text)} as a path ({exc})") from None
+
+
+def _containers(path: Path, here: Path, data: dict[str, Any]) -> Containers:
     ca = data.get("ca_bundle")
-    return Containers(ca_bundle=None if not ca else (here / Path(ca).expanduser()).resolve(),
+    return Containers(ca_bundle=None if not ca else _resolve(path, here, ca, "containers.ca_bundle"),
                       pass_env=tuple(data.get("pass_env", ())), network=data.get("network"))
 
 
@@ -345,13 +492,13 @@ def _is_url(url: str) -> bool:
 def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) -> Config:
     here = relative_to.resolve() if relative_to else path.resolve().parent
     up = data["upstream"]
-    url = up["url"] if _is_url(up["url"]) else str((here / Path(up["url"]).expanduser()).resolve())
+    url = up["url"] if _is_url(up["url"]) else str(_resolve(path, here, up["url"], "upstream.url"))
     fk = data["fork"]
     waves = data.get("waves") or DEFAULT_WAVES
     return Config(
         file=path,
         upstream=Upstream(url=url, ref=up.get("ref", "main")),
-        fork=Fork(path=(here / Path(fk["path"]).expanduser()).resolve(), branch=fk.get("branch", "main"),
+        fork=Fork(path=_resolve(path, here, fk["path"], "fork.path"), branch=fk.get("branch", "main"),
                   sync_branch=fk.get("sync_branch", "sync/upstream")),
         base=data.get("base"),
         map=tuple(MapRule(r["from"], r["to"]) for r in data.get("map") or ()),
@@ -369,7 +516,7 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
                            c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
                            c.get("compose"), c.get("service"), c.get("junit"))
                      for c in data.get("checks") or ()),
-        containers=_containers(here, data.get("containers") or {}),
+        containers=_containers(path, here, data.get("containers") or {}),
         rewrite=tuple(RewriteRule(r["from"], r["to"], tuple(r.get("paths", ())), r.get("regex", False))
                       for r in data.get("rewrite") or ()),
         deletions=data.get("deletions", "apply"),

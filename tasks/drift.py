@@ -16,7 +16,7 @@ from typing import Any
 from tasks import content, git
 from tasks.config import Config, MapRule
 from tasks.errors import ForkwaveError
-from tasks.globs import globs
+from tasks.globs import denied as deny_globs, globs
 from tasks.rewrite import rewriter
 from tasks.state import STATE_PATH
 from tasks.treemap import map_tree

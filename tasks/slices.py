@@ -105,15 +105,15 @@ def prepare_slice(cfg: Config, ws: Workspace, mirror: Path, slice_: Mapping[str,
     paths = [f["path"] for f in slice_["files"]]
     links = [entries[p]["upstream"].split(" ")[1] for p in paths
              if (entries[p]["upstream"] or "").startswith("120000 ")]
-    both = [f["path"] for f in slice_["files"] if f["class"] == "both-changed"]
+    both = [f["path"] for f in slice_["files"]
+            if f["class"] == "both-changed" and importer.check_path(f["path"]) is None]  # git cannot take the others
     merges = merge.merge_paths(mirror, cfg.fork.path, entries, both) if both else {}
     if save:
         save_conflicts(ws, slice_["name"], merges)
-    tip_entries = importer.tip_entries(cfg.fork.path, tip, paths)
+    tree, targets = importer.read_tip(cfg.fork.path, mirror, tip, links)  # links are judged in the whole tree
     hist = sync_view(cfg)
-    return importer.prepare(slice_["files"], entries, tip_entries, importer.link_targets(mirror, links), merges,
-                            cfg.deletions, touched_paths(cfg, hist, paths, tip_entries),
-                            history.rollbacks(hist, readopted(ws)))
+    return importer.prepare(slice_["files"], entries, tree, targets, merges, cfg.deletions, cfg.is_denied,
+                            touched_paths(cfg, hist, paths, tree), history.rollbacks(hist, readopted(ws)))
 
 
 def conflicts_dir(ws: Workspace, name: str) -> Path:
@@ -180,8 +180,13 @@ def refine(atom: Atom, *partitions: Sequence[Sequence[str]]) -> list[Atom]:
 
 
 def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any],
-              name: str, runner: Runner | None = None, run_id: str = "run") -> dict[str, Any]:
-    """Import and validate one slice; adopt what passes; write and return its outcome."""
+              name: str, runner: Runner | None = None, run_id: str = "run", second_pass: bool = False
+              ) -> dict[str, Any]:
+    """Import and validate one slice; adopt what passes; write and return its outcome.
+
+    When what landed unblocks more of the slice (a folder's files removed, so a link can take
+    its place), the slice runs a second pass at once: it all lands in one ``doit``.
+    """
     slice_ = find_slice(plan, name)
     started = time.monotonic()
     worktree.guard(cfg, ws)
@@ -222,6 +227,12 @@ def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any],
     if commit:
         land(cfg, ws, f"slice-{name}", commit, start, f"forkwave: adopt {name}", {name: outcome})
     write_outcome(ws, name, outcome)
+    if commit and not second_pass and any(importer.LATER in reason for _, reason in prepared.blocked):
+        again = run_slice(cfg, ws, mirror, plan, drift, name, runner, run_id, second_pass=True)
+        again["landed"] = sorted({*outcome["landed"], *again["landed"]})
+        again["runs"] += outcome["runs"]
+        write_outcome(ws, name, again)
+        return again
     return outcome
 
 

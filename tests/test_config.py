@@ -1,11 +1,12 @@
 """Config loading: defaults, path resolution, and one exact one-line message per mistake."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from conftest import run_doit, write_config
+from conftest import ROOT, run_doit, write_config
 from tasks.config import (DEFAULT_DENY, DEFAULT_IGNORE, DEMO_CONFIG, SCHEMA, Bucket, MapRule, Wave, find_config,
                           is_demo, load_config)
 from tasks.errors import ForkwaveError
@@ -106,7 +107,7 @@ BAD_CONFIGS = [
     ("negated-bucket-path", MINIMAL + "buckets: [{name: s, paths: ['!x/**']}]\n",
      "key 'buckets.0.paths.0': negated pattern '!x/**' is not supported here"),
     ("map-out-of-repo", MINIMAL + "map: [{from: a/, to: ../b/}]\n",
-     "key 'map.0.to': '../b/' must stay inside the repository (no leading '/', no '..', no '.git')"),
+     "key 'map.0.to': '../b/' must stay inside the repository (no leading '/', no '..', no '.git', no '\\')"),
     ("bad-glob", MINIMAL + "deny: ['secrets\\']\n", "key 'deny.0': Invalid git pattern: 'secrets\\\\'"),
     ("top-level-list", "- upstream\n- fork\n", "expected a mapping of keys (upstream, fork, ...) at the top level"),
     ("empty-file", "", "expected a mapping of keys (upstream, fork, ...) at the top level"),
@@ -139,6 +140,94 @@ BAD_CONFIGS = [
      "unknown key 'containers.ca'; expected one of: ca_bundle, network, pass_env"),
     ("tab-yaml", "upstream:\n\turl: u\n",
      "line 2, column 1: unreadable YAML (found character '\\t' that cannot start any token); fix the syntax"),
+    # issue 8, item 1: forkwave must never commit onto the fork's own branch
+    ("sync-is-branch", "upstream: {url: u}\nfork: {path: f, branch: main, sync_branch: main}\n",
+     "key 'fork.sync_branch': 'main' is fork.branch itself; forkwave must never commit onto the fork's own branch; "
+     "name another branch (the default is sync/upstream)"),
+    ("sync-is-branch-by-case", "upstream: {url: u}\nfork: {path: f, branch: Main, sync_branch: main}\n",
+     "key 'fork.sync_branch': 'main' is fork.branch itself; forkwave must never commit onto the fork's own branch; "
+     "name another branch (the default is sync/upstream)"),
+    ("branch-is-default-sync", "upstream: {url: u}\nfork: {path: f, branch: sync/upstream}\n",
+     "key 'fork.sync_branch': 'sync/upstream' is fork.branch itself; forkwave must never commit onto the fork's "
+     "own branch; name another branch (the default is sync/upstream)"),
+    ("sync-inside-branch", "upstream: {url: u}\nfork: {path: f, branch: main, sync_branch: main/sync}\n",
+     "key 'fork.sync_branch': 'main/sync' and fork.branch 'main' cannot both exist in git (one would be a folder "
+     "of the other); name another branch"),
+    # item 3: branch names by git's own rules
+    ("sync-full-ref", "upstream: {url: u}\nfork: {path: f, sync_branch: refs/heads/main}\n",
+     "key 'fork.sync_branch': 'refs/heads/main' is a full ref name; give the branch name alone "
+     "('main' for 'refs/heads/main')"),
+    ("sync-lock", "upstream: {url: u}\nfork: {path: f, sync_branch: bad..name.lock}\n",
+     "key 'fork.sync_branch': 'bad..name.lock' is not a valid git branch name (git check-ref-format --branch)"),
+    ("branch-space", "upstream: {url: u}\nfork: {path: f, branch: 'my branch'}\n",
+     "key 'fork.branch': 'my branch' is not a valid git branch name (git check-ref-format --branch)"),
+    ("branch-dash", "upstream: {url: u}\nfork: {path: f, branch: -f}\n",
+     "key 'fork.branch': '-f' is not a valid git branch name (git check-ref-format --branch)"),
+    ("branch-previous", "upstream: {url: u}\nfork: {path: f, sync_branch: '@{-1}'}\n",
+     "key 'fork.sync_branch': '@{-1}' is not a valid git branch name (git check-ref-format --branch)"),
+    ("branch-head", "upstream: {url: u}\nfork: {path: f, sync_branch: HEAD}\n",
+     "key 'fork.sync_branch': 'HEAD' is not a valid git branch name (git check-ref-format --branch)"),
+    ("ref-bad", "upstream: {url: u, ref: 'v1..v2'}\nfork: {path: f}\n",
+     "key 'upstream.ref': 'v1..v2' is not a valid branch, tag or commit name (git check-ref-format)"),
+    ("url-option", "upstream: {url: '--upload-pack=touch x://h'}\nfork: {path: f}\n",
+     "key 'upstream.url': '--upload-pack=touch x://h' starts with '-' and would be read as a git option"),
+    # item 17: YAML that would silently mean something else, or crash
+    ("duplicate-wave", MINIMAL + "waves:\n  a: {paths: [x]}\n  b: {buckets: ['*']}\n  a: {paths: [y]}\n",
+     "key 'waves.a' (line 6): given twice (lines 4 and 6); YAML would silently keep only the last; "
+     "remove or rename one"),
+    ("duplicate-top", MINIMAL + "fork: {path: g}\n",
+     "key 'fork' (line 3): given twice (lines 2 and 3); YAML would silently keep only the last; remove or rename one"),
+    ("duplicate-deep", MINIMAL + "checks: [{name: t, run: x, env: {A: 1, A: 2}}]\n",
+     "key 'checks.0.env.A' (line 3): given twice (lines 3 and 3); YAML would silently keep only the last; "
+     "remove or rename one"),
+    ("integer-wave", MINIMAL + "waves: {1: {paths: [x]}}\n",
+     "key 'waves.1' (line 3): a key must be text, and YAML reads '1' as a number; quote it ('1') or rename it"),
+    ("mixed-keys", MINIMAL + "waves: {a: {paths: [x]}, 2: {paths: [y]}}\n",
+     "key 'waves.2' (line 3): a key must be text, and YAML reads '2' as a number; quote it ('2') or rename it"),
+    ("bool-key", MINIMAL + "waves: {on: {paths: [x]}}\n",
+     "key 'waves.on' (line 3): a key must be text, and YAML reads 'on' as true or false; quote it ('on') or "
+     "rename it"),
+    ("list-key", MINIMAL + "waves: {[a]: {paths: [x]}}\n",
+     "key 'waves' (line 3): a key must be plain text, not a list or mapping"),
+    ("deep-list", MINIMAL + "base: " + "[" * 5000 + "]" * 5000 + "\n",
+     "key 'base.0.0.0.0.0... (33 levels)' (line 3): nested more than 32 levels deep; a forkwave config needs 4 "
+     "at most"),
+    ("deep-map", MINIMAL + "slices: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
+     "key 'slices.a.a.a.a.a... (33 levels)' (line 3): nested more than 32 levels deep; a forkwave config needs 4 "
+     "at most"),
+    ("alias-bomb", MINIMAL + "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}' if i else 'v'] * 10)}]\n"
+                                     for i in range(6)),
+     "key 'x4' (line 7): expands to more than 100,000 values (through aliases); simplify it"),
+    ("alias-loop", MINIMAL + "waves: &w {a: *w}\n", "key 'waves.a' (line 3): refers to itself through an alias"),
+    ("max-files-1e308", MINIMAL + "slices: {max_files: 1.0e+308}\n",
+     "key 'slices.max_files': expected an integer, got float 1e+308"),
+    ("max-files-float", MINIMAL + "slices: {max_files: 2.0}\n",
+     "key 'slices.max_files': expected an integer, got float 2.0"),
+    ("max-files-huge", MINIMAL + "slices: {max_files: 1000000000000}\n",
+     "key 'slices.max_files': expected a number <= 100,000, got 1000000000000"),
+    ("max-files-5000-digits", MINIMAL + "slices: {max_files: " + "9" * 5000 + "}\n",
+     "line 3, column 21: unreadable YAML (cannot read '9999999999999999999999999999999999999999': Exceeds the limit "
+     "(4300 digits) for integer string conversion); fix the syntax"),
+    ("timeout-nan", MINIMAL + "checks: [{name: t, run: x, timeout: .nan}]\n",
+     "key 'checks.0.timeout': expected a finite number, got float nan"),
+    ("timeout-inf", MINIMAL + "checks: [{name: t, run: x, timeout: .inf}]\n",
+     "key 'checks.0.timeout': expected a finite number, got float inf"),
+    ("timeout-huge", MINIMAL + "checks: [{name: t, run: x, timeout: 1.0e+300}]\n",
+     "key 'checks.0.timeout': expected a number <= 604,800, got 1e+300"),
+    ("bad-date", MINIMAL + "base: 2026-02-30\n",
+     "line 3, column 7: unreadable YAML (cannot read '2026-02-30': day is out of range for month); fix the syntax"),
+    ("negated-rewrite-path", MINIMAL + "rewrite: [{from: a, to: b, paths: ['!x']}]\n",
+     "key 'rewrite.0.paths.0': negated pattern '!x' is not supported here"),
+    ("bad-range-when", MINIMAL + "checks: [{name: t, run: x, when: ['src/**', '[z-a]']}]\n",
+     "key 'checks.0.when.1': bad character range z-a in '[z-a]'"),
+    ("bad-range-deny", MINIMAL + "deny: ['[z-a]']\n", "key 'deny.0': bad character range z-a in '[z-a]'"),
+    ("map-into-git", MINIMAL + "map: [{from: a/, to: x/.Git/}]\n",
+     "key 'map.0.to': 'x/.Git/' must stay inside the repository (no leading '/', no '..', no '.git', no '\\')"),
+    ("nul-in-glob", MINIMAL + 'deny: ["a\\0b"]\n', "key 'deny.0': contains a NUL character; remove it"),
+    ("unknown-user-home", "upstream: {url: u}\nfork: {path: '~nosuchuser-fw/x'}\n",
+     "key 'fork.path': cannot use '~nosuchuser-fw/x' as a path (Could not determine home directory.)"),
+    ("two-documents", MINIMAL + "---\n" + MINIMAL,
+     "line 3, column 1: unreadable YAML (but found another document); fix the syntax"),
 ]
 
 
@@ -149,6 +238,42 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) 
         load_config(path)
     assert str(err.value) == f"{path}: {message}"
     assert "\n" not in str(err.value)
+
+
+def test_merge_keys_may_override_what_they_merge(tmp_path: Path) -> None:
+    """``<<: *anchor`` is not a duplicate: overriding merged keys is what it is for."""
+    cfg = load_text(tmp_path, MINIMAL + "checks:\n  - &unit {name: unit, run: pytest, timeout: 60}\n"
+                              "  - {<<: *unit, name: unit-slow, timeout: 600}\n")
+    assert [(c.name, c.run, c.timeout) for c in cfg.checks] == [("unit", "pytest", 60), ("unit-slow", "pytest", 600)]
+
+
+def test_quoted_keys_and_containers_network_null_load(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, MINIMAL + "waves: {'1': {paths: [x]}, 'on': {buckets: ['*']}}\n"
+                              "containers: {network: null}\n")
+    assert [w.name for w in cfg.waves] == ["1", "on"] and cfg.containers.network is None
+
+
+def test_a_config_not_in_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "forkwave.yaml"
+    path.write_bytes(MINIMAL.encode() + b"deny: ['caf\xe9']\n")
+    with pytest.raises(ForkwaveError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: not UTF-8 text (byte 48); save the config as UTF-8"
+
+
+README_BLOCKS = re.findall(r"^```yaml\n(.*?)^```", (ROOT / "README.md").read_text(encoding="utf-8"), re.M | re.S)
+
+
+def test_the_readme_shows_a_config() -> None:
+    assert README_BLOCKS and "upstream:" in README_BLOCKS[0]
+
+
+@pytest.mark.parametrize("block", README_BLOCKS, ids=[f"block-{i}" for i in range(len(README_BLOCKS))])
+def test_every_config_in_the_readme_loads(tmp_path: Path, block: str) -> None:
+    """Issue 8, item 18: what the README shows is what a user copies; it must load as shown."""
+    cfg = load_config(write_config(tmp_path, block))
+    assert cfg.upstream.url == "https://github.com/twentyhq/twenty.git"
+    assert cfg.containers.network is None and [c.name for c in cfg.checks][-1] == "e2e"
 
 
 def test_unreadable_config(tmp_path: Path) -> None:
@@ -185,6 +310,24 @@ def test_doit_reports_a_config_error_in_one_line_and_exits_1(tmp_path: Path, arg
                                      "key 'slices.max_files': expected a number >= 1, got -1")
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "reports").exists() and not (tmp_path / ".forkwave").exists()
+
+
+@pytest.mark.parametrize("fork", ["{path: ../fork, branch: main, sync_branch: main}",
+                                  "{path: ../fork, sync_branch: refs/heads/main}"])
+def test_doit_refuses_a_sync_branch_that_is_not_forkwaves_own(tmp_path: Path, fork: str) -> None:
+    """Issue 8, items 1 and 3: refused at load, before anything touches the fork."""
+    from conftest import commit_tree, make_repo
+    repo = make_repo(tmp_path / "fork")
+    head = commit_tree(repo, {"a.txt": "a\n"})
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    write_config(ws, f"upstream: {{url: ../up.git}}\nfork: {fork}\n")
+    result = run_doit(ws, "wave_a")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"forkwave: error: {ws / 'forkwave.yaml'}: key 'fork.sync_branch': ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    from tasks.git import git
+    assert git(repo, "for-each-ref", "--format=%(refname) %(objectname)").decode() == f"refs/heads/main {head}\n"
 
 
 def test_doit_config_variable_names_a_missing_file(tmp_path: Path) -> None:
