@@ -52,6 +52,7 @@ SCHEMA: dict[str, Any] = {
                            "timeout": {"type": "number", "minimum": 1},
                            "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
                            "image": {"type": "string", "minLength": 1},
+                           "node": {"type": "string", "minLength": 1},
                            "network": {"type": "string", "minLength": 1},
                            "cpus": {"type": "number", "exclusiveMinimum": 0},
                            "memory": {"type": "string", "pattern": "^[0-9]+[bkmgBKMG]?$"},
@@ -128,10 +129,11 @@ class Check:
     memory: str | None = None
     compose: str | None = None
     service: str | None = None
+    node: str | None = None  # a node version or range: the check runs in forkwave/node:<version>
 
     @property
     def kind(self) -> str:
-        return "compose" if self.compose else "docker" if self.image else "host"
+        return "compose" if self.compose else "docker" if self.image or self.node else "host"
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,13 @@ def _check_semantics(path: Path, data: dict[str, Any]) -> None:
                 raise ForkwaveError(f"{where}: give either 'image' or 'compose', not both")
         elif not check.get("run"):
             raise ForkwaveError(f"{where}: missing key 'run' (the command to run)")
+        if check.get("node") and (check.get("compose") or not (check.get("image") or "forkwave/node").startswith(
+                "forkwave/node")):
+            raise ForkwaveError(f"{where}: 'node' applies to forkwave/node images only; drop 'image' or 'node'")
+        if check.get("node"):
+            from checks.toolchain import node_spec
+
+            node_spec(check["node"], f"{path}: key 'checks.{i}.node'")  # raises naming the key
         elif check.get("service"):
             raise ForkwaveError(f"{where}: 'service' only applies to compose checks; add 'compose'")
     for i, rule in enumerate(data.get("rewrite") or ()):
@@ -334,7 +343,7 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         checks=tuple(Check(c["name"], c.get("run"), tuple(c.get("when", ())), c.get("timeout", 1800),
                            tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())),
                            c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
-                           c.get("compose"), c.get("service"))
+                           c.get("compose"), c.get("service"), c.get("node"))
                      for c in data.get("checks") or ()),
         containers=_containers(here, data.get("containers") or {}),
         rewrite=tuple(RewriteRule(r["from"], r["to"], tuple(r.get("paths", ())), r.get("regex", False))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 from pathlib import Path
 
@@ -195,3 +196,28 @@ def test_read_pin_files_takes_regular_files_only_and_lockfile_heads(tmp_path: Pa
     assert set(files) == {".nvmrc", "yarn.lock"}
     assert files[".nvmrc"] == "24.5.0\n" and len(files["yarn.lock"]) == 4096
     assert read_pin_files(tmp_path / "absent") == {}
+
+
+# --- the check's node: key in forkwave.yaml --------------------------------------------------
+
+def _config(tmp_path: Path, check: dict[str, object]) -> object:
+    from conftest import write_config
+    from tasks.config import load_config
+
+    return load_config(write_config(tmp_path, {"upstream": {"url": "u.git"}, "fork": {"path": "f"}, "checks": [check]}))
+
+
+def test_a_node_key_makes_a_container_check_in_the_node_image(tmp_path: Path) -> None:
+    check = _config(tmp_path, {"name": "build", "node": "^24.5", "run": "yarn build"}).checks[0]  # type: ignore[attr-defined]
+    assert (check.kind, check.node, check.image) == ("docker", "^24.5", None)
+
+
+@pytest.mark.parametrize("check, why", [
+    ({"name": "b", "node": "24", "image": "forkwave/python:3.11", "run": "x"}, "'node' applies to forkwave/node images only"),
+    ({"name": "b", "node": "24", "compose": "c.yaml", "service": "s"}, "'node' applies to forkwave/node images only"),
+    ({"name": "b", "node": "twenty-four", "run": "x"}, "key 'checks.0.node': 'twenty-four' is not a node version or range"),
+    ({"name": "b", "node": "", "run": "x"}, "key 'checks.0.node': expected a non-empty string"),
+])
+def test_bad_node_keys_are_one_line_errors(tmp_path: Path, check: dict[str, object], why: str) -> None:
+    with pytest.raises(ForkwaveError, match=re.escape(why)):
+        _config(tmp_path, check)
