@@ -30,6 +30,7 @@ CACHE_ENV = {
     "pnpm_config_store_dir": "/cache/pnpm",
     "PIP_CACHE_DIR": "/cache/pip",
     "NX_CACHE_DIRECTORY": "/cache/nx",             # Nx task outputs: an unchanged project is not rebuilt next slice
+    "NX_WORKSPACE_DATA_DIRECTORY": "/cache/nx-workspace-data",  # ... and the database that indexes them (Nx 20+)
     "COREPACK_HOME": "/cache/corepack",            # the yarn/pnpm/npm releases corepack downloads
     "XDG_CACHE_HOME": "/cache/xdg",
     "HOME": "/tmp/home",
@@ -100,10 +101,12 @@ class DockerRunner:
         if not images.is_node_image(image):
             return image, {}, []
         tag_pin = toolchain.version_tag(images.split_image(image)[1])
-        override, source = (request.node, "the check's node:") if request.node else (tag_pin, f"image {image}")
+        override, source = (request.node, "the check's node") if request.node else (tag_pin, f"image {image}")
         tc = toolchain.detect(toolchain.read_pin_files(request.cwd), override, source)
         lines = []
         if tc.node is None:
+            if images.split_image(image)[1] == "latest":  # plain forkwave/node: the default node image
+                image = images.DEFAULT_NODE
             lines.append(f"node: nothing pinned, {image}'s own")
         else:
             env = images.build_env(self.ca_bundle, request.network or self.network, self.pass_env)

@@ -154,11 +154,11 @@ def clean(cache_dir: Path, client: Any | None = None) -> list[str]:
 
 
 def _remove_image(client: Any | None, tag: str) -> str:
+    import docker.errors
+
     if not is_node_image(tag) or split_image(tag)[1] == "bookworm":
         return f"kept {tag} (not an on-demand node image)"
     try:
-        import docker.errors
-
         client = client or _client()
         image = client.images.get(tag)
         size = image.attrs.get("Size", 0)

@@ -22,7 +22,7 @@ _NET_ERRORS = [
 ]
 # Where a package manager names the package whose script is running or failed.
 _PACKAGES = [
-    re.compile(r"npm (?:error|ERR!) path .*/node_modules/(?P<pkg>(?:@[\w.-]+/)?[\w.-]+)\s*$"),
+    re.compile(r"npm (?:error|ERR!) path \S*?/(?P<pkg>(?:@[\w.-]+/)?[\w.-]+)\s*$"),
     re.compile(r"^error .*/node_modules/(?P<pkg>(?:@[\w.-]+/)?[\w.-]+): Command failed"),
     re.compile(r"YN0009: .*?(?P<pkg>(?:@[\w.-]+/)?[\w.-]+)@[\w.:%/-]+.*couldn't be built"),
     re.compile(r"YN0007: .*?(?P<pkg>(?:@[\w.-]+/)?[\w.-]+)@[\w.:%/-]+.* must be built"),

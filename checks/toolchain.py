@@ -177,7 +177,7 @@ def node_candidates(files: Mapping[str, str]) -> list[tuple[str, str]]:
     return [(raw, source) for raw, source in found if isinstance(raw, str) and raw.strip()]
 
 
-def node_pin(files: Mapping[str, str], override: str | None = None, override_source: str = "the check's node:"
+def node_pin(files: Mapping[str, str], override: str | None = None, override_source: str = "the check's node"
              ) -> tuple[NodePin | None, list[str]]:
     """The node to run: the override if given, else the most specific pin; plus notes on disagreements."""
     candidates = node_candidates(files)
@@ -287,7 +287,7 @@ def package_manager(files: Mapping[str, str]) -> tuple[Manager, list[str]]:
     return _from_lockfiles(files) or Manager("npm"), notes
 
 
-def detect(files: Mapping[str, str], node: str | None = None, node_source: str = "the check's node:") -> Toolchain:
+def detect(files: Mapping[str, str], node: str | None = None, node_source: str = "the check's node") -> Toolchain:
     """The toolchain ``files`` (``read_pin_files``) ask for; ``node`` overrides the node pins."""
     pin, node_notes = node_pin(files, node, node_source)
     manager, manager_notes = package_manager(files)

@@ -51,4 +51,6 @@ else
     --build-arg "FETCH_IMAGE=$fetch"
 fi
 docker tag "$tag" "forkwave/node:$major"
+# A rebuild leaves the previous image untagged; drop only forkwave's.
+docker image prune -f --filter label=forkwave.src-hash >/dev/null
 printf '%s\n' "$tag"

@@ -19,6 +19,7 @@ npm error getaddrinfo ENOTFOUND {HOST}
 npm error A complete log of this run can be found in: /tmp/h/.npm/_logs/2026-12-01T10_23_20_589Z-debug-0.log
 """
 NPM9 = NPM.replace("npm error", "npm ERR!")
+NPM_FILE_DEP = NPM.replace("/workspace/node_modules/fetches-binary", "/workspace/vendor/fetches-binary")
 YARN1 = f"""\
 [4/4] Building fresh packages...
 error /workspace/node_modules/fetches-binary: Command failed.
@@ -70,12 +71,15 @@ npm error gyp ERR! stack FetchError: request to https://nodejs.org/download/rele
 CURL = "sharp: downloading\ncurl: (6) Could not resolve host: cdn.example.invalid\n"
 
 
-@pytest.mark.parametrize("output", [NPM, NPM9, YARN1, BERRY, PNPM], ids=["npm", "npm9", "yarn1", "berry", "pnpm"])
+@pytest.mark.parametrize("output", [NPM, NPM9, NPM_FILE_DEP, YARN1, BERRY, PNPM],
+                         ids=["npm", "npm9", "npm-file-dependency", "yarn1", "berry", "pnpm"])
 def test_each_package_manager_names_the_package_and_the_download(output: str) -> None:
     assert diagnose(output) == [Unreachable("fetches-binary", HOST, URL, f"ENOTFOUND {HOST}")]
 
 
 @pytest.mark.parametrize("output, found", [
+    (PUPPETEER.replace("/puppeteer", "/@puppeteer/browsers"), [("@puppeteer/browsers", "storage.googleapis.com",
+                                                                 "storage.googleapis.com", "EAI_AGAIN storage.googleapis.com")]),
     (PUPPETEER, [("puppeteer", "storage.googleapis.com", "storage.googleapis.com", "EAI_AGAIN storage.googleapis.com")]),
     (NODE_GYP, [("bcrypt", "github.com",
                  "https://github.com/kelektiv/node.bcrypt.js/releases/download/v5.1.1/"

@@ -78,9 +78,9 @@ def test_node_pins_from_files(files: dict[str, str], pin: NodePin | None) -> Non
 
 def test_the_checks_node_key_overrides_every_file() -> None:
     pin, notes = node_pin({".nvmrc": "24.5.0", "package.json": pkg(engines={"node": "^24"})}, "22.12.0")
-    assert pin == NodePin("22.12.0", "the check's node:")
-    assert notes == ["node 22.12.0 from the check's node: differs from .nvmrc '24.5.0'",
-                     "node 22.12.0 from the check's node: does not satisfy package.json engines.node '^24'"]
+    assert pin == NodePin("22.12.0", "the check's node")
+    assert notes == ["node 22.12.0 from the check's node differs from .nvmrc '24.5.0'",
+                     "node 22.12.0 from the check's node does not satisfy package.json engines.node '^24'"]
 
 
 @pytest.mark.parametrize("files, notes", [
