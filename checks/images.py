@@ -177,3 +177,57 @@ def _client() -> Any:
     import docker
 
     return docker.from_env()
+
+
+# --- `doit images`: every image the config's checks need ------------------------------------------
+
+def pins_at(repo: Path, rev: str) -> dict[str, str]:
+    """The pin files (``checks.toolchain.PIN_FILES``) at the root of ``rev`` in ``repo``, regular files only."""
+    from checks.toolchain import PIN_FILES
+    from tasks import git
+
+    commit = git.rev_parse(repo, rev)
+    if commit is None:
+        return {}
+    limits = dict(PIN_FILES)
+    entries = {e.oid: e.name for e in git.ls_tree(repo, git.tree_of(repo, commit))
+               if e.name in limits and e.type == "blob" and e.mode in ("100644", "100755")}
+    return {entries[oid]: data[:limits[entries[oid]]].decode("utf-8", "replace")
+            for oid, data in git.read_blobs(repo, entries) if data is not None}
+
+
+def node_specs(checks: Iterable[Any], files: dict[str, str]) -> list[str]:
+    """The node versions or ranges the node checks ask for, given the fork's pin files."""
+    from checks.toolchain import detect, version_tag
+
+    specs = []
+    for check in checks:
+        if check.compose or not (check.node or is_node_image(check.image)):
+            continue
+        tag = version_tag(split_image(check.image)[1]) if check.image else None
+        pin = detect(files, check.node or tag).node
+        if pin is not None and pin.spec not in specs:
+            specs.append(pin.spec)
+    return specs
+
+
+def build_images(checks: Iterable[Any], fork: Path, branch: str, env: dict[str, str], cache_dir: Path) -> None:
+    """build-images.sh with the node versions the checks need on ``branch`` of the fork, recorded for ``clean``."""
+    specs = node_specs(checks, pins_at(fork, branch) if fork.is_dir() else {})
+    proc.run(["bash", str(CONTAINERS / "build-images.sh")], env=env, timeout=BUILD_TIMEOUT)
+    for spec in specs:
+        picked = build_node(spec, env)
+        record(cache_dir, picked)
+        print(f"images: {picked} for node {spec}")
+
+
+def nodes_present(checks: Iterable[Any], fork: Path, branch: str) -> bool:
+    """Does the engine hold a node image for every node version the checks need on ``branch``? (False without one.)"""
+    try:
+        import docker
+
+        local = local_node_images(docker.from_env())
+        specs = node_specs(checks, pins_at(fork, branch) if fork.is_dir() else {})
+    except Exception:
+        return False
+    return all(best_version(spec, local) for spec in specs)

@@ -64,7 +64,7 @@ docker_build() {
   ctx=$(make_context "$dir")
   logf=/tmp/forkwave-build-${tag//[\/:]/-}.log
   log "building $tag (log: $logf)"
-  if ! docker build --build-arg "BASE_IMAGE=$base" --label "forkwave.src-hash=$hash" "${extra[@]}" "$@" \
+  if ! docker build --force-rm --build-arg "BASE_IMAGE=$base" --label "forkwave.src-hash=$hash" "${extra[@]}" "$@" \
          -t "$tag" "$ctx" >"$logf" 2>&1; then
     rm -rf "$ctx"
     tail -n 30 "$logf" >&2

@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from checks.disk import markdown as disk_markdown, usage
 from checks.junit import suites_xml, testcase
 from checks.model import Result
 from tasks.globs import globs
@@ -190,9 +191,12 @@ def write_wave(ws: Workspace, wave: str, names: Sequence[str], fork: str, sync_b
     d = ws.reports / f"wave-{wave}"
     write_if_changed(d / "junit.xml", suites_xml([(n, slice_cases(o)) for n, o in outcomes.items() if o]))
     base = d / "baseline.json"
+    disk = usage(ws.state)  # hook (issue 11): the wave's disk use, in disk.json and the report's last section
+    write_if_changed(d / "disk.json", dump_json(disk))
     write_if_changed(d / "report.md", wave_markdown(wave, outcomes, fork, sync_branch,
                                                     read_json(base) if base.exists() else None,
-                                                    {n: upstream_commits(ws, n) for n in names}))
+                                                    {n: upstream_commits(ws, n) for n in names})
+                     + "\n" + "\n".join(disk_markdown(disk)))
     return {n: (o["status"] if o else "not run") for n, o in outcomes.items()}
 
 

@@ -58,6 +58,12 @@ def write(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
+def docker_client_size(tag: str) -> int:
+    import docker
+
+    return int(docker.from_env().images.get(tag).attrs["Size"])
+
+
 def header(log_dir: Path, name: str) -> list[str]:
     return [line for line in (log_dir / f"{name}.stdout.log").read_text().splitlines() if line.startswith("[forkwave]")]
 
@@ -246,6 +252,11 @@ def test_yarn_berry_with_a_committed_release_installs_and_builds_with_nx_on_node
     cache = ws / ".forkwave" / "cache"
     assert any((cache / "yarn-berry" / "cache").glob("nx-npm-*.zip"))          # Berry's global cache survived
     assert git_out(fork, "show", "sync/upstream:packages/acme-ui/src/tag.js").startswith("// acme-ui tag")
+    # the wave's disk use: the worktree, its node_modules and each cache, in disk.json and the wave report
+    disk = read_json(ws / "reports" / "wave-a" / "disk.json")
+    assert disk["node_modules"] > 10e6 and disk["caches"]["yarn-berry"] > 1e6 and disk["caches"]["nx"] > 0
+    assert disk["images"] == {NODE24: docker_client_size(NODE24)}
+    assert "## Disk" in (ws / "reports" / "wave-a" / "report.md").read_text()
 
 
 @pytest.mark.slow
@@ -259,3 +270,28 @@ def test_a_pnpm_workspace_installs_and_builds_with_nx_on_the_node_its_range_asks
     assert "[forkwave] package manager: pnpm 10.33.0 (package.json packageManager)" in log
     assert "nx run acme-shared:build  [local cache]" in log and "acme-ui: bundled 3 files on node v24." in log
     assert any((ws / ".forkwave" / "cache" / "pnpm").rglob("*")) and any((ws / ".forkwave" / "cache" / "corepack").rglob("pnpm*"))
+
+
+# --- disk: what a wave used, and `doit clean` -----------------------------------------------------------
+
+def test_doit_clean_removes_the_node_images_and_caches_the_workspace_used(docker_client: Any, tmp_path: Path,
+                                                                          label: str) -> None:
+    ws = tmp_path / "ws"
+    cache = ws / ".forkwave" / "cache"
+    write(cache, {"npm/_cacache/index": "x" * 5000, "yarn-berry/cache/nx-npm-22.6.1.zip": "y" * 9000})
+    used = f"forkwave/node:0.0.1-{label}"              # a tag of our own, on the base image: only it goes
+    docker_client.images.get("forkwave/base:bookworm").tag(used)
+    images.record(cache, used)
+    images.record(cache, NODE)                         # the shared default image is never removed
+    write_config(ws, {"upstream": {"url": "../up.git"}, "fork": {"path": "../fork"}})
+    (ws / "reports").mkdir()
+
+    result = run_doit(ws, "clean")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"clean: removed image {used}" in result.stdout
+    assert f"clean: kept {NODE} (not an on-demand node image)" in result.stdout
+    assert f"clean: removed {cache} (" in result.stdout
+    assert not cache.exists()
+    assert docker_client.images.list(name=used) == [] and docker_client.images.list(name=NODE)
+    assert docker_client.images.list(name="forkwave/base:bookworm")
