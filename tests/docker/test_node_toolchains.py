@@ -295,3 +295,17 @@ def test_doit_clean_removes_the_node_images_and_caches_the_workspace_used(docker
     assert not cache.exists()
     assert docker_client.images.list(name=used) == [] and docker_client.images.list(name=NODE)
     assert docker_client.images.list(name="forkwave/base:bookworm")
+
+
+def test_doit_images_builds_the_node_the_fork_pins(node24: str, tmp_path: Path) -> None:
+    make_repo(tmp_path / "fork", {".nvmrc": "v24.5.0\n", "package.json": json.dumps({"name": "f"})}, message="fork")
+    ws = tmp_path / "ws"
+    write_config(ws, {"upstream": {"url": "../up.git"}, "fork": {"path": "../fork"},
+                      "checks": [{"name": "build", "image": "forkwave/node", "run": "node -v"}],
+                      "containers": {"ca_bundle": str(HOST_CA)}})
+
+    result = run_doit(ws, "images", timeout=900)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"images: {NODE24} for node 24.5.0" in result.stdout
+    assert images.recorded(ws / ".forkwave" / "cache") == [NODE24]       # `doit clean` will free it
