@@ -242,15 +242,10 @@ def _check_semantics(path: Path, data: dict[str, Any]) -> None:
                 raise ForkwaveError(f"{where}: give either 'image' or 'compose', not both")
         elif not check.get("run"):
             raise ForkwaveError(f"{where}: missing key 'run' (the command to run)")
-        if check.get("node") and (check.get("compose") or not (check.get("image") or "forkwave/node").startswith(
-                "forkwave/node")):
-            raise ForkwaveError(f"{where}: 'node' applies to forkwave/node images only; drop 'image' or 'node'")
-        if check.get("node"):
-            from checks.toolchain import node_spec
-
-            node_spec(check["node"], f"{path}: key 'checks.{i}.node'")  # raises naming the key
         elif check.get("service"):
             raise ForkwaveError(f"{where}: 'service' only applies to compose checks; add 'compose'")
+        if check.get("node"):  # issue 11: a node version or range, for forkwave/node images
+            _check_node(where, f"{path}: key 'checks.{i}.node'", check)
     for i, rule in enumerate(data.get("rewrite") or ()):
         if rule.get("regex"):
             try:
@@ -261,6 +256,14 @@ def _check_semantics(path: Path, data: dict[str, Any]) -> None:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ForkwaveError(f"{path}: key 'checks': check name {dupes[0]!r} is used twice; names must be unique")
+
+
+def _check_node(where: str, key: str, check: dict[str, Any]) -> None:
+    from checks.toolchain import node_spec
+
+    if check.get("compose") or not (check.get("image") or "forkwave/node").startswith("forkwave/node"):
+        raise ForkwaveError(f"{where}: 'node' applies to forkwave/node images only; drop 'image' or 'node'")
+    node_spec(check["node"], key)  # raises naming the key
 
 
 def _validate(path: Path, data: dict[str, Any]) -> None:

@@ -233,7 +233,7 @@ def task_images() -> dict[str, Any]:
 
     c = ctx.cfg.containers
     return {
-        "actions": [(images.build_images, [ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch,
+        "actions": [(_reports_dir, [ctx]), (images.build_images, [ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch,
                                            images.build_env(c.ca_bundle, c.network, c.pass_env), ctx.ws.state / "cache"])],
         "file_dep": [ctx.ws.rel(CONTAINERS / s) for s in IMAGE_SOURCES],
         "uptodate": [present],
@@ -242,9 +242,15 @@ def task_images() -> dict[str, Any]:
     }
 
 
+def _reports_dir(ctx: Context) -> None:
+    """`doit images` or `doit clean` may be the first command in a workspace: doit saves its state in reports/."""
+    ctx.ws.reports.mkdir(parents=True, exist_ok=True)
+
+
 def _clean_images(ctx: Context) -> None:
     """`doit clean`: the forkwave/node:<version> images this workspace used and .forkwave/cache (issue 11)."""
     from checks import images
 
+    _reports_dir(ctx)
     for line in images.clean(ctx.ws.state / "cache"):
         print(f"clean: {line}")

@@ -283,8 +283,7 @@ def test_doit_clean_removes_the_node_images_and_caches_the_workspace_used(docker
     docker_client.images.get("forkwave/base:bookworm").tag(used)
     images.record(cache, used)
     images.record(cache, NODE)                         # the shared default image is never removed
-    write_config(ws, {"upstream": {"url": "../up.git"}, "fork": {"path": "../fork"}})
-    (ws / "reports").mkdir()
+    write_config(ws, {"upstream": {"url": "../up.git"}, "fork": {"path": "../fork"}})  # a fresh workspace
 
     result = run_doit(ws, "clean")
 
@@ -300,6 +299,7 @@ def test_doit_clean_removes_the_node_images_and_caches_the_workspace_used(docker
 def test_doit_images_builds_the_node_the_fork_pins(node24: str, tmp_path: Path) -> None:
     make_repo(tmp_path / "fork", {".nvmrc": "v24.5.0\n", "package.json": json.dumps({"name": "f"})}, message="fork")
     ws = tmp_path / "ws"
+    ws.mkdir()
     write_config(ws, {"upstream": {"url": "../up.git"}, "fork": {"path": "../fork"},
                       "checks": [{"name": "build", "image": "forkwave/node", "run": "node -v"}],
                       "containers": {"ca_bundle": str(HOST_CA)}})
