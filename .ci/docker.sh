@@ -45,5 +45,7 @@ if ! docker info >/dev/null 2>&1; then
 fi
 log "engine up: $(docker version -f 'server {{.Server.Version}}')"
 
-# --- images (also `doit images`): skipped when present and built from the same sources
-bash "$root/containers/build-images.sh"
+# --- images (also `doit images`): skipped when present and built from the same sources. The
+# node versions are the ones the docker tests pin (examples/berry-nx/.nvmrc); anything else a
+# test asks for is built on demand, as a check would.
+bash "$root/containers/build-images.sh" "$(cat "$root/examples/berry-nx/.nvmrc")"

@@ -2,6 +2,7 @@
 validation of an unchanged npm workspace with warm dependency caches vs cold.
 
     python -m benchmarks.containers [--runs 10] [--installs 3] [--deps is-number@7.0.0,...]
+                                    [--managers npm,yarn1,berry,pnpm] [--only managers]
 
 (a) ``true`` through HostRunner and through DockerRunner (create, start, wait, logs, remove):
     median of ``--runs`` each, and the difference (the target is under 1 s).
@@ -10,6 +11,11 @@ validation of an unchanged npm workspace with warm dependency caches vs cold.
     cold = empty cache folder and no node_modules; warm = cache populated, node_modules kept
     (what the second slice of a wave sees). Needs the npm registry (the host CA bundle is
     passed in when it exists).
+(c) per package manager (npm, Yarn 1, Yarn Berry with a committed yarnPath release, pnpm), on
+    the node the workspace pins (``.nvmrc`` 24.5.0 -> forkwave/node:24.5.0): the first slice's
+    install (cold: empty .forkwave/cache, no node_modules), the second slice's (warm: caches and
+    node_modules kept, as the pipeline does while no lockfile changes; target >= 2.5x faster), and
+    an install from the caches alone (node_modules gone, as after a lockfile change).
 """
 from __future__ import annotations
 
@@ -100,16 +106,101 @@ def caches(tmp: Path, installs: int, deps: dict[str, str]) -> None:
     print(f"    warm is {cm / wm:.1f}x faster, {cm - wm:.2f} s saved per slice")
 
 
+YARN = "4.9.2"
+MANAGERS = {  # name -> (package.json additions, extra files, install command)
+    "npm": ({}, {}, "npm install --no-audit --no-fund --prefer-offline"),
+    "yarn1": ({"packageManager": "yarn@1.22.22"}, {}, "yarn install --prefer-offline"),
+    "berry": ({}, {".yarnrc.yml": f"yarnPath: .yarn/releases/yarn-{YARN}.cjs\nnodeLinker: node-modules\n",
+                   "yarn.lock": ""}, "yarn install"),
+    "pnpm": ({"packageManager": "pnpm@10.33.0"}, {}, "pnpm install --prefer-offline"),
+}
+# (c) installs what examples/berry-nx does (Nx and its ~80 dependencies) plus the (b) set's bigger packages.
+MANAGER_DEPS = "nx@22.6.1,typescript@5.4.5,lodash@4.17.21,chalk@4.1.2"
+
+
+def yarn_release(tmp: Path) -> bytes:
+    """Yarn's release file from the npm registry (@yarnpkg/cli-dist), as a repository commits it."""
+    import docker
+    import tarfile
+
+    out = tmp / "yarn-release"
+    out.mkdir()
+    volumes = {str(out): {"bind": "/out", "mode": "rw"}}
+    if HOST_CA.is_file():
+        volumes[str(HOST_CA)] = {"bind": "/etc/ssl/certs/ca-certificates.crt", "mode": "ro"}
+    docker.from_env().containers.run(NODE, ["sh", "-c", f"cd /out && npm pack --silent @yarnpkg/cli-dist@{YARN}"],
+                                     remove=True, environment={"HOME": "/tmp"}, volumes=volumes)
+    with tarfile.open(out / f"yarnpkg-cli-dist-{YARN}.tgz") as tar:
+        return tar.extractfile("package/bin/yarn.js").read()  # type: ignore[union-attr]
+
+
+def managed_workspace(root: Path, manager: str, deps: dict[str, str], release: bytes) -> None:
+    npm_workspace(root, deps)
+    extra, files, _ = MANAGERS[manager]
+    pkg = json.loads((root / "package.json").read_text())
+    (root / "package.json").write_text(json.dumps({**pkg, **extra}, indent=2))
+    (root / ".nvmrc").write_text("24.5.0\n")
+    for rel, text in files.items():
+        (root / rel).write_text(text)
+    if manager == "berry":
+        (root / ".yarn" / "releases").mkdir(parents=True)
+        (root / ".yarn" / "releases" / f"yarn-{YARN}.cjs").write_bytes(release)
+
+
+def managers(tmp: Path, installs: int, deps: dict[str, str], names: list[str]) -> None:
+    release = yarn_release(tmp) if "berry" in names else b""
+    print(f"(c) install per package manager on node 24.5.0 (.nvmrc), {', '.join(f'{k}@{v}' for k, v in deps.items())}"
+          f" in a 4-package workspace, median of {installs}; target: second slice >= 2.5x faster than the first")
+    print(f"    {'manager':8} {'1st slice (cold)':>17} {'2nd slice (warm)':>17} {'speed-up':>9} "
+          f"{'caches only':>12} {'cache size':>11}")
+    for name in names:
+        wt, cache, logs = tmp / f"ws-{name}", tmp / f"cache-{name}", tmp / "logs"
+        wt.mkdir()
+        managed_workspace(wt, name, deps, release)
+        runner = DockerRunner(ca_bundle=HOST_CA if HOST_CA.is_file() else None, cache_dir=cache)
+        request = Request(f"install-{name}", MANAGERS[name][2], wt, {}, 900, logs, kind="docker", image=NODE,
+                          label="bench")
+        def reset(keep_cache: bool) -> None:
+            if not keep_cache:
+                shutil.rmtree(cache, ignore_errors=True)
+            shutil.rmtree(wt / "node_modules", ignore_errors=True)
+
+        def cold() -> float:  # the lockfile stays what the first install wrote, as in a repository
+            reset(keep_cache=False)
+            return timed(lambda: runner.run(request))
+
+        c = [cold() for _ in range(installs)]
+        w = [timed(lambda: runner.run(request)) for _ in range(installs)]
+
+        def cache_only() -> float:
+            reset(keep_cache=True)
+            return timed(lambda: runner.run(request))
+
+        o = [cache_only() for _ in range(installs)]
+        cm, wm, om = statistics.median(c), statistics.median(w), statistics.median(o)
+        size = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file())
+        flag = "" if cm / wm >= 2.5 else "  (below target)"
+        print(f"    {name:8} {cm:15.2f} s {wm:15.2f} s {cm / wm:8.1f}x {om:10.2f} s {size / 1e6:8.0f} MB{flag}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="runs of `true` on each side")
     parser.add_argument("--installs", type=int, default=3, help="cold and warm installs each")
     parser.add_argument("--deps", default=DEFAULT_DEPS, help="comma-separated name@version")
+    parser.add_argument("--managers", default=",".join(MANAGERS), help="package managers for (c)")
+    parser.add_argument("--manager-deps", default=MANAGER_DEPS, help="comma-separated name@version for (c)")
+    parser.add_argument("--only", choices=["overhead", "npm", "managers"], help="run one part")
     args = parser.parse_args()
     deps = dict(d.rsplit("@", 1) for d in args.deps.split(",") if d)
     with tempfile.TemporaryDirectory(prefix="forkwave-bench-") as tmp:
-        overhead(Path(tmp), args.runs)
-        caches(Path(tmp), args.installs, deps)
+        if args.only in (None, "overhead"):
+            overhead(Path(tmp), args.runs)
+        if args.only in (None, "npm"):
+            caches(Path(tmp), args.installs, deps)
+        if args.only in (None, "managers"):
+            mdeps = dict(d.rsplit("@", 1) for d in args.manager_deps.split(",") if d)
+            managers(Path(tmp), args.installs, mdeps, [m for m in args.managers.split(",") if m])
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 The container is always removed: on success, failure, timeout and Ctrl-C. Package
 manager caches live in a host folder mounted at /cache, so ten slices of one package
 download their dependencies once; ``node_modules`` stays in the worktree between slices.
+A ``forkwave/node`` check runs on the node the worktree pins (``checks.toolchain``), in
+``forkwave/node:<version>`` (``checks.images``, built on demand).
 """
 from __future__ import annotations
 
@@ -10,23 +12,49 @@ import os
 import time
 from pathlib import Path
 
-from checks import tracking
+from checks import images, offline, toolchain, tracking
 from checks.host import CANNOT_RUN
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
+from tasks.errors import ForkwaveError
 from tasks.redact import Redactor
 
 # Mounted over the system bundle (Debian/Ubuntu/Alpine path): system tools, Debian's node,
 # pip, git and Python trust it with no extra setting; the env vars cover tools with their own stores.
 CA_IN_CONTAINER = "/etc/ssl/certs/ca-certificates.crt"
+FILES_IN_CONTAINER = "/forkwave/files.txt"  # FORKWAVE_FILES_FROM, mounted read-only
+# Every cache under /cache (the workspace's .forkwave/cache): reused across attempts, slices and runs.
 CACHE_ENV = {
     "npm_config_cache": "/cache/npm",
-    "YARN_CACHE_FOLDER": "/cache/yarn",
-    "npm_config_store_dir": "/cache/pnpm",
+    "YARN_CACHE_FOLDER": "/cache/yarn",            # Yarn 1
+    "YARN_GLOBAL_FOLDER": "/cache/yarn-berry",     # Yarn 2+ keeps its cache in its global folder (else under $HOME)
+    "YARN_ENABLE_GLOBAL_CACHE": "true",            # ... and uses it, whatever the repository's .yarnrc.yml says
+    "npm_config_store_dir": "/cache/pnpm",         # pnpm's store (pnpm reads npm_config_*; pnpm_config_* from 11)
+    "pnpm_config_store_dir": "/cache/pnpm",
     "PIP_CACHE_DIR": "/cache/pip",
+    "NX_CACHE_DIRECTORY": "/cache/nx",             # Nx task outputs: an unchanged project is not rebuilt next slice
+    "NX_WORKSPACE_DATA_DIRECTORY": "/cache/nx-workspace-data",  # ... and the database that indexes them (Nx 20+)
+    "COREPACK_HOME": "/cache/corepack",            # the yarn/pnpm/npm releases corepack downloads
     "XDG_CACHE_HOME": "/cache/xdg",
     "HOME": "/tmp/home",
-    "npm_config_update_notifier": "false",
 }
+# Non-interactive, quiet, and nothing fetched from hosts outside the package registries.
+TOOL_ENV = {
+    "npm_config_update_notifier": "false",
+    "COREPACK_ENABLE_DOWNLOAD_PROMPT": "0",
+    "COREPACK_ENABLE_AUTO_PIN": "0",               # never write packageManager into the worktree's package.json
+    "COREPACK_DEFAULT_TO_LATEST": "0",             # no "latest" look-ups: the pinned or known-good release
+    "COREPACK_NPM_REGISTRY": "https://registry.npmjs.org",  # Yarn 2+ from the npm registry, not repo.yarnpkg.com
+    # Registry mirrors often serve packuments without npm's signatures, and corepack then refuses every
+    # pinned release without a hash. The check's own dependencies are installed with the registry's
+    # integrity hashes and no signature check, so the package manager gets the same; a check's env
+    # can set COREPACK_INTEGRITY_KEYS to a JSON list of keys to verify again.
+    "COREPACK_INTEGRITY_KEYS": "0",
+    "YARN_ENABLE_TELEMETRY": "0",
+    "NX_DAEMON": "false",
+    "NX_NO_CLOUD": "true",
+}
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PINNED_NPM = "/usr/local/lib/forkwave/pinned-npm"  # corepack's npm shims, in every forkwave/node image
 
 
 def ca_env(path: str = CA_IN_CONTAINER) -> dict[str, str]:
@@ -55,14 +83,45 @@ class DockerRunner:
         self.ca_bundle, self.pass_env, self.network = ca_bundle, pass_env, network
         self.cache_dir = cache_dir
 
-    def _env(self, request: Request) -> dict[str, str]:
+    def _env(self, request: Request, toolchain_env: dict[str, str] | None = None) -> dict[str, str]:
         env = {k: os.environ[k] for k in self.pass_env if k in os.environ}
+        registry = env.get("NPM_CONFIG_REGISTRY") or env.get("npm_config_registry")
         env.update(CACHE_ENV)
+        env.update(TOOL_ENV)
+        if registry:  # a mirror the user passes through serves corepack's downloads too
+            env["COREPACK_NPM_REGISTRY"] = registry.rstrip("/")
         if self.ca_bundle:
             env.update(ca_env())
+        env.update(toolchain_env or {})
         env.update(request.env)
-        env.pop("FORKWAVE_FILES", None) if len(env.get("FORKWAVE_FILES", "")) > 60_000 else None
+        if "FORKWAVE_FILES_FROM" in env:  # the host path means nothing inside: it is mounted here (_volumes)
+            env["FORKWAVE_FILES_FROM"] = FILES_IN_CONTAINER
         return env
+
+    def _toolchain(self, request: Request, log_dir: Path) -> tuple[str, dict[str, str], list[str]]:
+        """The image to run, the env for the package manager the worktree pins, and what to say about it."""
+        image = request.image or images.DEFAULT_NODE
+        if not images.is_node_image(image):
+            return image, {}, []
+        tag_pin = toolchain.version_tag(images.split_image(image)[1])
+        override, source = (request.node, "the check's node") if request.node else (tag_pin, f"image {image}")
+        tc = toolchain.detect(toolchain.read_pin_files(request.cwd), override, source)
+        lines = []
+        if tc.node is None:
+            if images.split_image(image)[1] == "latest":  # plain forkwave/node: the default node image
+                image = images.DEFAULT_NODE
+            lines.append(f"node: nothing pinned, {image}'s own")
+        else:
+            env = images.build_env(self.ca_bundle, request.network or self.network, self.pass_env)
+            picked = images.ensure_node(self.client, tc.node.spec, env, log_dir / f"{request.name}.image.log")
+            images.record(self.cache_dir, picked.image)
+            image = picked.image
+            built = ", built now from the npm registry" if picked.built else ""
+            lines.append(f"node {picked.version} ({tc.node.source}: {tc.node.spec}) in {image}{built}")
+        lines.append(f"package manager: {tc.manager.describe()}")
+        lines += [f"note: {n}" for n in tc.notes]
+        env = {"PATH": f"{PINNED_NPM}:{SYSTEM_PATH}"} if tc.manager.name == "npm" and tc.manager.version else {}
+        return image, env, lines
 
     def _volumes(self, request: Request) -> dict[str, dict[str, str]]:
         volumes = {str(request.cwd): {"bind": "/workspace", "mode": "rw"}}
@@ -71,6 +130,9 @@ class DockerRunner:
             volumes[str(self.cache_dir)] = {"bind": "/cache", "mode": "rw"}
         if self.ca_bundle:
             volumes[str(self.ca_bundle)] = {"bind": CA_IN_CONTAINER, "mode": "ro"}
+        files = request.env.get("FORKWAVE_FILES_FROM")
+        if files:
+            volumes[files] = {"bind": FILES_IN_CONTAINER, "mode": "ro"}
         return volumes
 
     def run(self, request: Request) -> Result:
@@ -78,21 +140,25 @@ class DockerRunner:
         import requests.exceptions
 
         log_dir = request.log_dir
-        assert log_dir is not None and request.image and request.command
+        assert log_dir is not None and request.command and (request.image or request.node)
         log_dir.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
-        environment = self._env(request)
+        try:
+            image, tool_env, header = self._toolchain(request, log_dir)
+        except ForkwaveError as exc:
+            return Result(request.name, ERROR, time.monotonic() - start, str(exc))
+        environment = self._env(request, tool_env)
         redactor = Redactor.for_env(environment)  # the container's env and forkwave's own
         try:
             container = self.client.containers.create(  # type: ignore[attr-defined]
-                request.image, ["sh", "-c", f"mkdir -p \"$HOME\" && {request.command}"],
+                image, ["sh", "-c", f"mkdir -p \"$HOME\" && {request.command}"],
                 working_dir="/workspace", environment=environment, volumes=self._volumes(request),
                 user=_owner(request.cwd), network_mode=request.network or self.network,
                 nano_cpus=_nano_cpus(request.cpus), mem_limit=request.memory,
                 labels={"forkwave": "check", "forkwave.check": request.name, "forkwave.attempt": request.label},
                 name=f"forkwave-{request.label}-{request.name}-{os.getpid()}".replace(":", "-"))
         except docker.errors.ImageNotFound:
-            return Result(request.name, ERROR, 0.0, f"image {request.image} not found; build it (`doit images`) "
+            return Result(request.name, ERROR, 0.0, f"image {image} not found; build it (`doit images`) "
                                                     "or pull it, then run again")
         except docker.errors.APIError as exc:
             return Result(request.name, ERROR, 0.0,
@@ -111,22 +177,54 @@ class DockerRunner:
                     pass
             stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
             stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+            if code != 0:  # Yarn Berry leaves its build scripts' output in the container's /tmp
+                stderr += _berry_build_logs(container, stdout + stderr)
         finally:
             container.remove(force=True)
             tracking.finished("container", container.id)
         duration = time.monotonic() - start
         stdout, stderr = redactor.text(stdout), redactor.text(stderr)  # before anything is written
-        (log_dir / f"{request.name}.stdout.log").write_text(stdout)
+        (log_dir / f"{request.name}.stdout.log").write_text("".join(f"[forkwave] {h}\n" for h in header) + stdout)
         (log_dir / f"{request.name}.stderr.log").write_text(stderr)
         if timed_out:
             return Result(request.name, FAILED, duration,
                           f"timed out after {request.timeout:g} s (container killed and removed)", tail(stdout), tail(stderr),
                           timed_out=True)
         if code in CANNOT_RUN:
-            return Result(request.name, ERROR, duration, f"cannot run in {request.image} (exit {code}: "
+            return Result(request.name, ERROR, duration, f"cannot run in {image} (exit {code}: "
                           f"{CANNOT_RUN[code]}): {request.command}; add the tool to the image or fix `run`",
                           tail(stdout), tail(stderr))
         if code != 0:
+            why = "; ".join(filter(None, [offline.summary(stdout + "\n" + stderr), _corepack_hint(stdout + stderr)]))
             return Result(request.name, FAILED, duration,
-                          redactor.line(f"exit code {code} in {request.image}: {request.command}"), tail(stdout), tail(stderr))
+                          redactor.line(f"exit code {code} in {image}: {request.command}" + (f" ({why})" if why else "")),
+                          tail(stdout), tail(stderr))
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
+
+
+def _berry_build_logs(container: object, output: str, limit: int = 65536) -> str:
+    """The build logs Yarn Berry names in ``output``, read from the stopped container (before it is removed)."""
+    import io
+    import tarfile
+
+    import docker.errors
+
+    text = ""
+    for package, path in offline.berry_build_logs(output)[:10]:
+        try:
+            stream, _ = container.get_archive(path)  # type: ignore[attr-defined]
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                member = tar.next()
+                data = tar.extractfile(member).read(limit) if member and member.isfile() else b""  # type: ignore[union-attr]
+        except (docker.errors.APIError, tarfile.TarError, OSError):
+            continue
+        text += f"\n[forkwave] build log of {package}@ ({path}):\n" + data.decode("utf-8", "replace")
+    return text
+
+
+def _corepack_hint(output: str) -> str:
+    """Corepack refuses a package manager release the registry serves without signatures."""
+    if "No compatible signature found in package metadata" in output or "not signed by any trusted keys" in output:
+        return ("corepack could not verify the package manager's signature: pin it with a hash "
+                "(packageManager: name@x.y.z+sha512.<hash>) or set COREPACK_INTEGRITY_KEYS=0 in the check's env")
+    return ""

@@ -28,6 +28,7 @@ class Request:
     compose: str | None = None
     service: str | None = None
     label: str = ""  # unique per slice and attempt (container / compose project names)
+    node: str | None = None  # a node version or range for a forkwave/node check (the check's ``node:``)
 
 
 @dataclass(frozen=True)

@@ -1,38 +1,29 @@
 #!/usr/bin/env bash
-# Build forkwave's validation images locally: the debootstrapped base, then python and
-# node on top of it. Each image is skipped when it exists and carries the hash of the
-# sources it was built from (label forkwave.src-hash), so re-running is cheap.
-# Needs a running engine; the base image needs root (debootstrap).
+# Build forkwave's validation images locally: the debootstrapped base, then python and the
+# default node image on top of it, then forkwave/node:<version> for each node version or range
+# given (arguments, or FORKWAVE_NODE_VERSIONS, space-separated; see build-node.sh). Each image
+# is skipped when it exists and carries the hash of the sources it was built from (label
+# forkwave.src-hash), so re-running is cheap. Needs a running engine; the base image needs root
+# (debootstrap). Options through the environment: see lib.sh.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-log() { printf '[build-images] %s\n' "$*"; }
-base=forkwave/base:bookworm
 FORKWAVE_BASE_TAG=$base bash "$root/containers/build-base.sh"
 
-# build TAG DIR: build containers/DIR as TAG unless an image built from the
-# same Dockerfile on the same base already exists.
+# build TAG DIR: build containers/DIR as TAG unless an image built from the same sources exists.
 build() {
-  local tag=$1 dir=$root/containers/$2 base_id src_hash have logf
-  base_id=$(docker image inspect -f '{{.Id}}' "$base")
-  src_hash=$( { tar -C "$dir" -c --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner . ; echo "$base_id"; } | sha256sum | cut -c1-16)
-  have=$(docker image inspect -f '{{index .Config.Labels "forkwave.src-hash"}}' "$tag" 2>/dev/null || true)
-  if [[ $have == "$src_hash" ]]; then
-    log "$tag: up to date, skipped"
-    return
-  fi
-  log "building $tag"
-  logf=/tmp/forkwave-build-${2//\//-}.log
-  if ! docker build --build-arg "BASE_IMAGE=$base" --label "forkwave.src-hash=$src_hash" \
-         -t "$tag" "$dir" >"$logf" 2>&1; then
-    tail -n 30 "$logf" >&2
-    log "building $tag failed (full log: $logf)"
-    exit 1
-  fi
-  log "$tag: built"
+  local hash
+  hash=$(src_hash "$2")
+  if up_to_date "$1" "$hash"; then log "$1: up to date, skipped"; return; fi
+  docker_build "$1" "$2" "$hash"
 }
 build forkwave/python:3.11 python
 build forkwave/node:bookworm node
+
+read -r -a versions <<<"${*:-${FORKWAVE_NODE_VERSIONS:-}}"
+for spec in "${versions[@]}"; do
+  bash "$root/containers/build-node.sh" "$spec" >/dev/null
+done
 
 # Rebuilds leave the previous forkwave images untagged; drop only those.
 docker image prune -f --filter label=forkwave.src-hash >/dev/null

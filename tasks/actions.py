@@ -214,7 +214,7 @@ def do_wave(ctx: Context, wave: str) -> Any:
                 run.record(name, outcome.get("status", "?"), {"landed": files})
                 reports.write_slice(ctx.ws, outcome, fork, sync)
     for w in plan["waves"]:  # a retry may have landed files of earlier waves too
-        reports.write_wave(ctx.ws, w["name"], w["slices"], fork, sync)
+        reports.write_wave(ctx.ws, w["name"], w["slices"], fork, sync, disk=w["name"] == wave)
     statuses = {n: (o or {}).get("status", "not run") for n, o in reports.load_outcomes(ctx.ws, names).items()}
     reports.write_summary(ctx.ws, plan)
     bad = {n: s for n, s in statuses.items() if s not in slices.SUCCESS}

@@ -63,6 +63,7 @@ SCHEMA: dict[str, Any] = {
                            "timeout": {"type": "number", "minimum": 1, "maximum": MAX_TIMEOUT},
                            "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
                            "image": {"type": "string", "minLength": 1},
+                           "node": {"type": "string", "minLength": 1},
                            "network": {"type": "string", "minLength": 1},
                            "cpus": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_CPUS},
                            "memory": {"type": "string", "pattern": "^[0-9]{1,15}[bkmgBKMG]?$"},
@@ -145,10 +146,11 @@ class Check:
     compose: str | None = None
     service: str | None = None
     junit: str | None = None  # a JUnit XML file the check writes (worktree-relative): test-level gating
+    node: str | None = None  # a node version or range: the check runs in forkwave/node:<version>
 
     @property
     def kind(self) -> str:
-        return "compose" if self.compose else "docker" if self.image else "host"
+        return "compose" if self.compose else "docker" if self.image or self.node else "host"
 
 
 @dataclass(frozen=True)
@@ -371,6 +373,10 @@ def _check_checks(data: dict[str, Any]) -> str | None:
         junit = check.get("junit")
         if junit is not None and (junit.startswith("/") or ".." in junit.split("/")):
             return f"{where}.junit: {junit!r} must be a path inside the worktree (no leading '/', no '..')"
+        if check.get("node"):  # a node version or range, for forkwave/node images
+            problem = _check_node(where, f"key 'checks.{i}.node'", check)
+            if problem:
+                return problem
     names = [c["name"] for c in data.get("checks") or ()]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -411,6 +417,18 @@ _Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
         {"integer": _is_integer, "number": _is_number}))
+
+
+def _check_node(where: str, key: str, check: dict[str, Any]) -> str | None:
+    from checks.toolchain import node_spec
+
+    if check.get("compose") or not (check.get("image") or "forkwave/node").startswith("forkwave/node"):
+        return f"{where}: 'node' applies to forkwave/node images only; drop 'image' or 'node'"
+    try:
+        node_spec(check["node"], key)  # raises naming the key
+    except ForkwaveError as exc:
+        return str(exc)
+    return None
 
 
 def _validate(path: Path, data: dict[str, Any]) -> None:
@@ -514,7 +532,7 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         checks=tuple(Check(c["name"], c.get("run"), tuple(c.get("when", ())), c.get("timeout", 1800),
                            tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())),
                            c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
-                           c.get("compose"), c.get("service"), c.get("junit"))
+                           c.get("compose"), c.get("service"), c.get("junit"), c.get("node"))
                      for c in data.get("checks") or ()),
         containers=_containers(path, here, data.get("containers") or {}),
         rewrite=tuple(RewriteRule(r["from"], r["to"], tuple(r.get("paths", ())), r.get("regex", False))

@@ -221,23 +221,46 @@ def task_report() -> dict[str, Any]:
 
 IMAGES = {"forkwave/python:3.11": "python/Dockerfile", "forkwave/node:bookworm": "node/Dockerfile"}
 CONTAINERS = Path(__file__).resolve().parent.parent / "containers"
+IMAGE_SOURCES = [*IMAGES.values(), "node-release/Dockerfile", "shims/yarn", "lib.sh", "build-base.sh", "build-images.sh",
+                 "build-node.sh"]
 
 
 def task_images() -> dict[str, Any]:
-    """Build the validation images locally (no registry needed): base, python, node."""
+    """Build the validation images locally (no registry needed): base, python, node, and forkwave/node:<version>
+    for the node the fork pins; ``doit clean`` removes the node images and caches the workspace used."""
+    from checks import images
+
     ctx = context()
+    clean = [(_clean_images, [ctx])]
     wanted = "images" in sys.argv[1:] or any(
-        (c.image or "").startswith("forkwave/") or c.compose for c in ctx.cfg.checks)
+        (c.image or "").startswith("forkwave/") or c.node or c.compose for c in ctx.cfg.checks)
     if not wanted:  # plain `doit` must not need a Docker engine
-        return {"actions": None, "uptodate": [True]}
+        return {"actions": None, "uptodate": [True], "clean": clean}
 
     def present() -> bool:
-        return actions.images_present([*IMAGES, "forkwave/base:bookworm"])
+        return actions.images_present([*IMAGES, "forkwave/base:bookworm"]) and images.nodes_present(
+            ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch)
 
-    sources = [*IMAGES.values(), "build-base.sh", "build-images.sh"]
+    c = ctx.cfg.containers
     return {
-        "actions": [f"bash {CONTAINERS / 'build-images.sh'}"],
-        "file_dep": [ctx.ws.rel(CONTAINERS / s) for s in sources],
+        "actions": [(_reports_dir, [ctx]), (images.build_images, [ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch,
+                                           images.build_env(c.ca_bundle, c.network, c.pass_env), ctx.ws.state / "cache"])],
+        "file_dep": [ctx.ws.rel(CONTAINERS / s) for s in IMAGE_SOURCES],
         "uptodate": [present],
+        "clean": clean,
         "verbosity": 2,
     }
+
+
+def _reports_dir(ctx: Context) -> None:
+    """`doit images` or `doit clean` may be the first command in a workspace: doit saves its state in reports/."""
+    ctx.ws.reports.mkdir(parents=True, exist_ok=True)
+
+
+def _clean_images(ctx: Context) -> None:
+    """`doit clean`: the forkwave/node:<version> images this workspace used and .forkwave/cache (issue 11)."""
+    from checks import images
+
+    _reports_dir(ctx)
+    for line in images.clean(ctx.ws.state / "cache"):
+        print(f"clean: {line}")

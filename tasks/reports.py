@@ -9,6 +9,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from checks.disk import markdown as disk_markdown, usage
 from checks.junit import suites_xml, testcase
 from checks.model import Result
 from tasks.globs import globs
@@ -322,16 +323,21 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], f
     return "\n".join(out) + "\n"
 
 
-def write_wave(ws: Workspace, wave: str, names: Sequence[str], fork: str, sync_branch: str) -> dict[str, Any]:
+def write_wave(ws: Workspace, wave: str, names: Sequence[str], fork: str, sync_branch: str,
+               disk: bool = False) -> dict[str, Any]:
     outcomes = load_outcomes(ws, names)
     d = ws.reports / f"wave-{wave}"
     write_if_changed(d / "junit.xml", suites_xml([(n, slice_cases(o)) for n, o in outcomes.items() if o]))
     base, retry = d / "baseline.json", d / "retry.json"
     renamed = {k: v for n in names for k, v in renamed_of(ws, n).items()}
-    write_if_changed(d / "report.md", wave_markdown(wave, outcomes, fork, sync_branch,
-                                                    read_json(base) if base.exists() else None,
-                                                    {n: upstream_commits(ws, n) for n in names}, renamed,
-                                                    read_json(retry) if retry.exists() else None))
+    text = wave_markdown(wave, outcomes, fork, sync_branch, read_json(base) if base.exists() else None,
+                         {n: upstream_commits(ws, n) for n in names}, renamed,
+                         read_json(retry) if retry.exists() else None)
+    if disk:  # the wave's disk use, measured when the wave ends (walking node_modules takes a while)
+        write_if_changed(d / "disk.json", dump_json(usage(ws.state)))
+    if (d / "disk.json").exists():
+        text += "\n" + "\n".join(disk_markdown(read_json(d / "disk.json")))
+    write_if_changed(d / "report.md", text)
     return {n: (o["status"] if o else "not run") for n, o in outcomes.items()}
 
 

@@ -46,7 +46,7 @@ def request_for(check: Check, wt: Path, env: Mapping[str, str], log_dir: Path, l
     """What running ``check`` in worktree ``wt`` means, for whichever runner its kind needs."""
     return Request(check.name, check.run, wt, {**env, **dict(check.env)}, check.timeout, log_dir, kind=check.kind,
                    image=check.image, network=check.network, cpus=check.cpus, memory=check.memory,
-                   compose=check.compose, service=check.service, label=label)
+                   compose=check.compose, service=check.service, label=label, node=check.node)
 
 
 def applicable(checks: Sequence[Check], files: Sequence[str]) -> list[tuple[Check, bool]]:

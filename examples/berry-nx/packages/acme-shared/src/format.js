@@ -1,0 +1,2 @@
+// acme-shared format
+module.exports.format = (s) => String(s).trim();

@@ -1,0 +1,2 @@
+// acme-ui link
+module.exports.link = (href, text) => `<a href="${href}">${text}</a>`;

@@ -1,0 +1,2 @@
+// acme-ui button
+module.exports.button = (label) => `<button>${label}</button>`;
