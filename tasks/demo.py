@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tasks.synth import Content, Executable, Symlink, commit_tree, init_repo
+from tasks.synth import Content, Executable, Symlink, check_out, commit_tree, init_repo
 
 SERVER_MODULES = ["auth", "billing", "calendar", "companies", "contacts", "files", "messaging",
                   "notes", "opportunities", "people", "search", "tasks", "timeline", "webhooks", "workflows"]
@@ -169,4 +169,5 @@ def materialise(root: Path) -> tuple[Path, Path]:
     fork = init_repo(root / "fork")
     commit_tree(fork, fork_of(upstream_v1()), message="acme: fork of twenty v0.30", author="Acme <dev@acme.test>",
                 tick=60 * 24 * 10)
+    check_out(fork)  # a person looking at the demo fork sees a clean checkout
     return upstream, fork
