@@ -9,7 +9,8 @@ from typing import Any
 
 from tasks import basedetect, demo, drift, fetch, git, render, reports, runlock, slices, state, treemap
 from tasks.context import Context
-from tasks.errors import ForkwaveError, user_errors
+from tasks import exitcodes
+from tasks.errors import Failed, ForkwaveError, user_errors
 from tasks.plan import plan_waves
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
@@ -123,8 +124,6 @@ def do_import(ctx: Context, name: str) -> bool:
 
 @user_errors
 def do_validate(ctx: Context, name: str, position: str) -> Any:
-    from doit.exceptions import TaskFailed
-
     run = _locked(ctx)
     plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
@@ -151,13 +150,11 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
           f"(reports/slices/{name}/report.md)", flush=True)
     if outcome["status"] in slices.SUCCESS:
         return True
-    return TaskFailed(f"{name}: {outcome['status']}; see reports/slices/{name}/report.md")
+    return Failed(f"{name}: {outcome['status']}; see reports/slices/{name}/report.md", exitcodes.PERSON)
 
 
 @user_errors
 def do_wave(ctx: Context, wave: str) -> Any:
-    from doit.exceptions import TaskFailed
-
     plan = _read(ctx, "plan.json", "plan")
     names = next((w["slices"] for w in plan["waves"] if w["name"] == wave), [])
     statuses = reports.write_wave(ctx.ws, wave, names, str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
@@ -165,7 +162,7 @@ def do_wave(ctx: Context, wave: str) -> Any:
     bad = {n: s for n, s in statuses.items() if s not in slices.SUCCESS}
     print(f"wave {wave}: {len(names) - len(bad)}/{len(names)} slices adopted (reports/wave-{wave}/report.md)")
     if bad:
-        return TaskFailed(f"wave {wave}: {len(bad)} slice(s) not adopted: {', '.join(bad)}")
+        return Failed(f"wave {wave}: {len(bad)} slice(s) not adopted: {', '.join(bad)}", exitcodes.PERSON)
     _locked(ctx)
     if ctx.since:  # paths upstream changed before `since` were never looked at: not synced to this revision
         print(f"wave {wave}: landed, but not recorded in {state.STATE_PATH}: since= narrowed the drift")
@@ -182,7 +179,7 @@ def do_report(ctx: Context) -> dict[str, Any]:
     for w in plan["waves"]:
         reports.write_wave(ctx.ws, w["name"], w["slices"], str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
     summary = reports.write_summary(ctx.ws, plan)
-    print(f"report: {summary['status']}, " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()))
+    print(f"report: reports/summary.json ({summary['status']}) and {len(plan['waves'])} wave reports written")
     return {"digest": outcomes_digest(ctx)}
 
 
@@ -203,13 +200,11 @@ class UnknownSlice:
         self.name, self.plan_path = name, plan_path
 
     def __call__(self) -> Any:
-        from doit.exceptions import TaskFailed
-
         try:
             slices.find_slice(read_json(Path(self.plan_path)), self.name)
         except ForkwaveError as exc:
             print(f"forkwave: error: {exc}", file=sys.stderr)
-            return TaskFailed(str(exc))
+            return Failed(str(exc), exitcodes.USAGE)
         return True
 
 
