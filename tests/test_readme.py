@@ -5,6 +5,7 @@ forkwave there, as on a fresh machine whose system Python refuses ``pip install`
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -78,3 +79,25 @@ def test_the_readme_commands_work_in_a_fresh_venv(tmp_path: Path) -> None:
                            env=fresh_env(PYTEST_ADDOPTS="-q -p no:cacheprovider tests/test_redact.py"))
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert re.search(r"\b\d+ passed\b", tests.stdout), tests.stdout
+
+
+def test_the_demo_needs_only_python_and_git(tmp_path: Path) -> None:
+    """No npm or node on PATH (a fresh machine): the demo's check still runs and still defers the file
+    upstream broke, instead of counting a check that cannot run as passing."""
+    import sys
+
+    from conftest import run_doit
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name, target in (("git", shutil.which("git")), ("bash", shutil.which("bash")), ("sh", shutil.which("sh")),
+                         ("python3", sys._base_executable)):
+        assert target, name
+        (tools / name).symlink_to(os.path.realpath(target))
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    result = run_doit(ws, env={"PATH": str(tools)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    outcomes = [json.loads(p.read_text()) for p in sorted((ws / "reports" / "slices").glob("*/outcome.json"))]
+    deferred = [(d["files"], d["checks"]) for o in outcomes for d in o["deferred"]]
+    assert deferred == [(["packages/acme-front/src/pages/page10.js"], ["build"])]
