@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import traceback
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -233,10 +234,18 @@ class Reporter(ConsoleReporter):
     def complete_run(self) -> None:
         from tasks.context import context
 
+        crash = sys.exc_info()[1]  # doit calls us from a ``finally``: an exception may be on its way out
+        if crash is not None and not isinstance(crash, Exception):
+            return  # Ctrl-C or an exit on its way: let it end the run as it would without us
+        if crash is not None:  # a bug (in a task creator, say): its traceback once, then the code for it
+            sys.stderr.write("forkwave: error: forkwave crashed; this is a bug, please report it with this "
+                             "traceback:\n" + "".join(traceback.format_exception(crash)))
+            self.codes.append(exitcodes.FAILURE)
+            self.stopped.append(type(crash).__name__)
         code = exitcodes.combine(self.codes)
         states = slice_states(context().ws.reports, list(self.slices))
         if code == exitcodes.OK and any(exitcodes.slice_code(s) for _, s in states.values()):
             code = exitcodes.PERSON  # an outcome left for a person, even if its task did not fail
         self.write(summary_line(states, code, self.stopped) + "\n")
         self.outstream.flush()
-        raise SystemExit(code)
+        raise SystemExit(code) from None

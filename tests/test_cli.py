@@ -285,3 +285,43 @@ def test_executables_stay_executable_in_the_demo_checkout(tmp_path: Path) -> Non
     synth.commit_tree(repo, {"run.sh": Executable("#!/bin/sh\n"), "a.txt": "a\n"})
     synth.check_out(repo)
     assert (repo / "run.sh").stat().st_mode & 0o111 and (repo / "a.txt").read_text() == "a\n"
+
+
+def test_exit_3_for_a_crash_with_its_traceback_shown_once(tmp_path: Path) -> None:
+    """A plan whose wave names a slice it does not list breaks the slice creator in the middle of
+    the run: doit's runner is unwinding when it calls the reporter, and that must not become exit 0."""
+    r = adoptable(tmp_path)
+    assert run_doit(r.workspace, "plan").returncode == 0
+    path = r.reports / "plan.json"
+    plan = read(path)
+    plan["slices"] = []
+    path.write_text(json.dumps(plan))
+    result = run_doit(r.workspace, "wave_a", env=QUIET)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr.count("Traceback") == 1 and result.stderr.count("KeyError") == 1
+    assert "forkwave crashed; this is a bug" in result.stderr
+    assert result.stdout.splitlines()[-1] == ("forkwave: stopped at KeyError (the error is above) — exit 3: "
+                                              "forkwave or its environment failed")
+
+
+def test_exit_1_for_a_config_error_an_action_finds(tmp_path: Path) -> None:
+    r = adoptable(tmp_path)
+    write_config(r.workspace, config_for(fork={"path": "../no-such-fork", "branch": "main"}))
+    result = run_doit(r.workspace, env=QUIET)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert_quiet(result)
+    assert result.stderr.count("fork.path: ") == 1
+    assert result.stdout.splitlines()[-1] == ("forkwave: stopped at drift (the error is above) — exit 1: "
+                                              "bad config or usage")
+
+
+def test_forget_and_info_find_slice_tasks(tmp_path: Path) -> None:
+    """doit never runs delayed creators for forget/info: forkwave makes the slice tasks for them."""
+    r = adoptable(tmp_path)
+    assert run_doit(r.workspace).returncode == 0
+    name = slice_names(r)[0]
+    info = run_doit(r.workspace, "info", f"validate:{name}")
+    assert info.returncode == 0 and f"reports/slices/{name}/outcome.json" in info.stdout
+    assert run_doit(r.workspace).status()[f"validate:{name}"] == "up to date"
+    assert run_doit(r.workspace, "forget", f"validate:{name}").returncode == 0
+    assert run_doit(r.workspace).status()[f"validate:{name}"] == "ran"
