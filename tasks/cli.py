@@ -90,9 +90,8 @@ def refuse_unknown(namespace: Mapping[str, Any], req: Request | None = None) -> 
     names = _creator_names(namespace)
     if all(name in names for name in req.tasks):  # the usual case: no need to load the tasks twice
         return
-    from doit.loader import load_tasks
-
     from doit.doit_cmd import DoitMain
+    from doit.loader import load_tasks
 
     tasks = load_tasks(dict(namespace), [c.get_name() for c in DoitMain.DOIT_CMDS], allow_delayed=req.runs)
     bad = unknown(req, tasks)
