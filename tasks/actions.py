@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import basedetect, demo, drift, fetch, git, render, reports, runlock, slices, state, treemap
+from tasks import basedetect, demo, drift, exitcodes, fetch, git, render, reports, runlock, slices, state, treemap
 from tasks.context import Context
-from tasks import exitcodes
 from tasks.errors import Failed, ForkwaveError, user_errors
 from tasks.plan import plan_waves
 from tasks.redact import redact_url
