@@ -5,14 +5,19 @@
     doit wave_a               import and validate every slice of wave a
     doit validate:slice-3     one slice
     doit list                 every task
+    doit clean [TASK]         remove what forkwave generated (no task: reset the workspace)
 
-This file is a table of contents: the creators live in ``tasks/graph.py``.
+This file is a table of contents: the creators live in ``tasks/graph.py``, the command line
+(reporter, exit codes, unknown names) in ``tasks/cli.py``.
 """
+from tasks import cli
 from tasks.graph import (  # noqa: F401
-    slice_tasks, task_base, task_demo, task_drift, task_fetch, task_images, task_plan, task_report,
+    slice_creators, task__workspace, task_base, task_demo, task_drift, task_fetch, task_images, task_plan,
+    task_report,
 )
 
-task_slices = slice_tasks()  # import:*, validate:*, wave_<x> (created after plan, from reports/plan.json)
+globals().update(slice_creators())  # task_import, task_validate, task_wave_<x> (after plan, from reports/plan.json)
+cli.refuse_unknown(globals())       # `doit wavex`: one line and exit 1 (doit alone: exit 3)
 
 DOIT_CONFIG = {
     "dep_file": "reports/.doit.json",
@@ -20,4 +25,6 @@ DOIT_CONFIG = {
     "verbosity": 2,
     # a slice that is not adopted fails its task; the wave goes on with the next slice
     "continue": True,
+    # quiet output, a summary line, forkwave's exit codes (0 adopted, 1 usage, 2 work left, 3 failure)
+    "reporter": cli.Reporter,
 }

@@ -36,6 +36,7 @@ def workspace(root: Path, upstream_v1: Mapping[str, Content], upstream_v2: Mappi
 
 def doit(ws: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["FORKWAVE_SHOW_TASKS"] = "1"  # doit's `.  task` lines: what ran is read from them
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-d", str(ws), *args],
                           capture_output=True, text=True, env=env)

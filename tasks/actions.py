@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import (basedetect, coupling, demo, drift, fetch, git, importer, render, reports, retry, runlock,
-                   slices, state, treemap)
+from tasks import (basedetect, coupling, demo, drift, exitcodes, fetch, git, importer, render, reports, retry,
+                   runlock, slices, state, treemap)
 from tasks.context import Context
-from tasks.errors import CannotRun, ForkwaveError, user_errors
+from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
 from tasks.plan import plan_waves
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
@@ -149,15 +149,13 @@ _CANNOT_RUN: list[str] = []  # a check that cannot run stops every later slice o
 
 @user_errors
 def do_validate(ctx: Context, name: str, position: str) -> Any:
-    from doit.exceptions import TaskFailed
-
     run = _locked(ctx, fork=True)
     plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
     slice_ = slices.find_slice(plan, name)
     fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
     if _CANNOT_RUN:
         print(f"[{position}] {name}: not run — {_CANNOT_RUN[0]}", flush=True)
-        return TaskFailed(f"{name}: not run, a check cannot run")
+        return Failed(f"{name}: not run, a check cannot run", exitcodes.FAILURE)
     same = slices.unchanged(ctx.cfg, ctx.ws, plan, drift_report, name)
     if same:  # adopted already (maybe by a run killed before doit saved it), or waiting for a person
         reports.write_slice(ctx.ws, same, fork, sync)
@@ -168,7 +166,7 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
             return True
         print(f"[{position}] {name}: {same['status']} — unchanged since run {same.get('run', '?')} (same upstream, "
               f"fork, checks and sync branch); nothing to run (reports/slices/{name}/report.md)", flush=True)
-        return TaskFailed(f"{name}: {same['status']}; see reports/slices/{name}/report.md")
+        return Failed(f"{name}: {same['status']}; see reports/slices/{name}/report.md", exitcodes.PERSON)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     print(f"[{position}] {name}: {len(slice_['files'])} files ...", flush=True)
     started = time.monotonic()
@@ -182,20 +180,18 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
         _CANNOT_RUN.append(outcome["error"])
         runlock.mark_failed()
         print(f"[{position}] {name}: error — {outcome['error']}", flush=True)
-        return TaskFailed(outcome["error"])
+        return Failed(outcome["error"], exitcodes.FAILURE)
     deferred = sum(len(d["files"]) for d in outcome["deferred"])
     print(f"[{position}] {name}: {outcome['status']} — {len(outcome['adopted'])} adopted, {deferred} deferred, "
           f"{len(outcome['conflicts'])} conflicts, {outcome['runs']} runs, {time.monotonic() - started:.1f} s "
           f"(reports/slices/{name}/report.md)", flush=True)
     if outcome["status"] in slices.SUCCESS:
         return True
-    return TaskFailed(f"{name}: {outcome['status']}; see reports/slices/{name}/report.md")
+    return Failed(f"{name}: {outcome['status']}; see reports/slices/{name}/report.md", exitcodes.PERSON)
 
 
 @user_errors
 def do_wave(ctx: Context, wave: str) -> Any:
-    from doit.exceptions import TaskFailed
-
     run = _locked(ctx, fork=True)
     plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
     names = next((w["slices"] for w in plan["waves"] if w["name"] == wave), [])
@@ -220,7 +216,7 @@ def do_wave(ctx: Context, wave: str) -> Any:
     bad = {n: s for n, s in statuses.items() if s not in slices.SUCCESS}
     print(f"wave {wave}: {len(names) - len(bad)}/{len(names)} slices settled (reports/wave-{wave}/report.md)")
     if bad:
-        return TaskFailed(f"wave {wave}: {len(bad)} slice(s) not adopted: {', '.join(bad)}")
+        return Failed(f"wave {wave}: {len(bad)} slice(s) not adopted: {', '.join(bad)}", exitcodes.PERSON)
     if ctx.since:  # paths upstream changed before `since` were never looked at: not synced to this revision
         print(f"wave {wave}: landed, but not recorded in {state.STATE_PATH}: since= narrowed the drift")
         return True
@@ -239,7 +235,7 @@ def do_report(ctx: Context) -> dict[str, Any]:
     for w in plan["waves"]:
         reports.write_wave(ctx.ws, w["name"], w["slices"], str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
     summary = reports.write_summary(ctx.ws, plan)
-    print(f"report: {summary['status']}, " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()))
+    print(f"report: reports/summary.json ({summary['status']}) and {len(plan['waves'])} wave reports written")
     return {"digest": outcomes_digest(ctx)}
 
 
@@ -260,13 +256,11 @@ class UnknownSlice:
         self.name, self.plan_path = name, plan_path
 
     def __call__(self) -> Any:
-        from doit.exceptions import TaskFailed
-
         try:
             slices.find_slice(read_json(Path(self.plan_path)), self.name)
         except ForkwaveError as exc:
             print(f"forkwave: error: {exc}", file=sys.stderr)
-            return TaskFailed(str(exc))
+            return Failed(str(exc), exitcodes.USAGE)
         return True
 
 

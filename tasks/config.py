@@ -18,7 +18,7 @@ from tasks.globs import denied, globs
 from tasks.rewrite import RewriteRule
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
-CONFIG_NAME = "forkwave.yaml"
+CONFIG_NAMES = ("forkwave.yaml", "forkwave.yml", ".forkwave.yaml", ".forkwave.yml")  # found in the workspace
 
 GATES = ("deny", "secrets", "syntax")
 MAX_FILES = 100_000     # slices.max_files: more files than any slice can hold is a typo
@@ -207,7 +207,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def find_config(explicit: str | None, workspace: Path) -> Path:
-    """``config=PATH`` if given, else ``./forkwave.yaml``, else the bundled demo."""
+    """``config=PATH`` if given, else the one of ``CONFIG_NAMES`` in the workspace, else the bundled demo."""
     if explicit:
         try:
             path = Path(explicit).expanduser()
@@ -217,8 +217,11 @@ def find_config(explicit: str | None, workspace: Path) -> Path:
         if not path.is_file():
             raise ForkwaveError(f"{explicit}: config file not found; check the path given as config=")
         return path
-    local = workspace / CONFIG_NAME
-    return local if local.is_file() else DEMO_CONFIG
+    found = [workspace / name for name in CONFIG_NAMES if (workspace / name).is_file()]
+    if len(found) > 1:
+        raise ForkwaveError(f"{workspace}: found {' and '.join(p.name for p in found)}; keep one of them "
+                            "(or choose with config=PATH)")
+    return found[0] if found else DEMO_CONFIG
 
 
 def is_demo(path: Path) -> bool:

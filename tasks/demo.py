@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tasks.synth import Content, Executable, Symlink, commit_tree, init_repo
+from tasks.synth import Content, Executable, Symlink, check_out, commit_tree, init_repo
 
 SERVER_MODULES = ["auth", "billing", "calendar", "companies", "contacts", "files", "messaging",
                   "notes", "opportunities", "people", "search", "tasks", "timeline", "webhooks", "workflows"]
@@ -32,6 +32,47 @@ def _js(name: str, body: str = "") -> str:
     return f"// twenty {name}\nexport function {name.replace('-', '_')}(input) {{\n  return input;{body}\n}}\n"
 
 
+# The demo's check (examples/demo/forkwave.yaml): what scripts/build.js does, in Python, so the demo
+# needs nothing but the Python forkwave runs on. Every .json under packages/ must parse and every
+# .js must close what it opens (comments and strings aside): enough to catch a file that does not parse.
+CHECK_BUILD = r'''"""Check that every package builds: each .json parses, each .js balances its brackets."""
+import json
+import pathlib
+import re
+import sys
+
+NOISE = re.compile(r"//[^\n]*|/\*.*?\*/|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`(?:\\.|[^`\\])*`", re.S)
+CLOSES = {")": "(", "]": "[", "}": "{"}
+
+
+def js_problem(source):
+    opened = []
+    for number, line in enumerate(NOISE.sub(lambda m: "\n" * m[0].count("\n"), source).splitlines(), 1):
+        for char in line:
+            if char in "([{":
+                opened.append((char, number))
+            elif char in CLOSES and (not opened or opened.pop()[0] != CLOSES[char]):
+                return f"line {number}: unexpected {char}"
+    return f"line {opened[-1][1]}: {opened[-1][0]} is never closed" if opened else None
+
+
+failed = 0
+for path in sorted(pathlib.Path("packages").rglob("*")):
+    if "node_modules" in path.parts or not path.is_file() or path.suffix not in (".js", ".json"):
+        continue
+    text = path.read_text(encoding="utf-8")
+    try:
+        problem = js_problem(text) if path.suffix == ".js" else json.loads(text) and None
+    except ValueError as exc:
+        problem = str(exc)
+    if problem:
+        print(f"{path}: {problem}", file=sys.stderr)
+        failed += 1
+print(f"built: {failed} file(s) failed" if failed else "built")
+sys.exit(1 if failed else 0)
+'''
+
+
 def upstream_v1() -> dict[str, Content]:
     files: dict[str, Content] = {
         "README.md": "# Twenty\n\nThe #1 open-source CRM.\n",
@@ -50,6 +91,7 @@ def upstream_v1() -> dict[str, Content]:
                             "  if (f.endsWith('.json')) JSON.parse(src);\n"
                             "  if (f.endsWith('.js')) new vm.Script(src.replace(/^export /gm, ''), {filename: f});\n"
                             "}\nconsole.log('built', process.cwd());\n",
+        "scripts/check-build.py": CHECK_BUILD,
         "scripts/release.sh": Executable("#!/bin/sh\nset -e\nnpm run build\n"),
         ".env.example": "PG_DATABASE_URL=postgres://twenty:twenty@localhost:5432/default\n",
     }
@@ -169,4 +211,5 @@ def materialise(root: Path) -> tuple[Path, Path]:
     fork = init_repo(root / "fork")
     commit_tree(fork, fork_of(upstream_v1()), message="acme: fork of twenty v0.30", author="Acme <dev@acme.test>",
                 tick=60 * 24 * 10)
+    check_out(fork)  # a person looking at the demo fork sees a clean checkout
     return upstream, fork

@@ -1,4 +1,4 @@
-"""The one user-facing error type, and where it is turned into a message and exit code 1."""
+"""The user-facing error types, and where an action's error becomes one line and an exit code."""
 from __future__ import annotations
 
 import functools
@@ -6,31 +6,36 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from doit.exceptions import TaskFailed
+
+from tasks import exitcodes
+
 
 class ForkwaveError(Exception):
-    """A problem the user can fix: the message names the file/key/path and the next step."""
+    """A problem the user can fix: the message names the file/key/path and the next step (exit 1)."""
 
-    exit_code = 1  # bad config or usage
-
-
-class RunFailure(ForkwaveError):
-    """forkwave or its environment failed (a check that cannot run, a full disk, a git failure)."""
-
-    exit_code = 3
+    exit_code = exitcodes.USAGE
 
 
-class CannotRun(RunFailure):
+class ForkwaveFailure(ForkwaveError):
+    """forkwave or its environment failed: a fetch, a git command, a tool or check that cannot run,
+    a full disk (exit 3)."""
+
+    exit_code = exitcodes.FAILURE
+
+
+class CannotRun(ForkwaveFailure):
     """A check could not run at all (command not found, missing image, timeout on the baseline):
     it judged nothing, so nothing it would have judged may land."""
 
 
 def user_errors(action: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a doit action: a ForkwaveError prints one line and fails the task, no traceback.
+    """Wrap a doit action: a ForkwaveError prints one line and fails the task with its exit code.
 
     doit would otherwise print the whole traceback for an exception raised by an action.
-    Returning a ``TaskFailed`` makes doit report the message and exit non-zero.
+    The returned failure carries the exit code; forkwave's reporter (``tasks.cli``) does not
+    print it again.
     """
-    from doit.exceptions import TaskFailed
 
     @functools.wraps(action)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -41,6 +46,15 @@ def user_errors(action: Callable[..., Any]) -> Callable[..., Any]:
             from tasks import runlock
 
             runlock.mark_failed()
-            return TaskFailed(str(exc))
+            return Failed(str(exc), exc.exit_code)
 
     return wrapper
+
+
+class Failed(TaskFailed):
+    """A task failure that was already reported (printed once) and says which exit code it stands for."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+

@@ -12,9 +12,9 @@ import tenacity
 
 from tasks import git
 from tasks.config import Config
-from tasks.errors import ForkwaveError
+from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.proc import CalledProcessError
-from tasks.redact import redact_url, url_secrets
+from tasks.redact import redact_text, redact_url, url_secrets
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 ATTEMPTS = 3
@@ -43,9 +43,67 @@ def init_mirror(ws: Workspace) -> Path:
     return ws.mirror
 
 
+# What git's stderr says went wrong, most specific first: (kind, retry?, pattern). Only network
+# trouble can go away by itself; retrying a missing repository, a refused credential or a
+# broken pack only makes the person wait for the same error.
+FAILURES: tuple[tuple[str, bool, str], ...] = (
+    ("broken pack", False, r"is corrupt|bad object|inflate:|unable to unpack|did not send all necessary objects"
+                           r"|pack signature mismatch|cannot obtain needed object"),
+    ("authentication failed", False, r"authentication failed|invalid (username|credentials)|could not read "
+                                     r"(username|password)|terminal prompts disabled|returned error: 40[13]"
+                                     r"|HTTP 40[13]|access denied|permission denied"),
+    ("not found", False, r"not found|returned error: 404|does not appear to be a git repository"
+                         r"|no such repository"),
+    ("certificate", False, r"certificate problem|certificate verify failed|certificate verification failed"),
+    ("network", True, r"could not resolve (host|proxy)|failed to connect|couldn't connect|connection "
+                      r"(refused|reset|timed out)|timed out|rpc failed|returned error: (5\d\d|429)"
+                      r"|HTTP (5\d\d|429)|early EOF|remote end hung up|unexpected disconnect|network is "
+                      r"unreachable|temporary failure|empty reply|transfer closed|gnutls|SSL_(read|connect)"
+                      r"|operation too slow"),
+    ("broken pack", False, r"invalid index-pack output|index-pack failed|unpack-objects failed"),
+)
+NEXT_STEP = {
+    "broken pack": "`doit clean fetch` rebuilds the mirror; if that fails too, the upstream repository is "
+                   "damaged (git fsck)",
+    "authentication failed": "check the credentials in upstream.url (a token that can read the repository)",
+    "not found": "check upstream.url (and that its credentials can see the repository)",
+    "certificate": "check the server's certificate, or trust its CA (containers.ca_bundle, GIT_SSL_CAINFO)",
+    "network": "check the network, or run with offline=1 to use the cached mirror",
+}
+BOILERPLATE = ("could not read from remote repository", "please make sure you have the correct access rights",
+               "and the repository exists")
+
+
+def diagnose(stderr: str) -> tuple[str, bool, str]:
+    r"""(kind, retry?, cause) for a failed fetch: the kind of failure, whether another attempt can
+    succeed, and the lines of git's stderr that say so (not just its last line).
+
+    >>> diagnose("fatal: unable to access 'https://h/x.git/': Could not resolve host: h")
+    ('network', True, "unable to access 'https://h/x.git/': Could not resolve host: h")
+    >>> diagnose("remote: Invalid username or password.\nfatal: Authentication failed for 'https://h/x/'")[:2]
+    ('authentication failed', False)
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.lower().startswith(BOILERPLATE)]
+    for kind, retry, pattern in FAILURES:
+        hits = [line for line in lines if re.search(pattern, line, re.IGNORECASE)]
+        if hits:  # the server's own words (``remote:``) first, then git's lines of that kind
+            return kind, retry, _cause([line for line in lines if line.startswith("remote:")] + hits)
+    return "unknown", False, _cause(lines) or "git gave no reason"
+
+
+def _cause(lines: list[str]) -> str:
+    shown = list(dict.fromkeys(re.sub(r"^(fatal|error): ", "", line) for line in lines))
+    return " / ".join(shown[:3])
+
+
 def _fetch_with_retries(mirror: Path, url: str) -> None:
     secrets = url_secrets(url)
     shown = redact_url(url)
+    bare, env = git.remote(url)  # the credentials travel in git's environment, never in its argv
+
+    def transient(exc: BaseException) -> bool:
+        return isinstance(exc, CalledProcessError) and diagnose(_stderr(exc))[1]
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         wait = state.next_action.sleep if state.next_action else 0
@@ -55,16 +113,21 @@ def _fetch_with_retries(mirror: Path, url: str) -> None:
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(ATTEMPTS),
         wait=tenacity.wait_exponential(multiplier=_backoff_base(), min=0, max=60),
-        retry=tenacity.retry_if_exception_type(CalledProcessError),
+        retry=tenacity.retry_if_exception(transient),
         before_sleep=before_sleep, reraise=True)
     try:
-        retrying(git.git, mirror, "fetch", "--quiet", "--prune", "--no-write-fetch-head", url,
-                 *REFSPECS, secrets=secrets)
+        retrying(git.git, mirror, "fetch", "--quiet", "--prune", "--no-write-fetch-head", bare,
+                 *REFSPECS, secrets=secrets, env=env)
     except CalledProcessError as exc:
-        raise ForkwaveError(
-            f"upstream.url: could not fetch {shown} after {ATTEMPTS} attempts: "
-            f"{str(exc).splitlines()[-1].strip()}; check the URL, credentials and network, "
-            "or run with offline=1 to use the cached mirror") from None
+        kind, retry, cause = diagnose(_stderr(exc))
+        tries = f" after {ATTEMPTS} attempts" if retry else "" if kind == "unknown" else f" ({kind}; not retried)"
+        step = NEXT_STEP.get(kind, "check the URL, credentials and network, or run with offline=1 to use the "
+                                   "cached mirror")
+        raise ForkwaveFailure(f"upstream.url: could not fetch {shown}{tries}: {cause}; {step}") from None
+
+
+def _stderr(exc: CalledProcessError) -> str:
+    return redact_text(exc.stderr.decode("utf-8", "replace"), exc.secrets)
 
 
 def candidates(ref: str) -> list[str]:
@@ -84,9 +147,10 @@ def remote_sha(url: str, ref: str) -> str | None:
     """What ``ref`` names at the remote now, cheaply (``git ls-remote``); None if unknown."""
     if _SHA.match(ref):
         return ref
+    bare, env = git.remote(url)
     try:
-        out = git.git(None, "ls-remote", url, f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/tags/{ref}^{{}}",
-                      check=False, secrets=url_secrets(url), timeout=60)
+        out = git.git(None, "ls-remote", bare, f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/tags/{ref}^{{}}",
+                      check=False, secrets=url_secrets(url), env=env, timeout=60)
     except subprocess.TimeoutExpired:  # a hanging remote: unknown, so fetch runs and reports it properly
         return None
     found = {name: sha for sha, name in (line.split("\t", 1) for line in out.decode().splitlines() if "\t" in line)}
@@ -139,6 +203,6 @@ def ensure_commit(cfg: Config, ws: Workspace, sha: str) -> Path:
         return ws.mirror
     _fetch_with_retries(init_mirror(ws), cfg.upstream.url)
     if not git.rev_parse(ws.mirror, f"{sha}^{{commit}}"):
-        raise ForkwaveError(f"upstream commit {sha[:12]} recorded in reports/upstream.json is no longer in "
+        raise ForkwaveFailure(f"upstream commit {sha[:12]} recorded in reports/upstream.json is no longer in "
                             f"{redact_url(cfg.upstream.url)}; run `doit forget fetch` and `doit` again")
     return ws.mirror

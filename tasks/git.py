@@ -12,6 +12,7 @@ from functools import lru_cache
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tasks.proc import run
 
@@ -29,6 +30,39 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
+
+
+# A credential helper given through git's environment (GIT_CONFIG_COUNT/KEY/VALUE), never argv:
+# it prints the userinfo forkwave took out of the URL, read from two variables, so neither the
+# token nor the credentialed URL appears on any command line (``ps``). The empty helper first
+# drops the helpers of the user's own config, whose answers would come first.
+CREDENTIAL_HELPER = ('!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" '
+                     '"$FORKWAVE_GIT_USERNAME" "$FORKWAVE_GIT_PASSWORD"; }; f')
+
+
+def remote(url: str) -> tuple[str, dict[str, str]]:
+    """An http(s) ``url`` without its ``user:password@``, and the environment that hands those to git.
+
+    Other URLs (local paths, ``ssh://git@host``, ``git@host:path``) come back as they are: their
+    user name is no secret, and ssh never takes a password from a URL.
+
+    >>> remote("https://bot:t%40k@example.com/a.git")[0]
+    'https://example.com/a.git'
+    >>> remote("https://bot:t%40k@example.com/a.git")[1]["FORKWAVE_GIT_PASSWORD"]
+    't@k'
+    >>> remote("/srv/up.git")
+    ('/srv/up.git', {})
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or "@" not in parts.netloc:
+        return url, {}
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    env = {"FORKWAVE_GIT_USERNAME": unquote(user), "FORKWAVE_GIT_PASSWORD": unquote(password),
+           "GIT_CONFIG_COUNT": "2",
+           "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
+           "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": CREDENTIAL_HELPER}
+    return urlunsplit(parts._replace(netloc=host)), env
 
 
 def git(repo: str | Path | None, *args: str, input: bytes | None = None, check: bool = True,

@@ -1,7 +1,6 @@
 """Task creators. Cheap and deterministic: they read the config, never git; work is in actions."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
@@ -9,12 +8,19 @@ from typing import Any
 from doit import create_after
 from doit.tools import config_changed
 
-from tasks import actions, demo, drift, fetch, slices
+from tasks import actions, clean, demo, drift, fetch, slices
+from tasks.cli import request
 from tasks.context import Context, context
 from tasks.validate import validation_config
 from tasks.workspace import read_json
 
 DRIFT_KEYS = ("base", "map", "ignore", "deny", "buckets", "waves", "rewrite")
+
+
+def _cleans(*steps: Any) -> list[Any]:
+    """A task's ``clean`` actions; none when `doit clean` resets the whole workspace (``task__workspace``)."""
+    req = request()
+    return [] if req.command == "clean" and not req.tasks else list(steps)
 
 
 def task_demo() -> dict[str, Any]:
@@ -27,6 +33,7 @@ def task_demo() -> dict[str, Any]:
         "actions": [(actions.make_demo, [ctx])],
         "file_dep": [ctx.ws.rel(demo.__file__)],
         "targets": [ctx.ws.rel(root / "upstream" / "HEAD"), ctx.ws.rel(root / "fork" / ".git" / "HEAD")],
+        "clean": _cleans((clean.worktree, [ctx.ws, ctx.cfg.fork.path]), (clean.remove, [ctx.ws, [root]])),
         "verbosity": 2,
     }
 
@@ -43,6 +50,7 @@ def task_fetch() -> dict[str, Any]:
         "task_dep": ["demo"],
         "targets": ["reports/upstream.json"],
         "uptodate": [config_changed(ctx.cfg.section("upstream")), unchanged],
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/upstream.json", ctx.ws.mirror]])),
         "verbosity": 2,
     }
 
@@ -69,6 +77,7 @@ def task_base() -> dict[str, Any]:
         "actions": [(actions.do_base, [ctx])],
         "file_dep": ["reports/upstream.json"],
         "targets": ["reports/base.json", "reports/base.md"],
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/base.json", "reports/base.md"]])),
         "uptodate": [config_changed(ctx.cfg.section("fork", "map", "ignore", "deny", "rewrite")), _fork_unchanged(ctx)],
         "verbosity": 2,
     }
@@ -82,139 +91,9 @@ def task_drift() -> dict[str, Any]:
         "actions": [(actions.do_drift, [ctx])],
         "file_dep": ["reports/upstream.json"] + (["reports/base.json"] if ctx.cfg.base is None else []),
         "targets": ["reports/drift.json", "reports/drift.md"],
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/drift.json", "reports/drift.md"]])),
         "uptodate": [config_changed({**ctx.cfg.section("fork", *DRIFT_KEYS), "full": ctx.full, "since": ctx.since}),
                      _fork_unchanged(ctx)],
-        "verbosity": 2,
-    }
-
-
-def task_plan() -> dict[str, Any]:
-    """Assign actionable paths to waves and cut slices: reports/plan.json, wave-<x>.md."""
-    ctx = context()
-    return {
-        "actions": [(actions.do_plan, [ctx])],
-        "file_dep": ["reports/drift.json"],
-        "targets": ["reports/plan.json"] + [f"reports/wave-{w.name}.md" for w in ctx.cfg.waves],
-        # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
-        # change that moves no planned path leaves drift.json, and so the coupling, as it was
-        "uptodate": [config_changed(ctx.cfg.section("waves", "max_files", "couple"))],
-        "verbosity": 2,
-    }
-
-
-# --- slices and waves (created after plan, from reports/plan.json) -------------------
-
-def _plan() -> dict[str, Any] | None:
-    path = context().ws.report("plan.json")
-    return read_json(path) if path.exists() else None
-
-
-def _requested(group: str) -> list[str]:
-    """Subtask names asked for on the command line (``validate:slice-99``)."""
-    prefix = f"{group}:"
-    return [arg[len(prefix):] for arg in sys.argv[1:] if arg.startswith(prefix)]
-
-
-def _unknown(group: str, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
-    known = {s["name"] for s in plan["slices"]} if plan else set()
-    for name in _requested(group):
-        if name not in known:
-            yield {"basename": group, "name": name, "actions": [actions.UnknownSlice(name, "reports/plan.json")],
-                   "uptodate": [False], "verbosity": 2}
-
-
-def slice_tasks() -> Any:
-    """The creator of ``import:*``, ``validate:*`` and ``wave_<x>``, made here because wave names come
-    from the config.
-
-    One delayed creator for all three: doit runs a delayed creator only when one of its own tasks
-    is asked for, so with separate creators ``doit wave_a`` (or ``doit validate:slice-3``) on a
-    fresh workspace would name tasks (or need targets) that no creator had made yet.
-    """
-    names = ["import", "validate"] + [f"wave_{w.name}" for w in context().cfg.waves]
-
-    @create_after(executed="plan", creates=names,
-                  target_regex=r"reports/(slices/[^/]+/(import|outcome)\.json|wave-[^/]+/(report\.md|junit\.xml))$")
-    def task_slices() -> Iterator[dict[str, Any]]:
-        """Per slice: import manifest, then validation onto the sync branch; per wave: its report."""
-        ctx, plan = context(), _plan()
-        yield {"basename": "import", "name": None,
-               "doc": "per slice: its import manifest (files with upstream and fork entries)"}
-        yield {"basename": "validate", "name": None,
-               "doc": "per slice: import onto the sync branch in a private worktree, validate, adopt or split"}
-        # wave by wave, so a plain `doit` lands wave a (and its joint retry) before wave b starts
-        slices_of = {w["name"]: w["slices"] for w in plan["waves"]} if plan else {}
-        for w in ctx.cfg.waves:
-            members = slices_of.get(w.name, [])
-            yield from _import_tasks(ctx, plan, members)
-            yield from _validate_tasks(ctx, plan, w.name, members)
-            yield _wave_task(ctx, w.name, members)
-        yield from _unknown("import", plan)
-        yield from _unknown("validate", plan)
-
-    return task_slices
-
-
-def _import_tasks(ctx: Context, plan: dict[str, Any] | None, names: list[str]) -> Iterator[dict[str, Any]]:
-    for name in names:
-        yield {
-            "basename": "import",
-            "name": name,
-            "actions": [(actions.do_import, [ctx, name])],
-            "file_dep": ["reports/plan.json", "reports/drift.json"],
-            "targets": [f"reports/slices/{name}/import.json"],
-            "verbosity": 2,
-        }
-
-
-def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names: list[str]
-                    ) -> Iterator[dict[str, Any]]:
-    files_of = {s["name"]: s["files"] for s in plan["slices"]} if plan else {}
-    for i, name in enumerate(names, 1):
-        files = files_of[name]
-
-        def done(name: str = name) -> bool:
-            return slices.is_done(ctx.cfg, ctx.ws, name)
-
-        yield {
-            "basename": "validate",
-            "name": name,
-            "actions": [(actions.do_validate, [ctx, name, f"wave {wave} {i}/{len(names)}"])],
-            "file_dep": [f"reports/slices/{name}/import.json"],
-            "targets": [f"reports/slices/{name}/outcome.json"],
-            "uptodate": [config_changed(validation_config(ctx.cfg, [f["path"] for f in files])), done],
-            "verbosity": 2,
-        }
-
-
-def _wave_task(ctx: Context, wave: str, members: list[str]) -> dict[str, Any]:
-    def settled() -> bool:  # a wave with work left runs again: its joint retry, its exit status
-        return all(slices.is_done(ctx.cfg, ctx.ws, n) for n in members)
-
-    return {
-        "basename": f"wave_{wave}",
-        "doc": f"import and validate every slice of wave {wave}; write reports/wave-{wave}/",
-        "actions": [(actions.do_wave, [ctx, wave])],
-        "task_dep": ["plan"] + [f"validate:{n}" for n in members],
-        # the plan too: a wave the plan leaves empty would otherwise have no dependency and run every time
-        "file_dep": ["reports/plan.json"] + [f"reports/slices/{n}/outcome.json" for n in members],
-        "targets": [f"reports/wave-{wave}/report.md", f"reports/wave-{wave}/junit.xml"],
-        "uptodate": [settled],
-        "verbosity": 2,
-    }
-
-
-def task_report() -> dict[str, Any]:
-    """reports/summary.json and every wave report, from the slices' latest outcomes."""
-    ctx = context()
-
-    def unchanged(task: Any, values: dict[str, Any]) -> bool:
-        return values.get("digest") == actions.outcomes_digest(ctx)
-
-    return {
-        "actions": [(actions.do_report, [ctx])],
-        "task_dep": ["plan"],
-        "uptodate": [unchanged],
         "verbosity": 2,
     }
 
@@ -231,8 +110,8 @@ def task_images() -> dict[str, Any]:
     from checks import images
 
     ctx = context()
-    clean = [(_clean_images, [ctx])]
-    wanted = "images" in sys.argv[1:] or any(
+    clean = _cleans((_clean_images, [ctx]))
+    wanted = "images" in request().tasks or any(
         (c.image or "").startswith("forkwave/") or c.node or c.compose for c in ctx.cfg.checks)
     if not wanted:  # plain `doit` must not need a Docker engine
         return {"actions": None, "uptodate": [True], "clean": clean}
@@ -264,3 +143,194 @@ def _clean_images(ctx: Context) -> None:
     _reports_dir(ctx)
     for line in images.clean(ctx.ws.state / "cache"):
         print(f"clean: {line}")
+
+
+def task_plan() -> dict[str, Any]:
+    """Assign actionable paths to waves and cut slices: reports/plan.json, wave-<x>.md."""
+    ctx = context()
+    targets = ["reports/plan.json"] + [f"reports/wave-{w.name}.md" for w in ctx.cfg.waves]
+    return {
+        "actions": [(actions.do_plan, [ctx])],
+        "file_dep": ["reports/drift.json"],
+        "targets": targets,
+        "clean": _cleans((clean.remove, [ctx.ws, targets])),
+        # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
+        # change that moves no planned path leaves drift.json, and so the coupling, as it was
+        "uptodate": [config_changed(ctx.cfg.section("waves", "max_files", "couple"))],
+        "verbosity": 2,
+    }
+
+
+# --- slices and waves (created after plan, from reports/plan.json) -------------------
+
+def _plan() -> dict[str, Any] | None:
+    path = context().ws.report("plan.json")
+    return read_json(path) if path.exists() else None
+
+
+def _requested(group: str) -> list[str]:
+    """Subtask names asked for on the command line (``validate:slice-99``)."""
+    prefix = f"{group}:"
+    return [arg[len(prefix):] for arg in request().tasks if arg.startswith(prefix)]
+
+
+def _unknown(group: str, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    """`doit validate:slice-99`: a task that fails with a message (exit 1), since doit alone would exit 0.
+
+    Only for ``run``: its slice tasks are created after ``plan`` ran, so the name can only be
+    checked then; the other commands see the real tasks and ``cli.refuse_unknown`` checks them.
+    """
+    if not request().runs:
+        return
+    known = {s["name"] for s in plan["slices"]} if plan else set()
+    for name in _requested(group):
+        if name not in known:
+            yield {"basename": group, "name": name, "actions": [actions.UnknownSlice(name, "reports/plan.json")],
+                   "uptodate": [False], "verbosity": 2}
+
+
+TARGETS = r"reports/(slices/[^/]+/(import|outcome)\.json|wave-[^/]+/(report\.md|junit\.xml))$"
+
+
+def slice_creators(eager: bool | None = None) -> dict[str, Any]:
+    """The creators of ``import:*``, ``validate:*`` and ``wave_<x>`` (wave names come from the config).
+
+    For ``doit run`` they are delayed until ``plan`` has run (``create_after``): one creator per
+    name, so ``doit list`` shows each its own description, and whichever doit runs first yields
+    every slice and wave task, so ``doit wave_a`` (or ``doit validate:slice-3``) on a fresh
+    workspace finds every task and target it needs made in the same batch. The other commands
+    (``list``, ``clean``, ``forget``, ``info``) never run delayed creators, so for them (``eager``)
+    one ordinary creator yields the tasks from the plan as it stands.
+    """
+    eager = not request().runs if eager is None else eager
+
+    def generate() -> Iterator[dict[str, Any]]:
+        ctx, plan = context(), _plan()
+        docs = _group_docs(ctx, plan)
+        yield {"basename": "import", "name": None, "doc": docs["import"]}
+        yield {"basename": "validate", "name": None, "doc": docs["validate"]}
+        # wave by wave, so a plain `doit` lands wave a (and its joint retry) before wave b starts
+        slices_of = {w["name"]: w["slices"] for w in plan["waves"]} if plan else {}
+        for w in ctx.cfg.waves:
+            members = slices_of.get(w.name, [])
+            yield from _import_tasks(ctx, plan, members)
+            yield from _validate_tasks(ctx, plan, w.name, members)
+            yield _wave_task(ctx, w.name, members, docs)
+        yield from _unknown("import", plan)
+        yield from _unknown("validate", plan)
+
+    if eager:
+        def task_slices() -> Iterator[dict[str, Any]]:
+            """Slices and waves, from reports/plan.json."""
+            yield from generate()
+
+        return {"task_slices": task_slices}
+    creators = {}
+    for i, (name, doc) in enumerate(_group_docs(context(), _plan()).items()):
+        def creator() -> Iterator[dict[str, Any]]:
+            yield from generate()
+
+        creator.__doc__ = doc
+        creator.__name__ = f"task_{name}"
+        # one target regex is enough: the creator it names makes every slice target
+        creators[f"task_{name}"] = create_after(executed="plan", creates=[name],
+                                                target_regex=TARGETS if i == 0 else None)(creator)
+    return creators
+
+
+def _group_docs(ctx: Context, plan: dict[str, Any] | None) -> dict[str, str]:
+    """The first line ``doit list`` shows for each slice group and wave."""
+    count = {w["name"]: len(w["slices"]) for w in plan["waves"]} if plan else {}
+    docs = {"import": "per slice: its import manifest (files with upstream, fork and base entries, commits)",
+            "validate": "per slice: import onto the sync branch in a private worktree, validate, adopt or split"}
+    for w in ctx.cfg.waves:
+        n = count.get(w.name)
+        what = "its slices (once plan has run)" if n is None else f"its {n} slice{'' if n == 1 else 's'}"
+        docs[f"wave_{w.name}"] = f"wave {w.name}: validate {what}, then write reports/wave-{w.name}/"
+    return docs
+
+
+def _about(wave: str, files: list[Any]) -> str:
+    return f"wave {wave}, {len(files)} file{'' if len(files) == 1 else 's'}"
+
+
+def _import_tasks(ctx: Context, plan: dict[str, Any] | None, names: list[str]) -> Iterator[dict[str, Any]]:
+    slices_of = {s["name"]: s for s in plan["slices"]} if plan else {}
+    for name in names:
+        s = slices_of[name]
+        target = f"reports/slices/{name}/import.json"
+        yield {
+            "basename": "import",
+            "name": name,
+            "doc": f"{_about(s['wave'], s['files'])}: import manifest",
+            "actions": [(actions.do_import, [ctx, name])],
+            "file_dep": ["reports/plan.json", "reports/drift.json"],
+            "targets": [target],
+            "clean": _cleans((clean.remove, [ctx.ws, [target]])),
+            "verbosity": 2,
+        }
+
+
+def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names: list[str]
+                    ) -> Iterator[dict[str, Any]]:
+    files_of = {s["name"]: s["files"] for s in plan["slices"]} if plan else {}
+    for i, name in enumerate(names, 1):
+        files = files_of[name]
+
+        def done(name: str = name) -> bool:
+            return slices.is_done(ctx.cfg, ctx.ws, name)
+
+        yield {
+            "basename": "validate",
+            "name": name,
+            "doc": f"{_about(wave, files)}: validate onto {ctx.cfg.fork.sync_branch}",
+            "actions": [(actions.do_validate, [ctx, name, f"wave {wave} {i}/{len(names)}"])],
+            "task_dep": ["images"],  # a no-op unless a check needs forkwave's images
+            "file_dep": [f"reports/slices/{name}/import.json"],
+            "targets": [f"reports/slices/{name}/outcome.json"],
+            "uptodate": [config_changed(validation_config(ctx.cfg, [f["path"] for f in files])), done],
+            "clean": _cleans((clean.slice_state, [ctx.ws, ctx.cfg.fork.path, name])),
+            "verbosity": 2,
+        }
+
+
+def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]) -> dict[str, Any]:
+    def settled() -> bool:  # a wave with work left runs again: its joint retry, its exit status
+        return all(slices.is_done(ctx.cfg, ctx.ws, n) for n in members)
+
+    return {
+        "basename": f"wave_{wave}",
+        "doc": docs[f"wave_{wave}"],
+        "actions": [(actions.do_wave, [ctx, wave])],
+        "task_dep": ["plan"] + [f"validate:{n}" for n in members],
+        # the plan too: a wave the plan leaves empty would otherwise have no dependency and run every time
+        "file_dep": ["reports/plan.json"] + [f"reports/slices/{n}/outcome.json" for n in members],
+        "targets": [f"reports/wave-{wave}/report.md", f"reports/wave-{wave}/junit.xml"],
+        "uptodate": [settled],
+        "clean": _cleans((clean.remove, [ctx.ws, [f"reports/wave-{wave}"]])),
+        "verbosity": 2,
+    }
+
+
+def task_report() -> dict[str, Any]:
+    """reports/summary.json and every wave report, from the slices' latest outcomes."""
+    ctx = context()
+
+    def unchanged(task: Any, values: dict[str, Any]) -> bool:
+        return values.get("digest") == actions.outcomes_digest(ctx)
+
+    return {
+        "actions": [(actions.do_report, [ctx])],
+        "task_dep": ["plan"],
+        "uptodate": [unchanged],
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/summary.json"]])),
+        "verbosity": 2,
+    }
+
+
+def task__workspace() -> dict[str, Any]:
+    """`doit clean` with no task (or -a) resets the workspace: reports/ and .forkwave/ (never the fork's branches)."""
+    ctx = context()
+    # the node images this workspace used first: their record lives in .forkwave/cache, which the reset removes
+    return {"actions": None, "uptodate": [True],
+            "clean": [(_clean_images, [ctx]), (clean.reset, [ctx.ws, ctx.cfg.fork.path])]}

@@ -6,12 +6,12 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tasks.errors import ForkwaveError
+from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.redact import redact_text
 
 
 @dataclass
-class CalledProcessError(ForkwaveError):
+class CalledProcessError(ForkwaveFailure):
     """A command failed; ``str()`` is a redacted one-paragraph summary."""
 
     argv: tuple[str, ...]
@@ -44,7 +44,7 @@ def run(
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
         )
     except FileNotFoundError as exc:
-        raise ForkwaveError(f"{argv[0]}: command not found; install it and run again") from exc
+        raise ForkwaveFailure(f"{argv[0]}: command not found; install it and run again") from exc
     if check and proc.returncode != 0:
         raise CalledProcessError(tuple(argv), proc.returncode, proc.stdout, proc.stderr, secrets)
     return proc

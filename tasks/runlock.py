@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from tasks.errors import ForkwaveError
+from tasks.errors import ForkwaveFailure
 from tasks.workspace import Workspace
 
 
@@ -108,7 +108,7 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise ForkwaveError(f"another forkwave run holds {ws.state / 'lock'} ({holder}); "
+        raise ForkwaveFailure(f"another forkwave run holds {ws.state / 'lock'} ({holder}); "
                             "wait for it to finish or stop it, then run again") from None
     handle.seek(0)
     handle.truncate()

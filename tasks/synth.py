@@ -67,3 +67,9 @@ def commit_tree(repo: Path, files: Mapping[str, Content], *, message: str = "sna
         stream += [f"reset refs/tags/{tag}".encode(), b"from :1"]
     git.git(repo, "fast-import", "--quiet", "--force", input=b"\n".join(stream) + b"\n")
     return git.rev_parse(repo, f"refs/heads/{branch}") or ""
+
+
+def check_out(repo: Path) -> None:
+    """Fill the index and working tree from HEAD: fast-import writes commits only, so without this
+    ``git status`` in a new repository shows every file as a staged deletion."""
+    git.git(repo, "read-tree", "--reset", "-u", "HEAD")

@@ -179,10 +179,14 @@ class DoitResult(NamedTuple):
         return out
 
 
+TASK_LINES = {"FORKWAVE_SHOW_TASKS": "1"}  # doit's `.  task` / `-- task` lines, read by DoitResult.status()
+
+
 def run_doit(workspace: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> DoitResult:
     """``doit -f <repo>/dodo.py -d <workspace> args...``: the workspace is doit's working directory."""
     proc = subprocess.run([sys.executable, "-m", "doit", "-f", str(DODO), "-d", str(workspace), *args],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+                          capture_output=True, text=True, env={**os.environ, **TASK_LINES, **(env or {})},
+                          timeout=timeout)
     return DoitResult(proc.stdout, proc.stderr, proc.returncode)
 
 

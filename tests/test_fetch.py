@@ -129,8 +129,9 @@ def test_failing_url_is_retried_then_reported_redacted(scenario: Scenario, capfd
         fetch.fetch(cfg, Workspace(scenario.workspace))
     out, errout = capfd.readouterr()
     message = str(err.value)
-    assert message.startswith("upstream.url: could not fetch https://***@127.0.0.1:9/x.git after 3 attempts: ")
-    assert message.endswith("; check the URL, credentials and network, or run with offline=1 to use the cached mirror")
+    assert message.startswith("upstream.url: could not fetch https://***@127.0.0.1:9/x.git after 3 attempts: "
+                              "unable to access 'https://127.0.0.1:9/x.git/': Failed to connect to 127.0.0.1 port 9")
+    assert message.endswith("; check the network, or run with offline=1 to use the cached mirror")
     assert "attempt 1/3" in errout and "attempt 2/3" in errout and "attempt 3/3" not in errout
     assert TOKEN not in message + out + errout
     assert not (scenario.workspace / "reports" / "upstream.json").exists()

@@ -221,7 +221,8 @@ def test_credentials_in_the_url_never_reach_output_or_reports(scenario: Scenario
     url = f"https://ci-bot:{TOKEN}@git.example.invalid/up.git"
     home = tmp_path / "home"
     home.mkdir()
-    (home / ".gitconfig").write_text(f'[url "{scenario.upstream}"]\n\tinsteadOf = {url}\n')
+    # the rule names the URL git is given: forkwave hands git the credentials apart from it
+    (home / ".gitconfig").write_text(f'[url "{scenario.upstream}"]\n\tinsteadOf = https://git.example.invalid/up.git\n')
     write_config(scenario.workspace, scenario_config(scenario, upstream={"url": url}))
     result = doit_ok(scenario.workspace, "plan", env={"HOME": str(home)})
     assert ran(result) == {"fetch", "drift", "plan"}

@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
+from dockerkit import engine_problem
+
 HERE = Path(__file__).resolve().parent
 ROOT_CONFTEST = HERE.parent / "conftest.py"
-IMAGES = ("forkwave/base:bookworm", "forkwave/python:3.11", "forkwave/node:bookworm")
 CHECK_LABEL = "forkwave=check"
 PROJECT_LABEL = "com.docker.compose.project"
 
@@ -50,21 +51,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # --- the engine -------------------------------------------------------------------------
 
-def engine_problem() -> tuple[Any, str | None]:
-    """(client, None) when the engine answers and the images exist, else (None, reason)."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except Exception as exc:  # DockerException, requests' ConnectionError, a bad DOCKER_HOST...
-        return None, f"{type(exc).__name__}: {exc}"
-    missing = [tag for tag in IMAGES if not client.images.list(name=tag)]
-    if missing:
-        return None, f"image(s) {', '.join(missing)} missing"
-    return client, None
-
-
 @pytest.fixture(scope="session")
 def docker_client() -> Any:
     """A pinged ``docker.DockerClient``: skipped without an engine, a failure in CI."""
@@ -72,9 +58,8 @@ def docker_client() -> Any:
     if problem is None:
         return client
     if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but no usable Docker engine ({problem}); the docker tests must run in CI: "
-                    "run `bash .ci/docker.sh` as root before pytest", pytrace=False)
-    pytest.skip(f"no Docker engine: {problem}; run bash .ci/docker.sh as root")
+        pytest.fail(f"CI=true and the docker tests must run, but {problem}", pytrace=False)
+    pytest.skip(problem)
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,24 @@ PYTHON = "forkwave/python:3.11"
 NODE = "forkwave/node:bookworm"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")  # the host bundle: the registries' proxy CA is in it
 REPO = Path(__file__).resolve().parents[2]
+IMAGES = ("forkwave/base:bookworm", "forkwave/python:3.11", "forkwave/node:bookworm")
+
+
+def engine_problem(images: tuple[str, ...] = IMAGES) -> tuple[Any, str | None]:
+    """(client, None) when the engine answers and the images exist, else (None, what is missing and the fix)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception as exc:  # DockerException, requests' ConnectionError, a bad DOCKER_HOST...
+        return None, (f"no Docker engine answers ({type(exc).__name__}: {exc}); "
+                      "start one and build the images: bash .ci/docker.sh as root")
+    missing = [tag for tag in images if not client.images.list(name=tag)]
+    if missing:
+        return None, (f"the Docker engine runs, but image(s) {', '.join(missing)} are missing; "
+                      "build them: doit images (or bash .ci/docker.sh as root)")
+    return client, None
 
 
 def docker_request(name: str, command: str, cwd: Path, log_dir: Path, label: str, **kw: Any) -> Request:

@@ -10,7 +10,7 @@ import pytest
 
 from checks.model import ERROR
 from checks.runners import Dispatch
-from dockerkit import REPO, docker_request
+from dockerkit import REPO, docker_request, engine_problem
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
 ONE_TEST = "tests/docker/test_docker_runner.py::test_a_check_fails_on_a_nonzero_exit_code"
@@ -29,14 +29,22 @@ def test_without_an_engine_docker_tests_are_skipped_locally(tmp_path: Path) -> N
     proc = pytest_without_engine(tmp_path, ci=None)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 skipped" in proc.stdout
-    assert "no Docker engine: " in proc.stdout and "run bash .ci/docker.sh as root" in proc.stdout
+    assert "no Docker engine answers (" in proc.stdout and "start one and build the images: bash .ci/docker.sh" \
+        in proc.stdout
 
 
 def test_without_an_engine_docker_tests_fail_in_ci(tmp_path: Path) -> None:
     proc = pytest_without_engine(tmp_path, ci="true")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 error" in proc.stdout and "skipped" not in proc.stdout
-    assert "CI=true but no usable Docker engine" in proc.stdout
+    assert "CI=true and the docker tests must run, but no Docker engine answers" in proc.stdout
+
+
+def test_the_skip_message_names_missing_images_when_the_engine_runs() -> None:
+    client, problem = engine_problem(("forkwave/base:bookworm", "forkwave/absent:0"))
+    assert client is None
+    assert problem == ("the Docker engine runs, but image(s) forkwave/absent:0 are missing; "
+                       "build them: doit images (or bash .ci/docker.sh as root)")
 
 
 def test_a_container_check_without_an_engine_is_an_error_result(monkeypatch: pytest.MonkeyPatch, worktree: Path,

@@ -1,0 +1,250 @@
+"""The command line as a person sees it: what was asked for, unknown names, quiet output, one summary line.
+
+doit decides its own exit code (0, 1 for a failed task, 2 for an error, 3 before any task
+ran). forkwave's codes (``tasks.exitcodes``) are applied in two places:
+
+- before any task runs: a bad config (``tasks.context``) or an unknown task name
+  (``refuse_unknown``, called from dodo.py) prints one line and exits 1 while doit loads
+  the dodo file (doit alone would say 3);
+- after the run: ``Reporter.complete_run`` raises ``SystemExit`` with the code. doit calls it
+  last, from ``Runner.finish()``, after ``dep_manager.close()`` saved its state and after the
+  teardowns; ``SystemExit`` is not an ``Exception``, so it passes doit's handlers, and the
+  interpreter still runs the ``atexit`` hooks (the run ledger) on its way out.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import UnmetDependency
+from doit.reporter import ConsoleReporter
+
+from tasks import exitcodes
+from tasks.workspace import read_json
+
+SHOW_TASKS = "FORKWAVE_SHOW_TASKS"  # =1: also print doit's own task lines (`.  name` ran, `-- name` up to date)
+NAME_COMMANDS = ("run", "list", "info", "clean", "forget", "ignore", "reset-dep", "strace")  # take task names
+
+
+# --- what doit was asked to do ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Request:
+    command: str                 # run, list, clean, forget, info, ...
+    tasks: tuple[str, ...] = ()  # task names (or targets) as given, without doit's variables
+
+    @property
+    def runs(self) -> bool:
+        """Will doit execute task actions (only ``run`` creates delayed tasks)?"""
+        return self.command == "run"
+
+
+def parse(argv: Sequence[str]) -> Request:
+    """What doit will do with ``argv`` (``sys.argv[1:]``), read with doit's own option tables.
+
+    >>> parse(["-f", "dodo.py", "-d", "ws", "wave_a", "config=x.yaml"])
+    Request(command='run', tasks=('wave_a',))
+    >>> parse(["clean", "--dry-run", "drift"])
+    Request(command='clean', tasks=('drift',))
+    """
+    from doit.cmd_base import DodoTaskLoader
+    from doit.cmdparse import CmdOption, CmdParse, CmdParseError
+    from doit.doit_cmd import DoitMain
+
+    commands = {cls.get_name(): cls for cls in DoitMain.DOIT_CMDS}
+    args = list(argv)
+    try:  # doit reads the loader options (-f, -d, -k) first, as we do here
+        _, args = CmdParse([CmdOption(o) for o in DodoTaskLoader.cmd_options]).parse_only(args)
+    except CmdParseError:
+        pass
+    args = [a for a in args if not (a[:1] != "-" and "=" in a)]  # doit's command-line variables
+    command = args.pop(0) if args and args[0] in commands else "run"
+    cls = commands[command]
+    options = getattr(cls, "base_options", ()) + DodoTaskLoader.cmd_options + tuple(cls.cmd_options)
+    try:
+        _, positional = CmdParse([CmdOption(o) for o in options]).parse_only(args)
+    except CmdParseError:  # doit reports a bad option itself
+        return Request(command)
+    return Request(command, tuple(a for a in positional if not a.startswith("-")))
+
+
+@lru_cache(maxsize=1)
+def request() -> Request:
+    """This process's request (the doit command line)."""
+    return parse(sys.argv[1:])
+
+
+def refuse_unknown(namespace: Mapping[str, Any], req: Request | None = None) -> None:
+    """Unknown task names on the command line: one line and exit 1, before anything runs."""
+    req = req or request()
+    if req.command not in NAME_COMMANDS or not req.tasks:
+        return
+    names = _creator_names(namespace)
+    if all(name in names for name in req.tasks):  # the usual case: no need to load the tasks twice
+        return
+    from doit.doit_cmd import DoitMain
+    from doit.loader import load_tasks
+
+    tasks = load_tasks(dict(namespace), [c.get_name() for c in DoitMain.DOIT_CMDS], allow_delayed=req.runs)
+    bad = unknown(req, tasks)
+    if bad:
+        listed = "doit list --all" if any(":" in name for name in bad) else "doit list"
+        print(f"forkwave: error: unknown task {', '.join(map(repr, bad))}; `{listed}` shows the tasks",
+              file=sys.stderr)
+        raise SystemExit(exitcodes.USAGE)
+
+
+def _creator_names(namespace: Mapping[str, Any]) -> set[str]:
+    """Basenames the task creators in ``namespace`` stand for (delayed ones by their ``creates``)."""
+    names: set[str] = set()
+    for key, ref in namespace.items():
+        if key.startswith("task_") and callable(ref):
+            delayed = getattr(ref, "doit_create_after", None)
+            names.update(delayed.creates if delayed and delayed.creates else [key[len("task_"):]])
+    return names
+
+
+def unknown(req: Request, tasks: Sequence[Any]) -> list[str]:
+    """The names in ``req`` that doit would not find among ``tasks`` (doit ``Task`` objects).
+
+    ``run`` also takes targets, ``*`` patterns, and subtasks of a delayed group (those are
+    created after ``plan`` and checked then, see ``graph._unknown``); the other commands take
+    task names only (``clean``: patterns too), as doit does.
+    """
+    by_name = {t.name: t for t in tasks}
+    targets = {target for t in tasks for target in t.targets}
+    regexes = [t.loader.target_regex for t in tasks if t.loader and t.loader.target_regex]
+
+    def known(name: str) -> bool:
+        if name in by_name or ("*" in name and req.command in ("run", "clean")):
+            return True
+        if not req.runs:
+            return False
+        group = by_name.get(name.split(":", 1)[0])
+        return bool(name in targets or (group is not None and group.loader)
+                    or any(re.match(r, name) for r in regexes))
+
+    return [name for name in req.tasks if not known(name)]
+
+
+# --- the run's output ---------------------------------------------------------------------
+
+def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequence[str] = ()) -> str:
+    """The run's last line: slice counts, the report to open, what the exit status means.
+
+    ``slices``: slice name -> (wave, state) with state as ``exitcodes.slice_state`` gives it.
+
+    >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("b", "conflicted")}, 2)
+    'forkwave: 2 slices: 1 adopted, 0 deferred, 1 conflicted; open reports/wave-b/report.md — exit 2: work left for a person (deferred or conflicted slices)'
+    """
+    parts = []
+    if slices:
+        counts = Counter(state for _, state in slices.values())
+        shown = [s for s in ("adopted", "deferred", "conflicted", "rolled back") if counts[s] or s != "rolled back"]
+        n = len(slices)
+        parts.append(f"{n} slice{'' if n == 1 else 's'}: " + ", ".join(f"{counts[s]} {s}" for s in shown))
+        open_waves = sorted({w for w, s in slices.values() if s in ("deferred", "conflicted")}) \
+            or sorted({w for w, _ in slices.values()})
+        parts.append("open " + ", ".join(f"reports/wave-{w}/report.md" for w in open_waves))
+    if stopped:
+        parts.append(f"stopped at {', '.join(stopped)} (the error is above)")
+    meaning = exitcodes.MEANING[code] if slices or code else "done"
+    return f"forkwave: {'; '.join(parts) or 'done'} — exit {code}: {meaning}"
+
+
+def slice_states(reports: Path, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """name -> (wave, summary state) from each slice's ``outcome.json`` (slices without one are left out)."""
+    found = {}
+    for name in names:
+        path = reports / "slices" / name / "outcome.json"
+        if path.exists():
+            outcome = read_json(path)
+            found[name] = (str(outcome.get("wave", "?")),
+                           exitcodes.slice_state(outcome.get("status", ""), len(outcome.get("conflicts") or ())))
+    return found
+
+
+class Reporter(ConsoleReporter):
+    """doit's console reporter, quiet: forkwave's own lines, each error once, a summary line, the exit code.
+
+    doit's per-task lines (``.  name`` ran, ``-- name`` up to date) show only with
+    ``FORKWAVE_SHOW_TASKS=1``; its ``TaskFailed``/``UnmetDependency`` blocks never do: a
+    failure forkwave expected was printed by the action, and a task whose dependency failed
+    says nothing new. Anything else (a crash in an action, a doit error) is printed once, on
+    stderr, and counts as a failure of forkwave (exit 3).
+    """
+
+    desc = "forkwave: quiet console output, a summary line and forkwave's exit codes"
+
+    def __init__(self, outstream: Any, options: dict[str, Any]):
+        super().__init__(outstream, options)
+        self.show_tasks = os.environ.get(SHOW_TASKS, "") == "1"
+        self.codes: list[int] = []
+        self.stopped: list[str] = []
+        self.slices: dict[str, None] = {}  # slices whose validate task this run reached, in order
+
+    def initialize(self, tasks: Any, selected_tasks: Any) -> None:
+        from tasks.context import context
+
+        ctx = context()
+        ctx.ws.reports.mkdir(parents=True, exist_ok=True)  # doit saves its state there when the run ends
+        if ctx.demo:
+            self.write(f"forkwave: no forkwave.yaml in {ctx.ws.root}: running the bundled demo "
+                       f"(repositories in .forkwave/demo/); write a forkwave.yaml or pass config=PATH for your fork\n")
+
+    def _seen(self, task: Any) -> None:
+        group, _, name = task.name.partition(":")
+        if group == "validate" and name:
+            self.slices[name] = None
+
+    def execute_task(self, task: Any) -> None:
+        self._seen(task)
+        if self.show_tasks:
+            super().execute_task(task)
+
+    def skip_uptodate(self, task: Any) -> None:
+        self._seen(task)
+        if self.show_tasks:
+            super().skip_uptodate(task)
+
+    def add_failure(self, task: Any, fail: Any) -> None:
+        if isinstance(fail, UnmetDependency):  # its cause was reported where it happened
+            return
+        code = getattr(fail, "exit_code", None)
+        if code is None:  # not a failure forkwave expected: a crash or a doit error, shown once
+            code = exitcodes.FAILURE
+            sys.stderr.write(f"forkwave: error: {task.name}: {fail.get_msg().rstrip()}\n")
+        self.codes.append(code)
+        if code != exitcodes.PERSON:
+            self.stopped.append(task.name)
+
+    def runtime_error(self, msg: str) -> None:
+        self.codes.append(exitcodes.FAILURE)
+        sys.stderr.write(f"forkwave: error: {msg.rstrip()}\n")
+
+    def complete_run(self) -> None:
+        from tasks.context import context
+
+        crash = sys.exc_info()[1]  # doit calls us from a ``finally``: an exception may be on its way out
+        if crash is not None and not isinstance(crash, Exception):
+            return  # Ctrl-C or an exit on its way: let it end the run as it would without us
+        if crash is not None:  # a bug (in a task creator, say): its traceback once, then the code for it
+            sys.stderr.write("forkwave: error: forkwave crashed; this is a bug, please report it with this "
+                             "traceback:\n" + "".join(traceback.format_exception(crash)))
+            self.codes.append(exitcodes.FAILURE)
+            self.stopped.append(type(crash).__name__)
+        code = exitcodes.combine(self.codes)
+        states = slice_states(context().ws.reports, list(self.slices))
+        if code == exitcodes.OK and any(exitcodes.slice_code(s) for _, s in states.values()):
+            code = exitcodes.PERSON  # an outcome left for a person, even if its task did not fail
+        self.write(summary_line(states, code, self.stopped) + "\n")
+        self.outstream.flush()
+        raise SystemExit(code) from None
