@@ -10,7 +10,7 @@
 This file is a table of contents: the creators live in ``tasks/graph.py``, the command line
 (reporter, exit codes, unknown names) in ``tasks/cli.py``.
 """
-from tasks import cli
+from tasks import cli, doitstate
 from tasks.graph import (  # noqa: F401
     slice_creators, task__workspace, task_base, task_demo, task_drift, task_fetch, task_images, task_plan,
     task_report,
@@ -18,6 +18,8 @@ from tasks.graph import (  # noqa: F401
 
 globals().update(slice_creators())  # task_import, task_validate, task_wave_<x> (after plan, from reports/plan.json)
 cli.refuse_unknown(globals())       # `doit wavex`: one line and exit 1 (doit alone: exit 3)
+
+doitstate.install()                 # doit's state file: written atomically, an unreadable one set aside
 
 DOIT_CONFIG = {
     "dep_file": "reports/.doit.json",

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import (basedetect, coupling, demo, drift, exitcodes, fetch, git, importer, render, reports, retry,
-                   runlock, slices, state, treemap)
+from tasks import (basedetect, coupling, demo, drift, exitcodes, fetch, git, importer, person, render, reports,
+                   retry, runlock, slices, state, treemap)
 from tasks.context import Context
 from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
 from tasks.plan import plan_waves
@@ -25,7 +25,7 @@ def make_demo(ctx: Context) -> bool:
 
 @user_errors
 def do_fetch(ctx: Context) -> bool:
-    runlock.acquire(ctx.ws)
+    _locked(ctx)
     fetch.fetch(ctx.cfg, ctx.ws, offline=ctx.offline)
     return True
 
@@ -40,7 +40,7 @@ def do_drift(ctx: Context) -> dict[str, Any]:
         window = {basedetect.map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, ctx.since, upstream["sha"])}
     report = drift.compute(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror), window)
     write_if_changed(ctx.ws.report("drift.json"), dump_json(report))
-    write_if_changed(ctx.ws.report("drift.md"), render.drift_board(report, redact_url(ctx.cfg.upstream.url)))
+    write_if_changed(ctx.ws.report("drift.md"), render.drift_board(report, redact_url(ctx.cfg.upstream.url), ctx.cfg.deny))
     totals = ", ".join(f"{c} {n}" for c, n in report["totals"].items())
     print(f"drift: {totals}")
     return {"fork_head": report["fork"]["sha"]}
@@ -111,14 +111,16 @@ def _read(ctx: Context, name: str, task: str) -> Any:
 
 # --- slices and waves ---------------------------------------------------------------
 
-def _locked(ctx: Context, fork: bool = False) -> runlock.Run:
-    """The run's workspace lock (and, before anything writes the fork, the fork's own lock); the first
-    time, moves an interrupted run made are reconciled with the outcome files."""
+def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
+    """The run's workspace lock and the fork's own (two workspaces syncing one fork are refused up
+    front, not at the compare-and-swap); the first time, moves an interrupted run made are
+    reconciled with the outcome files."""
     path = ctx.ws.report("upstream.json")
     run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
     if fork and run.fork_lock is None:
         runlock.lock_fork(run, ctx.cfg.fork.path)
-        slices.reconcile(ctx.cfg, ctx.ws)
+        if run.fork_lock is not None:
+            slices.reconcile(ctx.cfg, ctx.ws)
     return run
 
 
@@ -179,7 +181,8 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     if outcome["status"] == "error":
         _CANNOT_RUN.append(outcome["error"])
         runlock.mark_failed()
-        print(f"[{position}] {name}: error — {outcome['error']}", flush=True)
+        print(f"[{position}] {name}: error (reports/slices/{name}/report.md)", flush=True)
+        print(f"forkwave: error: {outcome['error']}", file=sys.stderr, flush=True)
         return Failed(outcome["error"], exitcodes.FAILURE)
     deferred = sum(len(d["files"]) for d in outcome["deferred"])
     print(f"[{position}] {name}: {outcome['status']} — {len(outcome['adopted'])} adopted, {deferred} deferred, "
@@ -227,6 +230,49 @@ def do_wave(ctx: Context, wave: str) -> Any:
         print(f"wave {wave}: landed; recorded upstream {plan['upstream'][:12]} in {state.STATE_PATH} "
               f"on {ctx.cfg.fork.sync_branch}")
     return True
+
+
+# --- a person closes the loop ----------------------------------------------------------
+
+def _var(name: str) -> str | None:
+    from doit import get_var
+
+    return get_var(name) or None
+
+
+@user_errors
+def do_resolve(ctx: Context, name: str) -> bool:
+    _locked(ctx, fork=True)
+    plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
+    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
+    commit = person.resolve(ctx.cfg, ctx.ws, plan, drift_report, mirror, name, _var("path"), _var("take"))
+    print(f"{name}: resolution committed on {ctx.cfg.fork.sync_branch} as {commit[:12]}; run `doit` to validate it")
+    return True
+
+
+@user_errors
+def do_rollback(ctx: Context, name: str) -> bool:
+    _locked(ctx, fork=True)
+    plan = _read(ctx, "plan.json", "plan")
+    commit = person.rollback(ctx.cfg, ctx.ws, plan, name)
+    outcome = slices.load_outcome(ctx.ws, name)
+    if outcome:
+        reports.write_slice(ctx.ws, outcome, str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
+    print(f"{name}: rolled back on {ctx.cfg.fork.sync_branch} in {commit[:12]}; later runs leave it alone until "
+          f"upstream changes it (`doit readopt:{name}` to take it again)")
+    return True
+
+
+@user_errors
+def do_readopt(ctx: Context, name: str) -> bool:
+    _locked(ctx, fork=True)
+    reverts = person.readopt(ctx.cfg, ctx.ws, _read(ctx, "plan.json", "plan"), name)
+    print(f"{name}: its rollback ({', '.join(r[:12] for r in reverts)}) no longer counts; the next `doit` imports "
+          "and validates it again")
+    return True
+
+
+PERSON_ACTIONS = {"resolve": do_resolve, "rollback": do_rollback, "readopt": do_readopt}
 
 
 @user_errors

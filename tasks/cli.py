@@ -241,7 +241,7 @@ class Reporter(ConsoleReporter):
                              "traceback:\n" + "".join(traceback.format_exception(crash)))
             self.codes.append(exitcodes.FAILURE)
             self.stopped.append(type(crash).__name__)
-        code = exitcodes.combine(self.codes)
+        code = exitcodes.combine([*self.codes, *exitcodes.LATE])
         states = slice_states(context().ws.reports, list(self.slices))
         if code == exitcodes.OK and any(exitcodes.slice_code(s) for _, s in states.values()):
             code = exitcodes.PERSON  # an outcome left for a person, even if its task did not fail

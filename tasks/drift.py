@@ -130,14 +130,21 @@ def upstream_work(counts: Mapping[str, int]) -> int:
     return sum(n for c, n in counts.items() if c in ACTIONABLE)
 
 
+UPSTREAM_WORK = frozenset({"upstream-added", "upstream-changed", "upstream-deleted", "both-changed", "missing",
+                           "differs"})
+
+
 def critical_buckets(cfg: Config, entries: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """Buckets the first (P0) wave names, or holding a path its patterns match."""
+    """P0 buckets: those with upstream work (added, changed, deleted, both-changed) in a bucket the
+    first wave names or at a path its patterns match. A fork-only edit under ``**/auth/**`` does
+    not make its bucket P0: there is nothing to sync there."""
     if not cfg.waves:
         return set()
     first = cfg.waves[0]
     named = {b for b in first.buckets if b != "*"}
     hits = globs(first.paths)
-    return named | {e["bucket"] for p, e in entries.items() if hits(p)}
+    return {e["bucket"] for p, e in entries.items()
+            if e["class"] in UPSTREAM_WORK and (e["bucket"] in named or hits(p))}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The user-facing error types, and where an action's error becomes one line and an exit code."""
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from collections.abc import Callable
@@ -42,13 +43,26 @@ def user_errors(action: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return action(*args, **kwargs)
         except ForkwaveError as exc:
-            print(f"forkwave: error: {exc}", file=sys.stderr)
-            from tasks import runlock
-
-            runlock.mark_failed()
-            return Failed(str(exc), exc.exit_code)
+            return _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            return _fail(f"{where}no space left on device; free some space and run again (what was written "
+                         "before stays whole)", exitcodes.FAILURE)
 
     return wrapper
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _fail(message: str, code: int) -> Failed:
+    print(f"forkwave: error: {message}", file=sys.stderr)
+    from tasks import runlock
+
+    runlock.mark_failed()
+    return Failed(message, code)
 
 
 class Failed(TaskFailed):

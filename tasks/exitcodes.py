@@ -19,6 +19,9 @@ MEANING = {
 # a usage error means the run was not the one asked for; only then is the work left what counts.
 SEVERITY = (FAILURE, USAGE, PERSON, OK)
 
+# codes raised after the last task, where no task can carry them (doit saving its own state)
+LATE: list[int] = []
+
 ADOPTED = frozenset({"adopted", "empty", "resolved"})
 ROLLED_BACK = frozenset({"rolled-back", "rolled_back", "rolledback"})
 

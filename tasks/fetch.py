@@ -47,6 +47,7 @@ def init_mirror(ws: Workspace) -> Path:
 # trouble can go away by itself; retrying a missing repository, a refused credential or a
 # broken pack only makes the person wait for the same error.
 FAILURES: tuple[tuple[str, bool, str], ...] = (
+    ("disk full", False, r"no space left on device|disk quota exceeded"),
     ("broken pack", False, r"is corrupt|bad object|inflate:|unable to unpack|did not send all necessary objects"
                            r"|pack signature mismatch|cannot obtain needed object"),
     ("authentication failed", False, r"authentication failed|invalid (username|credentials)|could not read "
@@ -63,6 +64,7 @@ FAILURES: tuple[tuple[str, bool, str], ...] = (
     ("broken pack", False, r"invalid index-pack output|index-pack failed|unpack-objects failed"),
 )
 NEXT_STEP = {
+    "disk full": "free some space on the disk that holds the workspace's .forkwave/ (the mirror) and run again",
     "broken pack": "`doit clean fetch` rebuilds the mirror; if that fails too, the upstream repository is "
                    "damaged (git fsck)",
     "authentication failed": "check the credentials in upstream.url (a token that can read the repository)",

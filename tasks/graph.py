@@ -216,6 +216,7 @@ def slice_creators(eager: bool | None = None) -> dict[str, Any]:
             yield from _import_tasks(ctx, plan, members)
             yield from _validate_tasks(ctx, plan, w.name, members)
             yield _wave_task(ctx, w.name, members, docs)
+        yield from _person_tasks(ctx, docs)
         yield from _unknown("import", plan)
         yield from _unknown("validate", plan)
 
@@ -242,7 +243,8 @@ def _group_docs(ctx: Context, plan: dict[str, Any] | None) -> dict[str, str]:
     """The first line ``doit list`` shows for each slice group and wave."""
     count = {w["name"]: len(w["slices"]) for w in plan["waves"]} if plan else {}
     docs = {"import": "per slice: its import manifest (files with upstream, fork and base entries, commits)",
-            "validate": "per slice: import onto the sync branch in a private worktree, validate, adopt or split"}
+            "validate": "per slice: import onto the sync branch in a private worktree, validate, adopt or split",
+            **PERSON}
     for w in ctx.cfg.waves:
         n = count.get(w.name)
         what = "its slices (once plan has run)" if n is None else f"its {n} slice{'' if n == 1 else 's'}"
@@ -292,6 +294,22 @@ def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names:
             "clean": _cleans((clean.slice_state, [ctx.ws, ctx.cfg.fork.path, name])),
             "verbosity": 2,
         }
+
+
+PERSON = {"resolve": "per slice, when asked: commit your resolution of its conflicts on the sync branch "
+                      "(the edited conflict files, or path=<p> take=fork|upstream); the next doit validates it",
+          "rollback": "per slice, when asked: revert what it landed on the sync branch (your checkout is not "
+                      "touched); the next runs leave it alone until upstream changes it",
+          "readopt": "per slice, when asked: stop honouring its rollbacks; the next doit imports it again"}
+
+
+def _person_tasks(ctx: Context, docs: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """``doit resolve:slice-3`` and friends: only ever made when asked for by name (never by a plain `doit`)."""
+    for group in PERSON:
+        yield {"basename": group, "name": None, "doc": docs[group]}
+        for name in _requested(group) if request().runs else ():
+            yield {"basename": group, "name": name, "actions": [(actions.PERSON_ACTIONS[group], [ctx, name])],
+                   "task_dep": ["plan"], "uptodate": [False], "verbosity": 2}
 
 
 def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]) -> dict[str, Any]:

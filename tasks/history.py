@@ -88,9 +88,15 @@ def sync_history(fork: Path, branch: str, sync_branch: str) -> tuple[SyncCommit,
     return _log(str(fork), base, tip)
 
 
+def kept(commit: SyncCommit) -> set[str]:
+    """Paths a person resolved by keeping the fork's version (``Forkwave-Kept:`` trailers; no tree change)."""
+    lines = commit.message.strip().splitlines()
+    return {line.split(": ", 1)[1].strip() for line in lines if line.startswith("Forkwave-Kept: ")}
+
+
 def last_change(history: Sequence[SyncCommit], path: str) -> SyncCommit | None:
-    """The newest commit of ``history`` that changed ``path``."""
-    return next((c for c in history if any(ch.path == path for ch in c.changes)), None)
+    """The newest commit of ``history`` that changed ``path`` (or kept the fork's version of it)."""
+    return next((c for c in history if any(ch.path == path for ch in c.changes) or path in kept(c)), None)
 
 
 def entry_text(entry: tuple[str, str] | None) -> str | None:

@@ -77,6 +77,7 @@ class Touch:
     commit: str
     automatic: bool   # forkwave's own (a slice, a retry): its content may be replaced by newer upstream work
     markers: bool     # the path's content on the tip still holds conflict markers
+    kept: bool = False  # a person chose the fork's version as it is (`doit resolve … take=fork`)
 
 
 # HFS+ ignores these code points in names, so ".g\u200cit" is ".git" on macOS (git's own core.protectHFS list)
@@ -173,7 +174,7 @@ def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[st
         merge = merges.get(path)
         target = (merge.mode, merge.oid) if merge and merge.clean else upstream
         who = touched.get(path)
-        if who and not who.automatic and now != fork_then and now != target:
+        if who and not who.automatic and (who.kept or (now != fork_then and now != target)):
             if who.markers:
                 conflicts.append((path, f"conflict markers committed on the sync branch in {who.commit[:12]}; "
                                         "finish the resolution there and run again"))

@@ -3,7 +3,8 @@
 A check's verdict is a function of the tree it runs on and of the check itself, so it is
 recorded once — within a split, across slices and waves, and across runs. The memo lives
 in ``reports/memo/`` (CI caches ``reports/``): a restored workspace runs no check again on
-a tree it has already judged. A check that could not run (an error) is never recorded.
+a tree it has already judged. A check that could not run (an error) or timed out is never
+recorded: it may say more about the machine than about the tree.
 
 A check that reads ``FORKWAVE_FILES`` judges the files it is given, not only the tree, so
 the file list is part of its fingerprint.
@@ -59,6 +60,6 @@ class Memo:
         return data
 
     def put(self, fingerprint: str, tree: str, result: Mapping[str, Any]) -> None:
-        if result.get("status") == ERROR:
+        if result.get("status") == ERROR or result.get("timed_out"):  # judged nothing, or maybe only the machine
             return
         write_if_changed(self._path(fingerprint, tree), dump_json(dict(result)))

@@ -37,7 +37,14 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "")
     return "\n".join(lines)
 
 
-def drift_board(report: Mapping[str, Any], upstream_url: str) -> str:
+def _match(path: str, patterns: Sequence[str]) -> str | None:
+    from tasks.globs import denied
+
+    hit = denied(tuple(patterns)).first(path)
+    return None if hit is None else patterns[hit]
+
+
+def drift_board(report: Mapping[str, Any], upstream_url: str, deny: Sequence[str] | None = None) -> str:
     totals = report["totals"]
     up, fork, base = report["upstream"], report["fork"], report.get("base")
     work = upstream_work(totals)
@@ -51,9 +58,23 @@ def drift_board(report: Mapping[str, Any], upstream_url: str) -> str:
         table(["class", "paths"], ((c, totals[c]) for c in CLASSES if c in totals), "lr"), "",
     ]
     out += _bucket_section(report)
-    if report.get("paths", {}).get("blocked"):
-        out += ["## Blocked (deny-listed, never imported)", ""]
-        out += [f"- {code(p, cell=False)}" for p in report["paths"]["blocked"][:50]] + [""]
+    both = report.get("paths", {}).get("both-changed") or []
+    if both:
+        out += [f"## Changed on both sides ({len(both)})", "",
+                "Each needs a 3-way merge: a clean one lands like any change; a conflict waits for a person "
+                "(`reports/slices/<slice>/conflicts/`, then `doit resolve:<slice>`).", ""]
+        listing = [f"- {code(p, cell=False)}" for p in both]
+        out += (listing if len(both) <= 30 else
+                ["<details><summary>every path</summary>", "", *listing, "", "</details>"]) + [""]
+    blocked = report.get("paths", {}).get("blocked") or []
+    if blocked:
+        patterns = deny or []
+        out += [f"## Blocked ({len(blocked)}): deny-listed, never imported", "",
+                "To import one, remove the pattern that matches it from `deny` in the config (or add the path to "
+                "`deny_except`); the next `doit` plans it.", ""]
+        out += [f"- {code(p, cell=False)}" + (f" (matched by {code(m, cell=False)})" if (m := _match(p, patterns)) else "")
+                for p in blocked[:100]]
+        out += ([f"- … and {len(blocked) - 100} more (drift.json → paths.blocked)"] if len(blocked) > 100 else []) + [""]
     if report.get("warnings"):
         out += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
     return "\n".join(out)
@@ -74,7 +95,8 @@ def _bucket_section(report: Mapping[str, Any]) -> list[str]:
         rows.append([rank, name, upstream_work(buckets[b])] + [buckets[b].get(c, "") for c in columns]
                     + ["<br>".join(code(p) for p in samples.get(b, [])) or "—"])
     return ["## Buckets by upstream work", "",
-            "🔴 P0 marks runtime-critical buckets (named by, or holding paths of, the first wave).", "",
+            "🔴 P0 marks runtime-critical buckets: upstream work in a bucket the first wave names, or at a path "
+            "its patterns match (fork-only edits do not count).", "",
             table(["#", "bucket", "upstream work"] + columns + ["sample paths"], rows,
                   "llr" + "r" * len(columns) + "l"), ""]
 

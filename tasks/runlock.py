@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from tasks.errors import ForkwaveFailure
+from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.workspace import Workspace
 
 
@@ -71,9 +71,15 @@ def ledger_path(ws: Workspace) -> Path:
 
 
 def _append(ws: Workspace, entry: dict[str, Any]) -> None:
+    """One ledger line; a full disk costs the line, never the run (the next run closes what is open)."""
     ws.reports.mkdir(parents=True, exist_ok=True)
-    with open(ledger_path(ws), "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, sort_keys=True) + "\n")
+    line = json.dumps(entry, sort_keys=True) + "\n"
+    try:
+        with open(ledger_path(ws), "a", encoding="utf-8") as fh:
+            fh.write(line)
+    except OSError as exc:
+        print(f"forkwave: warning: {ledger_path(ws)}: the run ledger could not be written ({exc.strerror})",
+              file=sys.stderr)
 
 
 def read_ledger(ws: Workspace) -> dict[str, dict[str, Any]]:
@@ -81,9 +87,12 @@ def read_ledger(ws: Workspace) -> dict[str, dict[str, Any]]:
     runs: dict[str, dict[str, Any]] = {}
     path = ledger_path(ws)
     if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
                 entry = json.loads(line)
+            except ValueError:  # a line a full disk cut short
+                continue
+            if isinstance(entry, dict) and "run" in entry:
                 runs[entry["run"]] = {**runs.get(entry["run"], {}), **entry}
     return runs
 
@@ -154,8 +163,8 @@ def lock_fork(run: Run, fork: Path) -> None:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise ForkwaveError(f"another forkwave workspace is syncing {fork} (lock {path}: {holder}); "
-                            "wait for it to finish, then run again") from None
+        raise ForkwaveFailure(f"another forkwave workspace is syncing {fork} (lock {path}: {holder}); "
+                              "wait for it to finish, then run again") from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()} workspace {run.ws.root} since {_now()}\n")

@@ -20,7 +20,7 @@ from typing import Any
 
 from checks.gates import narrow
 from checks.model import Result, Runner
-from tasks import coupling, git, history, importer, journal, merge, worktree
+from tasks import coupling, faults, git, history, importer, journal, merge, worktree
 from tasks.bisect import BUDGET, Atom, Result as Isolated, Verdict, isolate
 from tasks.config import Config
 from tasks.errors import CannotRun, ForkwaveError
@@ -82,10 +82,10 @@ def touched_paths(cfg: Config, hist: Sequence[history.SyncCommit], paths: Sequen
             continue
         if not last.automatic and p in tip and tip[p][0] in ("100644", "100755"):
             person_blobs[tip[p][1]] = p
-        out[p] = (last.sha, last.automatic)
+        out[p] = (last.sha, last.automatic, p in history.kept(last))
     markers = {person_blobs[oid]: history.has_conflict_markers(data or b"")
                for oid, data in git.read_blobs(cfg.fork.path, person_blobs)} if person_blobs else {}
-    return {p: Touch(sha, auto, markers.get(p, False)) for p, (sha, auto) in out.items()}
+    return {p: Touch(sha, auto, markers.get(p, False) and not kept, kept) for p, (sha, auto, kept) in out.items()}
 
 
 def inputs(cfg: Config, plan: Mapping[str, Any], drift: Mapping[str, Any], files: Sequence[str],
@@ -241,9 +241,12 @@ def land(cfg: Config, ws: Workspace, key: str, commit: str, start: str, message:
     """Move the sync branch to ``commit`` (compare-and-swap from ``start``), written ahead with the
     outcome files the move means, so a kill right after it loses nothing."""
     journal.intend(ws, key, commit, outcomes)
+    faults.point("before-move")
     worktree.move_sync(cfg, commit, start, message, ws)
+    faults.point("after-move")
     for name, outcome in outcomes.items():
         write_outcome(ws, name, outcome)
+    faults.point("after-outcome")
     journal.done(ws, key)
 
 
@@ -453,9 +456,15 @@ def unchanged(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mappin
         return None
     if outcome.get("status") in SUCCESS:
         ok = (outcome.get("upstream") == plan["upstream"] and outcome.get("validated_with") == fingerprint(cfg, files)
-              and on_sync_branch(cfg, outcome["verified_at"]))
+              and on_sync_branch(cfg, outcome["verified_at"]) and same_person(cfg, ws, outcome))
         return outcome if ok else None
     return outcome if outcome.get("inputs") == inputs(cfg, plan, drift, files, ws) else None
+
+
+def same_person(cfg: Config, ws: Workspace, outcome: Mapping[str, Any]) -> bool:
+    """No person's commit on the sync branch since the outcome was written (a revert of it, say)."""
+    recorded = (outcome.get("inputs") or {}).get("person")
+    return recorded is None or recorded == history.person_digest(sync_view(cfg), readopted(ws))
 
 
 def is_done(cfg: Config, ws: Workspace, name: str) -> bool:
@@ -464,5 +473,6 @@ def is_done(cfg: Config, ws: Workspace, name: str) -> bool:
     outcome = load_outcome(ws, name)
     if outcome is None:
         return False
-    return outcome.get("status") in SUCCESS and on_sync_branch(cfg, outcome["verified_at"])
+    return (outcome.get("status") in SUCCESS and on_sync_branch(cfg, outcome["verified_at"])
+            and same_person(cfg, ws, outcome))
 

@@ -1,6 +1,8 @@
 """Where things live in a workspace: reports (cached by CI) and private state (not cached)."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -34,22 +36,45 @@ class Workspace:
         return os.path.relpath(path, self.root)
 
 
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 def write_if_changed(path: Path, data: bytes | str) -> bool:
-    """Write atomically, and only when the bytes differ (so doit's file_dep stays up to date)."""
+    """Write atomically, and only when the bytes differ (so doit's file_dep stays up to date).
+
+    A full disk never leaves a torn file: the old one stays whole, and the error is one line
+    naming the path (exit 3).
+    """
     blob = data.encode("utf-8") if isinstance(data, str) else data
     if path.exists() and path.read_bytes() == blob:
         return False
+    try:
+        atomic_write(path, blob)
+    except OSError as exc:
+        if exc.errno in FULL:
+            from tasks.errors import ForkwaveFailure
+
+            raise ForkwaveFailure(f"{path}: no space left on device; free some space and run again (the file was "
+                                  "left as it was)") from None
+        raise
+    return True
+
+
+def atomic_write(path: Path, blob: bytes) -> None:
+    """``path`` holds ``blob`` or what it held before, never a part (temp file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
             fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
-    return True
 
 
 def _umask() -> int:

@@ -5,7 +5,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from tasks import git
+from tasks import faults, git
 from tasks.config import Config
 from tasks.errors import ForkwaveError
 from tasks.workspace import Workspace
@@ -119,6 +119,7 @@ def clear_stale_locks(wt: Path) -> list[Path]:
 
 def checkout(wt: Path, commit: str) -> None:
     """Check ``commit`` out clean. ``node_modules`` is kept unless a lockfile changed."""
+    faults.point("checkout")
     git.git(wt, "checkout", "--quiet", "--detach", "--force", commit)
     marker = _marker(wt)
     digest = lockfile_digest(wt)

@@ -130,3 +130,26 @@ def test_wave_manifest_is_well_formed() -> None:
     md_b = wave_manifest(plan, "b")
     assert assert_well_formed(md_b) >= 2 and "`a\\|b.txt`" in md_b
     assert "Nothing to do in this wave." in wave_manifest(plan, "c")
+
+
+def test_p0_comes_from_upstream_work_only_and_the_board_lists_what_needs_a_person() -> None:
+    cfg = pure_config(waves=(Wave("a", ("server",), ("**/auth/**",)), Wave("b", ("*",))),
+                      deny=(".env", "**/secrets/**"))
+    triples = {
+        "front/src/auth/login.js": (A, A, B),          # fork-changed under **/auth/**: nothing to sync
+        "server/db/upgrade/v2.ts": (A, B, A),          # upstream-changed in a bucket wave a names
+        "ui/src/app.js": (A, B, ("100644", "c" * 40)),  # both-changed
+        "ui/src/menu.js": (A, ("100644", "c" * 40), B),  # both-changed
+        "config/Secrets/key.pem": (None, A, None),     # blocked (deny ignores case)
+    }
+    report = build_report(cfg, triples, fork_files=5, three_way=True) | {
+        "upstream": {"ref": "main", "sha": "f" * 40}, "fork": {"branch": "main", "sha": "e" * 40}, "base": None}
+    assert report["critical_buckets"] == ["server"]             # not `front`: its auth change is the fork's own
+    md = drift_board(report, "/srv/up.git", cfg.deny)
+    assert "**`server`** 🔴 P0" in md and "**`front`** 🔴 P0" not in md
+    both = md[md.index("## Changed on both sides (2)"):]
+    assert "- `ui/src/app.js`" in both and "- `ui/src/menu.js`" in both and "doit resolve:" in both
+    blocked = md[md.index("## Blocked (1)"):]
+    assert "- `config/Secrets/key.pem` (matched by `**/secrets/**`)" in blocked
+    assert "remove the pattern that matches it from `deny`" in blocked
+    assert assert_well_formed(md) == 2

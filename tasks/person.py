@@ -1,0 +1,148 @@
+"""A person closes the loop: resolve a conflict, roll a slice back, or ask for it again.
+
+Every one of these is a commit on the sync branch made in forkwave's private index (never
+in the person's checkout), moved by compare-and-swap, and recognised by the next run from
+the branch's own history (``tasks.history``), so any clone knows it too:
+
+- ``resolve``: the edited conflict files under ``reports/slices/<slice>/conflicts/`` (or one
+  side, ``take=fork|upstream``) committed with a ``Forkwave-Resolved`` trailer; the next run
+  finds a person's version there and validates it like any change.
+- ``rollback``: the slice's changes reverted (``This reverts commit …`` lines and a
+  ``Forkwave-Rollback`` trailer, as ``git revert`` writes them); the next runs leave the slice
+  alone until upstream changes its content again.
+- ``readopt``: the slice's rollbacks no longer count (recorded in ``reports/readopt.json``);
+  the next run imports and validates it again.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tasks import git, history, importer, worktree
+from tasks.config import Config
+from tasks.errors import ForkwaveError
+from tasks.importer import Change
+from tasks.slices import conflicts_dir, find_slice, load_outcome, on_sync_branch, readopted, sync_view, write_outcome
+from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
+
+TAKES = ("fork", "upstream")
+
+
+def _entry(text: str | None) -> tuple[str, str] | None:
+    return None if not text else tuple(text.split(" "))  # type: ignore[return-value]
+
+
+def _commit(cfg: Config, ws: Workspace, changes: Sequence[Change], message: str, what: str) -> str:
+    """One commit on the sync tip with ``changes`` (maybe none: a record only), moved by compare-and-swap."""
+    worktree.guard(cfg, ws)
+    tip = worktree.sync_tip(cfg)
+    if changes:
+        commit = importer.build_commit(cfg.fork.path, tip, changes, message)
+    else:
+        commit = git.git(cfg.fork.path, "commit-tree", git.tree_of(cfg.fork.path, tip), "-p", tip,
+                         input=message.encode()).decode().strip()
+    worktree.move_sync(cfg, commit, tip, what, ws)
+    return commit
+
+
+# --- resolve ---------------------------------------------------------------------------------
+
+def resolve(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mapping[str, Any], mirror: Path,
+            name: str, path: str | None = None, take: str | None = None) -> str:
+    """Commit a person's resolution of the slice's conflicts on the sync branch; returns the commit."""
+    find_slice(plan, name)
+    outcome = load_outcome(ws, name)
+    if take is not None and take not in TAKES:
+        raise ForkwaveError(f"take={take}: expected take=fork or take=upstream")
+    conflicts = [c for c in (outcome or {}).get("conflicts", ()) if path is None or c["path"] == path]
+    if not conflicts:
+        known = ", ".join(c["path"] for c in (outcome or {}).get("conflicts", ())) or "none"
+        raise ForkwaveError(f"{name}: no conflict{' at ' + path if path else ''} to resolve (conflicts: {known}); "
+                            f"see reports/slices/{name}/report.md")
+    changes, kept = [], []
+    tip = worktree.sync_tip(cfg)
+    for c in conflicts:
+        p = c["path"]
+        if take == "fork":
+            kept.append(p)
+        elif take == "upstream":
+            up = _entry(drift["entries"].get(p, {}).get("upstream"))
+            if up and up[0] != "160000":
+                importer.copy_objects(mirror, cfg.fork.path, [up[1]])
+            changes.append(Change(p, "resolved", up[0] if up else None, up[1] if up else None))
+        else:
+            changes.append(_edited(cfg, ws, name, p, c, tip))
+    paths = [c["path"] for c in conflicts]
+    message = (f"forkwave: resolve {', '.join(paths[:5])}{' …' if len(paths) > 5 else ''} of {name} (by a person)\n\n"
+               + ("".join(f"Kept the fork's version of {p}.\n" for p in kept) + "\n" if kept else "")
+               + f"Forkwave-Resolved: {name}\n" + "".join(f"Forkwave-Kept: {p}\n" for p in kept))
+    return _commit(cfg, ws, changes, message, f"forkwave: resolve {name}")
+
+
+def _edited(cfg: Config, ws: Workspace, name: str, path: str, conflict: Mapping[str, Any], tip: str) -> Change:
+    """The person's edit of a conflict file, as a change; an error naming the file if it is not ready."""
+    if not conflict.get("file"):
+        raise ForkwaveError(f"{name}: {path}: {conflict['reason']} — there is no file to edit; resolve it with "
+                            f"`doit resolve:{name} path={path} take=fork` (or take=upstream)")
+    edited = conflicts_dir(ws, name) / path
+    if not edited.is_file():
+        raise ForkwaveError(f"{edited}: missing; run `doit validate:{name}` to write the conflict again")
+    data = edited.read_bytes()
+    if history.has_conflict_markers(data):
+        raise ForkwaveError(f"{edited}: still has conflict markers (<<<<<<< / >>>>>>>); finish the edit and run "
+                            f"`doit resolve:{name}` again")
+    entry = importer.tip_entries(cfg.fork.path, tip, [path]).get(path)
+    mode = entry[0] if entry and entry[0] in ("100644", "100755") else "100644"
+    oid = git.git(cfg.fork.path, "hash-object", "-w", "--no-filters", "--stdin", input=data).decode().strip()
+    return Change(path, "resolved", mode, oid)
+
+
+# --- rollback ------------------------------------------------------------------------------
+
+def rollback(cfg: Config, ws: Workspace, plan: Mapping[str, Any], name: str) -> str:
+    """Revert what the slice landed (only its own paths, also from a joint retry's commit); returns the commit."""
+    slice_ = find_slice(plan, name)
+    outcome = load_outcome(ws, name)
+    commits = [c for c in (outcome or {}).get("commits", ()) if on_sync_branch(cfg, c)]
+    if not commits:
+        raise ForkwaveError(f"{name}: nothing of it is on {cfg.fork.sync_branch} to roll back "
+                            f"(see reports/slices/{name}/report.md)")
+    own = {f["path"] for f in slice_["files"]}
+    before: dict[str, tuple[str, str] | None] = {}   # path -> its entry before the slice first changed it
+    after: dict[str, tuple[str, str] | None] = {}    # path -> what the slice's last commit left there
+    for c in commits:  # oldest first
+        for ch in git.diff_trees(cfg.fork.path, git.tree_of(cfg.fork.path, f"{c}^"), git.tree_of(cfg.fork.path, c)):
+            if ch.path in own:
+                before.setdefault(ch.path, ch.old)
+                after[ch.path] = ch.new
+    tip = worktree.sync_tip(cfg)
+    now = importer.tip_entries(cfg.fork.path, tip, sorted(before))
+    moved = sorted(p for p in before if now.get(p) != after[p])
+    if moved:
+        raise ForkwaveError(f"{name}: {moved[0]} changed on {cfg.fork.sync_branch} after the slice landed it; "
+                            f"revert that change first, or revert by hand (reports/slices/{name}/report.md)")
+    changes = [Change(p, "rollback", e[0] if e else None, e[1] if e else None) for p, e in sorted(before.items())]
+    lines = "".join(f"This reverts commit {c}.\n" for c in reversed(commits))
+    message = (f"Revert {name} (forkwave rollback: {len(changes)} file(s))\n\n{lines}\n"
+               f"Forkwave-Rollback: {name}\n")
+    commit = _commit(cfg, ws, changes, message, f"forkwave: roll back {name}")
+    if outcome:  # the slice is settled: rolled back (the next run says the same, from the branch)
+        write_outcome(ws, name, {**outcome, "status": "rolled-back",
+                                 "rolled_back": [{"path": p, "commit": commit} for p in sorted(before)]})
+    return commit
+
+
+# --- readopt -------------------------------------------------------------------------------
+
+def readopt(cfg: Config, ws: Workspace, plan: Mapping[str, Any], name: str) -> list[str]:
+    """Stop honouring the rollbacks of the slice's files; returns the reverts now ignored."""
+    own = {f["path"] for f in find_slice(plan, name)["files"]}
+    reverts = sorted({sha for (path, _), sha in history.rollbacks(sync_view(cfg), readopted(ws)).items() if path in own})
+    if not reverts:
+        raise ForkwaveError(f"{name}: none of its files was rolled back on {cfg.fork.sync_branch}; nothing to readopt")
+    path = ws.report("readopt.json")
+    ignore = sorted({*readopted(ws), *reverts})
+    write_if_changed(path, dump_json({"ignore": ignore}))
+    return reverts
+
