@@ -37,6 +37,7 @@ Atom = tuple[str, ...]
 Validate = Callable[[Sequence[str], Sequence[str], int], "Verdict"]
 MAX_RUNS = 64
 BUDGET = "split budget exhausted: not validated"
+WAITS = "waits: fails with the tree as it is; retried with everything deferred when the wave ends"
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,9 @@ def singles(atom: Atom) -> list[Atom]:
 
 
 class _Search:
-    def __init__(self, validate: Validate, max_runs: int, refine: Callable[[Atom], list[Atom]]):
-        self.validate, self.max_runs, self.refine = validate, max_runs, refine
+    def __init__(self, validate: Validate, max_runs: int, refine: Callable[[Atom], list[Atom]],
+                 waits: Callable[[Atom], bool] = lambda atom: False):
+        self.validate, self.max_runs, self.refine, self.waits = validate, max_runs, refine, waits
         self.result = Result()
         self.adopted: list[Atom] = []
         self.pending: list[Atom] = []  # halves set aside while their sibling is narrowed
@@ -202,8 +204,30 @@ class _Search:
             self.adopt(part)
         elif (rest := self.precise(part, v)) is not None:
             self.solve(rest)
-        else:
+        elif not self.set_aside(part):
             self.solve_failing(part, v.detail)
+
+    def set_aside(self, part: Sequence[Atom]) -> bool:
+        """``adopted + part`` fails, and holds atoms that may only work once later work lands (an
+        upstream deletion whose importers a later wave removes): the rest is validated without
+        them first. If it passes, they wait for the joint retry when the wave ends instead of
+        being searched now; if not, they go back into the search. False: nothing to set aside."""
+        waiting = [a for a in part if self.waits(a)]
+        rest = [a for a in part if not self.waits(a)]
+        if not waiting or not rest or self.result.runs >= self.max_runs:
+            return False
+        v = self.run(rest)
+        if v.passed:
+            self.adopt(rest)
+            for atom in waiting:
+                self.defer([atom], WAITS)
+        else:
+            self.pending.extend(waiting)
+            if (left := self.precise(rest, v)) is not None:
+                self.solve(left)
+            else:
+                self.solve_failing(rest, v.detail)
+        return True
 
     def solve_failing(self, part: Sequence[Atom], failure: Any) -> None:
         """``adopted + part`` is known to fail."""
@@ -303,14 +327,16 @@ def atoms_of(files: Sequence[str], groups: Sequence[Sequence[str]] = ()) -> list
 
 def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = None,
             max_runs: int = MAX_RUNS, groups: Sequence[Sequence[str]] = (),
-            refine: Callable[[Atom], list[Atom]] = singles) -> Result:
+            refine: Callable[[Atom], list[Atom]] = singles,
+            waits: Callable[[Atom], bool] = lambda atom: False) -> Result:
     """Adopt what passes, defer culprits (atoms, or sets of atoms that only fail together).
 
     ``groups`` are coupled files kept together (an atom each); ``refine`` gives the finer parts
-    a failing group may be cut into as a last resort (one part: never cut). ``first`` is the
-    verdict of the whole slice when the caller already has it.
+    a failing group may be cut into as a last resort (one part: never cut); ``waits`` names atoms
+    that, when their part fails, wait for the wave's joint retry (``WAITS``) instead of being
+    searched. ``first`` is the verdict of the whole slice when the caller already has it.
     """
-    search = _Search(validate, max_runs, refine)
+    search = _Search(validate, max_runs, refine, waits)
     atoms = atoms_of(files, groups)
     if first is None:
         search.solve(atoms)

@@ -243,8 +243,11 @@ class Reporter(ConsoleReporter):
             self.stopped.append(type(crash).__name__)
         code = exitcodes.combine([*self.codes, *exitcodes.LATE])
         states = slice_states(context().ws.reports, list(self.slices))
-        if code == exitcodes.OK and any(exitcodes.slice_code(s) for _, s in states.values()):
+        left = any(exitcodes.slice_code(s) for _, s in states.values())
+        if code == exitcodes.OK and left:
             code = exitcodes.PERSON  # an outcome left for a person, even if its task did not fail
+        elif code == exitcodes.PERSON and states and not left:
+            code = exitcodes.OK  # a later wave's joint retry landed what an earlier task left: the end state counts
         self.write(summary_line(states, code, self.stopped) + "\n")
         self.outstream.flush()
         raise SystemExit(code) from None

@@ -211,11 +211,16 @@ def slice_creators(eager: bool | None = None) -> dict[str, Any]:
         yield {"basename": "validate", "name": None, "doc": docs["validate"]}
         # wave by wave, so a plain `doit` lands wave a (and its joint retry) before wave b starts
         slices_of = {w["name"]: w["slices"] for w in plan["waves"]} if plan else {}
+        # a plain `doit`: a wave's slices start on what the waves before it (and their retries) landed;
+        # `doit wave_c` or `doit validate:slice-5` run just what they name
+        ordered = request().runs and not request().tasks
+        before: list[str] = []
         for w in ctx.cfg.waves:
             members = slices_of.get(w.name, [])
             yield from _import_tasks(ctx, plan, members)
-            yield from _validate_tasks(ctx, plan, w.name, members)
+            yield from _validate_tasks(ctx, plan, w.name, members, before)
             yield _wave_task(ctx, w.name, members, docs)
+            before = [f"wave_{w.name}"] if ordered else []
         yield from _person_tasks(ctx, docs)
         yield from _unknown("import", plan)
         yield from _unknown("validate", plan)
@@ -273,8 +278,8 @@ def _import_tasks(ctx: Context, plan: dict[str, Any] | None, names: list[str]) -
         }
 
 
-def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names: list[str]
-                    ) -> Iterator[dict[str, Any]]:
+def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names: list[str],
+                    after: list[str]) -> Iterator[dict[str, Any]]:
     files_of = {s["name"]: s["files"] for s in plan["slices"]} if plan else {}
     for i, name in enumerate(names, 1):
         files = files_of[name]
@@ -287,7 +292,7 @@ def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names:
             "name": name,
             "doc": f"{_about(wave, files)}: validate onto {ctx.cfg.fork.sync_branch}",
             "actions": [(actions.do_validate, [ctx, name, f"wave {wave} {i}/{len(names)}"])],
-            "task_dep": ["images"],  # a no-op unless a check needs forkwave's images
+            "task_dep": ["images", *after],  # images: a no-op unless a check needs forkwave's images
             "file_dep": [f"reports/slices/{name}/import.json"],
             "targets": [f"reports/slices/{name}/outcome.json"],
             "uptodate": [config_changed(validation_config(ctx.cfg, [f["path"] for f in files])), done],

@@ -21,8 +21,9 @@ from tasks.bisect import isolate
 from tasks.config import Config
 from tasks.errors import CannotRun
 from tasks.memo import Memo, digest
+from tasks.bisect import WAITS
 from tasks.slices import (deferral, find_slice, group_atoms, land, load_outcome, prepare_slice, readopted, refine,
-                          status_of, sync_view)
+                          status_of, sync_view, write_outcome)
 from tasks.validate import Validator, baseline, default_runner, fingerprint
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 from tasks import worktree
@@ -113,6 +114,7 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
         updated = {name: adopt_into(load_outcome(ws, name) or {}, files, commit, wave)
                    for name, files in sorted(by_slice.items())}
         land(cfg, ws, f"retry-{wave}", commit, start, f"forkwave: joint retry after wave {wave}", updated)
+    explain_waiting(ws, work, [deferral(f"retry-{wave}", files, detail, False) for files, detail in result.deferred])
     still = {name: sets for name, sets in deferred_so_far(ws, plan, wave).items()}
     record = {"wave": wave, "key": key(cfg, ws, plan, drift, still) if still else None, "run": run_id,
               "parent": start, "commit": commit, "retried": sorted(owner), "adopted": sorted(result.adopted),
@@ -123,6 +125,24 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
     print(f"wave {wave}: joint retry adopted {len(result.adopted)} of {len(changes)} file(s) in {result.runs} run(s)",
           flush=True)
     return record
+
+
+def explain_waiting(ws: Workspace, work: Mapping[str, Any], failed: Sequence[Mapping[str, Any]]) -> None:
+    """Files that waited for this retry and still fail: their slice's outcome says why now."""
+    why = {f: d for d in failed for f in d["files"]}
+    for name in work:
+        outcome = load_outcome(ws, name)
+        if not outcome:
+            continue
+        changed = False
+        for d in outcome["deferred"]:
+            if d.get("reason") == WAITS and d["files"] and all(f in why for f in d["files"]):
+                new = why[d["files"][0]]
+                d.update({k: new[k] for k in ("reason", "checks", "output", "next") if k in new})
+                d["reason"] = f"still fails after the joint retry: {new['reason']}"
+                changed = True
+        if changed:
+            write_outcome(ws, name, outcome)
 
 
 def merge_groups(groups: Sequence[Sequence[str]]) -> list[list[str]]:

@@ -21,7 +21,7 @@ from typing import Any
 from checks.gates import narrow
 from checks.model import Result, Runner
 from tasks import coupling, faults, git, history, importer, journal, merge, worktree
-from tasks.bisect import BUDGET, Atom, Result as Isolated, Verdict, isolate
+from tasks.bisect import BUDGET, WAITS, Atom, Result as Isolated, Verdict, isolate
 from tasks.config import Config
 from tasks.errors import CannotRun, ForkwaveError
 from tasks.importer import Prepared, Touch
@@ -211,7 +211,8 @@ def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any],
                                  baseline=base_results)
             if changes:
                 groups, cut = group_atoms(slice_)
-                result = isolate(sorted(changes), validate, groups=groups, refine=cut)
+                result = isolate(sorted(changes), validate, groups=groups, refine=cut,
+                                 waits=lambda atom: all(changes[f].mode is None for f in atom))
                 if result.adopted:
                     commit = validate.candidate(result.adopted, commit_message(plan, slice_, result.adopted))
             else:
@@ -323,6 +324,8 @@ NEXT_STEPS = {
 
 
 def next_step(name: str, checks: Sequence[str], reason: str) -> str:
+    if reason == WAITS:
+        return "nothing yet: retried with everything deferred when the wave ends (and after later waves)"
     if reason == BUDGET:
         return f"not validated: run `doit validate:{name}` again, or lower `slices.max_files`"
     for check in checks:

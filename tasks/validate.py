@@ -158,7 +158,11 @@ class Validator:
         """Every gate and check on ``tree``; ``part`` picks the gates' files and the checks that apply."""
         written = [p for p in part if p not in self.changes or self.changes[p].mode is not None]
         results = [self.gate(g, tree, written, commit) for g in self.cfg.gates]
+        gated = [r.name for r in results if not r.ok]
         for check, applies in applicable(self.cfg.checks, part):
+            if gated:  # this tree cannot land whatever the checks say: they run on what is left of it
+                results.append(Result(check.name, SKIPPED, 0.0, f"not run: gate {gated[0]} failed on this tree"))
+                continue
             if not applies:
                 results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
                 continue
@@ -184,7 +188,8 @@ class Validator:
 
     def check(self, check: Check, tree: str, part: Sequence[str], n: int, commit: str | None) -> Result:
         key = check_fingerprint(check, containers_key(self.cfg), part)
-        known = self.memo.get(key, tree)
+        seen = verdict_tree(self.cfg.fork.path, tree)
+        known = self.memo.get(key, seen)
         if known is not None:
             return replace(Result.from_json(known), memo=True)
         wt = self.checkout(tree, commit)
@@ -200,7 +205,7 @@ class Validator:
         log = str(log_path.relative_to(self.ws.reports)) if log_path.exists() else None
         res = replace(res, log=log, error=res.error or ("" if res.ok else error_line(res.stdout, res.stderr,
                                                                                      check.run)))
-        self.memo.put(key, tree, res.to_json() | {"stdout": res.stdout, "stderr": res.stderr})
+        self.memo.put(key, seen, res.to_json() | {"stdout": res.stdout, "stderr": res.stderr})
         return res
 
     def checkout(self, tree: str, commit: str | None) -> Path:
@@ -217,6 +222,33 @@ class Validator:
         """One verdict on the start commit itself, for files already on it (re-checks, resolutions)."""
         tree = git.tree_of(self.cfg.fork.path, self.start)
         return verdict_of(self.judge(tree, paths, n, commit=self.start))
+
+
+_VERDICT_TREES: dict[str, str] = {}
+
+
+def verdict_tree(fork: Path, tree: str) -> str:
+    """The tree as a check's verdict depends on it: without forkwave's own record
+    (``.forkwave/sync-state.json``), so recording a wave's state does not make the next wave's
+    baseline run its checks again on what the last slice already validated."""
+    if tree not in _VERDICT_TREES:
+        _VERDICT_TREES[tree] = _without_state(fork, tree)
+    return _VERDICT_TREES[tree]
+
+
+def _without_state(fork: Path, tree: str) -> str:
+    from tasks.state import STATE_PATH
+
+    folder, name = STATE_PATH.split("/")
+    top = git.ls_tree(fork, tree)
+    holder = next((e for e in top if e.name == folder and e.type == "tree"), None)
+    if holder is None:
+        return tree
+    inside = [e for e in git.ls_tree(fork, holder.oid) if e.name != name]
+    rest = [e for e in top if e.name != folder]
+    if inside:
+        rest.append(git.TreeEntry(holder.mode, "tree", git.mktree(fork, inside), folder))
+    return git.mktree(fork, sorted(rest, key=lambda e: e.name))
 
 
 def verdict_of(results: Sequence[Result]) -> Verdict:
