@@ -18,7 +18,7 @@ check runs beside the slice count, the runs of a no-op re-run, and the "all at o
 baseline (one run on the whole upstream). Targets: adopted >= 99% of adoptable, runs <= 1.2
 x slices when nothing is broken, 0 runs for a no-op re-run.
 
-    python -m benchmarks.adoption [--pairs 40] [--broken 3] [--forkwave PATH]
+    python -m benchmarks.adoption [--pairs 40] [--broken 3] [--legacy N] [--forkwave PATH]
 
 ``--forkwave PATH`` runs another checkout of forkwave (its ``dodo.py``) on the same pair,
 for a before/after comparison.
@@ -79,9 +79,12 @@ def manifest(v: str) -> str:
     return json.dumps({"name": "pkg", "version": v, "private": True}) + "\n"
 
 
+LEGACY: int | None = None  # blocked deletions (--legacy); default: a tenth of the pairs
+
+
 def history(pairs: int, broken: int) -> tuple[dict[str, str], list[dict[str, str]], set[str]]:
     """(base, upstream snapshots in commit order, the broken paths)."""
-    legacy = max(2, pairs // 10)
+    legacy = max(2, pairs // 10) if LEGACY is None else LEGACY
     packages = max(2, pairs // 8)
     base: dict[str, str] = {"check.py": CHECK, "proj/__init__.py": "", "tests/__init__.py": "", "README.md": "# p\n"}
     for i in range(pairs):
@@ -207,13 +210,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=40, help="module/test pairs (doit's case: about 40)")
     ap.add_argument("--broken", type=int, default=3)
+    ap.add_argument("--legacy", type=int, help="deletions blocked by an old test a later wave deletes "
+                                              "(default: a tenth of the pairs; 0: none)")
     ap.add_argument("--forkwave", type=Path, help="another forkwave checkout to compare with")
     ap.add_argument("--keep", type=Path)
     args = ap.parse_args()
+    global LEGACY
+    LEGACY = args.legacy
     runs = [("forkwave", ROOT / "dodo.py")] + ([("compared", args.forkwave / "dodo.py")] if args.forkwave else [])
     with scratch(args.keep, "forkwave-adoption-") as root:
         for broken in (0, args.broken):
-            print(f"{args.pairs} module/test pairs, lockfile pairs, blocked deletions, {broken} broken file(s); "
+            legacy = max(2, args.pairs // 10) if args.legacy is None else args.legacy
+            print(f"{args.pairs} module/test pairs, lockfile pairs, {legacy} blocked deletions, {broken} broken file(s); "
                   f"all at once: 1 run, {all_at_once(root, args.pairs, broken)}")
             for label, dodo in runs:
                 where = root / f"{label}-{broken}"

@@ -214,8 +214,12 @@ class _Search:
         being searched now; if not, they go back into the search. False: nothing to set aside."""
         waiting = [a for a in part if self.waits(a)]
         rest = [a for a in part if not self.waits(a)]
-        if not waiting or not rest or self.result.runs >= self.max_runs:
+        if not waiting or self.result.runs >= self.max_runs:
             return False
+        if not rest:  # all of it waits: the run that just failed says enough for now
+            for atom in waiting:
+                self.defer([atom], WAITS)
+            return True
         v = self.run(rest)
         if v.passed:
             self.adopt(rest)

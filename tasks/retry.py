@@ -99,7 +99,12 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
                                *(g for name in work for g in group_atoms(find_slice(plan, name))[0])])
         finer = [p for name in work for p in coupling.slice_groups(find_slice(plan, name), kinds=("lockfile", "test", "couple"))]
         locked = [p for name in work for p in coupling.slice_groups(find_slice(plan, name), kinds=("lockfile",))]
-        result = isolate(sorted(changes), validate, groups=groups, refine=lambda atom: refine(atom, finer, locked))
+        # files that wait for later work keep waiting until the last wave: one joint run here, no search
+        waiting = {f for name in work for o in [load_outcome(ws, name) or {}] for d in o.get("deferred", ())
+                   if d.get("reason") == WAITS for f in d["files"]}
+        last = wave == plan["waves"][-1]["name"]
+        result = isolate(sorted(changes), validate, groups=groups, refine=lambda atom: refine(atom, finer, locked),
+                         waits=(lambda atom: False) if last else (lambda atom: set(atom) <= waiting))
     except CannotRun as exc:
         record = {"wave": wave, "key": None, "error": str(exc), "run": run_id}
         write_if_changed(path, dump_json(record))
