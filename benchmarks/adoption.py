@@ -219,7 +219,7 @@ def main() -> None:
     LEGACY = args.legacy
     runs = [("forkwave", ROOT / "dodo.py")] + ([("compared", args.forkwave / "dodo.py")] if args.forkwave else [])
     with scratch(args.keep, "forkwave-adoption-") as root:
-        for broken in (0, args.broken):
+        for broken in sorted({0, args.broken}):
             legacy = max(2, args.pairs // 10) if args.legacy is None else args.legacy
             print(f"{args.pairs} module/test pairs, lockfile pairs, {legacy} blocked deletions, {broken} broken file(s); "
                   f"all at once: 1 run, {all_at_once(root, args.pairs, broken)}")
