@@ -345,6 +345,7 @@ class FakeGitLab(Fake):
         self.users = {"alice": 11, "bob": 12, "carol": 13, BOT: 1, **(users or {})}
         self.mrs: dict[int, dict[str, Any]] = {}
         self.pipeline = True        # a pipeline runs: merge_when_pipeline_succeeds waits for it
+        self.checking = 0           # merges refused (405) while GitLab still checks mergeability
         pid = re.escape(f"/api/v4/projects/{project.replace('/', '%2F')}")
         self.routes = [
             ("GET", rf"{pid}/merge_requests", "list_mrs"), ("POST", rf"{pid}/merge_requests", "create_mr"),
@@ -438,7 +439,8 @@ class FakeGitLab(Fake):
         bad = self.check_fields(request, body or {}, self.MERGE, types={"merge_when_pipeline_succeeds": bool})
         if bad:
             return bad
-        if self.DRAFT.match(m["title"]):
+        if self.DRAFT.match(m["title"]) or self.checking:
+            self.checking = max(0, self.checking - 1)
             return _json({"message": "405 Method Not Allowed"}, 405)
         if (body or {}).get("merge_when_pipeline_succeeds") and self.pipeline:
             m["mwps"] = True

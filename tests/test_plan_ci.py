@@ -163,3 +163,17 @@ def test_publish_config_errors_name_the_key(tmp_path: Path, publish: Any, messag
             load(tmp_path, publish)
     assert message in str(exc.value) and "\n" not in str(exc.value)
     assert str(exc.value).startswith(str(tmp_path / "forkwave.yaml"))
+
+
+def test_the_readmes_publish_snippets_load(tmp_path: Path) -> None:
+    import re
+
+    from conftest import ROOT
+
+    snippets = re.findall(r"^```yml\n(publish:.*?)^```", (ROOT / "README.md").read_text(encoding="utf-8"), re.M | re.S)
+    assert snippets
+    for snippet in snippets:
+        path = tmp_path / "forkwave.yaml"
+        path.write_text("upstream: {url: /srv/up}\nfork: {path: /srv/fork}\n" + snippet, encoding="utf-8")
+        pub = load_config(path).publish
+        assert pub.automerge_max == 3 and dict(pub.weights)["workflows"] == 10 and (pub.low, pub.medium) == (3, 20)

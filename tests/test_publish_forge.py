@@ -247,6 +247,19 @@ def test_gitlab_without_a_pipeline_merges_at_once(gitlab: FakeGitLab) -> None:
     assert gitlab.mrs[1]["state"] == "merged"
 
 
+def test_gitlab_a_new_merge_request_still_being_checked_is_asked_again(gitlab: FakeGitLab) -> None:
+    gitlab.checking = 2
+    client = gl_client(gitlab)
+    client.settle = (0, 0)
+    assert sync(client, proposal(automerge=True)).automerge == "merges when the pipeline succeeds"
+    assert sum(1 for _, p, _ in gitlab.requests if p.endswith("/merge")) == 3
+    gitlab.checking = 5
+    client.settle = (0,)
+    with pytest.raises(ForkwaveFailure, match=r"^publish: GitLab refused to set !2 to merge when its pipeline "
+                                              r"succeeds \(405: 405 Method Not Allowed\)$"):
+        sync(client, proposal(head="sync/other", automerge=True))
+
+
 def test_gitlab_an_unknown_user_is_one_line(gitlab: FakeGitLab) -> None:
     with pytest.raises(ForkwaveFailure, match=r"^publish: GitLab has no user 'nobody'; check publish.reviewers"):
         sync(gl_client(gitlab), proposal(reviewers=("nobody",)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,9 @@ from tasks.redact import redact_text
 
 DRAFT = re.compile(r"^\s*(\[draft\]|\(draft\)|draft:|draft\s-\s|draft\s|\[wip\]|wip:)\s*", re.IGNORECASE)
 DESCRIPTION_LIMIT = 1_048_576
+# seconds between tries while GitLab still checks whether a new merge request can merge (it answers
+# 405/406/422 to a merge until then)
+SETTLE = (2.0, 5.0)
 
 
 class GitLab:
@@ -32,6 +36,7 @@ class GitLab:
         self.gl = gitlab.Gitlab(base, timeout=timeout, retry_transient_errors=True, **auth)
         self.project = self.gl.projects.get(repository, lazy=True)
         self.repository = repository
+        self.settle = SETTLE
         self._ids: dict[str, int | None] = {}
 
     @contextlib.contextmanager
@@ -114,9 +119,18 @@ class GitLab:
         self._put(c, f"assign !{c.number}", {"assignee_ids": list(dict.fromkeys([*current, *self._user_ids(add)]))})
 
     def enable_automerge(self, c: Change, method: str) -> str:
+        import gitlab
+
         mr = self.project.mergerequests.get(c.number, lazy=True)
-        with self._errors(f"set !{c.number} to merge when its pipeline succeeds"):
-            server = mr.merge(merge_when_pipeline_succeeds=True)
+        for wait in (*self.settle, None):
+            try:
+                server = mr.merge(merge_when_pipeline_succeeds=True)
+                break
+            except gitlab.GitlabError as exc:
+                if wait is None or getattr(exc, "response_code", None) not in (405, 406, 422):
+                    with self._errors(f"set !{c.number} to merge when its pipeline succeeds"):
+                        raise
+                time.sleep(wait)
         if server.get("state") == "merged":
             return "merged (no pipeline was pending)"
         return "merges when the pipeline succeeds"

@@ -139,7 +139,7 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
     ahead = git.count_commits(fork, f"refs/heads/{base}..refs/heads/{branch}")
     sync, proposal = propose(cfg, ws, plan, branch, facts, outcomes, where.forge, report_url(cfg, env), cred)
     digest = _digest(tip, where, remote, propose(cfg, ws, plan, branch, facts, outcomes, where.forge, None, cred)[1])
-    if before.get("digest") == digest and before.get("complete"):
+    if before.get("digest") == digest:  # recorded only once everything below succeeded
         pr = before.get("pr") or {}
         print(f"publish: nothing changed since the last publish ({branch} at {tip[:12]}"
               + (f", {pr.get('url')}" if pr.get("url") else "") + ")")
@@ -148,10 +148,10 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
     pushed = _push(cfg, remote, branch, outcomes)
     entry: dict[str, Any] = {"branch": branch, "base": base, "sha": tip, "remote": remote.shown,
                              "forge": where.forge, "repository": where.repository, "pr": None,
-                             "risk": sync.risk.to_json(), "digest": digest, "complete": False}
+                             "risk": sync.risk.to_json(), "digest": digest}
     if ahead == 0 or not facts.files:
         print(f"publish: {branch} holds nothing {base} lacks: no pull request to open or update")
-        return entry | {"complete": True, "pushed": pushed, "published_at": _now()}
+        return entry | {"pushed": pushed, "published_at": _now()}
     print(f"publish: risk {risk.number(sync.risk.score)} ({sync.risk.level}): " + _terms(sync.risk)
           + f"; auto-merge: {'yes' if sync.decision.merge else 'no'} — {sync.decision.why}")
     client = _forge(cfg, ws, where, cred, remote, branch)
@@ -172,7 +172,7 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
     return entry | {"pr": {"number": change.number, "url": change.url} if where.forge != "none" else None,
                     "title": proposal.title, "labels": list(proposal.labels), "draft": proposal.draft,
                     "automerge": {"asked": proposal.automerge, "why": sync.decision.why, "state": done.automerge},
-                    "requested": list(done.requested), "pushed": pushed, "complete": True, "published_at": _now()}
+                    "requested": list(done.requested), "pushed": pushed, "published_at": _now()}
 
 
 def propose(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: str, facts: risk.Facts,
