@@ -427,8 +427,3 @@ def changed_names(repo: str | Path, base: str, tip: str) -> list[str]:
 def count_commits(repo: str | Path, rev_range: str) -> int:
     """Commits in ``rev_range`` (``a..b``)."""
     return int(git(repo, "rev-list", "--count", rev_range, "--").decode().strip() or 0)
-
-
-def is_ancestor(repo: str | Path, ancestor: str, descendant: str) -> bool:
-    return run(["git", "-C", str(repo), "merge-base", "--is-ancestor", ancestor, descendant], check=False,
-               env=git_env()).returncode == 0
