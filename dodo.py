@@ -4,6 +4,7 @@
     doit drift config=PATH    one step, on your own config
     doit wave_a               import and validate every slice of wave a
     doit validate:slice-3     one slice
+    doit publish              push the sync branch, open or update its pull request
     doit list                 every task
     doit clean [TASK]         remove what forkwave generated (no task: reset the workspace)
 
@@ -13,7 +14,7 @@ This file is a table of contents: the creators live in ``tasks/graph.py``, the c
 from tasks import cli, doitstate
 from tasks.graph import (  # noqa: F401
     slice_creators, task__workspace, task_base, task_demo, task_drift, task_fetch, task_images, task_plan,
-    task_report,
+    task_publish, task_report,
 )
 
 globals().update(slice_creators())  # task_import, task_validate, task_wave_<x> (after plan, from reports/plan.json)

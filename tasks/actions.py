@@ -285,6 +285,16 @@ def do_report(ctx: Context) -> dict[str, Any]:
     return {"digest": outcomes_digest(ctx)}
 
 
+@user_errors
+def do_publish(ctx: Context) -> bool:
+    """Push the sync branch, open or update its pull request, automerge by risk (``tasks.publish``)."""
+    from tasks.publish import run  # its forge libraries load only when a forge is used
+
+    _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
+    run.publish(ctx.cfg, ctx.ws)
+    return True
+
+
 def outcomes_digest(ctx: Context) -> str:
     h = hashlib.sha1()
     for path in sorted((ctx.ws.reports / "slices").glob("*/outcome.json")):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,28 @@ MAX_FILES = 100_000     # slices.max_files: more files than any slice can hold i
 MAX_TIMEOUT = 604_800   # a check's timeout, seconds: a week
 MAX_CPUS = 4096
 _STR_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_OPT_STR = {"type": ["string", "null"], "minLength": 1}
+# publish: the terms a risk score can weigh (tasks/publish/risk.py computes them), and the seed's formula
+# (files + 3 x type errors + 5 x test failures + 2 if migrations) as the default weights
+RISK_TERMS = ("files", "failed_checks", "new_failing_tests", "migrations", "lockfiles", "workflows", "both_changed",
+              "conflicts")
+DEFAULT_RISK_WEIGHTS = {"files": 1, "failed_checks": 3, "new_failing_tests": 5, "migrations": 2}
+TITLE_FIELDS = ("source", "short_sha", "sha", "ref", "branch", "base")
+DEFAULT_TITLE = "chore: sync with {source} {short_sha}"
+FORGES = ("auto", "github", "gitlab", "none")
+_WEIGHT = {"type": "number", "minimum": 0, "maximum": 1_000_000}
+_PUBLISH = {"type": "object", "additionalProperties": False, "properties": {
+    "remote": {"type": "string", "minLength": 1},
+    "forge": {"enum": list(FORGES)},
+    "url": _OPT_STR, "api": _OPT_STR, "repository": _OPT_STR, "report_url": _OPT_STR,
+    "title": {"type": "string", "minLength": 1},
+    "labels": _STR_LIST, "reviewers": _STR_LIST, "assignees": _STR_LIST, "conflict_reviewers": _STR_LIST,
+    "draft": {"enum": ["auto", True, False]},
+    "automerge_max": {"type": ["number", "null"], "minimum": 0, "maximum": 1_000_000},
+    "merge_method": {"enum": ["merge", "squash", "rebase"]},
+    "risk": {"type": "object", "additionalProperties": False, "properties": {
+        "weights": {"type": "object", "propertyNames": {"enum": list(RISK_TERMS)}, "additionalProperties": _WEIGHT},
+        "low": _WEIGHT, "medium": _WEIGHT}}}}
 _MAP_RULE = {"type": "object", "additionalProperties": False, "required": ["from", "to"],
              "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"}}}
 SCHEMA: dict[str, Any] = {
@@ -82,6 +105,7 @@ SCHEMA: dict[str, Any] = {
                                       "network": {"type": ["string", "null"], "minLength": 1}}},
         "gates": {"type": "array", "items": {"enum": list(GATES)}},
         "couple": {"type": "array", "items": {**_STR_LIST, "minItems": 1}},
+        "publish": _PUBLISH,
     },
 }
 
@@ -161,6 +185,29 @@ class Containers:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """``publish:``: where the sync branch goes, the pull request forkwave keeps for it, when it may merge."""
+
+    remote: str = "origin"                 # a remote of the fork, or a URL
+    forge: str = "auto"                    # auto (from the remote's URL) | github | gitlab | none
+    url: str | None = None                 # the forge's web address, for a self-hosted one
+    api: str | None = None                 # its REST API, when not the usual place (<url>/api/v3, <url>/api/v4)
+    repository: str | None = None          # owner/name (GitLab: group/.../project) when the URL does not say
+    report_url: str | None = None          # where the full reports are (default: the CI run's artifacts)
+    title: str = DEFAULT_TITLE
+    labels: tuple[str, ...] = ("upstream-sync",)
+    reviewers: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    conflict_reviewers: tuple[str, ...] = ()
+    draft: str | bool = "auto"             # auto: a draft while anything is deferred, conflicted or failing
+    automerge_max: float | None = 5        # None: never merge by itself
+    merge_method: str = "merge"
+    weights: tuple[tuple[str, float], ...] = tuple((t, DEFAULT_RISK_WEIGHTS.get(t, 0)) for t in RISK_TERMS)
+    low: float = 5                         # risk:low up to here, risk:medium up to ``medium``, then risk:high
+    medium: float = 15
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     upstream: Upstream
@@ -181,6 +228,7 @@ class Config:
     deletions: str = "apply"
     gating: str = "baseline"
     couple: tuple[tuple[str, ...], ...] = ()   # groups of globs: the paths one group matches are coupled
+    publish: Publish = Publish()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def is_denied(self, path: str) -> bool:
@@ -266,7 +314,7 @@ def _check_semantics(path: Path, data: dict[str, Any]) -> None:
     """What a schema cannot say: branches and refs by git's rules, unsafe map targets, bad globs,
     check kinds, regexes, duplicate check names."""
     for check in (_check_text, _check_fork, _check_upstream, _check_map, _check_globs, _check_checks,
-                  _check_secrets, _check_rewrites):
+                  _check_secrets, _check_rewrites, _check_publish):
         problem = check(data)
         if problem:
             raise ForkwaveError(f"{path}: {problem}")
@@ -406,6 +454,67 @@ def _check_rewrites(data: dict[str, Any]) -> str | None:
     return None
 
 
+_PERSON = re.compile(r"^@?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?(?:/[A-Za-z0-9_.-]+)?$")
+
+
+def _check_publish(data: dict[str, Any]) -> str | None:
+    pub = data.get("publish") or {}
+    for check in (_check_publish_title, _check_publish_urls, _check_publish_names):
+        problem = check(pub)
+        if problem:
+            return problem
+    risk = pub.get("risk") or {}
+    low, medium = risk.get("low", 5), risk.get("medium", max(15, risk.get("low", 5)))
+    if medium < low:
+        return f"key 'publish.risk.medium': {_short(medium)} is below publish.risk.low ({_short(low)}); medium starts above low"
+    return None
+
+
+def _check_publish_title(pub: dict[str, Any]) -> str | None:
+    title = pub.get("title", DEFAULT_TITLE)
+    fields = ", ".join("{" + f + "}" for f in TITLE_FIELDS)
+    try:
+        names = [name for _, name, spec, conv in string.Formatter().parse(title) if name is not None]
+    except ValueError as exc:
+        return f"key 'publish.title': {exc} (write {{{{ and }}}} for literal braces)"
+    for name in names:
+        if name not in TITLE_FIELDS:
+            return f"key 'publish.title': unknown placeholder {{{name}}}; use {fields}"
+    return None
+
+
+def _check_publish_urls(pub: dict[str, Any]) -> str | None:
+    for key in ("url", "api", "report_url"):
+        url = pub.get(key)
+        if url is None:
+            continue
+        if not re.match(r"^https?://[^/\s]+", url):
+            return f"key 'publish.{key}': expected an http(s) URL such as https://github.example.com, got {_short(url)}"
+        if "@" in url.split("/")[2]:
+            return (f"key 'publish.{key}': credentials do not belong in the config; give them in the environment "
+                    "(FORKWAVE_TOKEN)")
+    remote = pub.get("remote", "origin")
+    if remote.startswith("-"):
+        return f"key 'publish.remote': {remote!r} starts with '-' and would be read as a git option"
+    repo = pub.get("repository")
+    if repo is not None and (not re.match(r"^[\w.-]+(/[\w.-]+)+$", repo) or ".." in repo.split("/")):
+        return f"key 'publish.repository': expected owner/name (GitLab: group/subgroup/project), got {_short(repo)}"
+    return None
+
+
+def _check_publish_names(pub: dict[str, Any]) -> str | None:
+    for key in ("reviewers", "assignees", "conflict_reviewers"):
+        for i, name in enumerate(pub.get(key) or ()):
+            if not _PERSON.match(name) or (key == "assignees" and "/" in name):
+                what = "a user name" if key == "assignees" else "a user name or org/team"
+                return f"key 'publish.{key}.{i}': {_short(name)} is not {what}"
+    for i, label in enumerate(pub.get("labels") or ()):
+        if "," in label or label != label.strip():
+            return (f"key 'publish.labels.{i}': {_short(label)}: a label cannot hold ',' (GitLab reads a comma as a "
+                    "separator) or start or end with a space")
+    return None
+
+
 def _is_integer(checker: Any, value: Any) -> bool:
     """An int, not a bool and not a float that happens to be whole (``1e+308`` is not a file count)."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -483,8 +592,9 @@ def _describe(err: jsonschema.ValidationError) -> str:
         if key.startswith("containers") or key.endswith("memory"):
             return f"key '{key}': expected a size such as 512m or 4g, got {_short(err.instance)}"
         return f"key '{key}': name {_short(err.instance)} must be {allowed}"
-    if err.validator == "enum":
-        return f"key '{key}': expected one of {', '.join(map(str, err.validator_value))}, got {_short(err.instance)}"
+    if err.validator == "enum":  # as YAML spells them: true, not True
+        words = ", ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in err.validator_value)
+        return f"key '{key}': expected one of {words}, got {_short(err.instance)}"
     return f"key '{key}': {err.message[:200]}"
 
 
@@ -544,5 +654,21 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         gating=data.get("gating", "baseline"),
         gates=tuple(data.get("gates", GATES)),
         couple=tuple(tuple(rule) for rule in data.get("couple") or ()),
+        publish=_publish(data.get("publish") or {}),
         raw=data,
     )
+
+
+def _publish(pub: dict[str, Any]) -> Publish:
+    risk = pub.get("risk") or {}
+    weights = {**DEFAULT_RISK_WEIGHTS, **risk.get("weights", {})}  # a term not named keeps its default (0: unused)
+    low = risk.get("low", 5)
+    return Publish(
+        remote=pub.get("remote", "origin"), forge=pub.get("forge", "auto"), url=pub.get("url"), api=pub.get("api"),
+        repository=pub.get("repository"), report_url=pub.get("report_url"), title=pub.get("title", DEFAULT_TITLE),
+        labels=tuple(pub.get("labels", ("upstream-sync",))), reviewers=tuple(pub.get("reviewers", ())),
+        assignees=tuple(pub.get("assignees", ())), conflict_reviewers=tuple(pub.get("conflict_reviewers", ())),
+        draft=pub.get("draft", "auto"), automerge_max=pub.get("automerge_max", 5),
+        merge_method=pub.get("merge_method", "merge"),
+        weights=tuple((t, weights.get(t, 0)) for t in RISK_TERMS),
+        low=low, medium=risk.get("medium", max(15, low)))

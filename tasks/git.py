@@ -58,11 +58,19 @@ def remote(url: str) -> tuple[str, dict[str, str]]:
         return url, {}
     userinfo, host = parts.netloc.rsplit("@", 1)
     user, _, password = userinfo.partition(":")
-    env = {"FORKWAVE_GIT_USERNAME": unquote(user), "FORKWAVE_GIT_PASSWORD": unquote(password),
-           "GIT_CONFIG_COUNT": "2",
-           "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
-           "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": CREDENTIAL_HELPER}
-    return urlunsplit(parts._replace(netloc=host)), env
+    return urlunsplit(parts._replace(netloc=host)), credential_env(unquote(user), unquote(password))
+
+
+def credential_env(username: str, password: str) -> dict[str, str]:
+    """The environment that makes git answer an http(s) server's login with these, and nothing else.
+
+    For a token from the environment (``doit publish``) as for userinfo taken out of a URL
+    (``remote``): only the helper's two variables hold the secret, never a command line.
+    """
+    return {"FORKWAVE_GIT_USERNAME": username, "FORKWAVE_GIT_PASSWORD": password,
+            "GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": "credential.helper", "GIT_CONFIG_VALUE_0": "",
+            "GIT_CONFIG_KEY_1": "credential.helper", "GIT_CONFIG_VALUE_1": CREDENTIAL_HELPER}
 
 
 def git(repo: str | Path | None, *args: str, input: bytes | None = None, check: bool = True,
@@ -401,3 +409,21 @@ def first_parent_paths(repo: str | Path, tip: str, since: str) -> list[tuple[str
     out = git(repo, "log", "--first-parent", "-m", "--no-renames", "--name-only", "-z", "--no-color",
               "--format=%x01%H", tip, f"^{since}")
     return parse_name_log(out)
+
+
+def remote_url(repo: str | Path, name: str) -> str | None:
+    """The URL ``git push <name>`` would push to (``pushurl``, ``insteadOf`` rules applied); None for no such remote."""
+    out = git(repo, "remote", "get-url", "--push", "--", name, check=False)
+    return out.decode().strip() or None
+
+
+def changed_names(repo: str | Path, base: str, tip: str) -> list[str]:
+    """Paths ``tip`` changes since its merge base with ``base`` (what a pull request of ``tip`` into
+    ``base`` shows), sorted; renames as a deletion and an addition."""
+    out = git(repo, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", f"{base}...{tip}", "--")
+    return sorted(p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p)
+
+
+def count_commits(repo: str | Path, rev_range: str) -> int:
+    """Commits in ``rev_range`` (``a..b``)."""
+    return int(git(repo, "rev-list", "--count", rev_range, "--").decode().strip() or 0)

@@ -351,6 +351,18 @@ def task_report() -> dict[str, Any]:
     }
 
 
+def task_publish() -> dict[str, Any]:
+    """Push the sync branch and open or update its pull request, with the reports as its body (`doit publish`)."""
+    ctx = context()
+    cleans = _cleans((clean.remove, [ctx.ws, ["reports/publish.json", "reports/pr.md"]]))
+    if "publish" not in request().tasks:  # never part of a plain `doit`: publishing is asked for by name
+        return {"actions": None, "uptodate": [True], "clean": cleans}
+    # no task_dep: it publishes what the last run left (a wave with work left fails its task, and
+    # a draft pull request is just what that work needs); the action itself is a no-op when
+    # nothing changed since the last publish (reports/publish.json)
+    return {"actions": [(actions.do_publish, [ctx])], "uptodate": [False], "clean": cleans, "verbosity": 2}
+
+
 def task__workspace() -> dict[str, Any]:
     """`doit clean` with no task (or -a) resets the workspace: reports/ and .forkwave/ (never the fork's branches)."""
     ctx = context()

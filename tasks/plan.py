@@ -15,6 +15,13 @@ from tasks.globs import globs
 
 T = TypeVar("T")
 TOO_LARGE_SHOWN = 10  # commits over the cap listed in plan.json (the count is always given)
+# CI definitions: planned in slices of their own, coupled to nothing else. A forge may refuse to take
+# them from a token without a special scope (GitHub: `workflow`, for .github/workflows/), and a
+# person may want to keep them out (`doit rollback:<slice>`) without losing the code around them.
+CI_DEFINITIONS = (".github/workflows/**", ".gitlab-ci.yml", ".gitlab/ci/**", ".circleci/**", "Jenkinsfile",
+                  "azure-pipelines.yml", ".azure-pipelines/**", ".buildkite/**", ".travis.yml",
+                  "bitbucket-pipelines.yml", ".drone.yml", ".woodpecker.yml", ".woodpecker/**",
+                  ".gitea/workflows/**", ".forgejo/workflows/**", "appveyor.yml", ".appveyor.yml")
 
 
 @dataclass(frozen=True)
@@ -33,10 +40,12 @@ class Slice:
     wave: str
     files: tuple[PlanFile, ...]
     groups: tuple[coupling.Group, ...] = ()
+    ci: bool = False          # CI definitions only (``CI_DEFINITIONS``), in a slice of their own
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "wave": self.wave, "files": [f.to_json() for f in self.files],
-                "groups": [g.to_json() for g in self.groups]}
+        out = {"name": self.name, "wave": self.wave, "files": [f.to_json() for f in self.files],
+               "groups": [g.to_json() for g in self.groups]}
+        return out | {"ci": True} if self.ci else out  # the key only where it holds: other plans stay as they were
 
 
 @dataclass(frozen=True)
@@ -259,6 +268,9 @@ def plan_waves(drift: Mapping[str, Any], waves: Sequence[Wave], max_files: int,
     cap = coupling.commit_cap(max_files)
     history = _cochange(drift, planned, wave_of, commits, cap)
     links = coupling.path_links(planned, couple) + list(history.links)
+    ci = frozenset(filter(globs(CI_DEFINITIONS), planned))
+    if ci:
+        links = apart(links, ci)
     by_wave: dict[str, list[Piece]] = {w.name: [] for w in waves}
     unassigned: list[str] = []
     for piece in pieces(planned, links, max_files, history.last_touch):
@@ -269,13 +281,35 @@ def plan_waves(drift: Mapping[str, Any], waves: Sequence[Wave], max_files: int,
             by_wave[wave].append(piece)
     cuts: list[tuple[str, list[tuple[str, ...]]]] = []
     for w in waves:
-        runs = pack([Block(pc.key[0], pc.key[1], len(pc.files), pc) for pc in by_wave[w.name]], max_files)
+        # CI definitions after the wave's other slices, never sharing one with them
+        kinds = [by_wave[w.name]] if not ci else [[pc for pc in by_wave[w.name] if pc.files[0] not in ci],
+                                                  [pc for pc in by_wave[w.name] if pc.files[0] in ci]]
+        runs = [run for kind in kinds for run in pack([Block(pc.key[0], pc.key[1], len(pc.files), pc) for pc in kind],
+                                                      max_files)]
         cuts.append((w.name, [tuple(sorted(p for pc in run for p in pc.files)) for run in runs]))
-    slices, wave_index = _slices(cuts, entries, links, planned)
+    slices, wave_index = _slices(cuts, entries, links, planned, ci)
     base = drift.get("base") or {}
     return Plan(drift["upstream"]["sha"], base.get("sha"), max_files, tuple(wave_index), tuple(slices),
                 tuple(PlanFile(p, entries[p]["class"], entries[p]["bucket"]) for p in sorted(unassigned)),
                 _summary(history, slices, cap))
+
+
+def apart(links: Sequence[coupling.Link], ci: frozenset[str]) -> list[coupling.Link]:
+    """``links`` with CI definitions coupled to nothing but each other: a link joining both is cut in two.
+
+    >>> [lk.files for lk in apart([coupling.Link("commit", "commit x", (".gitlab-ci.yml", "a", "b"))],
+    ...                           frozenset({".gitlab-ci.yml"}))]
+    [('a', 'b')]
+    """
+    out = []
+    for link in links:
+        inside = tuple(f for f in link.files if f in ci)
+        if not inside or len(inside) == len(link.files):
+            out.append(link)
+            continue
+        out += [coupling.Link(link.kind, link.why, part) for part in (tuple(f for f in link.files if f not in ci), inside)
+                if len(part) > 1]
+    return out
 
 
 def _summary(history: coupling.CoChange, slices: Sequence[Slice], cap: int) -> dict[str, Any]:
@@ -307,7 +341,7 @@ def _earliest(files: frozenset[str], wave_of: Mapping[str, str | None], waves: S
 
 
 def _slices(cuts: Sequence[tuple[str, Sequence[tuple[str, ...]]]], entries: Mapping[str, Any],
-            links: Sequence[coupling.Link], planned: Sequence[str]
+            links: Sequence[coupling.Link], planned: Sequence[str], ci: frozenset[str] = frozenset()
             ) -> tuple[list[Slice], list[tuple[str, tuple[str, ...]]]]:
     """Name the cuts ``slice-1..N`` across waves and record the coupled groups each holds."""
     named = [(f"slice-{i}", wave, files) for i, (wave, files) in
@@ -322,6 +356,6 @@ def _slices(cuts: Sequence[tuple[str, Sequence[tuple[str, ...]]]], entries: Mapp
     for name, wave, files in named:
         mine = [links[i] for i in sorted({i for p in files for i in links_of.get(p, ())})]
         slices.append(Slice(name, wave, tuple(PlanFile(p, entries[p]["class"], entries[p]["bucket"]) for p in files),
-                            coupling.groups_in(files, mine, slice_of, size_of)))
+                            coupling.groups_in(files, mine, slice_of, size_of), ci=bool(files) and files[0] in ci))
     index = [(wave, tuple(name for name, w, _ in named if w == wave)) for wave, _ in cuts]
     return slices, index

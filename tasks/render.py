@@ -101,6 +101,10 @@ def _bucket_section(report: Mapping[str, Any]) -> list[str]:
                   "llr" + "r" * len(columns) + "l"), ""]
 
 
+CI_NOTE = ("CI definitions, in a slice of their own (coupled to nothing else): GitHub takes a push that changes "
+           "`.github/workflows/` only from a token with the `workflow` scope; `doit publish` says so before it pushes.")
+
+
 def wave_manifest(plan: Plan, wave: str) -> str:
     names = dict(plan.waves)[wave]
     slices = [s for s in plan.slices if s.name in set(names)]
@@ -120,8 +124,10 @@ def wave_manifest(plan: Plan, wave: str) -> str:
         over = (f" · **{len(s.files)} files, over {plan.max_files}: a manifest and its lockfile are never split**"
                 if len(s.files) > plan.max_files else "")
         out += [f"## {s.name}", "",
-                f"{len(s.files)} files · classes: {classes} · buckets: {buckets}{over}", "",
-                table(["file", "class", "bucket"], ((code(f.path), f.cls, code(f.bucket)) for f in s.files)), ""]
+                f"{len(s.files)} files · classes: {classes} · buckets: {buckets}{over}", ""]
+        if s.ci:
+            out += [CI_NOTE, ""]
+        out += [table(["file", "class", "bucket"], ((code(f.path), f.cls, code(f.bucket)) for f in s.files)), ""]
         out += _groups(s.groups, plan.max_files)
     return "\n".join(out)
 

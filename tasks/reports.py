@@ -13,6 +13,7 @@ from checks.disk import markdown as disk_markdown, usage
 from checks.junit import suites_xml, testcase
 from checks.model import Result
 from tasks.globs import globs
+from tasks.plan import CI_DEFINITIONS
 from tasks.render import code, table
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
@@ -24,8 +25,7 @@ SIDE_EFFECTS: dict[str, tuple[str, ...]] = {
         "requirements*.txt", "requirements/*.txt", "constraints*.txt", "pyproject.toml", "setup.py", "setup.cfg",
         "poetry.lock", "Pipfile", "Pipfile.lock", "uv.lock", "pdm.lock", "go.mod", "go.sum", "Cargo.toml",
         "Cargo.lock", "Gemfile", "Gemfile.lock", "composer.json", "composer.lock"),
-    "CI workflows": (".github/workflows/**", ".gitlab-ci.yml", ".gitlab/ci/**", ".circleci/**", "Jenkinsfile",
-                     "azure-pipelines.yml", ".buildkite/**"),
+    "CI workflows": CI_DEFINITIONS,
     "Dockerfiles and compose files": ("Dockerfile*", "*.Dockerfile", "docker-compose*.y*ml", "compose*.y*ml",
                                       ".dockerignore"),
     "env files": (".env*", "*.env"),
