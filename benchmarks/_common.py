@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tasks.synth import Content, commit_tree, init_repo
+from tasks.repo.synth import Content, commit_tree, init_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 

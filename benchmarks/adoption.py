@@ -36,7 +36,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks._common import ROOT, scratch
-from tasks.synth import commit_tree, init_repo
+from tasks.repo.synth import commit_tree, init_repo
 
 CHECK = r'''
 import glob, importlib, json, os, re, sys

@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 
 from benchmarks._common import scratch
-from tasks import basedetect, git
+from tasks.repo import basedetect, git
 from tasks.config import Config, Fork, MapRule, Upstream
-from tasks.rewrite import RewriteRule, Rewriter
-from tasks.synth import EPOCH, commit_tree, init_repo
-from tasks.treemap import map_tree
+from tasks.core.rewrite import RewriteRule, Rewriter
+from tasks.repo.synth import EPOCH, commit_tree, init_repo
+from tasks.repo.treemap import map_tree
 
 PACKAGES = ["server", "front", "ui", "shared", "emails", "website", "zapier", "sdk", "cli", "utils"]
 MAP = (MapRule("packages/twenty-", "packages/acme-"),)

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import scratch
-from tasks import coupling, git
+from tasks.core import coupling
+from tasks.repo import git
 from tasks.config import DEFAULT_WAVES, Wave
-from tasks.plan import assign_wave, cut, plan_waves
-from tasks.synth import EPOCH, init_repo
+from tasks.core.plan import assign_wave, cut, plan_waves
+from tasks.repo.synth import EPOCH, init_repo
 
 PACKAGES = 40
 

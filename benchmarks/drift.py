@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import scratch
-from tasks import drift, fetch, git, render
+from tasks.repo import drift, fetch, git
+from tasks.report import render
 from tasks.config import Config, Fork, MapRule, Upstream, Wave
-from tasks.synth import Content, commit_tree, init_repo
+from tasks.repo.synth import Content, commit_tree, init_repo
 from tasks.workspace import Workspace, dump_json
 
 PACKAGES = ["server", "front", "ui", "shared", "emails", "website", "docs", "zapier", "chrome-extension",
@@ -113,7 +114,7 @@ def walk_compare(upstream_dir: Path, fork_dir: Path, rules: tuple[MapRule, ...])
 
 
 def count_git_processes(fn: Callable[[], Any]) -> int:
-    """How many git commands ``fn`` runs (every git command goes through ``tasks.git.run``)."""
+    """How many git commands ``fn`` runs (every git command goes through ``tasks.repo.git.run``)."""
     calls = 0
     real = git.run
 

@@ -12,7 +12,7 @@ then a ``main`` that changes, adds and deletes some. The fork is v1 with no shar
   barrels beside the renamed ones; heavily edited copies of renamed files), files the fork
   deleted, files it edited in place, and upstream additions.
 
-``tasks.drift.compute`` then runs 3-way (base v1) and 2-way (no base). A pair is right when
+``tasks.repo.drift.compute`` then runs 3-way (base v1) and 2-way (no base). A pair is right when
 ``report["renamed"]`` maps a fork path to the path it was renamed from; precision is right
 pairs over pairs reported, recall right pairs over the truth (2-way: only renamed files
 upstream still has can be paired). Timed: the median of ``--runs`` ``compute`` calls.
@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import scratch
-from tasks import content, drift, fetch
+from tasks.repo import content, drift, fetch
 from tasks.config import Config, Fork, Upstream
-from tasks.rewrite import RewriteRule, Rewriter
-from tasks.synth import commit_tree, init_repo
+from tasks.core.rewrite import RewriteRule, Rewriter
+from tasks.repo.synth import commit_tree, init_repo
 from tasks.workspace import Workspace
 
 NOUNS = ["user", "account", "invoice", "workspace", "record", "field", "view", "filter", "company", "person",

@@ -17,10 +17,10 @@ from pathlib import Path
 import yaml
 
 from benchmarks._common import ROOT, median_of, scratch
-from tasks import importer
+from tasks.repo import importer
 from tasks.config import load_config
-from tasks.importer import Change
-from tasks.synth import Content, Symlink, commit_tree, init_repo
+from tasks.repo.importer import Change
+from tasks.repo.synth import Content, Symlink, commit_tree, init_repo
 
 
 def timed(fn) -> float:  # type: ignore[no-untyped-def]

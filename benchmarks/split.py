@@ -3,7 +3,7 @@
 Targets (issue #3): one culprit among 32 files in at most 11 runs; two among 64 in at
 most 22. Two parts:
 
-1. the search itself (``tasks.bisect.isolate``), exhaustively: every culprit position,
+1. the search itself (``tasks.core.bisect.isolate``), exhaustively: every culprit position,
    every pair — the validator answers like a deterministic check would;
 2. the real pipeline for a few positions: a 32-file slice in real repositories, a real
    check (``grep``) run by doit in the private worktree; runs read back from outcome.json.
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks._common import doit, workspace
-from tasks.bisect import Verdict, isolate
+from tasks.core.bisect import Verdict, isolate
 
 
 def predicate(culprits: set[str]):  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ import json5
 import yaml
 
 from checks.model import FAILED, PASSED, PREEXISTING, Result, SecretsPolicy
-from tasks import git
+from tasks.repo import git
 from tasks.globs import denied, globs
 from tasks.redact import redact_text
 

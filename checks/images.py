@@ -184,7 +184,7 @@ def _client() -> Any:
 def pins_at(repo: Path, rev: str) -> dict[str, str]:
     """The pin files (``checks.toolchain.PIN_FILES``) at the root of ``rev`` in ``repo``, regular files only."""
     from checks.toolchain import PIN_FILES
-    from tasks import git
+    from tasks.repo import git
 
     commit = git.rev_parse(repo, rev)
     if commit is None:

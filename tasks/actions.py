@@ -7,11 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import (basedetect, coupling, demo, drift, exitcodes, fetch, git, importer, person, render, reports,
-                   retry, runlock, slices, state, treemap)
+from tasks.repo import basedetect, demo, drift, fetch, git, importer, state, treemap
+from tasks.core import coupling
+from tasks import exitcodes
+from tasks.engine import person, retry, runlock, slices
+from tasks.report import render, reports
 from tasks.context import Context
 from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
-from tasks.plan import plan_waves
+from tasks.core.plan import plan_waves
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
 

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-from tasks import exitcodes, git
+from tasks import exitcodes
+from tasks.repo import git
 from tasks.workspace import Workspace
 
 KEEP_IN_REPORTS = ("README.md",)  # forkwave's own checkout ships reports/README.md: not generated
@@ -21,7 +22,7 @@ _LOCK: list[IO[str]] = []         # held until the process ends, like a run's
 
 
 def hold_lock(ws: Workspace) -> None:
-    """Never clean under a running forkwave: take the workspace lock (``tasks.runlock``'s file) or stop."""
+    """Never clean under a running forkwave: take the workspace lock (``tasks.engine.runlock``'s file) or stop."""
     if _LOCK or not ws.state.is_dir():
         return
     handle = open(ws.state / "lock", "a+", encoding="utf-8")
@@ -52,7 +53,7 @@ def remove(ws: Workspace, paths: Iterable[str | Path]) -> None:
 
 def worktree(ws: Workspace, fork: Path) -> None:
     """Remove forkwave's private worktree and the fork's record of it (nothing else of the fork)."""
-    from tasks.worktree import path_for
+    from tasks.repo.worktree import path_for
 
     wt = path_for(ws)
     remove(ws, [wt, wt.with_name(wt.name + ".lockfiles")])

@@ -13,10 +13,11 @@ import jsonschema
 import yaml
 
 from checks.model import SecretsPolicy
-from tasks import git, strictyaml
+from tasks.repo import git
+from tasks import strictyaml
 from tasks.errors import ForkwaveError
 from tasks.globs import denied, globs
-from tasks.rewrite import RewriteRule
+from tasks.core.rewrite import RewriteRule
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
 CONFIG_NAMES = ("forkwave.yaml", "forkwave.yml", ".forkwave.yaml", ".forkwave.yml")  # found in the workspace

@@ -59,7 +59,7 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 def _fail(message: str, code: int) -> Failed:
     print(f"forkwave: error: {message}", file=sys.stderr)
-    from tasks import runlock
+    from tasks.engine import runlock
 
     runlock.mark_failed()
     return Failed(message, code)

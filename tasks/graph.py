@@ -8,10 +8,12 @@ from typing import Any
 from doit import create_after
 from doit.tools import config_changed
 
-from tasks import actions, clean, demo, drift, fetch, slices
+from tasks import actions, clean
+from tasks.repo import demo, drift, fetch
+from tasks.engine import slices
 from tasks.cli import request
 from tasks.context import Context, context
-from tasks.validate import validation_config
+from tasks.engine.validate import validation_config
 from tasks.workspace import read_json
 
 DRIFT_KEYS = ("base", "map", "ignore", "deny", "buckets", "waves", "rewrite")

@@ -11,9 +11,9 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 
-from tasks import synth
+from tasks.repo import synth
 from tasks.config import Config, Fork, Upstream
-from tasks.synth import Content, Executable, Symlink  # noqa: F401  (re-exported for the tests)
+from tasks.repo.synth import Content, Executable, Symlink  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 DODO = ROOT / "dodo.py"
@@ -61,7 +61,7 @@ def commit_tree(repo: Path, files: Mapping[str, Content], **kw: Any) -> str:
 
 
 def git_out(repo: Path, *args: str) -> str:
-    from tasks.git import git
+    from tasks.repo.git import git
     return git(repo, *args).decode()
 
 

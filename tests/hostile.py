@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks import git
-from tasks.git import TreeEntry
-from tasks.synth import EPOCH, Content, Executable, Symlink
+from tasks.repo import git
+from tasks.repo.git import TreeEntry
+from tasks.repo.synth import EPOCH, Content, Executable, Symlink
 
 
 @dataclass(frozen=True)

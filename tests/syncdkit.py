@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from conftest import Content, commit_tree, make_repo, write_config
 from slicekit import Repos, config_for, read
 
-from tasks import drift, fetch
+from tasks.repo import drift, fetch
 from tasks.config import Config, load_config
 from tasks.workspace import Workspace
 

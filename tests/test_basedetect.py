@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from conftest import Executable, Symlink, commit_tree, make_repo, pure_config, rename
-from tasks import basedetect, git
+from tasks.repo import basedetect, git
 from tasks.config import Fork, MapRule, Upstream
 from tasks.errors import ForkwaveError
-from tasks.rewrite import RewriteRule, Rewriter, blob_oid
-from tasks.synth import Content
-from tasks.treemap import map_tree
+from tasks.core.rewrite import RewriteRule, Rewriter, blob_oid
+from tasks.repo.synth import Content
+from tasks.repo.treemap import map_tree
 
 MAP = (MapRule("packages/twenty-", "packages/acme-"),)
 REWRITE = (RewriteRule("twenty", "acme", ("*.js", "package.json")),)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
-from tasks.bisect import Verdict, atoms_of, isolate, split, split_atoms
+from tasks.core.bisect import Verdict, atoms_of, isolate, split, split_atoms
 
 
 @pytest.mark.parametrize("files,expected", [

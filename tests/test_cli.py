@@ -279,7 +279,7 @@ def test_the_demo_says_so_in_its_first_line_and_its_fork_checkout_is_clean(tmp_p
 
 
 def test_executables_stay_executable_in_the_demo_checkout(tmp_path: Path) -> None:
-    from tasks import synth
+    from tasks.repo import synth
 
     repo = synth.init_repo(tmp_path / "r")
     synth.commit_tree(repo, {"run.sh": Executable("#!/bin/sh\n"), "a.txt": "a\n"})

@@ -326,7 +326,7 @@ def test_doit_refuses_a_sync_branch_that_is_not_forkwaves_own(tmp_path: Path, fo
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"forkwave: error: {ws / 'forkwave.yaml'}: key 'fork.sync_branch': ")
     assert len(result.stderr.strip().splitlines()) == 1
-    from tasks.git import git
+    from tasks.repo.git import git
     assert git(repo, "for-each-ref", "--format=%(refname) %(objectname)").decode() == f"refs/heads/main {head}\n"
 
 

@@ -11,12 +11,13 @@ import pytest
 
 from conftest import commit_tree, doit_ok, make_repo, run_doit, write_config
 from slicekit import Repos, config_for, outcome, plan, slice_of
-from tasks import coupling, git, plan as planmod
+from tasks.core import coupling, plan as planmod
+from tasks.repo import git
 from tasks.config import DEFAULT_WAVES, Wave
-from tasks.coupling import Commit, Link, cochange, couple_links, history, lockfile_links, pair_tests, slice_groups
+from tasks.core.coupling import Commit, Link, cochange, couple_links, history, lockfile_links, pair_tests, slice_groups
 from tasks.errors import ForkwaveError
-from tasks.plan import cut_group, plan_waves
-from tasks.render import wave_manifest
+from tasks.core.plan import cut_group, plan_waves
+from tasks.report.render import wave_manifest
 from tasks.workspace import dump_json
 
 

@@ -8,10 +8,10 @@ import pytest
 
 from conftest import (UPSTREAM_V1, Executable, Scenario, Symlink, commit_tree, fork_files, make_repo, pure_config,
                       rename, scenario_config, write_config)
-from tasks import drift, fetch, git
+from tasks.repo import drift, fetch, git
 from tasks.config import Bucket, MapRule, Wave, load_config
 from tasks.errors import ForkwaveError
-from tasks.treemap import map_tree, upstream_path
+from tasks.repo.treemap import map_tree, upstream_path
 from tasks.workspace import Workspace, dump_json
 
 A = ("100644", "a" * 40)

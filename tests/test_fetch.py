@@ -12,7 +12,7 @@ import pytest
 
 from conftest import (FAILING_URL, TOKEN, Scenario, commit_tree, make_repo, run_doit, scenario_config, tree_text,
                       upstream_v2, write_config)
-from tasks import fetch, git
+from tasks.repo import fetch, git
 from tasks.config import Config, load_config
 from tasks.errors import ForkwaveError
 from tasks.workspace import Workspace

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from conftest import Scenario, make_repo, scenario_config, write_config
-from tasks import fetch, git
+from tasks.repo import fetch, git
 from tasks.config import Config, load_config
 from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.workspace import Workspace

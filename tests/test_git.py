@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from conftest import Executable, Symlink, commit_tree, make_repo
-from tasks import git
-from tasks.git import Change, TreeEntry, parse_diff_raw, parse_ls_tree
+from tasks.repo import git
+from tasks.repo.git import Change, TreeEntry, parse_diff_raw, parse_ls_tree
 from tasks.proc import CalledProcessError, run
 
 Z = "0" * 40

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import Executable, Symlink, git_out, make_repo
 from slicekit import rev, tree
-from tasks import importer
-from tasks.importer import CONFLICT_REASONS, Change, Prepared, check_path
+from tasks.repo import importer
+from tasks.repo.importer import CONFLICT_REASONS, Change, Prepared, check_path
 
 
 @pytest.mark.parametrize("path,mode,target,reason", [
@@ -236,7 +236,7 @@ def test_copy_objects_leaves_gitlinks_alone(tmp_path: Path) -> None:
 
 
 def test_the_whole_tip_is_read_with_modes_and_odd_names(tmp_path: Path) -> None:
-    from tasks import git
+    from tasks.repo import git
     fork = make_repo(tmp_path / "fork", {"a b/c\td.txt": "x\n", "link": Symlink("a b"), "run": Executable("x")})
     head = rev(fork, "main")
     listing = importer.tip_tree(fork, head)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tasks.config import DEFAULT_WAVES, Wave
-from tasks.plan import PlanFile, assign_wave, cut, plan_waves
+from tasks.core.plan import PlanFile, assign_wave, cut, plan_waves
 from tasks.workspace import dump_json
 
 WAVES = (

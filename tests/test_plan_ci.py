@@ -10,12 +10,12 @@ import pytest
 
 from conftest import write_config
 from test_coupling import DEFAULT, commit, drift_of, files_of, random_case
-from tasks import plan as planmod
+from tasks.core import plan as planmod
 from tasks.config import DEFAULT_RISK_WEIGHTS, RISK_TERMS, Publish, Wave, load_config
-from tasks.coupling import Link
+from tasks.core.coupling import Link
 from tasks.errors import ForkwaveError
-from tasks.plan import CI_DEFINITIONS, apart, plan_waves
-from tasks.render import wave_manifest
+from tasks.core.plan import CI_DEFINITIONS, apart, plan_waves
+from tasks.report.render import wave_manifest
 from tasks.workspace import dump_json
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import commit_tree, git_out, make_repo
 from forgekit import bare_remote, pushes, refuse_workflows
-from tasks import git
+from tasks.repo import git
 from tasks.publish.push import PushRefused, push
 
 SPEC = ["refs/heads/sync:refs/heads/sync"]

@@ -8,9 +8,9 @@ import pytest
 
 from conftest import pure_config
 from tasks.config import Wave
-from tasks.drift import build_report
-from tasks.plan import plan_waves
-from tasks.render import code, drift_board, table, wave_manifest
+from tasks.repo.drift import build_report
+from tasks.core.plan import plan_waves
+from tasks.report.render import code, drift_board, table, wave_manifest
 
 ODD_PATHS = ["a|b.txt", "dir with space/x.js", "tick`name.md", "double``tick.md", " lead.txt", "café/日本.md",
              "new\nline.txt", "pipe\\|escaped.txt"]

@@ -13,9 +13,9 @@ from conftest import doit_ok, run_doit, write_config
 from slicekit import build, config_for, outcome, plan, rev, slice_of, tree
 from syncdkit import (Snapshot, advance, blob_entry, build_history, classes, compute, config_of, drift_report,
                       land, lines, section, text)
-from tasks import content, merge, state
-from tasks.importer import prepare
-from tasks.rewrite import RewriteRule, Rewriter
+from tasks.repo import content, merge, state
+from tasks.repo.importer import prepare
+from tasks.core.rewrite import RewriteRule, Rewriter
 
 BRAND = [{"from": "twenty", "to": "acme", "paths": ["**/*.js"]}]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import commit_tree, make_repo
-from tasks import git, worktree
+from tasks.repo import git, worktree
 
 
 def test_node_modules_is_kept_until_a_lockfile_changes(tmp_path: Path) -> None:

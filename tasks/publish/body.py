@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.publish.risk import DESCRIBE, Decision, Facts, Risk, number
-from tasks.render import code, table
-from tasks.reports import side_effects
+from tasks.report.render import code, table
+from tasks.report.reports import side_effects
 
 RISK_LABELS = tuple(f"risk:{lv}" for lv in ("low", "medium", "high"))
 CONFLICTS_LABEL = "conflicts"

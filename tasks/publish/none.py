@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tasks.publish.forge import Change, Proposal
-from tasks.render import code
+from tasks.report.render import code
 from tasks.workspace import write_if_changed
 
 

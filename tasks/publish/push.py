@@ -4,7 +4,7 @@ This is forkwave's one use of GitPython: ``Remote.push`` runs ``git push --porce
 each ref's line into flags (fast-forward, new branch, up to date, rejected, remote rejected), so a
 branch someone else moved is reported, and a forge's refusal (GitHub's missing ``workflow`` scope)
 is told apart from a non-fast-forward. Credentials reach git only through its environment
-(``tasks.git.credential_env``): the token is in no argv and, redacted, in no message.
+(``tasks.repo.git.credential_env``): the token is in no argv and, redacted, in no message.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks import git
+from tasks.repo import git
 from tasks.errors import ForkwaveFailure
 from tasks.redact import redact_text, redact_url
 
@@ -43,7 +43,7 @@ class PushRefused(ForkwaveFailure):
 def _without_inherited_git_vars() -> Iterator[None]:
     """GitPython starts each git from a copy of ``os.environ`` and can add variables, not remove them; a
     ``GIT_DIR`` or ``GIT_CONFIG_PARAMETERS`` left by a hook must not redirect or reconfigure this push
-    (``tasks.git.git_env`` scrubs them for every other git). doit runs this action alone, on its main thread."""
+    (``tasks.repo.git.git_env`` scrubs them for every other git). doit runs this action alone, on its main thread."""
     saved = {k: v for k, v in os.environ.items() if k.startswith("GIT_")}
     for key in saved:
         del os.environ[key]
@@ -119,7 +119,7 @@ def _refused(where: str, ref: str, summary: str, flags: int, remote_lines: str, 
 
 
 def _failed(where: str, stderr: str, secrets: Sequence[str]) -> PushRefused:
-    from tasks.fetch import diagnose
+    from tasks.repo.fetch import diagnose
 
     kind, _, cause = diagnose(redact_text(stderr, tuple(secrets)))
     step = {"authentication failed": "check the token in FORKWAVE_TOKEN (or the forge's usual variable): it must "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasks.config import RISK_TERMS
-from tasks.reports import side_effects
+from tasks.report.reports import side_effects
 
 LEVELS = ("low", "medium", "high")
 # terms that count once whatever their number, as the seed's "+ 2 if migrations"

@@ -15,14 +15,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tasks import git
+from tasks.repo import git
 from tasks.config import Config
 from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.publish import body, forge, risk
 from tasks.publish.push import PushRefused, Pushed, push
 from tasks.redact import Redactor, redact_url
-from tasks.reports import load_outcomes, upstream_commits
-from tasks.state import STATE_PATH
+from tasks.report.reports import load_outcomes, upstream_commits
+from tasks.repo.state import STATE_PATH
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 RECORD = "publish.json"

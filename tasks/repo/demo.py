@@ -11,7 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tasks.synth import Content, Executable, Symlink, check_out, commit_tree, init_repo
+from tasks.repo.synth import Content, Executable, Symlink, check_out, commit_tree, init_repo
 
 SERVER_MODULES = ["auth", "billing", "calendar", "companies", "contacts", "files", "messaging",
                   "notes", "opportunities", "people", "search", "tasks", "timeline", "webhooks", "workflows"]

@@ -6,10 +6,10 @@ Four kinds of link join paths, strongest first:
 - ``test``: a module and its test (``test of <module>``), and ``couple``: a ``couple:`` rule of the
   config (``couple: <i>``) — split only when the group cannot fit in a slice;
 - ``commit``: the files one upstream commit changed since the path's base (``commit <sha>``) — a
-  co-change component too large for a slice is cut along upstream commit order (``tasks.plan``).
+  co-change component too large for a slice is cut along upstream commit order (``tasks.core.plan``).
 
 Links only ever join planned paths (actionable drift). The planner turns them into slices
-(``tasks.plan``); each slice of ``plan.json`` records its groups, and ``slice_groups`` gives the
+(``tasks.core.plan``); each slice of ``plan.json`` records its groups, and ``slice_groups`` gives the
 slice runner those groups back as a partition of the slice's files.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.basedetect import map_path
+from tasks.repo.basedetect import map_path
 from tasks.config import MapRule
 from tasks.globs import globs
 

@@ -5,9 +5,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tasks.drift import ACTIONABLE, CLASSES, upstream_work
-from tasks.coupling import Group
-from tasks.plan import Plan
+from tasks.repo.drift import ACTIONABLE, CLASSES, upstream_work
+from tasks.core.coupling import Group
+from tasks.core.plan import Plan
 
 SAMPLES = 3
 _NO_BASE = "none given, so a 2-way comparison: changes cannot be told apart from fork edits"

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from tasks import coupling
+from tasks.core import coupling
 from tasks.config import Wave
-from tasks.drift import ACTIONABLE
+from tasks.repo.drift import ACTIONABLE
 from tasks.globs import globs
 
 T = TypeVar("T")

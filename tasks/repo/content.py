@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks import git
-from tasks.rewrite import Rewriter, blob_oid
+from tasks.repo import git
+from tasks.core.rewrite import Rewriter, blob_oid
 
 Entry = tuple[str, str] | None
 Triple = tuple[Entry | bool, Entry, Entry]

@@ -2,7 +2,7 @@
 
 Per-slice outcome files (``reports/slices/<name>/outcome.json``) are the source of truth.
 The sync branch only ever moves by an atomic compare-and-swap to a commit whose tree
-passed its checks, and every move is written ahead (``tasks.journal``), so a run killed at
+passed its checks, and every move is written ahead (``tasks.engine.journal``), so a run killed at
 any point leaves no half-applied slice anywhere and loses no record of a move.
 
 An outcome records its **inputs** (upstream revision, fork tip, files, checks, and every
@@ -20,13 +20,16 @@ from typing import Any
 
 from checks.gates import narrow
 from checks.model import Result, Runner
-from tasks import coupling, faults, git, history, importer, journal, merge, worktree
-from tasks.bisect import BUDGET, WAITS, Atom, Result as Isolated, Verdict, isolate
+from tasks.core import coupling
+from tasks import faults
+from tasks.repo import git, history, importer, merge, worktree
+from tasks.engine import journal
+from tasks.core.bisect import BUDGET, WAITS, Atom, Result as Isolated, Verdict, isolate
 from tasks.config import Config
 from tasks.errors import CannotRun, ForkwaveError
-from tasks.importer import Prepared, Touch
-from tasks.memo import Memo, digest
-from tasks.validate import Validator, baseline, default_runner, fingerprint
+from tasks.repo.importer import Prepared, Touch
+from tasks.engine.memo import Memo, digest
+from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 SUCCESS = ("adopted", "empty", "rolled-back")          # settled: nothing left to do
@@ -257,7 +260,7 @@ def reconcile(cfg: Config, ws: Workspace) -> list[str]:
 
 
 def as_recheck(verdict: Verdict, paths: Sequence[str]) -> Isolated:
-    from tasks.bisect import Attempt
+    from tasks.core.bisect import Attempt
 
     return Isolated(adopted=list(paths) if verdict.passed else [],
                     deferred=[] if verdict.passed else [(tuple(paths), verdict.detail)],

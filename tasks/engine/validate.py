@@ -22,13 +22,13 @@ from checks.gates import run_gate
 from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner, SecretsPolicy
 from checks.runners import Dispatch
 from checks.testcases import JUnitError, read_failures
-from tasks import git, importer, worktree
-from tasks.bisect import Verdict
+from tasks.repo import git, importer, worktree
+from tasks.core.bisect import Verdict
 from tasks.config import DEFAULT_DENY_EXCEPT, Check, Config
 from tasks.errors import CannotRun
 from tasks.globs import globs
-from tasks.importer import Change
-from tasks.memo import Memo, check_fingerprint, digest
+from tasks.repo.importer import Change
+from tasks.engine.memo import Memo, check_fingerprint, digest
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 FILES_INLINE = 32_000  # bytes of FORKWAVE_FILES kept in the environment; beyond, only FORKWAVE_FILES_FROM
@@ -237,7 +237,7 @@ def verdict_tree(fork: Path, tree: str) -> str:
 
 
 def _without_state(fork: Path, tree: str) -> str:
-    from tasks.state import STATE_PATH
+    from tasks.repo.state import STATE_PATH
 
     folder, name = STATE_PATH.split("/")
     top = git.ls_tree(fork, tree)

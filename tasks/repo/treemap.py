@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks import git
+from tasks.repo import git
 from tasks.config import MapRule
 
 Node = dict[str, "git.TreeEntry | Node"]

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks import content, git
+from tasks.repo import content, git
 from tasks.config import Config, MapRule
 from tasks.errors import ForkwaveError
 from tasks.globs import denied as deny_globs, globs
-from tasks.rewrite import rewriter
-from tasks.state import STATE_PATH
-from tasks.treemap import map_tree
+from tasks.core.rewrite import rewriter
+from tasks.repo.state import STATE_PATH
+from tasks.repo.treemap import map_tree
 from tasks.workspace import write_if_changed
 
 Entry = tuple[str, str] | None  # (mode, oid) or absent
@@ -176,7 +176,7 @@ class Bases:
 def resolve_base(cfg: Config, mirror: Path) -> str | None:
     if cfg.base is None:
         return None
-    from tasks.fetch import resolve
+    from tasks.repo.fetch import resolve
     sha = resolve(mirror, cfg.base)
     if sha is None:
         raise ForkwaveError(f"{cfg.file}: base: {cfg.base!r} is not a commit, branch or tag of the upstream; "
@@ -186,7 +186,7 @@ def resolve_base(cfg: Config, mirror: Path) -> str | None:
 
 def resolve_trees(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None) -> tuple[Bases, dict[str, str]]:
     """The bases (the config's ``base`` when none are given) and the tree of every commit, in one call."""
-    from tasks.fetch import candidates
+    from tasks.repo.fetch import candidates
 
     given = sorted(bases.shas) if bases else []
     tries = candidates(cfg.base) if bases is None and cfg.base is not None else []
@@ -293,7 +293,7 @@ def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = 
         warnings += w
     upstream_tree, base_trees = mapped[0], dict(zip(shas[1:], mapped[1:]))
     triples = collect_grouped(cfg, mirror, upstream_tree, fork_tree, base_trees, bases, env)
-    own = triples.pop(STATE_PATH, None)  # forkwave's own record (tasks.state): neither drift nor to import
+    own = triples.pop(STATE_PATH, None)  # forkwave's own record (tasks.repo.state): neither drift nor to import
     three_way = bool(base_trees)
     if cfg.rewrite:
         rewritten = content.apply_rewrites(mirror, env, triples, rewriter(cfg.rewrite))
@@ -320,7 +320,7 @@ def collect_grouped(cfg: Config, repo: Path, upstream: str, fork: str, base_tree
     if not base_trees:
         return {c.path: (False, c.old, c.new) for c in uf}
     vs_fork = {sha: {c.path: c.old for c in changes} for sha, changes in zip(shas, bf)}
-    from tasks.plan import assign_wave  # plan imports drift's classes
+    from tasks.core.plan import assign_wave  # plan imports drift's classes
 
     bucket_of = Bucketer(cfg)
     out: dict[str, tuple[Entry | bool, Entry, Entry]] = {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks import git
+from tasks.repo import git
 
 REGULAR = ("100644", "100755")
 

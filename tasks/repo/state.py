@@ -12,9 +12,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from tasks import git, importer, worktree
+from tasks.repo import git, importer, worktree
 from tasks.config import Config
-from tasks.importer import Change
+from tasks.repo.importer import Change
 
 STATE_PATH = ".forkwave/sync-state.json"
 

@@ -2,7 +2,7 @@
 
 Every one of these is a commit on the sync branch made in forkwave's private index (never
 in the person's checkout), moved by compare-and-swap, and recognised by the next run from
-the branch's own history (``tasks.history``), so any clone knows it too:
+the branch's own history (``tasks.repo.history``), so any clone knows it too:
 
 - ``resolve``: the edited conflict files under ``reports/slices/<slice>/conflicts/`` (or one
   side, ``take=fork|upstream``) committed with a ``Forkwave-Resolved`` trailer; the next run
@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tasks import git, history, importer, worktree
+from tasks.repo import git, history, importer, worktree
 from tasks.config import Config
 from tasks.errors import ForkwaveError
-from tasks.importer import Change
-from tasks.slices import conflicts_dir, find_slice, load_outcome, on_sync_branch, readopted, sync_view, write_outcome
+from tasks.repo.importer import Change
+from tasks.engine.slices import conflicts_dir, find_slice, load_outcome, on_sync_branch, readopted, sync_view, write_outcome
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 TAKES = ("fork", "upstream")

@@ -5,7 +5,8 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from tasks import faults, git
+from tasks import faults
+from tasks.repo import git
 from tasks.config import Config
 from tasks.errors import ForkwaveError
 from tasks.workspace import Workspace

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks import git
+from tasks.repo import git
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def lock_fork(run: Run, fork: Path) -> None:
     """
     if run.fork_lock is not None or not fork.is_dir():
         return
-    from tasks import git
+    from tasks.repo import git
 
     try:
         common = Path(git.git(fork, "rev-parse", "--path-format=absolute", "--git-common-dir").decode().strip())

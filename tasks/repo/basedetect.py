@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks import git
-from tasks.git import parse_batch, read_blobs  # noqa: F401  (re-exported)
+from tasks.repo import git
+from tasks.repo.git import parse_batch, read_blobs  # noqa: F401  (re-exported)
 from tasks.config import Config, MapRule
 from tasks.globs import denied, globs
-from tasks.rewrite import Rewriter, blob_oid
-from tasks.state import STATE_PATH
+from tasks.core.rewrite import Rewriter, blob_oid
+from tasks.repo.state import STATE_PATH
 from tasks.workspace import dump_json, write_if_changed
 
 Entry = tuple[str, str] | None  # (mode, oid), or absent
@@ -262,7 +262,7 @@ def first_parent_log(mirror: Path, sha: str) -> list[LogCommit]:
 
 def fork_entries(cfg: Config, land: Lander) -> tuple[str, str, dict[str, tuple[str, str]]]:
     """(head, tree, counted fork path -> (mode, oid)) of ``fork.branch``."""
-    from tasks.drift import fork_head  # clear errors for a missing fork or branch
+    from tasks.repo.drift import fork_head  # clear errors for a missing fork or branch
 
     head = fork_head(cfg)
     tree = git.tree_of(cfg.fork.path, head)
@@ -399,7 +399,7 @@ def detect(cfg: Config, mirror: Path, upstream_sha: str) -> dict[str, Any]:
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     """``reports/base.md``: the best candidate, the runner-up, what differs."""
-    from tasks.render import code, table
+    from tasks.report.render import code, table
 
     best, runner, fork, up = report["best"], report.get("runner_up"), report["fork"], report["upstream"]
     out = ["# Base detection", "",

@@ -13,8 +13,8 @@ from checks.disk import markdown as disk_markdown, usage
 from checks.junit import suites_xml, testcase
 from checks.model import Result
 from tasks.globs import globs
-from tasks.plan import CI_DEFINITIONS
-from tasks.render import code, table
+from tasks.core.plan import CI_DEFINITIONS
+from tasks.report.render import code, table
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 # each label its own line in "Side effects to review"; first match wins

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from tasks import git
+from tasks.repo import git
 from tasks.globs import denied
 
 LATER = "it lands in a second pass of the slice"  # blocked only until what the first pass removes is gone
@@ -154,7 +154,7 @@ def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[st
     ``tip`` holds the sync branch's (mode, oid) per path — its whole tree, so that symlinks
     are judged against the tree they would land in (``tree_hazards``); ``links`` symlink
     targets by oid, the tip's and upstream's; ``merges`` the 3-way merge of each
-    both-changed path (``tasks.merge.Merge``); ``deny`` the deny list (case-insensitive) or a
+    both-changed path (``tasks.repo.merge.Merge``); ``deny`` the deny list (case-insensitive) or a
     predicate (``Config.is_denied``, which honours ``deny_except``); ``touched`` the newest
     sync-branch commit that changed each path; ``rolled`` the (path, entry) pairs a person
     rolled back (``history.rollbacks``).
@@ -240,7 +240,7 @@ def tree_hazards(tip: Mapping[str, tuple[str, str]], changes: Sequence[Change], 
                  deny: Callable[[str], bool] | None = None) -> dict[str, str]:
     """Pure: the changes to block, with reasons, so that no tree the slice can produce is unsafe.
 
-    A slice is validated in parts (``tasks.bisect``): a candidate is the sync tip plus any
+    A slice is validated in parts (``tasks.core.bisect``): a candidate is the sync tip plus any
     subset of ``changes``. So every symlink — new, retargeted, or already on the tip — is
     resolved against the tree itself, following the tree's own links (at most ``MAX_LINKS``),
     once for each state a changed path on its way can have (as on the tip, or as changed).
@@ -248,7 +248,7 @@ def tree_hazards(tip: Mapping[str, tuple[str, str]], changes: Sequence[Change], 
     deny-listed path blocks the link when it is the slice's, else the changes that made
     the tip's link do it; then no subset of what is left is unsafe. Independently, a file
     cannot go underneath a symlink (or a file), nor a symlink over a folder: git's index
-    would silently drop one of the two (``tasks.importer.dir_file_clashes``).
+    would silently drop one of the two (``tasks.repo.importer.dir_file_clashes``).
 
     >>> L = "120000"
     >>> hop = Change("z/z/z/z/s", "upstream-added", L, "s")       # resolves to the root: fine alone

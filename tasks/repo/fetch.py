@@ -10,7 +10,7 @@ from pathlib import Path
 
 import tenacity
 
-from tasks import git
+from tasks.repo import git
 from tasks.config import Config
 from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.proc import CalledProcessError

@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from checks.model import Runner
-from tasks import coupling, history, importer
-from tasks.bisect import isolate
+from tasks.core import coupling
+from tasks.repo import history, importer
+from tasks.core.bisect import isolate
 from tasks.config import Config
 from tasks.errors import CannotRun
-from tasks.memo import Memo, digest
-from tasks.bisect import WAITS
-from tasks.slices import (deferral, find_slice, group_atoms, land, load_outcome, prepare_slice, readopted, refine,
+from tasks.engine.memo import Memo, digest
+from tasks.core.bisect import WAITS
+from tasks.engine.slices import (deferral, find_slice, group_atoms, land, load_outcome, prepare_slice, readopted, refine,
                           status_of, sync_view, write_outcome)
-from tasks.validate import Validator, baseline, default_runner, fingerprint
+from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
-from tasks import worktree
+from tasks.repo import worktree
 
 
 def record_path(ws: Workspace, wave: str) -> Path:
