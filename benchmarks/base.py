@@ -30,7 +30,8 @@ from pathlib import Path
 from benchmarks._common import scratch
 from tasks.repo import basedetect, git
 from tasks.config import Config, Fork, MapRule, Upstream
-from tasks.core.rewrite import RewriteRule, Rewriter
+from tasks.config import RewriteRule
+from tasks.core.rewrite import Rewriter
 from tasks.repo.synth import EPOCH, commit_tree, init_repo
 from tasks.repo.treemap import map_tree
 

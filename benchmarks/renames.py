@@ -33,7 +33,8 @@ from typing import Any
 from benchmarks._common import scratch
 from tasks.repo import content, drift, fetch
 from tasks.config import Config, Fork, Upstream
-from tasks.core.rewrite import RewriteRule, Rewriter
+from tasks.config import RewriteRule
+from tasks.core.rewrite import Rewriter
 from tasks.repo.synth import commit_tree, init_repo
 from tasks.workspace import Workspace
 

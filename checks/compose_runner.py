@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from checks import tracking
+from checks.tracking import remove_leftovers
 from checks.host import RedactedLog, run_group
 from checks.model import FAILED, PASSED, Request, Result, tail
 from tasks.errors import ForkwaveError
@@ -102,20 +103,3 @@ class ComposeRunner:
                 what = f"test service {request.service} exited {code}" if step == "run" else f"`{step}` exited {code}"
                 return FAILED, what
         return PASSED, ""
-
-
-def remove_leftovers(project: str) -> None:
-    """Containers, networks and volumes still labelled with the project, through the SDK."""
-    try:
-        import docker
-
-        client = docker.from_env()
-    except Exception:
-        return
-    label = {"label": f"com.docker.compose.project={project}"}
-    for container in client.containers.list(all=True, filters=label):
-        container.remove(force=True, v=True)
-    for network in client.networks.list(filters=label):
-        network.remove()
-    for volume in client.volumes.list(filters=label):
-        volume.remove(force=True)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import json5
 import yaml
 
-from checks.model import FAILED, PASSED, PREEXISTING, Result, SecretsPolicy
+from checks.model import FAILED, PASSED, PREEXISTING, Result
+from tasks.config import SecretsPolicy
 from tasks.repo import git
 from tasks.globs import denied, globs
 from tasks.redact import redact_text

@@ -73,15 +73,6 @@ class Result:
                    str(data.get("error") or ""), bool(data.get("timed_out")), bool(data.get("memo")))
 
 
-@dataclass(frozen=True)
-class SecretsPolicy:
-    """``secrets:`` in the config: ``allow`` regexes drop a finding whose value or line they match
-    (``re.search``); files matching the ``paths`` globs are not scanned for secrets."""
-
-    allow: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ()
-
-
 class Runner(Protocol):
     def run(self, request: Request) -> Result: ...
 

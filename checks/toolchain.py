@@ -18,18 +18,14 @@ import nodesemver
 import yaml
 
 from tasks.errors import ForkwaveError
+from tasks.nodeversions import LATEST_ALIASES, LTS, node_spec  # noqa: F401  (the config checks pins too)
 
 # (file, bytes read): lockfiles are only sniffed, so their head is enough.
 PIN_FILES = ((".nvmrc", 4096), (".node-version", 4096), (".tool-versions", 16384), ("package.json", 4 << 20),
              (".yarnrc.yml", 65536), ("yarn.lock", 4096), ("pnpm-lock.yaml", 4096), ("package-lock.json", 4096),
              ("npm-shrinkwrap.json", 4096), ("bun.lock", 0), ("bun.lockb", 0))
-# nvm's LTS aliases (``lts/iron``); ``lts/*`` is the newest one listed here.
-LTS = {"argon": 4, "boron": 6, "carbon": 8, "dubnium": 10, "erbium": 12, "fermium": 14, "gallium": 16,
-       "hydrogen": 18, "iron": 20, "jod": 22, "krypton": 24}
-LATEST_ALIASES = ("node", "stable", "latest", "current")
 MANAGERS = ("npm", "yarn", "pnpm")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
-_SPEC_CHARS = re.compile(r"^[0-9A-Za-z.*^~<>=|\s-]+$")
 _YARN_RELEASE = re.compile(r"yarn-(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\.c?js$")
 # pnpm-lock.yaml lockfileVersion -> the pnpm major that writes it.
 PNPM_LOCKFILES = {"5.3": "6", "5.4": "7", "6.0": "8", "6.1": "8", "7.0": "9", "9.0": "9 || 10"}
@@ -90,32 +86,6 @@ def read_pin_files(root: Path) -> dict[str, str]:
 
 
 # --- node ---------------------------------------------------------------------------------
-
-def node_spec(raw: str, source: str) -> str | None:
-    """``raw`` as an npm semver range; None for ``system`` (whatever the image has).
-
-    >>> node_spec("v24.5.0", ".nvmrc"), node_spec("lts/iron", ".nvmrc"), node_spec("^24.5.0", "engines.node")
-    ('24.5.0', '20', '^24.5.0')
-    """
-    text = raw.strip()
-    low = text.lower()
-    if low == "system":
-        return None
-    if low in LATEST_ALIASES:
-        return "*"
-    if low.startswith("lts/"):
-        name = low[4:]
-        if name == "*":
-            return str(max(LTS.values()))
-        if name in LTS:
-            return str(LTS[name])
-        raise ForkwaveError(f"{source}: unknown LTS alias {text!r} (known: lts/*, {', '.join('lts/' + n for n in LTS)}); "
-                            "write a version such as 24.5.0")
-    spec = re.sub(r"(^|\s|\|\||[<>=^~])v(?=\d)", r"\1", text)
-    if not text or not _SPEC_CHARS.match(spec) or nodesemver.valid_range(spec, False) is None:
-        raise ForkwaveError(f"{source}: {text!r} is not a node version or range; write one such as 24.5.0 or ^24.5")
-    return spec
-
 
 def _first_line(text: str) -> str:
     """The first token that is not a comment (nvm allows ``# ...`` lines)."""

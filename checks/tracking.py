@@ -58,8 +58,24 @@ def _remove_docker(kind: str, ident: str) -> bool:
         if kind == "container":
             client.containers.get(ident).remove(force=True)
         else:
-            from checks.compose_runner import remove_leftovers
             remove_leftovers(ident)
         return True
     except Exception:
         return False
+
+
+def remove_leftovers(project: str) -> None:
+    """Containers, networks and volumes still labelled with the project, through the SDK."""
+    try:
+        import docker
+
+        client = docker.from_env()
+    except Exception:
+        return
+    label = {"label": f"com.docker.compose.project={project}"}
+    for container in client.containers.list(all=True, filters=label):
+        container.remove(force=True, v=True)
+    for network in client.networks.list(filters=label):
+        network.remove()
+    for volume in client.volumes.list(filters=label):
+        volume.remove(force=True)

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from tasks.repo import basedetect, demo, drift, fetch, git, importer, state, treemap
-from tasks.core import coupling
+from tasks.core import classify, coupling
+from tasks.core.vocabulary import ACTIONABLE
 from tasks import exitcodes
 from tasks.engine import person, retry, runlock, slices
 from tasks.report import render, reports
+from tasks.report import base as basereport
+from tasks.core.paths import map_path
 from tasks.context import Context
 from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
 from tasks.core.plan import plan_waves
@@ -40,7 +43,7 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     window = None
     if ctx.since:
-        window = {basedetect.map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, ctx.since, upstream["sha"])}
+        window = {map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, ctx.since, upstream["sha"])}
     report = drift.compute(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror), window)
     write_if_changed(ctx.ws.report("drift.json"), dump_json(report))
     write_if_changed(ctx.ws.report("drift.md"), render.drift_board(report, redact_url(ctx.cfg.upstream.url), ctx.cfg.deny))
@@ -49,7 +52,7 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     return {"fork_head": report["fork"]["sha"]}
 
 
-def choose_bases(ctx: Context, mirror: Path) -> drift.Bases | None:
+def choose_bases(ctx: Context, mirror: Path) -> classify.Bases | None:
     """config ``base`` (None: ``drift.compute`` resolves it with the trees, in one git call), else the
     state recorded in the fork (unless ``full=1``), else the detected one."""
     cfg = ctx.cfg
@@ -61,10 +64,10 @@ def choose_bases(ctx: Context, mirror: Path) -> drift.Bases | None:
     known = git.resolve_many(mirror, [f"{sha}^{{commit}}" for sha in recorded.values()])
     recorded = {w: sha for (w, sha), ok in zip(recorded.items(), known) if ok}
     if recorded:
-        return drift.Bases("state", detected, recorded, rev=f"recorded in {state.STATE_PATH}")
+        return classify.Bases("state", detected, recorded, rev=f"recorded in {state.STATE_PATH}")
     if detected:
-        return drift.Bases("detected", detected, rev="detected by content (reports/base.md)")
-    return drift.Bases("none")
+        return classify.Bases("detected", detected, rev="detected by content (reports/base.md)")
+    return classify.Bases("none")
 
 
 @user_errors
@@ -73,7 +76,7 @@ def do_base(ctx: Context) -> dict[str, Any]:
     _locked(ctx)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     report = basedetect.detect(ctx.cfg, mirror, upstream["sha"])
-    basedetect.write_reports(ctx.ws.reports, report)
+    basereport.write_reports(ctx.ws.reports, report)
     return {"fork_head": report["fork"]["sha"]}
 
 
@@ -98,7 +101,7 @@ def upstream_history(ctx: Context, report: dict[str, Any]) -> list[coupling.Comm
     against a base it is newer than.
     """
     bases = coupling.bases_of(report)
-    if not bases or not any(e["class"] in drift.ACTIONABLE for e in report["entries"].values()):
+    if not bases or not any(e["class"] in ACTIONABLE for e in report["entries"].values()):
         return []
     tip = report["upstream"]["sha"]
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, tip)

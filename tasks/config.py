@@ -6,18 +6,16 @@ import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from checks.model import SecretsPolicy
-from tasks.repo import git
-from tasks import strictyaml
+from tasks import refnames, strictyaml
 from tasks.errors import ForkwaveError
 from tasks.globs import denied, globs
-from tasks.core.rewrite import RewriteRule
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
 CONFIG_NAMES = ("forkwave.yaml", "forkwave.yml", ".forkwave.yaml", ".forkwave.yml")  # found in the workspace
@@ -120,6 +118,30 @@ DEFAULT_WAVES = {
     "b": {"buckets": ["*"]},
     "c": {"paths": ["**/*.md", "docs/**", "**/__tests__/**"]},
 }
+
+
+@dataclass(frozen=True)
+class RewriteRule:
+    src: str
+    dst: str
+    paths: tuple[str, ...] = ()
+    regex: bool = False
+
+    @cached_property
+    def pattern(self) -> re.Pattern[bytes]:
+        return re.compile(self.src.encode() if self.regex else re.escape(self.src.encode()))
+
+    def applies(self, path: str) -> bool:
+        return not self.paths or globs(self.paths)(path)
+
+
+@dataclass(frozen=True)
+class SecretsPolicy:
+    """``secrets:`` in the config: ``allow`` regexes drop a finding whose value or line they match
+    (``re.search``); files matching the ``paths`` globs are not scanned for secrets."""
+
+    allow: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -349,7 +371,7 @@ def _check_fork(data: dict[str, Any]) -> str | None:
         if name.startswith("refs/"):
             return (f"key 'fork.{key}': {name!r} is a full ref name; give the branch name alone "
                     f"({name.removeprefix('refs/heads/')!r} for {name!r})")
-        if not git.is_branch_name(name):
+        if not refnames.is_branch_name(name):
             return f"key 'fork.{key}': {name!r} is not a valid git branch name (git check-ref-format --branch)"
     # case-insensitive: on macOS and Windows refs/heads/Main and refs/heads/main are one file
     a, b = branch.lower(), sync.lower()
@@ -367,7 +389,7 @@ def _check_upstream(data: dict[str, Any]) -> str | None:
     if up["url"].startswith("-"):
         return f"key 'upstream.url': {up['url']!r} starts with '-' and would be read as a git option"
     ref = up.get("ref", "main")
-    if not git.is_ref_name(ref):
+    if not refnames.is_ref_name(ref):
         return (f"key 'upstream.ref': {ref!r} is not a valid branch, tag or commit name "
                 "(git check-ref-format)")
     return None
@@ -533,7 +555,7 @@ _Validator = jsonschema.validators.extend(
 
 
 def _check_node(where: str, key: str, check: dict[str, Any]) -> str | None:
-    from checks.toolchain import node_spec
+    from tasks.nodeversions import node_spec
 
     if check.get("compose") or not (check.get("image") or "forkwave/node").startswith("forkwave/node"):
         return f"{where}: 'node' applies to forkwave/node images only; drop 'image' or 'node'"

@@ -11,9 +11,11 @@ import pytest
 
 from conftest import Executable, Symlink, commit_tree, make_repo, pure_config, rename
 from tasks.repo import basedetect, git
+from tasks.report import base as basereport
 from tasks.config import Fork, MapRule, Upstream
 from tasks.errors import ForkwaveError
-from tasks.core.rewrite import RewriteRule, Rewriter, blob_oid
+from tasks.config import RewriteRule
+from tasks.core.rewrite import Rewriter, blob_oid
 from tasks.repo.synth import Content
 from tasks.repo.treemap import map_tree
 
@@ -319,11 +321,11 @@ def test_reports_are_deterministic_and_readable(tmp_path: Path) -> None:
     fork = make_fork(tmp_path, fork_of(trees[6]))
     report = basedetect.detect(config(up, fork), up, shas[-1])
     reports = tmp_path / "reports"
-    basedetect.write_reports(reports, report)
+    basereport.write_reports(reports, report)
     first = (reports / "base.json").read_bytes()
     data = json.loads(first)
     assert "seconds" not in data and data["best"]["sha"] == shas[6]
-    basedetect.write_reports(reports, report | {"seconds": 99.0})
+    basereport.write_reports(reports, report | {"seconds": 99.0})
     assert (reports / "base.json").read_bytes() == first
     md = (reports / "base.md").read_text()
     assert md.startswith("# Base detection") and shas[6][:12] in md and report["runner_up"]["sha"][:12] in md

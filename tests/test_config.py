@@ -338,7 +338,7 @@ def test_doit_config_variable_names_a_missing_file(tmp_path: Path) -> None:
 
 
 def test_secrets_and_deny_except_keys(tmp_path: Path) -> None:
-    from checks.model import SecretsPolicy
+    from tasks.config import SecretsPolicy
     from tasks.config import DEFAULT_DENY_EXCEPT
     path = tmp_path / "forkwave.yaml"
     path.write_text(MINIMAL)

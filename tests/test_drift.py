@@ -8,6 +8,7 @@ import pytest
 
 from conftest import (UPSTREAM_V1, Executable, Scenario, Symlink, commit_tree, fork_files, make_repo, pure_config,
                       rename, scenario_config, write_config)
+from tasks.core import classify
 from tasks.repo import drift, fetch, git
 from tasks.config import Bucket, MapRule, Wave, load_config
 from tasks.errors import ForkwaveError
@@ -49,7 +50,7 @@ LINK = ("120000", "a" * 40)
     (A, None, None, "identical"),           # both deleted it
 ])
 def test_classify(base: Any, upstream: Any, fork: Any, expected: str) -> None:
-    assert drift.classify(base, upstream, fork) == expected
+    assert classify.classify(base, upstream, fork) == expected
 
 
 @pytest.mark.parametrize("path,bucket", [
@@ -61,14 +62,14 @@ def test_classify(base: Any, upstream: Any, fork: Any, expected: str) -> None:
     (".github/workflows/ci.yml", ".github"),
 ])
 def test_default_bucket(path: str, bucket: str) -> None:
-    assert drift.default_bucket(path) == bucket
+    assert classify.default_bucket(path) == bucket
 
 
 def test_bucketer_configured_first_match_wins_then_default_rule() -> None:
     cfg = pure_config(buckets=(Bucket("api", ("packages/acme-server/src/api/**",)),
                                Bucket("server", ("packages/acme-server/**", "server.md")),
                                Bucket("docs", ("*.md",))))
-    bucket = drift.Bucketer(cfg)
+    bucket = classify.Bucketer(cfg)
     assert bucket("packages/acme-server/src/api/x.ts") == "api"
     assert bucket("packages/acme-server/src/db/y.ts") == "server"
     assert bucket("server.md") == "server"
@@ -89,7 +90,7 @@ def test_build_report_applies_ignore_then_deny_to_actionable_classes_only() -> N
         "db/migrations/1.sql": (None, A, None),     # upstream-added, in wave a's paths -> critical bucket
         "README.md": (A, A, B),                     # fork-changed
     }
-    report = drift.build_report(cfg, triples, fork_files=10, three_way=True)
+    report = classify.build_report(cfg, triples, fork_files=10, three_way=True)
     classes = {p: e["class"] for p, e in report["entries"].items()}
     assert classes == {
         "core/x.js": "upstream-changed", "core/.env": "blocked", "app/.env": "fork-added",
@@ -110,7 +111,7 @@ def test_build_report_applies_ignore_then_deny_to_actionable_classes_only() -> N
 
 
 def test_build_report_two_way_has_no_base_column() -> None:
-    report = drift.build_report(pure_config(), {"x": (False, A, None), "y": (False, A, B)}, 1, three_way=False)
+    report = classify.build_report(pure_config(), {"x": (False, A, None), "y": (False, A, B)}, 1, three_way=False)
     assert report["mode"] == "2-way"
     assert report["entries"]["x"]["base"] is None
     assert report["totals"] == {"missing": 1, "differs": 1}  # the one fork file differs: 0 identical
@@ -274,7 +275,7 @@ def test_fork_with_extra_packages(scenario: Scenario) -> None:
     assert report["paths"]["fork-added"] == ["packages/fk-billing/src/invoice.js"] + [
         f"packages/fk-extra{i}/src/m.js" for i in range(3)]
     assert {b for b in report["buckets"] if "extra" in b} == {f"packages/fk-extra{i}" for i in range(3)}
-    assert drift.upstream_work(report["buckets"]["packages/fk-extra0"]) == 0
+    assert classify.upstream_work(report["buckets"]["packages/fk-extra0"]) == 0
 
 
 def test_only_the_committed_fork_tree_counts(scenario: Scenario) -> None:

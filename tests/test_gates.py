@@ -8,7 +8,7 @@ import pytest
 
 from checks import secrets as secrets_mod
 from checks.gates import GateInput, deny_gate, find_secrets, run_gate, secrets_gate, syntax_gate
-from checks.model import SecretsPolicy
+from tasks.config import SecretsPolicy
 from conftest import commit_tree, make_repo, run_doit
 from slicekit import all_text, build, outcome, slice_names, tree
 from tasks.config import DEFAULT_DENY, DEFAULT_DENY_EXCEPT

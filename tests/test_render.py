@@ -8,7 +8,7 @@ import pytest
 
 from conftest import pure_config
 from tasks.config import Wave
-from tasks.repo.drift import build_report
+from tasks.core.classify import build_report
 from tasks.core.plan import plan_waves
 from tasks.report.render import code, drift_board, table, wave_manifest
 

@@ -15,7 +15,8 @@ from syncdkit import (Snapshot, advance, blob_entry, build_history, classes, com
                       land, lines, section, text)
 from tasks.repo import content, merge, state
 from tasks.repo.importer import prepare
-from tasks.core.rewrite import RewriteRule, Rewriter
+from tasks.config import RewriteRule
+from tasks.core.rewrite import Rewriter
 
 BRAND = [{"from": "twenty", "to": "acme", "paths": ["**/*.js"]}]
 

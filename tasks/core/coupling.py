@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.repo.basedetect import map_path
+from tasks.core.paths import map_path
 from tasks.config import MapRule
 from tasks.globs import globs
 

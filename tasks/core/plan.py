@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 from tasks.core import coupling
 from tasks.config import Wave
-from tasks.repo.drift import ACTIONABLE
+from tasks.core.vocabulary import ACTIONABLE
 from tasks.globs import globs
 
 T = TypeVar("T")

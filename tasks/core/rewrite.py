@@ -13,22 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from tasks.config import RewriteRule  # the rule is config data; this module applies it
 from tasks.globs import globs
-
-
-@dataclass(frozen=True)
-class RewriteRule:
-    src: str
-    dst: str
-    paths: tuple[str, ...] = ()
-    regex: bool = False
-
-    @cached_property
-    def pattern(self) -> re.Pattern[bytes]:
-        return re.compile(self.src.encode() if self.regex else re.escape(self.src.encode()))
-
-    def applies(self, path: str) -> bool:
-        return not self.paths or globs(self.paths)(path)
 
 
 def blob_oid(data: bytes) -> str:

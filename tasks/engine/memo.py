@@ -18,13 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from checks.model import ERROR
+from tasks.hashing import digest
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 VERSION = 1
-
-
-def digest(value: Any) -> str:
-    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 def check_fingerprint(check: Any, containers: Mapping[str, Any], files: Sequence[str] = ()) -> str:

@@ -21,7 +21,8 @@ from tasks.repo import history, importer
 from tasks.core.bisect import isolate
 from tasks.config import Config
 from tasks.errors import CannotRun
-from tasks.engine.memo import Memo, digest
+from tasks.engine.memo import Memo
+from tasks.hashing import digest
 from tasks.core.bisect import WAITS
 from tasks.engine.slices import (deferral, find_slice, group_atoms, land, load_outcome, prepare_slice, readopted, refine,
                           status_of, sync_view, write_outcome)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from tasks import errors
 from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.workspace import Workspace
 
@@ -131,6 +132,8 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
         if entry.get("status") == "running":
             _append(ws, {"run": run_id, "status": "failed", "end": _now(), "note": "interrupted (no end recorded)"})
     _RUN = Run(ws, new_run_id(), upstream, handle)
+    if mark_failed not in errors.ON_FAILURE:  # an action's error marks this run failed in the ledger
+        errors.ON_FAILURE.append(mark_failed)
     _append(ws, {"run": _RUN.id, "status": "running", "start": _now(), "pid": os.getpid(), "upstream": upstream})
     atexit.register(_finish)
     return _RUN

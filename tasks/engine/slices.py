@@ -28,7 +28,8 @@ from tasks.core.bisect import BUDGET, WAITS, Atom, Result as Isolated, Verdict, 
 from tasks.config import Config
 from tasks.errors import CannotRun, ForkwaveError
 from tasks.repo.importer import Prepared, Touch
-from tasks.engine.memo import Memo, digest
+from tasks.engine.memo import Memo
+from tasks.hashing import digest
 from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 

@@ -19,7 +19,8 @@ from typing import Any
 from checks import tracking
 from checks.diagnose import error_line
 from checks.gates import run_gate
-from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner, SecretsPolicy
+from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner
+from tasks.config import SecretsPolicy
 from checks.runners import Dispatch
 from checks.testcases import JUnitError, read_failures
 from tasks.repo import git, importer, worktree
@@ -28,7 +29,8 @@ from tasks.config import DEFAULT_DENY_EXCEPT, Check, Config
 from tasks.errors import CannotRun
 from tasks.globs import globs
 from tasks.repo.importer import Change
-from tasks.engine.memo import Memo, check_fingerprint, digest
+from tasks.engine.memo import Memo, check_fingerprint
+from tasks.hashing import digest
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 FILES_INLINE = 32_000  # bytes of FORKWAVE_FILES kept in the environment; beyond, only FORKWAVE_FILES_FROM

@@ -155,26 +155,6 @@ def parse_diff_raw(out: bytes) -> list[Change]:
 
 # --- commands -----------------------------------------------------------------------
 
-@lru_cache(maxsize=64)
-def is_branch_name(name: str) -> bool:
-    """Is ``name`` a branch name by git's own rules (``git check-ref-format --branch``)?
-
-    ``--branch`` would also expand ``@{-1}`` and ``@`` against whatever repository the
-    working directory is in, so those (and NUL, which no argv can carry) are refused first.
-    """
-    if not name or "\0" in name or "@{" in name or name == "@":
-        return False
-    return run(["git", "check-ref-format", "--branch", name], check=False, env=git_env()).returncode == 0
-
-
-@lru_cache(maxsize=64)
-def is_ref_name(name: str) -> bool:
-    """Is ``name`` a valid ref name, one level allowed (``main``, ``v1.2``, ``refs/tags/v1``, a sha)?"""
-    if not name or "\0" in name or name.startswith("-"):
-        return False
-    return run(["git", "check-ref-format", "--allow-onelevel", name], check=False, env=git_env()).returncode == 0
-
-
 def rev_parse(repo: str | Path, rev: str) -> str | None:
     """The full object id ``rev`` names in ``repo``, or None if it names nothing."""
     out = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", rev, check=False)

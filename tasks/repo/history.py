@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tasks.repo import git
-from tasks.engine.memo import digest
+from tasks.hashing import digest
 
 AUTOMATIC = ("Forkwave-Slice", "Forkwave-State", "Forkwave-Retry")  # trailers of forkwave's own commits
 _REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})")

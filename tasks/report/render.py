@@ -5,7 +5,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tasks.repo.drift import ACTIONABLE, CLASSES, upstream_work
+from tasks.core.classify import upstream_work
+from tasks.core.vocabulary import ACTIONABLE, CLASSES
 from tasks.core.coupling import Group
 from tasks.core.plan import Plan
 
