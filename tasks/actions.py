@@ -15,9 +15,10 @@ from tasks.engine import person, retry, runlock, slices
 from tasks.report import render, reports
 from tasks.report import base as basereport
 from tasks.core.paths import map_path
+from tasks import modes
 from tasks.context import Context
 from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
-from tasks.core.plan import plan_waves
+from tasks.core.plan import combine, plan_waves
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
 
@@ -38,18 +39,29 @@ def do_fetch(ctx: Context) -> bool:
 
 @user_errors
 def do_drift(ctx: Context) -> dict[str, Any]:
-    upstream = _read(ctx, "upstream.json", "fetch")
+    upstream = _source_read(ctx, "upstream.json", "fetch")
     _locked(ctx)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     window = None
     if ctx.since:
         window = {map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, ctx.since, upstream["sha"])}
-    report = drift.compute(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror), window)
-    write_if_changed(ctx.ws.report("drift.json"), dump_json(report))
-    write_if_changed(ctx.ws.report("drift.md"), render.drift_board(report, redact_url(ctx.cfg.upstream.url), ctx.cfg.deny))
+    report = modes.mode_of(ctx.cfg).drift(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror), window)
+    write_if_changed(ctx.ws.source_report("drift.json"), dump_json(report))
+    write_if_changed(ctx.ws.source_report("drift.md"),
+                     render.drift_board(report, redact_url(ctx.cfg.upstream.url), ctx.cfg.deny))
     totals = ", ".join(f"{c} {n}" for c, n in report["totals"].items())
-    print(f"drift: {totals}")
+    print(f"drift{_for(ctx)}: {totals}")
     return {"fork_head": report["fork"]["sha"]}
+
+
+def _for(ctx: Context) -> str:
+    """`` web`` in messages when there are several sources."""
+    return f" {ctx.cfg.source}" if ctx.cfg.several else ""
+
+
+def _several(ctx: Context) -> str | None:
+    """The source's name where several share one record (the state file), else None."""
+    return ctx.cfg.source if ctx.cfg.several else None
 
 
 def choose_bases(ctx: Context, mirror: Path) -> classify.Bases | None:
@@ -58,9 +70,9 @@ def choose_bases(ctx: Context, mirror: Path) -> classify.Bases | None:
     cfg = ctx.cfg
     if cfg.base is not None:
         return None
-    detected_path = ctx.ws.report("base.json")
+    detected_path = ctx.ws.source_report("base.json")
     detected = read_json(detected_path)["best"]["sha"] if detected_path.exists() else None
-    recorded = {} if ctx.full else state.groups(state.read(cfg))
+    recorded = {} if ctx.full else state.groups(state.read(cfg), _several(ctx))
     known = git.resolve_many(mirror, [f"{sha}^{{commit}}" for sha in recorded.values()])
     recorded = {w: sha for (w, sha), ok in zip(recorded.items(), known) if ok}
     if recorded:
@@ -72,19 +84,32 @@ def choose_bases(ctx: Context, mirror: Path) -> classify.Bases | None:
 
 @user_errors
 def do_base(ctx: Context) -> dict[str, Any]:
-    upstream = _read(ctx, "upstream.json", "fetch")
+    upstream = _source_read(ctx, "upstream.json", "fetch")
     _locked(ctx)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     report = basedetect.detect(ctx.cfg, mirror, upstream["sha"])
-    basereport.write_reports(ctx.ws.reports, report)
+    basereport.write_reports(ctx.ws.source_reports, report)
     return {"fork_head": report["fork"]["sha"]}
 
 
 @user_errors
 def do_plan(ctx: Context) -> bool:
     _locked(ctx)
-    report = _read(ctx, "drift.json", "drift")
-    plan = plan_waves(report, ctx.cfg.waves, ctx.cfg.max_files, ctx.cfg.couple, upstream_history(ctx, report))
+    plans = []
+    for name in ctx.sources:
+        c = ctx.for_source(name)
+        report = _source_read(c, "drift.json", f"drift:{name}" if ctx.cfg.several else "drift")
+        plans.append((name, plan_waves(report, ctx.cfg.waves, ctx.cfg.max_files, ctx.cfg.couple,
+                                       upstream_history(c, report))))
+    if ctx.cfg.several:
+        owners = {}
+        for name, p in plans:
+            for f in (f for s in p.slices for f in s.files):
+                if f.path in owners:
+                    raise ForkwaveError(f"{ctx.cfg.file}: sources {owners[f.path]!r} and {name!r} both own {f.path}; "
+                                        "give each source paths of its own (sources.<n>.paths)")
+                owners[f.path] = name
+    plan = combine(plans, ctx.cfg.waves) if ctx.cfg.several else plans[0][1]
     write_if_changed(ctx.ws.report("plan.json"), dump_json(plan.to_json()))
     for wave, names in plan.waves:
         write_if_changed(ctx.ws.report(f"wave-{wave}.md"), render.wave_manifest(plan, wave))
@@ -115,6 +140,23 @@ def _read(ctx: Context, name: str, task: str) -> Any:
     return read_json(path)
 
 
+def _source_read(ctx: Context, name: str, task: str) -> Any:
+    """One of the source's own reports (``drift.json``...)."""
+    path = ctx.ws.source_report(name)
+    if not path.exists():
+        raise ForkwaveError(f"{path} is missing; run `doit {task}{':' + ctx.cfg.source if ctx.cfg.several else ''}` "
+                            "first")
+    return read_json(path)
+
+
+def slice_view(ctx: Context, plan: dict[str, Any], name: str) -> tuple[Context, dict[str, Any], dict[str, Any]]:
+    """(the context of the slice's source, the plan as that source sees it, its drift report)."""
+    slice_ = slices.find_slice(plan, name)
+    c = ctx.for_source(slice_.get("source") or ctx.sources[0])
+    view = {**plan, "upstream": slice_["upstream"]} if slice_.get("source") else plan
+    return c, view, _source_read(c, "drift.json", "drift")
+
+
 # --- slices and waves ---------------------------------------------------------------
 
 def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
@@ -134,7 +176,7 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
 def do_import(ctx: Context, name: str) -> bool:
     """Write the slice's import manifest: its files with upstream/fork entries, and the upstream
     commits that touched them since the base (why each file changes)."""
-    plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
+    ctx, plan, drift_report = slice_view(ctx, _read(ctx, "plan.json", "plan"), name)
     slice_ = slices.find_slice(plan, name)
     entries = drift_report["entries"]
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
@@ -144,7 +186,8 @@ def do_import(ctx: Context, name: str) -> bool:
                              for f in slice_["files"]})
     upstream_paths = [p for p in upstream_paths if importer.check_path(p) is None]  # `..` is no pathspec: blocked
     commits = git.log_touching(mirror, [f"{since}..{plan['upstream']}" if since else plan["upstream"]], upstream_paths)
-    manifest = {"slice": name, "wave": slice_["wave"], "upstream": plan["upstream"], "since": since,
+    manifest = {"slice": name, "wave": slice_["wave"], **({"source": ctx.cfg.source} if ctx.cfg.several else {}),
+                "upstream": plan["upstream"], "since": since,
                 "files": [{**f, **{k: entries[f["path"]].get(k) for k in ("upstream", "fork", "base", "renamed_from")}}
                           for f in slice_["files"]],
                 "commits": [{"sha": c.sha, "author": c.author, "subject": c.subject} for c in commits]}
@@ -158,7 +201,8 @@ _CANNOT_RUN: list[str] = []  # a check that cannot run stops every later slice o
 @user_errors
 def do_validate(ctx: Context, name: str, position: str) -> Any:
     run = _locked(ctx, fork=True)
-    plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
+    whole = _read(ctx, "plan.json", "plan")
+    ctx, plan, drift_report = slice_view(ctx, whole, name)
     slice_ = slices.find_slice(plan, name)
     fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
     if _CANNOT_RUN:
@@ -178,11 +222,12 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     print(f"[{position}] {name}: {len(slice_['files'])} files ...", flush=True)
     started = time.monotonic()
-    outcome = slices.run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name, run_id=run.id)
+    outcome = slices.run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name, run_id=run.id,
+                               prepare=modes.mode_of(ctx.cfg).prepare)
     reports.write_slice(ctx.ws, outcome, fork, sync)
     wave_names = next(w["slices"] for w in plan["waves"] if w["name"] == outcome["wave"])
     reports.write_wave(ctx.ws, outcome["wave"], wave_names, fork, sync)
-    reports.write_summary(ctx.ws, plan)
+    reports.write_summary(ctx.ws, whole)
     run.record(name, outcome["status"], outcome)
     if outcome["status"] == "error":
         _CANNOT_RUN.append(outcome["error"])
@@ -202,13 +247,21 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
 @user_errors
 def do_wave(ctx: Context, wave: str) -> Any:
     run = _locked(ctx, fork=True)
-    plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
+    plan = _read(ctx, "plan.json", "plan")
     names = next((w["slices"] for w in plan["waves"] if w["name"] == wave), [])
     fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
-    if not _CANNOT_RUN and retry.deferred_so_far(ctx.ws, plan, wave):
-        mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
+    for source in ctx.sources:  # each source's deferrals are retried against its own upstream
+        if _CANNOT_RUN:
+            break
+        c = ctx.for_source(source)
+        only = source if ctx.cfg.several else None
+        if not retry.deferred_so_far(ctx.ws, plan, wave, only):
+            continue
+        view = {**plan, "upstream": plan["sources"][source]} if only else plan
+        mirror = fetch.ensure_commit(c.cfg, c.ws, view["upstream"])
         try:
-            record = retry.retry(ctx.cfg, ctx.ws, mirror, plan, drift_report, wave, run_id=run.id)
+            record = retry.retry(c.cfg, c.ws, mirror, view, _source_read(c, "drift.json", "drift"), wave,
+                                 run_id=run.id, source=only, prepare=modes.mode_of(c.cfg).prepare)
         except CannotRun as exc:
             _CANNOT_RUN.append(str(exc))
             runlock.mark_failed()
@@ -232,9 +285,14 @@ def do_wave(ctx: Context, wave: str) -> Any:
     if any(s == "rolled-back" for s in statuses.values()):
         print(f"wave {wave}: landed with rolled-back slices; not recorded in {state.STATE_PATH}")
         return True
-    if state.record_wave(ctx.cfg, wave, plan["upstream"], redact_url(ctx.cfg.raw["upstream"]["url"]), ctx.ws):
-        print(f"wave {wave}: landed; recorded upstream {plan['upstream'][:12]} in {state.STATE_PATH} "
-              f"on {ctx.cfg.fork.sync_branch}")
+    in_wave = {slices.find_slice(plan, n).get("source") or ctx.sources[0] for n in names}
+    for source in (s for s in ctx.sources if s in in_wave):
+        c = ctx.for_source(source)
+        revision = plan["sources"][source] if ctx.cfg.several else plan["upstream"]
+        if modes.mode_of(c.cfg).record(c.cfg, ctx.ws, wave, revision, redact_url(c.cfg.raw["upstream"]["url"]),
+                                      _several(c)):
+            print(f"wave {wave}: landed; recorded {source} {revision[:12]} in {state.STATE_PATH} "
+                  f"on {ctx.cfg.fork.sync_branch}")
     return True
 
 
@@ -249,7 +307,7 @@ def _var(name: str) -> str | None:
 @user_errors
 def do_resolve(ctx: Context, name: str) -> bool:
     _locked(ctx, fork=True)
-    plan, drift_report = _read(ctx, "plan.json", "plan"), _read(ctx, "drift.json", "drift")
+    ctx, plan, drift_report = slice_view(ctx, _read(ctx, "plan.json", "plan"), name)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     commit = person.resolve(ctx.cfg, ctx.ws, plan, drift_report, mirror, name, _var("path"), _var("take"))
     print(f"{name}: resolution committed on {ctx.cfg.fork.sync_branch} as {commit[:12]}; run `doit` to validate it")

@@ -47,16 +47,35 @@ _PUBLISH = {"type": "object", "additionalProperties": False, "properties": {
     "risk": {"type": "object", "additionalProperties": False, "properties": {
         "weights": {"type": "object", "propertyNames": {"enum": list(RISK_TERMS)}, "additionalProperties": _WEIGHT},
         "low": _WEIGHT, "medium": _WEIGHT}}}}
-_MAP_RULE = {"type": "object", "additionalProperties": False, "required": ["from", "to"],
-             "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"}}}
+_MAP_RULE = {"type": "object", "additionalProperties": False, "required": ["from", "to"],  # from "": the whole tree
+             "properties": {"from": {"type": "string"}, "to": {"type": "string"}}}
+_REWRITE = {"type": "array", "items": {
+    "type": "object", "additionalProperties": False, "required": ["from", "to"],
+    "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"},
+                   "paths": _STR_LIST, "regex": {"type": "boolean"}}}}
+MODES = ("snapshot", "merge", "cherry-pick")   # how a source's changes become slices (tasks/modes/)
+SOURCE_KEYS = ("base", "map", "rewrite", "ignore", "deny")  # per source; top level: the one `upstream:`'s
 SCHEMA: dict[str, Any] = {
+    "$defs": {"rewrite": _REWRITE},
     "type": "object",
     "additionalProperties": False,
-    "required": ["upstream", "fork"],
+    "required": ["fork"],
     "properties": {
         "upstream": {"type": "object", "additionalProperties": False, "required": ["url"],
                      "properties": {"url": {"type": "string", "minLength": 1},
                                     "ref": {"type": "string", "minLength": 1}}},
+        "sources": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": False, "required": ["name", "url"],
+            "properties": {"name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
+                           "url": {"type": "string", "minLength": 1},
+                           "ref": {"type": "string", "minLength": 1},
+                           "mode": {"enum": list(MODES)},
+                           "paths": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                           "base": {"type": ["string", "null"]},
+                           "map": {"type": "array", "items": _MAP_RULE},
+                           "ignore": _STR_LIST,
+                           "deny": _STR_LIST,
+                           "rewrite": {"$ref": "#/$defs/rewrite"}}}},
         "fork": {"type": "object", "additionalProperties": False, "required": ["path"],
                  "properties": {"path": {"type": "string", "minLength": 1},
                                 "branch": {"type": "string", "minLength": 1},
@@ -92,10 +111,7 @@ SCHEMA: dict[str, Any] = {
                            "compose": {"type": "string", "minLength": 1},
                            "service": {"type": "string", "minLength": 1},
                            "junit": {"type": "string", "minLength": 1}}}},
-        "rewrite": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["from", "to"],
-            "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"},
-                           "paths": _STR_LIST, "regex": {"type": "boolean"}}}},
+        "rewrite": {"$ref": "#/$defs/rewrite"},
         "deletions": {"enum": ["apply", "report"]},
         "gating": {"enum": ["baseline", "strict"]},
         "containers": {"type": "object", "additionalProperties": False,
@@ -231,6 +247,26 @@ class Publish:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where changes come from: a repository and ref, how they become slices (``mode``), the
+    fork-side paths it owns, and how its paths and contents map into the fork."""
+
+    name: str
+    upstream: Upstream
+    mode: str = "snapshot"
+    paths: tuple[str, ...] = ("**",)
+    base: str | None = None
+    map: tuple[MapRule, ...] = ()
+    rewrite: tuple[RewriteRule, ...] = ()
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    deny: tuple[str, ...] = DEFAULT_DENY
+    written: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # url/ref as written
+
+    def owns(self, path: str) -> bool:
+        return globs(self.paths)(path)
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     upstream: Upstream
@@ -252,7 +288,30 @@ class Config:
     gating: str = "baseline"
     couple: tuple[tuple[str, ...], ...] = ()   # groups of globs: the paths one group matches are coupled
     publish: Publish = Publish()
+    sources: tuple[Source, ...] = ()
+    source: str = "upstream"   # the source this view of the config is for (see ``for_source``)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def several(self) -> bool:
+        """More than one source: each gets its own mirror, reports folder and tasks (``fetch:<name>``)."""
+        return len(self.sources) > 1
+
+    @property
+    def current(self) -> Source:
+        return next(s for s in self.sources if s.name == self.source)
+
+    def for_source(self, name: str) -> Config:
+        """The config as one source sees it: its upstream, base, map, rewrite, ignore and deny."""
+        src = next((s for s in self.sources if s.name == name), None)
+        if src is None:
+            raise ForkwaveError(f"{self.file}: no source named {name!r} (sources: "
+                                f"{', '.join(s.name for s in self.sources)})")
+        from dataclasses import replace
+
+        return replace(self, upstream=src.upstream, base=src.base, map=src.map, rewrite=src.rewrite,
+                       ignore=src.ignore, deny=src.deny, source=src.name,
+                       raw={**self.raw, "upstream": src.written})
 
     def is_denied(self, path: str) -> bool:
         """Matches ``deny`` and none of ``deny_except`` (``.env.example`` and kin by default)."""
@@ -336,7 +395,7 @@ def _read_yaml(path: Path) -> Any:
 def _check_semantics(path: Path, data: dict[str, Any]) -> None:
     """What a schema cannot say: branches and refs by git's rules, unsafe map targets, bad globs,
     check kinds, regexes, duplicate check names."""
-    for check in (_check_text, _check_fork, _check_upstream, _check_map, _check_globs, _check_checks,
+    for check in (_check_text, _check_sources, _check_fork, _check_upstream, _check_map, _check_globs, _check_checks,
                   _check_secrets, _check_rewrites, _check_publish):
         problem = check(data)
         if problem:
@@ -384,24 +443,88 @@ def _check_fork(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _check_upstream(data: dict[str, Any]) -> str | None:
+def source_dicts(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(key prefix of url/ref, key prefix of the other keys, the source as written), in order.
+
+    ``upstream:`` is one source named ``upstream`` whose other keys (``base``, ``map``, ...)
+    are the top level's.
+    """
+    if "sources" in data:
+        return [(f"sources.{i}.", f"sources.{i}.", src) for i, src in enumerate(data["sources"])]
     up = data["upstream"]
-    if up["url"].startswith("-"):
-        return f"key 'upstream.url': {up['url']!r} starts with '-' and would be read as a git option"
-    ref = up.get("ref", "main")
-    if not refnames.is_ref_name(ref):
-        return (f"key 'upstream.ref': {ref!r} is not a valid branch, tag or commit name "
-                "(git check-ref-format)")
+    return [("upstream.", "", {"name": "upstream", **up, **{k: data[k] for k in SOURCE_KEYS if k in data}})]
+
+
+AVAILABLE_MODES = ("snapshot",)  # the others arrive with their modules (tasks/modes/)
+
+
+def _check_sources(data: dict[str, Any]) -> str | None:
+    if "upstream" in data and "sources" in data:
+        return "give either 'upstream' (one source) or 'sources' (a list), not both"
+    if "upstream" not in data and "sources" not in data:
+        return "missing key 'upstream' (or 'sources'); it is required"
+    if "sources" not in data:
+        return None
+    for key in SOURCE_KEYS:
+        if key in data and key not in ("ignore", "deny"):
+            return f"key '{key}': with 'sources', give it per source (sources.<n>.{key})"
+    names = [src["name"] for src in data["sources"]]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        return f"key 'sources': source name {dupes[0]!r} is used twice; names must be unique"
+    for i, src in enumerate(data["sources"]):
+        if src.get("mode", "snapshot") not in AVAILABLE_MODES:
+            return (f"key 'sources.{i}.mode': {src['mode']!r} is not available in this version "
+                    f"(modes: {', '.join(AVAILABLE_MODES)})")
+        if len(names) > 1 and not src.get("paths"):
+            return (f"key 'sources.{i}': missing key 'paths' (the fork-side globs source {src['name']!r} owns); "
+                    "with several sources each says which paths are its own")
+    return _check_overlap(data["sources"])
+
+
+def _sample(pattern: str) -> str:
+    """A path ``pattern`` matches, for telling whether two sources' globs can meet.
+
+    >>> _sample("addons/oca/web/**"), _sample("src/*.js"), _sample("**")
+    ('addons/oca/web/x', 'src/x.js', 'x')
+    """
+    text = pattern.strip("/")
+    text = re.sub(r"\[!?\^?([^]])[^]]*\]", r"\1", text)
+    return re.sub(r"\*\*|\*|\?", "x", text) or "x"
+
+
+def _check_overlap(sources: list[dict[str, Any]]) -> str | None:
+    """Two sources owning one path is an error: each claims the other's sample paths."""
+    for i, a in enumerate(sources):
+        for j, b in enumerate(sources[i + 1:], i + 1):
+            for pa in a.get("paths") or ("**",):
+                for pb in b.get("paths") or ("**",):
+                    both = _sample(pa) if globs((pb,))(_sample(pa)) else _sample(pb) if globs((pa,))(_sample(pb)) else None
+                    if both is not None:
+                        return (f"key 'sources.{j}.paths': sources {a['name']!r} ({pa}) and {b['name']!r} ({pb}) both "
+                                f"own paths such as {both}; give each source paths of its own")
+    return None
+
+
+def _check_upstream(data: dict[str, Any]) -> str | None:
+    for url_key, _, src in source_dicts(data):
+        if src["url"].startswith("-"):
+            return f"key '{url_key}url': {src['url']!r} starts with '-' and would be read as a git option"
+        ref = src.get("ref", "main")
+        if not refnames.is_ref_name(ref):
+            return (f"key '{url_key}ref': {ref!r} is not a valid branch, tag or commit name "
+                    "(git check-ref-format)")
     return None
 
 
 def _check_map(data: dict[str, Any]) -> str | None:
-    for i, rule in enumerate(data.get("map") or ()):
-        parts = rule["to"].split("/")
-        if (rule["to"].startswith("/") or ".." in parts or "\\" in rule["to"]
-                or any(p.lower().rstrip(". ") == ".git" for p in parts)):
-            return (f"key 'map.{i}.to': {rule['to']!r} must stay inside the repository "
-                    "(no leading '/', no '..', no '.git', no '\\')")
+    for _, key, src in source_dicts(data):
+        for i, rule in enumerate(src.get("map") or ()):
+            parts = rule["to"].split("/")
+            if (rule["to"].startswith("/") or ".." in parts or "\\" in rule["to"]
+                    or any(p.lower().rstrip(". ") == ".git" for p in parts)):
+                return (f"key '{key}map.{i}.to': {rule['to']!r} must stay inside the repository "
+                        "(no leading '/', no '..', no '.git', no '\\')")
     return None
 
 
@@ -414,8 +537,12 @@ def _glob_lists(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         yield f"buckets.{i}.paths", b["paths"]
     for name, w in (data.get("waves") or {}).items():
         yield f"waves.{name}.paths", w.get("paths") or ()
-    for i, r in enumerate(data.get("rewrite") or ()):
-        yield f"rewrite.{i}.paths", r.get("paths") or ()
+    for _, key, src in source_dicts(data) if ("upstream" in data) != ("sources" in data) else ():
+        for i, r in enumerate(src.get("rewrite") or ()):
+            yield f"{key}rewrite.{i}.paths", r.get("paths") or ()
+        if key:  # a source's own lists (the shorthand's are the top level's, listed above)
+            for name in ("ignore", "deny", "paths"):
+                yield f"{key}{name}", src.get(name) or ()
     for i, c in enumerate(data.get("checks") or ()):
         yield f"checks.{i}.when", c.get("when") or ()
     for i, rule in enumerate(data.get("couple") or ()):
@@ -468,12 +595,13 @@ def _check_secrets(data: dict[str, Any]) -> str | None:
 
 
 def _check_rewrites(data: dict[str, Any]) -> str | None:
-    for i, rule in enumerate(data.get("rewrite") or ()):
-        if rule.get("regex"):
-            try:
-                re.compile(rule["from"])
-            except (re.error, RecursionError, OverflowError) as exc:
-                return f"key 'rewrite.{i}.from': not a valid regex ({exc})"
+    for _, key, src in source_dicts(data):
+        for i, rule in enumerate(src.get("rewrite") or ()):
+            if rule.get("regex"):
+                try:
+                    re.compile(rule["from"])
+                except (re.error, RecursionError, OverflowError) as exc:
+                    return f"key '{key}rewrite.{i}.from': not a valid regex ({exc})"
     return None
 
 
@@ -643,21 +771,36 @@ def _is_url(url: str) -> bool:
     return "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url) is not None
 
 
+def _source(path: Path, here: Path, url_key: str, src: dict[str, Any], data: dict[str, Any]) -> Source:
+    url = src["url"] if _is_url(src["url"]) else str(_resolve(path, here, src["url"], f"{url_key}url"))
+    return Source(
+        name=src["name"], upstream=Upstream(url=url, ref=src.get("ref", "main")), mode=src.get("mode", "snapshot"),
+        paths=tuple(src.get("paths", ("**",))), base=src.get("base"),
+        map=tuple(MapRule(r["from"], r["to"]) for r in src.get("map") or ()),
+        rewrite=tuple(RewriteRule(r["from"], r["to"], tuple(r.get("paths", ())), r.get("regex", False))
+                      for r in src.get("rewrite") or ()),
+        ignore=tuple(src.get("ignore", data.get("ignore", DEFAULT_IGNORE))),
+        deny=tuple(src.get("deny", data.get("deny", DEFAULT_DENY))),
+        written={k: src[k] for k in ("url", "ref") if k in src})
+
+
 def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) -> Config:
     here = relative_to.resolve() if relative_to else path.resolve().parent
-    up = data["upstream"]
-    url = up["url"] if _is_url(up["url"]) else str(_resolve(path, here, up["url"], "upstream.url"))
+    sources = tuple(_source(path, here, url_key, src, data) for url_key, _, src in source_dicts(data))
+    first = sources[0]
     fk = data["fork"]
     waves = data.get("waves") or DEFAULT_WAVES
     return Config(
         file=path,
-        upstream=Upstream(url=url, ref=up.get("ref", "main")),
+        upstream=first.upstream,
+        sources=sources,
+        source=first.name,
         fork=Fork(path=_resolve(path, here, fk["path"], "fork.path"), branch=fk.get("branch", "main"),
                   sync_branch=fk.get("sync_branch", "sync/upstream")),
-        base=data.get("base"),
-        map=tuple(MapRule(r["from"], r["to"]) for r in data.get("map") or ()),
-        ignore=tuple(data.get("ignore", DEFAULT_IGNORE)),
-        deny=tuple(data.get("deny", DEFAULT_DENY)),
+        base=first.base,
+        map=first.map,
+        ignore=first.ignore,
+        deny=first.deny,
         deny_except=tuple(data.get("deny_except", DEFAULT_DENY_EXCEPT)),
         secrets=SecretsPolicy(tuple((data.get("secrets") or {}).get("allow", ())),
                               tuple((data.get("secrets") or {}).get("paths", ()))),
@@ -671,14 +814,13 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
                            c.get("compose"), c.get("service"), c.get("junit"), c.get("node"))
                      for c in data.get("checks") or ()),
         containers=_containers(path, here, data.get("containers") or {}),
-        rewrite=tuple(RewriteRule(r["from"], r["to"], tuple(r.get("paths", ())), r.get("regex", False))
-                      for r in data.get("rewrite") or ()),
+        rewrite=first.rewrite,
         deletions=data.get("deletions", "apply"),
         gating=data.get("gating", "baseline"),
         gates=tuple(data.get("gates", GATES)),
         couple=tuple(tuple(rule) for rule in data.get("couple") or ()),
         publish=_publish(data.get("publish") or {}),
-        raw=data,
+        raw={**data, "upstream": first.written},
     )
 
 

@@ -20,6 +20,16 @@ class Context:
     full: bool = False         # full=1: ignore the state recorded in the fork
     since: str | None = None   # since=<date|sha>: only upstream changes after that point
 
+    def for_source(self, name: str) -> Context:
+        """The context as one source's steps see it: its config view, its mirror and reports."""
+        from dataclasses import replace
+
+        return replace(self, cfg=self.cfg.for_source(name), ws=self.ws.scoped(name if self.cfg.several else None))
+
+    @property
+    def sources(self) -> list[str]:
+        return [s.name for s in self.cfg.sources]
+
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}

@@ -40,21 +40,43 @@ def task_demo() -> dict[str, Any]:
     }
 
 
-def task_fetch() -> dict[str, Any]:
-    """Mirror the upstream and record the commit its ref names (reports/upstream.json)."""
+def _per_source(make: Any) -> Any:
+    """A creator's task for the one source (the names of today: ``fetch``, ``drift``), or one subtask
+    per source (``fetch:web``; plain ``fetch`` runs them all)."""
     ctx = context()
+    if not ctx.cfg.several:
+        return make(ctx.for_source(ctx.sources[0]), "")
 
-    def unchanged() -> bool:
-        return fetch.is_current(ctx.cfg, ctx.ws, offline=ctx.offline)
+    def generate() -> Iterator[dict[str, Any]]:
+        for name in ctx.sources:
+            task = make(ctx.for_source(name), name)
+            yield {"name": name, **task}
 
-    return {
-        "actions": [(actions.do_fetch, [ctx])],
-        "task_dep": ["demo"],
-        "targets": ["reports/upstream.json"],
-        "uptodate": [config_changed(ctx.cfg.section("upstream")), unchanged],
-        "clean": _cleans((clean.remove, [ctx.ws, ["reports/upstream.json", ctx.ws.mirror]])),
-        "verbosity": 2,
-    }
+    return generate()
+
+
+def _rel(ctx: Context, name: str) -> str:
+    """A source's own report, relative to the workspace (``reports/drift.json``, ``reports/sources/web/…``)."""
+    return ctx.ws.rel(ctx.ws.source_report(name))
+
+
+def task_fetch() -> Any:
+    """Mirror each source and record the commit its ref names (reports/upstream.json; several: reports/sources/<name>/)."""
+
+    def make(c: Context, name: str) -> dict[str, Any]:
+        def unchanged() -> bool:
+            return fetch.is_current(c.cfg, c.ws, offline=c.offline)
+
+        return {
+            "actions": [(actions.do_fetch, [c])],
+            "task_dep": ["demo"],
+            "targets": [_rel(c, "upstream.json")],
+            "uptodate": [config_changed(c.cfg.section("upstream")), unchanged],
+            "clean": _cleans((clean.remove, [c.ws, [_rel(c, "upstream.json"), c.ws.mirror]])),
+            "verbosity": 2,
+        }
+
+    return _per_source(make)
 
 
 def _fork_unchanged(ctx: Context) -> Any:
@@ -69,35 +91,53 @@ def _fork_unchanged(ctx: Context) -> Any:
     return check
 
 
-def task_base() -> dict[str, Any]:
-    """Find the upstream commit the fork was copied from, by content (reports/base.md); used when no base is set."""
-    ctx = context()
-    if ctx.cfg.base is not None:
-        return {"actions": None, "uptodate": [True]}
-
-    return {
-        "actions": [(actions.do_base, [ctx])],
-        "file_dep": ["reports/upstream.json"],
-        "targets": ["reports/base.json", "reports/base.md"],
-        "clean": _cleans((clean.remove, [ctx.ws, ["reports/base.json", "reports/base.md"]])),
-        "uptodate": [config_changed(ctx.cfg.section("fork", "map", "ignore", "deny", "rewrite")), _fork_unchanged(ctx)],
-        "verbosity": 2,
-    }
+SOURCE_KEYS = ("map", "ignore", "deny", "rewrite", "base")
 
 
-def task_drift() -> dict[str, Any]:
-    """Compare upstream and fork trees: reports/drift.json and the priority board drift.md."""
-    ctx = context()
+def _source_section(c: Context, *keys: str) -> dict[str, Any]:
+    """What a source's steps depend on: the config section, and with several sources the source's own keys."""
+    section = c.cfg.section(*keys)
+    if c.cfg.several:
+        section["source"] = {k: c.cfg.section(k)[k] for k in SOURCE_KEYS} | {"paths": list(c.cfg.current.paths)}
+    return section
 
-    return {
-        "actions": [(actions.do_drift, [ctx])],
-        "file_dep": ["reports/upstream.json"] + (["reports/base.json"] if ctx.cfg.base is None else []),
-        "targets": ["reports/drift.json", "reports/drift.md"],
-        "clean": _cleans((clean.remove, [ctx.ws, ["reports/drift.json", "reports/drift.md"]])),
-        "uptodate": [config_changed({**ctx.cfg.section("fork", *DRIFT_KEYS), "full": ctx.full, "since": ctx.since}),
-                     _fork_unchanged(ctx)],
-        "verbosity": 2,
-    }
+
+def task_base() -> Any:
+    """Find the upstream commit the fork was copied from, by content (reports/base.md); when a source sets no base."""
+
+    def make(c: Context, name: str) -> dict[str, Any]:
+        if c.cfg.base is not None:
+            return {"actions": None, "uptodate": [True]}
+        targets = [_rel(c, "base.json"), _rel(c, "base.md")]
+        return {
+            "actions": [(actions.do_base, [c])],
+            "file_dep": [_rel(c, "upstream.json")],
+            "targets": targets,
+            "clean": _cleans((clean.remove, [c.ws, targets])),
+            "uptodate": [config_changed(_source_section(c, "fork", "map", "ignore", "deny", "rewrite")),
+                         _fork_unchanged(c)],
+            "verbosity": 2,
+        }
+
+    return _per_source(make)
+
+
+def task_drift() -> Any:
+    """Compare each source's trees with the fork's: reports/drift.json and the priority board drift.md."""
+
+    def make(c: Context, name: str) -> dict[str, Any]:
+        targets = [_rel(c, "drift.json"), _rel(c, "drift.md")]
+        return {
+            "actions": [(actions.do_drift, [c])],
+            "file_dep": [_rel(c, "upstream.json")] + ([_rel(c, "base.json")] if c.cfg.base is None else []),
+            "targets": targets,
+            "clean": _cleans((clean.remove, [c.ws, targets])),
+            "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
+                                         "since": c.since}), _fork_unchanged(c)],
+            "verbosity": 2,
+        }
+
+    return _per_source(make)
 
 
 IMAGES = {"forkwave/python:3.11": "python/Dockerfile", "forkwave/node:bookworm": "node/Dockerfile"}
@@ -153,12 +193,14 @@ def task_plan() -> dict[str, Any]:
     targets = ["reports/plan.json"] + [f"reports/wave-{w.name}.md" for w in ctx.cfg.waves]
     return {
         "actions": [(actions.do_plan, [ctx])],
-        "file_dep": ["reports/drift.json"],
+        "file_dep": [_rel(ctx.for_source(name), "drift.json") for name in ctx.sources],
         "targets": targets,
         "clean": _cleans((clean.remove, [ctx.ws, targets])),
         # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
         # change that moves no planned path leaves drift.json, and so the coupling, as it was
-        "uptodate": [config_changed(ctx.cfg.section("waves", "max_files", "couple"))],
+        "uptodate": [config_changed(ctx.cfg.section("waves", "max_files", "couple"))
+                     if not ctx.cfg.several else config_changed({**ctx.cfg.section("waves", "max_files", "couple"),
+                                                                 "sources": ctx.sources})],
         "verbosity": 2,
     }
 
@@ -273,7 +315,7 @@ def _import_tasks(ctx: Context, plan: dict[str, Any] | None, names: list[str]) -
             "name": name,
             "doc": f"{_about(s['wave'], s['files'])}: import manifest",
             "actions": [(actions.do_import, [ctx, name])],
-            "file_dep": ["reports/plan.json", "reports/drift.json"],
+            "file_dep": ["reports/plan.json", _rel(ctx.for_source(s.get("source") or ctx.sources[0]), "drift.json")],
             "targets": [target],
             "clean": _cleans((clean.remove, [ctx.ws, [target]])),
             "verbosity": 2,

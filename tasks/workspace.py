@@ -13,7 +13,15 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Workspace:
+    """The workspace, seen for one source (``source``) or for the single one (None).
+
+    With several sources each keeps its mirror in ``.forkwave/sources/<name>.git`` and its own
+    reports (``upstream.json``, ``base.*``, ``drift.*``) in ``reports/sources/<name>/``; with one,
+    they stay where they always were (``.forkwave/upstream.git``, ``reports/``).
+    """
+
     root: Path
+    source: str | None = None
 
     @property
     def reports(self) -> Path:
@@ -26,7 +34,18 @@ class Workspace:
 
     @property
     def mirror(self) -> Path:
-        return self.state / "upstream.git"
+        return self.state / "upstream.git" if self.source is None else self.state / "sources" / f"{self.source}.git"
+
+    @property
+    def source_reports(self) -> Path:
+        return self.reports if self.source is None else self.reports / "sources" / self.source
+
+    def source_report(self, name: str) -> Path:
+        """One of the source's own reports (``upstream.json``, ``drift.json``, ...)."""
+        return self.source_reports / name
+
+    def scoped(self, source: str | None) -> Workspace:
+        return Workspace(self.root, source)
 
     def report(self, name: str) -> Path:
         return self.reports / name

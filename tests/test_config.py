@@ -87,7 +87,6 @@ BAD_CONFIGS = [
     ("map-not-list", MINIMAL + "map: {from: a, to: b}\n",
      "key 'map': expected a list, got dict {'from': 'a', 'to': 'b'}"),
     ("map-rule-no-to", MINIMAL + "map: [{from: a}]\n", "missing key 'map.0.to'; it is required"),
-    ("map-empty-from", MINIMAL + "map: [{from: '', to: b}]\n", "key 'map.0.from': expected a non-empty string"),
     ("url-not-string", "upstream: {url: 3}\nfork: {path: f}\n", "key 'upstream.url': expected a string, got int 3"),
     ("base-wrong-type", MINIMAL + "base: [v1]\n", "key 'base': expected a string or null, got list ['v1']"),
     ("ignore-empty-pattern", MINIMAL + "ignore: ['']\n", "key 'ignore.0': expected a non-empty string"),

@@ -30,5 +30,7 @@ def map_path(path: str, rules: Sequence[MapRule]) -> str:
 
     >>> map_path("packages/twenty-ui/a.ts", [MapRule("packages/twenty-", "packages/acme-")])
     'packages/acme-ui/a.ts'
+    >>> map_path("static/app.js", [MapRule("", "addons/oca/web/")])   # a whole repository, vendored
+    'addons/oca/web/static/app.js'
     """
     return place(path, rules)[0]

@@ -5,7 +5,7 @@ import fnmatch
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from tasks.core import coupling
@@ -41,11 +41,15 @@ class Slice:
     files: tuple[PlanFile, ...]
     groups: tuple[coupling.Group, ...] = ()
     ci: bool = False          # CI definitions only (``CI_DEFINITIONS``), in a slice of their own
+    source: str | None = None  # with several sources: the one the slice's changes come from
+    upstream: str | None = None  # ... and its revision
 
     def to_json(self) -> dict[str, Any]:
-        out = {"name": self.name, "wave": self.wave, "files": [f.to_json() for f in self.files],
-               "groups": [g.to_json() for g in self.groups]}
-        return out | {"ci": True} if self.ci else out  # the key only where it holds: other plans stay as they were
+        out: dict[str, Any] = {"name": self.name, "wave": self.wave}
+        if self.source is not None:  # keys only where they hold: one source's plans stay as they were
+            out |= {"source": self.source, "upstream": self.upstream}
+        out |= {"files": [f.to_json() for f in self.files], "groups": [g.to_json() for g in self.groups]}
+        return out | {"ci": True} if self.ci else out
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,11 @@ class Plan:
     slices: tuple[Slice, ...]
     unassigned: tuple[PlanFile, ...]
     coupling: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)  # several sources: name -> upstream revision
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        head = {"sources": dict(self.sources)} if self.sources else {}
+        return head | {
             "upstream": self.upstream,
             "base": self.base,
             "max_files": self.max_files,
@@ -359,3 +365,30 @@ def _slices(cuts: Sequence[tuple[str, Sequence[tuple[str, ...]]]], entries: Mapp
                             coupling.groups_in(files, mine, slice_of, size_of), ci=bool(files) and files[0] in ci))
     index = [(wave, tuple(name for name, w, _ in named if w == wave)) for wave, _ in cuts]
     return slices, index
+
+
+def combine(plans: Sequence[tuple[str, Plan]], waves: Sequence[Wave]) -> Plan:
+    """One plan from each source's: waves keep their order, and within a wave the sources keep
+    theirs (config order); slices are numbered ``slice-1..N`` across all of them, each naming its
+    source and that source's revision. ``upstream`` is every source's revision, one string.
+
+    >>> a = Plan("aaa", None, 2, (("x", ("slice-1",)),), (Slice("slice-1", "x", (PlanFile("p", "c", "b"),)),), ())
+    >>> b = Plan("bbb", None, 2, (("x", ("slice-1",)),), (Slice("slice-1", "x", (PlanFile("q", "c", "b"),)),), ())
+    >>> [(s.name, s.source, s.upstream) for s in combine([("web", a), ("sale", b)], [Wave("x")]).slices]
+    [('slice-1', 'web', 'aaa'), ('slice-2', 'sale', 'bbb')]
+    """
+    slices: list[Slice] = []
+    index: list[tuple[str, tuple[str, ...]]] = []
+    for w in waves:
+        names = []
+        for source, plan in plans:
+            members = dict(plan.waves).get(w.name, ())
+            for s in (s for s in plan.slices if s.name in members):
+                name = f"slice-{len(slices) + 1}"
+                slices.append(replace(s, name=name, source=source, upstream=plan.upstream))
+                names.append(name)
+        index.append((w.name, tuple(names)))
+    unassigned = tuple(sorted((f for _, p in plans for f in p.unassigned), key=lambda f: f.path))
+    return Plan(",".join(f"{name}:{p.upstream}" for name, p in plans), None, plans[0][1].max_files if plans else 0,
+                tuple(index), tuple(slices), unassigned,
+                {name: dict(p.coupling) for name, p in plans}, {name: p.upstream for name, p in plans})

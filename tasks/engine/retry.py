@@ -31,8 +31,8 @@ from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 from tasks.repo import worktree
 
 
-def record_path(ws: Workspace, wave: str) -> Path:
-    return ws.reports / f"wave-{wave}" / "retry.json"
+def record_path(ws: Workspace, wave: str, source: str | None = None) -> Path:
+    return ws.reports / f"wave-{wave}" / (f"retry-{source}.json" if source else "retry.json")
 
 
 def waves_so_far(plan: Mapping[str, Any], wave: str) -> list[str]:
@@ -45,13 +45,17 @@ def retryable(d: Mapping[str, Any]) -> bool:
     return "path-safety" not in d.get("checks", ()) and not d.get("reason", "").startswith("blocked:")
 
 
-def deferred_so_far(ws: Workspace, plan: Mapping[str, Any], wave: str) -> dict[str, list[list[str]]]:
-    """slice -> its retryable deferred sets, for every slice of ``wave`` and the waves before it."""
+def deferred_so_far(ws: Workspace, plan: Mapping[str, Any], wave: str,
+                    source: str | None = None) -> dict[str, list[list[str]]]:
+    """slice -> its retryable deferred sets, for every slice of ``wave`` and the waves before it
+    (with several sources: ``source``'s slices only)."""
     out: dict[str, list[list[str]]] = {}
     for w in plan["waves"]:
         if w["name"] not in waves_so_far(plan, wave):
             continue
         for name in w["slices"]:
+            if source is not None and find_slice(plan, name).get("source") != source:
+                continue
             outcome = load_outcome(ws, name)
             if outcome and outcome.get("status") not in ("error",):
                 sets = [list(d["files"]) for d in outcome["deferred"] if retryable(d)]
@@ -70,10 +74,12 @@ def key(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mapping[str,
 
 
 def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any], wave: str,
-          runner: Runner | None = None, run_id: str = "run") -> dict[str, Any] | None:
-    """Validate everything deferred so far together on the sync tip; adopt what passes. None: nothing to do."""
-    work = deferred_so_far(ws, plan, wave)
-    path = record_path(ws, wave)
+          runner: Runner | None = None, run_id: str = "run", source: str | None = None,
+          prepare: Any = None) -> dict[str, Any] | None:
+    """Validate everything deferred so far together on the sync tip; adopt what passes. None: nothing to do.
+    With several sources, one source's deferrals (``source``), against its upstream (``plan["upstream"]``)."""
+    work = deferred_so_far(ws, plan, wave, source)
+    path = record_path(ws, wave, source)
     if not work:
         path.unlink(missing_ok=True)
         return None
@@ -83,10 +89,11 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
     started = time.monotonic()
     owner = {f: name for name, sets in work.items() for s in sets for f in s}
     plan_files = {f["path"]: f for name in work for f in find_slice(plan, name)["files"]}
-    pseudo = {"name": f"retry-{wave}", "wave": wave, "files": [plan_files[f] for f in sorted(owner)]}
+    label = f"retry-{wave}" + (f"-{source}" if source else "")
+    pseudo = {"name": label, "wave": wave, "files": [plan_files[f] for f in sorted(owner)]}
     worktree.guard(cfg, ws)
     start = worktree.sync_tip(cfg)
-    prepared = prepare_slice(cfg, ws, mirror, pseudo, drift, start, save=False)
+    prepared = (prepare or prepare_slice)(cfg, ws, mirror, pseudo, drift, start, save=False)
     changes = {c.path: c for c in prepared.changes}
     importer.copy_objects(mirror, cfg.fork.path, [c.oid for c in prepared.changes if c.oid and c.mode != "160000"])
     runner = runner or default_runner(cfg, ws)
@@ -94,7 +101,7 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
     print(f"wave {wave}: retrying {len(changes)} deferred file(s) of {len(work)} slice(s) together ...", flush=True)
     try:
         base_results = baseline(cfg, ws, wave, plan["upstream"], runner, memo, run_id)
-        validate = Validator(cfg, ws, f"retry-{wave}", start, changes, runner, memo,
+        validate = Validator(cfg, ws, label, start, changes, runner, memo,
                              ws.reports / f"wave-{wave}" / "retry-logs" / run_id, baseline=base_results)
         # files deferred together stay together; so do the slices' coupled groups
         groups = merge_groups([*(s for sets in work.values() for s in sets if len(s) > 1),
@@ -120,13 +127,13 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
         commit = validate.candidate(result.adopted, message(plan, wave, by_slice))
         updated = {name: adopt_into(load_outcome(ws, name) or {}, files, commit, wave)
                    for name, files in sorted(by_slice.items())}
-        land(cfg, ws, f"retry-{wave}", commit, start, f"forkwave: joint retry after wave {wave}", updated)
-    explain_waiting(ws, work, [deferral(f"retry-{wave}", files, detail, False) for files, detail in result.deferred])
-    still = {name: sets for name, sets in deferred_so_far(ws, plan, wave).items()}
+        land(cfg, ws, label, commit, start, f"forkwave: joint retry after wave {wave}", updated)
+    explain_waiting(ws, work, [deferral(label, files, detail, False) for files, detail in result.deferred])
+    still = {name: sets for name, sets in deferred_so_far(ws, plan, wave, source).items()}
     record = {"wave": wave, "key": key(cfg, ws, plan, drift, still) if still else None, "run": run_id,
               "parent": start, "commit": commit, "retried": sorted(owner), "adopted": sorted(result.adopted),
               "by_slice": {n: sorted(f for f in result.adopted if owner[f] == n) for n in sorted(work)},
-              "deferred": [deferral(f"retry-{wave}", files, detail, False) for files, detail in result.deferred],
+              "deferred": [deferral(label, files, detail, False) for files, detail in result.deferred],
               "runs": result.runs, "attempts": len(result.attempts), "duration": round(time.monotonic() - started, 3)}
     write_if_changed(path, dump_json(record))
     print(f"wave {wave}: joint retry adopted {len(result.adopted)} of {len(changes)} file(s) in {result.runs} run(s)",

@@ -183,9 +183,12 @@ def refine(atom: Atom, *partitions: Sequence[Sequence[str]]) -> list[Atom]:
     return [atom]
 
 
+Prepare = Callable[..., Prepared]  # (cfg, ws, mirror, slice, drift, tip[, save]): how a mode makes the changes
+
+
 def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any],
-              name: str, runner: Runner | None = None, run_id: str = "run", second_pass: bool = False
-              ) -> dict[str, Any]:
+              name: str, runner: Runner | None = None, run_id: str = "run", second_pass: bool = False,
+              prepare: Prepare | None = None) -> dict[str, Any]:
     """Import and validate one slice; adopt what passes; write and return its outcome.
 
     When what landed unblocks more of the slice (a folder's files removed, so a link can take
@@ -195,7 +198,8 @@ def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any],
     started = time.monotonic()
     worktree.guard(cfg, ws)
     start = worktree.sync_tip(cfg)
-    prepared = prepare_slice(cfg, ws, mirror, slice_, drift, start)
+    prepare = prepare or prepare_slice
+    prepared = prepare(cfg, ws, mirror, slice_, drift, start)
     changes = {c.path: c for c in prepared.changes}
     importer.copy_objects(mirror, cfg.fork.path, [c.oid for c in prepared.changes if c.oid and c.mode != "160000"])
     earlier = _earlier(cfg, ws, name, prepared)
@@ -233,7 +237,7 @@ def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any],
         land(cfg, ws, f"slice-{name}", commit, start, f"forkwave: adopt {name}", {name: outcome})
     write_outcome(ws, name, outcome)
     if commit and not second_pass and any(importer.LATER in reason for _, reason in prepared.blocked):
-        again = run_slice(cfg, ws, mirror, plan, drift, name, runner, run_id, second_pass=True)
+        again = run_slice(cfg, ws, mirror, plan, drift, name, runner, run_id, second_pass=True, prepare=prepare)
         again["landed"] = sorted({*outcome["landed"], *again["landed"]})
         again["runs"] += outcome["runs"]
         write_outcome(ws, name, again)
@@ -288,7 +292,8 @@ def commit_message(plan: Mapping[str, Any], slice_: Mapping[str, Any], adopted: 
     head = f"forkwave: adopt {slice_['name']} of wave {slice_['wave']} ({len(adopted)} of {total} files)"
     return (f"{head}\n\n" + "".join(f"- {p}\n" for p in sorted(adopted)[:50]) +
             (f"- ... and {len(adopted) - 50} more\n" if len(adopted) > 50 else "") +
-            f"\nUpstream-Revision: {plan['upstream']}\nForkwave-Slice: {slice_['name']}\n")
+            f"\nUpstream-Revision: {plan['upstream']}\nForkwave-Slice: {slice_['name']}\n"
+            + (f"Forkwave-Source: {slice_['source']}\n" if slice_.get("source") else ""))
 
 
 # --- the outcome -------------------------------------------------------------------------
@@ -392,7 +397,8 @@ def build_outcome(plan: Mapping[str, Any], slice_: Mapping[str, Any], prepared: 
                  | ({"file": f"conflicts/{p}"} if r == "3-way merge conflict" else {})
                  for p, r in prepared.conflicts]
     outcome = {
-        "slice": name, "wave": slice_["wave"], "upstream": plan["upstream"],
+        "slice": name, "wave": slice_["wave"], **({"source": slice_["source"]} if slice_.get("source") else {}),
+        "upstream": plan["upstream"],
         "status": status_of(error=error is not None, recheck_failed=recheck and bool(result and result.deferred),
                             conflicts=bool(conflicts), deferred=bool(deferred),
                             adopted=bool(adopted) or bool(prepared.resolved), rolled_back=bool(prepared.rolled_back)),

@@ -176,9 +176,12 @@ class Lander:
     def __init__(self, cfg: Config):
         self.rules = cfg.map
         self.ignored, self.denied = globs(tuple(cfg.ignore)), cfg.is_denied
+        self.owned = cfg.current.owns if cfg.sources and cfg.current.paths != ("**",) else None  # several sources
         self.cache: dict[str, Landing] = {}
 
     def counted(self, path: str) -> bool:
+        if self.owned is not None and not self.owned(path):
+            return False  # another source's, or the fork's own
         return not (self.ignored(path) or self.denied(path) or path == STATE_PATH)  # forkwave's own record
 
     def __call__(self, upstream_path: str) -> Landing:

@@ -17,6 +17,7 @@ from tasks.core.classify import Bases, Bucketer, build_report
 from tasks.core.rewrite import rewriter
 from tasks.core.vocabulary import Entry
 from tasks.errors import ForkwaveError
+from tasks.globs import globs
 from tasks.repo import content, git
 from tasks.repo.state import STATE_PATH
 from tasks.repo.treemap import map_tree
@@ -94,6 +95,15 @@ class TreeCache:
             self._put("files", tree, git.count_files(repo, tree))
         return int(self.data["files"][tree])
 
+    def owned(self, repo: Path, tree: str, paths: Sequence[str]) -> int:
+        """Files of ``tree`` the ``paths`` globs own (a source's share of the fork)."""
+        key = tree + "|" + json.dumps(list(paths))
+        if key not in self.data["files"]:
+            names = git.git(repo, "ls-tree", "-r", "-z", "--name-only", "--full-tree", tree).split(b"\0")
+            match = globs(tuple(paths))
+            self._put("files", key, sum(1 for n in names if n and match(n.decode("utf-8", "surrogateescape"))))
+        return int(self.data["files"][key])
+
     def _put(self, kind: str, key: str, value: Any) -> None:
         table = self.data[kind]
         table[key] = value
@@ -105,6 +115,13 @@ class TreeCache:
         if self.dirty:
             write_if_changed(self.path, json.dumps(self.data))
             self.dirty = False
+
+
+def owner(cfg: Config) -> Any:
+    """The predicate of the paths the config's current source owns, or None when it owns everything."""
+    if not cfg.sources or cfg.current.paths == ("**",):
+        return None
+    return cfg.current.owns
 
 
 def fork_head(cfg: Config) -> str:
@@ -143,13 +160,17 @@ def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = 
     upstream_tree, base_trees = mapped[0], dict(zip(shas[1:], mapped[1:]))
     triples = collect_grouped(cfg, mirror, upstream_tree, fork_tree, base_trees, bases, env)
     own = triples.pop(STATE_PATH, None)  # forkwave's own record (tasks.repo.state): neither drift nor to import
+    owned = owner(cfg)
+    if owned is not None:  # several sources: only the paths this one owns, on either side
+        triples = {p: t for p, t in triples.items() if owned(p)}
     three_way = bool(base_trees)
     if cfg.rewrite:
         rewritten = content.apply_rewrites(mirror, env, triples, rewriter(cfg.rewrite))
         content.store_blobs(mirror, rewritten.blobs)
         triples, warnings = rewritten.triples, warnings + rewritten.warnings
     triples, renamed = content.pair_renames(mirror, env, triples, three_way)
-    fork_files = cache.files(cfg.fork.path, fork_tree) - (1 if own and own[2] else 0)
+    fork_files = (cache.files(cfg.fork.path, fork_tree) if owned is None
+                  else cache.owned(cfg.fork.path, fork_tree, cfg.current.paths)) - (1 if own and own[2] else 0)
     cache.save()
     report = build_report(cfg, triples, fork_files, three_way=three_way, renamed=renamed, window=window)
     header = {

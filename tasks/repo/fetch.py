@@ -175,7 +175,7 @@ def fetch(cfg: Config, ws: Workspace, *, offline: bool = False) -> dict[str, str
         raise ForkwaveError(f"{cfg.file}: upstream.ref: {ref!r} is not a branch, tag or commit of "
                             f"{redact_url(url)}; check the name (is the upstream empty?)")
     record = {"url": _shown(cfg), "ref": ref, "sha": sha}
-    path = ws.report("upstream.json")
+    path = ws.source_report("upstream.json")
     previous = read_json(path) if path.exists() else {}
     if {k: previous.get(k) for k in record} != record:
         record["fetched_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -188,7 +188,7 @@ def fetch(cfg: Config, ws: Workspace, *, offline: bool = False) -> dict[str, str
 
 def is_current(cfg: Config, ws: Workspace, *, offline: bool) -> bool:
     """doit ``uptodate``: true when the recorded commit is still what the remote ref names."""
-    path = ws.report("upstream.json")
+    path = ws.source_report("upstream.json")
     if not path.exists():
         return False
     recorded = read_json(path)

@@ -32,16 +32,27 @@ def read(cfg: Config, rev: str | None = None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def groups(state: dict[str, Any] | None) -> dict[str, str]:
-    """wave -> upstream revision, from a state record."""
+def groups(state: dict[str, Any] | None, source: str | None = None) -> dict[str, str]:
+    """wave -> upstream revision, from a state record (one source's, with several: ``source``)."""
     if not state:
         return {}
+    if source is not None:  # version 2: one record per source
+        state = (state.get("sources") or {}).get(source) if isinstance(state.get("sources"), dict) else None
+        if not isinstance(state, dict):
+            return {}
     return {wave: g["revision"] for wave, g in (state.get("groups") or {}).items()
             if isinstance(g, dict) and isinstance(g.get("revision"), str)}
 
 
-def updated(state: dict[str, Any] | None, wave: str, revision: str, upstream_url: str) -> dict[str, Any]:
+def updated(state: dict[str, Any] | None, wave: str, revision: str, upstream_url: str,
+            source: str | None = None) -> dict[str, Any]:
+    """The record with ``wave`` at ``revision``: version 1 for one source, version 2 (per source) for several."""
     state = dict(state or {})
+    if source is not None:
+        every = dict(state.get("sources") or {}) if state.get("version") == 2 else {}
+        every[source] = updated(every.get(source), wave, revision, upstream_url)
+        every[source].pop("version", None)
+        return {"version": 2, "sources": dict(sorted(every.items()))}
     state["version"] = 1
     state["upstream"] = upstream_url
     grps = dict(state.get("groups") or {})
@@ -51,16 +62,21 @@ def updated(state: dict[str, Any] | None, wave: str, revision: str, upstream_url
     return state
 
 
-def record_wave(cfg: Config, wave: str, revision: str, upstream_url: str, ws: Any = None) -> str | None:
-    """Commit the wave's revision onto the sync branch (compare-and-swap); None if already recorded."""
+def record_wave(cfg: Config, wave: str, revision: str, upstream_url: str, ws: Any = None,
+                source: str | None = None) -> str | None:
+    """Commit the wave's revision onto the sync branch (compare-and-swap); None if already recorded.
+    With several sources, ``source`` names whose revision it is (the record keeps one per source)."""
     tip = worktree.sync_tip(cfg)
     current = read(cfg, tip)
-    if groups(current).get(wave) == revision:
+    if groups(current, source).get(wave) == revision:
         return None
-    body = (json.dumps(updated(current, wave, revision, upstream_url), indent=2, sort_keys=True) + "\n").encode()
+    body = (json.dumps(updated(current, wave, revision, upstream_url, source), indent=2, sort_keys=True)
+            + "\n").encode()
     oid = git.git(cfg.fork.path, "hash-object", "-w", "--stdin", input=body).decode().strip()
-    message = (f"forkwave: wave {wave} synced to upstream {revision[:12]}\n\n"
-               f"Upstream-Revision: {revision}\nForkwave-State: wave {wave}\n")
+    what = f"{source} " if source else "upstream "
+    message = (f"forkwave: wave {wave} synced to {what}{revision[:12]}\n\n"
+               f"Upstream-Revision: {revision}\nForkwave-State: wave {wave}\n"
+               + (f"Forkwave-Source: {source}\n" if source else ""))
     commit = importer.build_commit(cfg.fork.path, tip, [Change(STATE_PATH, "state", "100644", oid)], message)
     worktree.move_sync(cfg, commit, tip, f"forkwave: record wave {wave}", ws)
     return commit

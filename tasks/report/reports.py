@@ -142,7 +142,8 @@ def slice_markdown(outcome: Mapping[str, Any], fork: str, sync_branch: str,
     renamed = renamed or {}
     name, status = outcome["slice"], outcome["status"]
     run = outcome.get("run")
-    out = [f"# {name} (wave {outcome['wave']}): {STATUS_ICON.get(status, '')} {status}", "",
+    where = f"wave {outcome['wave']}" + (f", source {outcome['source']}" if outcome.get("source") else "")
+    out = [f"# {name} ({where}): {STATUS_ICON.get(status, '')} {status}", "",
            f"Upstream {code(outcome['upstream'][:12])} onto {code(sync_branch)} at {code(outcome['parent'][:12])}; "
            f"{attempts_line(outcome)}; {outcome['duration']:.1f} s" + (f"; run {code(run)}" if run else "") + ".", ""]
     steps = next_steps(outcome)
@@ -264,13 +265,19 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], f
     for o in outcomes.values():
         s = o["status"] if o else "not run"
         counts[s] = counts.get(s, 0) + 1
+    by_source = any(o and o.get("source") for o in outcomes.values())  # several sources: a column, sorted by it
+    rows = [([o.get("source", "") if o else ""] if by_source else [])
+            + [f"[{n}](../slices/{n}/report.md)", f"{STATUS_ICON.get(o['status'], '')} {o['status']}" if o else
+               "not run", len(o["files"]) if o else "", len(o["adopted"]) if o else "",
+               sum(len(d["files"]) for d in o["deferred"]) if o else "", len(o["conflicts"]) if o else "",
+               o["runs"] if o else "", code(o["commits"][-1][:12]) if o and o.get("commits") else ""]
+            for n, o in outcomes.items()]
+    if by_source:
+        rows.sort(key=lambda row: row[0])
     out = [f"# Wave {wave}", "", " · ".join(f"{k}: {v}" for k, v in sorted(counts.items())), "",
-           table(["slice", "outcome", "files", "adopted", "deferred", "conflicts", "runs", "commit"],
-                 ([f"[{n}](../slices/{n}/report.md)", f"{STATUS_ICON.get(o['status'], '')} {o['status']}" if o else
-                   "not run", len(o["files"]) if o else "", len(o["adopted"]) if o else "",
-                   sum(len(d["files"]) for d in o["deferred"]) if o else "", len(o["conflicts"]) if o else "",
-                   o["runs"] if o else "", code(o["commits"][-1][:12]) if o and o.get("commits") else ""]
-                  for n, o in outcomes.items()), "llrrrrrl"), ""]
+           table((["source"] if by_source else []) + ["slice", "outcome", "files", "adopted", "deferred", "conflicts",
+                                                      "runs", "commit"],
+                 rows, ("l" if by_source else "") + "llrrrrrl"), ""]
     if deferred or conflicts:
         out += ["## What to do next", ""]
         out += [f"- {s}: conflict in {code(c['path'], cell=False)}"
@@ -342,7 +349,7 @@ def write_wave(ws: Workspace, wave: str, names: Sequence[str], fork: str, sync_b
 
 
 def slice_summary(o: Mapping[str, Any]) -> dict[str, Any]:
-    return {"status": o["status"],
+    return {**({"source": o["source"]} if o.get("source") else {}), "status": o["status"],
             "adopted": [p for p in o["adopted"] if p not in set(o.get("removed", ()))],
             "removed": list(o.get("removed", ())),
             "deferred": [{"files": d["files"], "reason": d["reason"], "next": d.get("next", "")}

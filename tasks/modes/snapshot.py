@@ -1,0 +1,36 @@
+"""Snapshot mode: a fork with no shared history, synced by comparing trees 3-way against a base.
+
+drift compares the mapped upstream tree with the fork's by object id (``tasks.repo.drift``);
+a slice's changes are upstream's blobs, clean 3-way merges and deletions
+(``tasks.engine.slices.prepare_slice``); a landed wave records its upstream revision in
+``.forkwave/sync-state.json`` on the sync branch (``tasks.repo.state``).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tasks.config import Config
+from tasks.core.classify import Bases
+from tasks.engine.slices import prepare_slice
+from tasks.repo import drift as tree_drift
+from tasks.repo import state
+from tasks.repo.importer import Prepared
+from tasks.workspace import Workspace
+
+name = "snapshot"
+
+
+def drift(cfg: Config, mirror: Path, upstream: str, bases: Bases | None, window: set[str] | None) -> dict[str, Any]:
+    return tree_drift.compute(cfg, mirror, upstream, bases, window)
+
+
+def prepare(cfg: Config, ws: Workspace, mirror: Path, slice_: Mapping[str, Any], drift: Mapping[str, Any],
+            tip: str, save: bool = True) -> Prepared:
+    return prepare_slice(cfg, ws, mirror, slice_, drift, tip, save)
+
+
+def record(cfg: Config, ws: Workspace, wave: str, revision: str, upstream_url: str,
+           source: str | None) -> str | None:
+    return state.record_wave(cfg, wave, revision, upstream_url, ws, source)
