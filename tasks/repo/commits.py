@@ -48,6 +48,19 @@ def _git_rc(repo: Repo, *args: str, env: Env = None, input: bytes | None = None)
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def rev(repo: Repo, expr: str, *, env: Env = None) -> str | None:
+    """The object id ``expr`` names (``x^{commit}``, ``x^{tree}``), reading alternates in ``env``; None if none."""
+    rc, out, _ = _git_rc(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", expr, env=env)
+    return (out.decode().strip() or None) if rc == 0 else None
+
+
+def tree_of(repo: Repo, commit: str, *, env: Env = None) -> str:
+    tree = rev(repo, f"{commit}^{{tree}}", env=env)
+    if tree is None:
+        raise ForkwaveError(f"{commit}: no such commit in {repo}; fetch it and run again")
+    return tree
+
+
 def _failed(argv: Sequence[str], rc: int, out: bytes, err: bytes) -> CalledProcessError:
     return CalledProcessError(("git", *argv), rc, out, err)
 
@@ -108,10 +121,11 @@ def _commit(fields: Sequence[bytes], paths: Sequence[str]) -> Commit:
 
 def commit_info(repo: Repo, sha: str, *, env: Env = None) -> Commit:
     """One commit's record (its paths against its first parent)."""
-    found = first_parent(repo, sha, None, limit=1, env=env)
-    if not found or found[-1].sha != git.rev_parse(repo, f"{sha}^{{commit}}"):
+    full = rev(repo, f"{sha}^{{commit}}", env=env)
+    found = first_parent(repo, full, None, limit=1, env=env) if full else []
+    if not found:
         raise ForkwaveError(f"{sha}: no such commit in {repo}; fetch it and run again")
-    return found[-1]
+    return found[0]
 
 
 # --- ancestry ---------------------------------------------------------------------------
@@ -160,8 +174,8 @@ DIFF_OPTS = ("-p", "--full-index", "--no-renames", "--no-color", "--no-ext-diff"
 def patch_ids(repo: Repo, shas: Iterable[str], *, env: Env = None) -> dict[str, str]:
     """sha -> ``git patch-id --stable`` of each commit's change against its parent, in one batch.
 
-    Merges, empty commits and mode-only changes have no patch-id and are left out: they can
-    never count as already present.
+    Merges and empty commits have no patch-id and are left out: they can never count as
+    already present. (A mode-only change has one: the same mode change is the same patch.)
     """
     todo = list(dict.fromkeys(shas))
     if not todo:
@@ -315,10 +329,10 @@ def merge(repo: Repo, sync: str, commit: str, *, env: Env = None) -> TreeMerge:
 
 
 def _merge_tree(repo: Repo, ours: str, theirs: str, *, env: Env = None) -> TreeMerge:
-    args = ("merge-tree", "--write-tree", "--messages", "-z", "--no-allow-unrelated-histories", ours, theirs)
+    args = ("merge-tree", "--write-tree", "--messages", "-z", ours, theirs)
     rc, out, err = _git_rc(repo, *args, env=env)
     if rc not in (0, 1):
-        if b"unrelated histories" in err:
+        if b"refusing to merge unrelated histories" in err:
             raise ForkwaveError(f"{ours[:10]} and {theirs[:10]} share no history in {repo}; a fork that does not "
                                 "share its upstream's history syncs with mode: snapshot")
         raise _failed(args, rc, out, err)
@@ -330,7 +344,7 @@ def _three_way(repo: Repo, base_tree: str, ours: str, theirs_tree: str, *, env: 
     merge of two throw-away commits whose only common ancestor holds ``base_tree``."""
     fixed = {**(env or {}), **FIXED_DATES}
     base = commit_tree(repo, base_tree, (), "base\n", env=fixed)
-    side_a = commit_tree(repo, git.tree_of(repo, ours), (base,), "ours\n", env=fixed)
+    side_a = commit_tree(repo, tree_of(repo, ours, env=env), (base,), "ours\n", env=fixed)
     side_b = commit_tree(repo, theirs_tree, (base,), "theirs\n", env=fixed)
     return _merge_tree(repo, side_a, side_b, env=env)
 
@@ -359,7 +373,7 @@ def pick(repo: Repo, sha: str, tip: str, *, drop: Sequence[str] = (), env: Env =
     """``sha``'s change (against its first parent) applied to the commit ``tip``, minus the ``drop`` paths,
     which keep their parent's state (a denied path is never picked)."""
     info = commit_info(repo, sha, env=env)
-    base_tree = git.tree_of(repo, info.parents[0]) if info.parents else git.EMPTY_TREE
+    base_tree = tree_of(repo, info.parents[0], env=env) if info.parents else git.EMPTY_TREE
     drop_set = set(drop)
     dropped = tuple(p for p in info.paths if p in drop_set)
     theirs = reset_paths(repo, sha, info.parents[0] if info.parents else None, dropped, env=env)
@@ -367,7 +381,7 @@ def pick(repo: Repo, sha: str, tip: str, *, drop: Sequence[str] = (), env: Env =
         why = "every path it changes was dropped" if dropped else "it changes nothing"
         return Pick(sha, None, True, f"empty: {why}", dropped)
     result = _three_way(repo, base_tree, tip, theirs, env=env)
-    if result.clean and result.tree == git.tree_of(repo, tip):
+    if result.clean and result.tree == tree_of(repo, tip, env=env):
         return Pick(sha, result, True, "empty: the tip already has this change", dropped)
     return Pick(sha, result, False, "", dropped)
 
@@ -375,17 +389,17 @@ def pick(repo: Repo, sha: str, tip: str, *, drop: Sequence[str] = (), env: Env =
 def revert(repo: Repo, sha: str, tip: str, *, env: Env = None) -> TreeMerge:
     """The tree of ``tip`` with ``sha``'s change (against its first parent) undone (``on_failure: revert``)."""
     info = commit_info(repo, sha, env=env)
-    parent_tree = git.tree_of(repo, info.parents[0]) if info.parents else git.EMPTY_TREE
-    return _three_way(repo, git.tree_of(repo, sha), tip, parent_tree, env=env)
+    parent_tree = tree_of(repo, info.parents[0], env=env) if info.parents else git.EMPTY_TREE
+    return _three_way(repo, tree_of(repo, sha, env=env), tip, parent_tree, env=env)
 
 
 def reset_paths(repo: Repo, sha: str, parent: str | None, paths: Sequence[str], *, env: Env = None) -> str:
     """The tree of ``sha`` with each of ``paths`` as in ``parent`` (removed where ``parent`` lacks it)."""
-    tree = git.tree_of(repo, sha)
+    tree = tree_of(repo, sha, env=env)
     if not paths:
         return tree
     wanted = set(paths)
-    before = git.tree_of(repo, parent) if parent else git.EMPTY_TREE
+    before = tree_of(repo, parent, env=env) if parent else git.EMPTY_TREE
     changes = git.parse_diff_raw(_git(repo, "diff-tree", "-r", "-z", "--no-abbrev", "--no-renames", before, tree,
                                       "--", env=env))
     info = b"".join((f"{c.old[0]} {c.old[1]}\t" if c.old else f"0 {'0' * 40}\t").encode()
