@@ -89,8 +89,8 @@ def pick_message(commit: Commit, source: str) -> str:
 def ends_with_trailers(text: str) -> bool:
     """Does the message's last paragraph (not its subject) consist of trailer lines only?
 
-    >>> ends_with_trailers("x\\n\\nSigned-off-by: A <a@x>"), ends_with_trailers("x\\n\\nJust prose."), ends_with_trailers("x: y")
-    (True, False, False)
+    >>> [ends_with_trailers(t) for t in ("x\\n\\nSigned-off-by: A <a@x>", "x\\n\\nJust prose.", "x: y")]
+    [True, False, False]
     """
     paragraphs = text.strip("\n").split("\n\n")
     if len(paragraphs) < 2:

@@ -94,7 +94,8 @@ def _author_res(patterns: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]],
 def excluded_by(commit: Commit, patterns: Sequence[str]) -> str | None:
     """The first pattern that matches the author's name, email or ``Name <email>``, else None.
 
-    >>> bot = Commit("a" * 40, author_name="dependabot[bot]", author_email="49699333+dependabot[bot]@users.noreply.github.com")
+    >>> bot = Commit("a" * 40, author_name="dependabot[bot]",
+    ...              author_email="49699333+dependabot[bot]@users.noreply.github.com")
     >>> excluded_by(bot, BOTS), excluded_by(bot, ["/^renovate/"]), excluded_by(bot, ["*@users.noreply.github.com"])
     ('*[bot]', None, '*@users.noreply.github.com')
     """
@@ -150,8 +151,11 @@ def decide(commit: Commit, rules: Rules = Rules()) -> Decision:
 
     >>> c = Commit("a" * 40, author_name="Ann", author_email="a@x", subject="feat(api): add /v2",
     ...            paths=("api/v2.py", ".env", "secrets/key.pem"))
-    >>> d = decide(c, Rules(deny=(".env", "**/secrets/**"))); d.pick, d.keep, d.reason
-    (True, ('api/v2.py',), 'feat(api): picked; 2 paths dropped: .env (denied by .env), secrets/key.pem (denied by **/secrets/**)')
+    >>> d = decide(c, Rules(deny=(".env", "**/secrets/**"))); d.pick, d.keep
+    (True, ('api/v2.py',))
+    >>> d.reason
+    'feat(api): picked; 2 paths dropped: .env (denied by .env), secrets/key.pem (denied by **/secrets/**)'
+
     >>> decide(Commit("b" * 40, subject="docs: typo", paths=("README.md",))).reason
     "type 'docs' is not one of feat, fix, perf, refactor"
     """

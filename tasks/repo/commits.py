@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tasks import git
 from tasks.core.commit import Commit, pick_message, picked_from
-from tasks.core.cooldown import is_prerelease
+from tasks.core.cooldown import Cooled, cool, is_prerelease, parse_duration, tag_glob
 from tasks.errors import ForkwaveError
 from tasks.proc import CalledProcessError, run
 
@@ -77,8 +78,8 @@ def first_parent(repo: Repo, ref: str, since: str | None = None, *, limit: int |
     for the start of a record.
     """
     marker = "\x01" + secrets.token_hex(8)
-    out = _git(repo, "log", "--first-parent", "--diff-merges=first-parent", "--no-renames", "--name-only", "-z",
-               "--reverse", "--no-color", "--no-show-signature", f"--format={marker}{LOG_FORMAT}",
+    out = _git(repo, "log", "--first-parent", "--diff-merges=first-parent", "--root", "--no-renames", "--name-only",
+               "-z", "--reverse", "--no-color", "--no-show-signature", f"--format={marker}{LOG_FORMAT}",
                *([f"--max-count={limit}"] if limit else []),
                "--end-of-options", ref, *([f"^{since}"] if since else []), "--", env=env)
     return parse_log(out, marker.encode())
@@ -117,6 +118,14 @@ def parse_log(out: bytes, marker: bytes) -> list[Commit]:
 def _commit(fields: Sequence[bytes], paths: Sequence[str]) -> Commit:
     sha, parents, name, email, adate, cdate, subject, body = (f.decode("utf-8", "replace") for f in fields)
     return Commit(sha, tuple(parents.split()), name, email, int(adate), int(cdate), subject, body, tuple(paths))
+
+
+def ripe(repo: Repo, ref: str, since: str | None = None, *, min_age: str | int = 0, now: int | None = None,
+         env: Env = None) -> Cooled:
+    """``first_parent(ref, since)`` cut to the prefix committed at least ``min_age`` (``3d``, ``12h``) before
+    ``now`` (default: the clock), by committer date; the rest waits (``tasks.core.cooldown.cool``)."""
+    found = first_parent(repo, ref, since, env=env)
+    return cool(found, parse_duration(min_age), int(time.time()) if now is None else now)
 
 
 def commit_info(repo: Repo, sha: str, *, env: Env = None) -> Commit:
@@ -166,9 +175,11 @@ def parse_patch_ids(out: bytes) -> dict[str, str]:
     return {commit: pid for pid, commit in pairs}
 
 
-# Both sides of a comparison are diffed the same way: no rename detection, full blob ids (a
-# binary change is then told apart by its blobs, not lost in "Binary files differ").
-DIFF_OPTS = ("-p", "--full-index", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv")
+# Both sides of a comparison are diffed the same way, whatever the user's diff config: no rename
+# detection, three lines of context, plain a/ b/ prefixes, full blob ids (a binary change is then
+# told apart by its blobs, not lost in "Binary files differ").
+DIFF_OPTS = ("-p", "-U3", "--full-index", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv",
+             "--src-prefix=a/", "--dst-prefix=b/", "--diff-algorithm=myers")
 
 
 def patch_ids(repo: Repo, shas: Iterable[str], *, env: Env = None) -> dict[str, str]:
@@ -194,13 +205,14 @@ class Present:
     by_trailer: Mapping[str, str]
 
 
-def fork_present(repo: Repo, ref: str, since: str | None = None, *, env: Env = None) -> Present:
-    """The patch-ids and pick trailers of every commit of ``ref`` since ``since`` (all branches merged into it).
+def fork_present(repo: Repo, refs: str | Sequence[str], since: str | None = None, *, env: Env = None) -> Present:
+    """The patch-ids and pick trailers of every commit of ``refs`` (the fork branch, the integration
+    branch) since ``since``, branches merged into them included.
 
     Two ``git log`` runs: the patches (into ``patch-id``) and the messages.
     """
-    revs = ["--end-of-options", ref, *([f"^{since}"] if since else []), "--"]
-    patches = _git(repo, "log", "--no-merges", *DIFF_OPTS, "--format=commit %H", *revs, env=env)
+    revs = ["--end-of-options", *([refs] if isinstance(refs, str) else refs), *([f"^{since}"] if since else []), "--"]
+    patches = _git(repo, "log", "--no-merges", "--root", *DIFF_OPTS, "--format=commit %H", *revs, env=env)
     by_patch: dict[str, str] = {}
     if patches:
         for sha, pid in parse_patch_ids(_git(repo, "patch-id", "--stable", input=patches, env=env)).items():
@@ -269,30 +281,37 @@ class Message:
 
 @dataclass(frozen=True)
 class TreeMerge:
-    """A merge computed as a tree. ``tree``: the result (with conflict markers when not clean)."""
+    """A merge computed as a tree. ``tree``: the result (with conflict markers when not clean);
+    ``exit_clean``: merge-tree's own verdict (exit code 0), which also counts conflicts that leave no
+    stages (``CONFLICT (file location)`` and kin)."""
 
     tree: str
     conflicts: tuple[Conflict, ...] = ()
     messages: tuple[Message, ...] = ()
+    exit_clean: bool = True
 
     @property
     def clean(self) -> bool:
-        return not self.conflicts
+        return self.exit_clean and not self.conflicts
 
     @property
     def conflicted_paths(self) -> tuple[str, ...]:
-        return tuple(c.path for c in self.conflicts)
+        """Paths with conflict stages; for a conflict that left none, the paths its messages name."""
+        if self.conflicts or self.clean:
+            return tuple(c.path for c in self.conflicts)
+        return tuple(dict.fromkeys(p for m in self.messages if m.kind.startswith("CONFLICT") for p in m.paths))
 
     def why(self, path: str) -> str:
         """The conflict messages about ``path`` (``CONFLICT (modify/delete): …``), one line."""
         return "; ".join(m.text.strip() for m in self.messages if path in m.paths and m.kind.startswith("CONFLICT"))
 
 
-def parse_merge_tree(out: bytes) -> TreeMerge:
+def parse_merge_tree(out: bytes, exit_clean: bool | None = None) -> TreeMerge:
     r"""Parse ``git merge-tree --write-tree --messages -z`` output.
 
     The tree, then one ``<mode> <oid> <stage>\t<path>`` record per conflicted stage, an empty
-    record, then messages: ``<count>``, that many paths, the kind, the text.
+    record, then messages: ``<count>``, that many paths, the kind, the text. ``exit_clean``:
+    merge-tree's exit code was 0 (None: judge by the stages alone).
 
     >>> o = "1" * 40
     >>> m = parse_merge_tree(f"{'t' * 40}\x00100644 {o} 2\tf\x00100644 {o} 3\tf\x00\x001\x00f\x00"
@@ -310,7 +329,8 @@ def parse_merge_tree(out: bytes) -> TreeMerge:
         stages.setdefault(path.decode("utf-8", "surrogateescape"), []).append((int(stage), mode, oid))
         i += 1
     conflicts = tuple(Conflict(p, tuple(s)) for p, s in stages.items())
-    return TreeMerge(tree, conflicts, tuple(_messages(tokens[i + 1:])))
+    clean = not conflicts if exit_clean is None else exit_clean
+    return TreeMerge(tree, conflicts, tuple(_messages(tokens[i + 1:])), clean)
 
 
 def _messages(tokens: Sequence[bytes]) -> Iterable[Message]:
@@ -336,7 +356,7 @@ def _merge_tree(repo: Repo, ours: str, theirs: str, *, env: Env = None) -> TreeM
             raise ForkwaveError(f"{ours[:10]} and {theirs[:10]} share no history in {repo}; a fork that does not "
                                 "share its upstream's history syncs with mode: snapshot")
         raise _failed(args, rc, out, err)
-    return parse_merge_tree(out)
+    return parse_merge_tree(out, rc == 0)
 
 
 def _three_way(repo: Repo, base_tree: str, ours: str, theirs_tree: str, *, env: Env = None) -> TreeMerge:
@@ -523,3 +543,18 @@ def tags(repo: Repo, glob: str, *, env: Env = None) -> list[Tag]:
 def newest_tag(repo: Repo, glob: str, *, prereleases: bool = False, env: Env = None) -> Tag | None:
     """The newest tag matching ``glob`` (see ``tags``), pre-releases left out unless ``prereleases``."""
     return next((t for t in tags(repo, glob, env=env) if prereleases or not is_prerelease(t.name)), None)
+
+
+def release_tag(repo: Repo, ref: str, *, prereleases: bool = False, env: Env = None) -> Tag | None:
+    """The tag a ``ref: "tags/<glob>"`` follows (its newest match); None for a ref that follows no tags.
+
+    A glob that matches no release is an error: syncing nothing would look like being up to date.
+    """
+    glob = tag_glob(ref)
+    if glob is None:
+        return None
+    tag = newest_tag(repo, glob, prereleases=prereleases, env=env)
+    if tag is None:
+        kind = "tag" if prereleases else "release tag (pre-releases left out)"
+        raise ForkwaveError(f"ref {ref!r}: no {kind} in {repo} matches {glob!r}; check the glob or push a tag")
+    return tag

@@ -130,6 +130,17 @@ def test_the_first_conflicting_commit_is_found_by_bisection(tmp_path: Path) -> N
     assert prefix.clean and "src/m30.txt" in tree_files(sh.fork, prefix.tree, sh.env)
 
 
+def test_a_file_added_in_a_folder_the_fork_renamed_is_a_conflict(tmp_path: Path) -> None:
+    """merge-ort's directory-rename detection: upstream adds old/b.txt, the fork moved old/ to new/."""
+    body = {f"old/a{i}.txt": f"file {i} with enough text to be a rename\n" for i in range(3)}
+    moved = {p.replace("old/", "new/"): c for p, c in body.items()}
+    sh = shared(tmp_path, edits={1: body, 25: {"old/b.txt": "new\n"}}, fork_edits={**dict.fromkeys(body), **moved})
+    result = merge(sh.fork, sh.tip(), sh.up[-1], env=sh.env)
+    assert not result.clean and result.conflicted_paths == ("new/b.txt",)
+    assert "CONFLICT (file location)" in result.why("new/b.txt")
+    assert conflict_texts(sh.fork, result, env=sh.env) == {}  # one side only: nothing to edit as text
+
+
 def test_a_persons_merge_on_the_sync_branch_is_recognised(tmp_path: Path) -> None:
     sh = conflicting(tmp_path)
     tip, culprit = sh.tip(), sh.up[30]
@@ -277,6 +288,13 @@ def test_commits_already_in_the_fork_are_found_by_patch_id_or_trailer(tmp_path: 
     assert fresh not in found
 
 
+def test_a_conflict_that_left_no_stages_is_named_by_its_messages() -> None:
+    out = f"{'t' * 40}\0\0" "2\0a/x\0b/x\0CONFLICT (rename/rename)\0CONFLICT (rename/rename): a/x, b/x\n\0"
+    result = commits.parse_merge_tree(out.encode(), exit_clean=False)
+    assert not result.clean and result.conflicts == () and result.conflicted_paths == ("a/x", "b/x")
+    assert commits.parse_merge_tree(out.encode()).clean  # judged by the stages alone
+
+
 def test_patch_ids_leave_out_merges_and_empty_commits_and_tell_binary_changes_apart(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r")
     c0 = commit_tree(repo, {"t.txt": "t\n", "b.bin": b"\0\1one"})
@@ -296,9 +314,11 @@ def test_min_age_keeps_the_prefix_committed_long_enough_ago(tmp_path: Path) -> N
     up = tmp_path / "up.git"
     shas, _ = upstream_history(up, 10, day_ticks=True)  # commit k on day k
     now = EPOCH + 10 * 86400
-    cooled = cool(first_parent(up, shas[-1], shas[1]), parse_duration("3d"), now)
+    cooled = commits.ripe(up, shas[-1], shas[1], min_age="3d", now=now)
     assert [c.sha for c in cooled.ripe] == shas[2:7]  # days 3..7 are at least 3 days old on day 10
     assert [c.sha for c in cooled.waiting] == shas[7:] and cooled.ripens_at == EPOCH + 11 * 86400
+    assert cooled == cool(first_parent(up, shas[-1], shas[1]), parse_duration("3d"), now)
+    assert len(commits.ripe(up, shas[-1], shas[1]).ripe) == 8  # no min_age: everything since is ripe
 
 
 def test_newest_tag_by_version_order_without_prereleases(tmp_path: Path) -> None:
@@ -326,6 +346,19 @@ def test_a_prerelease_sorts_before_its_release(tmp_path: Path) -> None:
         git.git(up, "tag", name, shas[k - 1])
     assert [t.name for t in commits.tags(up, "v2*")] == ["v2.0.0", "v2.0.0-rc1"]
     assert [t.name for t in commits.tags(up, "2.*")] == ["2.1", "2.1rc1"]
+
+
+def test_release_tag_follows_a_tag_glob_and_refuses_one_matching_nothing(tmp_path: Path) -> None:
+    up = tmp_path / "up.git"
+    shas, _ = upstream_history(up, 3)
+    git.git(up, "tag", "v1.0.0", shas[0])
+    git.git(up, "tag", "v1.1.0-rc1", shas[2])
+    assert commits.release_tag(up, "main") is None and commits.release_tag(up, "tags/v1.0.0") is None
+    tag = commits.release_tag(up, "tags/v*")
+    assert tag is not None and (tag.name, tag.commit) == ("v1.0.0", shas[0])
+    with pytest.raises(ForkwaveError, match=r"^ref 'tags/release-\*': no release tag \(pre-releases left out\) in "
+                                            r".* matches 'release-\*'; check the glob or push a tag$"):
+        commits.release_tag(up, "tags/release-*")
 
 
 def untouched_bare(repo: Path) -> str:
