@@ -65,8 +65,9 @@ def picked_from(message: str) -> tuple[str, ...]:
     return tuple(_PICKED.findall(message))
 
 
-def pick_message(commit: Commit, source: str) -> str:
-    """The message of a pick of ``commit`` from ``source``: the original, then the trailers.
+def pick_message(commit: Commit, source: str, message: str | None = None) -> str:
+    """The message of a pick of ``commit`` from ``source``: the original (``message`` as git stores it,
+    else subject and body), then the trailers.
 
     Like ``git cherry-pick -x``, the trailers join the message's own trailer block when it
     ends with one (``Signed-off-by: …``), else start a paragraph of their own, so
@@ -80,7 +81,7 @@ def pick_message(commit: Commit, source: str) -> str:
     >>> pick_message(Commit("b" * 40, subject="fix: y", body="Why.\\n\\nSigned-off-by: A <a@x>"), "web").count("\\n\\n")
     2
     """
-    text = commit.message.rstrip("\n")
+    text = (commit.message if message is None else message).rstrip("\n")
     lines = [PICKED_FROM.format(sha=commit.sha), f"{SOURCE_TRAILER}: {source}"]
     joined = "\n" if ends_with_trailers(text) else "\n\n"
     return text + joined + "\n".join(lines) + "\n"

@@ -488,11 +488,14 @@ def commit_tree(repo: Repo, tree: str, parents: Sequence[str], message: str, *, 
 
 
 def commit_pick(repo: Repo, tree: str, parent: str, commit: Commit, source: str, *, env: Env = None) -> str:
-    """The commit of a pick: the source's author, name and date kept, forkwave the committer, and the
-    ``(cherry picked from commit …)`` and ``Forkwave-Source`` trailers."""
+    """The commit of a pick: the source's message (as stored, not re-wrapped) and author (name, email, date
+    and zone) kept, forkwave the committer, and the ``(cherry picked from commit …)`` and
+    ``Forkwave-Source`` trailers."""
+    raw = _git(repo, "log", "-1", "--no-show-signature", "--format=%B%x00%ad", "--date=raw", commit.sha, env=env)
+    message, _, date = raw.decode("utf-8", "replace").partition("\0")
     author = {"GIT_AUTHOR_NAME": commit.author_name, "GIT_AUTHOR_EMAIL": commit.author_email,
-              "GIT_AUTHOR_DATE": f"{commit.author_date} +0000"}
-    return commit_tree(repo, tree, (parent,), pick_message(commit, source), env={**(env or {}), **author})
+              "GIT_AUTHOR_DATE": date.strip() or f"{commit.author_date} +0000"}
+    return commit_tree(repo, tree, (parent,), pick_message(commit, source, message), env={**(env or {}), **author})
 
 
 def commit_merge(repo: Repo, tree: str, sync: str, upstream: str, message: str, *, env: Env = None) -> str:

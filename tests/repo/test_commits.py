@@ -200,7 +200,8 @@ def sibling_commit(sib: Path, changes: dict[str, str | None], subject: str, tick
 
 def test_a_pick_drops_a_denied_path_and_carries_its_trailers(tmp_path: Path) -> None:
     fork, sib = sibling(tmp_path)
-    sha = sibling_commit(sib, {".env": "A=2\nTOKEN=x\n", "src/util.py": "def f():\n    return 2\n"}, "fix: f", 10)
+    message = "fix: f\nwrapped subject line\n\nWhy it matters.\n\nSigned-off-by: Sib <sib@example.com>"
+    sha = sibling_commit(sib, {".env": "A=2\nTOKEN=x\n", "src/util.py": "def f():\n    return 2\n"}, message, 10)
     env = git.alternates_env(sib)
     tip = git.rev_parse(fork, "main") or ""
     before = untouched(fork)
@@ -215,7 +216,8 @@ def test_a_pick_drops_a_denied_path_and_carries_its_trailers(tmp_path: Path) -> 
         f"Sib <sib@example.com>|{EPOCH + 600}|forkwave"
     assert git_out(fork, "log", "-1", f"--format=%(trailers:key={SOURCE_TRAILER},valueonly)", made).strip() == \
         "sibling"
-    assert picked_from(git_out(fork, "log", "-1", "--format=%B", made)) == (sha,)
+    assert git_out(fork, "log", "-1", "--format=%B", made) == (
+        f"{message}\n(cherry picked from commit {sha})\nForkwave-Source: sibling\n\n")
 
 
 def test_a_pick_left_empty_by_dropping_is_skipped(tmp_path: Path) -> None:
