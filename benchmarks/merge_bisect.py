@@ -1,0 +1,133 @@
+"""How many check runs merge mode needs to name the upstream commit that broke the build.
+
+A fork that shares history with its upstream (cloned at upstream commit 20, one commit of its
+own), then a range of 200 upstream commits to merge. For each of 20 positions, a branch of that
+range in which the commit at that position writes ``BROKEN`` into ``src/app.txt`` (later
+commits keep it). The check is real and runs on real git objects: the candidate tree is the
+merge of "commits 1..i" into the fork's tip (``git merge-tree --write-tree``, a real merge, not
+a fast-forward), and it fails when ``git grep`` finds ``BROKEN`` in that tree.
+
+Printed per position: the runs ``tasks.core.ranges.first_bad`` needs to name the commit — from
+nothing known, so the whole range's run and the start's (the baseline) count — beside a linear
+per-commit scan (commit 1, then 1..2, ... until one fails), and whether the named commit is the
+broken one. Target (issue 13): ceil(log2 200) + 2 = 10 runs.
+
+    python -m benchmarks.merge_bisect [--commits 200] [--positions 20] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks._common import scratch
+from tasks import git
+from tasks.core.ranges import CULPRIT, first_bad, max_calls
+from tasks.proc import run
+from tasks.repo import commits
+from tasks.synth import EPOCH, commit_tree, init_repo
+
+AT = 20  # the fork was cloned at upstream commit 20
+
+
+def build(root: Path, n: int, positions: list[int]) -> tuple[Path, str, dict[int, list[str]]]:
+    """(fork, fork tip, position -> the range's shas, oldest first), all in real repositories."""
+    upstream = init_repo(root / "upstream.git", bare=True)
+    files = {"README.md": "# up\n", "src/app.txt": "fine\n"}
+    for k in range(1, AT + 1):
+        files[f"src/m{k:03}.txt"] = f"m{k}\n"
+        commit_tree(upstream, files, message=f"feat: upstream {k}", tick=k, tag=f"c{k}" if k == AT else None)
+    fork = init_repo(root / "fork")
+    git.git(fork, "fetch", "--quiet", "--no-tags", "--update-head-ok", str(upstream),
+            f"refs/tags/c{AT}:refs/heads/main")
+    tip = commit_tree(fork, {**files, "fork/notes.txt": "ours\n"}, message="fork: notes", tick=AT * 2)
+    base = git.rev_parse(upstream, f"refs/tags/c{AT}") or ""
+    return fork, tip, {p: fast_range(upstream, base, n, p) for p in positions}
+
+
+def fast_range(upstream: Path, base: str, n: int, bad: int) -> list[str]:
+    """``n`` commits on ``refs/heads/bad-<bad>`` after ``base`` in one ``git fast-import``; commit ``bad``
+    (1-based) breaks ``src/app.txt``. Commits before it are the same objects on every branch."""
+    branch = f"refs/heads/bad-{bad}".encode()
+    stream = [b"reset " + branch, f"from {base}".encode()]
+    for k in range(1, n + 1):
+        when = f"{EPOCH + (AT + k) * 60} +0000"
+        msg = ("fix: break the app" if k == bad else f"feat: range commit {k}").encode()
+        stream += [b"commit " + branch, f"mark :{k}".encode(), f"author Up <up@example.com> {when}".encode(),
+                   f"committer Up <up@example.com> {when}".encode(), b"data %d" % len(msg), msg]
+        body = f"r{k}\n".encode()
+        stream += [f"M 100644 inline src/r{k:03}.txt".encode(), b"data %d" % len(body), body]
+        if k == bad:
+            stream += [b"M 100644 inline src/app.txt", b"data 7", b"BROKEN\n"]
+    git.git(upstream, "fast-import", "--quiet", input=b"\n".join(stream) + b"\n")
+    return [c.sha for c in commits.first_parent(upstream, branch.decode(), base)]
+
+
+def check(fork: Path, tip: str, env: dict[str, str]) -> Callable[[str], bool]:
+    """The check: merge the commit into the fork's tip, fail when the merged tree holds ``BROKEN``."""
+    def passes(commit: str) -> bool:
+        merged = commits.merge(fork, tip, commit, env=env)
+        found = run(["git", "-C", str(fork), "grep", "-q", "BROKEN", merged.tree, "--", "src/app.txt"],
+                    check=False, env=git.git_env(env))
+        if found.returncode not in (0, 1):
+            raise SystemExit(f"git grep failed: {found.stderr.decode(errors='replace')}")
+        return merged.clean and found.returncode == 1
+    return passes
+
+
+def bisect(shas: list[str], passes: Callable[[str], bool], base: str) -> tuple[int | None, int]:
+    found = first_bad(len(shas), lambda i: passes(shas[i - 1] if i else base), check_ends=True)
+    return (found.culprit if found.status == CULPRIT else None), found.calls
+
+
+def linear(shas: list[str], passes: Callable[[str], bool]) -> tuple[int | None, int]:
+    for i, sha in enumerate(shas):
+        if not passes(sha):
+            return i, i + 1
+    return None, len(shas)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--commits", type=int, default=200)
+    ap.add_argument("--positions", type=int, default=20)
+    ap.add_argument("--keep", type=Path, help="build the repositories here and keep them")
+    args = ap.parse_args()
+    n, count = args.commits, args.positions
+    positions = sorted({1 + round(k * (n - 1) / max(count - 1, 1)) for k in range(count)})
+    target = max_calls(n, check_ends=True)
+    with scratch(args.keep, "forkwave-merge-bisect-") as root:
+        start = time.perf_counter()
+        fork, tip, ranges = build(root, n, positions)
+        base = git.rev_parse(fork, f"{tip}^") or ""
+        print(f"built {len(positions)} ranges of {n} commits in {time.perf_counter() - start:.1f} s")
+        passes = check(fork, tip, git.alternates_env(root / "upstream.git"))
+        rows, wrong = [], 0
+        for p in positions:
+            shas = ranges[p]
+            t0 = time.perf_counter()
+            culprit, runs = bisect(shas, passes, base)
+            t1 = time.perf_counter()
+            lin_culprit, lin_runs = linear(shas, passes)
+            t2 = time.perf_counter()
+            ok = culprit == lin_culprit == p - 1
+            wrong += not ok
+            subject = git.git(fork, "log", "-1", "--format=%s", shas[culprit] if culprit is not None else tip,
+                              env=git.alternates_env(root / "upstream.git")).decode().strip()
+            rows.append((runs, lin_runs, t1 - t0, t2 - t1))
+            print(f"bad commit at {p:3}/{n}: bisect {runs:2} runs ({t1 - t0:5.2f} s), linear scan {lin_runs:3} runs "
+                  f"({t2 - t1:5.2f} s); named {shas[culprit][:10] if culprit is not None else '-'} "
+                  f"{subject!r} {'ok' if ok else 'WRONG'}")
+        bis, lin = [r[0] for r in rows], [r[1] for r in rows]
+        print(f"bisect: max {max(bis)} runs, median {statistics.median(bis)}, {sum(r[2] for r in rows):.1f} s in all; "
+              f"linear scan: max {max(lin)} runs, median {statistics.median(lin)}, {sum(r[3] for r in rows):.1f} s; "
+              f"target <= {target} (ceil(log2 {n}) + 2)")
+        if wrong or max(bis) > target:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
