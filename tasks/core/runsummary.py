@@ -177,7 +177,8 @@ def _message(error: str | None, outcomes: Sequence[Mapping[str, Any]], exported:
     return "; ".join(parts)
 
 
-def summary(targets: Sequence[Mapping[str, Any]], timestamp: str, total_duration: float | None = None) -> dict[str, Any]:
+def summary(targets: Sequence[Mapping[str, Any]], timestamp: str,
+            total_duration: float | None = None) -> dict[str, Any]:
     """The run summary (the seed's shape) from each target's plain data (see ``target_result``).
 
     ``timestamp`` is the run's start (UTC ISO); ``total_duration`` its wall time, by default

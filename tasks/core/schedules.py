@@ -44,15 +44,17 @@ def validate_cron(expr: object, key: str = "schedule") -> str:
 
     >>> validate_cron("0  02 * * mon-fri")
     '0 2 * * MON-FRI'
-    >>> validate_cron("@daily", "sources.2.schedule")
+    >>> validate_cron("@daily", "sources.2.schedule")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    tasks.errors.ForkwaveError: key 'sources.2.schedule': '@daily' is a macro GitHub Actions does not take; write '0 0 * * *'
+    tasks.errors.ForkwaveError: key 'sources.2.schedule': '@daily' is a macro GitHub Actions does not take; write ...
     """
     if not isinstance(expr, str) or not expr.strip():
-        raise ForkwaveError(f"key '{key}': must be a cron expression such as '0 2 * * *' (minute hour day month weekday)")
+        raise ForkwaveError(f"key '{key}': must be a cron expression such as '0 2 * * *' "
+                            "(minute hour day month weekday)")
     text = expr.strip()
     if text.lower() in MACROS:
-        raise ForkwaveError(f"key '{key}': {text!r} is a macro GitHub Actions does not take; write {MACROS[text.lower()]!r}")
+        raise ForkwaveError(f"key '{key}': {text!r} is a macro GitHub Actions does not take; "
+                            f"write {MACROS[text.lower()]!r}")
     parts = text.split()
     if len(parts) != 5:
         raise ForkwaveError(f"key '{key}': {text!r} has {len(parts)} fields; give 5: minute hour day-of-month month "
@@ -267,7 +269,8 @@ def gitlab_ci(schedules: Sequence[Schedule], options: CiOptions = CiOptions()) -
 
 
 def _gitlab_variables() -> dict[str, object]:
-    return {"FORKWAVE_SOURCES": {"value": "", "description": "source names or globs, comma-separated (empty: every source)"},
+    return {"FORKWAVE_SOURCES": {"value": "",
+                                 "description": "source names or globs, comma-separated (empty: every source)"},
             "FORKWAVE_DIRECTION": {"value": "all", "options": list(DIRECTIONS),
                                    "description": "pull, push or both (all: each source's own)"},
             "FORKWAVE_DRY": {"value": "0", "options": ["0", "1"],
@@ -282,7 +285,8 @@ def _gitlab_template(o: CiOptions) -> dict[str, object]:
                       {"key": "forkwave-pkg-cache", "paths": [".forkwave/cache/"]}],
             "before_script": [o.install,
                               f'{helper} clone --quiet "$CI_SERVER_URL/{o.fork_project}.git" {o.fork_path}',
-                              f'{helper} -C {o.fork_path} fetch origin "{o.sync_refspec}" || echo "no sync branch yet"'],
+                              f'{helper} -C {o.fork_path} fetch origin "{o.sync_refspec}" '
+                              '|| echo "no sync branch yet"'],
             "script": [script],
             "artifacts": {"when": "always",
                           "paths": ["reports/**/*.md", "reports/**/*.json", "reports/ledger.sqlite", *o.extra_paths],

@@ -53,12 +53,20 @@ def last_number(text: str) -> Decimal | None:
     >>> last_number("found 12 repos\n\x1b[32m  130\x1b[0m\n"), last_number("coverage: 85.5%"), last_number("v1.2.3")
     (Decimal('130'), Decimal('85.5'), None)
     """
+    for line in reversed(strip_ansi(text).splitlines()):  # a field never spans lines: the last line with one wins
+        found = _last_in_line(line)
+        if found is not None:
+            return Decimal(found)
+    return None
+
+
+def _last_in_line(line: str) -> str | None:
     found = None
-    for field in _FIELD_SEP.split(strip_ansi(text)):
+    for field in _FIELD_SEP.split(line):
         field = field.lstrip(_LEADING).rstrip(_TRAILING)
         if _NUMBER.fullmatch(field):
             found = field
-    return None if found is None else Decimal(found)
+    return found
 
 
 # --- verification ---------------------------------------------------------------------
@@ -144,7 +152,8 @@ def _unique_names(specs: Sequence[Verify], key: str) -> None:
     seen: set[str] = set()
     for i, spec in enumerate(specs):
         if spec.name in seen:
-            raise ForkwaveError(f"key '{key}.{i}.name': {spec.name!r} is used twice; give each verification its own name")
+            raise ForkwaveError(f"key '{key}.{i}.name': {spec.name!r} is used twice; "
+                                "give each verification its own name")
         seen.add(spec.name)
 
 

@@ -53,7 +53,8 @@ def test_valid_crons(expr: str, canonical: str) -> None:
     ("x * * * *", "minute 'x' is not a minute; use 0-59"),
     ("5-1 * * * *", "minute '5-1' runs backwards"),
     ("*/0 * * * *", "minute '*/0' has step 0"),
-    ("5/15 * * * *", "minute '5/15' steps from a single value, which not every cron reads alike; write a range, e.g. 5-59/15"),
+    ("5/15 * * * *", "minute '5/15' steps from a single value, which not every cron reads alike; "
+                     "write a range, e.g. 5-59/15"),
     ("0 0 ? * *", "uses a Quartz/Jenkins extension"), ("0 0 L * *", "uses a Quartz/Jenkins extension"),
     ("0 0 15W * *", "uses a Quartz/Jenkins extension"), ("0 0 * * 1#2", "uses a Quartz/Jenkins extension"),
     ("H * * * *", "uses a Quartz/Jenkins extension"),
@@ -130,8 +131,8 @@ def test_the_manual_trigger_takes_a_pattern_a_direction_and_dry(workflow: dict[s
     assert inputs["sources"]["default"] == "" and inputs["dry"]["type"] == "boolean"
     manual = workflow["jobs"]["manual"]
     assert manual["if"] == "github.event_name == 'workflow_dispatch'"
-    assert manual["env"] == {"FORKWAVE_SOURCES": "${{ inputs.sources }}", "FORKWAVE_DIRECTION": "${{ inputs.direction }}",
-                             "FORKWAVE_DRY": "${{ inputs.dry }}"}
+    assert manual["env"] == {"FORKWAVE_SOURCES": "${{ inputs.sources }}",
+                             "FORKWAVE_DIRECTION": "${{ inputs.direction }}", "FORKWAVE_DRY": "${{ inputs.dry }}"}
 
 
 def test_job_and_step_shapes(workflow: dict[str, Any]) -> None:

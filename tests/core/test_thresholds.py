@@ -49,6 +49,13 @@ def test_no_number(output: str) -> None:
 
 def test_the_last_number_wins_over_a_larger_earlier_one() -> None:
     assert last_number("9999 scanned\n3 kept\n") == 3
+    assert last_number("7 found\nno more\n\n") == 7                   # lines after it without numbers
+
+
+def test_a_long_output() -> None:
+    lines = [f"./addons/oca/m{i}/__manifest__.py" for i in range(200_000)]
+    assert last_number("\n".join([*lines, "\x1b[1m200000\x1b[0m", "done"])) == 200_000
+    assert last_number("\n".join(lines)) is None
 
 
 def spec(**kw: object) -> Verify:
@@ -102,7 +109,8 @@ def test_parse_verify_reads_the_seed_shapes() -> None:
     ([{"name": "a", "run": "x", "expected_exit_code": True}], "key 'sources.2.verify.0.expected_exit_code': must be"),
     ([{"name": "a", "run": "x", "expected_exit_code": "0"}], "key 'sources.2.verify.0.expected_exit_code': must be"),
     ([{"name": "a", "run": "x", "expected_min": "100"}], "key 'sources.2.verify.0.expected_min': must be a finite"),
-    ([{"name": "a", "run": "x", "expected_max": float("nan")}], "key 'sources.2.verify.0.expected_max': must be a finite"),
+    ([{"name": "a", "run": "x", "expected_max": float("nan")}],
+     "key 'sources.2.verify.0.expected_max': must be a finite"),
     ([{"name": "a", "run": "x", "expected_min": 3, "expected_max": 1}],
      "key 'sources.2.verify.0': expected_min 3 is above expected_max 1; swap them"),
     ([{"name": "a", "run": "x", "command": "y"}], "key 'sources.2.verify.0.command': unknown key"),
@@ -119,7 +127,8 @@ NUMBERS = {"both_changed": 12, "conflicts": 3, "upstream_paths": 400, "behind_co
 
 @pytest.mark.parametrize(("gates", "tripped"), [
     ({}, []),
-    ({"max_both_changed": 12, "max_conflicts": 3, "max_upstream_paths": 400, "max_behind_commits": 80}, []),  # at the limit
+    ({"max_both_changed": 12, "max_conflicts": 3, "max_upstream_paths": 400, "max_behind_commits": 80},
+     []),                                                                    # at the limit is no trip
     ({"max_conflicts": 2}, [("max_conflicts", 3, 2)]),
     ({"max_conflicts": 0, "max_upstream_paths": 399}, [("max_conflicts", 3, 0), ("max_upstream_paths", 400, 399)]),
     ({"max_behind_commits": 79, "max_both_changed": 11},                      # reported in GATES order
