@@ -1,0 +1,275 @@
+"""Verification thresholds and drift gates (pure): specs from config data, numbers in, verdicts out.
+
+A verification runs a command (the engine does that) and is judged here: its exit code, and
+the *last number it prints* against ``expected_min`` / ``expected_max``. A drift gate compares
+the numbers ``drift`` measured with ``drift_gates`` limits, before any slice is touched.
+
+What counts as a number (``last_number``), exactly:
+
+1. ANSI escape sequences (colours, cursor moves, OSC titles and links) are removed first.
+2. The text is cut into fields at whitespace (``\\r`` of progress bars included) and at
+   ``,`` ``;`` ``=`` ``:`` — so ``count=42``, ``"apps": 3,`` and CSV cells are fields.
+3. Each field loses wrapping punctuation: leading ``( [ { < " '``, trailing
+   ``) ] } > " ' . ! ? %`` — so ``(42)``, ``42.``, ``85%`` and ``{"n":7}`` count.
+4. What is left counts when it is entirely ``[+-]?[0-9]+(\\.[0-9]+)?`` (ASCII digits): an
+   integer or a decimal, optionally signed. Everything else is not a number: ``v2``,
+   ``x86_64``, ``sha1``, ``3f9a1c2`` (a hash), ``1.2.3`` (a version), ``0.12s`` (a unit glued
+   on), ``1e5``, ``.5``, ``nan``, dates like ``2024-01-05``; ``1,234`` is two numbers (the
+   comma separates), and a path like ``oca/2/x`` holds none.
+5. The last field that counts wins; none at all is "printed no number".
+
+Only stdout is read: stderr carries diagnostics and progress, not the answer.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tasks.errors import ForkwaveError
+
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), and the two-byte escapes (ESC x)
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
+_FIELD_SEP = re.compile(r"[\s,;=:]+")
+_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_LEADING, _TRAILING = "([{<\"'", ")]}>\"'.!?%"
+
+
+def strip_ansi(text: str) -> str:
+    r"""Remove terminal escape sequences.
+
+    >>> strip_ansi("\x1b[1;32m42\x1b[0m modules")
+    '42 modules'
+    """
+    return _ANSI.sub("", text)
+
+
+def last_number(text: str) -> Decimal | None:
+    r"""The last number ``text`` prints (see the module docstring for what counts), or None.
+
+    >>> last_number("found 12 repos\n\x1b[32m  130\x1b[0m\n"), last_number("coverage: 85.5%"), last_number("v1.2.3")
+    (Decimal('130'), Decimal('85.5'), None)
+    """
+    for line in reversed(strip_ansi(text).splitlines()):  # a field never spans lines: the last line with one wins
+        found = _last_in_line(line)
+        if found is not None:
+            return Decimal(found)
+    return None
+
+
+def _last_in_line(line: str) -> str | None:
+    found = None
+    for field in _FIELD_SEP.split(line):
+        field = field.lstrip(_LEADING).rstrip(_TRAILING)
+        if _NUMBER.fullmatch(field):
+            found = field
+    return found
+
+
+# --- verification ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Verify:
+    """One ``verify:`` entry: run ``run``; pass when the exit code and the last number fit."""
+
+    name: str
+    run: str
+    expected_exit_code: int = 0
+    expected_min: Decimal | None = None
+    expected_max: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verification's result: ``reason`` is one line for reports and the ledger."""
+
+    name: str
+    passed: bool
+    exit_code: int
+    value: Decimal | None
+    reason: str
+
+
+_VERIFY_KEYS = {"name", "run", "expected_exit_code", "expected_min", "expected_max"}
+
+
+def parse_verify(raw: Sequence[Mapping[str, Any]] | None, key: str = "verify") -> tuple[Verify, ...]:
+    """``verify:`` config data to specs; a bad entry is a ForkwaveError naming its key.
+
+    >>> parse_verify([{"name": "modules", "run": "ls | wc -l", "expected_min": 100}])[0].expected_min
+    Decimal('100')
+    >>> parse_verify([{"name": "m", "run": "x", "expected_min": 5, "expected_max": 2}], "sources.1.verify")
+    Traceback (most recent call last):
+    tasks.errors.ForkwaveError: key 'sources.1.verify.0': expected_min 5 is above expected_max 2; swap them
+    """
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        raise ForkwaveError(f"key '{key}': must be a list of {{name, run, expected_...}} entries")
+    specs = tuple(_verify_entry(item, f"{key}.{i}") for i, item in enumerate(raw))
+    _unique_names(specs, key)
+    return specs
+
+
+def _verify_entry(item: Any, key: str) -> Verify:
+    if not isinstance(item, Mapping):
+        raise ForkwaveError(f"key '{key}': must be a mapping with name and run")
+    unknown = sorted(set(item) - _VERIFY_KEYS)
+    if unknown:
+        raise ForkwaveError(f"key '{key}.{unknown[0]}': unknown key; use one of {', '.join(sorted(_VERIFY_KEYS))}")
+    name, run = (_text(item.get(k), f"{key}.{k}") for k in ("name", "run"))
+    code = _exit_code(item.get("expected_exit_code", 0), f"{key}.expected_exit_code")
+    low, high = (_bound(item.get(k), f"{key}.{k}") for k in ("expected_min", "expected_max"))
+    if low is not None and high is not None and low > high:
+        raise ForkwaveError(f"key '{key}': expected_min {low} is above expected_max {high}; swap them")
+    return Verify(name, run, code, low, high)
+
+
+def _text(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ForkwaveError(f"key '{key}': must be a non-empty string")
+    return value
+
+
+def _exit_code(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise ForkwaveError(f"key '{key}': must be an exit code, a whole number 0-255 (got {value!r})")
+    return value
+
+
+def _bound(value: Any, key: str) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ForkwaveError(f"key '{key}': must be a finite number (got {value!r})")
+    return Decimal(str(value))
+
+
+def _unique_names(specs: Sequence[Verify], key: str) -> None:
+    seen: set[str] = set()
+    for i, spec in enumerate(specs):
+        if spec.name in seen:
+            raise ForkwaveError(f"key '{key}.{i}.name': {spec.name!r} is used twice; "
+                                "give each verification its own name")
+        seen.add(spec.name)
+
+
+def judge(spec: Verify, exit_code: int, stdout: str) -> Verdict:
+    """Judge one run of ``spec.run``: the exit code first, then the last number against the bounds.
+
+    >>> v = Verify("modules", "find . -name __manifest__.py | wc -l", expected_min=Decimal(100))
+    >>> judge(v, 0, "87\\n").reason
+    "verify 'modules': printed 87, below expected_min 100"
+    >>> judge(v, 0, "130\\n").passed, judge(v, 1, "130").reason
+    (True, "verify 'modules': exit code 1, expected 0")
+    """
+    value = last_number(stdout)
+    problem = _problem(spec, exit_code, value)
+    return Verdict(spec.name, problem is None, exit_code, value,
+                   f"verify {spec.name!r}: {problem or _fine(spec, exit_code, value)}")
+
+
+def _problem(spec: Verify, exit_code: int, value: Decimal | None) -> str | None:
+    if exit_code != spec.expected_exit_code:
+        return f"exit code {exit_code}, expected {spec.expected_exit_code}"
+    if spec.expected_min is None and spec.expected_max is None:
+        return None
+    if value is None:
+        return f"printed no number to compare with {_bounds_text(spec)} (the last number on stdout counts)"
+    if spec.expected_min is not None and value < spec.expected_min:
+        return f"printed {value}, below expected_min {spec.expected_min}"
+    if spec.expected_max is not None and value > spec.expected_max:
+        return f"printed {value}, above expected_max {spec.expected_max}"
+    return None
+
+
+def _fine(spec: Verify, exit_code: int, value: Decimal | None) -> str:
+    if spec.expected_min is None and spec.expected_max is None:
+        return f"exit code {exit_code} as expected"
+    return f"printed {value}, within {_bounds_text(spec)}"
+
+
+def _bounds_text(spec: Verify) -> str:
+    parts = [f"expected_min {spec.expected_min}" if spec.expected_min is not None else "",
+             f"expected_max {spec.expected_max}" if spec.expected_max is not None else ""]
+    return " and ".join(p for p in parts if p)
+
+
+# --- drift gates ----------------------------------------------------------------------
+
+# limit -> (the number it bounds, how a person reads it, what brings the number down)
+GATES: dict[str, tuple[str, str, str]] = {
+    "max_both_changed": ("both_changed", "paths changed by both the fork and upstream",
+                         "sync more often, or upstream the fork's changes to those paths"),
+    "max_conflicts": ("conflicts", "paths whose 3-way merge conflicts",
+                      "resolve or drop the fork's edits to those paths"),
+    "max_upstream_paths": ("upstream_paths", "paths upstream changed",
+                           "sync more often, or narrow the source's paths"),
+    "max_behind_commits": ("behind_commits", "upstream commits since the base",
+                           "sync more often, or set the source's base nearer its ref"),
+}
+
+
+@dataclass(frozen=True)
+class Trip:
+    """A drift gate that stopped the run: which limit, the number and the limit."""
+
+    limit: str
+    value: int
+    maximum: int
+    message: str
+
+
+def parse_drift_gates(raw: Mapping[str, Any] | None, key: str = "drift_gates") -> dict[str, int]:
+    """``drift_gates:`` config data to {limit: maximum}; unknown keys and bad numbers are errors.
+
+    >>> parse_drift_gates({"max_conflicts": 0, "max_behind_commits": 500})
+    {'max_conflicts': 0, 'max_behind_commits': 500}
+    >>> parse_drift_gates({"max_conflict": 3})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    tasks.errors.ForkwaveError: key 'drift_gates.max_conflict': unknown drift gate; use one of max_behind_commits, ...
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ForkwaveError(f"key '{key}': must be a mapping of limits, e.g. {{max_conflicts: 0}}")
+    gates: dict[str, int] = {}
+    for limit, value in raw.items():
+        if limit not in GATES:
+            raise ForkwaveError(f"key '{key}.{limit}': unknown drift gate; use one of {', '.join(sorted(GATES))}")
+        if value is None:
+            continue  # an explicit null switches the gate off
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ForkwaveError(f"key '{key}.{limit}': must be a whole number 0 or more, or null (got {value!r})")
+        gates[limit] = value
+    return gates
+
+
+def check_drift(gates: Mapping[str, int], numbers: Mapping[str, int], key: str = "drift_gates") -> tuple[Trip, ...]:
+    """The gates ``numbers`` exceed, in ``GATES`` order; empty when the run may go on.
+
+    ``numbers`` holds what drift measured, keyed by the limit's name without ``max_``
+    (``both_changed``, ``conflicts``, ``upstream_paths``, ``behind_commits``). A number a set
+    gate needs but ``numbers`` lacks is the caller's bug (``ValueError``), never a pass.
+
+    >>> trip, = check_drift({"max_conflicts": 2, "max_behind_commits": 900}, {"conflicts": 5, "behind_commits": 40})
+    >>> trip.limit, trip.value, trip.maximum
+    ('max_conflicts', 5, 2)
+    >>> trip.message[:77]
+    "drift gate 'drift_gates.max_conflicts' stopped the run: 5 paths whose 3-way m"
+    """
+    trips = []
+    for limit, (number, what, remedy) in GATES.items():
+        if limit not in gates:
+            continue
+        if number not in numbers:
+            raise ValueError(f"drift gate {limit}: no {number!r} among the numbers given ({sorted(numbers)})")
+        value, maximum = numbers[number], gates[limit]
+        if value > maximum:
+            trips.append(Trip(limit, value, maximum,
+                              f"drift gate '{key}.{limit}' stopped the run: {value} {what}, the limit is "
+                              f"{maximum}; {remedy}, or raise {key}.{limit} to {value} or more"))
+    return tuple(trips)
