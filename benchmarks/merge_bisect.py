@@ -24,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks._common import scratch
-from tasks import git
+from tasks.repo import git
 from tasks.core.ranges import CULPRIT, first_bad, max_calls
 from tasks.proc import run
 from tasks.repo import commits
-from tasks.synth import EPOCH, commit_tree, init_repo
+from tasks.repo.synth import EPOCH, commit_tree, init_repo
 
 AT = 20  # the fork was cloned at upstream commit 20
 

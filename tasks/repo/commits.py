@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks import git
+from tasks.repo import git
 from tasks.core.commit import Commit, pick_message, picked_from
 from tasks.core.cooldown import Cooled, cool, is_prerelease, parse_duration, tag_glob
 from tasks.errors import ForkwaveError

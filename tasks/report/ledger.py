@@ -282,7 +282,7 @@ class Ledger:
     def begin(self, run: str, *, lock: Path | None, pid: int | None = None) -> list[str]:
         """Record ``run`` as started by this process, holding ``lock``; close what dead runs left running.
 
-        The caller holds the workspace lock ``lock`` (``tasks.runlock``): that is what lets
+        The caller holds the workspace lock ``lock`` (``tasks.engine.runlock``): that is what lets
         this call close every other run that held it. Returns the runs it closed.
         """
         pid = os.getpid() if pid is None else pid

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from conftest import Content, commit_tree, git_out, make_repo
 
-from tasks import git, synth
+from tasks.repo import git, synth
 
 
 class Shared(NamedTuple):

@@ -8,7 +8,7 @@ import pytest
 from conftest import Executable, commit_tree, git_out, make_repo
 from sharedkit import clone_at, shared, tree_files, untouched, upstream_history
 
-from tasks import git, synth
+from tasks.repo import git, synth
 from tasks.core.commit import SOURCE_TRAILER, Commit, pick_message, picked_from
 from tasks.core.cooldown import cool, parse_duration
 from tasks.core.ranges import CULPRIT, first_bad

@@ -222,7 +222,7 @@ def test_a_live_run_reads_as_live(ledger: Ledger, lock: Path) -> None:
 RUNLOCK = """
 import os, signal, sys
 from pathlib import Path
-from tasks import runlock
+from tasks.engine import runlock
 from tasks.workspace import Workspace
 run = runlock.acquire(Workspace(Path(sys.argv[1])), sys.argv[2])
 run.record("slice-1", "adopted", {"landed": ["a.py", "b.py"]})
