@@ -11,7 +11,7 @@ from tasks.repo import basedetect, demo, drift, fetch, git, importer, state, tre
 from tasks.core import classify, coupling
 from tasks.core.vocabulary import ACTIONABLE
 from tasks import exitcodes
-from tasks.engine import person, retry, runlock, slices
+from tasks.engine import person, retry, runlock, slices, status
 from tasks.report import render, reports
 from tasks.report import base as basereport
 from tasks.core.paths import map_path
@@ -360,13 +360,11 @@ def do_publish(ctx: Context) -> bool:
 
 
 def outcomes_digest(ctx: Context) -> str:
-    h = hashlib.sha1()
-    for path in sorted((ctx.ws.reports / "slices").glob("*/outcome.json")):
-        h.update(path.parent.name.encode() + path.read_bytes())
-    plan = ctx.ws.report("plan.json")
-    if plan.exists():
-        h.update(plan.read_bytes())
-    return h.hexdigest()
+    return status.outcomes_digest(ctx.ws)
+
+
+def unknown_slice(name: str, plan_path: str) -> Any:
+    return UnknownSlice(name, plan_path)()
 
 
 class UnknownSlice:

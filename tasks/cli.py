@@ -172,6 +172,15 @@ def slice_states(reports: Path, names: Sequence[str]) -> dict[str, tuple[str, st
     return found
 
 
+def _position(task: Any) -> str | None:
+    """``wave a 2/3``: the position the task's action was given (the last argument of do_validate)."""
+    for action in getattr(task, "actions", ()):
+        args = getattr(action, "args", None)
+        if args and isinstance(args[-1], str) and args[-1].startswith("wave "):
+            return args[-1]
+    return None
+
+
 class Reporter(ConsoleReporter):
     """doit's console reporter, quiet: forkwave's own lines, each error once, a summary line, the exit code.
 
@@ -214,6 +223,22 @@ class Reporter(ConsoleReporter):
         self._seen(task)
         if self.show_tasks:
             super().skip_uptodate(task)
+        group, _, name = task.name.partition(":")
+        if group == "validate" and name:
+            self._unchanged(name, _position(task))
+
+    def _unchanged(self, name: str, position: str | None) -> None:
+        """A slice left for a person that nothing changed for: one line, as a run of it would say."""
+        from tasks.context import context
+
+        path = context().ws.reports / "slices" / name / "outcome.json"
+        if not path.exists():
+            return
+        outcome = read_json(path)
+        if exitcodes.slice_code(exitcodes.slice_state(outcome.get("status", ""), len(outcome.get("conflicts") or ()))):
+            self.write(f"[{position or 'wave ' + str(outcome.get('wave', '?'))}] {name}: {outcome['status']} — unchanged since run "
+                       f"{outcome.get('run', '?')} (same upstream, fork, checks and sync branch); nothing to run "
+                       f"(reports/slices/{name}/report.md)\n")
 
     def add_failure(self, task: Any, fail: Any) -> None:
         if isinstance(fail, UnmetDependency):  # its cause was reported where it happened

@@ -10,12 +10,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
 
-from tasks import refnames, strictyaml
 from tasks.errors import ForkwaveError
-from tasks.globs import denied, globs
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
 CONFIG_NAMES = ("forkwave.yaml", "forkwave.yml", ".forkwave.yaml", ".forkwave.yml")  # found in the workspace
@@ -148,6 +144,8 @@ class RewriteRule:
         return re.compile(self.src.encode() if self.regex else re.escape(self.src.encode()))
 
     def applies(self, path: str) -> bool:
+        from tasks.globs import globs  # pathspec loads only where globs are matched
+
         return not self.paths or globs(self.paths)(path)
 
 
@@ -263,6 +261,8 @@ class Source:
     written: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # url/ref as written
 
     def owns(self, path: str) -> bool:
+        from tasks.globs import globs
+
         return globs(self.paths)(path)
 
 
@@ -315,6 +315,8 @@ class Config:
 
     def is_denied(self, path: str) -> bool:
         """Matches ``deny`` and none of ``deny_except`` (``.env.example`` and kin by default)."""
+        from tasks.globs import denied
+
         return denied(self.deny)(path) and not denied(self.deny_except)(path)
 
     def section(self, *keys: str) -> dict[str, Any]:
@@ -358,26 +360,85 @@ def is_demo(path: Path) -> bool:
     return path.resolve() == DEMO_CONFIG
 
 
-def load_config(path: Path, *, relative_to: Path | None = None) -> Config:
+def load_config(path: Path, *, relative_to: Path | None = None, checked: Path | None = None) -> Config:
     """Read, validate and build ``path``; relative paths resolve against ``relative_to``
-    (default: the config file's folder; the bundled demo's are relative to the workspace)."""
-    data = _read_yaml(path)
-    if not isinstance(data, dict):
-        raise ForkwaveError(f"{path}: expected a mapping of keys (upstream, fork, ...) at the top level")
-    _validate(path, data)
-    _check_semantics(path, data)
+    (default: the config file's folder; the bundled demo's are relative to the workspace).
+
+    ``checked`` names a file recording the digest of the last config that passed every check:
+    doit runs the task creators (and so loads the config) on every command, even ``doit list``,
+    and the schema and git's ref-name rules are the slowest part of it; the same bytes passed
+    before, under the same rules, so they pass again.
+    """
+    text = _read_text(path)
+    seal = _seal(text)
+    data = _recall(checked, seal)
+    if data is None:
+        data = _read_yaml(path, text)
+        if not isinstance(data, dict):
+            raise ForkwaveError(f"{path}: expected a mapping of keys (upstream, fork, ...) at the top level")
+        _validate(path, data)
+        _check_semantics(path, data)
+        if checked is not None:
+            _remember(checked, seal, data)
     return _build(path, data, relative_to)
 
 
-def _read_yaml(path: Path) -> Any:
-    """The file's one YAML document, strictly (``tasks.strictyaml``): every problem is one line."""
+_RULES = Path(__file__)  # the checks a config passes are this module's: its bytes are part of the seal
+
+
+def _seal(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(_RULES.read_bytes() + b"\0" + text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _recall(checked: Path | None, seal: str) -> dict[str, Any] | None:
+    """The config as it was parsed and checked, when these bytes passed every check before."""
+    import json
+
+    if checked is None or not checked.exists():
+        return None
     try:
-        text = path.read_text(encoding="utf-8")
-        return strictyaml.load(text)
+        kept = json.loads(checked.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return kept.get("data") if isinstance(kept, dict) and kept.get("seal") == seal else None
+
+
+def _remember(checked: Path, seal: str, data: dict[str, Any]) -> None:
+    import json
+
+    try:
+        text = json.dumps({"seal": seal, "data": data})
+        if json.loads(text)["data"] != data:  # a value JSON cannot carry as it is (a date): do not cache it
+            return
+        from tasks.redact import redact_text
+
+        if redact_text(text) != text:  # a credential in a URL or a token: it stays in the config file only
+            return
+        checked.parent.mkdir(parents=True, exist_ok=True)
+        checked.write_text(text, encoding="utf-8")
+    except (OSError, TypeError, ValueError):
+        pass  # a cache: the next load checks again
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ForkwaveError(f"{path}: cannot read config ({exc.strerror}); check the path and permissions") from None
     except UnicodeDecodeError as exc:
         raise ForkwaveError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as UTF-8") from None
+
+
+def _read_yaml(path: Path, text: str) -> Any:
+    """The file's one YAML document, strictly (``tasks.strictyaml``): every problem is one line."""
+    import yaml
+
+    from tasks import strictyaml
+
+    try:
+        return strictyaml.load(text)
     except strictyaml.StrictYamlError as exc:
         where = f"key '{exc.key}' (line {exc.line})" if exc.key else f"line {exc.line}"
         raise ForkwaveError(f"{path}: {where}: {exc.message}") from None
@@ -430,7 +491,7 @@ def _check_fork(data: dict[str, Any]) -> str | None:
         if name.startswith("refs/"):
             return (f"key 'fork.{key}': {name!r} is a full ref name; give the branch name alone "
                     f"({name.removeprefix('refs/heads/')!r} for {name!r})")
-        if not refnames.is_branch_name(name):
+        if not _refnames().is_branch_name(name):
             return f"key 'fork.{key}': {name!r} is not a valid git branch name (git check-ref-format --branch)"
     # case-insensitive: on macOS and Windows refs/heads/Main and refs/heads/main are one file
     a, b = branch.lower(), sync.lower()
@@ -441,6 +502,13 @@ def _check_fork(data: dict[str, Any]) -> str | None:
         return (f"key 'fork.sync_branch': {sync!r} and fork.branch {branch!r} cannot both exist in git "
                 "(one would be a folder of the other); name another branch")
     return None
+
+
+def _refnames() -> Any:
+    """git's ref-name rules (a git process each): only when a config is checked, never when it is recalled."""
+    from tasks import refnames
+
+    return refnames
 
 
 def source_dicts(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -495,6 +563,8 @@ def _sample(pattern: str) -> str:
 
 def _check_overlap(sources: list[dict[str, Any]]) -> str | None:
     """Two sources owning one path is an error: each claims the other's sample paths."""
+    from tasks.globs import globs
+
     for i, a in enumerate(sources):
         for j, b in enumerate(sources[i + 1:], i + 1):
             for pa in a.get("paths") or ("**",):
@@ -511,7 +581,7 @@ def _check_upstream(data: dict[str, Any]) -> str | None:
         if src["url"].startswith("-"):
             return f"key '{url_key}url': {src['url']!r} starts with '-' and would be read as a git option"
         ref = src.get("ref", "main")
-        if not refnames.is_ref_name(ref):
+        if not _refnames().is_ref_name(ref):
             return (f"key '{url_key}ref': {ref!r} is not a valid branch, tag or commit name "
                     "(git check-ref-format)")
     return None
@@ -676,10 +746,14 @@ def _is_number(checker: Any, value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-_Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
-        {"integer": _is_integer, "number": _is_number}))
+def _validator() -> Any:
+    """jsonschema's validator with forkwave's integer and number types (imported when a config is checked)."""
+    import jsonschema
+
+    return jsonschema.validators.extend(
+        jsonschema.Draft202012Validator,
+        type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+            {"integer": _is_integer, "number": _is_number}))
 
 
 def _check_node(where: str, key: str, check: dict[str, Any]) -> str | None:
@@ -695,7 +769,7 @@ def _check_node(where: str, key: str, check: dict[str, Any]) -> str | None:
 
 
 def _validate(path: Path, data: dict[str, Any]) -> None:
-    errors = sorted(_Validator(SCHEMA).iter_errors(data),
+    errors = sorted(_validator()(SCHEMA).iter_errors(data),
                     key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
     if errors:
         raise ForkwaveError(f"{path}: {_describe(errors[0])}")
@@ -711,7 +785,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _describe(err: jsonschema.ValidationError) -> str:
+def _describe(err: Any) -> str:  # a jsonschema.ValidationError
     key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))

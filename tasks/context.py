@@ -39,7 +39,9 @@ def load(config: str | None, offline: str | None, root: Path, full: str | None =
          since: str | None = None) -> Context:
     path = find_config(config, root)
     demo = is_demo(path)  # the demo's repositories live in the workspace (task `demo` builds them there)
-    return Context(load_config(path, relative_to=root if demo else None), Workspace(root), demo, _flag(offline),
+    checked = Workspace(root).state / "config.checked"  # the digest of the config that passed every check
+    return Context(load_config(path, relative_to=root if demo else None, checked=checked), Workspace(root), demo,
+                   _flag(offline),
                    _flag(full), since or None)
 
 

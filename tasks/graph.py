@@ -1,6 +1,12 @@
-"""Task creators. Cheap and deterministic: they read the config, never git; work is in actions."""
+"""Task creators. Cheap and deterministic: they read the config, never git; work is in actions.
+
+doit runs every creator on every command, even ``doit list``, so this module imports none of the
+steps: ``actions`` and the rest are loaded the first time one of their functions is called (by
+an action or an up-to-date test), not when a task is described.
+"""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
@@ -8,13 +14,50 @@ from typing import Any
 from doit import create_after
 from doit.tools import config_changed
 
-from tasks import actions, clean
-from tasks.repo import demo, drift, fetch
-from tasks.engine import slices
 from tasks.cli import request
 from tasks.context import Context, context
-from tasks.engine.validate import validation_config
+from tasks.core.fingerprint import validation_config
 from tasks.workspace import read_json
+
+
+class _Later:
+    """A function of a module imported on the first call (``actions.do_fetch`` costs nothing until it runs)."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+        self.__name__ = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+class _Module:
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str) -> _Later:
+        return _Later(self._name, attr)
+
+
+actions, clean = _Module("tasks.actions"), _Module("tasks.clean")
+fetch, fork, status = _Module("tasks.repo.fetch"), _Module("tasks.repo.fork"), _Module("tasks.engine.status")
+
+
+class _changed(config_changed):
+    """doit's ``config_changed`` on a value computed when doit checks the task, not when it is described
+    (``doit list`` never needs it; the slices' check fingerprints need the globs module)."""
+
+    def __init__(self, make: Any):
+        super().__init__({})
+        self.make = make
+
+    def _calc_digest(self) -> str:
+        self.config = self.make()
+        return super()._calc_digest()
+DEMO = Path(__file__).resolve().parent / "repo" / "demo.py"  # what the demo is built from (its task's file_dep)
 
 DRIFT_KEYS = ("base", "map", "ignore", "deny", "buckets", "waves", "rewrite")
 
@@ -33,7 +76,7 @@ def task_demo() -> dict[str, Any]:
     root = ctx.ws.state / "demo"
     return {
         "actions": [(actions.make_demo, [ctx])],
-        "file_dep": [ctx.ws.rel(demo.__file__)],
+        "file_dep": [ctx.ws.rel(DEMO)],
         "targets": [ctx.ws.rel(root / "upstream" / "HEAD"), ctx.ws.rel(root / "fork" / ".git" / "HEAD")],
         "clean": _cleans((clean.worktree, [ctx.ws, ctx.cfg.fork.path]), (clean.remove, [ctx.ws, [root]])),
         "verbosity": 2,
@@ -84,7 +127,7 @@ def _fork_unchanged(ctx: Context) -> Any:
 
     def check(task: Any, values: dict[str, Any]) -> bool:
         try:
-            return values.get("fork_head") == drift.fork_head(ctx.cfg)
+            return values.get("fork_head") == fork.fork_head(ctx.cfg)
         except Exception:
             return False
 
@@ -149,14 +192,13 @@ IMAGE_SOURCES = [*IMAGES.values(), "node-release/Dockerfile", "shims/yarn", "lib
 def task_images() -> dict[str, Any]:
     """Build the validation images locally (no registry needed): base, python, node, and forkwave/node:<version>
     for the node the fork pins; ``doit clean`` removes the node images and caches the workspace used."""
-    from checks import images
-
     ctx = context()
     clean = _cleans((_clean_images, [ctx]))
     wanted = "images" in request().tasks or any(
         (c.image or "").startswith("forkwave/") or c.node or c.compose for c in ctx.cfg.checks)
     if not wanted:  # plain `doit` must not need a Docker engine
         return {"actions": None, "uptodate": [True], "clean": clean}
+    from checks import images
 
     def present() -> bool:
         return actions.images_present([*IMAGES, "forkwave/base:bookworm"]) and images.nodes_present(
@@ -229,7 +271,8 @@ def _unknown(group: str, plan: dict[str, Any] | None) -> Iterator[dict[str, Any]
     known = {s["name"] for s in plan["slices"]} if plan else set()
     for name in _requested(group):
         if name not in known:
-            yield {"basename": group, "name": name, "actions": [actions.UnknownSlice(name, "reports/plan.json")],
+            yield {"basename": group, "name": name,
+                   "actions": [(actions.unknown_slice, [name, "reports/plan.json"])],
                    "uptodate": [False], "verbosity": 2}
 
 
@@ -329,7 +372,10 @@ def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names:
         files = files_of[name]
 
         def done(name: str = name) -> bool:
-            return slices.is_done(ctx.cfg, ctx.ws, name)
+            return _done(ctx, plan, name)
+
+        def checks(files: list[Any] = files) -> dict[str, Any]:
+            return validation_config(ctx.cfg, [f["path"] for f in files])
 
         yield {
             "basename": "validate",
@@ -339,10 +385,27 @@ def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names:
             "task_dep": ["images", *after],  # images: a no-op unless a check needs forkwave's images
             "file_dep": [f"reports/slices/{name}/import.json"],
             "targets": [f"reports/slices/{name}/outcome.json"],
-            "uptodate": [config_changed(validation_config(ctx.cfg, [f["path"] for f in files])), done],
+            "uptodate": [_changed(checks), done],
             "clean": _cleans((clean.slice_state, [ctx.ws, ctx.cfg.fork.path, name])),
             "verbosity": 2,
         }
+
+
+_DRIFTS: dict[str, Any] = {}
+
+
+def _done(ctx: Context, plan: dict[str, Any] | None, name: str) -> bool:
+    """Settled — or left for a person with every input as it was: nothing to run either way."""
+    if plan is None:
+        return False
+    slice_ = next(s for s in plan["slices"] if s["name"] == name)
+    source = slice_.get("source") or ctx.sources[0]
+    c = ctx.for_source(source)
+    if source not in _DRIFTS:
+        path = c.ws.source_report("drift.json")
+        _DRIFTS[source] = read_json(path) if path.exists() else None
+    view = {**plan, "upstream": slice_["upstream"]} if slice_.get("source") else plan
+    return _DRIFTS[source] is not None and status.is_done(c.cfg, c.ws, name, view, _DRIFTS[source])
 
 
 PERSON = {"resolve": "per slice, when asked: commit your resolution of its conflicts on the sync branch "
@@ -357,13 +420,15 @@ def _person_tasks(ctx: Context, docs: dict[str, str]) -> Iterator[dict[str, Any]
     for group in PERSON:
         yield {"basename": group, "name": None, "doc": docs[group]}
         for name in _requested(group) if request().runs else ():
-            yield {"basename": group, "name": name, "actions": [(actions.PERSON_ACTIONS[group], [ctx, name])],
+            yield {"basename": group, "name": name, "actions": [(getattr(actions, f"do_{group}"), [ctx, name])],
                    "task_dep": ["plan"], "uptodate": [False], "verbosity": 2}
 
 
 def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]) -> dict[str, Any]:
-    def settled() -> bool:  # a wave with work left runs again: its joint retry, its exit status
-        return all(slices.is_done(ctx.cfg, ctx.ws, n) for n in members)
+    plan = _plan()
+
+    def settled() -> bool:  # a wave with work left runs again (its joint retry) unless nothing it holds changed
+        return all(_done(ctx, plan, n) for n in members)
 
     return {
         "basename": f"wave_{wave}",
@@ -384,7 +449,7 @@ def task_report() -> dict[str, Any]:
     ctx = context()
 
     def unchanged(task: Any, values: dict[str, Any]) -> bool:
-        return values.get("digest") == actions.outcomes_digest(ctx)
+        return values.get("digest") == status.outcomes_digest(ctx.ws)
 
     return {
         "actions": [(actions.do_report, [ctx])],

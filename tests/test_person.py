@@ -206,8 +206,10 @@ def test_summary_and_ledger_say_what_was_adopted_deferred_and_conflicted(tmp_pat
     assert {"src/app.js", "src/util.js"} <= set(closed[-1]["adopted"])
     assert closed[-1]["deferred"] == ["src/bad.json"] and closed[-1]["conflicted"] == ["conf/default.json"]
 
-    assert run_doit(r.workspace).returncode == 2                   # a re-run: the same picture, nothing landed
+    lines = (r.reports / "history.jsonl").read_text()
+    rerun = run_doit(r.workspace)                                  # a re-run: the same picture, nothing landed
+    assert rerun.returncode == 2
     again = read(r.reports / "summary.json")
     assert again["counts"] == summary["counts"] and again["files"] == summary["files"]
-    last = [json.loads(line) for line in (r.reports / "history.jsonl").read_text().splitlines()][-1]
-    assert last["adopted"] == [] and last["status"] in ("partial", "failed")
+    assert "slice-1: conflicted — unchanged since run" in rerun.stdout
+    assert (r.reports / "history.jsonl").read_text() == lines     # no action ran: no run to record

@@ -33,30 +33,9 @@ from tasks.hashing import digest
 from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
-SUCCESS = ("adopted", "empty", "rolled-back")          # settled: nothing left to do
-FOR_A_PERSON = ("split", "reverted", "conflicted", "failed")  # work left: deferred, conflicted, failing
-
-
-def slice_dir(ws: Workspace, name: str) -> Path:
-    return ws.reports / "slices" / name
-
-
-def outcome_path(ws: Workspace, name: str) -> Path:
-    return slice_dir(ws, name) / "outcome.json"
-
-
-def find_slice(plan: Mapping[str, Any], name: str) -> dict[str, Any]:
-    for s in plan["slices"]:
-        if s["name"] == name:
-            return s
-    names = [s["name"] for s in plan["slices"]]
-    known = f"{names[0]}..{names[-1]}" if names else "none: the plan is empty"
-    raise ForkwaveError(f"{name}: no such slice in reports/plan.json (slices: {known}); see reports/wave-*.md")
-
-
-def load_outcome(ws: Workspace, name: str) -> dict[str, Any] | None:
-    path = outcome_path(ws, name)
-    return read_json(path) if path.exists() else None
+from tasks.engine.status import (SUCCESS, find_slice, inputs, is_done, load_outcome, on_sync_branch,  # noqa: F401
+                                 outcome_path, readopted, same_person, slice_dir, sync_view, unchanged)
+from tasks.core.vocabulary import FOR_A_PERSON  # noqa: F401
 
 
 def write_outcome(ws: Workspace, name: str, outcome: Mapping[str, Any]) -> None:
@@ -64,16 +43,6 @@ def write_outcome(ws: Workspace, name: str, outcome: Mapping[str, Any]) -> None:
 
 
 # --- the sync branch as a person left it ---------------------------------------------
-
-def sync_view(cfg: Config) -> tuple[history.SyncCommit, ...]:
-    return history.sync_history(cfg.fork.path, cfg.fork.branch, cfg.fork.sync_branch)
-
-
-def readopted(ws: Workspace) -> list[str]:
-    """Reverts a person asked forkwave to stop honouring (``doit readopt:slice-N``)."""
-    path = ws.report("readopt.json")
-    return sorted(read_json(path).get("ignore", [])) if path.exists() else []
-
 
 def touched_paths(cfg: Config, hist: Sequence[history.SyncCommit], paths: Sequence[str],
                   tip: Mapping[str, tuple[str, str]]) -> dict[str, Touch]:
@@ -90,15 +59,6 @@ def touched_paths(cfg: Config, hist: Sequence[history.SyncCommit], paths: Sequen
     markers = {person_blobs[oid]: history.has_conflict_markers(data or b"")
                for oid, data in git.read_blobs(cfg.fork.path, person_blobs)} if person_blobs else {}
     return {p: Touch(sha, auto, markers.get(p, False) and not kept, kept) for p, (sha, auto, kept) in out.items()}
-
-
-def inputs(cfg: Config, plan: Mapping[str, Any], drift: Mapping[str, Any], files: Sequence[str],
-           ws: Workspace) -> dict[str, str]:
-    """What a slice's outcome depends on besides forkwave's own commits on the sync branch."""
-    ignored = readopted(ws)
-    return {"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha", ""),
-            "files": digest(sorted(files)), "checks": fingerprint(cfg, files),
-            "person": history.person_digest(sync_view(cfg), ignored)}
 
 
 # --- import -------------------------------------------------------------------------
@@ -436,56 +396,4 @@ def resolve_step(name: str, path: str, reason: str) -> str:
 
 
 # --- up to date ---------------------------------------------------------------------
-
-_ON_BRANCH: dict[str, frozenset[str]] = {}
-
-
-def on_sync_branch(cfg: Config, commit: str) -> bool:
-    """Is ``commit`` the sync branch tip or one of its ancestors? (one rev-list per tip, cached)"""
-    tip = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}")
-    if tip is None:
-        return False
-    if tip not in _ON_BRANCH:
-        out = git.git(cfg.fork.path, "rev-list", "--max-count=20000", tip)
-        _ON_BRANCH[tip] = frozenset(out.decode().split())
-    return commit in _ON_BRANCH[tip]
-
-
-def unchanged(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mapping[str, Any],
-              name: str) -> dict[str, Any] | None:
-    """The slice's outcome when nothing it depends on changed since it was written; else None.
-
-    Adopted: from this upstream revision, with these files and checks, its commits still on the
-    sync branch (also after a run killed before doit could record it). Left for a person:
-    the same inputs, and what it adopted still there. A slice that could not run is never unchanged.
-    """
-    outcome = load_outcome(ws, name)
-    if outcome is None or outcome.get("status") == "error":
-        return None
-    files = [f["path"] for f in find_slice(plan, name)["files"]]
-    if [f["path"] for f in outcome.get("files", ())] != sorted(files):
-        return None
-    if not all(on_sync_branch(cfg, c) for c in outcome.get("commits", ())):
-        return None
-    if outcome.get("status") in SUCCESS:
-        ok = (outcome.get("upstream") == plan["upstream"] and outcome.get("validated_with") == fingerprint(cfg, files)
-              and on_sync_branch(cfg, outcome["verified_at"]) and same_person(cfg, ws, outcome))
-        return outcome if ok else None
-    return outcome if outcome.get("inputs") == inputs(cfg, plan, drift, files, ws) else None
-
-
-def same_person(cfg: Config, ws: Workspace, outcome: Mapping[str, Any]) -> bool:
-    """No person's commit on the sync branch since the outcome was written (a revert of it, say)."""
-    recorded = (outcome.get("inputs") or {}).get("person")
-    return recorded is None or recorded == history.person_digest(sync_view(cfg), readopted(ws))
-
-
-def is_done(cfg: Config, ws: Workspace, name: str) -> bool:
-    """doit ``uptodate``: settled and still on the sync branch. A slice left for a person is never up to
-    date for doit (its task must fail again), but its action does nothing while its inputs are unchanged."""
-    outcome = load_outcome(ws, name)
-    if outcome is None:
-        return False
-    return (outcome.get("status") in SUCCESS and on_sync_branch(cfg, outcome["verified_at"])
-            and same_person(cfg, ws, outcome))
 

@@ -242,7 +242,7 @@ def first_parent_log(mirror: Path, sha: str) -> list[LogCommit]:
 
 def fork_entries(cfg: Config, land: Lander) -> tuple[str, str, dict[str, tuple[str, str]]]:
     """(head, tree, counted fork path -> (mode, oid)) of ``fork.branch``."""
-    from tasks.repo.drift import fork_head  # clear errors for a missing fork or branch
+    from tasks.repo.fork import fork_head  # clear errors for a missing fork or branch
 
     head = fork_head(cfg)
     tree = git.tree_of(cfg.fork.path, head)

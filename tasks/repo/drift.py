@@ -19,6 +19,7 @@ from tasks.core.vocabulary import Entry
 from tasks.errors import ForkwaveError
 from tasks.globs import globs
 from tasks.repo import content, git
+from tasks.repo.fork import fork_head
 from tasks.repo.state import STATE_PATH
 from tasks.repo.treemap import map_tree
 from tasks.workspace import write_if_changed
@@ -122,20 +123,6 @@ def owner(cfg: Config) -> Any:
     if not cfg.sources or cfg.current.paths == ("**",):
         return None
     return cfg.current.owns
-
-
-def fork_head(cfg: Config) -> str:
-    """The commit of ``fork.branch``; a clear error if the fork or branch is missing."""
-    path = cfg.fork.path
-    if not path.exists():
-        raise ForkwaveError(f"{cfg.file}: fork.path: {path} does not exist; clone your fork there or fix the path")
-    if not git.is_repo(path):
-        raise ForkwaveError(f"{cfg.file}: fork.path: {path} is not a git repository")
-    sha = git.rev_parse(path, f"refs/heads/{cfg.fork.branch}^{{commit}}")
-    if sha is None:
-        raise ForkwaveError(f"{cfg.file}: fork.branch: no branch {cfg.fork.branch!r} in {path}; "
-                            "name an existing branch of the fork")
-    return sha
 
 
 def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = None,

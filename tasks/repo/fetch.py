@@ -8,8 +8,6 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import tenacity
-
 from tasks.repo import git
 from tasks.config import Config
 from tasks.errors import ForkwaveError, ForkwaveFailure
@@ -100,6 +98,8 @@ def _cause(lines: list[str]) -> str:
 
 
 def _fetch_with_retries(mirror: Path, url: str) -> None:
+    import tenacity  # loaded when a fetch runs, not for the up-to-date test
+
     secrets = url_secrets(url)
     shown = redact_url(url)
     bare, env = git.remote(url)  # the credentials travel in git's environment, never in its argv

@@ -155,6 +155,23 @@ def parse_diff_raw(out: bytes) -> list[Change]:
 
 # --- commands -----------------------------------------------------------------------
 
+_REFS: dict[tuple[str, str], str | None] = {}
+
+
+def ref_tip(repo: str | Path, ref: str) -> str | None:
+    """The commit ``ref`` names, read once per process (doit's up-to-date tests ask for the same two
+    branches for every slice); ``refs_moved`` forgets it after forkwave moves a ref."""
+    key = (str(repo), ref)
+    if key not in _REFS:
+        _REFS[key] = rev_parse(repo, ref)
+    return _REFS[key]
+
+
+def refs_moved(repo: str | Path) -> None:
+    for key in [k for k in _REFS if k[0] == str(repo)]:
+        del _REFS[key]
+
+
 def rev_parse(repo: str | Path, rev: str) -> str | None:
     """The full object id ``rev`` names in ``repo``, or None if it names nothing."""
     out = git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", rev, check=False)

@@ -81,8 +81,8 @@ def _log(fork: str, base: str, tip: str) -> tuple[SyncCommit, ...]:
 
 def sync_history(fork: Path, branch: str, sync_branch: str) -> tuple[SyncCommit, ...]:
     """Commits on the sync branch that ``branch`` lacks, newest first (empty when either is missing)."""
-    base = git.rev_parse(fork, f"refs/heads/{branch}")
-    tip = git.rev_parse(fork, f"refs/heads/{sync_branch}")
+    base = git.ref_tip(fork, f"refs/heads/{branch}")
+    tip = git.ref_tip(fork, f"refs/heads/{sync_branch}")
     if base is None or tip is None:
         return ()
     return _log(str(fork), base, tip)

@@ -138,13 +138,14 @@ def lockfile_digest(wt: Path) -> str:
 def sync_tip(cfg: Config) -> str:
     """The sync branch's commit, creating the branch from ``fork.branch`` when missing."""
     ref = f"refs/heads/{cfg.fork.sync_branch}"
-    tip = git.rev_parse(cfg.fork.path, ref)
+    tip = git.ref_tip(cfg.fork.path, ref)
     if tip:
         return tip
     base = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.branch}")
     if base is None:
         raise ForkwaveError(f"{cfg.file}: fork.branch: no branch {cfg.fork.branch!r} in {cfg.fork.path}")
     git.git(cfg.fork.path, "update-ref", "-m", "forkwave: create sync branch", ref, base, "")
+    git.refs_moved(cfg.fork.path)
     return base
 
 
@@ -155,6 +156,7 @@ def move_sync(cfg: Config, new: str, old: str, message: str, ws: Workspace | Non
         guard(cfg, ws)
     ref = f"refs/heads/{cfg.fork.sync_branch}"
     out = git.git(cfg.fork.path, "update-ref", "-m", message, ref, new, old, check=False)
+    git.refs_moved(cfg.fork.path)
     if git.rev_parse(cfg.fork.path, ref) != new:
         raise ForkwaveError(f"{cfg.fork.sync_branch} moved while the slice was validated (expected {old[:12]}); "
                             f"nothing was changed; run again {out.decode().strip()}")
