@@ -121,3 +121,26 @@ def test_the_walk_sees_real_imports() -> None:
     assert "tasks.repo.git" in GRAPH["tasks.engine.slices"]
     assert "tasks.core.vocabulary" in GRAPH["tasks.core.classify"]
     assert layer_of("tasks.engine.slices") < layer_of("tasks.repo.git")  # type: ignore[operator]
+
+
+def test_architecture_lists_every_module_under_its_layer() -> None:
+    """docs/architecture.md's Layout names each module once, in the section of the layer it is in."""
+    import re
+
+    layout = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").split("## Task graph")[0]
+    placed: dict[str, str] = {}
+    for section in re.split(r"^### ", layout, flags=re.M)[1:]:
+        layer = section.split()[0]
+        for path in re.findall(r"^\| `((?:tasks|checks)/[^`]+\.py)` \|", section, flags=re.M):
+            assert path not in placed, f"{path} is listed twice in docs/architecture.md"
+            placed[path] = layer
+    wrong = {}
+    for module, path in modules().items():
+        rel = str(path.relative_to(ROOT))
+        if path.name == "__init__.py" and rel not in placed:
+            continue  # a package's __init__ is listed only when it holds more than the package docstring
+        expected = LAYERS[layer_of(module)][0]  # type: ignore[index]
+        if placed.get(rel) != expected:
+            wrong[rel] = f"listed under {placed.get(rel)!r}, in layer {expected!r}"
+    assert wrong == {}
+    assert len(placed) > 80  # the parse found the tables
