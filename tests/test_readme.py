@@ -76,7 +76,7 @@ def test_the_readme_commands_work_in_a_fresh_venv(tmp_path: Path) -> None:
 
     # the whole suite would run this test again: the same command, on one small test module
     tests = subprocess.run(["bash", "-c", second], cwd=checkout, capture_output=True, text=True, timeout=900,
-                           env=fresh_env(PYTEST_ADDOPTS="-q -p no:cacheprovider tests/test_redact.py"))
+                           env=fresh_env(PYTEST_ADDOPTS="-q -p no:cacheprovider tests/infra/test_redact.py"))
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert re.search(r"\b\d+ passed\b", tests.stdout), tests.stdout
 

@@ -7,7 +7,7 @@ import pytest
 
 from checks.gates import run_gate
 
-CORPUS = Path(__file__).parent / "corpus" / "secrets"
+CORPUS = Path(__file__).parent.parent / "corpus" / "secrets"
 CASES = [(label, str(p.relative_to(CORPUS / label))) for label in ("true", "false")
          for p in sorted((CORPUS / label).rglob("*")) if p.is_file()]
 
