@@ -472,6 +472,20 @@ def task_publish() -> dict[str, Any]:
     return {"actions": [(actions.do_publish, [ctx])], "uptodate": [False], "clean": cleans, "verbosity": 2}
 
 
+def task_history() -> dict[str, Any]:
+    """The recent runs from the ledger (reports/ledger.sqlite) as a table; format=json for machines, limit=N."""
+    if "history" not in request().tasks:  # asked for by name only; it reads, never takes the lock
+        return {"actions": None, "uptodate": [True]}
+    return {"actions": [(actions.do_history, [context()])], "uptodate": [False], "verbosity": 2}
+
+
+def task_ci() -> dict[str, Any]:
+    """Write the CI files from the sources' schedule: keys: .github/workflows/forkwave.yml and .gitlab-ci.yml."""
+    if "ci" not in request().tasks:  # asked for by name only
+        return {"actions": None, "uptodate": [True]}
+    return {"actions": [(actions.do_ci, [context()])], "uptodate": [False], "verbosity": 2}
+
+
 def task__workspace() -> dict[str, Any]:
     """`doit clean` with no task (or -a) resets the workspace: reports/ and .forkwave/ (never the fork's branches)."""
     ctx = context()
