@@ -16,7 +16,7 @@ from tasks.report import render, reports
 from tasks.report import base as basereport
 from tasks.core.paths import map_path
 from tasks import modes
-from tasks.context import Context
+from tasks.context import LAST_SUCCESS, Context
 from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
 from tasks.core.plan import combine, plan_waves
 from tasks.redact import redact_url
@@ -43,7 +43,11 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     _locked(ctx)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     window = None
-    if ctx.since:
+    if ctx.since_last_success:
+        window = last_success_window(ctx, mirror, upstream["sha"])
+    elif ctx.since == LAST_SUCCESS:
+        print(f"drift{_for(ctx)}: full=1: since=last-success ignored, the ledger is not read")
+    elif ctx.since:
         window = {map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, ctx.since, upstream["sha"])}
     report = modes.mode_of(ctx.cfg).drift(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror), window)
     write_if_changed(ctx.ws.source_report("drift.json"), dump_json(report))
@@ -52,6 +56,58 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     totals = ", ".join(f"{c} {n}" for c, n in report["totals"].items())
     print(f"drift{_for(ctx)}: {totals}")
     return {"fork_head": report["fork"]["sha"]}
+
+
+def last_successes(ctx: Context) -> dict[str, Any]:
+    """Per wave, where the source's last successful sync of it ended: ``{"a": {"revision", "ended"}}``, None
+    for a wave with no success yet (a run of an earlier forkwave, imported from history.jsonl, counts for all)."""
+    from tasks.report.ledger import LEGACY_SYNC_TYPE, Ledger
+
+    run = runlock.current()
+    book = run.ledger if run is not None and run.ledger is not None else Ledger.open(ctx.ws.reports)
+    try:
+        found = {}
+        for wave in ctx.cfg.waves:
+            last = (book.last_success(ctx.cfg.source, runlock.sync_type(wave.name))
+                    or book.last_success(ctx.cfg.source, LEGACY_SYNC_TYPE))
+            found[wave.name] = None if last is None else {"revision": last.revision, "ended": last.ended}
+        return found
+    finally:
+        if run is None or book is not run.ledger:
+            book.close()
+
+
+def last_success_window(ctx: Context, mirror: Path, tip: str) -> set[str] | None:
+    """``since=last-success``: the paths upstream changed after each wave's last successful sync (None: all).
+
+    From the upstream revision that sync reached (``git diff rev tip``: only newer upstream commits),
+    else from its end time; a wave never synced successfully, or a revision the mirror lacks (upstream
+    rewrote its history), compares everything, and says so.
+    """
+    starts = last_successes(ctx)
+    missing = [w for w, last in starts.items() if last is None]
+    if missing:
+        print(f"drift{_for(ctx)}: since=last-success: no successful sync of wave {', '.join(missing)} in the ledger "
+              "yet; comparing everything")
+        return None
+    points = sorted({last["revision"] or last["ended"] for last in starts.values()})
+    revisions = points
+    gone = [p for p in revisions if len(p) == 40 and not git.rev_parse(mirror, f"{p}^{{commit}}")]
+    if gone:
+        print(f"drift{_for(ctx)}: since=last-success: upstream no longer has {gone[0][:12]} (its history was "
+              "rewritten); comparing everything")
+        return None
+    window: set[str] = set()
+    for point in revisions:
+        window |= {map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, point, tip)}
+    print(f"drift{_for(ctx)}: since=last-success: upstream changes after {', '.join(p[:12] for p in revisions)} "
+          f"({len(window)} paths)")
+    return window
+
+
+def since_key(ctx: Context) -> Any:
+    """What drift's up-to-date test compares for ``since=``: the text, or for last-success the ledger's starts."""
+    return last_successes(ctx) if ctx.since_last_success else ctx.since
 
 
 def _for(ctx: Context) -> str:
@@ -99,7 +155,7 @@ def do_plan(ctx: Context) -> bool:
     for name in ctx.sources:
         c = ctx.for_source(name)
         report = _source_read(c, "drift.json", f"drift:{name}" if ctx.cfg.several else "drift")
-        plans.append((name, plan_waves(report, ctx.cfg.waves, ctx.cfg.max_files, ctx.cfg.couple,
+        plans.append((name, plan_waves(report, ctx.cfg.waves, ctx.max_files, ctx.cfg.couple,
                                        upstream_history(c, report))))
     if ctx.cfg.several:
         owners = {}
