@@ -221,6 +221,7 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
     reconciled with the outcome files."""
     path = ctx.ws.report("upstream.json")
     run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
+    run.targets = run.targets or ctx.sources  # a source's view keeps the run's selection
     if fork and run.fork_lock is None:
         runlock.lock_fork(run, ctx.cfg.fork.path)
         if run.fork_lock is not None:

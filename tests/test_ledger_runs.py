@@ -105,3 +105,25 @@ def test_history_reads_while_another_run_holds_the_lock(tmp_path: Path) -> None:
         proc.wait(timeout=120)
     assert proc.returncode == 0, (tmp_path / "run.log").read_text()
     assert ledger_runs(r.reports)[-1].status == "success"
+
+
+def test_the_run_summary_json_beside_summary_json_in_the_seeds_shape(tmp_path: Path) -> None:
+    fork = {**BASE, "s2/b.txt": "fork edit\n"}                         # wave b: a conflict
+    r = build(tmp_path, BASE, UPSTREAM, fork, waves=TWO_WAVES, steps=STEPS)
+    assert run_doit(r.workspace).returncode == 2
+    doc = json.loads((r.reports / "run-summary.json").read_text())
+    assert (r.reports / "summary.json").exists()
+    assert list(doc) == ["timestamp", "total_targets", "successful", "failed", "total_duration", "results"]
+    assert doc["timestamp"] == ledger_runs(r.reports)[-1].started
+    assert (doc["total_targets"], doc["successful"], doc["failed"]) == (1, 0, 1)
+    [result] = doc["results"]
+    assert {k: result[k] for k in ("target", "direction", "success", "status", "outputs_created",
+                                   "verification_passed")} == {
+        "target": "upstream", "direction": "pull", "success": False, "status": "partial",
+        "outputs_created": ["s1/a.txt"], "verification_passed": None}
+    assert "2 slices: 1 adopted, 1 conflicted" in result["message"]
+    assert 0 < result["duration"] <= doc["total_duration"]
+
+    before = (r.reports / "run-summary.json").read_bytes()
+    assert run_doit(r.workspace, "drift").returncode == 0               # a run that reaches no slice
+    assert (r.reports / "run-summary.json").read_bytes() == before     # leaves the last summary as it was

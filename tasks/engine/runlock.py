@@ -49,6 +49,8 @@ class Sync:
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
     closed: bool = False
+    opened: float = field(default_factory=time.monotonic)
+    seconds: float = 0.0     # time open, over every opening (a joint retry may open it again)
 
     def result(self) -> dict[str, Any]:
         """The run summary's entry for it (``tasks.core.runsummary``): status, message, paths adopted."""
@@ -71,6 +73,8 @@ class Run:
     error: str | None = None
     fork_lock: IO[str] | None = None
     started: float = field(default_factory=time.monotonic)
+    timestamp: str = field(default_factory=_now)
+    targets: list[str] = field(default_factory=list)             # the sources this run pulls (sources=)
 
     def record(self, slice_name: str, status: str, outcome: dict[str, Any] | None = None, *,
                source: str = "upstream", wave: str | None = None, revision: str | None = None) -> None:
@@ -93,7 +97,7 @@ class Run:
         sync = self.syncs.get(key)
         if sync is None or sync.closed:  # closed: a later wave's joint retry landed more of it
             sync = self.syncs[key] = sync or Sync(source, kind, revision)
-            sync.closed = False
+            sync.closed, sync.opened = False, time.monotonic()
             if self.ledger is not None:
                 self.ledger.open_sync(self.id, source, kind, revision=revision or sync.revision)
         sync.revision = sync.revision or revision
@@ -107,6 +111,7 @@ class Run:
         sync.error = sync.error or error
         result = sync.result()
         sync.closed = True
+        sync.seconds += time.monotonic() - sync.opened
         if self.ledger is not None:
             from tasks.core.runsummary import tally
 
@@ -240,7 +245,38 @@ def _finish() -> None:
         if run.ledger is not None:
             run.ledger.finish(run.id, error=run.error if run.failed else None)
             run.ledger.close()
+        write_summary(run)
     finally:
         if run.fork_lock is not None:
             run.fork_lock.close()
         run.handle.close()
+
+
+RUN_SUMMARY = "run-summary.json"
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    """The run in the directional runner's shape (``tasks.core.runsummary``): one target per source pulled."""
+    from tasks.core.runsummary import summary
+
+    sources = list(dict.fromkeys([*run.targets, *(source for source, _ in run.syncs)]))
+    targets = []
+    for source in sources:
+        mine = [s for (src, _), s in run.syncs.items() if src == source]
+        error = next((s.error for s in mine if s.error), None) or (run.error if run.failed and not mine else None)
+        targets.append({"source": source, "direction": "pull", "duration": sum(s.seconds for s in mine),
+                        "outcomes": [o for s in mine for o in s.outcomes.values()], "error": error})
+    return summary(targets, run.timestamp, time.monotonic() - run.started)
+
+
+def write_summary(run: Run) -> None:
+    """``reports/run-summary.json``, beside ``summary.json``, for a run that reached slices or failed (a
+    ``doit drift`` leaves the last one as it was). A disk that refuses it costs the file, never the run."""
+    if not run.syncs and not run.failed:
+        return
+    from tasks.workspace import dump_json, write_if_changed
+
+    try:
+        write_if_changed(run.ws.report(RUN_SUMMARY), dump_json(run_summary(run)))
+    except (OSError, ForkwaveError) as exc:
+        print(f"forkwave: warning: {run.ws.report(RUN_SUMMARY)} could not be written ({exc})", file=sys.stderr)
