@@ -65,17 +65,21 @@ def batch_size(value: str | None) -> int | None:
 
 
 def select(cfg: Config, pattern: str | None, direction: str | None) -> tuple[tuple[str, ...] | None, str | None]:
-    """``sources=``/``direction=`` as the sources to pull (None: no narrowing) and the direction asked for."""
-    if not (pattern or "").strip() and not (direction or "").strip():
-        return None, None
+    """``sources=``/``direction=`` and each source's ``direction`` as the sources to pull (None: all of them)
+    and the direction asked for."""
+    if not (pattern or "").strip() and not (direction or "").strip() and all(
+            s.direction in ("pull", "both") for s in cfg.sources):
+        return None, None  # the usual case: nothing to narrow, nothing imported
     from tasks.core.runsummary import select as targets
 
     chosen = targets([(s.name, s.direction) for s in cfg.sources], pattern, direction)
     wanted = (direction or "").strip() or None
     pulled = tuple(dict.fromkeys(t.source for t in chosen if t.direction == "pull"))
     if not pulled:  # the pipeline of this version pulls; push targets are the directions runner's
-        raise ForkwaveError(f"direction={wanted}: none of the selected sources ({', '.join(t.source for t in chosen)})"
-                            " is pulled, and this version runs pull only; pick direction=pull or other sources")
+        names = ", ".join(dict.fromkeys(t.source for t in chosen))
+        asked = f"direction={wanted}" if wanted else f"{cfg.file}: key 'direction'"
+        raise ForkwaveError(f"{asked}: the selected sources ({names}) only push, and this version runs pull only; "
+                            "select sources that pull (sources=<glob>, direction=pull)")
     return pulled, wanted
 
 
