@@ -84,3 +84,19 @@ def test_the_one_upstream_shorthand_takes_a_schedule_too(tmp_path: Path) -> None
     github = yaml.safe_load((ws / ".github" / "workflows" / "forkwave.yml").read_text())
     assert [s["cron"] for s in github["on"]["schedule"]] == ["30 3 * * *"]
     assert github["jobs"]["sync-1"]["env"]["FORKWAVE_SOURCES"] == "upstream"
+
+
+def test_the_readmes_sources_and_schedules_example_loads_and_groups_as_it_says(tmp_path: Path) -> None:
+    from conftest import ROOT
+    from tasks.config import load_config
+    from tasks.context import check_schedules
+    from tasks.core.schedules import group
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yml\nsources:\n", 1)[1].split("```", 1)[0]
+    path = write_config(tmp_path, "sources:\n" + block + "fork: {path: fork}\n")
+    cfg = load_config(path)
+    check_schedules(cfg)
+    assert [(s.name, s.direction) for s in cfg.sources][-2:] == [("apps", "pull"), ("docs", "pull")]
+    assert [(g.cron, g.sources) for g in group([(s.name, s.schedule) for s in cfg.sources])] == [
+        ("0 2 * * *", ("oca_web", "oca_sale")), ("0 */6 * * 1-5", ("apps",))]
