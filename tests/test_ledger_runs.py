@@ -37,7 +37,7 @@ def test_a_run_writes_one_row_per_source_and_wave_and_history_prints_them(tmp_pa
     lines = table.stdout.splitlines()
     assert lines[0].startswith("| run | source | type | status |") and len(lines) == 4   # head, rule, 2 rows
     assert {line.split(" | ")[2] for line in lines[2:]} == {"wave-a", "wave-b"}
-    assert all(f" | success | " in line and f" | {r.main[:12]} | 1 | 0 | 0 | 0 |" in line for line in lines[2:])
+    assert all(" | success | " in line and f" | {r.main[:12]} | 1 | 0 | 0 | 0 |" in line for line in lines[2:])
     machine = run_doit(r.workspace, "history", "format=json")
     doc = json.loads(machine.stdout)                                   # the JSON is all of stdout
     assert [(x["sync_type"], x["status"], x["adopted"], x["revision"]) for x in doc["runs"][0]["syncs"]] == [

@@ -10,7 +10,6 @@ from typing import Any
 
 import jsonschema
 import yaml
-
 from conftest import make_repo, run_doit, write_config
 
 SOURCES = [("oca_web", "0 2 * * *"), ("apps", "0 */6 * * 1-5"), ("oca_sale", "0  02 * * *"), ("docs", None)]
@@ -88,6 +87,7 @@ def test_the_one_upstream_shorthand_takes_a_schedule_too(tmp_path: Path) -> None
 
 def test_the_readmes_sources_and_schedules_example_loads_and_groups_as_it_says(tmp_path: Path) -> None:
     from conftest import ROOT
+
     from tasks.config import load_config
     from tasks.context import check_schedules
     from tasks.core.schedules import group

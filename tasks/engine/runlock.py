@@ -31,9 +31,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-SETTLED = ("adopted", "empty", "rolled-back")  # nothing left to do for the slice
-
-
 def sync_type(wave: str) -> str:
     """The ledger's sync type of a pulled wave: ``wave-a``."""
     return f"wave-{wave}"
@@ -120,22 +117,6 @@ class Run:
                                    detail={"slices": {n: o.get("status") for n, o in sync.outcomes.items()}})
         return result["status"]
 
-    @property
-    def adopted(self) -> list[str]:
-        return [n for n, s in self.slices.items() if s in SETTLED]
-
-    @property
-    def deferred(self) -> list[str]:
-        return [n for n, s in self.slices.items() if s not in SETTLED]
-
-    @property
-    def status(self) -> str:
-        if self.failed:
-            return "failed"
-        if self.deferred:
-            return "partial" if self.adopted else "failed"
-        return "success"
-
 
 _RUN: Run | None = None
 
@@ -184,6 +165,8 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
         handle.close()
         raise
     run.ledger.begin(run.id, lock=lock)   # closes what interrupted runs left open
+    begun = run.ledger.run(run.id)
+    run.timestamp = begun.started if begun else run.timestamp   # the summary's timestamp is the ledger's start
     _RUN = run
     if mark_failed not in errors.ON_FAILURE:  # an action's error marks this run failed in the ledger
         errors.ON_FAILURE.append(mark_failed)
@@ -240,8 +223,9 @@ def _finish() -> None:
     if run is None:
         return
     try:
+        error = (run.error or "the run stopped on an error (see its output)") if run.failed else None
         for source, kind in list(run.syncs):  # syncs no wave closed: `doit validate:slice-3`, or a stop
-            run.close(source, kind, (run.error or "the run stopped on an error (see its output)") if run.failed else None)
+            run.close(source, kind, error)
         if run.ledger is not None:
             run.ledger.finish(run.id, error=run.error if run.failed else None)
             run.ledger.close()
