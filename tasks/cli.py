@@ -214,7 +214,7 @@ class Reporter(ConsoleReporter):
 
         ctx = context()
         ctx.ws.reports.mkdir(parents=True, exist_ok=True)  # doit saves its state there when the run ends
-        if ctx.demo:
+        if ctx.demo and not reads_only():  # `doit history format=json` in the demo: the JSON is all of stdout
             self.write(f"forkwave: no forkwave.yaml in {ctx.ws.root}: running the bundled demo "
                        f"(repositories in .forkwave/demo/); write a forkwave.yaml or pass config=PATH for your fork\n")
 

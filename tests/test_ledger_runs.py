@@ -82,6 +82,16 @@ def test_a_run_killed_mid_wave_ends_failed_with_a_note_and_keeps_its_counts(tmp_
     assert {s.sync_type: (s.status, s.note) for s in old.syncs} == {
         "wave-a": ("success", None), "wave-b": ("failed", "interrupted (no end recorded)")}
     assert list(runs.values())[-1].status == "success"
+    last = json.loads(run_doit(r.workspace, "history", "format=json", "limit=1").stdout)["runs"]
+    assert [x["run"] for x in last] == [list(runs)[-1]]
+    bad = run_doit(r.workspace, "history", "limit=none")
+    assert bad.returncode == 1 and "limit=none: give a whole number of runs, 1 or more" in bad.stderr
+
+
+def test_history_in_the_demo_workspace_is_json_only(tmp_path: Path) -> None:
+    shown = run_doit(tmp_path, "history", "format=json")             # no config: the demo, nothing run yet
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == {"runs": []}
 
 
 def test_history_reads_while_another_run_holds_the_lock(tmp_path: Path) -> None:
