@@ -36,6 +36,11 @@ def sync_type(wave: str) -> str:
     return f"wave-{wave}"
 
 
+def direction_of(kind: str) -> str:
+    """The direction a sync type runs: a wave is pulled; any other type names its direction (``push``)."""
+    return "pull" if kind.startswith("wave-") else kind
+
+
 @dataclass
 class Sync:
     """What this run did for one (source, sync type): the slices it reached, as their outcomes stand."""
@@ -53,8 +58,8 @@ class Sync:
         """The run summary's entry for it (``tasks.core.runsummary``): status, message, paths adopted."""
         from tasks.core.runsummary import target_result
 
-        return target_result({"source": self.source, "direction": "pull", "outcomes": list(self.outcomes.values()),
-                              "error": self.error})
+        return target_result({"source": self.source, "direction": direction_of(self.kind),
+                              "outcomes": list(self.outcomes.values()), "error": self.error})
 
 
 @dataclass
@@ -74,12 +79,14 @@ class Run:
     targets: list[str] = field(default_factory=list)             # the sources this run pulls (sources=)
 
     def record(self, slice_name: str, status: str, outcome: dict[str, Any] | None = None, *,
-               source: str = "upstream", wave: str | None = None, revision: str | None = None) -> None:
-        """What a slice ended as in this run; with its ``wave``, the ledger row of (source, wave) counts it."""
+               source: str = "upstream", wave: str | None = None, revision: str | None = None,
+               kind: str | None = None) -> None:
+        """What a slice ended as in this run; with its ``wave`` (or another sync type, ``kind="push"``), the
+        ledger row of (source, that type) counts it."""
         self.slices[slice_name] = status
-        if wave is None:
+        if wave is None and kind is None:
             return
-        sync = self.sync(source, sync_type(wave), revision)
+        sync = self.sync(source, kind or sync_type(wave or ""), revision)
         sync.outcomes[slice_name] = {"status": status, **(outcome or {})}
         if outcome and outcome.get("status") == "error":
             sync.error = sync.error or str(outcome.get("error") or "a check could not run")
@@ -243,12 +250,13 @@ def run_summary(run: Run) -> dict[str, Any]:
     """The run in the directional runner's shape (``tasks.core.runsummary``): one target per source pulled."""
     from tasks.core.runsummary import summary
 
-    sources = list(dict.fromkeys([*run.targets, *(source for source, _ in run.syncs)]))
+    pairs = list(dict.fromkeys([*((source, "pull") for source in run.targets),
+                                *((source, direction_of(kind)) for source, kind in run.syncs)]))
     targets = []
-    for source in sources:
-        mine = [s for (src, _), s in run.syncs.items() if src == source]
+    for source, direction in pairs:  # a target: one source in one direction (its waves, for pull)
+        mine = [s for (src, kind), s in run.syncs.items() if src == source and direction_of(kind) == direction]
         error = next((s.error for s in mine if s.error), None) or (run.error if run.failed and not mine else None)
-        targets.append({"source": source, "direction": "pull", "duration": sum(s.seconds for s in mine),
+        targets.append({"source": source, "direction": direction, "duration": sum(s.seconds for s in mine),
                         "outcomes": [o for s in mine for o in s.outcomes.values()], "error": error})
     return summary(targets, run.timestamp, time.monotonic() - run.started)
 

@@ -402,3 +402,34 @@ def test_a_full_disk_costs_the_record_not_the_run(reports: Path, lock: Path,
         ledger.close_sync("r1", "oca", "after", "success")              # no transaction was left open
         assert ledger.finish("r1") == "success"
         assert "after" in {s.sync_type for s in ledger.run("r1").syncs}
+
+
+RUN_TARGETS = """
+import sys
+from pathlib import Path
+from tasks.engine import runlock
+from tasks.workspace import Workspace
+run = runlock.acquire(Workspace(Path(sys.argv[1])), "rev")
+run.targets = ["oca", "apps"]
+run.record("slice-1", "adopted", {"adopted": ["a.py"]}, source="oca", wave="a", revision="rev")
+run.close("oca", "wave-a")
+run.record("slice-2", "conflicted", {"conflicts": [{"path": "b.py"}]}, source="oca", wave="b", revision="rev")
+run.record("export-1", "adopted", {"adopted": ["x.py"]}, source="oca", kind="push", revision="rev")
+"""
+
+
+def test_the_run_summary_has_one_target_per_source_and_direction(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", RUN_TARGETS, str(tmp_path)], cwd=ROOT, capture_output=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "reports" / "run-summary.json").read_text())
+    results = {(r["target"], r["direction"]): r for r in doc["results"]}
+    assert list(results) == [("oca", "pull"), ("apps", "pull"), ("oca", "push")]
+    assert results[("oca", "pull")]["status"] == "partial" and results[("oca", "pull")]["outputs_created"] == ["a.py"]
+    assert results[("apps", "pull")]["message"] == "nothing to do" and results[("apps", "pull")]["success"]
+    assert results[("oca", "push")]["success"] and results[("oca", "push")]["outputs_created"] == ["x.py"]
+    assert (doc["total_targets"], doc["successful"], doc["failed"]) == (3, 2, 1)
+    with Ledger.open(tmp_path / "reports") as ledger:
+        [run] = ledger.recent()
+        assert {(s.sync_type, s.status) for s in run.syncs} == {("wave-a", "success"), ("wave-b", "failed"),
+                                                               ("push", "success")}
