@@ -90,8 +90,7 @@ def last_success_window(ctx: Context, mirror: Path, tip: str) -> set[str] | None
         print(f"drift{_for(ctx)}: since=last-success: no successful sync of wave {', '.join(missing)} in the ledger "
               "yet; comparing everything")
         return None
-    points = sorted({last["revision"] or last["ended"] for last in starts.values()})
-    revisions = points
+    revisions = sorted({last["revision"] or last["ended"] for last in starts.values()})
     gone = [p for p in revisions if len(p) == 40 and not git.rev_parse(mirror, f"{p}^{{commit}}")]
     if gone:
         print(f"drift{_for(ctx)}: since=last-success: upstream no longer has {gone[0][:12]} (its history was "
@@ -236,13 +235,18 @@ def _where(ctx: Context, slice_: dict[str, Any], plan: dict[str, Any]) -> dict[s
 
 def _close_wave(ctx: Context, run: runlock.Run, plan: dict[str, Any], wave: str,
                 loaded: dict[str, dict[str, Any] | None]) -> None:
-    """The wave ended: each source's row of it counts the wave's slices as they stand, and closes."""
+    """The wave ended: each source's row of it counts the wave's slices as they stand, and closes; a source
+    with nothing in the wave synced it too (a success at its revision: since=last-success starts there)."""
+    def revision(source: str) -> str:
+        return plan["sources"][source] if ctx.cfg.several else plan["upstream"]
+
     for name, outcome in loaded.items():
+        source = slices.find_slice(plan, name).get("source") or ctx.sources[0]
+        run.sync(source, runlock.sync_type(wave), revision(source))
         if outcome:
-            slice_ = slices.find_slice(plan, name)
-            source = slice_.get("source") or ctx.sources[0]
-            revision = plan["sources"][source] if ctx.cfg.several else plan["upstream"]
-            run.record(name, outcome["status"], outcome, source=source, wave=wave, revision=revision)
+            run.record(name, outcome["status"], outcome, source=source, wave=wave, revision=revision(source))
+    for source in ctx.sources:
+        run.sync(source, runlock.sync_type(wave), revision(source))
     for source, kind in list(run.syncs):  # rows of earlier waves a joint retry re-opened close too
         run.close(source, kind)
 

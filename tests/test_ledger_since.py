@@ -61,3 +61,16 @@ def test_batch_size_overrides_max_files_for_one_run(tmp_path: Path) -> None:
     assert [len(s["files"]) for s in plan(r)["slices"]] == [3]
     bad = run_doit(r.workspace, "plan", "batch_size=0")
     assert bad.returncode == 1 and "batch_size=0: give a whole number from 1 to 100,000" in bad.stderr
+
+
+def test_a_wave_with_nothing_to_do_is_a_success_so_since_last_success_narrows(tmp_path: Path) -> None:
+    waves = {"a": {"paths": ["s1/**"]}, "b": {"paths": ["docs/**"]}}       # upstream never touches docs/
+    r = build(tmp_path, {**BASE, "docs/x.md": "x\n"}, {**V2, "docs/x.md": "x\n"}, waves=waves)
+    assert run_doit(r.workspace).returncode == 0
+    rows = {s.sync_type: (s.status, s.counts.adopted, s.revision) for s in ledger_runs(r.reports)[-1].syncs}
+    assert rows == {"wave-a": ("success", 1, r.main), "wave-b": ("success", 0, r.main)}
+    commit_tree(r.upstream, {**V2, "docs/x.md": "x\n", "s1/new.txt": "new\n"}, message="v3", tick=20)
+    second = run_doit(r.workspace, "since=last-success")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"since=last-success: upstream changes after {r.main[:12]} (1 paths)" in second.stdout
+    assert planned(r.reports) == ["s1/new.txt"]           # not s1/a.txt: before the last success
