@@ -5,6 +5,8 @@
     doit wave_a               import and validate every slice of wave a
     doit validate:slice-3     one slice
     doit publish              push the sync branch, open or update its pull request
+    doit history              the recent runs from the ledger (format=json for machines)
+    doit ci                   write the GitHub Actions workflow and GitLab CI file from the schedules
     doit list                 every task
     doit clean [TASK]         remove what forkwave generated (no task: reset the workspace)
 
@@ -13,14 +15,15 @@ This file is a table of contents: the creators live in ``tasks/graph.py``, the c
 """
 from tasks import cli, doitstate
 from tasks.graph import (  # noqa: F401
-    slice_creators, task__workspace, task_base, task_demo, task_drift, task_fetch, task_images, task_plan,
-    task_publish, task_report,
+    slice_creators, task__workspace, task_base, task_ci, task_demo, task_drift, task_fetch, task_history, task_images,
+    task_plan, task_publish, task_report,
 )
 
 globals().update(slice_creators())  # task_import, task_validate, task_wave_<x> (after plan, from reports/plan.json)
 cli.refuse_unknown(globals())       # `doit wavex`: one line and exit 1 (doit alone: exit 3)
 
-doitstate.install()                 # doit's state file: written atomically, an unreadable one set aside
+doitstate.install(read_only=cli.reads_only())  # doit's state: atomic, an unreadable one set aside; `doit history`
+                                                # saves none (it runs beside a run that will save its own)
 
 DOIT_CONFIG = {
     "dep_file": "reports/.doit.json",

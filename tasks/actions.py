@@ -16,7 +16,7 @@ from tasks.report import render, reports
 from tasks.report import base as basereport
 from tasks.core.paths import map_path
 from tasks import modes
-from tasks.context import Context
+from tasks.context import LAST_SUCCESS, Context
 from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
 from tasks.core.plan import combine, plan_waves
 from tasks.redact import redact_url
@@ -43,7 +43,11 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     _locked(ctx)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     window = None
-    if ctx.since:
+    if ctx.since_last_success:
+        window = last_success_window(ctx, mirror, upstream["sha"])
+    elif ctx.since == LAST_SUCCESS:
+        print(f"drift{_for(ctx)}: full=1: since=last-success ignored, the ledger is not read")
+    elif ctx.since:
         window = {map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, ctx.since, upstream["sha"])}
     report = modes.mode_of(ctx.cfg).drift(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror), window)
     write_if_changed(ctx.ws.source_report("drift.json"), dump_json(report))
@@ -52,6 +56,57 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     totals = ", ".join(f"{c} {n}" for c, n in report["totals"].items())
     print(f"drift{_for(ctx)}: {totals}")
     return {"fork_head": report["fork"]["sha"]}
+
+
+def last_successes(ctx: Context) -> dict[str, Any]:
+    """Per wave, where the source's last successful sync of it ended: ``{"a": {"revision", "ended"}}``, None
+    for a wave with no success yet (a run of an earlier forkwave, imported from history.jsonl, counts for all)."""
+    from tasks.report.ledger import LEGACY_SYNC_TYPE, Ledger
+
+    run = runlock.current()
+    book = run.ledger if run is not None and run.ledger is not None else Ledger.open(ctx.ws.reports)
+    try:
+        found = {}
+        for wave in ctx.cfg.waves:
+            last = (book.last_success(ctx.cfg.source, runlock.sync_type(wave.name))
+                    or book.last_success(ctx.cfg.source, LEGACY_SYNC_TYPE))
+            found[wave.name] = None if last is None else {"revision": last.revision, "ended": last.ended}
+        return found
+    finally:
+        if run is None or book is not run.ledger:
+            book.close()
+
+
+def last_success_window(ctx: Context, mirror: Path, tip: str) -> set[str] | None:
+    """``since=last-success``: the paths upstream changed after each wave's last successful sync (None: all).
+
+    From the upstream revision that sync reached (``git diff rev tip``: only newer upstream commits),
+    else from its end time; a wave never synced successfully, or a revision the mirror lacks (upstream
+    rewrote its history), compares everything, and says so.
+    """
+    starts = last_successes(ctx)
+    missing = [w for w, last in starts.items() if last is None]
+    if missing:
+        print(f"drift{_for(ctx)}: since=last-success: no successful sync of wave {', '.join(missing)} in the ledger "
+              "yet; comparing everything")
+        return None
+    revisions = sorted({last["revision"] or last["ended"] for last in starts.values()})
+    gone = [p for p in revisions if len(p) == 40 and not git.rev_parse(mirror, f"{p}^{{commit}}")]
+    if gone:
+        print(f"drift{_for(ctx)}: since=last-success: upstream no longer has {gone[0][:12]} (its history was "
+              "rewritten); comparing everything")
+        return None
+    window: set[str] = set()
+    for point in revisions:
+        window |= {map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, point, tip)}
+    print(f"drift{_for(ctx)}: since=last-success: upstream changes after {', '.join(p[:12] for p in revisions)} "
+          f"({len(window)} paths)")
+    return window
+
+
+def since_key(ctx: Context) -> Any:
+    """What drift's up-to-date test compares for ``since=``: the text, or for last-success the ledger's starts."""
+    return last_successes(ctx) if ctx.since_last_success else ctx.since
 
 
 def _for(ctx: Context) -> str:
@@ -99,7 +154,7 @@ def do_plan(ctx: Context) -> bool:
     for name in ctx.sources:
         c = ctx.for_source(name)
         report = _source_read(c, "drift.json", f"drift:{name}" if ctx.cfg.several else "drift")
-        plans.append((name, plan_waves(report, ctx.cfg.waves, ctx.cfg.max_files, ctx.cfg.couple,
+        plans.append((name, plan_waves(report, ctx.cfg.waves, ctx.max_files, ctx.cfg.couple,
                                        upstream_history(c, report))))
     if ctx.cfg.several:
         owners = {}
@@ -165,11 +220,35 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
     reconciled with the outcome files."""
     path = ctx.ws.report("upstream.json")
     run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
+    run.targets = run.targets or ctx.sources  # a source's view keeps the run's selection
     if fork and run.fork_lock is None:
         runlock.lock_fork(run, ctx.cfg.fork.path)
         if run.fork_lock is not None:
             slices.reconcile(ctx.cfg, ctx.ws)
     return run
+
+
+def _where(ctx: Context, slice_: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    """The ledger row a slice counts in: its source, its wave, the upstream revision it is synced to."""
+    return {"source": slice_.get("source") or ctx.cfg.source, "wave": slice_["wave"], "revision": plan["upstream"]}
+
+
+def _close_wave(ctx: Context, run: runlock.Run, plan: dict[str, Any], wave: str,
+                loaded: dict[str, dict[str, Any] | None]) -> None:
+    """The wave ended: each source's row of it counts the wave's slices as they stand, and closes; a source
+    with nothing in the wave synced it too (a success at its revision: since=last-success starts there)."""
+    def revision(source: str) -> str:
+        return plan["sources"][source] if ctx.cfg.several else plan["upstream"]
+
+    for name, outcome in loaded.items():
+        source = slices.find_slice(plan, name).get("source") or ctx.sources[0]
+        run.sync(source, runlock.sync_type(wave), revision(source))
+        if outcome:
+            run.record(name, outcome["status"], outcome, source=source, wave=wave, revision=revision(source))
+    for source in ctx.sources:
+        run.sync(source, runlock.sync_type(wave), revision(source))
+    for source, kind in list(run.syncs):  # rows of earlier waves a joint retry re-opened close too
+        run.close(source, kind)
 
 
 @user_errors
@@ -211,7 +290,7 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     same = slices.unchanged(ctx.cfg, ctx.ws, plan, drift_report, name)
     if same:  # adopted already (maybe by a run killed before doit saved it), or waiting for a person
         reports.write_slice(ctx.ws, same, fork, sync)
-        run.record(name, same["status"])
+        run.record(name, same["status"], same, **_where(ctx, slice_, plan))
         if same["status"] in slices.SUCCESS:
             print(f"[{position}] {name}: {same['status']} already (at {same['verified_at'][:12]}, same checks); "
                   f"nothing to do", flush=True)
@@ -221,6 +300,8 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
         return True  # work left for a person: the outcome says so, and the exit code (2) comes from it
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     print(f"[{position}] {name}: {len(slice_['files'])} files ...", flush=True)
+    where = _where(ctx, slice_, plan)
+    run.sync(where["source"], runlock.sync_type(where["wave"]), where["revision"])  # `running` before any check
     started = time.monotonic()
     outcome = slices.run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name, run_id=run.id,
                                prepare=modes.mode_of(ctx.cfg).prepare)
@@ -228,10 +309,10 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     wave_names = next(w["slices"] for w in plan["waves"] if w["name"] == outcome["wave"])
     reports.write_wave(ctx.ws, outcome["wave"], wave_names, fork, sync)
     reports.write_summary(ctx.ws, whole)
-    run.record(name, outcome["status"], outcome)
+    run.record(name, outcome["status"], outcome, **where)
     if outcome["status"] == "error":
         _CANNOT_RUN.append(outcome["error"])
-        runlock.mark_failed()
+        runlock.mark_failed(outcome["error"])
         print(f"[{position}] {name}: error (reports/slices/{name}/report.md)", flush=True)
         print(f"forkwave: error: {outcome['error']}", file=sys.stderr, flush=True)
         return Failed(outcome["error"], exitcodes.FAILURE)
@@ -264,17 +345,20 @@ def do_wave(ctx: Context, wave: str) -> Any:
                                  run_id=run.id, source=only, prepare=modes.mode_of(c.cfg).prepare)
         except CannotRun as exc:
             _CANNOT_RUN.append(str(exc))
-            runlock.mark_failed()
+            runlock.mark_failed(str(exc))
             raise
         for name, files in (record or {}).get("by_slice", {}).items():
             if files and record.get("run") == run.id:
                 outcome = slices.load_outcome(ctx.ws, name) or {}
-                run.record(name, outcome.get("status", "?"), {"landed": files})
+                run.record(name, outcome.get("status", "?"), outcome,
+                           **_where(c, slices.find_slice(plan, name), view))
                 reports.write_slice(ctx.ws, outcome, fork, sync)
     for w in plan["waves"]:  # a retry may have landed files of earlier waves too
         reports.write_wave(ctx.ws, w["name"], w["slices"], fork, sync, disk=w["name"] == wave)
-    statuses = {n: (o or {}).get("status", "not run") for n, o in reports.load_outcomes(ctx.ws, names).items()}
+    loaded = reports.load_outcomes(ctx.ws, names)
+    statuses = {n: (o or {}).get("status", "not run") for n, o in loaded.items()}
     reports.write_summary(ctx.ws, plan)
+    _close_wave(ctx, run, plan, wave, loaded)
     bad = {n: s for n, s in statuses.items() if s not in slices.SUCCESS}
     print(f"wave {wave}: {len(names) - len(bad)}/{len(names)} slices settled (reports/wave-{wave}/report.md)")
     if bad:  # the outcomes say what is left; the exit code (2) comes from them
@@ -357,6 +441,54 @@ def do_publish(ctx: Context) -> bool:
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
     run.publish(ctx.cfg, ctx.ws)
     return True
+
+
+@user_errors
+def do_history(ctx: Context) -> bool:
+    """``doit history``: the ledger's recent runs (``limit=`` of them, 20 by default) as ``format=``.
+
+    It takes no lock: the ledger's readers never wait for a run (SQLite in WAL mode).
+    """
+    from tasks.report import history, ledger
+
+    fmt, limit = _var("format"), _var("limit") or "20"
+    if not limit.isdigit() or int(limit) < 1:
+        raise ForkwaveError(f"limit={limit}: give a whole number of runs, 1 or more")
+    with ledger.Ledger.open(ctx.ws.reports) as book:
+        runs = book.recent(int(limit), sources=ctx.sources if ctx.selected is not None else None)
+    sys.stdout.write(history.render(runs, fmt, where=ctx.ws.rel(ctx.ws.report(ledger.LEDGER))))
+    sys.stdout.flush()
+    return True
+
+
+@user_errors
+def do_ci(ctx: Context) -> bool:
+    """``doit ci``: the GitHub Actions workflow and the GitLab CI file from the sources' ``schedule:`` keys."""
+    from tasks.core import schedules
+
+    groups = schedules.group([(s.name, s.schedule) for s in ctx.cfg.sources])
+    options = schedules.CiOptions(fork_path=_ci_fork_path(ctx))
+    for rel, text in ((".github/workflows/forkwave.yml", schedules.github_workflow(groups, options)),
+                      (".gitlab-ci.yml", schedules.gitlab_ci(groups, options))):
+        changed = write_if_changed(ctx.ws.root / rel, text)
+        print(f"ci: {rel} {'written' if changed else 'unchanged'} ({len(groups)} schedule"
+              f"{'' if len(groups) == 1 else 's'})")
+    for group in groups:
+        print(f"ci:   {group.cron:<16} {', '.join(group.sources)}")
+    if not groups:
+        print("ci: no source has a schedule: key; the files run by hand only")
+    return True
+
+
+def _ci_fork_path(ctx: Context) -> str:
+    """Where CI checks the fork out: ``fork.path`` as written when it is inside the workspace, else ``fork``."""
+    written = str((ctx.cfg.raw.get("fork") or {}).get("path") or "fork")
+    parts = Path(written).parts
+    inside = not Path(written).is_absolute() and ".." not in parts and not written.startswith("~")
+    if not inside:
+        print(f"ci: fork.path {written!r} is outside the workspace; the CI files check the fork out at fork/ "
+              "(give CI a config with fork.path: fork)")
+    return written if inside else "fork"
 
 
 def outcomes_digest(ctx: Context) -> str:

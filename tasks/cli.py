@@ -82,6 +82,15 @@ def request() -> Request:
     return parse(sys.argv[1:])
 
 
+READ_ONLY = ("history", "ci")  # commands that read the ledger or the config only: no lock, no doit state, no summary
+
+
+def reads_only(req: Request | None = None) -> bool:
+    """Only read-only tasks asked for (``doit history``): they run beside a run holding the lock."""
+    req = req or request()
+    return req.runs and bool(req.tasks) and all(t in READ_ONLY for t in req.tasks)
+
+
 def refuse_unknown(namespace: Mapping[str, Any], req: Request | None = None) -> None:
     """Unknown task names on the command line: one line and exit 1, before anything runs."""
     req = req or request()
@@ -195,7 +204,7 @@ class Reporter(ConsoleReporter):
 
     def __init__(self, outstream: Any, options: dict[str, Any]):
         super().__init__(outstream, options)
-        self.show_tasks = os.environ.get(SHOW_TASKS, "") == "1"
+        self.show_tasks = os.environ.get(SHOW_TASKS, "") == "1" and not reads_only()  # history's JSON: all of stdout
         self.codes: list[int] = []
         self.stopped: list[str] = []
         self.slices: dict[str, None] = {}  # slices whose validate task this run reached, in order
@@ -205,7 +214,7 @@ class Reporter(ConsoleReporter):
 
         ctx = context()
         ctx.ws.reports.mkdir(parents=True, exist_ok=True)  # doit saves its state there when the run ends
-        if ctx.demo:
+        if ctx.demo and not reads_only():  # `doit history format=json` in the demo: the JSON is all of stdout
             self.write(f"forkwave: no forkwave.yaml in {ctx.ws.root}: running the bundled demo "
                        f"(repositories in .forkwave/demo/); write a forkwave.yaml or pass config=PATH for your fork\n")
 
@@ -273,6 +282,7 @@ class Reporter(ConsoleReporter):
             code = exitcodes.PERSON  # an outcome left for a person, even if its task did not fail
         elif code == exitcodes.PERSON and states and not left:
             code = exitcodes.OK  # a later wave's joint retry landed what an earlier task left: the end state counts
-        self.write(summary_line(states, code, self.stopped) + "\n")
+        if not (reads_only() and code == exitcodes.OK):  # `doit history format=json`: the JSON is all of stdout
+            self.write(summary_line(states, code, self.stopped) + "\n")
         self.outstream.flush()
         raise SystemExit(code) from None

@@ -50,7 +50,9 @@ _REWRITE = {"type": "array", "items": {
     "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"},
                    "paths": _STR_LIST, "regex": {"type": "boolean"}}}}
 MODES = ("snapshot", "merge", "cherry-pick")   # how a source's changes become slices (tasks/modes/)
-SOURCE_KEYS = ("base", "map", "rewrite", "ignore", "deny")  # per source; top level: the one `upstream:`'s
+SOURCE_KEYS = ("base", "map", "rewrite", "ignore", "deny", "schedule", "direction")  # per source; top level: the one `upstream:`'s
+DIRECTIONS = ("pull", "push", "both")           # a source's direction (pull: source -> fork, today's behaviour)
+_SCHEDULE = {"type": ["string", "null"]}         # a cron, checked by tasks.core.schedules (`doit ci`)
 SCHEMA: dict[str, Any] = {
     "$defs": {"rewrite": _REWRITE},
     "type": "object",
@@ -71,7 +73,9 @@ SCHEMA: dict[str, Any] = {
                            "map": {"type": "array", "items": _MAP_RULE},
                            "ignore": _STR_LIST,
                            "deny": _STR_LIST,
-                           "rewrite": {"$ref": "#/$defs/rewrite"}}}},
+                           "rewrite": {"$ref": "#/$defs/rewrite"},
+                           "schedule": _SCHEDULE,
+                           "direction": {"enum": list(DIRECTIONS)}}}},
         "fork": {"type": "object", "additionalProperties": False, "required": ["path"],
                  "properties": {"path": {"type": "string", "minLength": 1},
                                 "branch": {"type": "string", "minLength": 1},
@@ -80,6 +84,8 @@ SCHEMA: dict[str, Any] = {
         "map": {"type": "array", "items": _MAP_RULE},
         "ignore": _STR_LIST,
         "deny": _STR_LIST,
+        "schedule": _SCHEDULE,
+        "direction": {"enum": list(DIRECTIONS)},
         "deny_except": _STR_LIST,
         "secrets": {"type": "object", "additionalProperties": False,
                     "properties": {"allow": _STR_LIST, "paths": _STR_LIST}},
@@ -258,6 +264,8 @@ class Source:
     rewrite: tuple[RewriteRule, ...] = ()
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     deny: tuple[str, ...] = DEFAULT_DENY
+    schedule: str | None = None   # a cron (UTC): `doit ci` runs the source on it
+    direction: str = "pull"
     written: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # url/ref as written
 
     def owns(self, path: str) -> bool:
@@ -456,8 +464,8 @@ def _read_yaml(path: Path, text: str) -> Any:
 def _check_semantics(path: Path, data: dict[str, Any]) -> None:
     """What a schema cannot say: branches and refs by git's rules, unsafe map targets, bad globs,
     check kinds, regexes, duplicate check names."""
-    for check in (_check_text, _check_sources, _check_fork, _check_upstream, _check_map, _check_globs, _check_checks,
-                  _check_secrets, _check_rewrites, _check_publish):
+    for check in (_check_text, _check_sources, _check_fork, _check_upstream, _check_map,
+                  _check_globs, _check_checks, _check_secrets, _check_rewrites, _check_publish):
         problem = check(data)
         if problem:
             raise ForkwaveError(f"{path}: {problem}")
@@ -855,6 +863,7 @@ def _source(path: Path, here: Path, url_key: str, src: dict[str, Any], data: dic
                       for r in src.get("rewrite") or ()),
         ignore=tuple(src.get("ignore", data.get("ignore", DEFAULT_IGNORE))),
         deny=tuple(src.get("deny", data.get("deny", DEFAULT_DENY))),
+        schedule=src.get("schedule"), direction=src.get("direction", "pull"),
         written={k: src[k] for k in ("url", "ref") if k in src})
 
 

@@ -1,4 +1,4 @@
-"""What every task creator needs, loaded once per doit invocation: config, workspace, flags."""
+"""What every task creator needs, loaded once per doit invocation: config, workspace, flags, selection."""
 from __future__ import annotations
 
 import sys
@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from tasks.config import Config, find_config, is_demo, load_config
+from tasks.config import MAX_FILES, Config, find_config, is_demo, load_config
 from tasks.errors import ForkwaveError
 from tasks.workspace import Workspace
+
+LAST_SUCCESS = "last-success"   # since=last-success: from where the ledger's last successful sync ended
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,11 @@ class Context:
     ws: Workspace
     demo: bool
     offline: bool
-    full: bool = False         # full=1: ignore the state recorded in the fork
-    since: str | None = None   # since=<date|sha>: only upstream changes after that point
+    full: bool = False         # full=1: ignore the ledger and the state recorded in the fork
+    since: str | None = None   # since=<date|sha|last-success>: only upstream changes after that point
+    batch_size: int | None = None              # batch_size=N: max_files (and max_commits) for this run
+    selected: tuple[str, ...] | None = None    # sources=/direction=: the sources this run runs (None: all)
+    direction: str | None = None               # direction=: pull, push or both (None: each source's own)
 
     def for_source(self, name: str) -> Context:
         """The context as one source's steps see it: its config view, its mirror and reports."""
@@ -28,30 +33,92 @@ class Context:
 
     @property
     def sources(self) -> list[str]:
-        return [s.name for s in self.cfg.sources]
+        """The sources this run pulls, in config order (``sources=``/``direction=`` narrow them)."""
+        return [s.name for s in self.cfg.sources if self.selected is None or s.name in self.selected]
+
+    @property
+    def max_files(self) -> int:
+        return self.batch_size or self.cfg.max_files
+
+    @property
+    def since_last_success(self) -> bool:
+        return self.since == LAST_SUCCESS and not self.full
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def batch_size(value: str | None) -> int | None:
+    """``batch_size=N``: a whole number of files (or commits) per slice, 1 to 100,000.
+
+    >>> batch_size("5"), batch_size(None)
+    (5, None)
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_FILES:
+        raise ForkwaveError(f"batch_size={value}: give a whole number from 1 to {MAX_FILES:,} (files, or commits, "
+                            "per slice for this run)")
+    return int(text)
+
+
+def select(cfg: Config, pattern: str | None, direction: str | None) -> tuple[tuple[str, ...] | None, str | None]:
+    """``sources=``/``direction=`` and each source's ``direction`` as the sources to pull (None: all of them)
+    and the direction asked for."""
+    if not (pattern or "").strip() and not (direction or "").strip() and all(
+            s.direction in ("pull", "both") for s in cfg.sources):
+        return None, None  # the usual case: nothing to narrow, nothing imported
+    from tasks.core.runsummary import select as targets
+
+    chosen = targets([(s.name, s.direction) for s in cfg.sources], pattern, direction)
+    wanted = (direction or "").strip() or None
+    pulled = tuple(dict.fromkeys(t.source for t in chosen if t.direction == "pull"))
+    if not pulled:  # the pipeline of this version pulls; push targets are the directions runner's
+        names = ", ".join(dict.fromkeys(t.source for t in chosen))
+        asked = f"direction={wanted}" if wanted else f"{cfg.file}: key 'direction'"
+        raise ForkwaveError(f"{asked}: the selected sources ({names}) only push, and this version runs pull only; "
+                            "select sources that pull (sources=<glob>, direction=pull)")
+    return pulled, wanted
+
+
+def check_schedules(cfg: Config) -> None:
+    """Each ``schedule`` is a cron GitHub Actions and GitLab both take; the error names the file and key."""
+    if not any(s.schedule is not None for s in cfg.sources):
+        return
+    from tasks.core.schedules import validate_cron
+
+    one = "sources" not in cfg.raw
+    for i, s in enumerate(cfg.sources):
+        if s.schedule is not None:
+            try:
+                validate_cron(s.schedule, "schedule" if one else f"sources.{i}.schedule")
+            except ForkwaveError as exc:
+                raise ForkwaveError(f"{cfg.file}: {exc}") from None
+
+
 def load(config: str | None, offline: str | None, root: Path, full: str | None = None,
-         since: str | None = None) -> Context:
+         since: str | None = None, batch: str | None = None, sources: str | None = None,
+         direction: str | None = None) -> Context:
     path = find_config(config, root)
     demo = is_demo(path)  # the demo's repositories live in the workspace (task `demo` builds them there)
     checked = Workspace(root).state / "config.checked"  # the digest of the config that passed every check
-    return Context(load_config(path, relative_to=root if demo else None, checked=checked), Workspace(root), demo,
-                   _flag(offline),
-                   _flag(full), since or None)
+    cfg = load_config(path, relative_to=root if demo else None, checked=checked)
+    check_schedules(cfg)
+    selected, wanted = select(cfg, sources, direction)
+    return Context(cfg, Workspace(root), demo, _flag(offline), _flag(full), (since or "").strip() or None,
+                   batch_size(batch), selected, wanted)
 
 
 @lru_cache(maxsize=1)
 def context() -> Context:
-    """The context for this doit run; a bad config ends the run with one line and exit 1."""
+    """The context for this doit run; a bad config or option ends the run with one line and exit 1."""
     from doit import get_var
 
     try:
-        return load(get_var("config"), get_var("offline"), Path.cwd(), get_var("full"), get_var("since"))
+        return load(get_var("config"), get_var("offline"), Path.cwd(), get_var("full"), get_var("since"),
+                    get_var("batch_size"), get_var("sources"), get_var("direction"))
     except ForkwaveError as exc:
         print(f"forkwave: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

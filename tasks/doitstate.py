@@ -18,11 +18,14 @@ from typing import Any
 from tasks import exitcodes
 
 _INSTALLED = False
+_READ_ONLY = False
 
 
-def install() -> None:
-    """Patch doit's ``JsonDB`` (idempotent)."""
-    global _INSTALLED
+def install(read_only: bool = False) -> None:
+    """Patch doit's ``JsonDB`` (idempotent). ``read_only``: never write it (``doit history`` beside a run:
+    doit writes back the whole state it read at its start, which would undo what the run saved meanwhile)."""
+    global _INSTALLED, _READ_ONLY
+    _READ_ONLY = read_only
     if _INSTALLED:
         return
     from doit.dependency import JsonDB
@@ -32,6 +35,8 @@ def install() -> None:
     def dump(self: Any) -> None:
         from tasks.workspace import atomic_write
 
+        if _READ_ONLY:
+            return
         try:
             atomic_write(Path(self.name), self.codec.encode(self._db).encode("utf-8"))
         except OSError as exc:

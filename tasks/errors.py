@@ -57,13 +57,13 @@ def user_errors(action: Callable[..., Any]) -> Callable[..., Any]:
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
-ON_FAILURE: list[Callable[[], None]] = []  # what else a failed action means (the run ledger registers here)
+ON_FAILURE: list[Callable[[str], None]] = []  # what else a failed action means (the run ledger registers here)
 
 
 def _fail(message: str, code: int) -> Failed:
     print(f"forkwave: error: {message}", file=sys.stderr)
     for hook in ON_FAILURE:
-        hook()
+        hook(message)
     return Failed(message, code)
 
 

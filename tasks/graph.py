@@ -176,7 +176,9 @@ def task_drift() -> Any:
             "targets": targets,
             "clean": _cleans((clean.remove, [c.ws, targets])),
             "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
-                                         "since": c.since}), _fork_unchanged(c)],
+                                         "since": c.since}), _fork_unchanged(c)]
+                        # since=last-success: where the ledger's last successful syncs ended, read when checked
+                        + ([_changed(lambda: {"since": actions.since_key(c)})] if c.since_last_success else []),
             "verbosity": 2,
         }
 
@@ -240,9 +242,8 @@ def task_plan() -> dict[str, Any]:
         "clean": _cleans((clean.remove, [ctx.ws, targets])),
         # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
         # change that moves no planned path leaves drift.json, and so the coupling, as it was
-        "uptodate": [config_changed(ctx.cfg.section("waves", "max_files", "couple"))
-                     if not ctx.cfg.several else config_changed({**ctx.cfg.section("waves", "max_files", "couple"),
-                                                                 "sources": ctx.sources})],
+        "uptodate": [config_changed({**ctx.cfg.section("waves", "couple"), "max_files": ctx.max_files}
+                                    | ({"sources": ctx.sources} if ctx.cfg.several else {}))],  # batch_size=N wins
         "verbosity": 2,
     }
 
@@ -470,6 +471,20 @@ def task_publish() -> dict[str, Any]:
     # a draft pull request is just what that work needs); the action itself is a no-op when
     # nothing changed since the last publish (reports/publish.json)
     return {"actions": [(actions.do_publish, [ctx])], "uptodate": [False], "clean": cleans, "verbosity": 2}
+
+
+def task_history() -> dict[str, Any]:
+    """The recent runs from the ledger (reports/ledger.sqlite) as a table; format=json for machines, limit=N."""
+    if "history" not in request().tasks:  # asked for by name only; it reads, never takes the lock
+        return {"actions": None, "uptodate": [True]}
+    return {"actions": [(actions.do_history, [context()])], "uptodate": [False], "verbosity": 2}
+
+
+def task_ci() -> dict[str, Any]:
+    """Write the CI files from the sources' schedule: keys: .github/workflows/forkwave.yml and .gitlab-ci.yml."""
+    if "ci" not in request().tasks:  # asked for by name only
+        return {"actions": None, "uptodate": [True]}
+    return {"actions": [(actions.do_ci, [context()])], "uptodate": [False], "verbosity": 2}
 
 
 def task__workspace() -> dict[str, Any]:

@@ -83,6 +83,14 @@ def read(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def ledger_runs(reports: Path) -> list[Any]:
+    """The runs of ``reports/ledger.sqlite``, oldest first (``tasks.report.ledger.Run``, with their syncs)."""
+    from tasks.report.ledger import Ledger
+
+    with Ledger.open(reports) as ledger:
+        return list(reversed(ledger.recent(10_000)))
+
+
 def outcome(repos: Repos, name: str) -> dict[str, Any]:
     return read(repos.reports / "slices" / name / "outcome.json")
 

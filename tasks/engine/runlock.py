@@ -1,9 +1,18 @@
-"""One run per workspace and per fork at a time, and the ledger of runs (reports/history.jsonl)."""
+"""One run per workspace and per fork at a time, and its rows in the sync ledger (reports/ledger.sqlite).
+
+A run that holds the workspace lock records itself in the ledger (``tasks.report.ledger``):
+one ``runs`` row, and one ``syncs`` row per (source, sync type) it works on — ``wave-<x>`` for
+a wave pulled from a source — opened ``running`` when its first slice is reached, its counts
+updated after every slice (what a killed run did stays readable), closed when the wave ends,
+or at the latest when the run does. A SIGKILL leaves rows ``running``; the next run, holding
+the same lock, closes them ``failed`` with the note ``interrupted (no end recorded)``.
+``reports/history.jsonl``, the ledger of earlier versions, is no longer written: its runs are
+imported by the ledger, so no history is lost.
+"""
 from __future__ import annotations
 
 import atexit
 import fcntl
-import json
 import os
 import sys
 import time
@@ -22,7 +31,35 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-SETTLED = ("adopted", "empty", "rolled-back")  # nothing left to do for the slice
+def sync_type(wave: str) -> str:
+    """The ledger's sync type of a pulled wave: ``wave-a``."""
+    return f"wave-{wave}"
+
+
+def direction_of(kind: str) -> str:
+    """The direction a sync type runs: a wave is pulled; any other type names its direction (``push``)."""
+    return "pull" if kind.startswith("wave-") else kind
+
+
+@dataclass
+class Sync:
+    """What this run did for one (source, sync type): the slices it reached, as their outcomes stand."""
+
+    source: str
+    kind: str
+    revision: str | None
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str | None = None
+    closed: bool = False
+    opened: float = field(default_factory=time.monotonic)
+    seconds: float = 0.0     # time open, over every opening (a joint retry may open it again)
+
+    def result(self) -> dict[str, Any]:
+        """The run summary's entry for it (``tasks.core.runsummary``): status, message, paths adopted."""
+        from tasks.core.runsummary import target_result
+
+        return target_result({"source": self.source, "direction": direction_of(self.kind),
+                              "outcomes": list(self.outcomes.values()), "error": self.error})
 
 
 @dataclass
@@ -31,79 +68,77 @@ class Run:
     id: str
     upstream: str | None
     handle: IO[str]
+    ledger: Any = None                                            # tasks.report.ledger.Ledger, open
     slices: dict[str, str] = field(default_factory=dict)          # slice -> status this run
-    files: dict[str, list[str]] = field(default_factory=lambda: {"adopted": [], "deferred": [], "conflicted": []})
+    syncs: dict[tuple[str, str], Sync] = field(default_factory=dict)
     failed: bool = False
+    error: str | None = None
     fork_lock: IO[str] | None = None
+    started: float = field(default_factory=time.monotonic)
+    timestamp: str = field(default_factory=_now)
+    targets: list[str] = field(default_factory=list)             # the sources this run pulls (sources=)
 
-    def record(self, slice_name: str, status: str, outcome: dict[str, Any] | None = None) -> None:
-        """What a slice ended as in this run; ``outcome`` adds the files it landed, deferred and left conflicted."""
+    def record(self, slice_name: str, status: str, outcome: dict[str, Any] | None = None, *,
+               source: str = "upstream", wave: str | None = None, revision: str | None = None,
+               kind: str | None = None) -> None:
+        """What a slice ended as in this run; with its ``wave`` (or another sync type, ``kind="push"``), the
+        ledger row of (source, that type) counts it."""
         self.slices[slice_name] = status
-        if outcome is None:
+        if wave is None and kind is None:
             return
-        for kind, paths in (("adopted", outcome.get("landed", ())),
-                            ("deferred", [f for d in outcome.get("deferred", ()) for f in d["files"]]),
-                            ("conflicted", [c["path"] for c in outcome.get("conflicts", ())])):
-            known = set(self.files[kind])
-            self.files[kind] += [p for p in paths if p not in known]
+        sync = self.sync(source, kind or sync_type(wave or ""), revision)
+        sync.outcomes[slice_name] = {"status": status, **(outcome or {})}
+        if outcome and outcome.get("status") == "error":
+            sync.error = sync.error or str(outcome.get("error") or "a check could not run")
+        if self.ledger is not None:
+            from tasks.core.runsummary import tally
 
-    @property
-    def adopted(self) -> list[str]:
-        return [n for n, s in self.slices.items() if s in SETTLED]
+            self.ledger.progress(self.id, source, sync.kind, tally(sync.outcomes.values()), revision)
 
-    @property
-    def deferred(self) -> list[str]:
-        return [n for n, s in self.slices.items() if s not in SETTLED]
+    def sync(self, source: str, kind: str, revision: str | None = None) -> Sync:
+        """The run's sync of (source, kind), opened (``running`` in the ledger) the first time."""
+        key = (source, kind)
+        sync = self.syncs.get(key)
+        if sync is None or sync.closed:  # closed: a later wave's joint retry landed more of it
+            sync = self.syncs[key] = sync or Sync(source, kind, revision)
+            sync.closed, sync.opened = False, time.monotonic()
+            if self.ledger is not None:
+                self.ledger.open_sync(self.id, source, kind, revision=revision or sync.revision)
+        sync.revision = sync.revision or revision
+        return sync
 
-    @property
-    def status(self) -> str:
-        if self.failed:
-            return "failed"
-        if self.deferred:
-            return "partial" if self.adopted or self.files["adopted"] else "failed"
-        return "success"
+    def close(self, source: str, kind: str, error: str | None = None) -> str | None:
+        """The sync ends: ``success``, ``partial`` or ``failed`` from its outcomes (and ``error``). Its status."""
+        sync = self.syncs.get((source, kind))
+        if sync is None or sync.closed:
+            return None
+        sync.error = sync.error or error
+        result = sync.result()
+        sync.closed = True
+        sync.seconds += time.monotonic() - sync.opened
+        if self.ledger is not None:
+            from tasks.core.runsummary import tally
+
+            self.ledger.close_sync(self.id, source, kind, result["status"], counts=tally(sync.outcomes.values()),
+                                   revision=sync.revision, error=sync.error,
+                                   detail={"slices": {n: o.get("status") for n, o in sync.outcomes.items()}})
+        return result["status"]
 
 
 _RUN: Run | None = None
 
 
-def ledger_path(ws: Workspace) -> Path:
-    return ws.report("history.jsonl")
-
-
-def _append(ws: Workspace, entry: dict[str, Any]) -> None:
-    """One ledger line; a full disk costs the line, never the run (the next run closes what is open)."""
-    ws.reports.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(entry, sort_keys=True) + "\n"
-    try:
-        with open(ledger_path(ws), "a", encoding="utf-8") as fh:
-            fh.write(line)
-    except OSError as exc:
-        print(f"forkwave: warning: {ledger_path(ws)}: the run ledger could not be written ({exc.strerror})",
-              file=sys.stderr)
-
-
-def read_ledger(ws: Workspace) -> dict[str, dict[str, Any]]:
-    """Run id -> its latest record."""
-    runs: dict[str, dict[str, Any]] = {}
-    path = ledger_path(ws)
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:  # a line a full disk cut short
-                continue
-            if isinstance(entry, dict) and "run" in entry:
-                runs[entry["run"]] = {**runs.get(entry["run"], {}), **entry}
-    return runs
+def current() -> Run | None:
+    """The run this process holds, if it took the lock."""
+    return _RUN
 
 
 def acquire(ws: Workspace, upstream: str | None = None) -> Run:
-    """Take the workspace lock for this process (idempotent) and open a ledger entry.
+    """Take the workspace lock for this process (idempotent) and record the run in the ledger.
 
     The lock is an ``flock``: the kernel releases it when the process dies, even by
-    SIGKILL, so a killed run never blocks the next one. Its ledger entry, left
-    ``running``, is closed as ``failed`` (interrupted) by the next run.
+    SIGKILL, so a killed run never blocks the next one. Its ledger rows, left ``running``,
+    are closed as ``failed`` (interrupted) by the next run.
     """
     global _RUN
     if _RUN is not None:
@@ -111,32 +146,39 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
         return _RUN
     ws.state.mkdir(parents=True, exist_ok=True)
     ws.reports.mkdir(parents=True, exist_ok=True)  # doit saves its state there at exit, even when we stop here
-    handle = open(ws.state / "lock", "a+", encoding="utf-8")
+    lock = ws.state / "lock"
+    handle = open(lock, "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise ForkwaveFailure(f"another forkwave run holds {ws.state / 'lock'} ({holder}); "
+        raise ForkwaveFailure(f"another forkwave run holds {lock} ({holder}); "
                             "wait for it to finish or stop it, then run again") from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()} since {_now()}\n")
     handle.flush()
     from checks.tracking import reap
+    from tasks.report.ledger import Ledger
 
     for leftover in reap(ws.state / "running"):
         print(f"forkwave: cleaned up after an interrupted run: {leftover}", file=sys.stderr)
-    for run_id, entry in read_ledger(ws).items():
-        if entry.get("status") == "running":
-            _append(ws, {"run": run_id, "status": "failed", "end": _now(), "note": "interrupted (no end recorded)"})
-    _RUN = Run(ws, new_run_id(), upstream, handle)
+    run = Run(ws, new_run_id(), upstream, handle)
+    try:
+        run.ledger = Ledger.open(ws.reports)
+    except BaseException:
+        handle.close()
+        raise
+    run.ledger.begin(run.id, lock=lock)   # closes what interrupted runs left open
+    begun = run.ledger.run(run.id)
+    run.timestamp = begun.started if begun else run.timestamp   # the summary's timestamp is the ledger's start
+    _RUN = run
     if mark_failed not in errors.ON_FAILURE:  # an action's error marks this run failed in the ledger
         errors.ON_FAILURE.append(mark_failed)
-    _append(ws, {"run": _RUN.id, "status": "running", "start": _now(), "pid": os.getpid(), "upstream": upstream})
     atexit.register(_finish)
-    return _RUN
+    return run
 
 
 def new_run_id() -> str:
@@ -175,9 +217,11 @@ def lock_fork(run: Run, fork: Path) -> None:
     run.fork_lock = handle
 
 
-def mark_failed() -> None:
+def mark_failed(message: str | None = None) -> None:
+    """An action failed: the run (and the syncs still open when it ends) are ``failed``, with ``message``."""
     if _RUN is not None:
         _RUN.failed = True
+        _RUN.error = _RUN.error or message
 
 
 def _finish() -> None:
@@ -185,9 +229,46 @@ def _finish() -> None:
     run, _RUN = _RUN, None
     if run is None:
         return
-    _append(run.ws, {"run": run.id, "status": run.status, "end": _now(), "upstream": run.upstream,
-                     "slices": run.slices, "adopted": run.files["adopted"], "deferred": run.files["deferred"],
-                     "conflicted": run.files["conflicted"]})
-    if run.fork_lock is not None:
-        run.fork_lock.close()
-    run.handle.close()
+    try:
+        error = (run.error or "the run stopped on an error (see its output)") if run.failed else None
+        for source, kind in list(run.syncs):  # syncs no wave closed: `doit validate:slice-3`, or a stop
+            run.close(source, kind, error)
+        if run.ledger is not None:
+            run.ledger.finish(run.id, error=run.error if run.failed else None)
+            run.ledger.close()
+        write_summary(run)
+    finally:
+        if run.fork_lock is not None:
+            run.fork_lock.close()
+        run.handle.close()
+
+
+RUN_SUMMARY = "run-summary.json"
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    """The run in the directional runner's shape (``tasks.core.runsummary``): one target per source pulled."""
+    from tasks.core.runsummary import summary
+
+    pairs = list(dict.fromkeys([*((source, "pull") for source in run.targets),
+                                *((source, direction_of(kind)) for source, kind in run.syncs)]))
+    targets = []
+    for source, direction in pairs:  # a target: one source in one direction (its waves, for pull)
+        mine = [s for (src, kind), s in run.syncs.items() if src == source and direction_of(kind) == direction]
+        error = next((s.error for s in mine if s.error), None) or (run.error if run.failed and not mine else None)
+        targets.append({"source": source, "direction": direction, "duration": sum(s.seconds for s in mine),
+                        "outcomes": [o for s in mine for o in s.outcomes.values()], "error": error})
+    return summary(targets, run.timestamp, time.monotonic() - run.started)
+
+
+def write_summary(run: Run) -> None:
+    """``reports/run-summary.json``, beside ``summary.json``, for a run that reached slices or failed (a
+    ``doit drift`` leaves the last one as it was). A disk that refuses it costs the file, never the run."""
+    if not run.syncs and not run.failed:
+        return
+    from tasks.workspace import dump_json, write_if_changed
+
+    try:
+        write_if_changed(run.ws.report(RUN_SUMMARY), dump_json(run_summary(run)))
+    except (OSError, ForkwaveError) as exc:
+        print(f"forkwave: warning: {run.ws.report(RUN_SUMMARY)} could not be written ({exc})", file=sys.stderr)

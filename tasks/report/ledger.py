@@ -400,9 +400,13 @@ class Ledger:
 
     # --- queries ------------------------------------------------------------------------
 
-    def recent(self, limit: int = 20, *, source: str | None = None, sync_type: str | None = None) -> list[Run]:
-        """The newest ``limit`` runs (with a sync of ``source``/``sync_type`` when given), newest first."""
-        where, args = _filters(source, sync_type)
+    def recent(self, limit: int = 20, *, source: str | None = None, sync_type: str | None = None,
+               sources: Sequence[str] | None = None) -> list[Run]:
+        """The newest ``limit`` runs (with a sync of ``source``/``sync_type`` when given), newest first.
+
+        ``sources``: only runs with a sync of one of them, and only those syncs.
+        """
+        where, args = _filters(source, sync_type, sources)
         self._db.execute("BEGIN")  # one snapshot for both queries, even while a run writes
         try:
             heads = self._db.execute(
@@ -411,7 +415,9 @@ class Ledger:
             syncs = self._syncs([h[0] for h in heads])
         finally:
             self._db.execute("COMMIT")
-        runs = [Run(*h, syncs=tuple(syncs.get(h[0], ()))) for h in heads]
+        keep = None if sources is None else set(sources)
+        runs = [Run(*h, syncs=tuple(s for s in syncs.get(h[0], ()) if keep is None or s.source in keep))
+                for h in heads]
         return [_with_live(r, self) for r in runs]
 
     def run(self, run: str) -> Run | None:
@@ -483,12 +489,16 @@ def _with_live(run: Run, ledger: Ledger) -> Run:
     return replace(run, live=ledger.live(run.run))
 
 
-def _filters(source: str | None, sync_type: str | None) -> tuple[str, tuple[str, ...]]:
+def _filters(source: str | None, sync_type: str | None,
+             sources: Sequence[str] | None = None) -> tuple[str, tuple[str, ...]]:
     conds, args = [], []
     for column, value in (("source", source), ("sync_type", sync_type)):
         if value is not None:
             conds.append(f"{column} = ?")
             args.append(value)
+    if sources is not None:
+        conds.append(f"source IN ({','.join('?' * len(sources))})" if sources else "0")
+        args.extend(sources)
     if not conds:
         return "", ()
     return f"WHERE run IN (SELECT run FROM syncs WHERE {' AND '.join(conds)})", tuple(args)

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from conftest import commit_tree, git_out, run_doit
-from slicekit import Repos, build, outcome, read, rev, slice_names, tree
+from slicekit import Repos, build, ledger_runs, outcome, read, rev, slice_names, tree
 
 BASE = {"keep.txt": "keep\n", "conf/default.json": '{"a": 1}\n', "src/app.js": "app v1\n", "src/util.js": "util v1\n"}
 UPSTREAM = {"keep.txt": "keep\n", "conf/default.json": '{"a": 2}\n', "src/app.js": "app v2\n",
@@ -200,16 +200,16 @@ def test_summary_and_ledger_say_what_was_adopted_deferred_and_conflicted(tmp_pat
     assert adopted["commit"] and adopted["commits"] == [adopted["commit"]]
     assert any("doit resolve:" in step for step in summary["next_steps"])
 
-    ledger = [json.loads(line) for line in (r.reports / "history.jsonl").read_text().splitlines()]
-    closed = [e for e in ledger if e.get("end")]
-    assert closed[-1]["status"] == "partial"
-    assert {"src/app.js", "src/util.js"} <= set(closed[-1]["adopted"])
-    assert closed[-1]["deferred"] == ["src/bad.json"] and closed[-1]["conflicted"] == ["conf/default.json"]
+    runs = ledger_runs(r.reports)
+    assert runs[-1].status == "partial" and runs[-1].ended
+    [wave_a] = runs[-1].syncs
+    assert (wave_a.source, wave_a.sync_type, wave_a.status) == ("upstream", "wave-a", "partial")
+    assert wave_a.counts.adopted >= 2 and (wave_a.counts.deferred, wave_a.counts.conflicted) == (1, 1)
 
-    lines = (r.reports / "history.jsonl").read_text()
+    recorded = len(runs)
     rerun = run_doit(r.workspace)                                  # a re-run: the same picture, nothing landed
     assert rerun.returncode == 2
     again = read(r.reports / "summary.json")
     assert again["counts"] == summary["counts"] and again["files"] == summary["files"]
     assert "slice-1: conflicted — unchanged since run" in rerun.stdout
-    assert (r.reports / "history.jsonl").read_text() == lines     # no action ran: no run to record
+    assert len(ledger_runs(r.reports)) == recorded                # no action ran: no run to record

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from conftest import commit_tree, doit_ok, run_doit
-from slicekit import (Repos, build, commits, outcome, pids_matching, read, rev, rewrite_config, slice_names,
+from slicekit import (Repos, build, commits, ledger_runs, outcome, pids_matching, read, rev, rewrite_config, slice_names,
                       start_doit, trailers, tree, wait_for, slice_commits,
 )
 
@@ -166,9 +166,10 @@ def test_sigkill_mid_wave_leaves_only_whole_slices_and_the_next_run_resumes(tmp_
     assert trailers(message) == {"Upstream-Revision": r.main, "Forkwave-Slice": "slice-1"}
     assert sha == outcome(r, "slice-1")["commit"]
     assert tree(r.fork, "sync/upstream") == {**tree(r.fork, "main"), "s1/a.txt": ("100644", b"a\n")}
-    ledger = [json.loads(line) for line in (r.reports / "history.jsonl").read_text().splitlines()]
-    killed_run = ledger[-1]["run"]
-    assert ledger[-1]["status"] == "running" and "end" not in ledger[-1]
+    killed = ledger_runs(r.reports)[-1]
+    killed_run = killed.run
+    assert killed.status == "running" and killed.ended is None and killed.live is False
+    assert [(s.sync_type, s.status, s.counts.adopted) for s in killed.syncs] == [("wave-a", "running", 1)]
 
     assert pids_matching(marker), "the killed run's check outlives it (its own process group)"
     before = (r.reports / "slices/slice-1/outcome.json").read_bytes()
@@ -183,12 +184,9 @@ def test_sigkill_mid_wave_leaves_only_whole_slices_and_the_next_run_resumes(tmp_
     log = slice_commits(r.fork, "main..sync/upstream")
     assert [trailers(m)["Forkwave-Slice"] for _, m in reversed(log)] == ["slice-1", "slice-2", "slice-3"]
     assert log[-1][0] == sha                                                # slice-1's commit is the same
-    runs = {}
-    for line in (r.reports / "history.jsonl").read_text().splitlines():
-        entry = json.loads(line)
-        runs[entry["run"]] = {**runs.get(entry["run"], {}), **entry}
-    assert runs[killed_run]["status"] == "failed" and "interrupted" in runs[killed_run]["note"]
-    assert list(runs.values())[-1]["status"] == "success"
+    runs = {run.run: run for run in ledger_runs(r.reports)}
+    assert runs[killed_run].status == "failed" and runs[killed_run].syncs[0].note == "interrupted (no end recorded)"
+    assert list(runs.values())[-1].status == "success"
 
 
 def test_a_second_run_while_the_lock_is_held_stops_with_a_clear_message(tmp_path: Path) -> None:
@@ -205,7 +203,7 @@ def test_a_second_run_while_the_lock_is_held_stops_with_a_clear_message(tmp_path
             "wait for it to finish or stop it, then run again") in result.stderr
     assert "Traceback" not in result.stderr
     assert not (r.reports / "plan.json").exists() and rev(r.fork, "sync/upstream") is None
-    assert not (r.reports / "history.jsonl").exists()                      # the blocked run is not a run
+    assert not (r.reports / "ledger.sqlite").exists()                      # the blocked run is not a run
     assert run_doit(r.workspace).returncode != 0 and rev(r.fork, "sync/upstream")  # lock released: it runs
 
 

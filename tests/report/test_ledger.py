@@ -19,7 +19,7 @@ from conftest import ROOT
 from tasks.core.runsummary import tally
 from tasks.errors import ForkwaveError
 from tasks.report import ledger as ledger_module
-from tasks.report.ledger import INTERRUPTED, LEDGER, SCHEMA_VERSION, Counts, Ledger, migrate
+from tasks.report.ledger import INTERRUPTED, JSONL, LEDGER, SCHEMA_VERSION, Counts, Ledger, migrate
 
 
 def clock(start: int = 0) -> Callable[[], str]:
@@ -217,7 +217,46 @@ def test_a_live_run_reads_as_live(ledger: Ledger, lock: Path) -> None:
     assert ledger.recent()[0].live is True and ledger.live("r1") is True
 
 
-# --- history.jsonl, as tasks/runlock.py writes it ---------------------------------------
+# --- history.jsonl, as tasks/runlock.py wrote it before the ledger -------------------------
+
+# three runs as the old runlock wrote them: one partial, one killed (left running), one that closed it
+OLD_RUNLOCK = [
+    {"run": "20261101T100000Z-aaaaaa", "status": "running", "start": "2026-11-01T10:00:00Z", "pid": 11,
+     "upstream": "rev-1"},
+    {"run": "20261101T100000Z-aaaaaa", "status": "partial", "end": "2026-11-01T10:05:00Z", "upstream": "rev-1",
+     "slices": {"slice-1": "adopted", "slice-2": "split"}, "adopted": ["a.py", "b.py", "c.py"],
+     "deferred": ["d.py"], "conflicted": ["e.py"]},
+    {"run": "20261102T100000Z-bbbbbb", "status": "running", "start": "2026-11-02T10:00:00Z", "pid": 12,
+     "upstream": "rev-2"},
+    {"run": "20261102T100000Z-bbbbbb", "status": "failed", "end": "2026-11-03T10:00:00Z",
+     "note": "interrupted (no end recorded)"},
+    {"run": "20261103T100000Z-cccccc", "status": "running", "start": "2026-11-03T10:00:00Z", "pid": 13,
+     "upstream": "rev-3"},
+    {"run": "20261103T100000Z-cccccc", "status": "success", "end": "2026-11-03T10:01:00Z", "upstream": "rev-3",
+     "slices": {}, "adopted": [], "deferred": [], "conflicted": []},
+]
+
+
+def test_history_jsonl_of_the_old_runlock_is_imported_on_first_use(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / JSONL).write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in OLD_RUNLOCK))
+    ids = list(dict.fromkeys(e["run"] for e in OLD_RUNLOCK))
+    with Ledger.open(reports) as ledger:
+        runs = {r.run: r for r in ledger.recent()}
+        assert sorted(runs) == sorted(ids) and len(ids) == 3
+        first, killed, third = (runs[i] for i in ids)
+        sync, = first.syncs
+        assert (sync.source, sync.sync_type, sync.status, sync.revision) == ("upstream", "pull", "partial", "rev-1")
+        assert sync.counts == Counts(adopted=3, deferred=1, conflicted=1)
+        assert first.origin == "history.jsonl" and first.pid == 11 and first.ended
+        assert (killed.status, killed.syncs[0].note) == ("failed", "interrupted (no end recorded)")
+        assert third.syncs[0].revision == "rev-3"
+        detail = sqlite3.connect(ledger.path).execute("SELECT detail FROM syncs WHERE run = ?", (ids[0],)).fetchone()
+        assert json.loads(detail[0]) == {"slices": {"slice-1": "adopted", "slice-2": "split"}}
+    with Ledger.open(reports) as again:                      # no second copy
+        assert len(again.recent()) == 3
+
 
 RUNLOCK = """
 import os, signal, sys
@@ -225,10 +264,13 @@ from pathlib import Path
 from tasks.engine import runlock
 from tasks.workspace import Workspace
 run = runlock.acquire(Workspace(Path(sys.argv[1])), sys.argv[2])
-run.record("slice-1", "adopted", {"landed": ["a.py", "b.py"]})
-run.record("slice-2", "split", {"landed": ["c.py"], "deferred": [{"files": ["d.py"]}], "conflicts": [{"path": "e.py"}]})
+run.record("slice-1", "adopted", {"adopted": ["a.py", "b.py"]}, source="oca", wave="a", revision=sys.argv[2])
+run.record("slice-2", "split", {"adopted": ["c.py"], "deferred": [{"files": ["d.py"]}],
+                                "conflicts": [{"path": "e.py"}]}, source="oca", wave="a", revision=sys.argv[2])
 if sys.argv[3] == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
+if sys.argv[3] == "fail":
+    runlock.mark_failed("fetch: the mirror is gone")
 """
 
 
@@ -238,26 +280,23 @@ def runlock_run(workspace: Path, upstream: str, how: str = "exit") -> int:
     return proc.returncode
 
 
-def test_history_jsonl_from_runlock_is_imported_on_first_use(tmp_path: Path) -> None:
+def test_runlock_writes_the_ledger_and_the_next_run_closes_a_killed_one(tmp_path: Path) -> None:
     assert runlock_run(tmp_path, "rev-1") == 0
     assert runlock_run(tmp_path, "rev-2", "kill") == -signal.SIGKILL      # left 'running'
-    assert runlock_run(tmp_path, "rev-3") == 0                            # closed it as interrupted
-    jsonl = [json.loads(line) for line in (tmp_path / "reports" / "history.jsonl").read_text().splitlines()]
-    ids = list(dict.fromkeys(e["run"] for e in jsonl))
     with Ledger.open(tmp_path / "reports") as ledger:
-        runs = {r.run: r for r in ledger.recent()}
-        assert sorted(runs) == sorted(ids) and len(ids) == 3
-        first, killed, third = (runs[i] for i in ids)
+        killed = next(r for r in ledger.recent() if r.syncs[0].revision == "rev-2")
+        assert (killed.status, killed.live, killed.syncs[0].counts) == ("running", False, Counts(3, 1, 1))
+    assert runlock_run(tmp_path, "rev-3", "fail") == 0                    # closed it as interrupted
+    assert not (tmp_path / "reports" / JSONL).exists()                    # the old file is no longer written
+    with Ledger.open(tmp_path / "reports") as ledger:
+        runs = {r.syncs[0].revision: r for r in ledger.recent()}   # run ids of one second need not sort
+        first, killed, third = runs["rev-1"], runs["rev-2"], runs["rev-3"]
         sync, = first.syncs
-        assert (sync.source, sync.sync_type, sync.status, sync.revision) == ("upstream", "pull", "partial", "rev-1")
-        assert sync.counts == Counts(adopted=3, deferred=1, conflicted=1)
-        assert first.origin == "history.jsonl" and first.pid and first.ended
-        assert (killed.status, killed.syncs[0].note) == ("failed", "interrupted (no end recorded)")
-        assert third.syncs[0].revision == "rev-3"
-        detail = sqlite3.connect(ledger.path).execute("SELECT detail FROM syncs WHERE run = ?", (ids[0],)).fetchone()
-        assert json.loads(detail[0]) == {"slices": {"slice-1": "adopted", "slice-2": "split"}}
-    with Ledger.open(tmp_path / "reports") as again:                      # no second copy
-        assert len(again.recent()) == 3
+        assert (sync.source, sync.sync_type, sync.status, sync.revision) == ("oca", "wave-a", "partial", "rev-1")
+        assert sync.counts == Counts(adopted=3, deferred=1, conflicted=1) and first.status == "partial"
+        assert (killed.status, killed.syncs[0].status, killed.syncs[0].note) == ("failed", "failed", INTERRUPTED)
+        assert killed.syncs[0].counts == Counts(3, 1, 1)                   # what it had done stays readable
+        assert (third.status, third.error, third.syncs[0].error) == ("failed",) + ("fetch: the mirror is gone",) * 2
 
 
 def test_history_jsonl_that_grows_is_imported_again_and_native_runs_win(tmp_path: Path, lock: Path) -> None:
@@ -363,3 +402,34 @@ def test_a_full_disk_costs_the_record_not_the_run(reports: Path, lock: Path,
         ledger.close_sync("r1", "oca", "after", "success")              # no transaction was left open
         assert ledger.finish("r1") == "success"
         assert "after" in {s.sync_type for s in ledger.run("r1").syncs}
+
+
+RUN_TARGETS = """
+import sys
+from pathlib import Path
+from tasks.engine import runlock
+from tasks.workspace import Workspace
+run = runlock.acquire(Workspace(Path(sys.argv[1])), "rev")
+run.targets = ["oca", "apps"]
+run.record("slice-1", "adopted", {"adopted": ["a.py"]}, source="oca", wave="a", revision="rev")
+run.close("oca", "wave-a")
+run.record("slice-2", "conflicted", {"conflicts": [{"path": "b.py"}]}, source="oca", wave="b", revision="rev")
+run.record("export-1", "adopted", {"adopted": ["x.py"]}, source="oca", kind="push", revision="rev")
+"""
+
+
+def test_the_run_summary_has_one_target_per_source_and_direction(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", RUN_TARGETS, str(tmp_path)], cwd=ROOT, capture_output=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "reports" / "run-summary.json").read_text())
+    results = {(r["target"], r["direction"]): r for r in doc["results"]}
+    assert list(results) == [("oca", "pull"), ("apps", "pull"), ("oca", "push")]
+    assert results[("oca", "pull")]["status"] == "partial" and results[("oca", "pull")]["outputs_created"] == ["a.py"]
+    assert results[("apps", "pull")]["message"] == "nothing to do" and results[("apps", "pull")]["success"]
+    assert results[("oca", "push")]["success"] and results[("oca", "push")]["outputs_created"] == ["x.py"]
+    assert (doc["total_targets"], doc["successful"], doc["failed"]) == (3, 2, 1)
+    with Ledger.open(tmp_path / "reports") as ledger:
+        [run] = ledger.recent()
+        assert {(s.sync_type, s.status) for s in run.syncs} == {("wave-a", "success"), ("wave-b", "failed"),
+                                                               ("push", "success")}

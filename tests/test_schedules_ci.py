@@ -1,0 +1,102 @@
+"""``schedule:`` per source and ``doit ci``: the GitHub Actions workflow and the GitLab CI file written
+from a real config, valid YAML (and valid for each CI's published schema) whose crons and source lists
+match the config."""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from conftest import make_repo, run_doit, write_config
+
+SOURCES = [("oca_web", "0 2 * * *"), ("apps", "0 */6 * * 1-5"), ("oca_sale", "0  02 * * *"), ("docs", None)]
+
+
+def config(sources: list[tuple[str, str | None]] = SOURCES) -> dict[str, Any]:
+    return {"sources": [{"name": n, "url": f"../{n}.git", "paths": [f"addons/{n}/**"],
+                         "map": [{"from": "", "to": f"addons/{n}/"}], **({"schedule": s} if s else {})}
+                        for n, s in sources],
+            "fork": {"path": "fork", "branch": "main"}}
+
+
+def workspace(tmp_path: Path, data: dict[str, Any] | str) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    make_repo(ws / "fork", {"README.md": "fork\n"})
+    write_config(ws, data)
+    return ws
+
+
+def schema(name: str) -> dict[str, Any]:
+    return json.loads(resources.files("check_jsonschema.builtin_schemas").joinpath(f"vendor/{name}.json").read_text())
+
+
+def test_doit_ci_writes_one_cron_per_distinct_schedule_each_running_only_its_sources(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, config())
+    result = run_doit(ws, "ci")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ci: .github/workflows/forkwave.yml written (2 schedules)" in result.stdout
+    github = yaml.safe_load((ws / ".github" / "workflows" / "forkwave.yml").read_text())
+    jsonschema.Draft7Validator(schema("github-workflows")).validate(github)
+    assert [s["cron"] for s in github["on"]["schedule"]] == ["0 2 * * *", "0 */6 * * 1-5"]
+    scheduled = {j["if"].split("== '")[-1].rstrip("'"): j["env"]["FORKWAVE_SOURCES"]
+                 for j in github["jobs"].values() if "schedule ==" in j["if"]}
+    assert scheduled == {"0 2 * * *": "oca_web,oca_sale", "0 */6 * * 1-5": "apps"}   # docs: by hand only
+    inputs = github["on"]["workflow_dispatch"]["inputs"]
+    assert {"sources", "direction"} <= set(inputs) and "push" in inputs["direction"]["options"]
+    steps = [s for j in github["jobs"].values() for s in j["steps"]]
+    assert any(s.get("uses", "").startswith("actions/cache/restore") and s["with"]["path"] == "reports/"
+               for s in steps)
+    assert {s["with"]["path"] for j in github["jobs"].values() for s in j["steps"] if "repository" in s.get("with", {})} \
+        == {"fork"}                                                    # fork.path as written
+
+    gitlab = yaml.safe_load((ws / ".gitlab-ci.yml").read_text())
+    jsonschema.Draft7Validator(schema("gitlab-ci")).validate(gitlab)
+    jobs = {k: v for k, v in gitlab.items() if k.startswith("sync-")}
+    assert {j["rules"][0]["if"].split('$SCHEDULE == "')[1].rstrip('"'): j["variables"]["FORKWAVE_SOURCES"]
+            for j in jobs.values()} == {"0 2 * * *": "oca_web,oca_sale", "0 */6 * * 1-5": "apps"}
+    assert gitlab[".forkwave"]["cache"][0]["paths"] == ["reports/"] and "manual" in gitlab
+
+    again = run_doit(ws, "ci")                                         # deterministic: nothing rewritten
+    assert "ci: .github/workflows/forkwave.yml unchanged" in again.stdout and "ci: .gitlab-ci.yml unchanged" in again.stdout
+    assert not (ws / "reports" / "ledger.sqlite").exists()            # ci is no run: no ledger row
+
+
+def test_a_bad_schedule_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, config([("oca_web", "0 2 * * *"), ("apps", "@daily")]))
+    result = run_doit(ws, "ci")
+    assert result.returncode == 1
+    assert ("key 'sources.1.schedule': '@daily' is a macro GitHub Actions does not take; write '0 0 * * *'"
+            in result.stderr) and result.stderr.startswith(f"forkwave: error: {ws / 'forkwave.yaml'}: ")
+    assert not (ws / ".gitlab-ci.yml").exists()
+
+
+def test_the_one_upstream_shorthand_takes_a_schedule_too(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, {"upstream": {"url": "../up.git"}, "fork": {"path": "../elsewhere"},
+                              "schedule": "30 3 * * *"})
+    result = run_doit(ws, "ci")
+    assert result.returncode == 0, result.stderr
+    assert "fork.path '../elsewhere' is outside the workspace; the CI files check the fork out at fork/" in result.stdout
+    github = yaml.safe_load((ws / ".github" / "workflows" / "forkwave.yml").read_text())
+    assert [s["cron"] for s in github["on"]["schedule"]] == ["30 3 * * *"]
+    assert github["jobs"]["sync-1"]["env"]["FORKWAVE_SOURCES"] == "upstream"
+
+
+def test_the_readmes_sources_and_schedules_example_loads_and_groups_as_it_says(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    from tasks.config import load_config
+    from tasks.context import check_schedules
+    from tasks.core.schedules import group
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yml\nsources:\n", 1)[1].split("```", 1)[0]
+    path = write_config(tmp_path, "sources:\n" + block + "fork: {path: fork}\n")
+    cfg = load_config(path)
+    check_schedules(cfg)
+    assert [(s.name, s.direction) for s in cfg.sources][-2:] == [("apps", "pull"), ("docs", "pull")]
+    assert [(g.cron, g.sources) for g in group([(s.name, s.schedule) for s in cfg.sources])] == [
+        ("0 2 * * *", ("oca_web", "oca_sale")), ("0 */6 * * 1-5", ("apps",))]
