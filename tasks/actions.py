@@ -51,7 +51,66 @@ def do_drift(ctx: Context) -> dict[str, Any]:
                      render.drift_board(report, redact_url(ctx.cfg.upstream.url), ctx.cfg.deny))
     totals = ", ".join(f"{c} {n}" for c, n in report["totals"].items())
     print(f"drift{_for(ctx)}: {totals}")
-    return {"fork_head": report["fork"]["sha"]}
+    stopped = _drift_gates(ctx, mirror, report)
+    return stopped or {"fork_head": report["fork"]["sha"]}
+
+
+def _drift_gates(ctx: Context, mirror: Path, report: dict[str, Any]) -> Failed | None:
+    """Stop right after drift when a ``drift_gates`` limit is exceeded: nothing is planned or sliced (exit 2).
+
+    Exit 2, not 1: the config is valid and the run worked; what it measured needs a person's decision
+    (sync more often, upstream the fork's changes, or raise the limit). The task fails, so doit keeps no
+    state for it: the gate is judged again on the next run.
+    """
+    from tasks.engine import driftgates
+
+    trips = driftgates.enforce(ctx.cfg, ctx.ws, mirror, report)
+    if not trips:
+        return None
+    for trip in trips:
+        print(f"forkwave: error: {trip.message}", file=sys.stderr)
+    where = ctx.ws.rel(ctx.ws.source_report(driftgates.RECORD))
+    return Failed(f"{trips[0].message} ({where})", exitcodes.PERSON)
+
+
+@user_errors
+def do_pre(ctx: Context) -> Any:
+    """``pre:`` on the fork tip, before anything is imported."""
+    from tasks.engine import verify
+
+    _locked(ctx, fork=False)
+    tip = verify.fork_tip(ctx.cfg)
+    record = verify.run_phase(ctx.cfg, ctx.ws, "pre", ctx.cfg.pre, tip)
+    return _phase_done("pre", record) or {"fork_head": tip}
+
+
+@user_errors
+def do_post(ctx: Context) -> Any:
+    """``post:`` on the sync tip, after the run."""
+    from tasks.engine import verify
+
+    _locked(ctx, fork=True)
+    tip = verify.sync_tip(ctx.cfg)
+    if tip is None:
+        print(f"post: {ctx.cfg.fork.sync_branch} does not exist yet: nothing to check")
+        return True
+    return _phase_done("post", verify.run_phase(ctx.cfg, ctx.ws, "post", ctx.cfg.post, tip)) or True
+
+
+def _phase_done(phase: str, record: dict[str, Any], where: str = "") -> Failed | None:
+    """Print a phase's verdicts; its failure (one line, the exit code ``verify.failure`` gives), if any."""
+    from tasks.engine import verify
+
+    for line in verify.say(phase, record, where):
+        print(line, flush=True)
+    failed = verify.failure(phase, record)
+    if failed is None:
+        return None
+    message, code = failed
+    print(f"forkwave: error: {message}", file=sys.stderr)
+    if code != exitcodes.USAGE:
+        runlock.mark_failed()
+    return Failed(message, code)
 
 
 def _for(ctx: Context) -> str:
@@ -246,6 +305,25 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
 
 @user_errors
 def do_wave(ctx: Context, wave: str) -> Any:
+    done = _wave(ctx, wave)
+    return _verify_wave(ctx, wave) if done is True else done
+
+
+def _verify_wave(ctx: Context, wave: str) -> Any:
+    """Each source's ``verify:`` on the sync tip once the wave landed; a failure fails the run and holds publish."""
+    from tasks.engine import verify
+
+    failed = []
+    for source in ctx.sources:
+        c = ctx.for_source(source)
+        record = verify.verify_source(c.cfg, c.ws, wave)
+        if record is not None:
+            failed.append(_phase_done("verify", record, f" {source}" if ctx.cfg.several else ""))
+    bad = [f for f in failed if f is not None]
+    return bad[0] if bad else True
+
+
+def _wave(ctx: Context, wave: str) -> Any:
     run = _locked(ctx, fork=True)
     plan = _read(ctx, "plan.json", "plan")
     names = next((w["slices"] for w in plan["waves"] if w["name"] == wave), [])

@@ -172,15 +172,46 @@ def task_drift() -> Any:
         targets = [_rel(c, "drift.json"), _rel(c, "drift.md")]
         return {
             "actions": [(actions.do_drift, [c])],
+            "task_dep": ["pre"],  # pre-sync checks first: nothing is compared, planned or imported when they fail
             "file_dep": [_rel(c, "upstream.json")] + ([_rel(c, "base.json")] if c.cfg.base is None else []),
             "targets": targets,
-            "clean": _cleans((clean.remove, [c.ws, targets])),
+            "clean": _cleans((clean.remove, [c.ws, targets + [_rel(c, "drift-gates.json")]])),
             "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
-                                         "since": c.since}), _fork_unchanged(c)],
+                                         "since": c.since, "drift_gates": list(c.cfg.current.drift_gates)}),
+                         _fork_unchanged(c)],
             "verbosity": 2,
         }
 
     return _per_source(make)
+
+
+def task_pre() -> dict[str, Any]:
+    """Pre-sync checks (`pre:`) on the fork tip before anything is imported; `clean`: no uncommitted changes."""
+    ctx = context()
+    if not ctx.cfg.pre:
+        return {"actions": None, "uptodate": [True]}
+    asks_checkout = any(c.builtin for c in ctx.cfg.pre)  # a checkout's state is no commit: asked every time
+    return {
+        "actions": [(actions.do_pre, [ctx])],
+        "task_dep": ["demo"],
+        "uptodate": [False] if asks_checkout else [config_changed(ctx.cfg.section("pre")), _fork_unchanged(ctx)],
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/pre.json", "reports/pre"]])),
+        "verbosity": 2,
+    }
+
+
+def task_post() -> dict[str, Any]:
+    """Post-sync checks (`post:`) on the sync tip after the run (after every wave); a failure holds `doit publish`."""
+    ctx = context()
+    if not ctx.cfg.post:
+        return {"actions": None, "uptodate": [True]}
+    return {
+        "actions": [(actions.do_post, [ctx])],
+        "task_dep": ["plan", *(f"wave_{w.name}" for w in ctx.cfg.waves)],
+        "uptodate": [False],  # cheap when nothing changed: the same commit and commands are recalled, not run
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/post.json", "reports/post"]])),
+        "verbosity": 2,
+    }
 
 
 IMAGES = {"forkwave/python:3.11": "python/Dockerfile", "forkwave/node:bookworm": "node/Dockerfile"}
