@@ -17,7 +17,7 @@ from tasks.report import base as basereport
 from tasks.core.paths import map_path
 from tasks import modes
 from tasks.context import Context
-from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
+from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
 from tasks.core.plan import combine, plan_waves
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
@@ -55,7 +55,7 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     return stopped or {"fork_head": report["fork"]["sha"]}
 
 
-def _drift_gates(ctx: Context, mirror: Path, report: dict[str, Any]) -> Failed | None:
+def _drift_gates(ctx: Context, mirror: Path, report: dict[str, Any]) -> Held | None:
     """Stop right after drift when a ``drift_gates`` limit is exceeded: nothing is planned or sliced (exit 2).
 
     Exit 2, not 1: the config is valid and the run worked; what it measured needs a person's decision
@@ -70,7 +70,7 @@ def _drift_gates(ctx: Context, mirror: Path, report: dict[str, Any]) -> Failed |
     for trip in trips:
         print(f"forkwave: error: {trip.message}", file=sys.stderr)
     where = ctx.ws.rel(ctx.ws.source_report(driftgates.RECORD))
-    return Failed(f"{trips[0].message} ({where})", exitcodes.PERSON)
+    return Held(f"{trips[0].message} ({where})")
 
 
 @user_errors
@@ -110,7 +110,7 @@ def _phase_done(phase: str, record: dict[str, Any], where: str = "") -> Failed |
     print(f"forkwave: error: {message}", file=sys.stderr)
     if code != exitcodes.USAGE:
         runlock.mark_failed()
-    return Failed(message, code)
+    return Held(message) if code == exitcodes.PERSON else Failed(message, code)
 
 
 def _for(ctx: Context) -> str:

@@ -28,6 +28,7 @@ from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from tasks import exitcodes
+from tasks.errors import Held
 from tasks.workspace import read_json
 
 SHOW_TASKS = "FORKWAVE_SHOW_TASKS"  # =1: also print doit's own task lines (`.  name` ran, `-- name` up to date)
@@ -199,6 +200,7 @@ class Reporter(ConsoleReporter):
         self.codes: list[int] = []
         self.stopped: list[str] = []
         self.slices: dict[str, None] = {}  # slices whose validate task this run reached, in order
+        self.held = False  # a verification, pre-sync check or drift gate left work for a person (tasks.errors.Held)
 
     def initialize(self, tasks: Any, selected_tasks: Any) -> None:
         from tasks.context import context
@@ -248,8 +250,9 @@ class Reporter(ConsoleReporter):
             code = exitcodes.FAILURE
             sys.stderr.write(f"forkwave: error: {task.name}: {fail.get_msg().rstrip()}\n")
         self.codes.append(code)
-        if code != exitcodes.PERSON:
+        if code != exitcodes.PERSON or isinstance(fail, Held):
             self.stopped.append(task.name)
+        self.held = self.held or isinstance(fail, Held)
 
     def runtime_error(self, msg: str) -> None:
         self.codes.append(exitcodes.FAILURE)
@@ -271,7 +274,7 @@ class Reporter(ConsoleReporter):
         left = any(exitcodes.slice_code(s) for _, s in states.values())
         if code == exitcodes.OK and left:
             code = exitcodes.PERSON  # an outcome left for a person, even if its task did not fail
-        elif code == exitcodes.PERSON and states and not left:
+        elif code == exitcodes.PERSON and states and not left and not self.held:
             code = exitcodes.OK  # a later wave's joint retry landed what an earlier task left: the end state counts
         self.write(summary_line(states, code, self.stopped) + "\n")
         self.outstream.flush()

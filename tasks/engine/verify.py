@@ -35,7 +35,7 @@ from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 CANNOT_RUN = {126: "not executable", 127: "command not found"}
 
 
-class Held(ForkwaveError):
+class PublishHeld(ForkwaveError):
     """Work left for a person stops this step (exit 2): a failed verification, a pre-sync check."""
 
     exit_code = exitcodes.PERSON

@@ -133,7 +133,7 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
         return None
     held = verify.publish_hold(cfg, ws, tip)
     if held:  # a failed (or missing) verification of this very tip: nothing is pushed, nothing opened (exit 2)
-        raise verify.Held(f"publish: held, nothing pushed: {held}")
+        raise verify.PublishHeld(f"publish: held, nothing pushed: {held}")
     _, remote_url = resolve_remote(cfg)
     where = forge.target(pub, remote_url, env, str(cfg.file))
     cred = forge.need_credential(where.forge, env, where.repository) if where.forge != "none" else \
