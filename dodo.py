@@ -23,7 +23,7 @@ cli.refuse_unknown(globals())       # `doit wavex`: one line and exit 1 (doit al
 doitstate.install()                 # doit's state file: written atomically, an unreadable one set aside
 
 DOIT_CONFIG = {
-    "dep_file": "reports/.doit.json",
+    "dep_file": cli.dep_file(),  # reports/.doit.json; dry=1 keeps its own (nothing of a real run's state moves)
     "backend": "json",
     "verbosity": 2,
     # a slice that is not adopted fails its task; the wave goes on with the next slice

@@ -65,6 +65,11 @@ def _drift_gates(ctx: Context, mirror: Path, report: dict[str, Any]) -> Held | N
     from tasks.engine import driftgates
 
     trips = driftgates.enforce(ctx.cfg, ctx.ws, mirror, report)
+    if ctx.dry:  # the dry-run report says the run would stop here, and still shows the slices
+        from tasks.publish import preview
+
+        preview.GATE_TRIPS[ctx.cfg.source] = [t.message for t in trips]
+        return None
     if not trips:
         return None
     for trip in trips:
@@ -223,8 +228,10 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
     front, not at the compare-and-swap); the first time, moves an interrupted run made are
     reconciled with the outcome files."""
     path = ctx.ws.report("upstream.json")
+    if ctx.dry:
+        runlock.dry_run()  # before the lock records anything: a dry run is in no ledger
     run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
-    if fork and run.fork_lock is None:
+    if fork and run.fork_lock is None and not ctx.dry:  # reconciling may move the sync branch: never in a dry run
         runlock.lock_fork(run, ctx.cfg.fork.path)
         if run.fork_lock is not None:
             slices.reconcile(ctx.cfg, ctx.ws)
@@ -434,6 +441,59 @@ def do_publish(ctx: Context) -> bool:
 
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
     run.publish(ctx.cfg, ctx.ws)
+    return True
+
+
+# --- dry=1 ------------------------------------------------------------------------------------
+
+@user_errors
+def do_dry_slice(ctx: Context, name: str, position: str) -> bool:
+    """Simulate one slice on the tip the slices before it would have made; write the dry-run report."""
+    from tasks.engine import dryrun
+
+    _locked(ctx)
+    whole = _read(ctx, "plan.json", "plan")
+    c, plan, drift_report = slice_view(ctx, whole, name)
+    mirror = fetch.ensure_commit(c.cfg, c.ws, plan["upstream"])
+    sim = dryrun.simulate(c.cfg, c.ws, mirror, plan, drift_report, slices.find_slice(plan, name),
+                          modes.mode_of(c.cfg).prepare)
+    print(f"[{position}] {name}: would be {sim['status']} — {len(sim['would_land'])} to land, "
+          f"{len(sim['would_defer'])} to defer, {len(sim['conflicts'])} conflicts (dry run)", flush=True)
+    return _dry_report(ctx, quiet=True)
+
+
+def _dry_report(ctx: Context, quiet: bool = False) -> bool:
+    """``reports/dry-run.md``/``.json`` with everything simulated so far (each dry task rewrites it, whole)."""
+    from tasks.publish import preview
+
+    data = preview.write(ctx.cfg, ctx.ws)
+    if not quiet:
+        print(f"dry run: reports/dry-run.md (a real run would exit {data['exit_code']}); no branch, state, memo, "
+              "ledger or remote was written")
+    return True
+
+
+@user_errors
+def do_dry_wave(ctx: Context, wave: str) -> bool:
+    _locked(ctx)
+    return _dry_report(ctx)
+
+
+@user_errors
+def do_dry_publish(ctx: Context) -> bool:
+    """``doit publish dry=1``: what would be pushed and opened; no push, no forge call, no publish.json."""
+    _locked(ctx)
+    _dry_report(ctx)
+    pub = read_json(ctx.ws.report("dry-run.json")).get("publish") or {}
+    if pub.get("error"):
+        print(f"publish (dry run): would not publish: {pub['error']}")
+    elif pub.get("pull_request"):
+        pr = pub["pull_request"]
+        print(f"publish (dry run): would push {pub['branch']} to {pub['remote']} and open or update "
+              f"\"{pr['title']}\"{' (draft)' if pr['draft'] else ''}; risk {pub['risk']['score']} "
+              f"({pub['risk']['level']})" + (f"; held: {pub['held']}" if pub.get("held") else ""))
+    elif pub:
+        print(f"publish (dry run): {pub['branch']} holds nothing {pub['base']} lacks: no pull request")
     return True
 
 

@@ -77,6 +77,16 @@ def parse(argv: Sequence[str]) -> Request:
     return Request(command, tuple(a for a in positional if not a.startswith("-")))
 
 
+DRY_STATE = ".forkwave/dry/doit.json"  # dry=1: doit's own state goes here, so reports/.doit.json stays as it was
+
+
+def dep_file() -> str:
+    """Where doit keeps its state this run: ``reports/.doit.json``, or apart from it for ``dry=1``."""
+    from doit import get_var
+
+    return DRY_STATE if (get_var("dry") or "").strip().lower() in {"1", "true", "yes", "on"} else "reports/.doit.json"
+
+
 @lru_cache(maxsize=1)
 def request() -> Request:
     """This process's request (the doit command line)."""

@@ -19,6 +19,7 @@ class Context:
     offline: bool
     full: bool = False         # full=1: ignore the state recorded in the fork
     since: str | None = None   # since=<date|sha>: only upstream changes after that point
+    dry: bool = False          # dry=1: up to the plan, then simulate (tasks.engine.dryrun); nothing a person sees moves
 
     def for_source(self, name: str) -> Context:
         """The context as one source's steps see it: its config view, its mirror and reports."""
@@ -36,13 +37,13 @@ def _flag(value: str | None) -> bool:
 
 
 def load(config: str | None, offline: str | None, root: Path, full: str | None = None,
-         since: str | None = None) -> Context:
+         since: str | None = None, dry: str | None = None) -> Context:
     path = find_config(config, root)
     demo = is_demo(path)  # the demo's repositories live in the workspace (task `demo` builds them there)
     checked = Workspace(root).state / "config.checked"  # the digest of the config that passed every check
     return Context(load_config(path, relative_to=root if demo else None, checked=checked), Workspace(root), demo,
                    _flag(offline),
-                   _flag(full), since or None)
+                   _flag(full), since or None, _flag(dry))
 
 
 @lru_cache(maxsize=1)
@@ -51,7 +52,8 @@ def context() -> Context:
     from doit import get_var
 
     try:
-        return load(get_var("config"), get_var("offline"), Path.cwd(), get_var("full"), get_var("since"))
+        return load(get_var("config"), get_var("offline"), Path.cwd(), get_var("full"), get_var("since"),
+                    get_var("dry"))
     except ForkwaveError as exc:
         print(f"forkwave: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -203,7 +203,7 @@ def task_pre() -> dict[str, Any]:
 def task_post() -> dict[str, Any]:
     """Post-sync checks (`post:`) on the sync tip after the run (after every wave); a failure holds `doit publish`."""
     ctx = context()
-    if not ctx.cfg.post:
+    if not ctx.cfg.post or ctx.dry:  # a dry run runs no command on a tip it only simulates
         return {"actions": None, "uptodate": [True]}
     return {
         "actions": [(actions.do_post, [ctx])],
@@ -335,6 +335,10 @@ def slice_creators(eager: bool | None = None) -> dict[str, Any]:
         before: list[str] = []
         for w in ctx.cfg.waves:
             members = slices_of.get(w.name, [])
+            if ctx.dry:  # simulated: no import manifest, outcome, memo, ref or wave state is written
+                yield from _dry_tasks(ctx, w.name, members, docs, before)
+                before = [f"wave_{w.name}"]  # simulated in order, each wave on what the ones before would land
+                continue
             yield from _import_tasks(ctx, plan, members)
             yield from _validate_tasks(ctx, plan, w.name, members, before)
             yield _wave_task(ctx, w.name, members, docs)
@@ -422,6 +426,18 @@ def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names:
         }
 
 
+def _dry_tasks(ctx: Context, wave: str, members: list[str], docs: dict[str, str],
+               after: list[str]) -> Iterator[dict[str, Any]]:
+    """``dry=1``: each slice simulated (``actions.do_dry_slice``), the wave writing the dry-run report."""
+    for i, name in enumerate(members, 1):
+        yield {"basename": "import", "name": name, "actions": None, "task_dep": ["plan"], "uptodate": [False]}
+        yield {"basename": "validate", "name": name, "uptodate": [False], "verbosity": 2,
+               "actions": [(actions.do_dry_slice, [ctx, name, f"wave {wave} {i}/{len(members)}"])],
+               "task_dep": ["plan", f"import:{name}", *after]}
+    yield {"basename": f"wave_{wave}", "doc": docs[f"wave_{wave}"], "actions": [(actions.do_dry_wave, [ctx, wave])],
+           "task_dep": ["plan", *after, *(f"validate:{n}" for n in members)], "uptodate": [False], "verbosity": 2}
+
+
 _DRIFTS: dict[str, Any] = {}
 
 
@@ -478,6 +494,8 @@ def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]
 def task_report() -> dict[str, Any]:
     """reports/summary.json and every wave report, from the slices' latest outcomes."""
     ctx = context()
+    if ctx.dry:  # a dry run writes reports/dry-run.* only
+        return {"actions": None, "uptodate": [True]}
 
     def unchanged(task: Any, values: dict[str, Any]) -> bool:
         return values.get("digest") == status.outcomes_digest(ctx.ws)
@@ -500,6 +518,10 @@ def task_publish() -> dict[str, Any]:
     # no task_dep: it publishes what the last run left (a wave with work left fails its task, and
     # a draft pull request is just what that work needs); the action itself is a no-op when
     # nothing changed since the last publish (reports/publish.json)
+    if ctx.dry:  # what it would push and open, after whatever else this dry run simulates
+        later = [t for t in request().tasks if t != "publish"]
+        return {"actions": [(actions.do_dry_publish, [ctx])], "task_dep": later, "uptodate": [False],
+                "verbosity": 2}
     return {"actions": [(actions.do_publish, [ctx])], "uptodate": [False], "clean": cleans, "verbosity": 2}
 
 

@@ -65,6 +65,17 @@ class Run:
 
 
 _RUN: Run | None = None
+DRY: list[bool] = []  # dry=1 (``dry_run()``): the lock is taken, but no run is recorded in the ledger
+
+
+def dry_run() -> None:
+    """This process only simulates: nothing goes into the ledger (the ledger helpers ask ``is_dry()``)."""
+    if not DRY:
+        DRY.append(True)
+
+
+def is_dry() -> bool:
+    return bool(DRY)
 
 
 def ledger_path(ws: Workspace) -> Path:
@@ -73,6 +84,8 @@ def ledger_path(ws: Workspace) -> Path:
 
 def _append(ws: Workspace, entry: dict[str, Any]) -> None:
     """One ledger line; a full disk costs the line, never the run (the next run closes what is open)."""
+    if DRY:
+        return
     ws.reports.mkdir(parents=True, exist_ok=True)
     line = json.dumps(entry, sort_keys=True) + "\n"
     try:
