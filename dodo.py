@@ -14,7 +14,7 @@ This file is a table of contents: the creators live in ``tasks/graph.py``, the c
 from tasks import cli, doitstate
 from tasks.graph import (  # noqa: F401
     slice_creators, task__workspace, task_base, task_demo, task_drift, task_fetch, task_images, task_plan,
-    task_post, task_pre, task_publish, task_report,
+    task_export, task_post, task_pre, task_publish, task_report,
 )
 
 globals().update(slice_creators())  # task_import, task_validate, task_wave_<x> (after plan, from reports/plan.json)

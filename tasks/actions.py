@@ -18,6 +18,7 @@ from tasks.core.paths import map_path
 from tasks import modes
 from tasks.context import Context
 from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
+from tasks.core.directions import pull_view
 from tasks.core.plan import combine, plan_waves
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
@@ -163,6 +164,7 @@ def do_plan(ctx: Context) -> bool:
     for name in ctx.sources:
         c = ctx.for_source(name)
         report = _source_read(c, "drift.json", f"drift:{name}" if ctx.cfg.several else "drift")
+        report = pull_view(report, c.cfg.current.direction)  # push: nothing pulled; both: no two-sided path
         plans.append((name, plan_waves(report, ctx.cfg.waves, ctx.cfg.max_files, ctx.cfg.couple,
                                        upstream_history(c, report))))
     if ctx.cfg.several:
@@ -439,9 +441,61 @@ def do_publish(ctx: Context) -> bool:
     """Push the sync branch, open or update its pull request, automerge by risk (``tasks.publish``)."""
     from tasks.publish import run  # its forge libraries load only when a forge is used
 
+    from tasks.publish import contrib
+
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
     run.publish(ctx.cfg, ctx.ws)
+    contrib.push_exports(ctx.cfg, ctx.ws)  # direction push/both: the export to each source's push_url
     return True
+
+
+# --- direction: push ----------------------------------------------------------------------------
+
+@user_errors
+def do_export(ctx: Context) -> Any:
+    """Build the export of the fork's own work for a push source, judge it with the push checks, record it."""
+    from tasks.engine import export
+
+    _locked(ctx, fork=False)
+    upstream = _source_read(ctx, "upstream.json", "fetch")
+    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
+    report = _source_read(ctx, "drift.json", "drift")
+    record = export.prepare(ctx.cfg, ctx.ws, mirror, report, dry=ctx.dry)
+    src = ctx.cfg.current
+    where = f"{src.contrib_branch} on {redact_url(src.push_url or '')}"
+    for r in record["refused"]:
+        print(f"export{_for(ctx)}: refused {r['path']}: {r['reason']}")
+    for path in record["conflicts"]:
+        print(f"export{_for(ctx)}: conflict: {path} changed in the fork and upstream since the base; exported "
+              "nowhere (and not pulled): merge it by hand on one side")
+    bad = [r for r in record["checks"] if r["status"] not in ("passed", "skipped")]
+    bad += [{"name": v["name"], "status": "failed"} for v in record.get("verify", ()) if not v["passed"]]
+    for v in record.get("verify", ()):
+        print(f"export{_for(ctx)}: verify {v['name']} {'passed' if v['passed'] else 'FAILED'} — {v['reason']}")
+    print(f"export{_for(ctx)}: {len(record['files'])} files for {where}" + (
+        f" (commit {record['commit'][:12]})" if record["commit"] else "") + f", {len(record['skipped'])} skipped, "
+          f"{len(record['refused'])} refused, {len(record['conflicts'])} conflicts"
+          + (f"; push checks failed: {', '.join(r['name'] for r in bad)}" if bad else ""))
+    if ctx.dry:
+        from tasks.publish import preview
+
+        preview.EXPORTS[src.name] = {"source": src.name, "branch": src.contrib_branch, "push_url":
+                                     redact_url(src.push_url or ""), "paths": [f["source_path"] for f in record["files"]],
+                                     "refused": record["refused"], "conflicts": record["conflicts"]}
+        return _dry_report(ctx)
+    if bad:
+        return _held(f"export{_for(ctx)}: push checks failed on the export: {', '.join(r['name'] for r in bad)} "
+                    f"({ctx.ws.rel(ctx.ws.source_report(export.RECORD))}); nothing will be pushed")
+    if record["conflicts"]:
+        return _held(f"export{_for(ctx)}: {len(record['conflicts'])} paths changed on both sides "
+                    f"({', '.join(record['conflicts'][:3])}): exported nowhere; merge them by hand")
+    return True
+
+
+def _held(message: str) -> Held:
+    """Work left for a person, said once on stderr (the reporter prints no failure a task returned)."""
+    print(f"forkwave: error: {message}", file=sys.stderr)
+    return Held(message)
 
 
 # --- dry=1 ------------------------------------------------------------------------------------

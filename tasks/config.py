@@ -103,6 +103,14 @@ def _drift_gates(raw: Any, default: Any = None) -> tuple[tuple[str, int], ...]:
     return tuple((k, merged[k]) for k in DRIFT_GATE_KEYS if merged.get(k) is not None)
 
 
+def directions_pull() -> tuple[str, ...]:
+    return ("pull", "both")
+
+
+def directions_push() -> tuple[str, ...]:
+    return ("push", "both")
+
+
 def contrib_default(fork: Path) -> str:
     """``contrib/<fork name>``: the branch a push exports to, by default."""
     return f"contrib/{fork.name or 'fork'}"
@@ -207,7 +215,8 @@ SCHEMA: dict[str, Any] = {
                            "memory": {"type": "string", "pattern": "^[0-9]{1,15}[bkmgBKMG]?$"},
                            "compose": {"type": "string", "minLength": 1},
                            "service": {"type": "string", "minLength": 1},
-                           "junit": {"type": "string", "minLength": 1}}}},
+                           "junit": {"type": "string", "minLength": 1},
+                           "direction": {"enum": list(DIRECTIONS)}}}},  # push: runs in the source's tree
         "rewrite": {"$ref": "#/$defs/rewrite"},
         "deletions": {"enum": ["apply", "report"]},
         "gating": {"enum": ["baseline", "strict"]},
@@ -310,6 +319,7 @@ class Check:
     service: str | None = None
     junit: str | None = None  # a JUnit XML file the check writes (worktree-relative): test-level gating
     node: str | None = None  # a node version or range: the check runs in forkwave/node:<version>
+    direction: str = "pull"  # pull: on the sync branch's candidates; push: on an export, in the source's tree; both
 
     @property
     def kind(self) -> str:
@@ -388,6 +398,7 @@ class Config:
     waves: tuple[Wave, ...] = field(default_factory=tuple)
     max_files: int = 25
     checks: tuple[Check, ...] = ()
+    push_checks: tuple[Check, ...] = ()   # checks with direction push or both: they judge exports (issue 15)
     gates: tuple[str, ...] = GATES
     containers: Containers = Containers()
     rewrite: tuple[RewriteRule, ...] = ()
@@ -993,11 +1004,8 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         waves=tuple(Wave(name, tuple(w.get("buckets", ())), tuple(w.get("paths", ())))
                     for name, w in waves.items()),
         max_files=(data.get("slices") or {}).get("max_files", 25),
-        checks=tuple(Check(c["name"], c.get("run"), tuple(c.get("when", ())), c.get("timeout", 1800),
-                           tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())),
-                           c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
-                           c.get("compose"), c.get("service"), c.get("junit"), c.get("node"))
-                     for c in data.get("checks") or ()),
+        checks=tuple(c for c in _all_checks(data) if c.direction in directions_pull()),
+        push_checks=tuple(c for c in _all_checks(data) if c.direction in directions_push()),
         containers=_containers(path, here, data.get("containers") or {}),
         rewrite=first.rewrite,
         deletions=data.get("deletions", "apply"),
@@ -1008,6 +1016,14 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         pre=_commands(data.get("pre")), post=_commands(data.get("post")),
         raw={**data, "upstream": first.written},
     )
+
+
+def _all_checks(data: dict[str, Any]) -> list[Check]:
+    return [Check(c["name"], c.get("run"), tuple(c.get("when", ())), c.get("timeout", 1800),
+                  tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())),
+                  c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
+                  c.get("compose"), c.get("service"), c.get("junit"), c.get("node"), c.get("direction", "pull"))
+            for c in data.get("checks") or ()]
 
 
 def _publish(pub: dict[str, Any]) -> Publish:

@@ -185,6 +185,28 @@ def task_drift() -> Any:
     return _per_source(make)
 
 
+def task_export() -> Any:
+    """Export the fork's own work back to each push source (direction: push|both): reports/…/export.json; `doit publish` pushes it."""
+    ctx = context()
+    pushing = [s.name for s in ctx.cfg.sources if s.direction in ("push", "both")]
+    if not pushing:
+        return {"actions": None, "uptodate": [True]}
+
+    def make(c: Context) -> dict[str, Any]:
+        return {"actions": [(actions.do_export, [c])], "file_dep": [_rel(c, "drift.json")],
+                "uptodate": [False],  # cheap, and what was exported meanwhile changes what is left to export
+                "clean": _cleans((clean.remove, [c.ws, [_rel(c, "export.json")]])), "verbosity": 2}
+
+    if not ctx.cfg.several:
+        return make(ctx.for_source(pushing[0]))
+
+    def generate() -> Iterator[dict[str, Any]]:
+        for name in pushing:
+            yield {"name": name, **make(ctx.for_source(name))}
+
+    return generate()
+
+
 def task_pre() -> dict[str, Any]:
     """Pre-sync checks (`pre:`) on the fork tip before anything is imported; `clean`: no uncommitted changes."""
     ctx = context()

@@ -189,7 +189,7 @@ def verify_source(cfg: Config, ws: Workspace, wave: str) -> dict[str, Any] | Non
     """The source's ``verify:`` on the sync tip (``cfg`` and ``ws`` as the source sees them); None without any."""
     commands = cfg.current.verify
     tip = sync_tip(cfg)
-    if not commands or tip is None:
+    if not commands or tip is None or cfg.current.direction == "push":
         return None
     return run_phase(cfg, ws, "verify", commands, tip, {"wave": wave, "direction": "pull"})
 
@@ -200,7 +200,7 @@ def publish_hold(cfg: Config, ws: Workspace, tip: str) -> str | None:
     """Why ``doit publish`` must not push ``tip`` (a sync tip), or None: a source's verification or the
     post-sync checks failed on it, or were never run on it."""
     for source in cfg.sources:
-        if not source.verify:
+        if not source.verify or source.direction == "push":  # a push source is verified on its export
             continue
         path = ws.scoped(source.name if cfg.several else None).source_report("verify.json")
         kept = read_json(path) if path.exists() else None
