@@ -542,6 +542,7 @@ def task_publish() -> dict[str, Any]:
     # nothing changed since the last publish (reports/publish.json)
     if ctx.dry:  # what it would push and open, after whatever else this dry run simulates
         later = [t for t in request().tasks if t != "publish"]
+        later += ["export"] if any(s.direction in ("push", "both") for s in ctx.cfg.sources) else []
         return {"actions": [(actions.do_dry_publish, [ctx])], "task_dep": later, "uptodate": [False],
                 "verbosity": 2}
     return {"actions": [(actions.do_publish, [ctx])], "uptodate": [False], "clean": cleans, "verbosity": 2}

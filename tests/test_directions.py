@@ -201,3 +201,27 @@ def test_a_dry_run_says_what_would_be_exported_and_pushes_nothing(tmp_path: Path
                                     "and forth does not give the fork's bytes")}], "conflicts": []}]
     assert not (p.reports / "export.json").exists()
     assert contrib_ref(p) is None
+
+
+def test_the_readme_examples_of_this_section_are_valid_configs(tmp_path: Path) -> None:
+    import re
+
+    import yaml
+
+    from conftest import ROOT
+    from tasks.config import load_config
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Directions, verification, gates and dry runs", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yml\n(.*?)```", section, re.S)
+    assert len(blocks) == 4
+    for i, block in enumerate(blocks):
+        data = {"fork": {"path": "../fork"}, **yaml.safe_load(block)}
+        if "sources" not in data and "upstream" not in data:
+            data["upstream"] = {"url": "../up.git"}
+        path = write_config(tmp_path, data, name=f"example-{i}.yaml")
+        cfg = load_config(path)
+        assert cfg.sources
+    cfg = load_config(tmp_path / "example-0.yaml")
+    assert cfg.current.direction == "both" and [c.name for c in cfg.push_checks] == ["source-build"]
+    assert cfg.checks == ()  # a push check judges exports only
