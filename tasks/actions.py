@@ -522,8 +522,8 @@ def _dry_report(ctx: Context, quiet: bool = False) -> bool:
 
     data = preview.write(ctx.cfg, ctx.ws)
     if not quiet:
-        print(f"dry run: reports/dry-run.md (a real run would exit {data['exit_code']}); no branch, state, memo, "
-              "ledger or remote was written")
+        code = "" if data["exit_code"] is None else f" (a real run would exit {data['exit_code']})"
+        print(f"dry run: reports/dry-run.md{code}; no branch, state, memo, ledger or remote was written")
     return True
 
 

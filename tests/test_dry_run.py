@@ -97,6 +97,10 @@ def test_dry_run_simulates_every_slice_and_writes_nothing_else(repos: Repos) -> 
     real = run_doit(repos.workspace)  # the real run afterwards is as if the dry runs never happened
     assert real.returncode == 2
     assert read(repos.reports / "slices" / sims_slice(data, "src/a.py") / "outcome.json")["status"] == "conflicted"
+    # a dry run after it exits 0 (it did what was asked); the report says a real run would exit 2
+    after = run_doit(repos.workspace, "dry=1")
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert read(repos.reports / "dry-run.json")["exit_code"] == 2
 
 
 def sims_slice(data: dict, path: str) -> str:

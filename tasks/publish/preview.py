@@ -78,14 +78,16 @@ def assemble(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None) -
         totals[s["status"]] = totals.get(s["status"], 0) + 1
     upstream = plan.get("sources") or ({cfg.source: plan["upstream"]} if plan.get("upstream") else {})
     trips = [t for name in sorted(GATE_TRIPS) for t in GATE_TRIPS[name]]
-    left = any(s["status"] != "adopted" and s["status"] != "empty" for s in slices)
+    left = any(s["status"] != "adopted" and s["status"] != "empty" for s in slices) or any(
+        e["conflicts"] for e in EXPORTS.values())
     data: dict[str, Any] = {
         "dry_run": True, "upstream": dict(sorted(upstream.items())),
         "sync_branch": {"name": cfg.fork.sync_branch, "sha": start if exists else None,
                         **({} if exists else {"from": start})},
         "drift_gates": trips, "totals": dict(sorted(totals.items())), "slices": slices,
         "exports": [EXPORTS[k] for k in sorted(EXPORTS)],
-        "exit_code": exitcodes.PERSON if trips or left else exitcodes.OK,
+        # what a real run would exit with, when this dry run simulated one (not for `doit publish dry=1` alone)
+        "exit_code": (exitcodes.PERSON if trips or left else exitcodes.OK) if slices or trips or EXPORTS else None,
     }
     if not plan_path.exists():
         data["publish"] = {"error": f"{ws.rel(plan_path)} is missing: nothing to publish yet; run `doit` first"}
