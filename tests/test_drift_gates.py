@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import commit_tree, run_doit
+from conftest import commit_tree, run_doit, write_config
+from test_sources import Vendored, sources_config, vendored  # noqa: F401  (vendored: the two-source fixture)
 from slicekit import Repos, build, read, rev, rewrite_config
 
 BASE = {"a.txt": "one\ntwo\nthree\n", "b.txt": "b\n", "c.txt": "c\n", "keep.txt": "k\n"}
@@ -161,3 +162,36 @@ def test_post_checks_run_on_the_sync_tip_and_hold_publish(repos: Repos, tmp_path
     assert published.returncode == 2, published.stdout + published.stderr
     assert "publish: held, nothing pushed: post-sync check failed" in published.stderr
     assert subprocess.run(["git", "-C", str(remote), "for-each-ref"], capture_output=True, text=True).stdout == ""
+
+
+# --- several sources ---------------------------------------------------------------------------
+
+def test_each_source_has_its_gates_and_verification(vendored: Vendored) -> None:
+    r = vendored
+    cfg = sources_config(drift_gates={"max_upstream_paths": 100})
+    cfg["sources"][0]["drift_gates"] = {"max_upstream_paths": 1}   # web: __manifest__.py, app.js (both), new.js
+    cfg["sources"][1]["verify"] = [{"name": "lines", "run": "ls addons/oca/sale/models | wc -l", "expected_min": 2}]
+    write_config(r.workspace, cfg)
+    result = run_doit(r.workspace, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "drift gate 'sources.0.drift_gates.max_upstream_paths' stopped the run: 3 paths upstream changed" \
+        in result.stderr
+    web = read(r.reports / "sources" / "web" / "drift-gates.json")
+    sale = read(r.reports / "sources" / "sale" / "drift-gates.json")
+    assert web["stopped"] is True and web["limits"] == {"max_upstream_paths": 1}
+    assert sale["stopped"] is False and sale["limits"] == {"max_upstream_paths": 100}  # the top level's
+    assert not (r.reports / "plan.json").exists()  # one source stopped: nothing is planned for any
+
+    cfg["sources"][0]["drift_gates"] = {"max_upstream_paths": None}
+    write_config(r.workspace, cfg)
+    result = run_doit(r.workspace, timeout=300)
+    assert result.returncode == 2  # app.js conflicts
+    verified = read(r.reports / "sources" / "sale" / "verify.json")
+    assert verified["passed"] is True and verified["results"][0]["value"] == "2"
+    assert not (r.reports / "sources" / "web" / "verify.json").exists()
+
+    del cfg["sources"][0]["drift_gates"]
+    cfg["drift_gates"] = {"max_upstream_paths": 2}   # the top level's limit names the top-level key
+    write_config(r.workspace, cfg)
+    result = run_doit(r.workspace, timeout=300)
+    assert "drift gate 'drift_gates.max_upstream_paths' stopped the run: 3 paths" in result.stderr

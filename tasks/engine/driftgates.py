@@ -67,7 +67,7 @@ def enforce(cfg: Config, ws: Workspace, mirror: Path, report: Mapping[str, Any])
     if not gates:
         path.unlink(missing_ok=True)
         return ()
-    key = f"sources.{_index(cfg)}.drift_gates" if cfg.several else "drift_gates"
+    key = _key(cfg)
     numbers = measure(cfg, mirror, report, gates)
     trips = thresholds.check_drift(gates, numbers, key)
     write_if_changed(path, dump_json({
@@ -77,5 +77,10 @@ def enforce(cfg: Config, ws: Workspace, mirror: Path, report: Mapping[str, Any])
     return trips
 
 
-def _index(cfg: Config) -> int:
-    return [s.name for s in cfg.sources].index(cfg.source)
+def _key(cfg: Config) -> str:
+    """Where the limits were written: the source's own ``drift_gates``, else the top level's."""
+    if "sources" not in cfg.raw:
+        return "drift_gates"
+    i = [s.name for s in cfg.sources].index(cfg.source)
+    own = (cfg.raw["sources"][i] or {}).get("drift_gates")
+    return f"sources.{i}.drift_gates" if own else "drift_gates"
