@@ -483,6 +483,14 @@ def do_export(ctx: Context) -> Any:
                                      redact_url(src.push_url or ""), "paths": [f["source_path"] for f in record["files"]],
                                      "refused": record["refused"], "conflicts": record["conflicts"]}
         return _dry_report(ctx)
+    for d in record["deferred"]:
+        print(f"export{_for(ctx)}: deferred {', '.join(d['files'])}: {', '.join(d['checks'])} failed with it")
+    if record["deferred"]:
+        failed = sorted({c for d in record["deferred"] for c in d["checks"]})
+        kept = f"the other {len(record['files'])} files will be pushed" if record["commit"] else "nothing will be pushed"
+        return _held(f"export{_for(ctx)}: push checks failed on the export: {', '.join(failed)}; "
+                     f"{sum(len(d['files']) for d in record['deferred'])} files deferred, {kept} "
+                     f"({ctx.ws.rel(ctx.ws.source_report(export.RECORD))})")
     if bad:
         return _held(f"export{_for(ctx)}: push checks failed on the export: {', '.join(r['name'] for r in bad)} "
                     f"({ctx.ws.rel(ctx.ws.source_report(export.RECORD))}); nothing will be pushed")

@@ -166,14 +166,34 @@ def test_push_checks_and_verify_run_in_the_source_tree_and_a_failure_holds_the_e
     assert [(c["name"], c["status"]) for c in record["checks"]] == [("no-acme", "passed")]  # pull-only: not here
     assert [(v["name"], v["value"], v["passed"]) for v in record["verify"]] == [("ts-files", "3", True)]
 
-    cfg["checks"][0]["run"] = "grep -r never-there packages"
+    cfg["checks"][0]["run"] = "grep -r never-there packages"  # fails on every part of the export
     write_config(p.workspace, cfg | {"publish": {"remote": str(p.root / "fork-remote.git"), "forge": "none"}})
     failed = run_doit(p.workspace)
     assert failed.returncode == 2
-    assert "push checks failed on the export: no-acme" in failed.stderr
+    assert "push checks failed on the export: no-acme" in failed.stderr and "nothing will be pushed" in failed.stderr
     published = run_doit(p.workspace, "publish")
-    assert published.returncode == 1 and "failed its push checks (no-acme)" in published.stderr
+    assert published.returncode == 1 and "failed its push checks (no-acme" in published.stderr
+    assert "on every change" in published.stderr
     assert contrib_ref(p) is None
+
+
+def test_a_failing_export_is_split_and_its_good_part_goes(tmp_path: Path) -> None:
+    p = make(tmp_path, "push")
+    commit_tree(p.fork, fork_files({**FORK_OWN, "packages/acme-ui/todo.ts": "// FIXME before acme ships\n"}),
+                message="todo", tick=30)
+    cfg = config("push")
+    cfg["checks"] = [{"name": "no-fixme", "run": "! grep -rq FIXME packages", "direction": "push"}]
+    write_config(p.workspace, cfg | {"publish": {"remote": str(p.root / "fork-remote.git"), "forge": "none"}})
+    result = run_doit(p.workspace)
+    assert result.returncode == 2, result.stdout + result.stderr
+    record = read(p.reports / "export.json")
+    assert record["deferred"] == [{"files": ["packages/acme-ui/todo.ts"], "checks": ["no-fixme"]}]
+    assert [f["path"] for f in record["files"]] == ["packages/acme-ui/a.ts", "packages/acme-ui/new.ts"]
+    assert record["ready"] is True and [c["status"] for c in record["checks"]] == ["passed"]
+    assert "export: deferred packages/acme-ui/todo.ts: no-fixme failed with it" in result.stdout
+    assert run_doit(p.workspace, "publish").returncode == 0
+    pushed = tree(p.contrib, "refs/heads/contrib/acme-crm")
+    assert "packages/twenty-ui/new.ts" in pushed and "packages/twenty-ui/todo.ts" not in pushed
 
 
 def test_direction_keys_are_checked(tmp_path: Path) -> None:

@@ -38,15 +38,42 @@ def exported_count(ws: Workspace, source: str | None = None) -> int:
 def prepare(cfg: Config, ws: Workspace, mirror: Path, report: Mapping[str, Any], dry: bool = False) -> dict[str, Any]:
     """The export and its checks' verdicts, recorded (not in a dry run); nothing is pushed here."""
     built = building.build(cfg, mirror, report, exported(ws), fixed_date=FIXED_DATE if dry else None)
-    record = built.to_json() | {"push_url": cfg.current.push_url, "checks": [], "ready": False}
+    deferred: list[dict[str, Any]] = []
+    results, verdicts = _checks(cfg, ws, mirror, built.tree or "", dry) if built.commit else ([], [])
+    if built.commit and not _passed(results, verdicts):
+        deferred = _split(cfg, ws, mirror, built)  # like a wave's slice: the culprits stay, the rest goes
+        if deferred and built.commit:
+            results, verdicts = _checks(cfg, ws, mirror, built.tree or "", dry)
+    record = built.to_json() | {"push_url": cfg.current.push_url, "checks": [], "verify": [], "ready": False,
+                                "deferred": deferred}
     if built.commit:
-        results, verdicts = _checks(cfg, ws, mirror, built.tree or "", dry)
         record["checks"] = [r.to_json() | ({"stdout": r.stdout} if not r.ok else {}) for r in results]
         record["verify"] = verdicts
-        record["ready"] = all(r.ok for r in results) and all(v["passed"] for v in verdicts)
+        record["ready"] = _passed(results, verdicts)
     if not dry:
         write_if_changed(ws.source_report(RECORD), dump_json(record))
     return record
+
+
+def _passed(results: list[Result], verdicts: list[dict[str, Any]]) -> bool:
+    return all(r.ok for r in results) and all(v["passed"] for v in verdicts)
+
+
+def _split(cfg: Config, ws: Workspace, mirror: Path, built: building.Export) -> list[dict[str, Any]]:
+    """Revert and split the failing export (``tasks.core.bisect.isolate``): what passes stays in the commit,
+    the culprits are deferred with the checks that failed; an export that fails on every part keeps nothing."""
+    from tasks.core.bisect import Verdict, isolate
+
+    def validate(adopted: list[str], part: list[str], n: int = 0) -> Verdict:
+        tree = building.tree_for(mirror, built, sorted({*adopted, *part}))
+        results, verdicts = _checks(cfg, ws, mirror, tree, False)
+        failing = [r.name for r in results if not r.ok] + [v["name"] for v in verdicts if not v["passed"]]
+        return Verdict(not failing, detail=failing)
+
+    files = [f["path"] for f in built.files]
+    found = isolate(files, validate)
+    building.commit_files(cfg, mirror, built, found.adopted)
+    return [{"files": list(group), "checks": list(detail or ())} for group, detail in found.deferred]
 
 
 def _checks(cfg: Config, ws: Workspace, mirror: Path, tree: str, dry: bool

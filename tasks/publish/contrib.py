@@ -28,6 +28,10 @@ def pending(cfg: Config, ws: Workspace) -> list[tuple[Config, Workspace, dict[st
         record = read_json(path) if path.exists() else None
         if record is None:
             print(f"publish: {src.name}: no export yet (run `doit` first)")
+        elif not record.get("commit") and record.get("deferred"):
+            failed = sorted({c for d in record["deferred"] for c in d["checks"]})
+            raise ForkwaveError(f"publish: {src.name}: the export failed its push checks ({', '.join(failed)}) on "
+                                f"every change; see {w.rel(path)}; nothing was pushed")
         elif not record.get("commit"):
             print(f"publish: {src.name}: nothing new to export to {redact_url(src.push_url or '')}")
         elif not record.get("ready"):

@@ -77,9 +77,25 @@ def build(cfg: Config, mirror: Path, report: Mapping[str, Any], exported: Mappin
                               "action": action})
             changes.append((mode, blob, c.source_path))
     if changes:
-        out.tree = _tree(mirror, tip, changes)
-        out.commit = _commit(mirror, out.tree, tip, _message(cfg, out), fixed_date)
+        commit_files(cfg, mirror, out, [f["path"] for f in out.files], fixed_date)
     return out
+
+
+def tree_for(mirror: Path, out: Export, paths: list[str]) -> str:
+    """The source ref's tree with the export's ``paths`` (fork-side names) applied."""
+    wanted = set(paths)
+    return _tree(mirror, out.base, [(f["mode"], f["oid"], f["source_path"]) for f in out.files if f["path"] in wanted])
+
+
+def commit_files(cfg: Config, mirror: Path, out: Export, paths: list[str], fixed_date: str | None = None) -> None:
+    """Make the export's commit hold only ``paths`` (the others are dropped from ``files``)."""
+    wanted = set(paths)
+    out.files = [f for f in out.files if f["path"] in wanted]
+    if not out.files:
+        out.tree = out.commit = None
+        return
+    out.tree = tree_for(mirror, out, paths)
+    out.commit = _commit(mirror, out.tree, out.base, _message(cfg, out), fixed_date)
 
 
 def _tree(mirror: Path, parent: str, changes: list[tuple[str, str, str]]) -> str:
