@@ -15,8 +15,8 @@ This file is a table of contents: the creators live in ``tasks/graph.py``, the c
 """
 from tasks import cli, doitstate
 from tasks.graph import (  # noqa: F401
-    slice_creators, task__workspace, task_base, task_ci, task_demo, task_drift, task_fetch, task_history, task_images,
-    task_plan, task_publish, task_report,
+    slice_creators, task__workspace, task_base, task_ci, task_demo, task_drift, task_export, task_fetch, task_history,
+    task_images, task_plan, task_post, task_pre, task_publish, task_report,
 )
 
 globals().update(slice_creators())  # task_import, task_validate, task_wave_<x> (after plan, from reports/plan.json)
@@ -26,7 +26,7 @@ doitstate.install(read_only=cli.reads_only())  # doit's state: atomic, an unread
                                                 # saves none (it runs beside a run that will save its own)
 
 DOIT_CONFIG = {
-    "dep_file": "reports/.doit.json",
+    "dep_file": cli.dep_file(),  # reports/.doit.json; dry=1 keeps its own (nothing of a real run's state moves)
     "backend": "json",
     "verbosity": 2,
     # a slice that is not adopted fails its task; the wave goes on with the next slice

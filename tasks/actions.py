@@ -17,7 +17,8 @@ from tasks.report import base as basereport
 from tasks.core.paths import map_path
 from tasks import modes
 from tasks.context import LAST_SUCCESS, Context
-from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
+from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
+from tasks.core.directions import pull_view
 from tasks.core.plan import combine, plan_waves
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
@@ -55,7 +56,71 @@ def do_drift(ctx: Context) -> dict[str, Any]:
                      render.drift_board(report, redact_url(ctx.cfg.upstream.url), ctx.cfg.deny))
     totals = ", ".join(f"{c} {n}" for c, n in report["totals"].items())
     print(f"drift{_for(ctx)}: {totals}")
-    return {"fork_head": report["fork"]["sha"]}
+    stopped = _drift_gates(ctx, mirror, report)
+    return stopped or {"fork_head": report["fork"]["sha"]}
+
+
+def _drift_gates(ctx: Context, mirror: Path, report: dict[str, Any]) -> Held | None:
+    """Stop right after drift when a ``drift_gates`` limit is exceeded: nothing is planned or sliced (exit 2).
+
+    Exit 2, not 1: the config is valid and the run worked; what it measured needs a person's decision
+    (sync more often, upstream the fork's changes, or raise the limit). The task fails, so doit keeps no
+    state for it: the gate is judged again on the next run.
+    """
+    from tasks.engine import driftgates
+
+    trips = driftgates.enforce(ctx.cfg, ctx.ws, mirror, report)
+    if ctx.dry:  # the dry-run report says the run would stop here, and still shows the slices
+        from tasks.publish import preview
+
+        preview.GATE_TRIPS[ctx.cfg.source] = [t.message for t in trips]
+        return None
+    if not trips:
+        return None
+    for trip in trips:
+        print(f"forkwave: error: {trip.message}", file=sys.stderr)
+    where = ctx.ws.rel(ctx.ws.source_report(driftgates.RECORD))
+    return Held(f"{trips[0].message} ({where})")
+
+
+@user_errors
+def do_pre(ctx: Context) -> Any:
+    """``pre:`` on the fork tip, before anything is imported."""
+    from tasks.engine import verify
+
+    _locked(ctx, fork=False)
+    tip = verify.fork_tip(ctx.cfg)
+    record = verify.run_phase(ctx.cfg, ctx.ws, "pre", ctx.cfg.pre, tip)
+    return _phase_done("pre", record) or {"fork_head": tip}
+
+
+@user_errors
+def do_post(ctx: Context) -> Any:
+    """``post:`` on the sync tip, after the run."""
+    from tasks.engine import verify
+
+    _locked(ctx, fork=True)
+    tip = verify.sync_tip(ctx.cfg)
+    if tip is None:
+        print(f"post: {ctx.cfg.fork.sync_branch} does not exist yet: nothing to check")
+        return True
+    return _phase_done("post", verify.run_phase(ctx.cfg, ctx.ws, "post", ctx.cfg.post, tip)) or True
+
+
+def _phase_done(phase: str, record: dict[str, Any], where: str = "") -> Failed | None:
+    """Print a phase's verdicts; its failure (one line, the exit code ``verify.failure`` gives), if any."""
+    from tasks.engine import verify
+
+    for line in verify.say(phase, record, where):
+        print(line, flush=True)
+    failed = verify.failure(phase, record)
+    if failed is None:
+        return None
+    message, code = failed
+    print(f"forkwave: error: {message}", file=sys.stderr)
+    if code != exitcodes.USAGE:
+        runlock.mark_failed()
+    return Held(message) if code == exitcodes.PERSON else Failed(message, code)
 
 
 def last_successes(ctx: Context) -> dict[str, Any]:
@@ -154,6 +219,7 @@ def do_plan(ctx: Context) -> bool:
     for name in ctx.sources:
         c = ctx.for_source(name)
         report = _source_read(c, "drift.json", f"drift:{name}" if ctx.cfg.several else "drift")
+        report = pull_view(report, ctx.direction_of(name))  # push: nothing pulled; both: no two-sided path
         plans.append((name, plan_waves(report, ctx.cfg.waves, ctx.max_files, ctx.cfg.couple,
                                        upstream_history(c, report))))
     if ctx.cfg.several:
@@ -219,9 +285,11 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
     front, not at the compare-and-swap); the first time, moves an interrupted run made are
     reconciled with the outcome files."""
     path = ctx.ws.report("upstream.json")
+    if ctx.dry:
+        runlock.dry_run()  # before the lock records anything: a dry run is in no ledger
     run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
     run.targets = run.targets or ctx.sources  # a source's view keeps the run's selection
-    if fork and run.fork_lock is None:
+    if fork and run.fork_lock is None and not ctx.dry:  # reconciling may move the sync branch: never in a dry run
         runlock.lock_fork(run, ctx.cfg.fork.path)
         if run.fork_lock is not None:
             slices.reconcile(ctx.cfg, ctx.ws)
@@ -327,6 +395,25 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
 
 @user_errors
 def do_wave(ctx: Context, wave: str) -> Any:
+    done = _wave(ctx, wave)
+    return _verify_wave(ctx, wave) if done is True else done
+
+
+def _verify_wave(ctx: Context, wave: str) -> Any:
+    """Each source's ``verify:`` on the sync tip once the wave landed; a failure fails the run and holds publish."""
+    from tasks.engine import verify
+
+    failed = []
+    for source in ctx.sources:
+        c = ctx.for_source(source)
+        record = verify.verify_source(c.cfg, c.ws, wave)
+        if record is not None:
+            failed.append(_phase_done("verify", record, f" {source}" if ctx.cfg.several else ""))
+    bad = [f for f in failed if f is not None]
+    return bad[0] if bad else True
+
+
+def _wave(ctx: Context, wave: str) -> Any:
     run = _locked(ctx, fork=True)
     plan = _read(ctx, "plan.json", "plan")
     names = next((w["slices"] for w in plan["waves"] if w["name"] == wave), [])
@@ -438,8 +525,121 @@ def do_publish(ctx: Context) -> bool:
     """Push the sync branch, open or update its pull request, automerge by risk (``tasks.publish``)."""
     from tasks.publish import run  # its forge libraries load only when a forge is used
 
+    from tasks.publish import contrib
+
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
     run.publish(ctx.cfg, ctx.ws)
+    contrib.push_exports(ctx.cfg, ctx.ws)  # direction push/both: the export to each source's push_url
+    return True
+
+
+# --- direction: push ----------------------------------------------------------------------------
+
+@user_errors
+def do_export(ctx: Context) -> Any:
+    """Build the export of the fork's own work for a push source, judge it with the push checks, record it."""
+    from tasks.engine import export
+
+    _locked(ctx, fork=False)
+    upstream = _source_read(ctx, "upstream.json", "fetch")
+    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
+    report = _source_read(ctx, "drift.json", "drift")
+    record = export.prepare(ctx.cfg, ctx.ws, mirror, report, dry=ctx.dry)
+    src = ctx.cfg.current
+    where = f"{src.contrib_branch} on {redact_url(src.push_url or '')}"
+    for r in record["refused"]:
+        print(f"export{_for(ctx)}: refused {r['path']}: {r['reason']}")
+    for path in record["conflicts"]:
+        print(f"export{_for(ctx)}: conflict: {path} changed in the fork and upstream since the base; exported "
+              "nowhere (and not pulled): merge it by hand on one side")
+    bad = [r for r in record["checks"] if r["status"] not in ("passed", "skipped")]
+    bad += [{"name": v["name"], "status": "failed"} for v in record.get("verify", ()) if not v["passed"]]
+    for v in record.get("verify", ()):
+        print(f"export{_for(ctx)}: verify {v['name']} {'passed' if v['passed'] else 'FAILED'} — {v['reason']}")
+    print(f"export{_for(ctx)}: {len(record['files'])} files for {where}" + (
+        f" (commit {record['commit'][:12]})" if record["commit"] else "") + f", {len(record['skipped'])} skipped, "
+          f"{len(record['refused'])} refused, {len(record['conflicts'])} conflicts"
+          + (f"; push checks failed: {', '.join(r['name'] for r in bad)}" if bad else ""))
+    if ctx.dry:
+        from tasks.publish import preview
+
+        preview.EXPORTS[src.name] = {"source": src.name, "branch": src.contrib_branch, "push_url":
+                                     redact_url(src.push_url or ""), "paths": [f["source_path"] for f in record["files"]],
+                                     "refused": record["refused"], "conflicts": record["conflicts"]}
+        return _dry_report(ctx)
+    for d in record["deferred"]:
+        print(f"export{_for(ctx)}: deferred {', '.join(d['files'])}: {', '.join(d['checks'])} failed with it")
+    if record["deferred"]:
+        failed = sorted({c for d in record["deferred"] for c in d["checks"]})
+        kept = f"the other {len(record['files'])} files will be pushed" if record["commit"] else "nothing will be pushed"
+        return _held(f"export{_for(ctx)}: push checks failed on the export: {', '.join(failed)}; "
+                     f"{sum(len(d['files']) for d in record['deferred'])} files deferred, {kept} "
+                     f"({ctx.ws.rel(ctx.ws.source_report(export.RECORD))})")
+    if bad:
+        return _held(f"export{_for(ctx)}: push checks failed on the export: {', '.join(r['name'] for r in bad)} "
+                    f"({ctx.ws.rel(ctx.ws.source_report(export.RECORD))}); nothing will be pushed")
+    if record["conflicts"]:
+        return _held(f"export{_for(ctx)}: {len(record['conflicts'])} paths changed on both sides "
+                    f"({', '.join(record['conflicts'][:3])}): exported nowhere; merge them by hand")
+    return True
+
+
+def _held(message: str) -> Held:
+    """Work left for a person, said once on stderr (the reporter prints no failure a task returned)."""
+    print(f"forkwave: error: {message}", file=sys.stderr)
+    return Held(message)
+
+
+# --- dry=1 ------------------------------------------------------------------------------------
+
+@user_errors
+def do_dry_slice(ctx: Context, name: str, position: str) -> bool:
+    """Simulate one slice on the tip the slices before it would have made; write the dry-run report."""
+    from tasks.engine import dryrun
+
+    _locked(ctx)
+    whole = _read(ctx, "plan.json", "plan")
+    c, plan, drift_report = slice_view(ctx, whole, name)
+    mirror = fetch.ensure_commit(c.cfg, c.ws, plan["upstream"])
+    sim = dryrun.simulate(c.cfg, c.ws, mirror, plan, drift_report, slices.find_slice(plan, name),
+                          modes.mode_of(c.cfg).prepare)
+    print(f"[{position}] {name}: would be {sim['status']} — {len(sim['would_land'])} to land, "
+          f"{len(sim['would_defer'])} to defer, {len(sim['conflicts'])} conflicts (dry run)", flush=True)
+    return _dry_report(ctx, quiet=True)
+
+
+def _dry_report(ctx: Context, quiet: bool = False) -> bool:
+    """``reports/dry-run.md``/``.json`` with everything simulated so far (each dry task rewrites it, whole)."""
+    from tasks.publish import preview
+
+    data = preview.write(ctx.cfg, ctx.ws)
+    if not quiet:
+        code = "" if data["exit_code"] is None else f" (a real run would exit {data['exit_code']})"
+        print(f"dry run: reports/dry-run.md{code}; no branch, state, memo, ledger or remote was written")
+    return True
+
+
+@user_errors
+def do_dry_wave(ctx: Context, wave: str) -> bool:
+    _locked(ctx)
+    return _dry_report(ctx)
+
+
+@user_errors
+def do_dry_publish(ctx: Context) -> bool:
+    """``doit publish dry=1``: what would be pushed and opened; no push, no forge call, no publish.json."""
+    _locked(ctx)
+    _dry_report(ctx)
+    pub = read_json(ctx.ws.report("dry-run.json")).get("publish") or {}
+    if pub.get("error"):
+        print(f"publish (dry run): would not publish: {pub['error']}")
+    elif pub.get("pull_request"):
+        pr = pub["pull_request"]
+        print(f"publish (dry run): would push {pub['branch']} to {pub['remote']} and open or update "
+              f"\"{pr['title']}\"{' (draft)' if pr['draft'] else ''}; risk {pub['risk']['score']} "
+              f"({pub['risk']['level']})" + (f"; held: {pub['held']}" if pub.get("held") else ""))
+    elif pub:
+        print(f"publish (dry run): {pub['branch']} holds nothing {pub['base']} lacks: no pull request")
     return True
 
 

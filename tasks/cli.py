@@ -28,6 +28,7 @@ from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from tasks import exitcodes
+from tasks.errors import Held
 from tasks.workspace import read_json
 
 SHOW_TASKS = "FORKWAVE_SHOW_TASKS"  # =1: also print doit's own task lines (`.  name` ran, `-- name` up to date)
@@ -74,6 +75,16 @@ def parse(argv: Sequence[str]) -> Request:
     except CmdParseError:  # doit reports a bad option itself
         return Request(command)
     return Request(command, tuple(a for a in positional if not a.startswith("-")))
+
+
+DRY_STATE = ".forkwave/dry/doit.json"  # dry=1: doit's own state goes here, so reports/.doit.json stays as it was
+
+
+def dep_file() -> str:
+    """Where doit keeps its state this run: ``reports/.doit.json``, or apart from it for ``dry=1``."""
+    from doit import get_var
+
+    return DRY_STATE if (get_var("dry") or "").strip().lower() in {"1", "true", "yes", "on"} else "reports/.doit.json"
 
 
 @lru_cache(maxsize=1)
@@ -208,6 +219,7 @@ class Reporter(ConsoleReporter):
         self.codes: list[int] = []
         self.stopped: list[str] = []
         self.slices: dict[str, None] = {}  # slices whose validate task this run reached, in order
+        self.held = False  # a verification, pre-sync check or drift gate left work for a person (tasks.errors.Held)
 
     def initialize(self, tasks: Any, selected_tasks: Any) -> None:
         from tasks.context import context
@@ -257,8 +269,9 @@ class Reporter(ConsoleReporter):
             code = exitcodes.FAILURE
             sys.stderr.write(f"forkwave: error: {task.name}: {fail.get_msg().rstrip()}\n")
         self.codes.append(code)
-        if code != exitcodes.PERSON:
+        if code != exitcodes.PERSON or isinstance(fail, Held):
             self.stopped.append(task.name)
+        self.held = self.held or isinstance(fail, Held)
 
     def runtime_error(self, msg: str) -> None:
         self.codes.append(exitcodes.FAILURE)
@@ -276,11 +289,12 @@ class Reporter(ConsoleReporter):
             self.codes.append(exitcodes.FAILURE)
             self.stopped.append(type(crash).__name__)
         code = exitcodes.combine([*self.codes, *exitcodes.LATE])
-        states = slice_states(context().ws.reports, list(self.slices))
+        # a dry run reached the slices only to simulate them: their outcome files are an earlier run's
+        states = {} if context().dry else slice_states(context().ws.reports, list(self.slices))
         left = any(exitcodes.slice_code(s) for _, s in states.values())
         if code == exitcodes.OK and left:
             code = exitcodes.PERSON  # an outcome left for a person, even if its task did not fail
-        elif code == exitcodes.PERSON and states and not left:
+        elif code == exitcodes.PERSON and states and not left and not self.held:
             code = exitcodes.OK  # a later wave's joint retry landed what an earlier task left: the end state counts
         if not (reads_only() and code == exitcodes.OK):  # `doit history format=json`: the JSON is all of stdout
             self.write(summary_line(states, code, self.stopped) + "\n")

@@ -49,9 +49,116 @@ _REWRITE = {"type": "array", "items": {
     "type": "object", "additionalProperties": False, "required": ["from", "to"],
     "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"},
                    "paths": _STR_LIST, "regex": {"type": "boolean"}}}}
+# --- directions, verification, pre-/post-sync checks, drift gates (issue 15, items 1-4) ------------
+# One block: the schema fragments, the ``Command`` a ``pre:``/``post:``/``verify:`` entry becomes, the
+# semantic checks and the builders. Judging a command's output is ``tasks.core.thresholds``'s; running
+# it, ``tasks.engine.verify``'s; the drift gates' numbers, ``tasks.engine.driftgates``'s.
+DIRECTIONS = ("pull", "push", "both")
+BUILTIN_CHECKS = ("clean",)   # `pre: [clean]`: refuse a fork checkout with uncommitted changes
+DRIFT_GATE_KEYS = ("max_both_changed", "max_conflicts", "max_upstream_paths", "max_behind_commits")
+_COMMAND = {"type": "object", "additionalProperties": False, "required": ["name", "run"], "properties": {
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+    "run": {"type": "string", "minLength": 1},
+    "expected_exit_code": {"type": "integer", "minimum": 0, "maximum": 255},
+    "expected_min": {"type": "number"}, "expected_max": {"type": "number"},
+    "timeout": {"type": "number", "minimum": 1, "maximum": MAX_TIMEOUT}}}
+_COMMANDS = {"type": "array", "items": {"anyOf": [{"enum": list(BUILTIN_CHECKS)}, _COMMAND]}}
+_DRIFT_GATES = {"type": "object", "additionalProperties": False,
+                "properties": {k: {"type": ["integer", "null"], "minimum": 0} for k in DRIFT_GATE_KEYS}}
+FLOW_SOURCE_SCHEMA: dict[str, Any] = {
+    "direction": {"enum": list(DIRECTIONS)},
+    "push_url": {"type": "string", "minLength": 1},
+    "contrib_branch": {"type": "string", "minLength": 1},
+    "verify": {"type": "array", "items": _COMMAND},
+    "drift_gates": _DRIFT_GATES,
+}
+FLOW_SCHEMA: dict[str, Any] = {**FLOW_SOURCE_SCHEMA, "pre": _COMMANDS, "post": _COMMANDS}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``pre:``, ``post:`` or ``verify:`` entry: run ``run``; it passes when it exits ``expected_exit_code``
+    and the last number it prints is within ``expected_min``/``expected_max``. ``builtin`` (``clean``)
+    is a check forkwave does itself."""
+
+    name: str
+    run: str | None = None
+    expected_exit_code: int = 0
+    expected_min: float | None = None
+    expected_max: float | None = None
+    timeout: float = 1800
+    builtin: str | None = None
+
+
+def _commands(raw: Any) -> tuple[Command, ...]:
+    return tuple(Command(item, builtin=item) if isinstance(item, str) else
+                 Command(item["name"], item["run"], item.get("expected_exit_code", 0), item.get("expected_min"),
+                         item.get("expected_max"), item.get("timeout", 1800))
+                 for item in raw or ())
+
+
+def _drift_gates(raw: Any, default: Any = None) -> tuple[tuple[str, int], ...]:
+    """A source's limits: its own ``drift_gates`` over the top level's (``null`` switches one off)."""
+    merged = {**(default or {}), **(raw or {})}
+    return tuple((k, merged[k]) for k in DRIFT_GATE_KEYS if merged.get(k) is not None)
+
+
+def directions_pull() -> tuple[str, ...]:
+    return ("pull", "both")
+
+
+def directions_push() -> tuple[str, ...]:
+    return ("push", "both")
+
+
+def contrib_default(fork: Path) -> str:
+    """``contrib/<fork name>``: the branch a push exports to, by default."""
+    return f"contrib/{fork.name or 'fork'}"
+
+
+def _check_flow(data: dict[str, Any]) -> str | None:
+    """Names given once per list, ``expected_min`` <= ``expected_max``, a push with somewhere to push to,
+    valid branch names."""
+    lists = [(key, data.get(key)) for key in ("pre", "post")]
+    lists += [(f"{k}verify", src.get("verify")) for _, k, src in source_dicts(data)]
+    for key, items in lists:
+        names: list[str] = []
+        for i, item in enumerate(items or ()):
+            name = item if isinstance(item, str) else item["name"]
+            if name in names:
+                return f"key '{key}.{i}.name': {name!r} is used twice; give each its own name"
+            names.append(name)
+            low, high = (None, None) if isinstance(item, str) else (item.get("expected_min"), item.get("expected_max"))
+            if low is not None and high is not None and low > high:
+                return f"key '{key}.{i}': expected_min {_short(low)} is above expected_max {_short(high)}; swap them"
+    for url_key, key, src in source_dicts(data):
+        if src.get("direction", "pull") != "pull" and not src.get("push_url"):
+            return (f"key '{key}push_url': direction {src['direction']} exports to the source's contributor fork; "
+                    "give its URL (or path) as push_url")
+        if src.get("push_url", "").startswith("-"):
+            return f"key '{key}push_url': {src['push_url']!r} starts with '-' and would be read as a git option"
+        branch = src.get("contrib_branch")
+        if branch is not None and not _refnames().is_branch_name(branch):
+            return f"key '{key}contrib_branch': {branch!r} is not a valid git branch name (git check-ref-format --branch)"
+    return None
+
+
+def _flow_source(path: Path, here: Path, key: str, src: dict[str, Any], data: dict[str, Any], fork: Path
+                 ) -> dict[str, Any]:
+    """The ``Source`` fields of this block, built."""
+    push = src.get("push_url")
+    if push is not None and not _is_url(push):
+        push = str(_resolve(path, here, push, f"{key}push_url"))
+    return {"direction": src.get("direction", "pull"), "push_url": push,
+            "contrib_branch": src.get("contrib_branch") or contrib_default(fork),
+            "verify": _commands(src.get("verify")),
+            "drift_gates": _drift_gates(src.get("drift_gates"), data.get("drift_gates") if "sources" in data else None)}
+# --- end of issue 15's block ------------------------------------------------------------------------
+
+
 MODES = ("snapshot", "merge", "cherry-pick")   # how a source's changes become slices (tasks/modes/)
-SOURCE_KEYS = ("base", "map", "rewrite", "ignore", "deny", "schedule", "direction")  # per source; top level: the one `upstream:`'s
-DIRECTIONS = ("pull", "push", "both")           # a source's direction (pull: source -> fork, today's behaviour)
+SOURCE_KEYS = ("base", "map", "rewrite", "ignore", "deny", "schedule", "direction", "push_url", "contrib_branch",
+               "verify", "drift_gates")  # per source; top level: the one `upstream:`'s (drift_gates: also every source's default)
 _SCHEDULE = {"type": ["string", "null"]}         # a cron, checked by tasks.core.schedules (`doit ci`)
 SCHEMA: dict[str, Any] = {
     "$defs": {"rewrite": _REWRITE},
@@ -75,7 +182,7 @@ SCHEMA: dict[str, Any] = {
                            "deny": _STR_LIST,
                            "rewrite": {"$ref": "#/$defs/rewrite"},
                            "schedule": _SCHEDULE,
-                           "direction": {"enum": list(DIRECTIONS)}}}},
+                           **FLOW_SOURCE_SCHEMA}}},
         "fork": {"type": "object", "additionalProperties": False, "required": ["path"],
                  "properties": {"path": {"type": "string", "minLength": 1},
                                 "branch": {"type": "string", "minLength": 1},
@@ -85,7 +192,6 @@ SCHEMA: dict[str, Any] = {
         "ignore": _STR_LIST,
         "deny": _STR_LIST,
         "schedule": _SCHEDULE,
-        "direction": {"enum": list(DIRECTIONS)},
         "deny_except": _STR_LIST,
         "secrets": {"type": "object", "additionalProperties": False,
                     "properties": {"allow": _STR_LIST, "paths": _STR_LIST}},
@@ -112,7 +218,8 @@ SCHEMA: dict[str, Any] = {
                            "memory": {"type": "string", "pattern": "^[0-9]{1,15}[bkmgBKMG]?$"},
                            "compose": {"type": "string", "minLength": 1},
                            "service": {"type": "string", "minLength": 1},
-                           "junit": {"type": "string", "minLength": 1}}}},
+                           "junit": {"type": "string", "minLength": 1},
+                           "direction": {"enum": list(DIRECTIONS)}}}},  # push: runs in the source's tree
         "rewrite": {"$ref": "#/$defs/rewrite"},
         "deletions": {"enum": ["apply", "report"]},
         "gating": {"enum": ["baseline", "strict"]},
@@ -123,6 +230,7 @@ SCHEMA: dict[str, Any] = {
         "gates": {"type": "array", "items": {"enum": list(GATES)}},
         "couple": {"type": "array", "items": {**_STR_LIST, "minItems": 1}},
         "publish": _PUBLISH,
+        **FLOW_SCHEMA,
     },
 }
 
@@ -214,6 +322,7 @@ class Check:
     service: str | None = None
     junit: str | None = None  # a JUnit XML file the check writes (worktree-relative): test-level gating
     node: str | None = None  # a node version or range: the check runs in forkwave/node:<version>
+    direction: str = "pull"  # pull: on the sync branch's candidates; push: on an export, in the source's tree; both
 
     @property
     def kind(self) -> str:
@@ -265,8 +374,12 @@ class Source:
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     deny: tuple[str, ...] = DEFAULT_DENY
     schedule: str | None = None   # a cron (UTC): `doit ci` runs the source on it
-    direction: str = "pull"
     written: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # url/ref as written
+    direction: str = "pull"                      # pull | push | both (issue 15's block)
+    push_url: str | None = None                  # where a push exports to: the contributor's fork of the source
+    contrib_branch: str = "contrib/fork"         # the branch it exports on (contrib/<fork name>)
+    verify: tuple[Command, ...] = ()             # run on the sync tip after a wave lands
+    drift_gates: tuple[tuple[str, int], ...] = ()  # limit -> maximum, checked right after drift
 
     def owns(self, path: str) -> bool:
         from tasks.globs import globs
@@ -289,6 +402,7 @@ class Config:
     waves: tuple[Wave, ...] = field(default_factory=tuple)
     max_files: int = 25
     checks: tuple[Check, ...] = ()
+    push_checks: tuple[Check, ...] = ()   # checks with direction push or both: they judge exports (issue 15)
     gates: tuple[str, ...] = GATES
     containers: Containers = Containers()
     rewrite: tuple[RewriteRule, ...] = ()
@@ -297,6 +411,8 @@ class Config:
     couple: tuple[tuple[str, ...], ...] = ()   # groups of globs: the paths one group matches are coupled
     publish: Publish = Publish()
     sources: tuple[Source, ...] = ()
+    pre: tuple[Command, ...] = ()    # on the fork tip before anything is imported (issue 15's block)
+    post: tuple[Command, ...] = ()   # on the sync tip after the run
     source: str = "upstream"   # the source this view of the config is for (see ``for_source``)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -464,8 +580,8 @@ def _read_yaml(path: Path, text: str) -> Any:
 def _check_semantics(path: Path, data: dict[str, Any]) -> None:
     """What a schema cannot say: branches and refs by git's rules, unsafe map targets, bad globs,
     check kinds, regexes, duplicate check names."""
-    for check in (_check_text, _check_sources, _check_fork, _check_upstream, _check_map,
-                  _check_globs, _check_checks, _check_secrets, _check_rewrites, _check_publish):
+    for check in (_check_text, _check_sources, _check_fork, _check_upstream, _check_map, _check_globs, _check_checks,
+                  _check_secrets, _check_rewrites, _check_publish, _check_flow):
         problem = check(data)
         if problem:
             raise ForkwaveError(f"{path}: {problem}")
@@ -542,7 +658,7 @@ def _check_sources(data: dict[str, Any]) -> str | None:
     if "sources" not in data:
         return None
     for key in SOURCE_KEYS:
-        if key in data and key not in ("ignore", "deny"):
+        if key in data and key not in ("ignore", "deny", "drift_gates"):  # top-level drift_gates: every source's default
             return f"key '{key}': with 'sources', give it per source (sources.<n>.{key})"
     names = [src["name"] for src in data["sources"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -855,6 +971,7 @@ def _is_url(url: str) -> bool:
 
 def _source(path: Path, here: Path, url_key: str, src: dict[str, Any], data: dict[str, Any]) -> Source:
     url = src["url"] if _is_url(src["url"]) else str(_resolve(path, here, src["url"], f"{url_key}url"))
+    fork = _resolve(path, here, data["fork"]["path"], "fork.path")
     return Source(
         name=src["name"], upstream=Upstream(url=url, ref=src.get("ref", "main")), mode=src.get("mode", "snapshot"),
         paths=tuple(src.get("paths", ("**",))), base=src.get("base"),
@@ -863,8 +980,8 @@ def _source(path: Path, here: Path, url_key: str, src: dict[str, Any], data: dic
                       for r in src.get("rewrite") or ()),
         ignore=tuple(src.get("ignore", data.get("ignore", DEFAULT_IGNORE))),
         deny=tuple(src.get("deny", data.get("deny", DEFAULT_DENY))),
-        schedule=src.get("schedule"), direction=src.get("direction", "pull"),
-        written={k: src[k] for k in ("url", "ref") if k in src})
+        schedule=src.get("schedule"), written={k: src[k] for k in ("url", "ref") if k in src},
+        **_flow_source(path, here, "" if url_key == "upstream." else url_key, src, data, fork))
 
 
 def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) -> Config:
@@ -891,11 +1008,8 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         waves=tuple(Wave(name, tuple(w.get("buckets", ())), tuple(w.get("paths", ())))
                     for name, w in waves.items()),
         max_files=(data.get("slices") or {}).get("max_files", 25),
-        checks=tuple(Check(c["name"], c.get("run"), tuple(c.get("when", ())), c.get("timeout", 1800),
-                           tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())),
-                           c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
-                           c.get("compose"), c.get("service"), c.get("junit"), c.get("node"))
-                     for c in data.get("checks") or ()),
+        checks=tuple(c for c in _all_checks(data) if c.direction in directions_pull()),
+        push_checks=tuple(c for c in _all_checks(data) if c.direction in directions_push()),
         containers=_containers(path, here, data.get("containers") or {}),
         rewrite=first.rewrite,
         deletions=data.get("deletions", "apply"),
@@ -903,8 +1017,17 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         gates=tuple(data.get("gates", GATES)),
         couple=tuple(tuple(rule) for rule in data.get("couple") or ()),
         publish=_publish(data.get("publish") or {}),
+        pre=_commands(data.get("pre")), post=_commands(data.get("post")),
         raw={**data, "upstream": first.written},
     )
+
+
+def _all_checks(data: dict[str, Any]) -> list[Check]:
+    return [Check(c["name"], c.get("run"), tuple(c.get("when", ())), c.get("timeout", 1800),
+                  tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())),
+                  c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
+                  c.get("compose"), c.get("service"), c.get("junit"), c.get("node"), c.get("direction", "pull"))
+            for c in data.get("checks") or ()]
 
 
 def _publish(pub: dict[str, Any]) -> Publish:

@@ -22,8 +22,9 @@ class Context:
     full: bool = False         # full=1: ignore the ledger and the state recorded in the fork
     since: str | None = None   # since=<date|sha|last-success>: only upstream changes after that point
     batch_size: int | None = None              # batch_size=N: max_files (and max_commits) for this run
-    selected: tuple[str, ...] | None = None    # sources=/direction=: the sources this run runs (None: all)
+    selected: tuple[str, ...] | None = None    # sources=/direction=: the sources this run pulls (None: all)
     direction: str | None = None               # direction=: pull, push or both (None: each source's own)
+    dry: bool = False          # dry=1: up to the plan, then simulate (tasks.engine.dryrun); nothing a person sees moves
 
     def for_source(self, name: str) -> Context:
         """The context as one source's steps see it: its config view, its mirror and reports."""
@@ -33,8 +34,24 @@ class Context:
 
     @property
     def sources(self) -> list[str]:
-        """The sources this run pulls, in config order (``sources=``/``direction=`` narrow them)."""
+        """The sources this run runs, in config order (``sources=``/``direction=`` narrow them): each is
+        fetched and its drift computed; ``direction_of`` says whether it is pulled, exported or both."""
         return [s.name for s in self.cfg.sources if self.selected is None or s.name in self.selected]
+
+    def direction_of(self, name: str) -> str:
+        """The way source ``name`` goes in this run: its own ``direction``, narrowed by ``direction=``."""
+        own = next(s.direction for s in self.cfg.sources if s.name == name)
+        if self.direction in (None, "both", "all") or own == self.direction:
+            return own
+        return self.direction  # own is both, one way asked for (select() dropped sources that go the other way)
+
+    @property
+    def pulled(self) -> list[str]:
+        return [n for n in self.sources if self.direction_of(n) in ("pull", "both")]
+
+    @property
+    def pushed(self) -> list[str]:
+        return [n for n in self.sources if self.direction_of(n) in ("push", "both")]
 
     @property
     def max_files(self) -> int:
@@ -65,22 +82,16 @@ def batch_size(value: str | None) -> int | None:
 
 
 def select(cfg: Config, pattern: str | None, direction: str | None) -> tuple[tuple[str, ...] | None, str | None]:
-    """``sources=``/``direction=`` and each source's ``direction`` as the sources to pull (None: all of them)
-    and the direction asked for."""
-    if not (pattern or "").strip() and not (direction or "").strip() and all(
-            s.direction in ("pull", "both") for s in cfg.sources):
+    """``sources=``/``direction=`` as the sources this run runs (None: all of them) and the direction asked for.
+
+    A source runs when the pattern names it and it goes the way asked (``direction=push`` leaves
+    out a pull-only source); ``direction_of`` then says which way it goes in this run."""
+    if not (pattern or "").strip() and not (direction or "").strip():
         return None, None  # the usual case: nothing to narrow, nothing imported
     from tasks.core.runsummary import select as targets
 
     chosen = targets([(s.name, s.direction) for s in cfg.sources], pattern, direction)
-    wanted = (direction or "").strip() or None
-    pulled = tuple(dict.fromkeys(t.source for t in chosen if t.direction == "pull"))
-    if not pulled:  # the pipeline of this version pulls; push targets are the directions runner's
-        names = ", ".join(dict.fromkeys(t.source for t in chosen))
-        asked = f"direction={wanted}" if wanted else f"{cfg.file}: key 'direction'"
-        raise ForkwaveError(f"{asked}: the selected sources ({names}) only push, and this version runs pull only; "
-                            "select sources that pull (sources=<glob>, direction=pull)")
-    return pulled, wanted
+    return tuple(dict.fromkeys(t.source for t in chosen)), (direction or "").strip() or None
 
 
 def check_schedules(cfg: Config) -> None:
@@ -100,7 +111,7 @@ def check_schedules(cfg: Config) -> None:
 
 def load(config: str | None, offline: str | None, root: Path, full: str | None = None,
          since: str | None = None, batch: str | None = None, sources: str | None = None,
-         direction: str | None = None) -> Context:
+         direction: str | None = None, dry: str | None = None) -> Context:
     path = find_config(config, root)
     demo = is_demo(path)  # the demo's repositories live in the workspace (task `demo` builds them there)
     checked = Workspace(root).state / "config.checked"  # the digest of the config that passed every check
@@ -108,7 +119,7 @@ def load(config: str | None, offline: str | None, root: Path, full: str | None =
     check_schedules(cfg)
     selected, wanted = select(cfg, sources, direction)
     return Context(cfg, Workspace(root), demo, _flag(offline), _flag(full), (since or "").strip() or None,
-                   batch_size(batch), selected, wanted)
+                   batch_size(batch), selected, wanted, _flag(dry))
 
 
 @lru_cache(maxsize=1)
@@ -118,7 +129,7 @@ def context() -> Context:
 
     try:
         return load(get_var("config"), get_var("offline"), Path.cwd(), get_var("full"), get_var("since"),
-                    get_var("batch_size"), get_var("sources"), get_var("direction"))
+                    get_var("batch_size"), get_var("sources"), get_var("direction"), get_var("dry"))
     except ForkwaveError as exc:
         print(f"forkwave: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -74,3 +74,11 @@ class Failed(TaskFailed):
         super().__init__(message)
         self.exit_code = exit_code
 
+
+
+class Held(Failed):
+    """Work left for a person that no slice outcome shows — a failed verification or pre-sync check, a
+    tripped drift gate: exit 2 even when every slice was adopted."""
+
+    def __init__(self, message: str):
+        super().__init__(message, exitcodes.PERSON)

@@ -172,17 +172,70 @@ def task_drift() -> Any:
         targets = [_rel(c, "drift.json"), _rel(c, "drift.md")]
         return {
             "actions": [(actions.do_drift, [c])],
+            "task_dep": ["pre"],  # pre-sync checks first: nothing is compared, planned or imported when they fail
             "file_dep": [_rel(c, "upstream.json")] + ([_rel(c, "base.json")] if c.cfg.base is None else []),
             "targets": targets,
-            "clean": _cleans((clean.remove, [c.ws, targets])),
+            "clean": _cleans((clean.remove, [c.ws, targets + [_rel(c, "drift-gates.json")]])),
             "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
-                                         "since": c.since}), _fork_unchanged(c)]
+                                         "since": c.since, "drift_gates": list(c.cfg.current.drift_gates)}),
+                         _fork_unchanged(c)]
                         # since=last-success: where the ledger's last successful syncs ended, read when checked
                         + ([_changed(lambda: {"since": actions.since_key(c)})] if c.since_last_success else []),
             "verbosity": 2,
         }
 
     return _per_source(make)
+
+
+def task_export() -> Any:
+    """Export the fork's own work back to each push source (direction: push|both): reports/…/export.json; `doit publish` pushes it."""
+    ctx = context()
+    pushing = ctx.pushed
+    if not pushing:
+        return {"actions": None, "uptodate": [True]}
+
+    def make(c: Context) -> dict[str, Any]:
+        return {"actions": [(actions.do_export, [c])], "file_dep": [_rel(c, "drift.json")],
+                "uptodate": [False],  # cheap, and what was exported meanwhile changes what is left to export
+                "clean": _cleans((clean.remove, [c.ws, [_rel(c, "export.json")]])), "verbosity": 2}
+
+    if not ctx.cfg.several:
+        return make(ctx.for_source(pushing[0]))
+
+    def generate() -> Iterator[dict[str, Any]]:
+        for name in pushing:
+            yield {"name": name, **make(ctx.for_source(name))}
+
+    return generate()
+
+
+def task_pre() -> dict[str, Any]:
+    """Pre-sync checks (`pre:`) on the fork tip before anything is imported; `clean`: no uncommitted changes."""
+    ctx = context()
+    if not ctx.cfg.pre:
+        return {"actions": None, "uptodate": [True]}
+    asks_checkout = any(c.builtin for c in ctx.cfg.pre)  # a checkout's state is no commit: asked every time
+    return {
+        "actions": [(actions.do_pre, [ctx])],
+        "task_dep": ["demo"],
+        "uptodate": [False] if asks_checkout else [config_changed(ctx.cfg.section("pre")), _fork_unchanged(ctx)],
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/pre.json", "reports/pre"]])),
+        "verbosity": 2,
+    }
+
+
+def task_post() -> dict[str, Any]:
+    """Post-sync checks (`post:`) on the sync tip after the run (after every wave); a failure holds `doit publish`."""
+    ctx = context()
+    if not ctx.cfg.post or ctx.dry:  # a dry run runs no command on a tip it only simulates
+        return {"actions": None, "uptodate": [True]}
+    return {
+        "actions": [(actions.do_post, [ctx])],
+        "task_dep": ["plan", *(f"wave_{w.name}" for w in ctx.cfg.waves)],
+        "uptodate": [False],  # cheap when nothing changed: the same commit and commands are recalled, not run
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/post.json", "reports/post"]])),
+        "verbosity": 2,
+    }
 
 
 IMAGES = {"forkwave/python:3.11": "python/Dockerfile", "forkwave/node:bookworm": "node/Dockerfile"}
@@ -305,6 +358,10 @@ def slice_creators(eager: bool | None = None) -> dict[str, Any]:
         before: list[str] = []
         for w in ctx.cfg.waves:
             members = slices_of.get(w.name, [])
+            if ctx.dry:  # simulated: no import manifest, outcome, memo, ref or wave state is written
+                yield from _dry_tasks(ctx, w.name, members, docs, before)
+                before = [f"wave_{w.name}"]  # simulated in order, each wave on what the ones before would land
+                continue
             yield from _import_tasks(ctx, plan, members)
             yield from _validate_tasks(ctx, plan, w.name, members, before)
             yield _wave_task(ctx, w.name, members, docs)
@@ -392,6 +449,18 @@ def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names:
         }
 
 
+def _dry_tasks(ctx: Context, wave: str, members: list[str], docs: dict[str, str],
+               after: list[str]) -> Iterator[dict[str, Any]]:
+    """``dry=1``: each slice simulated (``actions.do_dry_slice``), the wave writing the dry-run report."""
+    for i, name in enumerate(members, 1):
+        yield {"basename": "import", "name": name, "actions": None, "task_dep": ["plan"], "uptodate": [False]}
+        yield {"basename": "validate", "name": name, "uptodate": [False], "verbosity": 2,
+               "actions": [(actions.do_dry_slice, [ctx, name, f"wave {wave} {i}/{len(members)}"])],
+               "task_dep": ["plan", f"import:{name}", *after]}
+    yield {"basename": f"wave_{wave}", "doc": docs[f"wave_{wave}"], "actions": [(actions.do_dry_wave, [ctx, wave])],
+           "task_dep": ["plan", *after, *(f"validate:{n}" for n in members)], "uptodate": [False], "verbosity": 2}
+
+
 _DRIFTS: dict[str, Any] = {}
 
 
@@ -448,6 +517,8 @@ def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]
 def task_report() -> dict[str, Any]:
     """reports/summary.json and every wave report, from the slices' latest outcomes."""
     ctx = context()
+    if ctx.dry:  # a dry run writes reports/dry-run.* only
+        return {"actions": None, "uptodate": [True]}
 
     def unchanged(task: Any, values: dict[str, Any]) -> bool:
         return values.get("digest") == status.outcomes_digest(ctx.ws)
@@ -470,6 +541,11 @@ def task_publish() -> dict[str, Any]:
     # no task_dep: it publishes what the last run left (a wave with work left fails its task, and
     # a draft pull request is just what that work needs); the action itself is a no-op when
     # nothing changed since the last publish (reports/publish.json)
+    if ctx.dry:  # what it would push and open, after whatever else this dry run simulates
+        later = [t for t in request().tasks if t != "publish"]
+        later += ["export"] if ctx.pushed else []
+        return {"actions": [(actions.do_dry_publish, [ctx])], "task_dep": later, "uptodate": [False],
+                "verbosity": 2}
     return {"actions": [(actions.do_publish, [ctx])], "uptodate": [False], "clean": cleans, "verbosity": 2}
 
 

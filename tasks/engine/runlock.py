@@ -126,6 +126,17 @@ class Run:
 
 
 _RUN: Run | None = None
+DRY: list[bool] = []  # dry=1 (``dry_run()``): the lock is taken, but no run is recorded in the ledger
+
+
+def dry_run() -> None:
+    """This process only simulates: nothing goes into the ledger (the ledger helpers ask ``is_dry()``)."""
+    if not DRY:
+        DRY.append(True)
+
+
+def is_dry() -> bool:
+    return bool(DRY)
 
 
 def current() -> Run | None:
@@ -166,14 +177,15 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
     for leftover in reap(ws.state / "running"):
         print(f"forkwave: cleaned up after an interrupted run: {leftover}", file=sys.stderr)
     run = Run(ws, new_run_id(), upstream, handle)
-    try:
-        run.ledger = Ledger.open(ws.reports)
-    except BaseException:
-        handle.close()
-        raise
-    run.ledger.begin(run.id, lock=lock)   # closes what interrupted runs left open
-    begun = run.ledger.run(run.id)
-    run.timestamp = begun.started if begun else run.timestamp   # the summary's timestamp is the ledger's start
+    if not DRY:  # a dry run is in no ledger: not even opening it (which may migrate or import) writes
+        try:
+            run.ledger = Ledger.open(ws.reports)
+        except BaseException:
+            handle.close()
+            raise
+        run.ledger.begin(run.id, lock=lock)   # closes what interrupted runs left open
+        begun = run.ledger.run(run.id)
+        run.timestamp = begun.started if begun else run.timestamp   # the summary's timestamp is the ledger's start
     _RUN = run
     if mark_failed not in errors.ON_FAILURE:  # an action's error marks this run failed in the ledger
         errors.ON_FAILURE.append(mark_failed)
@@ -264,7 +276,7 @@ def run_summary(run: Run) -> dict[str, Any]:
 def write_summary(run: Run) -> None:
     """``reports/run-summary.json``, beside ``summary.json``, for a run that reached slices or failed (a
     ``doit drift`` leaves the last one as it was). A disk that refuses it costs the file, never the run."""
-    if not run.syncs and not run.failed:
+    if (not run.syncs and not run.failed) or DRY:  # a dry run writes reports/dry-run.* only
         return
     from tasks.workspace import dump_json, write_if_changed
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tasks.repo import git
 from tasks.config import Config
+from tasks.engine import verify
 from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.publish import body, forge, risk
 from tasks.publish.push import PushRefused, Pushed, push
@@ -130,6 +131,9 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
     if tip is None:
         print(f"publish: {branch} does not exist in {fork} yet: nothing to publish (run `doit` first)")
         return None
+    held = verify.publish_hold(cfg, ws, tip)
+    if held:  # a failed (or missing) verification of this very tip: nothing is pushed, nothing opened (exit 2)
+        raise verify.PublishHeld(f"publish: held, nothing pushed: {held}")
     _, remote_url = resolve_remote(cfg)
     where = forge.target(pub, remote_url, env, str(cfg.file))
     cred = forge.need_credential(where.forge, env, where.repository) if where.forge != "none" else \
