@@ -118,8 +118,8 @@ def _phase_done(phase: str, record: dict[str, Any], where: str = "") -> Failed |
         return None
     message, code = failed
     print(f"forkwave: error: {message}", file=sys.stderr)
-    if code != exitcodes.USAGE:
-        runlock.mark_failed()
+    if code != exitcodes.USAGE:  # the run's error: partial in the ledger when its waves landed, else failed
+        runlock.mark_failed(message)
     return Held(message) if code == exitcodes.PERSON else Failed(message, code)
 
 

@@ -46,13 +46,17 @@ def test_a_selection_that_matches_nothing_is_an_error_before_anything_runs(vendo
 def test_a_source_with_direction_push_is_not_pulled(vendored: Vendored) -> None:  # noqa: F811
     r = vendored
     cfg = sources_config()
-    cfg["sources"][0]["direction"] = "push"
+    cfg["sources"][0].update(direction="push", push_url="../web-contrib.git")
     write_config(r.workspace, cfg)
     result = run_doit(r.workspace, "plan", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert {s["source"] for s in read(r.reports / "plan.json")["slices"]} == {"sale"}
-    only = run_doit(r.workspace, "plan", "sources=web")
-    assert only.returncode == 1 and "the selected sources (web) only push" in only.stderr
+    assert (r.reports / "sources" / "web" / "drift.json").exists()   # fetched and compared: what to export
+    only = run_doit(r.workspace, "plan", "sources=web", timeout=300)   # selected alone: nothing to pull
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert read(r.reports / "plan.json")["slices"] == []
+    pull = run_doit(r.workspace, "plan", "sources=web", "direction=pull")
+    assert pull.returncode == 1 and "none of the selected sources runs that way (web (push))" in pull.stderr
     cfg["sources"][0]["direction"] = "sideways"
     write_config(r.workspace, cfg)
     bad = run_doit(r.workspace, "plan")
