@@ -371,7 +371,7 @@ class Ledger:
     def _open_runs(self) -> list[_Open]:
         rows = self._db.execute(
             "SELECT run, pid, machine, pid_start, lock, origin FROM runs WHERE ended IS NULL "
-            "OR run IN (SELECT run FROM syncs WHERE status = 'running') ORDER BY started, run").fetchall()
+            "OR run IN (SELECT run FROM syncs WHERE status = 'running') ORDER BY started, rowid").fetchall()
         return [_Open(*row) for row in rows]
 
     def _is_dead(self, run: _Open, holding: Path | None) -> bool:
@@ -411,7 +411,7 @@ class Ledger:
         try:
             heads = self._db.execute(
                 f"SELECT run, started, ended, pid, machine, origin, error, note FROM runs {where} "
-                "ORDER BY started DESC, run DESC LIMIT ?", (*args, limit)).fetchall()
+                "ORDER BY started DESC, rowid DESC LIMIT ?", (*args, limit)).fetchall()
             syncs = self._syncs([h[0] for h in heads])
         finally:
             self._db.execute("COMMIT")
@@ -438,7 +438,7 @@ class Ledger:
         """The last successful sync of ``source`` and ``sync_type``: its end and upstream revision."""
         row = self._db.execute(
             "SELECT run, ended, revision FROM syncs WHERE source = ? AND sync_type = ? AND status = 'success' "
-            "ORDER BY ended DESC, started DESC, run DESC LIMIT 1", (source, sync_type)).fetchone()
+            "ORDER BY ended DESC, started DESC, rowid DESC LIMIT 1", (source, sync_type)).fetchone()
         return None if row is None else LastSuccess(*row)
 
     def schema_version(self) -> int:
