@@ -18,7 +18,7 @@ from tasks.core.paths import map_path
 from tasks import modes
 from tasks.context import Context
 from tasks.errors import CannotRun, Failed, ForkwaveError, user_errors
-from tasks.core.plan import combine, plan_waves
+from tasks.core.plan import combine
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
 
@@ -99,8 +99,7 @@ def do_plan(ctx: Context) -> bool:
     for name in ctx.sources:
         c = ctx.for_source(name)
         report = _source_read(c, "drift.json", f"drift:{name}" if ctx.cfg.several else "drift")
-        plans.append((name, plan_waves(report, ctx.cfg.waves, ctx.cfg.max_files, ctx.cfg.couple,
-                                       upstream_history(c, report))))
+        plans.append((name, modes.mode_of(c.cfg).plan(c.cfg, report, lambda: upstream_history(c, report))))
     if ctx.cfg.several:
         owners = {}
         for name, p in plans:
@@ -222,8 +221,7 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     print(f"[{position}] {name}: {len(slice_['files'])} files ...", flush=True)
     started = time.monotonic()
-    outcome = slices.run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name, run_id=run.id,
-                               prepare=modes.mode_of(ctx.cfg).prepare)
+    outcome = modes.mode_of(ctx.cfg).run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name, run_id=run.id)
     reports.write_slice(ctx.ws, outcome, fork, sync)
     wave_names = next(w["slices"] for w in plan["waves"] if w["name"] == outcome["wave"])
     reports.write_wave(ctx.ws, outcome["wave"], wave_names, fork, sync)
@@ -255,7 +253,7 @@ def do_wave(ctx: Context, wave: str) -> Any:
             break
         c = ctx.for_source(source)
         only = source if ctx.cfg.several else None
-        if not retry.deferred_so_far(ctx.ws, plan, wave, only):
+        if not modes.mode_of(c.cfg).joint_retry or not retry.deferred_so_far(ctx.ws, plan, wave, only):
             continue
         view = {**plan, "upstream": plan["sources"][source]} if only else plan
         mirror = fetch.ensure_commit(c.cfg, c.ws, view["upstream"])

@@ -50,6 +50,53 @@ _REWRITE = {"type": "array", "items": {
     "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"},
                    "paths": _STR_LIST, "regex": {"type": "boolean"}}}}
 MODES = ("snapshot", "merge", "cherry-pick")   # how a source's changes become slices (tasks/modes/)
+# --- merge and cherry-pick modes (issue 13): their keys, kept together -----------------------
+MAX_COMMITS = 10_000    # slices.max_commits: commits per range (merge) or per slice (cherry-pick)
+ON_FAILURE = ("stop", "revert")   # merge mode: a failing commit waits for a person, or is merged and reverted
+TAKES = ("upstream", "fork", "regenerate")   # policy: what a conflicting hunk of a matching path takes
+_DURATION = {"type": ["string", "integer"], "pattern": "^([0-9]+[smhdw])+$|^[0-9]+$", "minimum": 0}
+MODE_KEYS: dict[str, Any] = {
+    "min_age": _DURATION,                            # cooldown: only commits at least this old (all modes)
+    "on_failure": {"enum": list(ON_FAILURE)},        # merge
+    "branch": {"type": "string", "minLength": 1},    # cherry-pick: the integration branch (sync/<name>)
+    "types": _STR_LIST, "scopes": _STR_LIST, "exclude_authors": _STR_LIST,   # cherry-pick filters
+    "review_breaking": {"type": "boolean"},
+    "first_parent": {"type": "boolean"},
+}
+_POLICY = {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["paths", "take"],
+                                      "properties": {"paths": {**_STR_LIST, "minItems": 1},
+                                                     "take": {"enum": list(TAKES)}}}}
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """``policy:``: conflicting hunks of paths matching ``paths`` take ``take`` (upstream, fork, regenerate)."""
+
+    paths: tuple[str, ...]
+    take: str
+
+
+@dataclass(frozen=True)
+class ModeOptions:
+    """A source's merge and cherry-pick keys (``sources.<n>.min_age`` ...), defaults as the README says."""
+
+    min_age: str | int = 0
+    on_failure: str = "stop"
+    branch: str | None = None
+    types: tuple[str, ...] = ("feat", "fix", "perf", "refactor")
+    scopes: tuple[str, ...] = ()
+    exclude_authors: tuple[str, ...] = ()
+    review_breaking: bool = True
+    first_parent: bool = True
+
+
+def _mode_options(src: dict[str, Any]) -> ModeOptions:
+    d = ModeOptions()
+    return ModeOptions(min_age=src.get("min_age", d.min_age), on_failure=src.get("on_failure", d.on_failure),
+                       branch=src.get("branch"), types=tuple(src.get("types", d.types)),
+                       scopes=tuple(src.get("scopes", ())), exclude_authors=tuple(src.get("exclude_authors", ())),
+                       review_breaking=src.get("review_breaking", True), first_parent=src.get("first_parent", True))
+# --- end of the merge and cherry-pick keys ---------------------------------------------------
 SOURCE_KEYS = ("base", "map", "rewrite", "ignore", "deny")  # per source; top level: the one `upstream:`'s
 SCHEMA: dict[str, Any] = {
     "$defs": {"rewrite": _REWRITE},
@@ -71,7 +118,8 @@ SCHEMA: dict[str, Any] = {
                            "map": {"type": "array", "items": _MAP_RULE},
                            "ignore": _STR_LIST,
                            "deny": _STR_LIST,
-                           "rewrite": {"$ref": "#/$defs/rewrite"}}}},
+                           "rewrite": {"$ref": "#/$defs/rewrite"},
+                           **MODE_KEYS}}},
         "fork": {"type": "object", "additionalProperties": False, "required": ["path"],
                  "properties": {"path": {"type": "string", "minLength": 1},
                                 "branch": {"type": "string", "minLength": 1},
@@ -91,7 +139,8 @@ SCHEMA: dict[str, Any] = {
                       "type": "object", "additionalProperties": False,
                       "properties": {"buckets": _STR_LIST, "paths": _STR_LIST}}},
         "slices": {"type": "object", "additionalProperties": False,
-                   "properties": {"max_files": {"type": "integer", "minimum": 1, "maximum": MAX_FILES}}},
+                   "properties": {"max_files": {"type": "integer", "minimum": 1, "maximum": MAX_FILES},
+                                  "max_commits": {"type": "integer", "minimum": 1, "maximum": MAX_COMMITS}}},
         "checks": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["name"],
             "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
@@ -117,6 +166,7 @@ SCHEMA: dict[str, Any] = {
         "gates": {"type": "array", "items": {"enum": list(GATES)}},
         "couple": {"type": "array", "items": {**_STR_LIST, "minItems": 1}},
         "publish": _PUBLISH,
+        "policy": _POLICY,
     },
 }
 
@@ -259,6 +309,7 @@ class Source:
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     deny: tuple[str, ...] = DEFAULT_DENY
     written: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # url/ref as written
+    options: ModeOptions = ModeOptions()   # merge and cherry-pick keys
 
     def owns(self, path: str) -> bool:
         from tasks.globs import globs
@@ -289,6 +340,8 @@ class Config:
     couple: tuple[tuple[str, ...], ...] = ()   # groups of globs: the paths one group matches are coupled
     publish: Publish = Publish()
     sources: tuple[Source, ...] = ()
+    max_commits: int = 20      # slices.max_commits (merge, cherry-pick)
+    policy: tuple[PolicyRule, ...] = ()   # per-path takes for 3-way merges
     source: str = "upstream"   # the source this view of the config is for (see ``for_source``)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -523,7 +576,7 @@ def source_dicts(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [("upstream.", "", {"name": "upstream", **up, **{k: data[k] for k in SOURCE_KEYS if k in data}})]
 
 
-AVAILABLE_MODES = ("snapshot",)  # the others arrive with their modules (tasks/modes/)
+AVAILABLE_MODES = ("snapshot", "merge")  # the others arrive with their modules (tasks/modes/)
 
 
 def _check_sources(data: dict[str, Any]) -> str | None:
@@ -617,6 +670,8 @@ def _glob_lists(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         yield f"checks.{i}.when", c.get("when") or ()
     for i, rule in enumerate(data.get("couple") or ()):
         yield f"couple.{i}", rule
+    for i, rule in enumerate(data.get("policy") or ()):
+        yield f"policy.{i}.paths", rule["paths"]
 
 
 def _check_globs(data: dict[str, Any]) -> str | None:
@@ -814,6 +869,8 @@ def _describe(err: Any) -> str:  # a jsonschema.ValidationError
     if err.validator == "pattern":
         allowed = "lowercase letters, digits, '-' or '_'" if "a-z0-9]" in err.validator_value and "A-Z" not in \
             err.validator_value else "letters, digits, '.', '-' or '_'"
+        if key.endswith("min_age"):
+            return f"key '{key}': expected a duration such as 3d, 12h or 1w2d, got {_short(err.instance)}"
         if key.startswith("containers") or key.endswith("memory"):
             return f"key '{key}': expected a size such as 512m or 4g, got {_short(err.instance)}"
         return f"key '{key}': name {_short(err.instance)} must be {allowed}"
@@ -855,7 +912,7 @@ def _source(path: Path, here: Path, url_key: str, src: dict[str, Any], data: dic
                       for r in src.get("rewrite") or ()),
         ignore=tuple(src.get("ignore", data.get("ignore", DEFAULT_IGNORE))),
         deny=tuple(src.get("deny", data.get("deny", DEFAULT_DENY))),
-        written={k: src[k] for k in ("url", "ref") if k in src})
+        written={k: src[k] for k in ("url", "ref") if k in src}, options=_mode_options(src))
 
 
 def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) -> Config:
@@ -894,6 +951,8 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         gates=tuple(data.get("gates", GATES)),
         couple=tuple(tuple(rule) for rule in data.get("couple") or ()),
         publish=_publish(data.get("publish") or {}),
+        max_commits=(data.get("slices") or {}).get("max_commits", 20),
+        policy=tuple(PolicyRule(tuple(r["paths"]), r["take"]) for r in data.get("policy") or ()),
         raw={**data, "upstream": first.written},
     )
 

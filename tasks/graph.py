@@ -145,11 +145,16 @@ def _source_section(c: Context, *keys: str) -> dict[str, Any]:
     return section
 
 
+def _detects_base(c: Context) -> bool:
+    """Snapshot mode without a configured ``base`` finds one by content; merge and cherry-pick need none."""
+    return c.cfg.base is None and (not c.cfg.sources or c.cfg.current.mode == "snapshot")
+
+
 def task_base() -> Any:
     """Find the upstream commit the fork was copied from, by content (reports/base.md); when a source sets no base."""
 
     def make(c: Context, name: str) -> dict[str, Any]:
-        if c.cfg.base is not None:
+        if not _detects_base(c):
             return {"actions": None, "uptodate": [True]}
         targets = [_rel(c, "base.json"), _rel(c, "base.md")]
         return {
@@ -172,7 +177,7 @@ def task_drift() -> Any:
         targets = [_rel(c, "drift.json"), _rel(c, "drift.md")]
         return {
             "actions": [(actions.do_drift, [c])],
-            "file_dep": [_rel(c, "upstream.json")] + ([_rel(c, "base.json")] if c.cfg.base is None else []),
+            "file_dep": [_rel(c, "upstream.json")] + ([_rel(c, "base.json")] if _detects_base(c) else []),
             "targets": targets,
             "clean": _cleans((clean.remove, [c.ws, targets])),
             "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,

@@ -7,12 +7,14 @@ a slice's changes are upstream's blobs, clean 3-way merges and deletions
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from tasks.config import Config
 from tasks.core.classify import Bases
+from tasks.core.plan import Plan, plan_waves
+from tasks.engine import slices
 from tasks.engine.slices import prepare_slice
 from tasks.repo import drift as tree_drift
 from tasks.repo import state
@@ -20,10 +22,20 @@ from tasks.repo.importer import Prepared
 from tasks.workspace import Workspace
 
 name = "snapshot"
+joint_retry = True  # what a wave deferred is retried together when it ends
 
 
 def drift(cfg: Config, mirror: Path, upstream: str, bases: Bases | None, window: set[str] | None) -> dict[str, Any]:
     return tree_drift.compute(cfg, mirror, upstream, bases, window)
+
+
+def plan(cfg: Config, report: Mapping[str, Any], history: Callable[[], Any]) -> Plan:
+    return plan_waves(report, cfg.waves, cfg.max_files, cfg.couple, history())
+
+
+def run_slice(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any],
+              name: str, run_id: str = "run", runner: Any = None) -> dict[str, Any]:
+    return slices.run_slice(cfg, ws, mirror, plan, drift, name, runner, run_id=run_id, prepare=prepare)
 
 
 def prepare(cfg: Config, ws: Workspace, mirror: Path, slice_: Mapping[str, Any], drift: Mapping[str, Any],

@@ -1,0 +1,202 @@
+"""Merge mode on real repositories: a fork cloned from its upstream at commit 20 of 40, with commits of its own."""
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from conftest import commit_tree, git_out, make_repo, run_doit, write_config
+from slicekit import read, rev, tree
+
+AT, N = 20, 40
+SHARED = "line1\nline2\nline3\n"
+
+
+class Merge(NamedTuple):
+    root: Path
+    upstream: Path
+    fork: Path
+    ws: Path
+    shas: list[str]          # upstream commits 1..N (index k-1 is commit k)
+    fork_tip: str
+    runs: Path               # one line per check run
+
+    @property
+    def reports(self) -> Path:
+        return self.ws / "reports"
+
+    def sync(self) -> str:
+        return rev(self.fork, "refs/heads/sync/upstream") or ""
+
+    def holds(self, k: int) -> bool:
+        return _ancestor(self.fork, self.shas[k - 1], self.sync())
+
+    def check_runs(self) -> int:
+        return len(self.runs.read_text().splitlines()) if self.runs.exists() else 0
+
+
+def _ancestor(repo: Path, a: str, b: str) -> bool:
+    return subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", a, b]).returncode == 0
+
+
+def build(root: Path, *, bad_at: int | None = None, conflict_at: int | None = None, fork_own: bool = True,
+          checks: bool = True, top: dict[str, Any] | None = None, **source: Any) -> Merge:
+    up = make_repo(root / "upstream.git", bare=True)
+    files = {"README.md": "# up\n", "src/app.txt": "fine\n", "shared.txt": SHARED}
+    shas, at_fork = [], {}
+    for k in range(1, N + 1):
+        files = {**files, f"src/m{k:02}.txt": f"m{k}\n"}
+        if k == bad_at:
+            files["src/app.txt"] = "BROKEN\n"
+        if k == conflict_at:
+            files["shared.txt"] = "line1\nupstream\nline3\n"
+        shas.append(commit_tree(up, files, message=f"feat: upstream {k}", tick=k, tag=f"c{k}" if k == AT else None,
+                                author="Up <up@example.com>"))
+        if k == AT:
+            at_fork = dict(files)
+    fork = make_repo(root / "fork")
+    git_out(fork, "fetch", "--quiet", "--no-tags", "--update-head-ok", str(up), f"refs/tags/c{AT}:refs/heads/main")
+    tip = shas[AT - 1]
+    if fork_own:
+        mine = {**at_fork, "fork/notes.txt": "ours\n"}
+        if conflict_at:
+            mine["shared.txt"] = "line1\nfork\nline3\n"
+        tip = commit_tree(fork, mine, message="fork: our notes", tick=100, author="Fork <f@example.com>")
+    ws = root / "ws"
+    ws.mkdir()
+    runs = root / "runs.log"
+    cfg: dict[str, Any] = {
+        "sources": [{"name": "upstream", "url": "../upstream.git", "ref": "main", "mode": "merge", **source}],
+        "fork": {"path": "../fork", "branch": "main"},
+        "waves": {"a": {"buckets": ["*"]}},
+        "gates": [],
+    }
+    cfg.update(top or {})
+    if checks:
+        cfg["checks"] = [{"name": "app", "run": f"echo run >> {runs}; ! grep -q BROKEN src/app.txt"}]
+    write_config(ws, cfg)
+    return Merge(root, up, fork, ws, shas, tip, runs)
+
+
+def outcome(m: Merge, name: str = "slice-1") -> dict[str, Any]:
+    return read(m.reports / "slices" / name / "outcome.json")
+
+
+def backups(m: Merge) -> list[str]:
+    return git_out(m.fork, "for-each-ref", "--format=%(refname)", "refs/forkwave/backup/").split()
+
+
+def test_fast_forward_when_the_sync_branch_has_no_commits_of_its_own(tmp_path: Path) -> None:
+    m = build(tmp_path, fork_own=False, checks=False)
+    res = run_doit(m.ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert m.sync() == m.shas[-1]  # fast-forward: the upstream tip itself, no merge commit
+    assert rev(m.fork, "refs/heads/main") == m.fork_tip  # fork.branch is never written
+    assert backups(m) == [f"refs/forkwave/backup/sync/upstream/{m.fork_tip}"]
+    moves = outcome(m)["range"]["moves"]
+    assert [mv["how"] for mv in moves] == ["fast-forward"] and moves[0]["commits"] == N - AT
+
+
+def test_a_merge_commit_keeps_every_fork_commit(tmp_path: Path) -> None:
+    m = build(tmp_path, checks=False)
+    res = run_doit(m.ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    tip = m.sync()
+    parents = git_out(m.fork, "rev-list", "--parents", "-n1", tip).split()[1:]
+    assert parents == [m.fork_tip, m.shas[-1]]  # first parent: the sync branch's own line
+    assert _ancestor(m.fork, m.fork_tip, tip) and m.holds(N)
+    files = tree(m.fork, tip)
+    assert files["fork/notes.txt"][1] == b"ours\n" and files[f"src/m{N}.txt"][1] == f"m{N}\n".encode()
+    assert backups(m) == [f"refs/forkwave/backup/sync/upstream/{m.fork_tip}"]
+    out = outcome(m)
+    assert out["status"] == "adopted" and out["commits"] == [tip]
+    assert rev(m.fork, "refs/heads/main") == m.fork_tip
+    again = run_doit(m.ws)  # nothing new: nothing moves
+    assert again.returncode == 0 and m.sync() == tip
+
+
+def test_a_check_breaking_at_31_lands_up_to_30_and_names_31(tmp_path: Path) -> None:
+    m = build(tmp_path, bad_at=31)
+    res = run_doit(m.ws)
+    assert res.returncode == 2, res.stdout + res.stderr  # work left for a person
+    assert m.holds(30) and not m.holds(31)
+    assert _ancestor(m.fork, m.fork_tip, m.sync())
+    out = outcome(m)
+    culprit = out["culprit"]
+    assert culprit["sha"] == m.shas[30] and culprit["subject"] == "feat: upstream 31"
+    assert culprit["kind"] == "checks" and culprit["landed_before"] == 10 and culprit["position"] == 11
+    bound = math.ceil(math.log2(N - AT)) + 2
+    assert culprit["runs"] <= bound
+    assert m.check_runs() <= bound  # the baseline's run answers the bisection's start from the memo
+    assert out["status"] == "split" and out["deferred"][0]["commit"] == m.shas[30]
+    report = (m.reports / "slices" / "slice-1" / "report.md").read_text()
+    assert m.shas[30][:10] in report and "feat: upstream 31" in report and "Up <up@example.com>" in report
+    before = m.check_runs()
+    again = run_doit(m.ws)  # nothing changed: the memo answers, no check runs
+    assert again.returncode == 2 and m.check_runs() == before and not m.holds(31)
+    # a person merges 31 with a fix on the sync branch, from a checkout of their own
+    person_merges(m, 31, {"src/app.txt": "fine\n"})
+    done = run_doit(m.ws)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert m.holds(N) and tree(m.fork, m.sync())["src/app.txt"][1] == b"fine\n"
+    out = outcome(m)
+    assert out["status"] == "adopted" and out["culprit"] is None
+    assert {r["path"] for r in out["resolved"]} == {"src/app.txt", "src/m31.txt"}
+
+
+def person_merges(m: Merge, k: int, fixes: dict[str, str]) -> None:
+    """A person's merge of upstream commit ``k`` on the sync branch in a worktree of their own, with ``fixes``."""
+    wt = m.root / "person"
+    git_out(m.fork, "worktree", "add", "--quiet", str(wt), "sync/upstream")
+    subprocess.run(["git", "-C", str(wt), "merge", "--quiet", "--no-edit", m.shas[k - 1]], capture_output=True)
+    for path, text in fixes.items():
+        (wt / path).write_text(text)
+        git_out(wt, "add", path)
+    git_out(wt, "commit", "--quiet", "--allow-empty", "--no-edit", "-m", f"merge upstream {k} with a fix")
+    git_out(m.fork, "worktree", "remove", str(wt))
+
+
+def test_ranges_after_a_culprit_wait_behind_it(tmp_path: Path) -> None:
+    m = build(tmp_path, bad_at=31, top={"slices": {"max_commits": 5}})
+    res = run_doit(m.ws)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert [outcome(m, f"slice-{k}")["status"] for k in (1, 2, 3, 4)] == ["adopted", "adopted", "reverted", "reverted"]
+    assert outcome(m, "slice-3")["culprit"]["sha"] == m.shas[30]
+    waits = outcome(m, "slice-4")["deferred"][0]
+    assert waits["blocked_by"] == m.shas[30] and waits["waits_for"] == m.shas[34]
+    assert "slice-3" in waits["reason"] and "feat: upstream 31" in waits["reason"]
+    assert m.holds(30) and not m.holds(31)
+
+
+def test_a_conflict_lands_the_prefix_and_writes_diff3_files(tmp_path: Path) -> None:
+    m = build(tmp_path, conflict_at=25, checks=False)
+    res = run_doit(m.ws)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert m.holds(24) and not m.holds(25)
+    out = outcome(m)
+    assert out["status"] == "conflicted" and out["culprit"]["kind"] == "conflict"
+    assert out["culprit"]["sha"] == m.shas[24] and out["culprit"]["conflicted"] == ["shared.txt"]
+    assert [c["path"] for c in out["conflicts"]] == ["shared.txt"] and out["conflicts"][0]["commit"] == m.shas[24]
+    text = (m.reports / "slices" / "slice-1" / "conflicts" / "shared.txt").read_text()
+    assert "<<<<<<< sync" in text and "||||||| base" in text and ">>>>>>> upstream" in text
+    assert "fork" in text and "upstream" in text
+    person_merges(m, 25, {"shared.txt": "line1\nfork and upstream\nline3\n"})
+    done = run_doit(m.ws)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert m.holds(N) and tree(m.fork, m.sync())["shared.txt"][1] == b"line1\nfork and upstream\nline3\n"
+    assert outcome(m)["resolved"][0]["path"] == "shared.txt"
+    assert not (m.reports / "slices" / "slice-1" / "conflicts" / "shared.txt").exists()
+
+
+def test_on_failure_revert_merges_the_culprit_and_reverts_it(tmp_path: Path) -> None:
+    m = build(tmp_path, bad_at=31, on_failure="revert")
+    res = run_doit(m.ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert m.holds(N)
+    assert tree(m.fork, m.sync())["src/app.txt"][1] == b"fine\n"
+    out = outcome(m)
+    assert [r["reverted"] for r in out["reverted"]] == [m.shas[30]]
+    messages = git_out(m.fork, "log", "--format=%B", f"{m.fork_tip}..{m.sync()}", "--first-parent")
+    assert f"This reverts commit {m.shas[30]}" in messages and "on_failure: revert" in messages
+    assert out["culprit"] is None and out["status"] == "adopted"
