@@ -96,6 +96,34 @@ def _mode_options(src: dict[str, Any]) -> ModeOptions:
                        branch=src.get("branch"), types=tuple(src.get("types", d.types)),
                        scopes=tuple(src.get("scopes", ())), exclude_authors=tuple(src.get("exclude_authors", ())),
                        review_breaking=src.get("review_breaking", True), first_parent=src.get("first_parent", True))
+def integration_branch(src: Any) -> str:
+    """A cherry-pick source's own branch: ``branch`` as written, else ``sync/<name>``."""
+    return (src.options.branch if isinstance(src, Source) else src.get("branch")) or \
+        f"sync/{src.name if isinstance(src, Source) else src['name']}"
+
+
+def _check_modes(data: dict[str, Any]) -> str | None:
+    """Keys that only one mode reads, and cherry-pick's integration branches (never the fork's own)."""
+    branch = (data.get("fork") or {}).get("branch", "main")
+    for i, src in enumerate(data.get("sources") or ()):
+        mode = src.get("mode", "snapshot")
+        for key, wants in (("on_failure", "merge"), ("branch", "cherry-pick"), ("types", "cherry-pick"),
+                           ("scopes", "cherry-pick"), ("exclude_authors", "cherry-pick"),
+                           ("review_breaking", "cherry-pick")):
+            if key in src and mode != wants:
+                return f"key 'sources.{i}.{key}': applies to mode: {wants} only (this source is mode: {mode})"
+        if mode == "cherry-pick":
+            name = integration_branch(src)
+            if not _refnames().is_branch_name(name) or name.lower() == branch.lower():
+                return (f"key 'sources.{i}.branch': {name!r} must be a valid branch other than fork.branch "
+                        f"({branch!r})")
+        for j, pattern in enumerate(src.get("exclude_authors") or ()):
+            if len(pattern) > 1 and pattern[0] == pattern[-1] == "/":  # /regex/ (tasks.core.conventional)
+                try:
+                    re.compile(pattern[1:-1])
+                except re.error as exc:
+                    return f"key 'sources.{i}.exclude_authors.{j}': not a valid regex ({exc})"
+    return None
 # --- end of the merge and cherry-pick keys ---------------------------------------------------
 SOURCE_KEYS = ("base", "map", "rewrite", "ignore", "deny")  # per source; top level: the one `upstream:`'s
 SCHEMA: dict[str, Any] = {
@@ -362,8 +390,9 @@ class Config:
                                 f"{', '.join(s.name for s in self.sources)})")
         from dataclasses import replace
 
+        fork = replace(self.fork, sync_branch=integration_branch(src)) if src.mode == "cherry-pick" else self.fork
         return replace(self, upstream=src.upstream, base=src.base, map=src.map, rewrite=src.rewrite,
-                       ignore=src.ignore, deny=src.deny, source=src.name,
+                       ignore=src.ignore, deny=src.deny, source=src.name, fork=fork,
                        raw={**self.raw, "upstream": src.written})
 
     def is_denied(self, path: str) -> bool:
@@ -509,7 +538,7 @@ def _read_yaml(path: Path, text: str) -> Any:
 def _check_semantics(path: Path, data: dict[str, Any]) -> None:
     """What a schema cannot say: branches and refs by git's rules, unsafe map targets, bad globs,
     check kinds, regexes, duplicate check names."""
-    for check in (_check_text, _check_sources, _check_fork, _check_upstream, _check_map, _check_globs, _check_checks,
+    for check in (_check_text, _check_sources, _check_modes, _check_fork, _check_upstream, _check_map, _check_globs, _check_checks,
                   _check_secrets, _check_rewrites, _check_publish):
         problem = check(data)
         if problem:
@@ -576,7 +605,7 @@ def source_dicts(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [("upstream.", "", {"name": "upstream", **up, **{k: data[k] for k in SOURCE_KEYS if k in data}})]
 
 
-AVAILABLE_MODES = ("snapshot", "merge")  # the others arrive with their modules (tasks/modes/)
+AVAILABLE_MODES = ("snapshot", "merge", "cherry-pick")  # the others arrive with their modules (tasks/modes/)
 
 
 def _check_sources(data: dict[str, Any]) -> str | None:
