@@ -134,7 +134,8 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "upstream": {"type": "object", "additionalProperties": False, "required": ["url"],
                      "properties": {"url": {"type": "string", "minLength": 1},
-                                    "ref": {"type": "string", "minLength": 1}}},
+                                    "ref": {"type": "string", "minLength": 1},
+                                    "min_age": MODE_KEYS["min_age"]}},
         "sources": {"type": "array", "minItems": 1, "items": {
             "type": "object", "additionalProperties": False, "required": ["name", "url"],
             "properties": {"name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
@@ -663,7 +664,8 @@ def _check_upstream(data: dict[str, Any]) -> str | None:
         if src["url"].startswith("-"):
             return f"key '{url_key}url': {src['url']!r} starts with '-' and would be read as a git option"
         ref = src.get("ref", "main")
-        if not _refnames().is_ref_name(ref):
+        glob = ref.startswith("tags/") and any(ch in ref for ch in "*?[")  # follow the newest matching tag
+        if not _refnames().is_ref_name(re.sub(r"[*?]|\[[^]]*\]", "x", ref) if glob else ref):
             return (f"key '{url_key}ref': {ref!r} is not a valid branch, tag or commit name "
                     "(git check-ref-format)")
     return None

@@ -150,6 +150,31 @@ def _detects_base(c: Context) -> bool:
     return c.cfg.base is None and (not c.cfg.sources or c.cfg.current.mode == "snapshot")
 
 
+def _mode_keys(c: Context) -> dict[str, Any]:
+    """A source's merge and cherry-pick keys, for its drift's up-to-date test (none: the key is left out)."""
+    src = c.cfg.current if c.cfg.sources else None
+    if src is None or (src.mode == "snapshot" and not src.options.min_age):
+        return {}
+    return {"mode": src.mode, "options": c.cfg.section("max_commits")["max_commits"], "keys": repr(src.options)}
+
+
+def _not_ripened(c: Context) -> Any:
+    """uptodate: no upstream commit held back by ``min_age`` has become old enough since the drift."""
+
+    def check() -> bool:
+        path = c.ws.source_report("drift.json")
+        if not path.exists():
+            return False
+        ripens = (read_json(path).get("cooldown") or {}).get("ripens_at")
+        if not ripens:
+            return True
+        from datetime import datetime, timezone
+
+        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") < ripens
+
+    return check
+
+
 def task_base() -> Any:
     """Find the upstream commit the fork was copied from, by content (reports/base.md); when a source sets no base."""
 
@@ -181,7 +206,7 @@ def task_drift() -> Any:
             "targets": targets,
             "clean": _cleans((clean.remove, [c.ws, targets])),
             "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
-                                         "since": c.since}), _fork_unchanged(c)],
+                                         "since": c.since, **_mode_keys(c)}), _fork_unchanged(c), _not_ripened(c)],
             "verbosity": 2,
         }
 
@@ -245,11 +270,17 @@ def task_plan() -> dict[str, Any]:
         "clean": _cleans((clean.remove, [ctx.ws, targets])),
         # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
         # change that moves no planned path leaves drift.json, and so the coupling, as it was
-        "uptodate": [config_changed(ctx.cfg.section("waves", "max_files", "couple"))
-                     if not ctx.cfg.several else config_changed({**ctx.cfg.section("waves", "max_files", "couple"),
+        "uptodate": [config_changed(ctx.cfg.section("waves", "max_files", "couple", *_commit_keys(ctx)))
+                     if not ctx.cfg.several else config_changed({**ctx.cfg.section("waves", "max_files", "couple",
+                                                                                   *_commit_keys(ctx)),
                                                                  "sources": ctx.sources})],
         "verbosity": 2,
     }
+
+
+def _commit_keys(ctx: Context) -> tuple[str, ...]:
+    """``slices.max_commits`` cuts the plan of a merge or cherry-pick source (left out for snapshot-only configs)."""
+    return ("max_commits",) if any(s.mode != "snapshot" for s in ctx.cfg.sources) else ()
 
 
 # --- slices and waves (created after plan, from reports/plan.json) -------------------

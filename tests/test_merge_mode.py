@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import math
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from conftest import commit_tree, git_out, make_repo, run_doit, write_config
 from slicekit import read, rev, tree
+from tasks.repo.synth import EPOCH
 
 AT, N = 20, 40
+NOW_TICK = (int(time.time()) - EPOCH) // 60
 SHARED = "line1\nline2\nline3\n"
 
 
@@ -41,7 +44,8 @@ def _ancestor(repo: Path, a: str, b: str) -> bool:
 
 
 def build(root: Path, *, bad_at: int | None = None, conflict_at: int | None = None, fork_own: bool = True,
-          checks: bool = True, top: dict[str, Any] | None = None, **source: Any) -> Merge:
+          checks: bool = True, top: dict[str, Any] | None = None, recent_from: int | None = None,
+          tags: dict[int, str] | None = None, **source: Any) -> Merge:
     up = make_repo(root / "upstream.git", bare=True)
     files = {"README.md": "# up\n", "src/app.txt": "fine\n", "shared.txt": SHARED}
     shas, at_fork = [], {}
@@ -51,7 +55,9 @@ def build(root: Path, *, bad_at: int | None = None, conflict_at: int | None = No
             files["src/app.txt"] = "BROKEN\n"
         if k == conflict_at:
             files["shared.txt"] = "line1\nupstream\nline3\n"
-        shas.append(commit_tree(up, files, message=f"feat: upstream {k}", tick=k, tag=f"c{k}" if k == AT else None,
+        tick = k if recent_from is None or k < recent_from else NOW_TICK - (N - k)  # minutes before now
+        tag = f"c{k}" if k == AT else (tags or {}).get(k)
+        shas.append(commit_tree(up, files, message=f"feat: upstream {k}", tick=tick, tag=tag,
                                 author="Up <up@example.com>"))
         if k == AT:
             at_fork = dict(files)
@@ -200,3 +206,20 @@ def test_on_failure_revert_merges_the_culprit_and_reverts_it(tmp_path: Path) -> 
     messages = git_out(m.fork, "log", "--format=%B", f"{m.fork_tip}..{m.sync()}", "--first-parent")
     assert f"This reverts commit {m.shas[30]}" in messages and "on_failure: revert" in messages
     assert out["culprit"] is None and out["status"] == "adopted"
+
+
+def test_min_age_merges_only_commits_old_enough(tmp_path: Path) -> None:
+    m = build(tmp_path, checks=False, recent_from=36, min_age="3d")
+    res = run_doit(m.ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert m.holds(35) and not m.holds(36)  # 36..40 were committed minutes ago
+    drift = read(m.reports / "drift.json")
+    assert drift["cooldown"]["waiting"] == 5 and drift["cooldown"]["ripens_at"]
+
+
+def test_a_tag_glob_follows_the_newest_release(tmp_path: Path) -> None:
+    m = build(tmp_path, checks=False, tags={25: "v1.0.0", 30: "v1.1.0", 33: "v1.2.0-rc.1"}, ref="tags/v*")
+    res = run_doit(m.ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert m.holds(30) and not m.holds(31)  # the release candidate is no release
+    assert read(m.reports / "upstream.json")["sha"] == m.shas[29]
