@@ -223,3 +223,45 @@ def test_a_tag_glob_follows_the_newest_release(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     assert m.holds(30) and not m.holds(31)  # the release candidate is no release
     assert read(m.reports / "upstream.json")["sha"] == m.shas[29]
+
+
+# --- per-path policies (merge mode, and snapshot mode's both-changed files) -----------------------
+
+def test_policy_takes_a_side_for_conflicting_hunks_in_merge_mode(tmp_path: Path) -> None:
+    m = build(tmp_path, conflict_at=25, checks=False, top={"policy": [{"paths": ["shared.*"], "take": "upstream"}]})
+    res = run_doit(m.ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert m.holds(N) and tree(m.fork, m.sync())["shared.txt"][1] == b"line1\nupstream\nline3\n"
+    out = outcome(m)
+    assert out["reported"] == [{"path": "shared.txt", "reason": out["reported"][0]["reason"]}]
+    assert "take: upstream" in out["reported"][0]["reason"]
+    assert "Forkwave-Policy: shared.txt take upstream" in git_out(m.fork, "log", "-1", "--format=%B", m.sync())
+
+
+def test_policy_fork_and_regenerate_in_merge_mode(tmp_path: Path) -> None:
+    m = build(tmp_path, conflict_at=25, checks=False, top={"policy": [{"paths": ["*.txt"], "take": "fork"}]})
+    assert run_doit(m.ws).returncode == 0
+    assert tree(m.fork, m.sync())["shared.txt"][1] == b"line1\nfork\nline3\n"
+    r = build(tmp_path / "r", conflict_at=25, checks=False,
+              top={"policy": [{"paths": ["shared.txt"], "take": "regenerate"}]})
+    assert run_doit(r.ws).returncode == 0
+    assert outcome(r)["reported"][0]["reason"].startswith("policy take: regenerate")
+
+
+def test_policy_settles_a_both_changed_file_in_snapshot_mode(tmp_path: Path) -> None:
+    from slicekit import build as snapshot_build
+    from slicekit import outcome as snapshot_outcome
+
+    base = {"app/a.txt": "1\n2\n3\n", "docs/guide.md": "a\nb\nc\n"}
+    upstream = {"app/a.txt": "1\nU\n3\n", "docs/guide.md": "a\nUP\nc\n"}
+    fork = {"app/a.txt": "1\nF\n3\n", "docs/guide.md": "a\nFORK\nc\n"}
+    repos = snapshot_build(tmp_path, base, upstream, fork,
+                           policy=[{"paths": ["docs/**"], "take": "upstream"}, {"paths": ["app/**"], "take": "fork"}])
+    res = run_doit(repos.workspace)
+    assert res.returncode == 0, res.stdout + res.stderr
+    tip = rev(repos.fork, "refs/heads/sync/upstream") or ""
+    files = tree(repos.fork, tip)
+    assert files["docs/guide.md"][1] == b"a\nUP\nc\n" and files["app/a.txt"][1] == b"1\nF\n3\n"
+    out = snapshot_outcome(repos, "slice-1")
+    assert {r["path"] for r in out["reported"]} == {"app/a.txt", "docs/guide.md"}
+    assert out["status"] == "adopted"

@@ -28,7 +28,7 @@ from tasks.engine.memo import Memo
 from tasks.engine.status import find_slice, load_outcome, on_sync_branch, slice_dir
 from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
 from tasks.hashing import digest
-from tasks.repo import commits, git, landing, merge, worktree
+from tasks.repo import commits, git, landing, merge, policy, worktree
 from tasks.repo.commits import TreeMerge
 from tasks.repo.importer import Change
 from tasks.workspace import Workspace
@@ -54,13 +54,17 @@ class Range:
     tip: str
     attempts: list[dict[str, Any]] = field(default_factory=list)
     moves: list[dict[str, Any]] = field(default_factory=list)
+    taken: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def fork(self) -> Path:
         return self.cfg.fork.path
 
     def merged(self, sha: str) -> TreeMerge:
-        return commits.merge(self.fork, self.tip, sha)
+        """``sha`` merged into the tip, conflicts a ``policy:`` rule covers resolved (``self.taken``)."""
+        fixed, taken = policy.resolve(self.fork, commits.merge(self.fork, self.tip, sha), self.cfg.policy)
+        self.taken[(self.tip, sha)] = taken
+        return fixed
 
     def passes(self, tree: str, label: str) -> tuple[bool, list[Any]]:
         """The checks' verdict on ``tree`` (a candidate on top of the current tip), through the memo."""
@@ -187,8 +191,12 @@ def move(run: Range, commit: Commit, count: int) -> None:
     message = (f"forkwave: merge upstream {commit.short} into {run.cfg.fork.sync_branch} ({count} commit"
                f"{'s' if count != 1 else ''})\n\n{commit.subject}\n\nUpstream-Revision: {commit.sha}\n"
                f"Forkwave-Slice: {run.name}\n")
+    taken = run.taken.get((run.tip, commit.sha), ())
+    if taken:
+        message += "".join(f"Forkwave-Policy: {p} take {t}\n" for p, t in taken)
     new, how = landing.land_commit(run.fork, run.tip, commit.sha, merged.tree, message)
-    run.moves.append({"to": new, "upstream": commit.sha, "how": how, "commits": count})
+    run.moves.append({"to": new, "upstream": commit.sha, "how": how, "commits": count,
+                      **({"policy": [{"path": p, "take": t} for p, t in taken]} if taken else {})})
     run.tip = new
 
 
@@ -244,7 +252,8 @@ def build_outcome(cfg: Config, ws: Workspace, plan: Mapping[str, Any], slice_: M
         "files": [{"path": f["path"], "class": f["class"], "bucket": f.get("bucket")}
                   for f in sorted(slice_["files"], key=lambda f: f["path"])],
         "adopted": adopted, "landed": landed, "removed": [], "deferred": deferred, "conflicts": conflicts,
-        "resolved": resolved, "rolled_back": [], "reported": [], "applied_before": [], "groups_split": [],
+        "resolved": resolved, "rolled_back": [], "reported": policy_reported(run), "applied_before": [],
+        "groups_split": [],
         "range": {"commits": list(shas), "held_before": held_before, "held": now_held, "moves": run.moves},
         "reverted": [m for m in run.moves if m["how"] == "revert"],
         "culprit": culprit_json(culprit) if culprit else None,
@@ -271,6 +280,16 @@ def waiting(ws: Workspace, plan: Mapping[str, Any], slice_: Mapping[str, Any], f
             "checks": [], "output": "", "waits_for": waits, "blocked_by": blocker[1]["sha"] if blocker else None,
             "next": f"resolve {blocker[0] if blocker else 'the earlier slice'} first (its report says how); this "
                     "range follows on the next `doit`"}
+
+
+def policy_reported(run: Range) -> list[dict[str, str]]:
+    """Paths a ``policy:`` rule settled in this run's merges (``regenerate``: a check must rebuild them)."""
+    out = {}
+    for m in run.moves:
+        for t in m.get("policy", ()):
+            out[t["path"]] = (policy.REGENERATE if t["take"] == "regenerate" else
+                              f"policy take: {t['take']} for its conflicting hunks (merge of {m['upstream'][:10]})")
+    return [{"path": p, "reason": r} for p, r in sorted(out.items())]
 
 
 def culprit_json(culprit: Culprit) -> dict[str, Any]:
