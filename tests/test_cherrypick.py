@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from conftest import commit_tree, git_out, make_repo, run_doit, write_config
 from slicekit import read, rev, tree
+from tasks.repo.synth import EPOCH
 
 BASE = {"web/app.txt": "app\n", "web/README.md": "# web\n", "api/main.txt": "main\n"}
 
@@ -52,6 +54,7 @@ WEB = [
     ("broken", "feat(ui): a helper", {"web/lib.txt": "BROKEN\n"}),
     ("tweak", "fix(ui): tune the helper", {"web/lib.txt": "BROKEN, tuned\n"}),
     ("last", "feat(ui): the last one", {"web/last.txt": "last\n"}),
+    ("breaking", "feat(ui)!: drop the old banner", {"web/banner.txt": None, "web/banner2.txt": "b2\n"}),
 ]
 API = [
     ("endpoint", "feat: a v2 endpoint", {"api/v2.txt": "v2\n"}),
@@ -106,7 +109,7 @@ def test_two_sibling_sources_filtered_picked_and_remembered(tmp_path: Path) -> N
     web = s.branch("web")
     picks = [m for m in messages(s.fork, f"main..{web}") if "cherry picked from" in m]
     picked = {line.split()[-1].rstrip(")") for m in picks for line in m.splitlines() if "cherry picked from" in line}
-    assert picked == {s.web["banner"], s.web["config"], s.web["last"]}
+    assert picked == {s.web["banner"], s.web["config"], s.web["last"], s.web["breaking"]}
     assert all("Forkwave-Source: web" in m for m in picks)
     files = tree(s.fork, web)
     assert files["web/app.txt"][1] == b"app v2\n" and ".env" not in files  # the denied path was dropped
@@ -122,6 +125,7 @@ def test_two_sibling_sources_filtered_picked_and_remembered(tmp_path: Path) -> N
     assert "fails its checks" in dropped[s.web["broken"]]["reason"]
     assert dropped[s.web["tweak"]]["reason"].startswith(f"needs {s.web['broken'][:10]}")
     assert out["status"] == "split"
+    assert out["review"] == [s.web["breaking"]]  # a breaking change is picked for a person to review
     api = s.branch("api")
     assert [m.splitlines()[0] for m in messages(s.fork, f"main..{api}") if "cherry picked" in m] == ["feat: a v2 endpoint"]
     assert rev(s.fork, "refs/heads/main") != web  # the fork's own branch is never written
@@ -130,7 +134,7 @@ def test_two_sibling_sources_filtered_picked_and_remembered(tmp_path: Path) -> N
     subprocess.run(["git", "clone", "--quiet", str(s.fork), str(clone)], check=True)
     state = json.loads(git_out(clone, "show", "origin/sync/web:.forkwave/sync-state.json"))
     record = state["sources"]["web"]["cherry-pick"]
-    assert record["cursor"] == s.web["last"]
+    assert record["cursor"] == s.web["breaking"]
     assert record["processed"][s.web["banner"]].startswith("picked as ")
     assert set(record["dropped"]) == {s.web["broken"], s.web["tweak"]}
     # nothing new: no check runs, nothing moves
@@ -144,3 +148,55 @@ def test_two_sibling_sources_filtered_picked_and_remembered(tmp_path: Path) -> N
     third = run_doit(fresh)
     assert third.returncode == 2, third.stdout + third.stderr
     assert s.check_runs() == before and (s.branch("web"), s.branch("api")) == tips
+
+
+def test_a_dropped_commit_is_tried_again_only_when_what_it_depends_on_changes(tmp_path: Path) -> None:
+    s = build(tmp_path)
+    assert run_doit(s.ws).returncode == 2
+    runs = s.check_runs()
+    assert run_doit(s.ws).returncode == 2 and s.check_runs() == runs  # same checks, same files: not tried
+    relaxed = config(s.web, s.api, s.runs)
+    relaxed["checks"] = [{"name": "build", "run": f"echo run >> {s.runs}; ! grep -rq NOPE web api"}]
+    write_config(s.ws, relaxed)
+    res = run_doit(s.ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert s.check_runs() > runs
+    files = tree(s.fork, s.branch("web"))
+    assert files["web/lib.txt"][1] == b"BROKEN, tuned\n"  # the helper and the commit that needed it
+    record = json.loads(git_out(s.fork, "show", "sync/web:.forkwave/sync-state.json"))["sources"]["web"]["cherry-pick"]
+    assert record["dropped"] == {} and record["processed"][s.web["tweak"]].startswith("picked as ")
+
+
+def one_source(root: Path, source: dict[str, Any], *, young: bool) -> tuple[Path, Path]:
+    """A web repository: a release ``v1.0.0`` (old), then a commit made a minute ago (``young``) or long ago."""
+    web = sibling(root / "web.git", WEB[:1])
+    commit_tree(root / "web.git", {**BASE, "web/banner.txt": "banner\n"}, message="chore: release", tag="v1.0.0",
+                tick=2)
+    tick = (int(time.time()) - EPOCH) // 60 - 1 if young else 3
+    commit_tree(root / "web.git", {**BASE, "web/banner.txt": "banner\n", "web/later.txt": "later\n"},
+                message="feat(ui): after the release", tick=tick)
+    fork = make_repo(root / "fork")
+    commit_tree(fork, BASE, message="product")
+    ws = root / "ws"
+    ws.mkdir()
+    cfg = config(web, {"base": ""}, root / "runs.log")
+    cfg["sources"] = [{**cfg["sources"][0], **source}]
+    write_config(ws, cfg)
+    return fork, ws
+
+
+def test_min_age_holds_back_young_commits(tmp_path: Path) -> None:
+    fork, ws = one_source(tmp_path, {"min_age": "1d"}, young=True)
+    res = run_doit(ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    files = tree(fork, rev(fork, "refs/heads/sync/web") or "")
+    assert "web/banner.txt" in files and "web/later.txt" not in files
+    assert read(ws / "reports" / "drift.json")["cooldown"]["waiting"] == 1
+
+
+def test_a_tag_glob_follows_the_newest_release(tmp_path: Path) -> None:
+    fork, ws = one_source(tmp_path, {"ref": "tags/v*"}, young=False)
+    res = run_doit(ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    files = tree(fork, rev(fork, "refs/heads/sync/web") or "")
+    assert "web/banner.txt" in files and "web/later.txt" not in files  # the release, not main

@@ -69,12 +69,12 @@ class Picks:
         return verdict.passed, results
 
     def bring(self, tree: str) -> None:
-        """Copy the source's objects a candidate tree needs into the fork: the new trees and blobs
+        """Copy the source's objects a candidate tree needs into the fork: the root, the new trees and blobs
         (``diff-tree -t`` lists both; an unchanged subtree is one the fork holds already)."""
         out = git.git(self.fork, "diff-tree", "-r", "-t", "-z", "--no-renames", "--no-abbrev",
                       git.tree_of(self.fork, self.tip), tree, env=self.env)
-        importer.copy_objects(self.mirror, self.fork, [c.new[1] for c in git.parse_diff_raw(out)
-                                                        if c.new and c.new[0] != "160000"])
+        importer.copy_objects(self.mirror, self.fork, [tree] + [c.new[1] for c in git.parse_diff_raw(out)
+                                                                if c.new and c.new[0] != "160000"])
 
     def land_pick(self, info: Commit, tree: str) -> None:
         new = commits.commit_pick(self.fork, tree, self.tip, info, self.cfg.source, env=self.env)
@@ -147,7 +147,7 @@ def _still_dropped(run: Picks, record: Mapping[str, Any], todo: list[dict[str, A
 
 def whole_chain(run: Picks, todo: Sequence[dict[str, Any]]) -> bool:
     """Pick every commit in turn (trees only) and judge the end once; True when it all landed."""
-    tip, trees = run.tip, []
+    tip, trees, last = run.tip, [], None
     for c in todo:
         p = run.pick(c["sha"], tip, _drop(c))
         if p.empty:
@@ -158,13 +158,14 @@ def whole_chain(run: Picks, todo: Sequence[dict[str, Any]]) -> bool:
         info = commits.commit_info(run.fork, c["sha"], env=run.env)
         tip = commits.commit_tree(run.fork, p.tree or "", (tip,), "candidate\n", env=run.env)
         trees.append((c, p.tree, info))
+        last = p.tree  # may be one of the source's own trees, not yet in the fork: judged (and brought) by id
     if tip == run.tip:
         run.skipped += [{"sha": c["sha"], "subject": c["subject"], "reason": why} for c, _, why in trees]
         return True
-    ok, _ = run.passes(git.tree_of(run.fork, tip), f"all {len(todo)} commits")
+    ok, _ = run.passes(last or "", f"all {len(todo)} commits")
     if not ok:
         return False
-    run.bring(git.tree_of(run.fork, tip))
+    run.bring(last or "")
     for c, tree, info in trees:
         if tree is None:
             run.skipped.append({"sha": c["sha"], "subject": c["subject"], "reason": info})
@@ -253,6 +254,9 @@ def build_outcome(cfg: Config, ws: Workspace, plan: Mapping[str, Any], slice_: M
                  "next": ("fix it in the source repository (the next `doit` picks the new commit), or commit the "
                           f"change yourself on {cfg.fork.sync_branch}; it is tried again when its files or the checks "
                           "change")} for d in run.dropped]
+    review = [{"path": f, "reason": f"breaking change {p['sha'][:10]} {p['subject']!r}: picked, for a person to "
+                                    "review"} for p in run.picked if entries[p["sha"]].get("review")
+              for f in entries[p["sha"]]["paths"]]
     status = slices.status_of(error=error is not None, recheck_failed=False, conflicts=False, deferred=bool(deferred),
                               adopted=bool(adopted or kept), rolled_back=False)
     mine = ([c for c in earlier.get("commits", []) if on_sync_branch(cfg, c)] +
@@ -264,8 +268,8 @@ def build_outcome(cfg: Config, ws: Workspace, plan: Mapping[str, Any], slice_: M
         "files": [{"path": f["path"], "class": f["class"], "bucket": f.get("bucket")}
                   for f in sorted(slice_["files"], key=lambda f: f["path"])],
         "adopted": sorted({*adopted, *kept}), "landed": adopted, "removed": [], "deferred": deferred, "conflicts": [],
-        "resolved": [], "rolled_back": [], "reported": [], "applied_before": [], "groups_split": [],
-        "picked": run.picked, "skipped": run.skipped, "dropped": run.dropped,
+        "resolved": [], "rolled_back": [], "reported": review, "applied_before": [], "groups_split": [],
+        "review": [p["sha"] for p in run.picked if entries[p["sha"]].get("review")], "picked": run.picked, "skipped": run.skipped, "dropped": run.dropped,
         "runs": sum(1 for a in run.attempts if a["ran"]), "attempts": run.attempts, "duration": round(duration, 3),
         "validated_with": fingerprint(cfg, sorted(files)), "run": None,
         "inputs": {"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha", ""),
