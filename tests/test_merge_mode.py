@@ -7,8 +7,12 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import pytest
+
 from conftest import commit_tree, git_out, make_repo, run_doit, write_config
 from slicekit import read, rev, tree
+from tasks.config import load_config
+from tasks.errors import ForkwaveError
 from tasks.repo.synth import EPOCH
 
 AT, N = 20, 40
@@ -265,3 +269,36 @@ def test_policy_settles_a_both_changed_file_in_snapshot_mode(tmp_path: Path) -> 
     out = snapshot_outcome(repos, "slice-1")
     assert {r["path"] for r in out["reported"]} == {"app/a.txt", "docs/guide.md"}
     assert out["status"] == "adopted"
+
+
+# --- the modes' config keys -------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, top, message", [
+    ({"mode": "merge", "min_age": "3 days"}, {}, "key 'sources.0.min_age': expected a duration"),
+    ({"mode": "cherry-pick", "on_failure": "revert"}, {}, "key 'sources.0.on_failure': applies to mode: merge only"),
+    ({"mode": "merge", "scopes": ["x"]}, {}, "key 'sources.0.scopes': applies to mode: cherry-pick only"),
+    ({"mode": "cherry-pick", "branch": "main"}, {}, "key 'sources.0.branch': 'main' must be a valid branch"),
+    ({"mode": "cherry-pick", "branch": "bad..name"}, {}, "must be a valid branch"),
+    ({"mode": "cherry-pick", "exclude_authors": ["/(/"]}, {}, "key 'sources.0.exclude_authors.0': not a valid regex"),
+    ({"mode": "merge"}, {"policy": [{"paths": ["x"], "take": "both"}]}, "key 'policy.0.take': expected one of"),
+    ({"mode": "merge"}, {"policy": [{"paths": ["[z-a]"], "take": "fork"}]}, "key 'policy.0.paths.0'"),
+    ({"mode": "merge"}, {"slices": {"max_commits": 0}}, "key 'slices.max_commits': expected a number >= 1"),
+    ({"mode": "merge", "ref": "tags/v*[", "url": "/x"}, {}, "not a valid branch, tag or commit name"),
+])
+def test_mode_keys_are_checked(tmp_path: Path, source: dict[str, Any], top: dict[str, Any], message: str) -> None:
+    path = write_config(tmp_path, {"sources": [{"name": "upstream", "url": "/x", **source}],
+                                   "fork": {"path": "/f"}, **top})
+    with pytest.raises(ForkwaveError) as err:
+        load_config(path)
+    assert message in str(err.value)
+
+
+def test_mode_keys_load(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"sources": [
+        {"name": "web", "url": "/x", "mode": "cherry-pick", "paths": ["web/**"], "types": ["*"], "min_age": "1w2d"},
+        {"name": "up", "url": "/y", "mode": "merge", "paths": ["src/**"], "on_failure": "revert", "ref": "tags/v*"}],
+        "fork": {"path": "/f"}, "slices": {"max_commits": 7}, "policy": [{"paths": ["docs/**"], "take": "upstream"}]})
+    cfg = load_config(path)
+    assert cfg.for_source("web").fork.sync_branch == "sync/web" and cfg.for_source("up").fork.sync_branch == "sync/upstream"
+    assert cfg.for_source("up").current.options.on_failure == "revert" and cfg.max_commits == 7
+    assert cfg.policy[0].take == "upstream" and cfg.for_source("web").current.options.types == ("*",)
