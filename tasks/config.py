@@ -61,7 +61,6 @@ MODE_KEYS: dict[str, Any] = {
     "branch": {"type": "string", "minLength": 1},    # cherry-pick: the integration branch (sync/<name>)
     "types": _STR_LIST, "scopes": _STR_LIST, "exclude_authors": _STR_LIST,   # cherry-pick filters
     "review_breaking": {"type": "boolean"},
-    "first_parent": {"type": "boolean"},
 }
 _POLICY = {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["paths", "take"],
                                       "properties": {"paths": {**_STR_LIST, "minItems": 1},
@@ -87,7 +86,6 @@ class ModeOptions:
     scopes: tuple[str, ...] = ()
     exclude_authors: tuple[str, ...] = ()
     review_breaking: bool = True
-    first_parent: bool = True
 
 
 def _mode_options(src: dict[str, Any]) -> ModeOptions:
@@ -95,7 +93,7 @@ def _mode_options(src: dict[str, Any]) -> ModeOptions:
     return ModeOptions(min_age=src.get("min_age", d.min_age), on_failure=src.get("on_failure", d.on_failure),
                        branch=src.get("branch"), types=tuple(src.get("types", d.types)),
                        scopes=tuple(src.get("scopes", ())), exclude_authors=tuple(src.get("exclude_authors", ())),
-                       review_breaking=src.get("review_breaking", True), first_parent=src.get("first_parent", True))
+                       review_breaking=src.get("review_breaking", True))
 def integration_branch(src: Any) -> str:
     """A cherry-pick source's own branch: ``branch`` as written, else ``sync/<name>``."""
     return (src.options.branch if isinstance(src, Source) else src.get("branch")) or \

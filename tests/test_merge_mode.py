@@ -145,6 +145,7 @@ def test_a_check_breaking_at_31_lands_up_to_30_and_names_31(tmp_path: Path) -> N
     before = m.check_runs()
     again = run_doit(m.ws)  # nothing changed: the memo answers, no check runs
     assert again.returncode == 2 and m.check_runs() == before and not m.holds(31)
+    assert again.status()["validate:slice-1"] == "up to date"  # waiting for a person, every input as it was
     # a person merges 31 with a fix on the sync branch, from a checkout of their own
     person_merges(m, 31, {"src/app.txt": "fine\n"})
     done = run_doit(m.ws)

@@ -25,9 +25,8 @@ from tasks.core.commit import Commit
 from tasks.errors import CannotRun
 from tasks.engine import slices
 from tasks.engine.memo import Memo
-from tasks.engine.status import find_slice, load_outcome, on_sync_branch, slice_dir
+from tasks.engine.status import commit_inputs, find_slice, load_outcome, on_sync_branch, slice_dir
 from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
-from tasks.hashing import digest
 from tasks.repo import commits, git, landing, merge, policy, worktree
 from tasks.repo.commits import TreeMerge
 from tasks.repo.importer import Change
@@ -124,9 +123,7 @@ def run_range(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any],
     outcome = build_outcome(cfg, ws, plan, slice_, info, shas, start, run, culprit, waits, earlier, error,
                             time.monotonic() - started)
     outcome |= {"validated_with": fingerprint(cfg, [f["path"] for f in slice_["files"]]), "run": run_id,
-                "inputs": {"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha", ""),
-                           "files": digest(sorted(f["path"] for f in slice_["files"])),
-                           "checks": fingerprint(cfg, [f["path"] for f in slice_["files"]]), "sync": run.tip}}
+                "inputs": commit_inputs(cfg, plan, drift, [f["path"] for f in slice_["files"]], run.tip)}
     if run.tip != start:
         landing.backup(cfg, start)
         slices.land(cfg, ws, f"slice-{name}", run.tip, start, f"forkwave: merge {name}", {name: outcome})

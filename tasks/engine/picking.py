@@ -23,7 +23,7 @@ from tasks.core.commit import Commit
 from tasks.errors import CannotRun
 from tasks.engine import slices
 from tasks.engine.memo import Memo
-from tasks.engine.status import find_slice, load_outcome, on_sync_branch, slice_dir
+from tasks.engine.status import commit_inputs, find_slice, load_outcome, on_sync_branch, slice_dir
 from tasks.engine.validate import Validator, baseline, default_runner, fingerprint, verdict_of
 from tasks.hashing import digest
 from tasks.repo import commits, git, importer, pickstate, worktree
@@ -272,8 +272,7 @@ def build_outcome(cfg: Config, ws: Workspace, plan: Mapping[str, Any], slice_: M
         "review": [p["sha"] for p in run.picked if entries[p["sha"]].get("review")], "picked": run.picked, "skipped": run.skipped, "dropped": run.dropped,
         "runs": sum(1 for a in run.attempts if a["ran"]), "attempts": run.attempts, "duration": round(duration, 3),
         "validated_with": fingerprint(cfg, sorted(files)), "run": None,
-        "inputs": {"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha", ""),
-                   "files": digest(sorted(files)), "checks": fingerprint(cfg, sorted(files)), "sync": final},
+        "inputs": commit_inputs(cfg, plan, drift, sorted(files), final),
     }
     if error:
         outcome["error"] = error
