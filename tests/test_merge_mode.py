@@ -49,9 +49,9 @@ def _ancestor(repo: Path, a: str, b: str) -> bool:
 
 def build(root: Path, *, bad_at: int | None = None, conflict_at: int | None = None, fork_own: bool = True,
           checks: bool = True, top: dict[str, Any] | None = None, recent_from: int | None = None,
-          tags: dict[int, str] | None = None, **source: Any) -> Merge:
+          tags: dict[int, str] | None = None, extra: dict[str, str] | None = None, **source: Any) -> Merge:
     up = make_repo(root / "upstream.git", bare=True)
-    files = {"README.md": "# up\n", "src/app.txt": "fine\n", "shared.txt": SHARED}
+    files = {"README.md": "# up\n", "src/app.txt": "fine\n", "shared.txt": SHARED, **(extra or {})}
     shas, at_fork = [], {}
     for k in range(1, N + 1):
         files = {**files, f"src/m{k:02}.txt": f"m{k}\n"}
