@@ -306,6 +306,7 @@ def _var(name: str) -> str | None:
 def do_resolve(ctx: Context, name: str) -> bool:
     _locked(ctx, fork=True)
     ctx, plan, drift_report = slice_view(ctx, _read(ctx, "plan.json", "plan"), name)
+    _files_only(ctx, name, "resolve")
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     commit = person.resolve(ctx.cfg, ctx.ws, plan, drift_report, mirror, name, _var("path"), _var("take"))
     print(f"{name}: resolution committed on {ctx.cfg.fork.sync_branch} as {commit[:12]}; run `doit` to validate it")
@@ -316,6 +317,7 @@ def do_resolve(ctx: Context, name: str) -> bool:
 def do_rollback(ctx: Context, name: str) -> bool:
     _locked(ctx, fork=True)
     plan = _read(ctx, "plan.json", "plan")
+    _files_only(slice_view(ctx, plan, name)[0], name, "rollback")
     commit = person.rollback(ctx.cfg, ctx.ws, plan, name)
     outcome = slices.load_outcome(ctx.ws, name)
     if outcome:
@@ -332,6 +334,15 @@ def do_readopt(ctx: Context, name: str) -> bool:
     print(f"{name}: its rollback ({', '.join(r[:12] for r in reverts)}) no longer counts; the next `doit` imports "
           "and validates it again")
     return True
+
+
+def _files_only(ctx: Context, name: str, what: str) -> None:
+    """`doit resolve:`/`rollback:` work on file slices; a merge or cherry-pick slice is resolved on its branch."""
+    mode = modes.mode_of(ctx.cfg)
+    if not mode.joint_retry:
+        raise ForkwaveError(f"{name}: a {mode.name}-mode slice has no `doit {what}`; {what} it on "
+                            f"{ctx.cfg.fork.sync_branch} from any checkout (git merge / git revert, commit), then run "
+                            "`doit` (README: Sync modes)")
 
 
 PERSON_ACTIONS = {"resolve": do_resolve, "rollback": do_rollback, "readopt": do_readopt}

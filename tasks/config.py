@@ -132,8 +132,7 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "upstream": {"type": "object", "additionalProperties": False, "required": ["url"],
                      "properties": {"url": {"type": "string", "minLength": 1},
-                                    "ref": {"type": "string", "minLength": 1},
-                                    "min_age": MODE_KEYS["min_age"]}},
+                                    "ref": {"type": "string", "minLength": 1}}},
         "sources": {"type": "array", "minItems": 1, "items": {
             "type": "object", "additionalProperties": False, "required": ["name", "url"],
             "properties": {"name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},

@@ -192,6 +192,8 @@ def test_a_conflict_lands_the_prefix_and_writes_diff3_files(tmp_path: Path) -> N
     text = (m.reports / "slices" / "slice-1" / "conflicts" / "shared.txt").read_text()
     assert "<<<<<<< sync" in text and "||||||| base" in text and ">>>>>>> upstream" in text
     assert "fork" in text and "upstream" in text
+    told = run_doit(m.ws, "resolve:slice-1")  # file slices only: this one is resolved by merging on the branch
+    assert told.returncode == 1 and "a merge-mode slice has no `doit resolve`" in told.stderr
     person_merges(m, 25, {"shared.txt": "line1\nfork and upstream\nline3\n"})
     done = run_doit(m.ws)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -211,6 +213,7 @@ def test_on_failure_revert_merges_the_culprit_and_reverts_it(tmp_path: Path) -> 
     messages = git_out(m.fork, "log", "--format=%B", f"{m.fork_tip}..{m.sync()}", "--first-parent")
     assert f"This reverts commit {m.shas[30]}" in messages and "on_failure: revert" in messages
     assert out["culprit"] is None and out["status"] == "adopted"
+    assert {r["path"] for r in out["reported"] if "on_failure: revert" in r["reason"]} == {"src/app.txt", "src/m31.txt"}
 
 
 def test_min_age_merges_only_commits_old_enough(tmp_path: Path) -> None:
@@ -303,3 +306,17 @@ def test_mode_keys_load(tmp_path: Path) -> None:
     assert cfg.for_source("web").fork.sync_branch == "sync/web" and cfg.for_source("up").fork.sync_branch == "sync/upstream"
     assert cfg.for_source("up").current.options.on_failure == "revert" and cfg.max_commits == 7
     assert cfg.policy[0].take == "upstream" and cfg.for_source("web").current.options.types == ("*",)
+
+
+def test_every_config_of_the_readmes_sync_modes_loads(tmp_path: Path) -> None:
+    """The complete configs the README shows for merge and cherry-pick mode load as shown."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Sync modes"):readme.index("## Containers")]
+    blocks = re.findall(r"^```yml\n(.*?)^```", section, re.M | re.S)
+    modes = []
+    for i, block in enumerate(blocks):
+        cfg = load_config(write_config(tmp_path, block, name=f"c{i}.yaml"))
+        modes.append(sorted({s.mode for s in cfg.sources}))
+    assert modes == [["merge"], ["cherry-pick"]]

@@ -249,7 +249,7 @@ def build_outcome(cfg: Config, ws: Workspace, plan: Mapping[str, Any], slice_: M
         "files": [{"path": f["path"], "class": f["class"], "bucket": f.get("bucket")}
                   for f in sorted(slice_["files"], key=lambda f: f["path"])],
         "adopted": adopted, "landed": landed, "removed": [], "deferred": deferred, "conflicts": conflicts,
-        "resolved": resolved, "rolled_back": [], "reported": policy_reported(run), "applied_before": [],
+        "resolved": resolved, "rolled_back": [], "reported": policy_reported(run, info), "applied_before": [],
         "groups_split": [],
         "range": {"commits": list(shas), "held_before": held_before, "held": now_held, "moves": run.moves},
         "reverted": [m for m in run.moves if m["how"] == "revert"],
@@ -279,13 +279,18 @@ def waiting(ws: Workspace, plan: Mapping[str, Any], slice_: Mapping[str, Any], f
                     "range follows on the next `doit`"}
 
 
-def policy_reported(run: Range) -> list[dict[str, str]]:
-    """Paths a ``policy:`` rule settled in this run's merges (``regenerate``: a check must rebuild them)."""
+def policy_reported(run: Range, info: Mapping[str, Commit]) -> list[dict[str, str]]:
+    """Paths a ``policy:`` rule settled in this run's merges (``regenerate``: a check must rebuild them), and
+    the paths of a culprit merged and reverted (``on_failure: revert``)."""
     out = {}
     for m in run.moves:
         for t in m.get("policy", ()):
             out[t["path"]] = (policy.REGENERATE if t["take"] == "regenerate" else
                               f"policy take: {t['take']} for its conflicting hunks (merge of {m['upstream'][:10]})")
+        if m["how"] == "revert" and m["reverted"] in info:
+            for p in info[m["reverted"]].paths:
+                out.setdefault(p, f"upstream commit {m['reverted'][:10]} merged and reverted in {m['to'][:10]} "
+                                  f"(on_failure: revert): {m['why']}")
     return [{"path": p, "reason": r} for p, r in sorted(out.items())]
 
 
@@ -312,8 +317,10 @@ def culprit_deferral(name: str, culprit: Culprit) -> dict[str, Any]:
 
 def conflict_entries(cfg: Config, ws: Workspace, name: str, culprit: Culprit, tip: str) -> list[dict[str, Any]]:
     """The conflicting commit's paths, with diff3 texts under ``reports/slices/<name>/conflicts/``."""
-    result = commits.merge(cfg.fork.path, tip, culprit.commit.sha)
-    texts = commits.conflict_texts(cfg.fork.path, result)
+    raw = commits.merge(cfg.fork.path, tip, culprit.commit.sha)
+    result, _ = policy.resolve(cfg.fork.path, raw, cfg.policy)  # what a rule settles is no conflict to report
+    left = {c.path for c in result.conflicts}
+    texts = {p: t for p, t in commits.conflict_texts(cfg.fork.path, raw).items() if p in left or not raw.conflicts}
     slices.save_conflicts(ws, name, {p: merge.Merge(p, False, reason="conflict", conflict=t) for p, t in texts.items()})
     c = culprit.commit
     step = (f"merge upstream commit {c.short} into {cfg.fork.sync_branch} from any checkout (`git merge {c.sha}`), "
