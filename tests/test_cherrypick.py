@@ -29,18 +29,21 @@ class Siblings(NamedTuple):
         return rev(self.fork, f"refs/heads/sync/{name}") or ""
 
 
-def sibling(path: Path, steps: list[tuple[str, str, dict[str, str | None]]]) -> dict[str, str]:
-    """A repository with BASE (labelled ``base``), then one commit per step: (label, subject, changes)."""
+BOT = "dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>"
+
+
+def sibling(path: Path, steps: list[tuple[Any, ...]]) -> dict[str, str]:
+    """A repository with BASE (labelled ``base``), then one commit per step: (label, subject, changes[, author])."""
     make_repo(path, bare=True)
     files: dict[str, str] = dict(BASE)
     out = {"base": commit_tree(path, files, message="base", author="Sib <s@example.com>")}
-    for tick, (label, subject, changes) in enumerate(steps, 1):
+    for tick, (label, subject, changes, *who) in enumerate(steps, 1):
         for p, text in changes.items():
             if text is None:
                 files.pop(p, None)
             else:
                 files[p] = text
-        out[label] = commit_tree(path, files, message=subject, tick=tick, author="Sib <s@example.com>")
+        out[label] = commit_tree(path, files, message=subject, tick=tick, author=who[0] if who else "Sib <s@example.com>")
     return out
 
 
@@ -55,6 +58,7 @@ WEB = [
     ("tweak", "fix(ui): tune the helper", {"web/lib.txt": "BROKEN, tuned\n"}),
     ("last", "feat(ui): the last one", {"web/last.txt": "last\n"}),
     ("breaking", "feat(ui)!: drop the old banner", {"web/banner.txt": None, "web/banner2.txt": "b2\n"}),
+    ("bot", "fix(ui): bump the dependencies", {"web/deps.txt": "2\n"}, BOT),
 ]
 API = [
     ("endpoint", "feat: a v2 endpoint", {"api/v2.txt": "v2\n"}),
@@ -80,7 +84,7 @@ def config(web: dict[str, str], api: dict[str, str], runs: Path, **extra: Any) -
     return {
         "sources": [
             {"name": "web", "url": "../web.git", "ref": "main", "mode": "cherry-pick", "paths": ["web/**", ".env"],
-             "scopes": ["ui"], "base": web["base"], **extra},
+             "scopes": ["ui"], "exclude_authors": ["*[bot]"], "base": web["base"], **extra},
             {"name": "api", "url": "../api.git", "ref": "main", "mode": "cherry-pick", "paths": ["api/**"],
              "base": api["base"], **extra},
         ],
@@ -119,6 +123,7 @@ def test_two_sibling_sources_filtered_picked_and_remembered(tmp_path: Path) -> N
                if not x["pick"]}
     assert "type 'docs'" in skipped[s.web["docs"]] and "scope 'core'" in skipped[s.web["core"]]
     assert skipped[s.web["envonly"]].startswith("every path dropped")
+    assert "is excluded by '*[bot]'" in skipped[s.web["bot"]]
     assert skipped[s.web["same"]].startswith("already present: same change (patch-id)")
     dropped = {d["sha"]: d for d in out["dropped"]}
     assert set(dropped) == {s.web["broken"], s.web["tweak"]}
@@ -134,7 +139,7 @@ def test_two_sibling_sources_filtered_picked_and_remembered(tmp_path: Path) -> N
     subprocess.run(["git", "clone", "--quiet", str(s.fork), str(clone)], check=True)
     state = json.loads(git_out(clone, "show", "origin/sync/web:.forkwave/sync-state.json"))
     record = state["sources"]["web"]["cherry-pick"]
-    assert record["cursor"] == s.web["breaking"]
+    assert record["cursor"] == s.web["bot"]  # the skipped commits after the last pick are covered too
     assert record["processed"][s.web["banner"]].startswith("picked as ")
     assert set(record["dropped"]) == {s.web["broken"], s.web["tweak"]}
     # nothing new: no check runs, nothing moves

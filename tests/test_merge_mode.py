@@ -320,3 +320,22 @@ def test_every_config_of_the_readmes_sync_modes_loads(tmp_path: Path) -> None:
         cfg = load_config(write_config(tmp_path, block, name=f"c{i}.yaml"))
         modes.append(sorted({s.mode for s in cfg.sources}))
     assert modes == [["merge"], ["cherry-pick"]]
+
+
+def test_min_age_in_snapshot_mode_compares_with_the_newest_revision_old_enough(tmp_path: Path) -> None:
+    from slicekit import build as snapshot_build
+    from slicekit import rewrite_config
+
+    base = {"app/a.txt": "1\n", "app/b.txt": "b\n"}
+    repos = snapshot_build(tmp_path, base, {"app/a.txt": "2\n", "app/b.txt": "b\n"})
+    rewrite_config(repos, upstream=..., base=..., sources=[{"name": "upstream", "url": "../upstream.git", "ref": "main",
+                                                            "base": "v1", "min_age": "2d"}])
+    young = commit_tree(repos.upstream, {"app/a.txt": "2\n", "app/b.txt": "young\n"}, message="young",
+                        tick=NOW_TICK)
+    res = run_doit(repos.workspace)
+    assert res.returncode == 0, res.stdout + res.stderr
+    files = tree(repos.fork, rev(repos.fork, "refs/heads/sync/upstream") or "")
+    assert files["app/a.txt"][1] == b"2\n" and files["app/b.txt"][1] == b"b\n"  # v2, not the young commit
+    drift = read(repos.reports / "drift.json")
+    assert drift["upstream"]["sha"] == repos.main and drift["cooldown"] == {
+        "fetched": young, "waiting": 1, "ripens_at": drift["cooldown"]["ripens_at"]}
