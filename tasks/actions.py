@@ -102,8 +102,9 @@ def do_plan(ctx: Context) -> bool:
         plans.append((name, modes.mode_of(c.cfg).plan(c.cfg, report, lambda: upstream_history(c, report))))
     if ctx.cfg.several:
         owners = {}
+        shared = {s.name for s in ctx.cfg.sources if s.mode != "cherry-pick"}  # picks land on a branch of their own
         for name, p in plans:
-            for f in (f for s in p.slices for f in s.files):
+            for f in (f for s in p.slices for f in s.files if name in shared):
                 if f.path in owners:
                     raise ForkwaveError(f"{ctx.cfg.file}: sources {owners[f.path]!r} and {name!r} both own {f.path}; "
                                         "give each source paths of its own (sources.<n>.paths)")

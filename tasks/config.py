@@ -624,7 +624,7 @@ def _check_sources(data: dict[str, Any]) -> str | None:
         if src.get("mode", "snapshot") not in AVAILABLE_MODES:
             return (f"key 'sources.{i}.mode': {src['mode']!r} is not available in this version "
                     f"(modes: {', '.join(AVAILABLE_MODES)})")
-        if len(names) > 1 and not src.get("paths"):
+        if len(names) > 1 and not src.get("paths") and src.get("mode") != "cherry-pick":  # picks: own branch
             return (f"key 'sources.{i}': missing key 'paths' (the fork-side globs source {src['name']!r} owns); "
                     "with several sources each says which paths are its own")
     return _check_overlap(data["sources"])
@@ -642,9 +642,11 @@ def _sample(pattern: str) -> str:
 
 
 def _check_overlap(sources: list[dict[str, Any]]) -> str | None:
-    """Two sources owning one path is an error: each claims the other's sample paths."""
+    """Two sources owning one path is an error: each claims the other's sample paths. A cherry-pick source
+    writes its own integration branch (``sync/<name>``), so it shares the sync branch with no one."""
     from tasks.globs import globs
 
+    sources = [s for s in sources if s.get("mode") != "cherry-pick"]
     for i, a in enumerate(sources):
         for j, b in enumerate(sources[i + 1:], i + 1):
             for pa in a.get("paths") or ("**",):

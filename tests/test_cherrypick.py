@@ -207,3 +207,22 @@ def test_a_tag_glob_follows_the_newest_release(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     files = tree(fork, rev(fork, "refs/heads/sync/web") or "")
     assert "web/banner.txt" in files and "web/later.txt" not in files  # the release, not main
+
+
+def test_cherry_pick_sources_may_share_paths(tmp_path: Path) -> None:
+    """Each lands on its own integration branch: two siblings changing the same folder is no conflict of owners."""
+    web = sibling(tmp_path / "web.git", [("a", "feat: one", {"api/one.txt": "1\n"})])
+    api = sibling(tmp_path / "api.git", [("b", "fix: two", {"api/two.txt": "2\n"})])
+    fork = make_repo(tmp_path / "fork")
+    commit_tree(fork, BASE, message="product")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    cfg = config(web, api, tmp_path / "runs.log")
+    for src in cfg["sources"]:
+        src.pop("paths")
+        src.pop("scopes", None)
+    write_config(ws, cfg)
+    res = run_doit(ws)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "api/one.txt" in tree(fork, rev(fork, "refs/heads/sync/web") or "")
+    assert "api/two.txt" in tree(fork, rev(fork, "refs/heads/sync/api") or "")
