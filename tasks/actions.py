@@ -1,6 +1,7 @@
 """doit actions: thin adapters from a task to the step modules. Expected outcomes are returned."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sys
 import time
@@ -19,7 +20,7 @@ from tasks import modes
 from tasks.context import LAST_SUCCESS, Context
 from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
 from tasks.core.directions import pull_view
-from tasks.core.plan import combine, plan_waves
+from tasks.core.plan import combine
 from tasks.redact import redact_url
 from tasks.workspace import dump_json, read_json, write_if_changed
 
@@ -220,12 +221,13 @@ def do_plan(ctx: Context) -> bool:
         c = ctx.for_source(name)
         report = _source_read(c, "drift.json", f"drift:{name}" if ctx.cfg.several else "drift")
         report = pull_view(report, ctx.direction_of(name))  # push: nothing pulled; both: no two-sided path
-        plans.append((name, plan_waves(report, ctx.cfg.waves, ctx.max_files, ctx.cfg.couple,
-                                       upstream_history(c, report))))
+        batch = dataclasses.replace(c.cfg, max_files=ctx.max_files, max_commits=ctx.max_commits)  # batch_size=N
+        plans.append((name, modes.mode_of(c.cfg).plan(batch, report, lambda: upstream_history(c, report))))
     if ctx.cfg.several:
         owners = {}
+        shared = {s.name for s in ctx.cfg.sources if s.mode != "cherry-pick"}  # picks land on a branch of their own
         for name, p in plans:
-            for f in (f for s in p.slices for f in s.files):
+            for f in (f for s in p.slices for f in s.files if name in shared):
                 if f.path in owners:
                     raise ForkwaveError(f"{ctx.cfg.file}: sources {owners[f.path]!r} and {name!r} both own {f.path}; "
                                         "give each source paths of its own (sources.<n>.paths)")
@@ -371,8 +373,7 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     where = _where(ctx, slice_, plan)
     run.sync(where["source"], runlock.sync_type(where["wave"]), where["revision"])  # `running` before any check
     started = time.monotonic()
-    outcome = slices.run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name, run_id=run.id,
-                               prepare=modes.mode_of(ctx.cfg).prepare)
+    outcome = modes.mode_of(ctx.cfg).run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name, run_id=run.id)
     reports.write_slice(ctx.ws, outcome, fork, sync)
     wave_names = next(w["slices"] for w in plan["waves"] if w["name"] == outcome["wave"])
     reports.write_wave(ctx.ws, outcome["wave"], wave_names, fork, sync)
@@ -423,7 +424,7 @@ def _wave(ctx: Context, wave: str) -> Any:
             break
         c = ctx.for_source(source)
         only = source if ctx.cfg.several else None
-        if not retry.deferred_so_far(ctx.ws, plan, wave, only):
+        if not modes.mode_of(c.cfg).joint_retry or not retry.deferred_so_far(ctx.ws, plan, wave, only):
             continue
         view = {**plan, "upstream": plan["sources"][source]} if only else plan
         mirror = fetch.ensure_commit(c.cfg, c.ws, view["upstream"])
@@ -479,6 +480,7 @@ def _var(name: str) -> str | None:
 def do_resolve(ctx: Context, name: str) -> bool:
     _locked(ctx, fork=True)
     ctx, plan, drift_report = slice_view(ctx, _read(ctx, "plan.json", "plan"), name)
+    _files_only(ctx, name, "resolve")
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
     commit = person.resolve(ctx.cfg, ctx.ws, plan, drift_report, mirror, name, _var("path"), _var("take"))
     print(f"{name}: resolution committed on {ctx.cfg.fork.sync_branch} as {commit[:12]}; run `doit` to validate it")
@@ -489,6 +491,7 @@ def do_resolve(ctx: Context, name: str) -> bool:
 def do_rollback(ctx: Context, name: str) -> bool:
     _locked(ctx, fork=True)
     plan = _read(ctx, "plan.json", "plan")
+    _files_only(slice_view(ctx, plan, name)[0], name, "rollback")
     commit = person.rollback(ctx.cfg, ctx.ws, plan, name)
     outcome = slices.load_outcome(ctx.ws, name)
     if outcome:
@@ -505,6 +508,15 @@ def do_readopt(ctx: Context, name: str) -> bool:
     print(f"{name}: its rollback ({', '.join(r[:12] for r in reverts)}) no longer counts; the next `doit` imports "
           "and validates it again")
     return True
+
+
+def _files_only(ctx: Context, name: str, what: str) -> None:
+    """`doit resolve:`/`rollback:` work on file slices; a merge or cherry-pick slice is resolved on its branch."""
+    mode = modes.mode_of(ctx.cfg)
+    if not mode.joint_retry:
+        raise ForkwaveError(f"{name}: a {mode.name}-mode slice has no `doit {what}`; {what} it on "
+                            f"{ctx.cfg.fork.sync_branch} from any checkout (git merge / git revert, commit), then run "
+                            "`doit` (README: Sync modes)")
 
 
 PERSON_ACTIONS = {"resolve": do_resolve, "rollback": do_rollback, "readopt": do_readopt}

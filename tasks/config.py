@@ -157,6 +157,82 @@ def _flow_source(path: Path, here: Path, key: str, src: dict[str, Any], data: di
 
 
 MODES = ("snapshot", "merge", "cherry-pick")   # how a source's changes become slices (tasks/modes/)
+# --- merge and cherry-pick modes (issue 13): their keys, kept together -----------------------
+MAX_COMMITS = 10_000    # slices.max_commits: commits per range (merge) or per slice (cherry-pick)
+ON_FAILURE = ("stop", "revert")   # merge mode: a failing commit waits for a person, or is merged and reverted
+TAKES = ("upstream", "fork", "regenerate")   # policy: what a conflicting hunk of a matching path takes
+_DURATION = {"type": ["string", "integer"], "pattern": "^([0-9]+[smhdw])+$|^[0-9]+$", "minimum": 0}
+MODE_KEYS: dict[str, Any] = {
+    "min_age": _DURATION,                            # cooldown: only commits at least this old (all modes)
+    "on_failure": {"enum": list(ON_FAILURE)},        # merge
+    "branch": {"type": "string", "minLength": 1},    # cherry-pick: the integration branch (sync/<name>)
+    "types": _STR_LIST, "scopes": _STR_LIST, "exclude_authors": _STR_LIST,   # cherry-pick filters
+    "review_breaking": {"type": "boolean"},
+}
+_POLICY = {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["paths", "take"],
+                                      "properties": {"paths": {**_STR_LIST, "minItems": 1},
+                                                     "take": {"enum": list(TAKES)}}}}
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """``policy:``: conflicting hunks of paths matching ``paths`` take ``take`` (upstream, fork, regenerate)."""
+
+    paths: tuple[str, ...]
+    take: str
+
+
+@dataclass(frozen=True)
+class ModeOptions:
+    """A source's merge and cherry-pick keys (``sources.<n>.min_age`` ...), defaults as the README says."""
+
+    min_age: str | int = 0
+    on_failure: str = "stop"
+    branch: str | None = None
+    types: tuple[str, ...] = ("feat", "fix", "perf", "refactor")
+    scopes: tuple[str, ...] = ()
+    exclude_authors: tuple[str, ...] = ()
+    review_breaking: bool = True
+
+
+def _mode_options(src: dict[str, Any]) -> ModeOptions:
+    d = ModeOptions()
+    return ModeOptions(min_age=src.get("min_age", d.min_age), on_failure=src.get("on_failure", d.on_failure),
+                       branch=src.get("branch"), types=tuple(src.get("types", d.types)),
+                       scopes=tuple(src.get("scopes", ())), exclude_authors=tuple(src.get("exclude_authors", ())),
+                       review_breaking=src.get("review_breaking", True))
+def integration_branch(src: Any) -> str:
+    """A cherry-pick source's own branch: ``branch`` as written, else ``sync/<name>``."""
+    return (src.options.branch if isinstance(src, Source) else src.get("branch")) or \
+        f"sync/{src.name if isinstance(src, Source) else src['name']}"
+
+
+def _check_modes(data: dict[str, Any]) -> str | None:
+    """Keys that only one mode reads, and cherry-pick's integration branches (never the fork's own)."""
+    branch = (data.get("fork") or {}).get("branch", "main")
+    for i, src in enumerate(data.get("sources") or ()):
+        mode = src.get("mode", "snapshot")
+        if mode != "snapshot" and src.get("direction", "pull") != "pull":
+            return (f"key 'sources.{i}.direction': {src['direction']} applies to mode: snapshot only (this source "
+                    f"is mode: {mode}; its commits come from the source, they are not exported)")
+        for key, wants in (("on_failure", "merge"), ("branch", "cherry-pick"), ("types", "cherry-pick"),
+                           ("scopes", "cherry-pick"), ("exclude_authors", "cherry-pick"),
+                           ("review_breaking", "cherry-pick")):
+            if key in src and mode != wants:
+                return f"key 'sources.{i}.{key}': applies to mode: {wants} only (this source is mode: {mode})"
+        if mode == "cherry-pick":
+            name = integration_branch(src)
+            if not _refnames().is_branch_name(name) or name.lower() == branch.lower():
+                return (f"key 'sources.{i}.branch': {name!r} must be a valid branch other than fork.branch "
+                        f"({branch!r})")
+        for j, pattern in enumerate(src.get("exclude_authors") or ()):
+            if len(pattern) > 1 and pattern[0] == pattern[-1] == "/":  # /regex/ (tasks.core.conventional)
+                try:
+                    re.compile(pattern[1:-1])
+                except re.error as exc:
+                    return f"key 'sources.{i}.exclude_authors.{j}': not a valid regex ({exc})"
+    return None
+# --- end of the merge and cherry-pick keys ---------------------------------------------------
 SOURCE_KEYS = ("base", "map", "rewrite", "ignore", "deny", "schedule", "direction", "push_url", "contrib_branch",
                "verify", "drift_gates")  # per source; top level: the one `upstream:`'s (drift_gates: also every source's default)
 _SCHEDULE = {"type": ["string", "null"]}         # a cron, checked by tasks.core.schedules (`doit ci`)
@@ -182,7 +258,8 @@ SCHEMA: dict[str, Any] = {
                            "deny": _STR_LIST,
                            "rewrite": {"$ref": "#/$defs/rewrite"},
                            "schedule": _SCHEDULE,
-                           **FLOW_SOURCE_SCHEMA}}},
+                           **FLOW_SOURCE_SCHEMA,
+                           **MODE_KEYS}}},
         "fork": {"type": "object", "additionalProperties": False, "required": ["path"],
                  "properties": {"path": {"type": "string", "minLength": 1},
                                 "branch": {"type": "string", "minLength": 1},
@@ -203,7 +280,8 @@ SCHEMA: dict[str, Any] = {
                       "type": "object", "additionalProperties": False,
                       "properties": {"buckets": _STR_LIST, "paths": _STR_LIST}}},
         "slices": {"type": "object", "additionalProperties": False,
-                   "properties": {"max_files": {"type": "integer", "minimum": 1, "maximum": MAX_FILES}}},
+                   "properties": {"max_files": {"type": "integer", "minimum": 1, "maximum": MAX_FILES},
+                                  "max_commits": {"type": "integer", "minimum": 1, "maximum": MAX_COMMITS}}},
         "checks": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["name"],
             "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
@@ -231,6 +309,7 @@ SCHEMA: dict[str, Any] = {
         "couple": {"type": "array", "items": {**_STR_LIST, "minItems": 1}},
         "publish": _PUBLISH,
         **FLOW_SCHEMA,
+        "policy": _POLICY,
     },
 }
 
@@ -380,6 +459,7 @@ class Source:
     contrib_branch: str = "contrib/fork"         # the branch it exports on (contrib/<fork name>)
     verify: tuple[Command, ...] = ()             # run on the sync tip after a wave lands
     drift_gates: tuple[tuple[str, int], ...] = ()  # limit -> maximum, checked right after drift
+    options: ModeOptions = ModeOptions()   # merge and cherry-pick keys
 
     def owns(self, path: str) -> bool:
         from tasks.globs import globs
@@ -413,6 +493,8 @@ class Config:
     sources: tuple[Source, ...] = ()
     pre: tuple[Command, ...] = ()    # on the fork tip before anything is imported (issue 15's block)
     post: tuple[Command, ...] = ()   # on the sync tip after the run
+    max_commits: int = 20      # slices.max_commits (merge, cherry-pick)
+    policy: tuple[PolicyRule, ...] = ()   # per-path takes for 3-way merges
     source: str = "upstream"   # the source this view of the config is for (see ``for_source``)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -433,8 +515,9 @@ class Config:
                                 f"{', '.join(s.name for s in self.sources)})")
         from dataclasses import replace
 
+        fork = replace(self.fork, sync_branch=integration_branch(src)) if src.mode == "cherry-pick" else self.fork
         return replace(self, upstream=src.upstream, base=src.base, map=src.map, rewrite=src.rewrite,
-                       ignore=src.ignore, deny=src.deny, source=src.name,
+                       ignore=src.ignore, deny=src.deny, source=src.name, fork=fork,
                        raw={**self.raw, "upstream": src.written})
 
     def is_denied(self, path: str) -> bool:
@@ -580,8 +663,8 @@ def _read_yaml(path: Path, text: str) -> Any:
 def _check_semantics(path: Path, data: dict[str, Any]) -> None:
     """What a schema cannot say: branches and refs by git's rules, unsafe map targets, bad globs,
     check kinds, regexes, duplicate check names."""
-    for check in (_check_text, _check_sources, _check_fork, _check_upstream, _check_map, _check_globs, _check_checks,
-                  _check_secrets, _check_rewrites, _check_publish, _check_flow):
+    for check in (_check_text, _check_sources, _check_modes, _check_fork, _check_upstream, _check_map, _check_globs,
+                  _check_checks, _check_secrets, _check_rewrites, _check_publish, _check_flow):
         problem = check(data)
         if problem:
             raise ForkwaveError(f"{path}: {problem}")
@@ -647,7 +730,7 @@ def source_dicts(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [("upstream.", "", {"name": "upstream", **up, **{k: data[k] for k in SOURCE_KEYS if k in data}})]
 
 
-AVAILABLE_MODES = ("snapshot",)  # the others arrive with their modules (tasks/modes/)
+AVAILABLE_MODES = ("snapshot", "merge", "cherry-pick")  # the others arrive with their modules (tasks/modes/)
 
 
 def _check_sources(data: dict[str, Any]) -> str | None:
@@ -668,7 +751,7 @@ def _check_sources(data: dict[str, Any]) -> str | None:
         if src.get("mode", "snapshot") not in AVAILABLE_MODES:
             return (f"key 'sources.{i}.mode': {src['mode']!r} is not available in this version "
                     f"(modes: {', '.join(AVAILABLE_MODES)})")
-        if len(names) > 1 and not src.get("paths"):
+        if len(names) > 1 and not src.get("paths") and src.get("mode") != "cherry-pick":  # picks: own branch
             return (f"key 'sources.{i}': missing key 'paths' (the fork-side globs source {src['name']!r} owns); "
                     "with several sources each says which paths are its own")
     return _check_overlap(data["sources"])
@@ -686,9 +769,11 @@ def _sample(pattern: str) -> str:
 
 
 def _check_overlap(sources: list[dict[str, Any]]) -> str | None:
-    """Two sources owning one path is an error: each claims the other's sample paths."""
+    """Two sources owning one path is an error: each claims the other's sample paths. A cherry-pick source
+    writes its own integration branch (``sync/<name>``), so it shares the sync branch with no one."""
     from tasks.globs import globs
 
+    sources = [s for s in sources if s.get("mode") != "cherry-pick"]
     for i, a in enumerate(sources):
         for j, b in enumerate(sources[i + 1:], i + 1):
             for pa in a.get("paths") or ("**",):
@@ -705,7 +790,8 @@ def _check_upstream(data: dict[str, Any]) -> str | None:
         if src["url"].startswith("-"):
             return f"key '{url_key}url': {src['url']!r} starts with '-' and would be read as a git option"
         ref = src.get("ref", "main")
-        if not _refnames().is_ref_name(ref):
+        glob = ref.startswith("tags/") and any(ch in ref for ch in "*?[")  # follow the newest matching tag
+        if not _refnames().is_ref_name(re.sub(r"[*?]|\[[^]]*\]", "x", ref) if glob else ref):
             return (f"key '{url_key}ref': {ref!r} is not a valid branch, tag or commit name "
                     "(git check-ref-format)")
     return None
@@ -741,6 +827,8 @@ def _glob_lists(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         yield f"checks.{i}.when", c.get("when") or ()
     for i, rule in enumerate(data.get("couple") or ()):
         yield f"couple.{i}", rule
+    for i, rule in enumerate(data.get("policy") or ()):
+        yield f"policy.{i}.paths", rule["paths"]
 
 
 def _check_globs(data: dict[str, Any]) -> str | None:
@@ -938,6 +1026,8 @@ def _describe(err: Any) -> str:  # a jsonschema.ValidationError
     if err.validator == "pattern":
         allowed = "lowercase letters, digits, '-' or '_'" if "a-z0-9]" in err.validator_value and "A-Z" not in \
             err.validator_value else "letters, digits, '.', '-' or '_'"
+        if key.endswith("min_age"):
+            return f"key '{key}': expected a duration such as 3d, 12h or 1w2d, got {_short(err.instance)}"
         if key.startswith("containers") or key.endswith("memory"):
             return f"key '{key}': expected a size such as 512m or 4g, got {_short(err.instance)}"
         return f"key '{key}': name {_short(err.instance)} must be {allowed}"
@@ -981,6 +1071,7 @@ def _source(path: Path, here: Path, url_key: str, src: dict[str, Any], data: dic
         ignore=tuple(src.get("ignore", data.get("ignore", DEFAULT_IGNORE))),
         deny=tuple(src.get("deny", data.get("deny", DEFAULT_DENY))),
         schedule=src.get("schedule"), written={k: src[k] for k in ("url", "ref") if k in src},
+        options=_mode_options(src),
         **_flow_source(path, here, "" if url_key == "upstream." else url_key, src, data, fork))
 
 
@@ -1018,6 +1109,8 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         couple=tuple(tuple(rule) for rule in data.get("couple") or ()),
         publish=_publish(data.get("publish") or {}),
         pre=_commands(data.get("pre")), post=_commands(data.get("post")),
+        max_commits=(data.get("slices") or {}).get("max_commits", 20),
+        policy=tuple(PolicyRule(tuple(r["paths"]), r["take"]) for r in data.get("policy") or ()),
         raw={**data, "upstream": first.written},
     )
 

@@ -58,6 +58,10 @@ class Context:
         return self.batch_size or self.cfg.max_files
 
     @property
+    def max_commits(self) -> int:
+        return self.batch_size or self.cfg.max_commits
+
+    @property
     def since_last_success(self) -> bool:
         return self.since == LAST_SUCCESS and not self.full
 

@@ -145,11 +145,41 @@ def _source_section(c: Context, *keys: str) -> dict[str, Any]:
     return section
 
 
+def _detects_base(c: Context) -> bool:
+    """Snapshot mode without a configured ``base`` finds one by content; merge and cherry-pick need none."""
+    return c.cfg.base is None and (not c.cfg.sources or c.cfg.current.mode == "snapshot")
+
+
+def _mode_keys(c: Context) -> dict[str, Any]:
+    """A source's merge and cherry-pick keys, for its drift's up-to-date test (none: the key is left out)."""
+    src = c.cfg.current if c.cfg.sources else None
+    if src is None or (src.mode == "snapshot" and not src.options.min_age):
+        return {}
+    return {"mode": src.mode, "options": c.cfg.section("max_commits")["max_commits"], "keys": repr(src.options)}
+
+
+def _not_ripened(c: Context) -> Any:
+    """uptodate: no upstream commit held back by ``min_age`` has become old enough since the drift."""
+
+    def check() -> bool:
+        path = c.ws.source_report("drift.json")
+        if not path.exists():
+            return False
+        ripens = (read_json(path).get("cooldown") or {}).get("ripens_at")
+        if not ripens:
+            return True
+        from datetime import datetime, timezone
+
+        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") < ripens
+
+    return check
+
+
 def task_base() -> Any:
     """Find the upstream commit the fork was copied from, by content (reports/base.md); when a source sets no base."""
 
     def make(c: Context, name: str) -> dict[str, Any]:
-        if c.cfg.base is not None:
+        if not _detects_base(c):
             return {"actions": None, "uptodate": [True]}
         targets = [_rel(c, "base.json"), _rel(c, "base.md")]
         return {
@@ -173,12 +203,13 @@ def task_drift() -> Any:
         return {
             "actions": [(actions.do_drift, [c])],
             "task_dep": ["pre"],  # pre-sync checks first: nothing is compared, planned or imported when they fail
-            "file_dep": [_rel(c, "upstream.json")] + ([_rel(c, "base.json")] if c.cfg.base is None else []),
+            "file_dep": [_rel(c, "upstream.json")] + ([_rel(c, "base.json")] if _detects_base(c) else []),
             "targets": targets,
             "clean": _cleans((clean.remove, [c.ws, targets + [_rel(c, "drift-gates.json")]])),
             "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
-                                         "since": c.since, "drift_gates": list(c.cfg.current.drift_gates)}),
-                         _fork_unchanged(c)]
+                                         "since": c.since, "drift_gates": list(c.cfg.current.drift_gates),
+                                         **_mode_keys(c)}),
+                         _fork_unchanged(c), _not_ripened(c)]
                         # since=last-success: where the ledger's last successful syncs ended, read when checked
                         + ([_changed(lambda: {"since": actions.since_key(c)})] if c.since_last_success else []),
             "verbosity": 2,
@@ -295,10 +326,16 @@ def task_plan() -> dict[str, Any]:
         "clean": _cleans((clean.remove, [ctx.ws, targets])),
         # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
         # change that moves no planned path leaves drift.json, and so the coupling, as it was
-        "uptodate": [config_changed({**ctx.cfg.section("waves", "couple"), "max_files": ctx.max_files}
-                                    | ({"sources": ctx.sources} if ctx.cfg.several else {}))],  # batch_size=N wins
+        "uptodate": [config_changed({**ctx.cfg.section("waves", "couple"), "max_files": ctx.max_files}   # batch_size=N wins
+                                    | ({"max_commits": ctx.max_commits} if _commit_keys(ctx) else {})
+                                    | ({"sources": ctx.sources} if ctx.cfg.several else {}))],
         "verbosity": 2,
     }
+
+
+def _commit_keys(ctx: Context) -> tuple[str, ...]:
+    """``slices.max_commits`` cuts the plan of a merge or cherry-pick source (left out for snapshot-only configs)."""
+    return ("max_commits",) if any(s.mode != "snapshot" for s in ctx.cfg.sources) else ()
 
 
 # --- slices and waves (created after plan, from reports/plan.json) -------------------

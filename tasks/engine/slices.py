@@ -71,13 +71,25 @@ def prepare_slice(cfg: Config, ws: Workspace, mirror: Path, slice_: Mapping[str,
              if (entries[p]["upstream"] or "").startswith("120000 ")]
     both = [f["path"] for f in slice_["files"]
             if f["class"] == "both-changed" and importer.check_path(f["path"]) is None]  # git cannot take the others
-    merges = merge.merge_paths(mirror, cfg.fork.path, entries, both) if both else {}
+    merges = merge.merge_paths(mirror, cfg.fork.path, entries, both, cfg.policy) if both else {}
     if save:
         save_conflicts(ws, slice_["name"], merges)
     tree, targets = importer.read_tip(cfg.fork.path, mirror, tip, links)  # links are judged in the whole tree
     hist = sync_view(cfg)
-    return importer.prepare(slice_["files"], entries, tree, targets, merges, cfg.deletions, cfg.is_denied,
-                            touched_paths(cfg, hist, paths, tree), history.rollbacks(hist, readopted(ws)))
+    prepared = importer.prepare(slice_["files"], entries, tree, targets, merges, cfg.deletions, cfg.is_denied,
+                                touched_paths(cfg, hist, paths, tree), history.rollbacks(hist, readopted(ws)))
+    return with_policy(prepared, merges)
+
+
+def with_policy(prepared: Prepared, merges: Mapping[str, merge.Merge]) -> Prepared:
+    """A merge that a ``policy:`` rule settled is reported as such (``regenerate``: a check must rebuild it)."""
+    from dataclasses import replace
+
+    from tasks.repo.policy import REGENERATE
+
+    taken = [(m.path, REGENERATE if m.reason.endswith("regenerate") else f"{m.reason} for its conflicting hunks")
+             for m in merges.values() if m.clean and m.reason.startswith("policy take:")]
+    return replace(prepared, reported=(*prepared.reported, *taken)) if taken else prepared
 
 
 def conflicts_dir(ws: Workspace, name: str) -> Path:

@@ -98,7 +98,21 @@ def unchanged(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mappin
         ok = (outcome.get("upstream") == plan["upstream"] and outcome.get("validated_with") == fingerprint(cfg, files)
               and on_sync_branch(cfg, outcome["verified_at"]) and same_person(cfg, ws, outcome))
         return outcome if ok else None
+    if outcome.get("mode") in COMMIT_MODES:  # a range or picks: what it waits on is the sync branch's tip
+        return outcome if outcome.get("inputs") == commit_inputs(cfg, plan, drift, files) else None
     return outcome if outcome.get("inputs") == inputs(cfg, plan, drift, files, ws) else None
+
+
+COMMIT_MODES = ("merge", "cherry-pick")
+
+
+def commit_inputs(cfg: Config, plan: Mapping[str, Any], drift: Mapping[str, Any], files: Sequence[str],
+                  tip: str | None = None) -> dict[str, Any]:
+    """What a merge or cherry-pick slice's outcome depends on: the upstream, the fork, its files, the checks,
+    and the sync (integration) branch's tip — a person's merge or fix there moves it."""
+    return {"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha", ""),
+            "files": digest(sorted(files)), "checks": fingerprint(cfg, sorted(files)),
+            "sync": tip or git.ref_tip(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}")}
 
 
 def same_person(cfg: Config, ws: Workspace, outcome: Mapping[str, Any]) -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from types import ModuleType
 
 from tasks.config import Config
-from tasks.modes import snapshot
+from tasks.modes import cherrypick, merge, snapshot
 
-MODES: dict[str, ModuleType] = {"snapshot": snapshot}
+MODES: dict[str, ModuleType] = {"snapshot": snapshot, "merge": merge, "cherry-pick": cherrypick}
 
 
 def mode_of(cfg: Config) -> ModuleType:

@@ -140,7 +140,14 @@ def candidates(ref: str) -> list[str]:
 
 
 def resolve(mirror: Path, ref: str) -> str | None:
-    """The commit ``ref`` names in the mirror: a sha, a branch, a tag, or any revision."""
+    """The commit ``ref`` names in the mirror: a sha, a branch, a tag, or any revision; ``tags/<glob>``
+    (``tags/v*``) follows the newest release tag matching the glob (issue 13: release-only syncing)."""
+    from tasks.core.cooldown import tag_glob
+
+    if tag_glob(ref) is not None:
+        from tasks.repo.commits import release_tag
+
+        return release_tag(mirror, ref).commit  # type: ignore[union-attr]  # no match raises, naming the glob
     revs = [f"{c}^{{commit}}" for c in candidates(ref)]
     return next((sha for sha in git.resolve_many(mirror, revs) if sha), None)
 
@@ -149,6 +156,8 @@ def remote_sha(url: str, ref: str) -> str | None:
     """What ``ref`` names at the remote now, cheaply (``git ls-remote``); None if unknown."""
     if _SHA.match(ref):
         return ref
+    if ref.startswith("tags/") and any(ch in ref for ch in "*?["):
+        return None  # a tag glob: the newest match is known only after fetching the tags
     bare, env = git.remote(url)
     try:
         out = git.git(None, "ls-remote", bare, f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/tags/{ref}^{{}}",

@@ -79,8 +79,9 @@ def merge_text(base: bytes, fork: bytes, up: bytes) -> tuple[bool, bytes]:
 
 
 def merge_paths(mirror: Path, fork_repo: Path, entries: Mapping[str, Mapping[str, Any]],
-                paths: Sequence[str]) -> dict[str, Merge]:
-    """Merge each both-changed path (entries give base/upstream/fork ``mode oid``)."""
+                paths: Sequence[str], policy: Sequence[Any] = ()) -> dict[str, Merge]:
+    """Merge each both-changed path (entries give base/upstream/fork ``mode oid``); a conflicting one that
+    a ``policy:`` rule covers takes that rule's side for its conflicting hunks (``tasks.repo.policy``)."""
     env = git.alternates_env(fork_repo)
     triples = {p: (_entry(entries[p]["base"]), _entry(entries[p]["upstream"]), _entry(entries[p]["fork"]))
                for p in paths}
@@ -94,9 +95,17 @@ def merge_paths(mirror: Path, fork_repo: Path, entries: Mapping[str, Mapping[str
             continue
         assert up is not None and fork is not None
         clean, text = merge_text(contents[base[1]] if base else b"", contents[fork[1]], contents[up[1]])
+        take = None
+        if not clean and policy:
+            from tasks.repo.policy import merge_favoring, take_for
+
+            take = take_for(path, policy)
+            if take:
+                clean, text = True, merge_favoring(contents[base[1]] if base else b"", contents[fork[1]],
+                                                   contents[up[1]], take)
         if clean:
             oid = git.git(fork_repo, "hash-object", "-w", "--no-filters", "--stdin", input=text).decode().strip()
-            out[path] = Merge(path, True, merge_mode(base, up, fork), oid)
+            out[path] = Merge(path, True, merge_mode(base, up, fork), oid, reason=f"policy take: {take}" if take else "")
         else:
             out[path] = Merge(path, False, reason="3-way merge conflict", conflict=text)
     return out

@@ -1,0 +1,87 @@
+"""Merge mode's plan (pure): consecutive ranges of upstream commits as slices, in order, never reordered."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tasks.config import Wave
+from tasks.core.plan import Plan, PlanFile, Slice
+from tasks.core.ranges import cut
+
+
+@dataclass(frozen=True)
+class RangeSlice(Slice):
+    """A slice that is a range of upstream commits (oldest first); its files are the ones they change."""
+
+    commits: tuple[str, ...] = ()
+    cursor: str | None = None   # cherry-pick: where the source's cursor stands once the slice lands
+
+    def to_json(self) -> dict[str, Any]:
+        return super().to_json() | {"commits": list(self.commits)} | ({"cursor": self.cursor} if self.cursor else {})
+
+
+def plan_ranges(drift: Mapping[str, Any], waves: Sequence[Wave], max_commits: int, max_files: int,
+                bucket_of: Callable[[str], str]) -> Plan:
+    """Ranges of at most ``max_commits`` of ``drift["commits"]``, all in the first wave: waves cannot
+    reorder a merge (it cannot skip a commit), so slice k+1 always comes after slice k.
+
+    >>> d = {"upstream": {"sha": "u"}, "base": {"sha": "b"}, "entries": {},
+    ...      "commits": [{"sha": s, "paths": [f"{s}.txt"]} for s in "xyz"]}
+    >>> p = plan_ranges(d, [Wave("a"), Wave("b")], 2, 25, lambda p: "root")
+    >>> [(s.name, s.commits, [f.path for f in s.files]) for s in p.slices], p.waves
+    ([('slice-1', ('x', 'y'), ['x.txt', 'y.txt']), ('slice-2', ('z',), ['z.txt'])], (('a', ('slice-1', 'slice-2')), ('b', ())))
+    """
+    entries = drift.get("entries") or {}
+    first = waves[0].name
+    slices = []
+    for k, group in enumerate(cut(list(drift.get("commits") or ()), max_commits), 1):
+        paths = sorted({p for c in group for p in c["paths"]})
+        files = tuple(PlanFile(p, entries.get(p, {}).get("class", "upstream-changed"),
+                               entries.get(p, {}).get("bucket") or bucket_of(p)) for p in paths)
+        slices.append(RangeSlice(f"slice-{k}", first, files, commits=tuple(c["sha"] for c in group)))
+    names = tuple(s.name for s in slices)
+    return Plan(drift["upstream"]["sha"], (drift.get("base") or {}).get("sha"), max_files,
+                tuple((w.name, names if w.name == first else ()) for w in waves), tuple(slices), (),
+                coupling={"ranges": len(slices), "max_commits": max_commits})
+
+
+def plan_picks(drift: Mapping[str, Any], waves: Sequence[Wave], max_commits: int, max_files: int,
+               bucket_of: Callable[[str], str]) -> Plan:
+    """Cherry-pick slices: up to ``max_commits`` commits to pick each, in source order, all in the first
+    wave; each slice's ``cursor`` is the last source commit it covers (skipped ones included), where the
+    source's cursor stands once it lands.
+
+    >>> d = {"upstream": {"sha": "u"}, "base": None, "entries": {}, "commits": [
+    ...     {"sha": "a", "pick": True, "paths": ["x"]}, {"sha": "b", "pick": False, "paths": ["y"]},
+    ...     {"sha": "c", "pick": True, "paths": ["z"]}]}
+    >>> [(s.commits, s.cursor) for s in plan_picks(d, [Wave("a")], 1, 25, str).slices]
+    [(('a',), 'b'), (('c',), 'c')]
+    """
+    first = waves[0].name
+    groups: list[tuple[list[Mapping[str, Any]], str | None]] = []
+    todo: list[Mapping[str, Any]] = []
+    for c in drift.get("commits") or ():
+        if c["pick"] and sum(1 for t in todo if t["pick"]) == max_commits:
+            groups.append((todo, _end(todo)))
+            todo = []
+        todo.append(c)
+    if any(c["pick"] for c in todo):
+        groups.append((todo, _end(todo)))
+    slices = []
+    for k, (group, end) in enumerate(groups, 1):
+        picks = [c for c in group if c["pick"]]
+        paths = sorted({p for c in picks for p in c["paths"]})
+        files = tuple(PlanFile(p, "upstream-changed", bucket_of(p)) for p in paths)
+        slices.append(RangeSlice(f"slice-{k}", first, files, commits=tuple(c["sha"] for c in picks), cursor=end))
+    names = tuple(s.name for s in slices)
+    return Plan(drift["upstream"]["sha"], (drift.get("base") or {}).get("sha"), max_files,
+                tuple((w.name, names if w.name == first else ()) for w in waves), tuple(slices), (),
+                coupling={"slices": len(slices), "max_commits": max_commits})
+
+
+
+def _end(group: Sequence[Mapping[str, Any]]) -> str | None:
+    """The newest commit a group covers that is not an earlier run's dropped one being retried: a cursor
+    only moves forward."""
+    return next((c["sha"] for c in reversed(group) if not c.get("retry")), None)
