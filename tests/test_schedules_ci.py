@@ -93,7 +93,8 @@ def test_the_readmes_sources_and_schedules_example_loads_and_groups_as_it_says(t
     from tasks.core.schedules import group
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split("```yml\nsources:\n", 1)[1].split("```", 1)[0]
+    [block] = [b.split("```", 1)[0] for b in readme.split("```yml\nsources:\n")[1:]
+               if "schedule:" in b.split("```", 1)[0]]                     # the schedules example
     path = write_config(tmp_path, "sources:\n" + block + "fork: {path: fork}\n")
     cfg = load_config(path)
     check_schedules(cfg)

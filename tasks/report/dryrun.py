@@ -25,7 +25,9 @@ def _list(items: list[str], empty: str = "none") -> str:
 def render(data: Mapping[str, Any]) -> str:
     """The report a person reads before running for real."""
     lines = ["# Dry run", "", "Nothing was written: no branch, state, outcome, memo, ledger entry or remote. "
-             "This is what `doit` would do with the same inputs.", ""]
+             "This is what `doit` would do with the same inputs.", "",
+             "Checks are not run (the built-in gates are): each slice lists the checks that would run, "
+             "and a real run defers what they catch.", ""]
     lines += _head(data)
     for trip in data.get("drift_gates", ()):
         lines += [f"- **stop**: {trip}"]
