@@ -17,6 +17,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -158,19 +159,9 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
     ws.state.mkdir(parents=True, exist_ok=True)
     ws.reports.mkdir(parents=True, exist_ok=True)  # doit saves its state there at exit, even when we stop here
     lock = ws.state / "lock"
-    handle = open(lock, "a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise ForkwaveFailure(f"another forkwave run holds {lock} ({holder}); "
-                            "wait for it to finish or stop it, then run again") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} since {_now()}\n")
-    handle.flush()
+    handle = _hold(lock, f"pid {os.getpid()} since {_now()}",
+                   lambda holder: f"another forkwave run holds {lock} ({holder}); "
+                                  "wait for it to finish or stop it, then run again")
     from checks.tracking import reap
     from tasks.report.ledger import Ledger
 
@@ -193,6 +184,24 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
     return run
 
 
+def _hold(path: Path, who: str, refused: Callable[[str], str]) -> IO[str]:
+    """An ``flock`` on ``path`` (the kernel drops it when the process dies), with ``who`` written in it;
+    held by another process: ``ForkwaveFailure(refused(what the holder wrote))``."""
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ForkwaveFailure(refused(holder)) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(who + "\n")
+    handle.flush()
+    return handle
+
+
 def new_run_id() -> str:
     """Sortable by start time, unique: ``20261201T101500Z-3f9a1c``."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
@@ -213,20 +222,9 @@ def lock_fork(run: Run, fork: Path) -> None:
     except ForkwaveError:
         return  # not a repository: the steps that need one say so
     path = common / "forkwave.lock"
-    handle = open(path, "a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise ForkwaveFailure(f"another forkwave workspace is syncing {fork} (lock {path}: {holder}); "
-                              "wait for it to finish, then run again") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()} workspace {run.ws.root} since {_now()}\n")
-    handle.flush()
-    run.fork_lock = handle
+    run.fork_lock = _hold(path, f"pid {os.getpid()} workspace {run.ws.root} since {_now()}",
+                          lambda holder: f"another forkwave workspace is syncing {fork} (lock {path}: {holder}); "
+                                         "wait for it to finish, then run again")
 
 
 def mark_failed(message: str | None = None) -> None:
