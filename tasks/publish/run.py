@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.repo import git
-from tasks.config import Config
+from tasks.config import Config, integration_branch
 from tasks.engine import verify
 from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.publish import body, forge, risk
@@ -92,14 +92,28 @@ def remote_for(cfg: Config, cred: forge.Credential | None) -> Remote:
     return Remote(name, url, git.credential_env(cred.username, cred.token) if cred and https else {})
 
 
-def facts_of(cfg: Config, ws: Workspace, plan: Mapping[str, Any], head: str) -> tuple[risk.Facts, dict[str, Any]]:
+def facts_of(cfg: Config, ws: Workspace, plan: Mapping[str, Any], head: str,
+             only: tuple[str, ...] | None = None) -> tuple[risk.Facts, dict[str, Any]]:
+    """What the branch holds: its changed paths, and the outcomes of its slices (``only`` those sources')."""
     base = cfg.fork.branch
     fork = cfg.fork.path
     if not git.rev_parse(fork, f"refs/heads/{base}^{{commit}}"):
         raise ForkwaveError(f"{cfg.file}: fork.branch: {base!r} is no branch of {fork}")
     changed = [p for p in git.changed_names(fork, f"refs/heads/{base}", head) if p != STATE_PATH]
-    outcomes = load_outcomes(ws, [s["name"] for s in plan["slices"]])
+    outcomes = load_outcomes(ws, [s["name"] for s in plan["slices"] if only is None or s.get("source") in only])
     return risk.facts(outcomes, changed), outcomes
+
+
+def branches_of(cfg: Config) -> list[tuple[Config, str, tuple[str, ...] | None]]:
+    """Each branch to publish: (the config as its source sees it, the branch, the sources whose slices it
+    holds — None: every slice). The shared sync branch, then each cherry-pick source's integration branch."""
+    if not cfg.several:
+        view = cfg.for_source(cfg.sources[0].name) if cfg.sources else cfg
+        return [(view, view.fork.sync_branch, None)]
+    shared = tuple(s.name for s in cfg.sources if s.mode != "cherry-pick")
+    out = [(cfg.for_source(shared[0]), cfg.fork.sync_branch, shared)] if shared else []
+    return out + [(cfg.for_source(s.name), integration_branch(s), (s.name,))
+                  for s in cfg.sources if s.mode == "cherry-pick"]
 
 
 def _slice_of(outcomes: Mapping[str, Any], path: str) -> str | None:
@@ -107,7 +121,7 @@ def _slice_of(outcomes: Mapping[str, Any], path: str) -> str | None:
 
 
 def publish(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Publish every sync branch (today one: ``fork.sync_branch``); returns what ``reports/publish.json`` records."""
+    """Publish every sync branch (``branches_of``); returns what ``reports/publish.json`` records."""
     env = os.environ if env is None else env
     plan_path = ws.report("plan.json")
     if not plan_path.exists():
@@ -116,8 +130,8 @@ def publish(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None) ->
     record_path = ws.report(RECORD)
     previous = read_json(record_path).get("branches", {}) if record_path.exists() else {}
     branches = dict(previous)
-    for branch in [cfg.fork.sync_branch]:
-        entry = publish_branch(cfg, ws, plan, branch, previous.get(branch) or {}, env)
+    for view, branch, only in branches_of(cfg):
+        entry = publish_branch(view, ws, plan, branch, previous.get(branch) or {}, env, only)
         if entry is not None:
             branches[branch] = entry
             write_if_changed(record_path, dump_json({"branches": branches}))
@@ -125,7 +139,7 @@ def publish(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None) ->
 
 
 def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: str, before: Mapping[str, Any],
-                   env: Mapping[str, str]) -> dict[str, Any] | None:
+                   env: Mapping[str, str], only: tuple[str, ...] | None = None) -> dict[str, Any] | None:
     fork, base, pub = cfg.fork.path, cfg.fork.branch, cfg.publish
     tip = git.rev_parse(fork, f"refs/heads/{branch}^{{commit}}")
     if tip is None:
@@ -139,10 +153,11 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
     cred = forge.need_credential(where.forge, env, where.repository) if where.forge != "none" else \
         forge.credential("none", env)
     remote = remote_for(cfg, cred)
-    facts, outcomes = facts_of(cfg, ws, plan, f"refs/heads/{branch}")
+    facts, outcomes = facts_of(cfg, ws, plan, f"refs/heads/{branch}", only)
     ahead = git.count_commits(fork, f"refs/heads/{base}..refs/heads/{branch}")
-    sync, proposal = propose(cfg, ws, plan, branch, facts, outcomes, where.forge, report_url(cfg, env), cred)
-    digest = _digest(tip, where, remote, propose(cfg, ws, plan, branch, facts, outcomes, where.forge, None, cred)[1])
+    sync, proposal = propose(cfg, ws, plan, branch, facts, outcomes, where.forge, report_url(cfg, env), cred, only)
+    digest = _digest(tip, where, remote,
+                     propose(cfg, ws, plan, branch, facts, outcomes, where.forge, None, cred, only)[1])
     if before.get("digest") == digest:  # recorded only once everything below succeeded
         pr = before.get("pr") or {}
         print(f"publish: nothing changed since the last publish ({branch} at {tip[:12]}"
@@ -158,7 +173,7 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
         return entry | {"pushed": pushed, "published_at": _now()}
     print(f"publish: risk {risk.number(sync.risk.score)} ({sync.risk.level}): " + _terms(sync.risk)
           + f"; auto-merge: {'yes' if sync.decision.merge else 'no'} — {sync.decision.why}")
-    client = _forge(cfg, ws, where, cred, remote, branch)
+    client = _forge(cfg, ws, where, cred, remote, branch, pr_file(cfg, only))
     if client.body_limit is not None and len(proposal.body) > client.body_limit:
         raise ForkwaveFailure(f"publish: the description is {len(proposal.body):,} characters, over {where.forge}'s "
                               f"{client.body_limit:,}; this is a bug in the trimming, please report it")
@@ -179,17 +194,25 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
                     "requested": list(done.requested), "pushed": pushed, "published_at": _now()}
 
 
+def pr_file(cfg: Config, only: tuple[str, ...] | None) -> str:
+    """``reports/pr.md``; an integration branch of several sources has its own (``pr-<source>.md``)."""
+    return f"pr-{only[0]}.md" if cfg.several and only and cfg.current.mode == "cherry-pick" else PR_FILE
+
+
 def propose(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: str, facts: risk.Facts,
             outcomes: Mapping[str, Any], forge_name: str, link: str | None,
-            cred: forge.Credential | None) -> tuple[body.Sync, forge.Proposal]:
-    """The pure part: what the pull request of ``branch`` should be."""
+            cred: forge.Credential | None, only: tuple[str, ...] | None = None) -> tuple[body.Sync, forge.Proposal]:
+    """The pure part: what the pull request of ``branch`` should be (``cfg`` as its source sees it)."""
     pub = cfg.publish
     score = risk.score(facts, dict(pub.weights), pub.low, pub.medium)
     draft = body.draft(pub.draft, facts)
     decision = risk.automerge(score, facts, pub.automerge_max, draft=draft)
-    upstream = read_json(ws.report("upstream.json")) if ws.report("upstream.json").exists() else {}
-    sync = body.Sync(branch, cfg.fork.branch, source_name(cfg), redact_url(cfg.raw["upstream"]["url"]),
-                     upstream.get("ref", cfg.upstream.ref), plan["upstream"], outcomes, facts, score, decision, draft,
+    mine = ws.scoped(cfg.source if cfg.several else None).source_report("upstream.json")
+    upstream = read_json(mine) if mine.exists() else {}
+    name = source_name(cfg) if not only or len(only) == 1 else " + ".join(only)  # a branch several sources share
+    sha = plan.get("upstream") or (plan.get("sources") or {}).get(cfg.source) or upstream.get("sha", "")
+    sync = body.Sync(branch, cfg.fork.branch, name, redact_url(cfg.raw.get("upstream", {}).get("url", cfg.upstream.url)),
+                     upstream.get("ref", cfg.upstream.ref), sha, outcomes, facts, score, decision, draft,
                      forge_name, {n: upstream_commits(ws, n) for n in outcomes})
     limit = {"github": 65_536, "gitlab": 1_048_576}.get(forge_name)
     redactor = Redactor.for_env(extra=(cred.token,) if cred else ())
@@ -252,10 +275,10 @@ def _pushed(p: Pushed) -> str:
 
 
 def _forge(cfg: Config, ws: Workspace, where: forge.Target, cred: forge.Credential | None, remote: Remote,
-           branch: str) -> Any:
+           branch: str, pr: str = PR_FILE) -> Any:
     cls = forge.load(where.forge)
     if where.forge == "none":
-        return cls(ws.report(PR_FILE), lambda: _fast_forward(cfg, remote, branch))
+        return cls(ws.report(pr), lambda: _fast_forward(cfg, remote, branch))
     return cls(where.api, where.repository, cred)
 
 
