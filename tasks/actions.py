@@ -290,7 +290,7 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
     if ctx.dry:
         runlock.dry_run()  # before the lock records anything: a dry run is in no ledger
     run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
-    run.targets = run.targets or ctx.sources  # a source's view keeps the run's selection
+    run.targets = run.targets or ctx.pulled  # the sources this run pulls (a source's view keeps the selection)
     if fork and run.fork_lock is None and not ctx.dry:  # reconciling may move the sync branch: never in a dry run
         runlock.lock_fork(run, ctx.cfg.fork.path)
         if run.fork_lock is not None:
@@ -315,7 +315,7 @@ def _close_wave(ctx: Context, run: runlock.Run, plan: dict[str, Any], wave: str,
         run.sync(source, runlock.sync_type(wave), revision(source))
         if outcome:
             run.record(name, outcome["status"], outcome, source=source, wave=wave, revision=revision(source))
-    for source in ctx.sources:
+    for source in ctx.pulled:  # a source that only pushes has no wave to sync
         run.sync(source, runlock.sync_type(wave), revision(source))
     for source, kind in list(run.syncs):  # rows of earlier waves a joint retry re-opened close too
         run.close(source, kind)
@@ -581,6 +581,7 @@ def do_export(ctx: Context) -> Any:
         return _dry_report(ctx)
     for d in record["deferred"]:
         print(f"export{_for(ctx)}: deferred {', '.join(d['files'])}: {', '.join(d['checks'])} failed with it")
+    _ledger_export(ctx, upstream["sha"], record, bad)
     if record["deferred"]:
         failed = sorted({c for d in record["deferred"] for c in d["checks"]})
         kept = f"the other {len(record['files'])} files will be pushed" if record["commit"] else "nothing will be pushed"
@@ -594,6 +595,20 @@ def do_export(ctx: Context) -> Any:
         return _held(f"export{_for(ctx)}: {len(record['conflicts'])} paths changed on both sides "
                     f"({', '.join(record['conflicts'][:3])}): exported nowhere; merge them by hand")
     return True
+
+
+def _ledger_export(ctx: Context, revision: str, record: dict[str, Any], bad: list[dict[str, Any]]) -> None:
+    """The export as the ledger's (source, push) row: exported paths, deferred and refused ones, conflicts."""
+    run = runlock.current()
+    if run is None:
+        return
+    left = [{"files": d["files"]} for d in record["deferred"]] + [{"files": [r["path"]]} for r in record["refused"]]
+    pushed = [f["source_path"] for f in record["files"]] if record["commit"] and not bad else []
+    outcome = {"adopted": [], "deferred": left + ([{"files": [f["path"] for f in record["files"]]}] if bad else []),
+               "conflicts": [{"path": p} for p in record["conflicts"]]}
+    status = "split" if outcome["deferred"] or outcome["conflicts"] else "adopted"
+    run.record("export", status, outcome, source=ctx.cfg.source, kind="push", revision=revision, exported=pushed)
+    run.close(ctx.cfg.source, "push")
 
 
 def _held(message: str) -> Held:

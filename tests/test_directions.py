@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from conftest import commit_tree, make_repo, run_doit, write_config
-from slicekit import plan, read, rev, tree
+from slicekit import ledger_runs, plan, read, rev, tree
 
 BASE = {"packages/twenty-ui/a.ts": "export const name = 'twenty';\n",
         "packages/twenty-ui/c.ts": "export const c = 1;\n",
@@ -84,6 +84,12 @@ def test_push_exports_through_the_reversed_map_and_rewrite_and_refuses_what_cann
     # push only: nothing is pulled, no sync branch; and nothing goes anywhere before `doit publish`
     assert plan(p)["slices"] == [] and rev(p.fork, "refs/heads/sync/upstream") is None
     assert contrib_ref(p) is None
+    # the ledger's (source, push) row: two paths exported, the refused one left for a person
+    [push] = [x for x in ledger_runs(p.reports)[-1].syncs if x.sync_type == "push"]
+    assert (push.source, push.status, push.counts.exported, push.counts.deferred) == ("twenty", "partial", 2, 1)
+    [target] = read(p.reports / "run-summary.json")["results"]
+    assert (target["direction"], target["outputs_created"]) == (
+        "push", ["packages/twenty-ui/a.ts", "packages/twenty-ui/new.ts"])
 
     published = run_doit(p.workspace, "publish")
     assert published.returncode == 0, published.stdout + published.stderr

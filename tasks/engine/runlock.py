@@ -17,7 +17,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +50,7 @@ class Sync:
     kind: str
     revision: str | None
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exported: list[str] = field(default_factory=list)   # a push: the paths its export holds
     error: str | None = None
     closed: bool = False
     opened: float = field(default_factory=time.monotonic)
@@ -60,7 +61,8 @@ class Sync:
         from tasks.core.runsummary import target_result
 
         return target_result({"source": self.source, "direction": direction_of(self.kind),
-                              "outcomes": list(self.outcomes.values()), "error": self.error})
+                              "outcomes": list(self.outcomes.values()), "exported": self.exported,
+                              "error": self.error})
 
 
 @dataclass
@@ -81,7 +83,7 @@ class Run:
 
     def record(self, slice_name: str, status: str, outcome: dict[str, Any] | None = None, *,
                source: str = "upstream", wave: str | None = None, revision: str | None = None,
-               kind: str | None = None) -> None:
+               kind: str | None = None, exported: Sequence[str] = ()) -> None:
         """What a slice ended as in this run; with its ``wave`` (or another sync type, ``kind="push"``), the
         ledger row of (source, that type) counts it."""
         self.slices[slice_name] = status
@@ -89,12 +91,13 @@ class Run:
             return
         sync = self.sync(source, kind or sync_type(wave or ""), revision)
         sync.outcomes[slice_name] = {"status": status, **(outcome or {})}
+        sync.exported = sorted(set(sync.exported) | set(exported))
         if outcome and outcome.get("status") == "error":
             sync.error = sync.error or str(outcome.get("error") or "a check could not run")
         if self.ledger is not None:
             from tasks.core.runsummary import tally
 
-            self.ledger.progress(self.id, source, sync.kind, tally(sync.outcomes.values()), revision)
+            self.ledger.progress(self.id, source, sync.kind, tally(sync.outcomes.values(), sync.exported), revision)
 
     def sync(self, source: str, kind: str, revision: str | None = None) -> Sync:
         """The run's sync of (source, kind), opened (``running`` in the ledger) the first time."""
@@ -120,7 +123,7 @@ class Run:
         if self.ledger is not None:
             from tasks.core.runsummary import tally
 
-            self.ledger.close_sync(self.id, source, kind, result["status"], counts=tally(sync.outcomes.values()),
+            self.ledger.close_sync(self.id, source, kind, result["status"], counts=tally(sync.outcomes.values(), sync.exported),
                                    revision=sync.revision, error=sync.error,
                                    detail={"slices": {n: o.get("status") for n, o in sync.outcomes.items()}})
         return result["status"]
@@ -267,7 +270,8 @@ def run_summary(run: Run) -> dict[str, Any]:
         mine = [s for (src, kind), s in run.syncs.items() if src == source and direction_of(kind) == direction]
         error = next((s.error for s in mine if s.error), None) or (run.error if run.failed and not mine else None)
         targets.append({"source": source, "direction": direction, "duration": sum(s.seconds for s in mine),
-                        "outcomes": [o for s in mine for o in s.outcomes.values()], "error": error})
+                        "outcomes": [o for s in mine for o in s.outcomes.values()],
+                        "exported": [x for s in mine for x in s.exported], "error": error})
     return summary(targets, run.timestamp, time.monotonic() - run.started)
 
 
