@@ -23,13 +23,12 @@ from tasks.config import Config
 from tasks.core import ranges
 from tasks.core.commit import Commit
 from tasks.errors import CannotRun
-from tasks.engine import slices
+from tasks.engine import candidates, slices
 from tasks.engine.memo import Memo
 from tasks.engine.status import commit_inputs, find_slice, load_outcome, on_sync_branch, slice_dir
-from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
+from tasks.engine.validate import baseline, default_runner, fingerprint
 from tasks.repo import commits, git, landing, merge, policy, worktree
 from tasks.repo.commits import TreeMerge
-from tasks.repo.importer import Change
 from tasks.workspace import Workspace
 
 
@@ -67,28 +66,9 @@ class Range:
 
     def passes(self, tree: str, label: str) -> tuple[bool, list[Any]]:
         """The checks' verdict on ``tree`` (a candidate on top of the current tip), through the memo."""
-        changes = _changes(self.fork, git.tree_of(self.fork, self.tip), tree)
-        v = Validator(self.cfg, self.ws, self.name, self.tip, changes, **self.validator_args)
-        n = len(self.attempts) + 1
-        results = v.judge(tree, sorted(changes), n)
-        verdict = slices_verdict(results)
-        self.attempts.append({"n": n, "files": sorted(changes), "on_top_of": self.tip[:12], "passed": verdict.passed,
-                              "inferred": False, "ran": verdict.ran, "commits": label,
-                              "results": [r.to_json() | {"stdout": r.stdout, "stderr": r.stderr} for r in results]})
-        return verdict.passed, results
-
-
-def slices_verdict(results: Sequence[Any]) -> Any:
-    from tasks.engine.validate import verdict_of
-
-    return verdict_of(results)
-
-
-def _changes(fork: Path, before: str, after: str) -> dict[str, Change]:
-    """path -> Change from tree ``before`` to ``after`` (a deletion has no mode): what a gate looks at."""
-    out = git.git(fork, "diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", before, after)
-    return {c.path: Change(c.path, "merge", c.new[0] if c.new else None, c.new[1] if c.new else None)
-            for c in git.parse_diff_raw(out)}
+        changes = candidates.tree_changes(self.fork, git.tree_of(self.fork, self.tip), tree, "merge")
+        return candidates.judge(self.cfg, self.ws, self.name, self.tip, tree, changes, label, self.attempts,
+                                self.validator_args)
 
 
 # --- one range ----------------------------------------------------------------------------

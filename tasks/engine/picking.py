@@ -21,13 +21,12 @@ from checks.model import Runner
 from tasks.config import Config
 from tasks.core.commit import Commit
 from tasks.errors import CannotRun
-from tasks.engine import slices
+from tasks.engine import candidates, slices
 from tasks.engine.memo import Memo
 from tasks.engine.status import commit_inputs, find_slice, load_outcome, on_sync_branch, slice_dir
-from tasks.engine.validate import Validator, baseline, default_runner, fingerprint, verdict_of
+from tasks.engine.validate import baseline, default_runner, fingerprint
 from tasks.hashing import digest
 from tasks.repo import commits, git, importer, pickstate, worktree
-from tasks.repo.importer import Change
 from tasks.workspace import Workspace
 
 
@@ -57,16 +56,10 @@ class Picks:
         return commits.pick(self.fork, sha, onto, drop=drop, env=self.env)
 
     def passes(self, tree: str, label: str) -> tuple[bool, list[Any]]:
-        changes = _changes(self.fork, git.tree_of(self.fork, self.tip), tree, self.env)
+        changes = candidates.tree_changes(self.fork, git.tree_of(self.fork, self.tip), tree, "pick", self.env)
         self.bring(tree)
-        v = Validator(self.cfg, self.ws, self.name, self.tip, changes, **self.validator_args)
-        n = len(self.attempts) + 1
-        results = v.judge(tree, sorted(changes), n)
-        verdict = verdict_of(results)
-        self.attempts.append({"n": n, "files": sorted(changes), "on_top_of": self.tip[:12], "passed": verdict.passed,
-                              "inferred": False, "ran": verdict.ran, "commits": label,
-                              "results": [r.to_json() | {"stdout": r.stdout, "stderr": r.stderr} for r in results]})
-        return verdict.passed, results
+        return candidates.judge(self.cfg, self.ws, self.name, self.tip, tree, changes, label, self.attempts,
+                                self.validator_args)
 
     def bring(self, tree: str) -> None:
         """Copy the source's objects a candidate tree needs into the fork: the root, the new trees and blobs
@@ -80,12 +73,6 @@ class Picks:
         new = commits.commit_pick(self.fork, tree, self.tip, info, self.cfg.source, env=self.env)
         self.picked.append({"sha": info.sha, "subject": info.subject, "commit": new})
         self.tip = new
-
-
-def _changes(fork: Path, before: str, after: str, env: Mapping[str, str]) -> dict[str, Change]:
-    out = git.git(fork, "diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", before, after, env=dict(env))
-    return {c.path: Change(c.path, "pick", c.new[0] if c.new else None, c.new[1] if c.new else None)
-            for c in git.parse_diff_raw(out)}
 
 
 def dependency_key(cfg: Config, tip: str, paths: Sequence[str]) -> str:
