@@ -288,6 +288,10 @@ def test_policy_settles_a_both_changed_file_in_snapshot_mode(tmp_path: Path) -> 
     ({"mode": "merge"}, {"policy": [{"paths": ["[z-a]"], "take": "fork"}]}, "key 'policy.0.paths.0'"),
     ({"mode": "merge"}, {"slices": {"max_commits": 0}}, "key 'slices.max_commits': expected a number >= 1"),
     ({"mode": "merge", "ref": "tags/v*[", "url": "/x"}, {}, "not a valid branch, tag or commit name"),
+    ({"mode": "merge", "direction": "push", "push_url": "/x"}, {},
+     "key 'sources.0.direction': push applies to mode: snapshot only (this source is mode: merge"),
+    ({"mode": "cherry-pick", "direction": "both", "push_url": "/x"}, {},
+     "key 'sources.0.direction': both applies to mode: snapshot only"),
 ])
 def test_mode_keys_are_checked(tmp_path: Path, source: dict[str, Any], top: dict[str, Any], message: str) -> None:
     path = write_config(tmp_path, {"sources": [{"name": "upstream", "url": "/x", **source}],
