@@ -96,11 +96,14 @@ def linear(shas: list[str], passes: Callable[[str], bool]) -> tuple[int | None, 
 
 
 def engine(root: Path, fork: Path, tip: str, upstream: Path, shas: list[str], p: int) -> tuple[int, int, str, float]:
-    """(verdicts asked, checks really run, the named commit, seconds) through ``tasks.engine.merging.bisect``."""
+    """(verdicts asked, checks really run, the named commit, seconds) through merge mode's ``bisect`` (the
+    pipeline's ``SliceRun``: baseline, validator, worktree checkouts, memo)."""
     from tasks.config import Check, Config, Fork, Upstream
-    from tasks.engine.memo import Memo
-    from tasks.engine.merging import Range, bisect as range_bisect
+    from tasks.core.drift import Drift
+    from tasks.core.plan import Plan, Slice
+    from tasks.engine.pipeline import SliceRun
     from tasks.engine.validate import default_runner
+    from tasks.modes.merge import Range, bisect as range_bisect
     from tasks.repo import landing
     from tasks.workspace import Workspace
 
@@ -109,13 +112,16 @@ def engine(root: Path, fork: Path, tip: str, upstream: Path, shas: list[str], p:
                  checks=(Check("app", run="! grep -q BROKEN src/app.txt"),), gates=())
     landing.bring(upstream, fork, shas[-1], [tip])
     pending = commits.first_parent(fork, shas[-1], limit=len(shas))
-    run = Range(cfg, ws, "bench", {"runner": default_runner(cfg, ws), "memo": Memo(ws), "baseline": {},
-                                   "log_root": ws.reports / "logs"}, tip)
+    bench = Slice("bench", "a", (), commits=tuple(shas))
+    plan = Plan(shas[-1], None, 25, (("a", ("bench",)),), (bench,), ())
+    job = SliceRun(cfg, ws, upstream, plan, Drift({}, {}, None, {}), bench, "bench", default_runner(cfg, ws),
+                   start=tip)
+    run = Range(job, tip, git.alternates_env(upstream))
     t0 = time.perf_counter()
     good, culprit = range_bisect(run, pending)
     took = time.perf_counter() - t0
     named = culprit.commit.sha if culprit else "-"
-    return len(run.attempts), sum(1 for a in run.attempts if a["ran"]), named, took
+    return len(job.attempts), sum(1 for a in job.attempts if a.ran), named, took
 
 
 def main() -> None:

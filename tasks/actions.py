@@ -8,20 +8,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks.repo import basedetect, demo, drift, fetch, git, importer, state, treemap
-from tasks.core import classify, coupling
-from tasks.core.vocabulary import ACTIONABLE
 from tasks import exitcodes
-from tasks.engine import person, retry, runlock, slices, status
-from tasks.report import render, reports
-from tasks.report import base as basereport
-from tasks.core.paths import map_path
-from tasks import modes
+from tasks.modes import registry as modes
 from tasks.context import LAST_SUCCESS, Context
-from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
+from tasks.core import classify, coupling
 from tasks.core.directions import pull_view
-from tasks.core.plan import combine
+from tasks.core.drift import Drift
+from tasks.core.outcome import COMMITS, Outcome
+from tasks.core.paths import map_path
+from tasks.core.plan import Plan, Slice, combine
+from tasks.core.vocabulary import ACTIONABLE
+from tasks.engine import pipeline, retry, runlock, slices, status
+from tasks.engine.pipeline import SliceRun
+from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
 from tasks.redact import redact_url
+from tasks.report import base as basereport
+from tasks.report import render, reports
+from tasks.repo import basedetect, demo, drift, fetch, git, importer, state, treemap
 from tasks.workspace import dump_json, read_json, write_if_changed
 
 
@@ -225,7 +228,7 @@ def do_plan(ctx: Context) -> bool:
         plans.append((name, modes.mode_of(c.cfg).plan(batch, report, lambda: upstream_history(c, report))))
     if ctx.cfg.several:
         owners = {}
-        shared = {s.name for s in ctx.cfg.sources if s.mode != "cherry-pick"}  # picks land on a branch of their own
+        shared = {s.name for s in ctx.cfg.sources if not modes.mode_named(s.mode).own_branch}  # a branch of its own
         for name, p in plans:
             for f in (f for s in p.slices for f in s.files if name in shared):
                 if f.path in owners:
@@ -272,12 +275,21 @@ def _source_read(ctx: Context, name: str, task: str) -> Any:
     return read_json(path)
 
 
-def slice_view(ctx: Context, plan: dict[str, Any], name: str) -> tuple[Context, dict[str, Any], dict[str, Any]]:
-    """(the context of the slice's source, the plan as that source sees it, its drift report)."""
-    slice_ = slices.find_slice(plan, name)
-    c = ctx.for_source(slice_.get("source") or ctx.sources[0])
-    view = {**plan, "upstream": slice_["upstream"]} if slice_.get("source") else plan
-    return c, view, _source_read(c, "drift.json", "drift")
+def read_plan(ctx: Context) -> Plan:
+    return Plan.from_json(_read(ctx, "plan.json", "plan"))
+
+
+def slice_view(ctx: Context, plan: Plan, name: str) -> tuple[Context, Plan, Drift, Slice]:
+    """(the context of the slice's source, the plan as that source sees it, its drift, the slice)."""
+    slice_ = plan.slice(name)
+    c = ctx.for_source(slice_.source or ctx.sources[0])
+    return c, plan.view(slice_), Drift.from_json(_source_read(c, "drift.json", "drift")), slice_
+
+
+def job_for(ctx: Context, plan: Plan, name: str, run_id: str = "run") -> tuple[Context, SliceRun, modes.Mode]:
+    """One slice's run context and its mode: what the pipeline and a person's commands take."""
+    c, view, drift_report, slice_ = slice_view(ctx, plan, name)
+    return c, SliceRun(c.cfg, c.ws, c.ws.mirror, view, drift_report, slice_, run_id), modes.mode_of(c.cfg)
 
 
 # --- slices and waves ---------------------------------------------------------------
@@ -298,23 +310,22 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
     return run
 
 
-def _where(ctx: Context, slice_: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+def _where(ctx: Context, slice_: Slice, plan: Plan) -> dict[str, Any]:
     """The ledger row a slice counts in: its source, its wave, the upstream revision it is synced to."""
-    return {"source": slice_.get("source") or ctx.cfg.source, "wave": slice_["wave"], "revision": plan["upstream"]}
+    return {"source": slice_.source or ctx.cfg.source, "wave": slice_.wave, "revision": plan.revision(slice_)}
 
 
-def _close_wave(ctx: Context, run: runlock.Run, plan: dict[str, Any], wave: str,
-                loaded: dict[str, dict[str, Any] | None]) -> None:
+def _close_wave(ctx: Context, run: runlock.Run, plan: Plan, wave: str, loaded: dict[str, Outcome | None]) -> None:
     """The wave ended: each source's row of it counts the wave's slices as they stand, and closes; a source
     with nothing in the wave synced it too (a success at its revision: since=last-success starts there)."""
     def revision(source: str) -> str:
-        return plan["sources"][source] if ctx.cfg.several else plan["upstream"]
+        return plan.sources[source] if ctx.cfg.several else plan.upstream
 
     for name, outcome in loaded.items():
-        source = slices.find_slice(plan, name).get("source") or ctx.sources[0]
+        source = plan.slice(name).source or ctx.sources[0]
         run.sync(source, runlock.sync_type(wave), revision(source))
         if outcome:
-            run.record(name, outcome["status"], outcome, source=source, wave=wave, revision=revision(source))
+            run.record(name, outcome, source=source, wave=wave, revision=revision(source))
     for source in ctx.pulled:  # a source that only pushes has no wave to sync
         run.sync(source, runlock.sync_type(wave), revision(source))
     for source, kind in list(run.syncs):  # rows of earlier waves a joint retry re-opened close too
@@ -323,24 +334,29 @@ def _close_wave(ctx: Context, run: runlock.Run, plan: dict[str, Any], wave: str,
 
 @user_errors
 def do_import(ctx: Context, name: str) -> bool:
-    """Write the slice's import manifest: its files with upstream/fork entries, and the upstream
-    commits that touched them since the base (why each file changes)."""
-    ctx, plan, drift_report = slice_view(ctx, _read(ctx, "plan.json", "plan"), name)
-    slice_ = slices.find_slice(plan, name)
-    entries = drift_report["entries"]
-    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
-    base = drift_report.get("base") or {}
-    since = (base.get("groups") or {}).get(slice_["wave"], base.get("sha"))
-    upstream_paths = sorted({treemap.upstream_path(entries[f["path"]].get("renamed_from", f["path"]), ctx.cfg.map)
-                             for f in slice_["files"]})
-    upstream_paths = [p for p in upstream_paths if importer.check_path(p) is None]  # `..` is no pathspec: blocked
-    commits = git.log_touching(mirror, [f"{since}..{plan['upstream']}" if since else plan["upstream"]], upstream_paths)
-    manifest = {"slice": name, "wave": slice_["wave"], **({"source": ctx.cfg.source} if ctx.cfg.several else {}),
-                "upstream": plan["upstream"], "since": since,
-                "files": [{**f, **{k: entries[f["path"]].get(k) for k in ("upstream", "fork", "base", "renamed_from")}}
-                          for f in slice_["files"]],
-                "commits": [{"sha": c.sha, "author": c.author, "subject": c.subject} for c in commits]}
-    write_if_changed(slices.slice_dir(ctx.ws, name) / "import.json", dump_json(manifest))
+    """Write the slice's import manifest: its files with upstream/fork entries, and its upstream commits (a
+    commit slice: exactly the commits it holds; a file slice: those that touched its files since the base)."""
+    ctx, plan, drift_report, slice_ = slice_view(ctx, read_plan(ctx), name)
+    entries = drift_report.entries
+    since = drift_report.base_for(slice_.wave)
+    if slice_.commits:
+        offered = drift_report.by_sha()
+        listed = [{"sha": s, "author": offered.get(s, {}).get("author", ""),
+                   "subject": offered.get(s, {}).get("subject", "")} for s in slice_.commits]
+    else:
+        mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan.upstream)
+        upstream_paths = sorted({treemap.upstream_path(entries[f.path].get("renamed_from", f.path), ctx.cfg.map)
+                                 for f in slice_.files})
+        upstream_paths = [p for p in upstream_paths if importer.check_path(p) is None]  # `..` is no pathspec
+        found = git.log_touching(mirror, [f"{since}..{plan.upstream}" if since else plan.upstream], upstream_paths)
+        listed = [{"sha": c.sha, "author": c.author, "subject": c.subject} for c in found]
+    manifest = {"slice": name, "wave": slice_.wave, **({"source": ctx.cfg.source} if ctx.cfg.several else {}),
+                "upstream": plan.upstream, "since": since,
+                "files": [{**f.to_json(), **{k: entries.get(f.path, {}).get(k)
+                                             for k in ("upstream", "fork", "base", "renamed_from")}}
+                          for f in slice_.files],
+                "commits": listed}
+    write_if_changed(status.slice_dir(ctx.ws, name) / "import.json", dump_json(manifest))
     return True
 
 
@@ -350,48 +366,51 @@ _CANNOT_RUN: list[str] = []  # a check that cannot run stops every later slice o
 @user_errors
 def do_validate(ctx: Context, name: str, position: str) -> Any:
     run = _locked(ctx, fork=True)
-    whole = _read(ctx, "plan.json", "plan")
-    ctx, plan, drift_report = slice_view(ctx, whole, name)
-    slice_ = slices.find_slice(plan, name)
-    fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
+    whole = read_plan(ctx)
+    c, job, mode = job_for(ctx, whole, name, run.id)
+    fork, sync = str(c.cfg.fork.path), c.cfg.fork.sync_branch
     if _CANNOT_RUN:
         print(f"[{position}] {name}: not run — {_CANNOT_RUN[0]}", flush=True)
         return Failed(f"{name}: not run, a check cannot run", exitcodes.FAILURE)
-    same = slices.unchanged(ctx.cfg, ctx.ws, plan, drift_report, name)
+    where = _where(c, job.slice, job.plan)
+    same = status.unchanged(c.cfg, c.ws, job.plan, name, lambda: mode.inputs(job))
     if same:  # adopted already (maybe by a run killed before doit saved it), or waiting for a person
-        reports.write_slice(ctx.ws, same, fork, sync)
-        run.record(name, same["status"], same, **_where(ctx, slice_, plan))
-        if same["status"] in slices.SUCCESS:
-            print(f"[{position}] {name}: {same['status']} already (at {same['verified_at'][:12]}, same checks); "
+        reports.write_slice(c.ws, same, fork, sync)
+        run.record(name, same, **where)
+        if same.status.settled:
+            print(f"[{position}] {name}: {same.status} already (at {same.verified_at[:12]}, same checks); "
                   f"nothing to do", flush=True)
             return True
-        print(f"[{position}] {name}: {same['status']} — unchanged since run {same.get('run', '?')} (same upstream, "
-              f"fork, checks and sync branch); nothing to run (reports/slices/{name}/report.md)", flush=True)
+        print(f"[{position}] {name}: {same.status} — unchanged since run {same.run or '?'} (same upstream, fork, "
+              f"checks and sync branch); nothing to run (reports/slices/{name}/report.md)", flush=True)
         return True  # work left for a person: the outcome says so, and the exit code (2) comes from it
-    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
-    print(f"[{position}] {name}: {len(slice_['files'])} files ...", flush=True)
-    where = _where(ctx, slice_, plan)
+    job.mirror = fetch.ensure_commit(c.cfg, c.ws, job.upstream)
+    print(f"[{position}] {name}: {plural_of(job)} ...", flush=True)
     run.sync(where["source"], runlock.sync_type(where["wave"]), where["revision"])  # `running` before any check
     started = time.monotonic()
-    outcome = modes.mode_of(ctx.cfg).run_slice(ctx.cfg, ctx.ws, mirror, plan, drift_report, name, run_id=run.id)
-    reports.write_slice(ctx.ws, outcome, fork, sync)
-    wave_names = next(w["slices"] for w in plan["waves"] if w["name"] == outcome["wave"])
-    reports.write_wave(ctx.ws, outcome["wave"], wave_names, fork, sync)
-    reports.write_summary(ctx.ws, whole)
-    run.record(name, outcome["status"], outcome, **where)
-    if outcome["status"] == "error":
-        _CANNOT_RUN.append(outcome["error"])
-        runlock.mark_failed(outcome["error"])
+    outcome = pipeline.run(mode, job)
+    reports.write_slice(c.ws, outcome, fork, sync)
+    reports.write_wave(c.ws, outcome.wave, list(whole.members(outcome.wave)), fork, sync)
+    reports.write_summary(c.ws, whole)
+    run.record(name, outcome, **where)
+    if outcome.error:
+        _CANNOT_RUN.append(outcome.error)
+        runlock.mark_failed(outcome.error)
         print(f"[{position}] {name}: error (reports/slices/{name}/report.md)", flush=True)
-        print(f"forkwave: error: {outcome['error']}", file=sys.stderr, flush=True)
-        return Failed(outcome["error"], exitcodes.FAILURE)
-    deferred = sum(len(d["files"]) for d in outcome["deferred"])
-    print(f"[{position}] {name}: {outcome['status']} — {len(outcome['adopted'])} adopted, {deferred} deferred, "
-          f"{len(outcome['conflicts'])} conflicts, {outcome['runs']} runs, {time.monotonic() - started:.1f} s "
-          f"(reports/slices/{name}/report.md)", flush=True)
+        print(f"forkwave: error: {outcome.error}", file=sys.stderr, flush=True)
+        return Failed(outcome.error, exitcodes.FAILURE)
+    print(f"[{position}] {name}: {outcome.status} — {outcome.counts().line()}, {outcome.runs} runs, "
+          f"{time.monotonic() - started:.1f} s (reports/slices/{name}/report.md)", flush=True)
     # work left for a person is no failure of the task: its wave must still run (the joint retry may land
     # it); the run's exit code (2) comes from the outcome (tasks.cli)
     return True
+
+
+def plural_of(job: SliceRun) -> str:
+    """``12 files`` or ``20 commits``: what the slice holds, in its unit."""
+    n = len(job.slice.commits) if job.slice.commits else len(job.slice.files)
+    unit = COMMITS if job.slice.commits else "files"
+    return f"{n} {unit[:-1] if n == 1 else unit}"
 
 
 @user_errors
@@ -414,53 +433,57 @@ def _verify_wave(ctx: Context, wave: str) -> Any:
     return bad[0] if bad else True
 
 
-def _wave(ctx: Context, wave: str) -> Any:
-    run = _locked(ctx, fork=True)
-    plan = _read(ctx, "plan.json", "plan")
-    names = next((w["slices"] for w in plan["waves"] if w["name"] == wave), [])
-    fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
-    for source in ctx.sources:  # each source's deferrals are retried against its own upstream
+def _retry(ctx: Context, run: runlock.Run, plan: Plan, wave: str) -> None:
+    """Each file-slice source's deferrals of the wave (and the ones before) retried together on its upstream."""
+    for source in ctx.sources:
         if _CANNOT_RUN:
             break
         c = ctx.for_source(source)
         only = source if ctx.cfg.several else None
         if not modes.mode_of(c.cfg).joint_retry or not retry.deferred_so_far(ctx.ws, plan, wave, only):
             continue
-        view = {**plan, "upstream": plan["sources"][source]} if only else plan
-        mirror = fetch.ensure_commit(c.cfg, c.ws, view["upstream"])
+        view = Plan.from_json({**plan.to_json(), "upstream": plan.sources[source]}) if only else plan
+        mirror = fetch.ensure_commit(c.cfg, c.ws, view.upstream)
         try:
-            record = retry.retry(c.cfg, c.ws, mirror, view, _source_read(c, "drift.json", "drift"), wave,
-                                 run_id=run.id, source=only, prepare=modes.mode_of(c.cfg).prepare)
+            record = retry.retry(c.cfg, c.ws, mirror, view, Drift.from_json(_source_read(c, "drift.json", "drift")),
+                                 wave, run_id=run.id, source=only)
         except CannotRun as exc:
             _CANNOT_RUN.append(str(exc))
             runlock.mark_failed(str(exc))
             raise
         for name, files in (record or {}).get("by_slice", {}).items():
             if files and record.get("run") == run.id:
-                outcome = slices.load_outcome(ctx.ws, name) or {}
-                run.record(name, outcome.get("status", "?"), outcome,
-                           **_where(c, slices.find_slice(plan, name), view))
-                reports.write_slice(ctx.ws, outcome, fork, sync)
-    for w in plan["waves"]:  # a retry may have landed files of earlier waves too
-        reports.write_wave(ctx.ws, w["name"], w["slices"], fork, sync, disk=w["name"] == wave)
+                outcome = status.read_outcome(ctx.ws, name)
+                if outcome:
+                    run.record(name, outcome, **_where(c, plan.slice(name), view))
+                    reports.write_slice(ctx.ws, outcome, str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
+
+
+def _wave(ctx: Context, wave: str) -> Any:
+    run = _locked(ctx, fork=True)
+    plan = read_plan(ctx)
+    names = list(plan.members(wave))
+    fork, sync = str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch
+    _retry(ctx, run, plan, wave)
+    for w, _ in plan.waves:  # a retry may have landed files of earlier waves too
+        reports.write_wave(ctx.ws, w, list(plan.members(w)), fork, sync, disk=w == wave)
     loaded = reports.load_outcomes(ctx.ws, names)
-    statuses = {n: (o or {}).get("status", "not run") for n, o in loaded.items()}
     reports.write_summary(ctx.ws, plan)
     _close_wave(ctx, run, plan, wave, loaded)
-    bad = {n: s for n, s in statuses.items() if s not in slices.SUCCESS}
-    print(f"wave {wave}: {len(names) - len(bad)}/{len(names)} slices settled (reports/wave-{wave}/report.md)")
-    if bad:  # the outcomes say what is left; the exit code (2) comes from them
+    left = [n for n, o in loaded.items() if o is None or not o.status.settled]
+    print(f"wave {wave}: {len(names) - len(left)}/{len(names)} slices settled (reports/wave-{wave}/report.md)")
+    if left:  # the outcomes say what is left; the exit code (2) comes from them
         return True
     if ctx.since:  # paths upstream changed before `since` were never looked at: not synced to this revision
         print(f"wave {wave}: landed, but not recorded in {state.STATE_PATH}: since= narrowed the drift")
         return True
-    if any(s == "rolled-back" for s in statuses.values()):
+    if any(o is not None and str(o.status) == "rolled-back" for o in loaded.values()):
         print(f"wave {wave}: landed with rolled-back slices; not recorded in {state.STATE_PATH}")
         return True
-    in_wave = {slices.find_slice(plan, n).get("source") or ctx.sources[0] for n in names}
+    in_wave = {plan.slice(n).source or ctx.sources[0] for n in names}
     for source in (s for s in ctx.sources if s in in_wave):
         c = ctx.for_source(source)
-        revision = plan["sources"][source] if ctx.cfg.several else plan["upstream"]
+        revision = plan.sources[source] if ctx.cfg.several else plan.upstream
         if modes.mode_of(c.cfg).record(c.cfg, ctx.ws, wave, revision, redact_url(c.cfg.raw["upstream"]["url"]),
                                       _several(c)):
             print(f"wave {wave}: landed; recorded {source} {revision[:12]} in {state.STATE_PATH} "
@@ -476,27 +499,39 @@ def _var(name: str) -> str | None:
     return get_var(name) or None
 
 
+def _person_job(ctx: Context, name: str) -> tuple[Context, SliceRun, modes.Mode]:
+    """The slice's run context for a person's command: the sync tip now and its last outcome."""
+    from tasks.repo import worktree
+
+    c, job, mode = job_for(ctx, read_plan(ctx), name)
+    job.mirror = fetch.ensure_commit(c.cfg, c.ws, job.upstream)
+    job.start = worktree.sync_tip(c.cfg)
+    job.earlier = status.read_outcome(c.ws, name)
+    return c, job, mode
+
+
 @user_errors
 def do_resolve(ctx: Context, name: str) -> bool:
     _locked(ctx, fork=True)
-    ctx, plan, drift_report = slice_view(ctx, _read(ctx, "plan.json", "plan"), name)
-    _files_only(ctx, name, "resolve")
-    mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, plan["upstream"])
-    commit = person.resolve(ctx.cfg, ctx.ws, plan, drift_report, mirror, name, _var("path"), _var("take"))
-    print(f"{name}: resolution committed on {ctx.cfg.fork.sync_branch} as {commit[:12]}; run `doit` to validate it")
+    c, job, mode = _person_job(ctx, name)
+    commit = mode.resolve(job, _var("path"), _var("take"))
+    if commit == job.start:
+        print(f"{name}: your resolution is on {c.cfg.fork.sync_branch} already ({commit[:12]}); run `doit` to "
+              "validate it and go on")
+    else:
+        print(f"{name}: resolution committed on {c.cfg.fork.sync_branch} as {commit[:12]}; run `doit` to validate it")
     return True
 
 
 @user_errors
 def do_rollback(ctx: Context, name: str) -> bool:
     _locked(ctx, fork=True)
-    plan = _read(ctx, "plan.json", "plan")
-    _files_only(slice_view(ctx, plan, name)[0], name, "rollback")
-    commit = person.rollback(ctx.cfg, ctx.ws, plan, name)
-    outcome = slices.load_outcome(ctx.ws, name)
+    c, job, mode = _person_job(ctx, name)
+    commit = mode.rollback(job)
+    outcome = status.read_outcome(c.ws, name)
     if outcome:
-        reports.write_slice(ctx.ws, outcome, str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
-    print(f"{name}: rolled back on {ctx.cfg.fork.sync_branch} in {commit[:12]}; later runs leave it alone until "
+        reports.write_slice(c.ws, outcome, str(c.cfg.fork.path), c.cfg.fork.sync_branch)
+    print(f"{name}: rolled back on {c.cfg.fork.sync_branch} in {commit[:12]}; later runs leave it alone until "
           f"upstream changes it (`doit readopt:{name}` to take it again)")
     return True
 
@@ -504,19 +539,11 @@ def do_rollback(ctx: Context, name: str) -> bool:
 @user_errors
 def do_readopt(ctx: Context, name: str) -> bool:
     _locked(ctx, fork=True)
-    reverts = person.readopt(ctx.cfg, ctx.ws, _read(ctx, "plan.json", "plan"), name)
+    _, job, mode = _person_job(ctx, name)
+    reverts = mode.readopt(job)
     print(f"{name}: its rollback ({', '.join(r[:12] for r in reverts)}) no longer counts; the next `doit` imports "
           "and validates it again")
     return True
-
-
-def _files_only(ctx: Context, name: str, what: str) -> None:
-    """`doit resolve:`/`rollback:` work on file slices; a merge or cherry-pick slice is resolved on its branch."""
-    mode = modes.mode_of(ctx.cfg)
-    if not mode.joint_retry:
-        raise ForkwaveError(f"{name}: a {mode.name}-mode slice has no `doit {what}`; {what} it on "
-                            f"{ctx.cfg.fork.sync_branch} from any checkout (git merge / git revert, commit), then run "
-                            "`doit` (README: Sync modes)")
 
 
 PERSON_ACTIONS = {"resolve": do_resolve, "rollback": do_rollback, "readopt": do_readopt}
@@ -524,11 +551,11 @@ PERSON_ACTIONS = {"resolve": do_resolve, "rollback": do_rollback, "readopt": do_
 
 @user_errors
 def do_report(ctx: Context) -> dict[str, Any]:
-    plan = _read(ctx, "plan.json", "plan")
-    for w in plan["waves"]:
-        reports.write_wave(ctx.ws, w["name"], w["slices"], str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
+    plan = read_plan(ctx)
+    for w, names in plan.waves:
+        reports.write_wave(ctx.ws, w, list(names), str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
     summary = reports.write_summary(ctx.ws, plan)
-    print(f"report: reports/summary.json ({summary['status']}) and {len(plan['waves'])} wave reports written")
+    print(f"report: reports/summary.json ({summary['status']}) and {len(plan.waves)} wave reports written")
     return {"digest": outcomes_digest(ctx)}
 
 
@@ -599,15 +626,21 @@ def do_export(ctx: Context) -> Any:
 
 def _ledger_export(ctx: Context, revision: str, record: dict[str, Any], bad: list[dict[str, Any]]) -> None:
     """The export as the ledger's (source, push) row: exported paths, deferred and refused ones, conflicts."""
+    from tasks.core.outcome import Conflict, Deferral, Status, status_of
+
     run = runlock.current()
     if run is None:
         return
-    left = [{"files": d["files"]} for d in record["deferred"]] + [{"files": [r["path"]]} for r in record["refused"]]
+    left = [Deferral(tuple(d["files"]), "push checks failed") for d in record["deferred"]]
+    left += [Deferral((r["path"],), r["reason"]) for r in record["refused"]]
     pushed = [f["source_path"] for f in record["files"]] if record["commit"] and not bad else []
-    outcome = {"adopted": [], "deferred": left + ([{"files": [f["path"] for f in record["files"]]}] if bad else []),
-               "conflicts": [{"path": p} for p in record["conflicts"]]}
-    status = "split" if outcome["deferred"] or outcome["conflicts"] else "adopted"
-    run.record("export", status, outcome, source=ctx.cfg.source, kind="push", revision=revision, exported=pushed)
+    if bad:
+        left.append(Deferral(tuple(f["path"] for f in record["files"]), "push checks failed"))
+    conflicts = tuple(Conflict(p, "changed on both sides") for p in record["conflicts"])
+    status = status_of(deferred=bool(left), conflicts=bool(conflicts), adopted=bool(pushed)) \
+        if left or conflicts else Status.ADOPTED
+    outcome = Outcome("export", "push", revision, status, "", deferred=tuple(left), conflicts=conflicts)
+    run.record("export", outcome, source=ctx.cfg.source, kind="push", revision=revision, exported=pushed)
     run.close(ctx.cfg.source, "push")
 
 
@@ -625,13 +658,13 @@ def do_dry_slice(ctx: Context, name: str, position: str) -> bool:
     from tasks.engine import dryrun
 
     _locked(ctx)
-    whole = _read(ctx, "plan.json", "plan")
-    c, plan, drift_report = slice_view(ctx, whole, name)
-    mirror = fetch.ensure_commit(c.cfg, c.ws, plan["upstream"])
-    sim = dryrun.simulate(c.cfg, c.ws, mirror, plan, drift_report, slices.find_slice(plan, name),
-                          modes.mode_of(c.cfg).prepare)
-    print(f"[{position}] {name}: would be {sim['status']} — {len(sim['would_land'])} to land, "
-          f"{len(sim['would_defer'])} to defer, {len(sim['conflicts'])} conflicts (dry run)", flush=True)
+    c, job, mode = job_for(ctx, read_plan(ctx), name)
+    job.mirror = fetch.ensure_commit(c.cfg, c.ws, job.upstream)
+    sim = mode.simulate(job, dryrun.current_tip(c.cfg))
+    dryrun.record(c.cfg, job.slice, sim)
+    what = (f"{sum(1 for r in sim.commits if r['would'] in ('merge', 'pick'))} of {plural_of(job)} to land"
+            if job.slice.commits else f"{len(sim.would_land)} to land, {len(sim.would_defer)} to defer")
+    print(f"[{position}] {name}: would be {sim.status} — {what}, {len(sim.conflicts)} conflicts (dry run)", flush=True)
     return _dry_report(ctx, quiet=True)
 
 
@@ -734,7 +767,7 @@ class UnknownSlice:
 
     def __call__(self) -> Any:
         try:
-            slices.find_slice(read_json(Path(self.plan_path)), self.name)
+            Plan.from_json(read_json(Path(self.plan_path))).slice(self.name)
         except ForkwaveError as exc:
             print(f"forkwave: error: {exc}", file=sys.stderr)
             return Failed(str(exc), exitcodes.USAGE)

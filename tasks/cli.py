@@ -157,21 +157,32 @@ def unknown(req: Request, tasks: Sequence[Any]) -> list[str]:
 
 # --- the run's output ---------------------------------------------------------------------
 
-def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequence[str] = ()) -> str:
-    """The run's last line: slice counts, the report to open, what the exit status means.
+def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequence[str] = (),
+                 commits: Mapping[str, int] | None = None) -> str:
+    """The run's last line: slice counts (and, for commit slices, the upstream commits), the report to open,
+    what the exit status means.
 
-    ``slices``: slice name -> (wave, state) with state as ``exitcodes.slice_state`` gives it.
+    ``slices``: slice name -> (wave, state) with state as ``Status.state`` gives it; ``commits``: the commit
+    slices' counts added up (``tasks.core.outcome.add``), when there are any.
 
     >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("b", "conflicted")}, 2)
     'forkwave: 2 slices: 1 adopted, 0 deferred, 1 conflicted; open reports/wave-b/report.md — exit 2: work left for a person (deferred or conflicted slices)'
+    >>> summary_line({"slice-1": ("a", "conflicted"), "slice-2": ("a", "waiting")}, 2,
+    ...              commits={"total": 40, "adopted": 2, "deferred": 0, "conflicted": 1, "waiting": 37, "skipped": 0})
+    'forkwave: 2 slices: 0 adopted, 0 deferred, 1 conflicted, 1 waiting (commits: 2 of 40 adopted, 1 conflicted, 37 waiting); open reports/wave-a/report.md — exit 2: work left for a person (deferred or conflicted slices)'
     """
     parts = []
     if slices:
         counts = Counter(state for _, state in slices.values())
-        shown = [s for s in ("adopted", "deferred", "conflicted", "rolled back") if counts[s] or s != "rolled back"]
+        shown = [s for s in ("adopted", "deferred", "conflicted", "waiting", "rolled back")
+                 if counts[s] or s not in ("waiting", "rolled back")]
         n = len(slices)
-        parts.append(f"{n} slice{'' if n == 1 else 's'}: " + ", ".join(f"{counts[s]} {s}" for s in shown))
-        open_waves = sorted({w for w, s in slices.values() if s in ("deferred", "conflicted")}) \
+        line = f"{n} slice{'' if n == 1 else 's'}: " + ", ".join(f"{counts[s]} {s}" for s in shown)
+        if commits:
+            line += f" (commits: {commits['adopted']} of {commits['total']} adopted" + "".join(
+                f", {commits[k]} {k}" for k in ("deferred", "conflicted", "waiting", "skipped") if commits[k]) + ")"
+        parts.append(line)
+        open_waves = sorted({w for w, s in slices.values() if s in ("deferred", "conflicted", "waiting")}) \
             or sorted({w for w, _ in slices.values()})
         parts.append("open " + ", ".join(f"reports/wave-{w}/report.md" for w in open_waves))
     if stopped:
@@ -180,16 +191,24 @@ def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequ
     return f"forkwave: {'; '.join(parts) or 'done'} — exit {code}: {meaning}"
 
 
-def slice_states(reports: Path, names: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """name -> (wave, summary state) from each slice's ``outcome.json`` (slices without one are left out)."""
-    found = {}
+def slice_states(reports: Path, names: Sequence[str]) -> tuple[dict[str, tuple[str, str]], dict[str, int] | None]:
+    """(name -> (wave, summary state), the commit slices' counts added up or None) from each slice's
+    ``outcome.json`` (slices without one are left out)."""
+    from tasks.core.outcome import COMMITS, Outcome, add
+
+    found, outcomes = {}, []
     for name in names:
         path = reports / "slices" / name / "outcome.json"
         if path.exists():
-            outcome = read_json(path)
-            found[name] = (str(outcome.get("wave", "?")),
-                           exitcodes.slice_state(outcome.get("status", ""), len(outcome.get("conflicts") or ())))
-    return found
+            outcome = Outcome.from_json(read_json(path))
+            outcomes.append(outcome)
+            state = "conflicted" if outcome.conflicts and outcome.status.state != "rolled back" else outcome.status.state
+            found[name] = (outcome.wave, state)
+    return found, add(o.counts() for o in outcomes).get(COMMITS)
+
+
+def _left(state: str) -> bool:
+    return state not in ("adopted", "rolled back")
 
 
 def _position(task: Any) -> str | None:
@@ -255,10 +274,12 @@ class Reporter(ConsoleReporter):
         path = context().ws.reports / "slices" / name / "outcome.json"
         if not path.exists():
             return
-        outcome = read_json(path)
-        if exitcodes.slice_code(exitcodes.slice_state(outcome.get("status", ""), len(outcome.get("conflicts") or ()))):
-            self.write(f"[{position or 'wave ' + str(outcome.get('wave', '?'))}] {name}: {outcome['status']} — unchanged since run "
-                       f"{outcome.get('run', '?')} (same upstream, fork, checks and sync branch); nothing to run "
+        from tasks.core.outcome import Outcome
+
+        outcome = Outcome.from_json(read_json(path))
+        if outcome.left:
+            self.write(f"[{position or 'wave ' + outcome.wave}] {name}: {outcome.status} — unchanged since run "
+                       f"{outcome.run or '?'} (same upstream, fork, checks and sync branch); nothing to run "
                        f"(reports/slices/{name}/report.md)\n")
 
     def add_failure(self, task: Any, fail: Any) -> None:
@@ -290,13 +311,13 @@ class Reporter(ConsoleReporter):
             self.stopped.append(type(crash).__name__)
         code = exitcodes.combine([*self.codes, *exitcodes.LATE])
         # a dry run reached the slices only to simulate them: their outcome files are an earlier run's
-        states = {} if context().dry else slice_states(context().ws.reports, list(self.slices))
-        left = any(exitcodes.slice_code(s) for _, s in states.values())
+        states, commits = ({}, None) if context().dry else slice_states(context().ws.reports, list(self.slices))
+        left = any(_left(s) for _, s in states.values())
         if code == exitcodes.OK and left:
             code = exitcodes.PERSON  # an outcome left for a person, even if its task did not fail
         elif code == exitcodes.PERSON and states and not left and not self.held:
             code = exitcodes.OK  # a later wave's joint retry landed what an earlier task left: the end state counts
         if not (reads_only() and code == exitcodes.OK):  # `doit history format=json`: the JSON is all of stdout
-            self.write(summary_line(states, code, self.stopped) + "\n")
+            self.write(summary_line(states, code, self.stopped, commits) + "\n")
         self.outstream.flush()
         raise SystemExit(code) from None

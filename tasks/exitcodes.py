@@ -22,10 +22,6 @@ SEVERITY = (FAILURE, USAGE, PERSON, OK)
 # codes raised after the last task, where no task can carry them (doit saving its own state)
 LATE: list[int] = []
 
-ADOPTED = frozenset({"adopted", "empty", "resolved"})
-ROLLED_BACK = frozenset({"rolled-back", "rolled_back", "rolledback"})
-
-
 def combine(codes: Iterable[int]) -> int:
     """The run's exit code from the codes of its parts.
 
@@ -34,23 +30,3 @@ def combine(codes: Iterable[int]) -> int:
     """
     found = set(codes)
     return next((code for code in SEVERITY if code in found), OK)
-
-
-def slice_state(status: str, conflicts: int = 0) -> str:
-    """One slice outcome as the summary counts it: adopted, rolled back, conflicted or deferred.
-
-    A slice with conflicts left is ``conflicted`` whatever else happened to it (a split that
-    also conflicted needs the person's merge first); an unknown status is work left, never success.
-    """
-    if status in ROLLED_BACK:
-        return "rolled back"
-    if conflicts:
-        return "conflicted"
-    if status in ADOPTED:
-        return "adopted"
-    return "conflicted" if status == "conflicted" else "deferred"
-
-
-def slice_code(state: str) -> int:
-    """The exit code a slice's summary state asks for."""
-    return OK if state in ("adopted", "rolled back") else PERSON

@@ -145,15 +145,23 @@ def _source_section(c: Context, *keys: str) -> dict[str, Any]:
     return section
 
 
+def _mode(c: Context) -> Any:
+    """The source's mode (``tasks.modes``, imported on first use: ``doit list`` never needs it)."""
+    from tasks.modes import registry as modes
+
+    return modes.mode_of(c.cfg)
+
+
 def _detects_base(c: Context) -> bool:
-    """Snapshot mode without a configured ``base`` finds one by content; merge and cherry-pick need none."""
-    return c.cfg.base is None and (not c.cfg.sources or c.cfg.current.mode == "snapshot")
+    """A mode that compares trees finds a base by content when none is configured; the others need none."""
+    return c.cfg.base is None and _mode(c).detects_base
 
 
 def _mode_keys(c: Context) -> dict[str, Any]:
-    """A source's merge and cherry-pick keys, for its drift's up-to-date test (none: the key is left out)."""
+    """A source's mode and its options (filters, cooldown, failure policy), for its drift's up-to-date test
+    (left out when they are the defaults of a file mode, so its test stays what it was)."""
     src = c.cfg.current if c.cfg.sources else None
-    if src is None or (src.mode == "snapshot" and not src.options.min_age):
+    if src is None or (_mode(c).file_slices and not src.options.min_age):
         return {}
     return {"mode": src.mode, "options": c.cfg.section("max_commits")["max_commits"], "keys": repr(src.options)}
 
@@ -307,7 +315,7 @@ def _reports_dir(ctx: Context) -> None:
 
 
 def _clean_images(ctx: Context) -> None:
-    """`doit clean`: the forkwave/node:<version> images this workspace used and .forkwave/cache (issue 11)."""
+    """`doit clean`: the forkwave/node:<version> images this workspace used and .forkwave/cache."""
     from checks import images
 
     _reports_dir(ctx)
@@ -334,8 +342,10 @@ def task_plan() -> dict[str, Any]:
 
 
 def _commit_keys(ctx: Context) -> tuple[str, ...]:
-    """``slices.max_commits`` cuts the plan of a merge or cherry-pick source (left out for snapshot-only configs)."""
-    return ("max_commits",) if any(s.mode != "snapshot" for s in ctx.cfg.sources) else ()
+    """``slices.max_commits`` cuts the plan of a commit mode's source (left out for file-slice-only configs)."""
+    from tasks.modes import registry as modes
+
+    return ("max_commits",) if any(not modes.mode_named(s.mode).file_slices for s in ctx.cfg.sources) else ()
 
 
 # --- slices and waves (created after plan, from reports/plan.json) -------------------
@@ -505,14 +515,25 @@ def _done(ctx: Context, plan: dict[str, Any] | None, name: str) -> bool:
     """Settled — or left for a person with every input as it was: nothing to run either way."""
     if plan is None:
         return False
-    slice_ = next(s for s in plan["slices"] if s["name"] == name)
-    source = slice_.get("source") or ctx.sources[0]
+    from tasks.core.drift import Drift
+    from tasks.core.plan import Plan
+    from tasks.engine.pipeline import SliceRun
+
+    typed = _PLANS.setdefault(id(plan), Plan.from_json(plan))
+    slice_ = typed.slice(name)
+    source = slice_.source or ctx.sources[0]
     c = ctx.for_source(source)
     if source not in _DRIFTS:
         path = c.ws.source_report("drift.json")
-        _DRIFTS[source] = read_json(path) if path.exists() else None
-    view = {**plan, "upstream": slice_["upstream"]} if slice_.get("source") else plan
-    return _DRIFTS[source] is not None and status.is_done(c.cfg, c.ws, name, view, _DRIFTS[source])
+        _DRIFTS[source] = Drift.from_json(read_json(path)) if path.exists() else None
+    if _DRIFTS[source] is None:
+        return False
+    job = SliceRun(c.cfg, c.ws, c.ws.mirror, typed.view(slice_), _DRIFTS[source], slice_)
+    mode = _mode(c)
+    return status.is_done(c.cfg, c.ws, job.plan, name, lambda: mode.inputs(job))
+
+
+_PLANS: dict[int, Any] = {}
 
 
 PERSON = {"resolve": "per slice, when asked: commit your resolution of its conflicts on the sync branch "

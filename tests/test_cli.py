@@ -17,6 +17,7 @@ from doit.task import DelayedLoader, Task
 from conftest import FAILING_URL, DoitResult, Executable, run_doit, write_config
 from slicekit import Repos, build, config_for, ledger_runs, outcome, read, slice_names
 from tasks import exitcodes
+from tasks.core.outcome import Conflict, Outcome, Status
 from tasks.cli import Request, parse, summary_line, unknown
 from tasks.config import find_config
 from tasks.errors import ForkwaveError
@@ -35,16 +36,17 @@ def test_the_worst_part_decides_the_exit_code(codes: list[int], expected: int) -
     assert exitcodes.combine(codes) == expected
 
 
-@pytest.mark.parametrize("status,conflicts,state,code", [
-    ("adopted", 0, "adopted", 0), ("empty", 0, "adopted", 0), ("resolved", 0, "adopted", 0),
-    ("split", 0, "deferred", 2), ("reverted", 0, "deferred", 2), ("failed", 0, "deferred", 2),
-    ("conflicted", 1, "conflicted", 2), ("split", 2, "conflicted", 2),       # conflicted wins over split
-    ("conflicted", 0, "conflicted", 2), ("rolled-back", 0, "rolled back", 0),
-    ("something new", 0, "deferred", 2),                                     # unknown: never success
+@pytest.mark.parametrize("status,state,left", [
+    (Status.ADOPTED, "adopted", False), (Status.EMPTY, "adopted", False), (Status.SPLIT, "deferred", True),
+    (Status.REVERTED, "deferred", True), (Status.FAILED, "deferred", True), (Status.CONFLICTED, "conflicted", True),
+    (Status.WAITING, "waiting", True), (Status.ROLLED_BACK, "rolled back", False), (Status.ERROR, "deferred", True),
 ])
-def test_slice_states_and_their_codes(status: str, conflicts: int, state: str, code: int) -> None:
-    assert exitcodes.slice_state(status, conflicts) == state
-    assert exitcodes.slice_code(state) == code
+def test_every_status_has_a_state_and_says_whether_work_is_left(status: Status, state: str, left: bool) -> None:
+    assert status.state == state
+    outcome = Outcome("slice-1", "a", "u", status, "p")
+    assert outcome.left is left
+    with_conflict = outcome.evolve(conflicts=(Conflict("x", "3-way merge conflict"),))
+    assert with_conflict.left is (status is not Status.ROLLED_BACK)      # an item left is never success
 
 
 @pytest.mark.parametrize("argv,expected", [
@@ -153,7 +155,7 @@ def test_exit_2_for_work_left_and_doit_saved_its_state_first(tmp_path: Path) -> 
     states = {n: outcome(r, n)["status"] for n in slice_names(r)}
     assert "conflicted" in states.values() and ("split" in states.values() or "reverted" in states.values())
     assert result.stdout.splitlines()[-1].endswith("— exit 2: work left for a person (deferred or conflicted slices)")
-    slice_lines = [line for line in result.stdout.splitlines() if "] slice-" in line and " files ..." not in line]
+    slice_lines = [line for line in result.stdout.splitlines() if "] slice-" in line and not line.endswith(" ...")]
     assert len(slice_lines) == len(states)                                # one result line per slice
     last = ledger_runs(r.reports)[-1]
     assert last.status in ("partial", "failed") and last.ended                   # atexit still ran

@@ -65,7 +65,7 @@ def picked_from(message: str) -> tuple[str, ...]:
     return tuple(_PICKED.findall(message))
 
 
-def pick_message(commit: Commit, source: str, message: str | None = None) -> str:
+def pick_message(commit: Commit, source: str, message: str | None = None, extra: tuple[str, ...] = ()) -> str:
     """The message of a pick of ``commit`` from ``source``: the original (``message`` as git stores it,
     else subject and body), then the trailers.
 
@@ -82,7 +82,7 @@ def pick_message(commit: Commit, source: str, message: str | None = None) -> str
     2
     """
     text = (commit.message if message is None else message).rstrip("\n")
-    lines = [PICKED_FROM.format(sha=commit.sha), f"{SOURCE_TRAILER}: {source}"]
+    lines = [PICKED_FROM.format(sha=commit.sha), f"{SOURCE_TRAILER}: {source}", *extra]
     joined = "\n" if ends_with_trailers(text) else "\n\n"
     return text + joined + "\n".join(lines) + "\n"
 

@@ -68,6 +68,10 @@ class Split:
     def to_json(self) -> dict[str, Any]:
         return {"group_files": self.group_files, "with": list(self.slices), "broken": list(self.broken)}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Split:
+        return cls(data["group_files"], tuple(data["with"]), tuple(data["broken"]))
+
 
 @dataclass(frozen=True, slots=True)
 class Group:
@@ -89,6 +93,11 @@ class Group:
         return {"files": list(self.files), "why": list(self.why),
                 "links": [{"kind": lk.kind, "why": lk.why, "files": list(lk.files)} for lk in self.links],
                 "split": self.split.to_json() if self.split else None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Group:
+        links = tuple(Link(lk["kind"], lk["why"], tuple(lk["files"])) for lk in data.get("links", ()))
+        return cls(tuple(data["files"]), links, Split.from_json(data["split"]) if data.get("split") else None)
 
 
 def components(paths: Iterable[str], links: Iterable[Link]) -> list[tuple[str, ...]]:

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from tasks.core import coupling
 from tasks.config import Wave
 from tasks.core.vocabulary import ACTIONABLE
+from tasks.errors import ForkwaveError
 from tasks.globs import globs
 
 T = TypeVar("T")
@@ -33,6 +34,10 @@ class PlanFile:
     def to_json(self) -> dict[str, str]:
         return {"path": self.path, "class": self.cls, "bucket": self.bucket}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlanFile:
+        return cls(data["path"], data["class"], data.get("bucket") or "")
+
 
 @dataclass(frozen=True)
 class Slice:
@@ -43,13 +48,31 @@ class Slice:
     ci: bool = False          # CI definitions only (``CI_DEFINITIONS``), in a slice of their own
     source: str | None = None  # with several sources: the one the slice's changes come from
     upstream: str | None = None  # ... and its revision
+    commits: tuple[str, ...] = ()  # a commit slice (merge range, picks): its upstream commits, oldest first
+    cursor: str | None = None      # cherry-pick: where the source's cursor stands once the slice lands
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.files]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "wave": self.wave}
         if self.source is not None:  # keys only where they hold: one source's plans stay as they were
             out |= {"source": self.source, "upstream": self.upstream}
         out |= {"files": [f.to_json() for f in self.files], "groups": [g.to_json() for g in self.groups]}
-        return out | {"ci": True} if self.ci else out
+        if self.ci:
+            out["ci"] = True
+        if self.commits:
+            out["commits"] = list(self.commits)
+        if self.cursor:
+            out["cursor"] = self.cursor
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Slice:
+        return cls(data["name"], data["wave"], tuple(PlanFile.from_json(f) for f in data.get("files", ())),
+                   tuple(coupling.Group.from_json(g) for g in data.get("groups", ())), bool(data.get("ci")),
+                   data.get("source"), data.get("upstream"), tuple(data.get("commits", ())), data.get("cursor"))
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,34 @@ class Plan:
             "slices": [s.to_json() for s in self.slices],
             "unassigned": [f.to_json() for f in self.unassigned],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        return cls(data["upstream"], data.get("base"), data.get("max_files", 0),
+                   tuple((w["name"], tuple(w["slices"])) for w in data.get("waves", ())),
+                   tuple(Slice.from_json(s) for s in data.get("slices", ())),
+                   tuple(PlanFile.from_json(f) for f in data.get("unassigned", ())),
+                   dict(data.get("coupling") or {}), dict(data.get("sources") or {}))
+
+    def slice(self, name: str) -> Slice:
+        """The slice called ``name``; an error naming the plan's slices when there is none."""
+        for s in self.slices:
+            if s.name == name:
+                return s
+        known = f"{self.slices[0].name}..{self.slices[-1].name}" if self.slices else "none: the plan is empty"
+        raise ForkwaveError(f"{name}: no such slice in reports/plan.json (slices: {known}); see reports/wave-*.md")
+
+    def members(self, wave: str) -> tuple[str, ...]:
+        """The slices of ``wave``, in plan order."""
+        return dict(self.waves).get(wave, ())
+
+    def revision(self, slice_: Slice) -> str:
+        """The upstream revision a slice is synced to (its source's, with several sources)."""
+        return slice_.upstream or self.upstream
+
+    def view(self, slice_: Slice) -> Plan:
+        """The plan as the slice's source sees it: ``upstream`` is that source's revision."""
+        return replace(self, upstream=self.revision(slice_))
 
 
 def assign_wave(path: str, bucket: str, waves: Sequence[Wave]) -> str | None:

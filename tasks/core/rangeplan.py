@@ -2,23 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from tasks.config import Wave
 from tasks.core.plan import Plan, PlanFile, Slice
 from tasks.core.ranges import cut
-
-
-@dataclass(frozen=True)
-class RangeSlice(Slice):
-    """A slice that is a range of upstream commits (oldest first); its files are the ones they change."""
-
-    commits: tuple[str, ...] = ()
-    cursor: str | None = None   # cherry-pick: where the source's cursor stands once the slice lands
-
-    def to_json(self) -> dict[str, Any]:
-        return super().to_json() | {"commits": list(self.commits)} | ({"cursor": self.cursor} if self.cursor else {})
 
 
 def plan_ranges(drift: Mapping[str, Any], waves: Sequence[Wave], max_commits: int, max_files: int,
@@ -39,7 +27,7 @@ def plan_ranges(drift: Mapping[str, Any], waves: Sequence[Wave], max_commits: in
         paths = sorted({p for c in group for p in c["paths"]})
         files = tuple(PlanFile(p, entries.get(p, {}).get("class", "upstream-changed"),
                                entries.get(p, {}).get("bucket") or bucket_of(p)) for p in paths)
-        slices.append(RangeSlice(f"slice-{k}", first, files, commits=tuple(c["sha"] for c in group)))
+        slices.append(Slice(f"slice-{k}", first, files, commits=tuple(c["sha"] for c in group)))
     names = tuple(s.name for s in slices)
     return Plan(drift["upstream"]["sha"], (drift.get("base") or {}).get("sha"), max_files,
                 tuple((w.name, names if w.name == first else ()) for w in waves), tuple(slices), (),
@@ -73,7 +61,7 @@ def plan_picks(drift: Mapping[str, Any], waves: Sequence[Wave], max_commits: int
         picks = [c for c in group if c["pick"]]
         paths = sorted({p for c in picks for p in c["paths"]})
         files = tuple(PlanFile(p, "upstream-changed", bucket_of(p)) for p in paths)
-        slices.append(RangeSlice(f"slice-{k}", first, files, commits=tuple(c["sha"] for c in picks), cursor=end))
+        slices.append(Slice(f"slice-{k}", first, files, commits=tuple(c["sha"] for c in picks), cursor=end))
     names = tuple(s.name for s in slices)
     return Plan(drift["upstream"]["sha"], (drift.get("base") or {}).get("sha"), max_files,
                 tuple((w.name, names if w.name == first else ()) for w in waves), tuple(slices), (),

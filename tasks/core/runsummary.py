@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.core.outcome import COMMITS, FILES, Outcome, plural
 from tasks.errors import ForkwaveError
-from tasks.exitcodes import slice_state
 
 DIRECTIONS = ("pull", "push")
 SOURCE_DIRECTIONS = ("pull", "push", "both")
@@ -99,40 +99,48 @@ def _direction_filter(direction: str | None) -> tuple[str, ...]:
 
 # --- the summary ----------------------------------------------------------------------
 
-def tally(outcomes: Iterable[Mapping[str, Any]], exported: Sequence[str] = ()) -> dict[str, int]:
-    """Paths per kind over a target's slice outcomes: adopted, deferred, conflicted, exported.
+def tally(outcomes: Iterable[Outcome], exported: Sequence[str] = ()) -> dict[str, Any]:
+    """Items per kind over a target's slice outcomes, in their unit: adopted, deferred, conflicted, waiting
+    (files for snapshot slices, upstream commits for merge and cherry-pick), and paths exported.
 
-    These are the ledger's counts. A path counts once per kind, even if several slices name it.
+    These are the ledger's counts. An item counts once per kind, even if several slices name it.
 
-    >>> tally([{"status": "adopted", "adopted": ["a", "b"]},
-    ...        {"status": "split", "adopted": ["c"], "deferred": [{"files": ["d"]}], "conflicts": [{"path": "e"}]}])
-    {'adopted': 3, 'deferred': 1, 'conflicted': 1, 'exported': 0}
+    >>> from tasks.core.outcome import Conflict, Deferral, Outcome, Status
+    >>> tally([Outcome("s1", "a", "u", Status.ADOPTED, "p", adopted=("a", "b")),
+    ...        Outcome("s2", "a", "u", Status.SPLIT, "p", adopted=("c",), deferred=(Deferral(("d",), "x"),),
+    ...                conflicts=(Conflict("e", "y"),))])
+    {'unit': 'files', 'adopted': 3, 'deferred': 1, 'conflicted': 1, 'waiting': 0, 'exported': 0}
     """
-    paths = _paths(list(outcomes))
-    return {"adopted": len(paths["adopted"]), "deferred": len(paths["deferred"]),
-            "conflicted": len(paths["conflicted"]), "exported": len(set(exported))}
-
-
-def _paths(outcomes: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
-    return {"adopted": {p for o in outcomes for p in o.get("adopted", ())},
-            "deferred": {f for o in outcomes for d in o.get("deferred", ()) for f in d.get("files", ())},
-            "conflicted": {c["path"] for o in outcomes for c in o.get("conflicts", ())}}
+    every = list(outcomes)
+    unit = every[0].unit if every else FILES
+    if unit == COMMITS:
+        found = {"adopted": {s for o in every for s in o.adopted_commits},
+                 "deferred": {d.commit for o in every for d in o.deferred if d.commit},
+                 "conflicted": {c.commit for o in every for c in o.conflicts if c.commit},
+                 "waiting": {s for o in every for w in o.waiting for s in w.commits}}
+    else:
+        found = {"adopted": {p for o in every for p in o.adopted},
+                 "deferred": {f for o in every for d in o.deferred for f in d.files},
+                 "conflicted": {c.path for o in every for c in o.conflicts},
+                 "waiting": {f for o in every for w in o.waiting for f in w.files}}
+    return {"unit": unit, **{k: len(v) for k, v in found.items()}, "exported": len(set(exported))}
 
 
 def target_result(target: Mapping[str, Any]) -> dict[str, Any]:
-    """One target's entry of ``results[]`` from plain data.
+    """One target's entry of ``results[]``.
 
     ``target`` holds ``source``, ``direction``, ``duration`` (seconds) and optionally
-    ``outcomes`` (slice outcome dicts, as ``outcome.json``), ``exported`` (paths),
-    ``verification`` (``[{"name", "passed", "reason"}]``) and ``error`` (one line: the target
-    could not finish). ``verification_passed`` is null when nothing was verified.
+    ``outcomes`` (``Outcome``s), ``exported`` (paths), ``verification``
+    (``[{"name", "passed", "reason"}]``) and ``error`` (one line: the target could not finish).
+    ``verification_passed`` is null when nothing was verified.
 
+    >>> from tasks.core.outcome import Outcome, Status
     >>> r = target_result({"source": "oca", "direction": "pull", "duration": 1.25,
-    ...                    "outcomes": [{"status": "adopted", "adopted": ["x/a.py"]}]})
+    ...                    "outcomes": [Outcome("s1", "a", "u", Status.ADOPTED, "p", adopted=("x/a.py",))]})
     >>> r["success"], r["status"], r["message"], r["outputs_created"]
-    (True, 'success', '1 slice: 1 adopted; 1 path adopted', ['x/a.py'])
+    (True, 'success', '1 slice: 1 adopted; 1 file adopted', ['x/a.py'])
     """
-    outcomes = list(target.get("outcomes", ()))
+    outcomes: list[Outcome] = list(target.get("outcomes", ()))
     exported = sorted(set(target.get("exported", ())))
     checks = list(target.get("verification", ()))
     verified = all(v["passed"] for v in checks) if checks else None
@@ -140,37 +148,37 @@ def target_result(target: Mapping[str, Any]) -> dict[str, Any]:
     return {"target": target["source"], "direction": target["direction"], "success": status == "success",
             "status": status, "message": _message(target.get("error"), outcomes, exported, checks),
             "duration": round(float(target.get("duration", 0.0)), 3),
-            "outputs_created": sorted({p for o in outcomes for p in o.get("adopted", ())} | set(exported)),
+            "outputs_created": sorted({p for o in outcomes for p in o.adopted} | set(exported)),
             "verification_passed": verified}
 
 
-def _states(outcomes: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [slice_state(o.get("status", ""), len(o.get("conflicts", ()))) for o in outcomes]
+def _states(outcomes: Sequence[Outcome]) -> list[str]:
+    return [o.status.state for o in outcomes]
 
 
-def _status(error: str | None, outcomes: Sequence[Mapping[str, Any]], exported: Sequence[str],
+def _status(error: str | None, outcomes: Sequence[Outcome], exported: Sequence[str],
             verified: bool | None) -> str:
     """failed: an error, or work left / a failed verification with nothing landed; partial: some landed."""
     if error:
         return "failed"
-    left = any(s in ("deferred", "conflicted") for s in _states(outcomes)) or verified is False
+    left = any(o.left for o in outcomes) or verified is False
     if not left:
         return "success"
-    landed = any(o.get("adopted") for o in outcomes) or bool(exported)
+    landed = any(o.adopted for o in outcomes) or bool(exported)
     return "partial" if landed else "failed"
 
 
-def _message(error: str | None, outcomes: Sequence[Mapping[str, Any]], exported: Sequence[str],
+def _message(error: str | None, outcomes: Sequence[Outcome], exported: Sequence[str],
              checks: Sequence[Mapping[str, Any]]) -> str:
     if error:
         return error
     states = _states(outcomes)
     parts = [f"{len(states)} slice{'' if len(states) == 1 else 's'}: " + ", ".join(
-        f"{states.count(s)} {s}" for s in ("adopted", "deferred", "conflicted", "rolled back") if s in states)
-        if states else "nothing to do"]
-    adopted = len({p for o in outcomes for p in o.get("adopted", ())})
-    if adopted:
-        parts.append(f"{adopted} path{'' if adopted == 1 else 's'} adopted")
+        f"{states.count(s)} {s}" for s in ("adopted", "deferred", "conflicted", "waiting", "rolled back")
+        if s in states) if states else "nothing to do"]
+    counted = tally(outcomes)
+    if counted["adopted"]:
+        parts.append(f"{plural(counted['adopted'], counted['unit'])} adopted")
     if exported:
         parts.append(f"{len(exported)} path{'' if len(exported) == 1 else 's'} exported")
     parts += [v["reason"] for v in checks if not v["passed"]]

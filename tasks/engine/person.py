@@ -16,14 +16,16 @@ the branch's own history (``tasks.repo.history``), so any clone knows it too:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from tasks.repo import git, history, importer, worktree
 from tasks.config import Config
 from tasks.errors import ForkwaveError
 from tasks.repo.importer import Change
-from tasks.engine.slices import conflicts_dir, find_slice, load_outcome, on_sync_branch, readopted, sync_view, write_outcome
+from tasks.core.outcome import Status
+from tasks.engine.pipeline import SliceRun, write_outcome
+from tasks.engine.slices import conflicts_dir, drop_conflict_file
+from tasks.engine.status import on_sync_branch, readopted, sync_view
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 TAKES = ("fork", "upstream")
@@ -48,42 +50,44 @@ def _commit(cfg: Config, ws: Workspace, changes: Sequence[Change], message: str,
 
 # --- resolve ---------------------------------------------------------------------------------
 
-def resolve(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mapping[str, Any], mirror: Path,
-            name: str, path: str | None = None, take: str | None = None) -> str:
+def resolve(job: SliceRun, path: str | None = None, take: str | None = None) -> str:
     """Commit a person's resolution of the slice's conflicts on the sync branch; returns the commit."""
-    find_slice(plan, name)
-    outcome = load_outcome(ws, name)
+    cfg, ws, name = job.cfg, job.ws, job.name
+    outcome = job.earlier
     if take is not None and take not in TAKES:
         raise ForkwaveError(f"take={take}: expected take=fork or take=upstream")
-    conflicts = [c for c in (outcome or {}).get("conflicts", ()) if path is None or c["path"] == path]
+    conflicts = [c for c in (outcome.conflicts if outcome else ()) if path is None or c.path == path]
     if not conflicts:
-        known = ", ".join(c["path"] for c in (outcome or {}).get("conflicts", ())) or "none"
+        known = ", ".join(c.path for c in (outcome.conflicts if outcome else ())) or "none"
         raise ForkwaveError(f"{name}: no conflict{' at ' + path if path else ''} to resolve (conflicts: {known}); "
                             f"see reports/slices/{name}/report.md")
     changes, kept = [], []
     tip = worktree.sync_tip(cfg)
     for c in conflicts:
-        p = c["path"]
+        p = c.path
         if take == "fork":
             kept.append(p)
         elif take == "upstream":
-            up = _entry(drift["entries"].get(p, {}).get("upstream"))
+            up = _entry(job.drift.entries.get(p, {}).get("upstream"))
             if up and up[0] != "160000":
-                importer.copy_objects(mirror, cfg.fork.path, [up[1]])
+                importer.copy_objects(job.mirror, cfg.fork.path, [up[1]])
             changes.append(Change(p, "resolved", up[0] if up else None, up[1] if up else None))
         else:
-            changes.append(_edited(cfg, ws, name, p, c, tip))
-    paths = [c["path"] for c in conflicts]
+            changes.append(_edited(cfg, ws, name, p, c.reason, c.file, tip))
+    paths = [c.path for c in conflicts]
     message = (f"forkwave: resolve {', '.join(paths[:5])}{' …' if len(paths) > 5 else ''} of {name} (by a person)\n\n"
                + ("".join(f"Kept the fork's version of {p}.\n" for p in kept) + "\n" if kept else "")
                + f"Forkwave-Resolved: {name}\n" + "".join(f"Forkwave-Kept: {p}\n" for p in kept))
-    return _commit(cfg, ws, changes, message, f"forkwave: resolve {name}")
+    commit = _commit(cfg, ws, changes, message, f"forkwave: resolve {name}")
+    for p in paths:  # the copies a person edited are committed now
+        drop_conflict_file(ws, name, p)
+    return commit
 
 
-def _edited(cfg: Config, ws: Workspace, name: str, path: str, conflict: Mapping[str, Any], tip: str) -> Change:
+def _edited(cfg: Config, ws: Workspace, name: str, path: str, reason: str, file: str | None, tip: str) -> Change:
     """The person's edit of a conflict file, as a change; an error naming the file if it is not ready."""
-    if not conflict.get("file"):
-        raise ForkwaveError(f"{name}: {path}: {conflict['reason']} — there is no file to edit; resolve it with "
+    if not file:
+        raise ForkwaveError(f"{name}: {path}: {reason} — there is no file to edit; resolve it with "
                             f"`doit resolve:{name} path={path} take=fork` (or take=upstream)")
     edited = conflicts_dir(ws, name) / path
     if not edited.is_file():
@@ -100,15 +104,19 @@ def _edited(cfg: Config, ws: Workspace, name: str, path: str, conflict: Mapping[
 
 # --- rollback ------------------------------------------------------------------------------
 
-def rollback(cfg: Config, ws: Workspace, plan: Mapping[str, Any], name: str) -> str:
+def rollback(job: SliceRun) -> str:
     """Revert what the slice landed (only its own paths, also from a joint retry's commit); returns the commit."""
-    slice_ = find_slice(plan, name)
-    outcome = load_outcome(ws, name)
-    commits = [c for c in (outcome or {}).get("commits", ()) if on_sync_branch(cfg, c)]
+    cfg, ws, name = job.cfg, job.ws, job.name
+    outcome = job.earlier
+    if outcome is not None and outcome.status is Status.ROLLED_BACK and outcome.rolled_back:
+        done = outcome.rolled_back[0]["commit"]
+        if on_sync_branch(cfg, done):
+            raise ForkwaveError(f"{name}: already rolled back in {done[:12]}; `doit readopt:{name}` takes it again")
+    commits = [c for c in (outcome.commits if outcome else ()) if on_sync_branch(cfg, c)]
     if not commits:
         raise ForkwaveError(f"{name}: nothing of it is on {cfg.fork.sync_branch} to roll back "
                             f"(see reports/slices/{name}/report.md)")
-    own = {f["path"] for f in slice_["files"]}
+    own = set(job.slice.paths)
     before: dict[str, tuple[str, str] | None] = {}   # path -> its entry before the slice first changed it
     after: dict[str, tuple[str, str] | None] = {}    # path -> what the slice's last commit left there
     for c in commits:  # oldest first
@@ -128,16 +136,17 @@ def rollback(cfg: Config, ws: Workspace, plan: Mapping[str, Any], name: str) -> 
                f"Forkwave-Rollback: {name}\n")
     commit = _commit(cfg, ws, changes, message, f"forkwave: roll back {name}")
     if outcome:  # the slice is settled: rolled back (the next run says the same, from the branch)
-        write_outcome(ws, name, {**outcome, "status": "rolled-back",
-                                 "rolled_back": [{"path": p, "commit": commit} for p in sorted(before)]})
+        write_outcome(ws, outcome.evolve(status=Status.ROLLED_BACK,
+                                         rolled_back=tuple({"path": p, "commit": commit} for p in sorted(before))))
     return commit
 
 
 # --- readopt -------------------------------------------------------------------------------
 
-def readopt(cfg: Config, ws: Workspace, plan: Mapping[str, Any], name: str) -> list[str]:
+def readopt(job: SliceRun) -> list[str]:
     """Stop honouring the rollbacks of the slice's files; returns the reverts now ignored."""
-    own = {f["path"] for f in find_slice(plan, name)["files"]}
+    cfg, ws, name = job.cfg, job.ws, job.name
+    own = set(job.slice.paths)
     reverts = sorted({sha for (path, _), sha in history.rollbacks(sync_view(cfg), readopted(ws)).items() if path in own})
     if not reverts:
         raise ForkwaveError(f"{name}: none of its files was rolled back on {cfg.fork.sync_branch}; nothing to readopt")

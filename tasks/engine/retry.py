@@ -16,68 +16,67 @@ from pathlib import Path
 from typing import Any
 
 from checks.model import Runner
-from tasks.core import coupling
-from tasks.repo import history, importer
-from tasks.core.bisect import isolate
 from tasks.config import Config
-from tasks.errors import CannotRun
+from tasks.core import coupling
+from tasks.core.bisect import WAITS, isolate
+from tasks.core.drift import Drift
+from tasks.core.outcome import Deferral, Outcome, status_of
+from tasks.core.plan import Plan, Slice
 from tasks.engine.memo import Memo
-from tasks.hashing import digest
-from tasks.core.bisect import WAITS
-from tasks.engine.slices import (deferral, find_slice, group_atoms, land, load_outcome, prepare_slice, readopted, refine,
-                          status_of, sync_view, write_outcome)
+from tasks.engine.pipeline import land, write_outcome
+from tasks.engine.slices import deferral, group_atoms, prepare_slice, refine
+from tasks.engine.status import read_outcome, readopted, sync_view
 from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
+from tasks.errors import CannotRun
+from tasks.hashing import digest
+from tasks.repo import history, importer, worktree
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
-from tasks.repo import worktree
 
 
 def record_path(ws: Workspace, wave: str, source: str | None = None) -> Path:
     return ws.reports / f"wave-{wave}" / (f"retry-{source}.json" if source else "retry.json")
 
 
-def waves_so_far(plan: Mapping[str, Any], wave: str) -> list[str]:
-    names = [w["name"] for w in plan["waves"]]
+def waves_so_far(plan: Plan, wave: str) -> list[str]:
+    names = [w for w, _ in plan.waves]
     return names[: names.index(wave) + 1] if wave in names else []
 
 
-def retryable(d: Mapping[str, Any]) -> bool:
+def retryable(d: Deferral) -> bool:
     """Deferred because checks failed — not an unsafe path or a gate that named the file."""
-    return "path-safety" not in d.get("checks", ()) and not d.get("reason", "").startswith("blocked:")
+    return "path-safety" not in d.checks and not d.reason.startswith("blocked:")
 
 
-def deferred_so_far(ws: Workspace, plan: Mapping[str, Any], wave: str,
-                    source: str | None = None) -> dict[str, list[list[str]]]:
+def deferred_so_far(ws: Workspace, plan: Plan, wave: str, source: str | None = None) -> dict[str, list[list[str]]]:
     """slice -> its retryable deferred sets, for every slice of ``wave`` and the waves before it
     (with several sources: ``source``'s slices only)."""
     out: dict[str, list[list[str]]] = {}
-    for w in plan["waves"]:
-        if w["name"] not in waves_so_far(plan, wave):
+    for w, names in plan.waves:
+        if w not in waves_so_far(plan, wave):
             continue
-        for name in w["slices"]:
-            if source is not None and find_slice(plan, name).get("source") != source:
+        for name in names:
+            if source is not None and plan.slice(name).source != source:
                 continue
-            outcome = load_outcome(ws, name)
-            if outcome and outcome.get("status") not in ("error",):
-                sets = [list(d["files"]) for d in outcome["deferred"] if retryable(d)]
+            outcome = read_outcome(ws, name)
+            if outcome and str(outcome.status) != "error":
+                sets = [list(d.files) for d in outcome.deferred if retryable(d)]
                 if sets:
                     out[name] = sets
     return out
 
 
-def key(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mapping[str, Any],
-        work: Mapping[str, Sequence[Sequence[str]]]) -> str:
+def key(cfg: Config, ws: Workspace, plan: Plan, drift: Drift, work: Mapping[str, Sequence[Sequence[str]]]) -> str:
     files = sorted(f for sets in work.values() for s in sets for f in s)
-    entries = {f: drift["entries"].get(f, {}).get("upstream") for f in files}
-    return digest({"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha"), "files": entries,
+    entries = {f: drift.entries.get(f, {}).get("upstream") for f in files}
+    return digest({"upstream": plan.upstream, "fork": drift.fork_sha, "files": entries,
                    "checks": fingerprint(cfg, files),
                    "person": history.person_digest(sync_view(cfg), readopted(ws))})
 
 
-def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], drift: Mapping[str, Any], wave: str,
-          runner: Runner | None = None, run_id: str = "run", source: str | None = None,
-          prepare: Any = None) -> dict[str, Any] | None:
+def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Plan, drift: Drift, wave: str,
+          runner: Runner | None = None, run_id: str = "run", source: str | None = None) -> dict[str, Any] | None:
     """Validate everything deferred so far together on the sync tip; adopt what passes. None: nothing to do.
-    With several sources, one source's deferrals (``source``), against its upstream (``plan["upstream"]``)."""
+    With several sources, one source's deferrals (``source``), against its upstream (``plan.upstream``)."""
     work = deferred_so_far(ws, plan, wave, source)
     path = record_path(ws, wave, source)
     if not work:
@@ -88,30 +87,31 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
         return read_json(path)  # nothing changed since the last retry: it would judge the same trees
     started = time.monotonic()
     owner = {f: name for name, sets in work.items() for s in sets for f in s}
-    plan_files = {f["path"]: f for name in work for f in find_slice(plan, name)["files"]}
+    plan_files = {f.path: f for name in work for f in plan.slice(name).files}
     label = f"retry-{wave}" + (f"-{source}" if source else "")
-    pseudo = {"name": label, "wave": wave, "files": [plan_files[f] for f in sorted(owner)]}
+    pseudo = Slice(label, wave, tuple(plan_files[f] for f in sorted(owner)))
     worktree.guard(cfg, ws)
     start = worktree.sync_tip(cfg)
-    prepared = (prepare or prepare_slice)(cfg, ws, mirror, pseudo, drift, start, save=False)
+    prepared = prepare_slice(cfg, ws, mirror, pseudo, drift, start, save=False)
     changes = {c.path: c for c in prepared.changes}
     importer.copy_objects(mirror, cfg.fork.path, [c.oid for c in prepared.changes if c.oid and c.mode != "160000"])
     runner = runner or default_runner(cfg, ws)
     memo = Memo(ws)
     print(f"wave {wave}: retrying {len(changes)} deferred file(s) of {len(work)} slice(s) together ...", flush=True)
     try:
-        base_results = baseline(cfg, ws, wave, plan["upstream"], runner, memo, run_id)
+        base_results = baseline(cfg, ws, wave, plan.upstream, runner, memo, run_id)
         validate = Validator(cfg, ws, label, start, changes, runner, memo,
                              ws.reports / f"wave-{wave}" / "retry-logs" / run_id, baseline=base_results)
         # files deferred together stay together; so do the slices' coupled groups
         groups = merge_groups([*(s for sets in work.values() for s in sets if len(s) > 1),
-                               *(g for name in work for g in group_atoms(find_slice(plan, name))[0])])
-        finer = [p for name in work for p in coupling.slice_groups(find_slice(plan, name), kinds=("lockfile", "test", "couple"))]
-        locked = [p for name in work for p in coupling.slice_groups(find_slice(plan, name), kinds=("lockfile",))]
+                               *(g for name in work for g in group_atoms(plan.slice(name))[0])])
+        finer = [p for name in work
+                 for p in coupling.slice_groups(plan.slice(name).to_json(), kinds=("lockfile", "test", "couple"))]
+        locked = [p for name in work for p in coupling.slice_groups(plan.slice(name).to_json(), kinds=("lockfile",))]
         # files that wait for later work keep waiting until the last wave: one joint run here, no search
-        waiting = {f for name in work for o in [load_outcome(ws, name) or {}] for d in o.get("deferred", ())
-                   if d.get("reason") == WAITS for f in d["files"]}
-        last = wave == plan["waves"][-1]["name"]
+        waiting = {f for name in work for o in [read_outcome(ws, name)] if o for d in o.deferred
+                   if d.reason == WAITS for f in d.files}
+        last = wave == plan.waves[-1][0]
         result = isolate(sorted(changes), validate, groups=groups, refine=lambda atom: refine(atom, finer, locked),
                          waits=(lambda atom: False) if last else (lambda atom: set(atom) <= waiting))
     except CannotRun as exc:
@@ -119,21 +119,22 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
         write_if_changed(path, dump_json(record))
         raise
     commit = None
-    updated: dict[str, dict[str, Any]] = {}
+    updated: dict[str, Outcome] = {}
     if result.adopted:
         by_slice: dict[str, list[str]] = {}
         for f in result.adopted:
             by_slice.setdefault(owner[f], []).append(f)
         commit = validate.candidate(result.adopted, message(plan, wave, by_slice))
-        updated = {name: adopt_into(load_outcome(ws, name) or {}, files, commit, wave)
+        updated = {name: adopt_into(read_outcome(ws, name), files, commit, wave)  # type: ignore[arg-type]
                    for name, files in sorted(by_slice.items())}
         land(cfg, ws, label, commit, start, f"forkwave: joint retry after wave {wave}", updated)
-    explain_waiting(ws, work, [deferral(label, files, detail, False) for files, detail in result.deferred])
-    still = {name: sets for name, sets in deferred_so_far(ws, plan, wave, source).items()}
+    still_failing = [deferral(label, files, detail) for files, detail in result.deferred]
+    explain_waiting(ws, work, still_failing)
+    still = deferred_so_far(ws, plan, wave, source)
     record = {"wave": wave, "key": key(cfg, ws, plan, drift, still) if still else None, "run": run_id,
               "parent": start, "commit": commit, "retried": sorted(owner), "adopted": sorted(result.adopted),
               "by_slice": {n: sorted(f for f in result.adopted if owner[f] == n) for n in sorted(work)},
-              "deferred": [deferral(label, files, detail, False) for files, detail in result.deferred],
+              "deferred": [d.to_json() for d in still_failing],
               "runs": result.runs, "attempts": len(result.attempts), "duration": round(time.monotonic() - started, 3)}
     write_if_changed(path, dump_json(record))
     print(f"wave {wave}: joint retry adopted {len(result.adopted)} of {len(changes)} file(s) in {result.runs} run(s)",
@@ -141,22 +142,23 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Mapping[str, Any], dri
     return record
 
 
-def explain_waiting(ws: Workspace, work: Mapping[str, Any], failed: Sequence[Mapping[str, Any]]) -> None:
+def explain_waiting(ws: Workspace, work: Mapping[str, Any], failed: Sequence[Deferral]) -> None:
     """Files that waited for this retry and still fail: their slice's outcome says why now."""
-    why = {f: d for d in failed for f in d["files"]}
+    why = {f: d for d in failed for f in d.files}
     for name in work:
-        outcome = load_outcome(ws, name)
+        outcome = read_outcome(ws, name)
         if not outcome:
             continue
-        changed = False
-        for d in outcome["deferred"]:
-            if d.get("reason") == WAITS and d["files"] and all(f in why for f in d["files"]):
-                new = why[d["files"][0]]
-                d.update({k: new[k] for k in ("reason", "checks", "output", "next") if k in new})
-                d["reason"] = f"still fails after the joint retry: {new['reason']}"
+        items, changed = [], False
+        for d in outcome.deferred:
+            if d.reason == WAITS and d.files and all(f in why for f in d.files):
+                new = why[d.files[0]]
+                d = Deferral(d.files, f"still fails after the joint retry: {new.reason}", new.next, new.checks,
+                             new.output, d.tests, d.log, d.commit, d.extra)
                 changed = True
+            items.append(d)
         if changed:
-            write_outcome(ws, name, outcome)
+            write_outcome(ws, outcome.evolve(deferred=tuple(items)))
 
 
 def merge_groups(groups: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -165,30 +167,29 @@ def merge_groups(groups: Sequence[Sequence[str]]) -> list[list[str]]:
                                                    (coupling.Link("couple", "", tuple(g)) for g in groups))]
 
 
-def message(plan: Mapping[str, Any], wave: str, by_slice: Mapping[str, Sequence[str]]) -> str:
+def message(plan: Plan, wave: str, by_slice: Mapping[str, Sequence[str]]) -> str:
     n = sum(len(v) for v in by_slice.values())
     lines = [f"forkwave: adopt {n} deferred file(s) together after wave {wave}", ""]
     for name, files in by_slice.items():
         lines += [f"- {name}: {f}" for f in sorted(files)[:20]]
-    return "\n".join(lines) + (f"\n\nUpstream-Revision: {plan['upstream']}\nForkwave-Retry: wave {wave}\n"
+    return "\n".join(lines) + (f"\n\nUpstream-Revision: {plan.upstream}\nForkwave-Retry: wave {wave}\n"
                                f"Forkwave-Slices: {', '.join(by_slice)}\n")
 
 
-def adopt_into(outcome: dict[str, Any], files: Sequence[str], commit: str, wave: str) -> dict[str, Any]:
+def adopt_into(outcome: Outcome, files: Sequence[str], commit: str, wave: str) -> Outcome:
     """The slice's outcome once the joint retry of ``wave`` landed ``files`` of it."""
     got = set(files)
-    classes = {f["path"]: f["class"] for f in outcome.get("files", ())}
-    adopted = sorted(set(outcome.get("adopted", ())) | got)
+    classes = {f["path"]: f["class"] for f in outcome.files}
+    adopted = sorted(set(outcome.adopted) | got)
     deferred = []
-    for d in outcome.get("deferred", ()):
-        rest = [f for f in d["files"] if f not in got]
+    for d in outcome.deferred:
+        rest = tuple(f for f in d.files if f not in got)
         if rest:
-            deferred.append({**d, "files": rest})
-    out = {**outcome, "adopted": adopted, "landed": sorted(set(outcome.get("landed", ())) | got),
-           "removed": sorted(p for p in adopted if classes.get(p) in importer.DELETE_CLASSES),
-           "deferred": deferred, "commits": [*outcome.get("commits", ()), commit], "verified_at": commit,
-           "retried": [*outcome.get("retried", ()), {"wave": wave, "commit": commit, "files": sorted(got)}]}
-    out["status"] = status_of(error=False, recheck_failed=outcome.get("status") == "failed" and bool(deferred),
-                              conflicts=bool(out.get("conflicts")), deferred=bool(deferred), adopted=True,
-                              rolled_back=bool(out.get("rolled_back")))
-    return out
+            deferred.append(Deferral(rest, d.reason, d.next, d.checks, d.output, d.tests, d.log, d.commit, d.extra))
+    status = status_of(recheck_failed=str(outcome.status) == "failed" and bool(deferred),
+                       conflicts=bool(outcome.conflicts), deferred=bool(deferred), adopted=True,
+                       rolled_back=bool(outcome.rolled_back))
+    return outcome.evolve(status=status, adopted=tuple(adopted), landed=tuple(sorted(set(outcome.landed) | got)),
+                          removed=tuple(sorted(p for p in adopted if classes.get(p) in importer.DELETE_CLASSES)),
+                          deferred=tuple(deferred), commits=(*outcome.commits, commit), verified_at=commit,
+                          retried=(*outcome.retried, {"wave": wave, "commit": commit, "files": sorted(got)}))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tasks import errors
+from tasks.core.outcome import Outcome
 from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.workspace import Workspace
 
@@ -49,7 +50,7 @@ class Sync:
     source: str
     kind: str
     revision: str | None
-    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
     exported: list[str] = field(default_factory=list)   # a push: the paths its export holds
     error: str | None = None
     closed: bool = False
@@ -81,19 +82,18 @@ class Run:
     timestamp: str = field(default_factory=_now)
     targets: list[str] = field(default_factory=list)             # the sources this run pulls (sources=)
 
-    def record(self, slice_name: str, status: str, outcome: dict[str, Any] | None = None, *,
-               source: str = "upstream", wave: str | None = None, revision: str | None = None,
-               kind: str | None = None, exported: Sequence[str] = ()) -> None:
+    def record(self, slice_name: str, outcome: Outcome, *, source: str = "upstream", wave: str | None = None,
+               revision: str | None = None, kind: str | None = None, exported: Sequence[str] = ()) -> None:
         """What a slice ended as in this run; with its ``wave`` (or another sync type, ``kind="push"``), the
         ledger row of (source, that type) counts it."""
-        self.slices[slice_name] = status
+        self.slices[slice_name] = str(outcome.status)
         if wave is None and kind is None:
             return
         sync = self.sync(source, kind or sync_type(wave or ""), revision)
-        sync.outcomes[slice_name] = {"status": status, **(outcome or {})}
+        sync.outcomes[slice_name] = outcome
         sync.exported = sorted(set(sync.exported) | set(exported))
-        if outcome and outcome.get("status") == "error":
-            sync.error = sync.error or str(outcome.get("error") or "a check could not run")
+        if outcome.error:
+            sync.error = sync.error or outcome.error
         if self.ledger is not None:
             from tasks.core.runsummary import tally
 
@@ -125,7 +125,7 @@ class Run:
 
             self.ledger.close_sync(self.id, source, kind, result["status"], counts=tally(sync.outcomes.values(), sync.exported),
                                    revision=sync.revision, error=sync.error,
-                                   detail={"slices": {n: o.get("status") for n, o in sync.outcomes.items()}})
+                                   detail={"slices": {n: str(o.status) for n, o in sync.outcomes.items()}})
         return result["status"]
 
 

@@ -8,19 +8,20 @@ and the run still exits 2 (the reporter reads its outcome).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tasks.config import Config
 from tasks.core.fingerprint import fingerprint
-from tasks.core.vocabulary import FOR_A_PERSON, SETTLED
-from tasks.errors import ForkwaveError
+from tasks.core.drift import Drift
+from tasks.core.outcome import Outcome, Status
+from tasks.core.plan import Plan
 from tasks.hashing import digest
 from tasks.repo import git, history
 from tasks.workspace import Workspace, read_json
 
-SUCCESS = SETTLED  # settled: nothing left to do
+SUCCESS = tuple(str(s) for s in (Status.ADOPTED, Status.EMPTY, Status.ROLLED_BACK))  # settled: nothing left to do
 
 
 def slice_dir(ws: Workspace, name: str) -> Path:
@@ -31,18 +32,13 @@ def outcome_path(ws: Workspace, name: str) -> Path:
     return slice_dir(ws, name) / "outcome.json"
 
 
-def find_slice(plan: Mapping[str, Any], name: str) -> dict[str, Any]:
-    for s in plan["slices"]:
-        if s["name"] == name:
-            return s
-    names = [s["name"] for s in plan["slices"]]
-    known = f"{names[0]}..{names[-1]}" if names else "none: the plan is empty"
-    raise ForkwaveError(f"{name}: no such slice in reports/plan.json (slices: {known}); see reports/wave-*.md")
-
-
-def load_outcome(ws: Workspace, name: str) -> dict[str, Any] | None:
+def read_outcome(ws: Workspace, name: str) -> Outcome | None:
     path = outcome_path(ws, name)
-    return read_json(path) if path.exists() else None
+    return Outcome.from_json(read_json(path)) if path.exists() else None
+
+
+def read_outcomes(ws: Workspace, names: Sequence[str]) -> dict[str, Outcome | None]:
+    return {n: read_outcome(ws, n) for n in names}
 
 
 def sync_view(cfg: Config) -> tuple[history.SyncCommit, ...]:
@@ -55,13 +51,21 @@ def readopted(ws: Workspace) -> list[str]:
     return sorted(read_json(path).get("ignore", [])) if path.exists() else []
 
 
-def inputs(cfg: Config, plan: Mapping[str, Any], drift: Mapping[str, Any], files: Sequence[str],
-           ws: Workspace) -> dict[str, str]:
-    """What a slice's outcome depends on besides forkwave's own commits on the sync branch."""
-    ignored = readopted(ws)
-    return {"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha", ""),
-            "files": digest(sorted(files)), "checks": fingerprint(cfg, files),
-            "person": history.person_digest(sync_view(cfg), ignored)}
+def file_inputs(cfg: Config, ws: Workspace, upstream: str, drift: Drift, files: Sequence[str]) -> dict[str, str]:
+    """What a file slice's outcome depends on besides forkwave's own commits on the sync branch."""
+    return {"upstream": upstream, "fork": drift.fork_sha, "files": digest(sorted(files)),
+            "checks": fingerprint(cfg, files), "person": history.person_digest(sync_view(cfg), readopted(ws))}
+
+
+def commit_inputs(cfg: Config, upstream: str, drift: Drift, files: Sequence[str], tip: str | None = None,
+                  shaped_by: Any = None) -> dict[str, Any]:
+    """What a commit slice's outcome depends on: the upstream, the fork, its files, the checks, what shaped
+    it (``shaped_by``: the mode's filters and policy), and the sync (integration) branch's tip — a
+    person's merge or fix there moves it."""
+    out = {"upstream": upstream, "fork": drift.fork_sha, "files": digest(sorted(files)),
+           "checks": fingerprint(cfg, sorted(files)),
+           "sync": tip or git.ref_tip(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}")}
+    return out | ({"shaped_by": digest(shaped_by)} if shaped_by is not None else {})
 
 
 _ON_BRANCH: dict[str, frozenset[str]] = {}
@@ -78,60 +82,56 @@ def on_sync_branch(cfg: Config, commit: str) -> bool:
     return commit in _ON_BRANCH[tip]
 
 
-def unchanged(cfg: Config, ws: Workspace, plan: Mapping[str, Any], drift: Mapping[str, Any],
-              name: str) -> dict[str, Any] | None:
+Inputs = Callable[[], Mapping[str, Any]]   # the slice's inputs as they are now (the mode says which)
+
+
+def unchanged(cfg: Config, ws: Workspace, plan: Plan, name: str, now: Inputs) -> Outcome | None:
     """The slice's outcome when nothing it depends on changed since it was written; else None.
 
     Adopted: from this upstream revision, with these files and checks, its commits still on the
-    sync branch (also after a run killed before doit could record it). Left for a person:
-    the same inputs, and what it adopted still there. A slice that could not run is never unchanged.
+    sync branch (also after a run killed before doit could record it). Left for a person, or
+    waiting: the same inputs (``now()``, as its mode computes them), and what it adopted still
+    there. A slice that could not run is never unchanged.
     """
-    outcome = load_outcome(ws, name)
-    if outcome is None or outcome.get("status") == "error":
+    outcome = read_outcome(ws, name)
+    if outcome is None or outcome.status is Status.ERROR:
         return None
-    files = [f["path"] for f in find_slice(plan, name)["files"]]
-    if [f["path"] for f in outcome.get("files", ())] != sorted(files):
+    slice_ = plan.slice(name)
+    files = slice_.paths
+    if [f["path"] for f in outcome.files] != sorted(files):
         return None
-    if not all(on_sync_branch(cfg, c) for c in outcome.get("commits", ())):
+    if not all(on_sync_branch(cfg, c) for c in outcome.commits):
         return None
-    if outcome.get("status") in SUCCESS:
-        ok = (outcome.get("upstream") == plan["upstream"] and outcome.get("validated_with") == fingerprint(cfg, files)
-              and on_sync_branch(cfg, outcome["verified_at"]) and same_person(cfg, ws, outcome))
+    if outcome.status.settled:
+        ok = (outcome.upstream == plan.revision(slice_) and outcome.validated_with == fingerprint(cfg, files)
+              and on_sync_branch(cfg, outcome.verified_at) and same_person(cfg, ws, outcome)
+              and same_shape(outcome, now))
         return outcome if ok else None
-    if outcome.get("mode") in COMMIT_MODES:  # a range or picks: what it waits on is the sync branch's tip
-        return outcome if outcome.get("inputs") == commit_inputs(cfg, plan, drift, files) else None
-    return outcome if outcome.get("inputs") == inputs(cfg, plan, drift, files, ws) else None
+    return outcome if dict(outcome.inputs) == dict(now()) else None
 
 
-COMMIT_MODES = ("merge", "cherry-pick")
+def same_shape(outcome: Outcome, now: Inputs) -> bool:
+    """What shaped a commit slice (its mode's filters and policy, the rollbacks a person readopted) is as it was."""
+    shaped = outcome.inputs.get("shaped_by")
+    return shaped is None or shaped == now().get("shaped_by")
 
 
-def commit_inputs(cfg: Config, plan: Mapping[str, Any], drift: Mapping[str, Any], files: Sequence[str],
-                  tip: str | None = None) -> dict[str, Any]:
-    """What a merge or cherry-pick slice's outcome depends on: the upstream, the fork, its files, the checks,
-    and the sync (integration) branch's tip — a person's merge or fix there moves it."""
-    return {"upstream": plan["upstream"], "fork": (drift.get("fork") or {}).get("sha", ""),
-            "files": digest(sorted(files)), "checks": fingerprint(cfg, sorted(files)),
-            "sync": tip or git.ref_tip(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}")}
-
-
-def same_person(cfg: Config, ws: Workspace, outcome: Mapping[str, Any]) -> bool:
+def same_person(cfg: Config, ws: Workspace, outcome: Outcome) -> bool:
     """No person's commit on the sync branch since the outcome was written (a revert of it, say)."""
-    recorded = (outcome.get("inputs") or {}).get("person")
+    recorded = outcome.inputs.get("person")
     return recorded is None or recorded == history.person_digest(sync_view(cfg), readopted(ws))
 
 
-def is_done(cfg: Config, ws: Workspace, name: str, plan: Mapping[str, Any] | None = None,
-            drift: Mapping[str, Any] | None = None) -> bool:
+def is_done(cfg: Config, ws: Workspace, plan: Plan, name: str, now: Inputs) -> bool:
     """doit ``uptodate``: settled and still on the sync branch, with no person's commit there since —
-    or, given the plan and drift, left for a person with every input as it was (nothing to run)."""
-    outcome = load_outcome(ws, name)
+    or left for a person (or waiting) with every input as it was (nothing to run)."""
+    outcome = read_outcome(ws, name)
     if outcome is None:
         return False
-    if outcome.get("status") in SUCCESS:
-        return on_sync_branch(cfg, outcome["verified_at"]) and same_person(cfg, ws, outcome)
-    if outcome.get("status") in FOR_A_PERSON and plan is not None and drift is not None:
-        return unchanged(cfg, ws, plan, drift, name) is not None
+    if outcome.status.settled:
+        return on_sync_branch(cfg, outcome.verified_at) and same_person(cfg, ws, outcome) and same_shape(outcome, now)
+    if outcome.left and outcome.status is not Status.ERROR:
+        return unchanged(cfg, ws, plan, name, now) is not None
     return False
 
 

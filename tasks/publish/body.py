@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasks.core.outcome import COMMITS, Outcome, add, plural
 from tasks.publish.risk import DESCRIBE, Decision, Facts, Risk, number
 from tasks.report.render import code, table
 from tasks.report.reports import side_effects
@@ -26,7 +27,7 @@ class Sync:
     upstream: str                    # its URL, credentials redacted
     ref: str
     sha: str                         # the upstream revision synced
-    outcomes: Mapping[str, Mapping[str, Any] | None]
+    outcomes: Mapping[str, Outcome | None]
     facts: Facts
     risk: Risk
     decision: Decision
@@ -151,11 +152,16 @@ def quiet(text: str) -> str:
 def _statuses(sync: Sync) -> str:
     counts: dict[str, int] = {}
     for o in sync.outcomes.values():
-        s = o["status"] if o else "not run"
+        s = str(o.status) if o else "not run"
         counts[s] = counts.get(s, 0) + 1
     n = len(sync.outcomes)
+    units = add(o.counts() for o in sync.outcomes.values() if o)
+    commits = units.get(COMMITS)
+    upstream = (f" ({plural(commits['adopted'], COMMITS)} of {commits['total']} adopted"
+                + "".join(f", {commits[k]} {k}" for k in ("conflicted", "deferred", "waiting") if commits[k]) + ")"
+                ) if commits else ""
     return f"{n} slice{'' if n == 1 else 's'}" + (": " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-                                                  if counts else "")
+                                                  if counts else "") + upstream
 
 
 def scope_note(sync: Sync) -> str | None:
@@ -179,7 +185,8 @@ def _header(sync: Sync, where: str) -> Section:
             f"from {code(sync.branch, cell=False)} into {code(sync.base, cell=False)}: {_statuses(sync)}; "
             f"{len(f.files)} file{'' if len(f.files) == 1 else 's'} changed.", ""]
     left = [f"{len(f.conflicts)} conflict(s)" if f.conflicts else "", f"{len(f.deferred)} deferred file(s)"
-            if f.deferred else "", f"{len(f.failed_checks)} failed check(s)" if f.failed_checks else "",
+            if f.deferred else "", f"{len(f.waiting)} file(s) waiting behind a conflict" if f.waiting else "",
+            f"{len(f.failed_checks)} failed check(s)" if f.failed_checks else "",
             f"{len(f.not_run)} slice(s) not run" if f.not_run else "", f"{len(f.errors)} slice(s) that could not run"
             if f.errors else ""]
     left = [x for x in left if x]
@@ -205,8 +212,8 @@ def _risk(sync: Sync) -> Section:
 
 
 def _conflicts(sync: Sync) -> Section:
-    items = [f"- {code(c['path'], cell=False)} ({name}): {quiet(c['reason'])}. To resolve: {quiet(c.get('next', ''))}"
-             for name, o in sync.outcomes.items() if o for c in o.get("conflicts", ())]
+    items = [f"- {code(c.path, cell=False)} ({name}): {quiet(c.reason)}. To resolve: {quiet(c.next)}"
+             for name, o in sync.outcomes.items() if o for c in o.conflicts]
     if not items:
         return Section([], [])
     head = [f"### Conflicts ({len(items)}): not in this branch yet", "",
@@ -218,11 +225,11 @@ def _conflicts(sync: Sync) -> Section:
 def _deferred(sync: Sync) -> Section:
     items = []
     for name, o in sync.outcomes.items():
-        for d in (o or {}).get("deferred", ()):
-            files = ", ".join(code(p, cell=False) for p in d["files"][:10]) + (" …" if len(d["files"]) > 10 else "")
-            tests = [t["id"] for t in d.get("tests", ())][:5]
+        for d in (o.deferred if o else ()):
+            files = ", ".join(code(p, cell=False) for p in d.files[:10]) + (" …" if len(d.files) > 10 else "")
+            tests = [t["id"] for t in d.tests][:5]
             extra = f" Failing tests: {', '.join(code(t, cell=False) for t in tests)}." if tests else ""
-            items.append(f"- {files} ({name}): {quiet(d['reason'])}.{extra} Next: {quiet(d.get('next', ''))}")
+            items.append(f"- {files} ({name}): {quiet(d.reason)}.{extra} Next: {quiet(d.next)}")
     if not items:
         return Section([], [])
     return Section([f"### Deferred ({len(sync.facts.deferred)} files): not in this branch", ""], items, [""], keep=70)

@@ -11,6 +11,7 @@ from typing import Any
 
 from tasks import exitcodes
 from tasks.config import Config
+from tasks.core.plan import Plan
 from tasks.engine import dryrun, verify
 from tasks.errors import ForkwaveError
 from tasks.publish import forge, risk, run
@@ -26,10 +27,10 @@ GATE_TRIPS: dict[str, list[str]] = {}     # source -> drift gate messages that w
 
 def outcomes_for(ws: Workspace, plan: Mapping[str, Any]) -> dict[str, Any]:
     """The slices' outcomes as they would be: simulated ones over the recorded ones."""
-    recorded = load_outcomes(ws, [s["name"] for s in plan["slices"]])
-    by_name = {s["name"]: s for s in plan["slices"]}
-    return {n: dryrun.as_outcome(dryrun.SIMULATED[n], by_name[n]) if n in dryrun.SIMULATED else o
-            for n, o in recorded.items()}
+    typed = Plan.from_json(plan)
+    recorded = load_outcomes(ws, [s.name for s in typed.slices])
+    return {n: dryrun.as_outcome(dryrun.SIMULATED[n], typed.slice(n), typed.revision(typed.slice(n)))
+            if n in dryrun.SIMULATED else o for n, o in recorded.items()}
 
 
 def publish_preview(cfg: Config, ws: Workspace, plan: Mapping[str, Any], tip: str, simulated: bool,

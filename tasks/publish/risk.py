@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasks.config import RISK_TERMS
+from tasks.core.outcome import Outcome
 from tasks.report.reports import side_effects
 
 LEVELS = ("low", "medium", "high")
@@ -43,6 +44,7 @@ class Facts:
     deferred: tuple[str, ...] = ()           # files deferred, for any reason (not a term: automerge only)
     errors: tuple[str, ...] = ()             # slices whose checks could not run
     not_run: tuple[str, ...] = ()            # slices of the plan without an outcome yet
+    waiting: tuple[str, ...] = ()            # paths of commits that wait behind an earlier one
 
     def value(self, term: str) -> int:
         names = getattr(self, term)
@@ -50,14 +52,16 @@ class Facts:
 
     @property
     def left_for_a_person(self) -> bool:
-        return bool(self.conflicts or self.deferred or self.failed_checks or self.errors or self.not_run)
+        return bool(self.conflicts or self.deferred or self.waiting or self.failed_checks or self.errors
+                    or self.not_run)
 
 
-def facts(outcomes: Mapping[str, Mapping[str, Any] | None], changed: Sequence[str]) -> Facts:
+def facts(outcomes: Mapping[str, Outcome | None], changed: Sequence[str]) -> Facts:
     """Facts from the slices' outcomes (``reports/slices/*/outcome.json``) and the paths the PR changes.
 
-    >>> o = {"slice": "slice-1", "status": "split", "adopted": ["a.py"], "files": [{"path": "a.py", "class": "both-changed"}],
-    ...      "deferred": [{"files": ["b.py"], "checks": ["unit"], "tests": [{"id": "t::x"}]}], "conflicts": []}
+    >>> from tasks.core.outcome import Deferral, Status
+    >>> o = Outcome("slice-1", "a", "u", Status.SPLIT, "p", adopted=("a.py",), files=({"path": "a.py", "class": "both-changed"},),
+    ...             deferred=(Deferral(("b.py",), "x", checks=("unit",), tests=({"id": "t::x"},)),))
     >>> f = facts({"slice-1": o, "slice-2": None}, ["a.py", "db/migrations/1.sql"])
     >>> f.files, f.failed_checks, f.new_failing_tests, f.migrations, f.both_changed, f.not_run
     (('a.py', 'db/migrations/1.sql'), ('slice-1: unit',), ('t::x',), ('db/migrations/1.sql',), ('a.py',), ('slice-2',))
@@ -65,20 +69,21 @@ def facts(outcomes: Mapping[str, Mapping[str, Any] | None], changed: Sequence[st
     done = {n: o for n, o in outcomes.items() if o}
     effects = side_effects(list(changed))
     in_pr = set(changed)
-    merged = {f["path"] for o in done.values() for f in o.get("files", ()) if f.get("class") == "both-changed"}
-    adopted = {p for o in done.values() for p in o.get("adopted", ())}
+    merged = {f["path"] for o in done.values() for f in o.files if f.get("class") == "both-changed"}
+    adopted = {p for o in done.values() for p in o.adopted}
     return Facts(
         files=tuple(sorted(in_pr)),
-        failed_checks=_sorted(f"{n}: {c}" for n, o in done.items() for d in o.get("deferred", ())
-                              for c in d.get("checks", ()) if c != "path-safety"),
-        new_failing_tests=_sorted(t["id"] for o in done.values() for d in o.get("deferred", ()) for t in d.get("tests", ())),
+        failed_checks=_sorted(f"{n}: {c}" for n, o in done.items() for d in o.deferred
+                              for c in d.checks if c != "path-safety"),
+        new_failing_tests=_sorted(t["id"] for o in done.values() for d in o.deferred for t in d.tests),
         migrations=tuple(effects["migrations"]),
         lockfiles=tuple(effects["dependency manifests and lockfiles"]),
         workflows=tuple(effects["CI workflows"]),
         both_changed=_sorted(merged & adopted & in_pr),
-        conflicts=_sorted(c["path"] for o in done.values() for c in o.get("conflicts", ())),
-        deferred=_sorted(p for o in done.values() for d in o.get("deferred", ()) for p in d["files"]),
-        errors=_sorted(n for n, o in done.items() if o.get("status") == "error"),
+        conflicts=_sorted(c.path for o in done.values() for c in o.conflicts),
+        deferred=_sorted(p for o in done.values() for d in o.deferred for p in d.files),
+        waiting=_sorted(p for o in done.values() for w in o.waiting for p in w.files),
+        errors=_sorted(n for n, o in done.items() if o.error),
         not_run=_sorted(n for n, o in outcomes.items() if not o),
     )
 
@@ -151,7 +156,7 @@ def automerge(risk: Risk, f: Facts, automerge_max: float | None, draft: bool = F
         return Decision(False, "publish.automerge_max is null: never by itself")
     blockers = [(f.errors, "slice(s) whose checks could not run"), (f.not_run, "slice(s) not run yet"),
                 (f.conflicts, "conflict(s) left for a person"), (f.deferred, "file(s) deferred"),
-                (f.failed_checks, "failed check(s)")]
+                (f.waiting, "file(s) of upstream commits still waiting"), (f.failed_checks, "failed check(s)")]
     for names, what in blockers:
         if names:
             return Decision(False, f"{len(names)} {what}")

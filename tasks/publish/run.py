@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.repo import git
+from tasks.modes import registry as modes
 from tasks.config import Config, integration_branch
 from tasks.engine import verify
 from tasks.errors import ForkwaveError, ForkwaveFailure
@@ -110,14 +111,14 @@ def branches_of(cfg: Config) -> list[tuple[Config, str, tuple[str, ...] | None]]
     if not cfg.several:
         view = cfg.for_source(cfg.sources[0].name) if cfg.sources else cfg
         return [(view, view.fork.sync_branch, None)]
-    shared = tuple(s.name for s in cfg.sources if s.mode != "cherry-pick")
+    shared = tuple(s.name for s in cfg.sources if not modes.mode_named(s.mode).own_branch)
     out = [(cfg.for_source(shared[0]), cfg.fork.sync_branch, shared)] if shared else []
     return out + [(cfg.for_source(s.name), integration_branch(s), (s.name,))
-                  for s in cfg.sources if s.mode == "cherry-pick"]
+                  for s in cfg.sources if modes.mode_named(s.mode).own_branch]
 
 
 def _slice_of(outcomes: Mapping[str, Any], path: str) -> str | None:
-    return next((n for n, o in outcomes.items() if o and path in o.get("adopted", ())), None)
+    return next((n for n, o in outcomes.items() if o and path in o.adopted), None)
 
 
 def publish(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -196,7 +197,7 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
 
 def pr_file(cfg: Config, only: tuple[str, ...] | None) -> str:
     """``reports/pr.md``; an integration branch of several sources has its own (``pr-<source>.md``)."""
-    return f"pr-{only[0]}.md" if cfg.several and only and cfg.current.mode == "cherry-pick" else PR_FILE
+    return f"pr-{only[0]}.md" if cfg.several and only and modes.mode_of(cfg).own_branch else PR_FILE
 
 
 def propose(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: str, facts: risk.Facts,

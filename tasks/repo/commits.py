@@ -413,6 +413,12 @@ def revert(repo: Repo, sha: str, tip: str, *, env: Env = None) -> TreeMerge:
     return _three_way(repo, tree_of(repo, sha, env=env), tip, parent_tree, env=env)
 
 
+def revert_span(repo: Repo, before: str, after: str, tip: str, *, env: Env = None) -> TreeMerge:
+    """The tree of ``tip`` with the change from commit ``before`` to commit ``after`` undone: a merge commit
+    reverted against its first parent (``git revert -m 1``), or a fast-forward over several commits."""
+    return _three_way(repo, tree_of(repo, after, env=env), tip, tree_of(repo, before, env=env), env=env)
+
+
 def reset_paths(repo: Repo, sha: str, parent: str | None, paths: Sequence[str], *, env: Env = None) -> str:
     """The tree of ``sha`` with each of ``paths`` as in ``parent`` (removed where ``parent`` lacks it)."""
     tree = tree_of(repo, sha, env=env)
@@ -487,7 +493,8 @@ def commit_tree(repo: Repo, tree: str, parents: Sequence[str], message: str, *, 
     return _git(repo, "commit-tree", tree, *args, env=env, input=message.encode()).decode().strip()
 
 
-def commit_pick(repo: Repo, tree: str, parent: str, commit: Commit, source: str, *, env: Env = None) -> str:
+def commit_pick(repo: Repo, tree: str, parent: str, commit: Commit, source: str, *, env: Env = None,
+                trailers: tuple[str, ...] = ()) -> str:
     """The commit of a pick: the source's message (as stored, not re-wrapped) and author (name, email, date
     and zone) kept, forkwave the committer, and the ``(cherry picked from commit …)`` and
     ``Forkwave-Source`` trailers."""
@@ -495,7 +502,8 @@ def commit_pick(repo: Repo, tree: str, parent: str, commit: Commit, source: str,
     message, _, date = raw.decode("utf-8", "replace").partition("\0")
     author = {"GIT_AUTHOR_NAME": commit.author_name, "GIT_AUTHOR_EMAIL": commit.author_email,
               "GIT_AUTHOR_DATE": date.strip() or f"{commit.author_date} +0000"}
-    return commit_tree(repo, tree, (parent,), pick_message(commit, source, message), env={**(env or {}), **author})
+    return commit_tree(repo, tree, (parent,), pick_message(commit, source, message, trailers),
+                       env={**(env or {}), **author})
 
 
 def commit_merge(repo: Repo, tree: str, sync: str, upstream: str, message: str, *, env: Env = None) -> str:

@@ -141,7 +141,7 @@ def candidates(ref: str) -> list[str]:
 
 def resolve(mirror: Path, ref: str) -> str | None:
     """The commit ``ref`` names in the mirror: a sha, a branch, a tag, or any revision; ``tags/<glob>``
-    (``tags/v*``) follows the newest release tag matching the glob (issue 13: release-only syncing)."""
+    (``tags/v*``) follows the newest release tag matching the glob (release-only syncing)."""
     from tasks.core.cooldown import tag_glob
 
     if tag_glob(ref) is not None:

@@ -42,22 +42,24 @@ def backups(cfg: Config) -> list[str]:
     return out.decode().split()
 
 
-def contained(fork: Path, shas: Sequence[str], tip: str) -> int:
+def contained(fork: Path, shas: Sequence[str], tip: str, env: dict[str, str] | None = None) -> int:
     """How many of ``shas`` (first-parent order, oldest first) the commit ``tip`` already holds: a
-    person's merge of commit k holds 1..k. Found by bisection on ancestry (a prefix property)."""
+    person's merge of commit k holds 1..k. Found by bisection on ancestry (a prefix property); ``env`` may
+    name the mirror as an alternate object store, so commits the fork lacks are read, never copied."""
     lo, hi = 0, len(shas)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if commits.is_ancestor(fork, shas[mid - 1], tip):
+        if commits.is_ancestor(fork, shas[mid - 1], tip, env=env):
             lo = mid
         else:
             hi = mid - 1
     return lo
 
 
-def land_commit(fork: Path, start: str, upstream: str, tree: str, message: str) -> tuple[str, str]:
+def land_commit(fork: Path, start: str, upstream: str, tree: str, message: str,
+                env: dict[str, str] | None = None) -> tuple[str, str]:
     """(the commit the sync branch moves to, how): ``upstream`` itself when ``start`` is its ancestor (a
     fast-forward: the sync branch has no commits of its own), else a merge commit (first parent ``start``)."""
-    if commits.fast_forwards(fork, start, upstream):
+    if commits.fast_forwards(fork, start, upstream, env=env):
         return upstream, "fast-forward"
-    return commits.commit_merge(fork, tree, start, upstream, message), "merge"
+    return commits.commit_merge(fork, tree, start, upstream, message, env=env), "merge"

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from tasks.errors import ForkwaveError
-from tasks.report.ledger import Run, Sync
+from tasks.report.ledger import Counts, Run, Sync
 
 FORMATS = ("markdown", "plain", "json")
 COLUMNS = ("run", "source", "type", "status", "started", "took", "revision", "adopted", "deferred", "conflicted",
@@ -51,8 +51,15 @@ def _cells(run: Run, sync: Sync | None) -> list[str]:
                 "", "", "", "", _note(run.error, run.note)]
     c = sync.counts
     return [run.run, sync.source, sync.sync_type, _status(run, sync.status), sync.started,
-            _took(sync.started, sync.ended), (sync.revision or "")[:12], str(c.adopted), str(c.deferred),
-            str(c.conflicted), str(c.exported), _note(sync.error, sync.note)]
+            _took(sync.started, sync.ended), (sync.revision or "")[:12], *_counted(c), _note(sync.error, sync.note)]
+
+
+def _counted(c: Counts) -> list[str]:
+    """The counts as cells: plain numbers for files, with their unit otherwise (``3 commits``); what waits is
+    said beside the deferred ones."""
+    unit = "" if c.unit == "files" else f" {c.unit[:-1] if c.adopted == 1 else c.unit}"
+    waits = f" (+{c.waiting} waiting)" if c.waiting else ""
+    return [f"{c.adopted}{unit}", f"{c.deferred}{waits}", str(c.conflicted), str(c.exported)]
 
 
 def _status(run: Run, status: str) -> str:
@@ -133,5 +140,6 @@ def _run_json(run: Run) -> dict[str, Any]:
 
 def _sync_json(s: Sync) -> dict[str, Any]:
     return {"source": s.source, "sync_type": s.sync_type, "status": s.status, "started": s.started,
-            "ended": s.ended, "revision": s.revision, "adopted": s.counts.adopted, "deferred": s.counts.deferred,
-            "conflicted": s.counts.conflicted, "exported": s.counts.exported, "error": s.error, "note": s.note}
+            "ended": s.ended, "revision": s.revision, "unit": s.counts.unit, "adopted": s.counts.adopted,
+            "deferred": s.counts.deferred, "conflicted": s.counts.conflicted, "waiting": s.counts.waiting,
+            "exported": s.counts.exported, "error": s.error, "note": s.note}

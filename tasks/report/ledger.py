@@ -74,6 +74,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX runs_open ON runs (run) WHERE ended IS NULL",               # reap, live
         "CREATE INDEX syncs_open ON syncs (run) WHERE status = 'running'",
     ),
+    (   # counts carry their unit: files for snapshot slices, upstream commits for merge and cherry-pick
+        "ALTER TABLE syncs ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE syncs ADD COLUMN unit TEXT NOT NULL DEFAULT 'files'",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -87,18 +91,22 @@ def utc_now() -> str:
 
 @dataclass(frozen=True)
 class Counts:
-    """Paths per kind in one sync (``tasks.core.runsummary.tally`` gives them from outcomes)."""
+    """Items per kind in one sync, in its ``unit`` (files, or upstream commits for a commit mode); ``exported``
+    is always files (``tasks.core.runsummary.tally`` gives them from outcomes)."""
 
     adopted: int = 0
     deferred: int = 0
     conflicted: int = 0
     exported: int = 0
+    waiting: int = 0
+    unit: str = "files"
 
     @classmethod
-    def of(cls, counts: Mapping[str, int] | Counts | None) -> Counts:
+    def of(cls, counts: Mapping[str, Any] | Counts | None) -> Counts:
         if counts is None or isinstance(counts, Counts):
             return counts or cls()
-        return cls(**{k: int(counts.get(k, 0)) for k in ("adopted", "deferred", "conflicted", "exported")})
+        return cls(**{k: int(counts.get(k, 0)) for k in ("adopted", "deferred", "conflicted", "exported", "waiting")},
+                   unit=str(counts.get("unit") or "files"))
 
 
 @dataclass(frozen=True)
@@ -315,9 +323,9 @@ class Ledger:
         """Counts so far of a running sync (what an interrupted run had done stays readable)."""
         c = Counts.of(counts)
         self._tolerant(f"{source} {sync_type} of run {run}", lambda db: db.execute(
-            "UPDATE syncs SET adopted = ?, deferred = ?, conflicted = ?, exported = ?, "
+            "UPDATE syncs SET adopted = ?, deferred = ?, conflicted = ?, exported = ?, waiting = ?, unit = ?, "
             "revision = COALESCE(?, revision) WHERE run = ? AND source = ? AND sync_type = ? AND status = 'running'",
-            (c.adopted, c.deferred, c.conflicted, c.exported, revision, run, source, sync_type)))
+            (c.adopted, c.deferred, c.conflicted, c.exported, c.waiting, c.unit, revision, run, source, sync_type)))
 
     def close_sync(self, run: str, source: str, sync_type: str, status: str, *,
                    counts: Mapping[str, int] | Counts | None = None, revision: str | None = None,
@@ -329,13 +337,15 @@ class Ledger:
         blob = None if detail is None else json.dumps(detail, sort_keys=True)
         self._tolerant(f"{source} {sync_type} of run {run}", lambda db: _ensure_run(db, run, now).execute(
             "INSERT INTO syncs (run, source, sync_type, status, started, ended, revision, adopted, deferred, "
-            "conflicted, exported, error, note, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "conflicted, exported, waiting, unit, error, note, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (run, source, sync_type) DO UPDATE SET status = excluded.status, ended = excluded.ended, "
             "revision = COALESCE(excluded.revision, revision), adopted = excluded.adopted, "
             "deferred = excluded.deferred, conflicted = excluded.conflicted, exported = excluded.exported, "
+            "waiting = excluded.waiting, unit = excluded.unit, "
             "error = excluded.error, note = excluded.note, detail = COALESCE(excluded.detail, detail)",
             (run, source, sync_type, status, now, now, revision, c.adopted, c.deferred, c.conflicted, c.exported,
-             error, note, blob)))
+             c.waiting, c.unit, error, note, blob)))
 
     def finish(self, run: str, *, error: str | None = None, note: str | None = None) -> str:
         """The run ends: syncs it left open close ``failed``; returns the run's status."""
@@ -430,8 +440,9 @@ class Ledger:
         marks = ",".join("?" * len(runs))
         for row in self._db.execute(
                 "SELECT run, source, sync_type, status, started, ended, revision, adopted, deferred, conflicted, "
-                f"exported, error, note FROM syncs WHERE run IN ({marks}) ORDER BY started, source, sync_type", runs):
-            out.setdefault(row[0], []).append(Sync(*row[:7], Counts(*row[7:11]), *row[11:]))
+                f"exported, waiting, unit, error, note FROM syncs WHERE run IN ({marks}) "
+                "ORDER BY started, source, sync_type", runs):
+            out.setdefault(row[0], []).append(Sync(*row[:7], Counts(*row[7:13]), *row[13:]))
         return out
 
     def last_success(self, source: str, sync_type: str) -> LastSuccess | None:

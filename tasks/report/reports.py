@@ -9,11 +9,14 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from junit_xml import TestCase
+
 from checks.disk import markdown as disk_markdown, usage
 from checks.junit import suites_xml, testcase
 from checks.model import Result
+from tasks.core.outcome import COMMITS, ICONS, Deferral, Outcome, Status, Wait, add, plural
+from tasks.core.plan import CI_DEFINITIONS, Plan
 from tasks.globs import globs
-from tasks.core.plan import CI_DEFINITIONS
 from tasks.report.render import code, table
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
@@ -32,57 +35,133 @@ SIDE_EFFECTS: dict[str, tuple[str, ...]] = {
     "config files": ("**/config/**", "*.config.*", "*.ini", "*.toml", "*.conf", "nx.json", "tsconfig*.json",
                      ".nvmrc", ".node-version"),
 }
-STATUS_ICON = {"adopted": "✅", "empty": "➖", "split": "🟡", "reverted": "❌", "conflicted": "⚠️", "failed": "❌",
-               "rolled-back": "↩️", "error": "⛔"}
+STATUS_ICON = {str(k): v for k, v in ICONS.items()}
 
 
-def result_of(data: Mapping[str, Any]) -> Result:
-    return Result.from_json(dict(data))
+def icon(status: Status | str) -> str:
+    return STATUS_ICON.get(str(status), "")
 
 
-def slice_cases(outcome: Mapping[str, Any]) -> list[Any]:
-    cases = []
-    classname = f"forkwave.{outcome['wave']}.{outcome['slice']}"
-    for a in outcome["attempts"]:
-        if a["inferred"]:
-            continue
-        suffix = "" if a["n"] == 1 else f" [attempt {a['n']}: {len(a['files'])} files]"
-        cases += [testcase(result_of(r), classname, suffix) for r in a["results"]]
+# --- JUnit: what a CI test view shows -----------------------------------------------------------
+
+def _label(item: Deferral | Wait, commits: Mapping[str, Mapping[str, Any]]) -> str:
+    """What a deferred or waiting item is about, short: its commit(s), else its files."""
+    shas = [item.commit] if isinstance(item, Deferral) and item.commit else list(getattr(item, "commits", ()))
+    if shas:
+        first = commits.get(shas[0], {})
+        what = f"{shas[0][:10]} {first.get('subject', '')}".strip()
+        return what + (f" (+{len(shas) - 1} more)" if len(shas) > 1 else "")
+    files = list(item.files)
+    return ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
+
+
+def slice_cases(o: Outcome, commits: Mapping[str, Mapping[str, Any]] | None = None) -> list[TestCase]:
+    """The slice as test cases: the checks' verdict on what landed, and one case per item left — a failure for
+    each deferral and each conflict, a skip for what waits, an error when a check could not run."""
+    commits = commits or {}
+    classname = f"forkwave.{o.wave}.{o.slice}"
+    landed = next((a for a in reversed(o.attempts) if a.passed and not a.inferred), None)
+    cases = [testcase(Result.from_json(dict(r)), classname) for r in (landed.results if landed else ())]
+    for d in o.deferred:
+        case = TestCase(f"deferred: {_label(d, commits)}", classname=classname, file=d.log,
+                        stdout=d.output or None)
+        case.add_failure_info(message=d.reason, output=d.output or None)
+        cases.append(case)
+    for c in o.conflicts:
+        case = TestCase(f"conflict: {c.path}", classname=classname)
+        case.add_failure_info(message=c.reason, output=c.next or None)
+        cases.append(case)
+    for w in o.waiting:
+        case = TestCase(f"waiting: {_label(w, commits)}", classname=classname)
+        case.add_skipped_info(message=w.reason)
+        cases.append(case)
+    if o.error:
+        case = TestCase("error", classname=classname)
+        case.add_error_info(message=o.error)
+        cases.append(case)
+    if not cases:
+        cases.append(TestCase(str(o.status), classname=classname))
     return cases
 
 
-def own_commits(outcome: Mapping[str, Any]) -> bool:
+# --- the slice report -------------------------------------------------------------------------------
+
+def own_commits(o: Outcome) -> bool:
     """Are all the slice's commits its own (not a joint retry shared with other slices)?"""
-    return not outcome.get("retried")
+    return not o.retried
 
 
-def rollback_command(fork: str, outcome: Mapping[str, Any], sync_branch: str) -> str | None:
+def rollback_command(o: Outcome) -> str | None:
     """``doit rollback:<slice>``: reverts on the sync branch in forkwave's private worktree."""
-    return f"doit rollback:{outcome['slice']}" if outcome.get("commits") else None
+    return f"doit rollback:{o.slice}" if o.commits and o.status is not Status.ROLLED_BACK else None
 
 
-def manual_rollback(fork: str, outcome: Mapping[str, Any], sync_branch: str) -> str | None:
+def manual_rollback(fork: str, o: Outcome, sync_branch: str) -> str | None:
     """The same by hand, in a temporary worktree: the person's own checkout is never switched."""
-    commits = outcome.get("commits") or []
-    if not commits or not own_commits(outcome):
+    if not o.commits or not own_commits(o) or o.status is Status.ROLLED_BACK:
+        return None
+    steps = revert_steps(o)
+    if not steps:
         return None
     f = shlex.quote(fork)
+    reverts = " && ".join(f'git -C "$wt" revert --no-edit {s}' for s in steps)
     return (f'wt=$(mktemp -d) && git -C {f} worktree add -q "$wt" {shlex.quote(sync_branch)} && '
-            f'git -C "$wt" revert --no-edit {" ".join(reversed(commits))} && git -C {f} worktree remove "$wt"')
+            f'{reverts} && git -C {f} worktree remove "$wt"')
+
+
+def revert_steps(o: Outcome) -> list[str]:
+    """``git revert`` arguments that undo the slice, newest first: a merge against its first parent
+    (``-m 1``), a fast-forward over its span (``from..to``), a pick or a file slice's commit as it is."""
+    moves = (o.record.get("range") or {}).get("moves")
+    if moves:
+        out = []
+        for m in reversed(moves):
+            if m["how"] == "merge":
+                out.append(f"-m 1 {m['to']}")
+            elif m["how"] == "fast-forward" and m.get("from"):
+                out.append(f"{m['from']}..{m['to']}")
+            elif m["how"] == "revert":
+                out.append(m["to"])
+        return out
+    return list(reversed(o.commits))
 
 
 def upstream_commits(ws: Workspace, name: str) -> list[dict[str, str]]:
-    """The upstream commits that touched a slice's files since its base (from its import manifest)."""
+    """The upstream commits of a slice (commit slices: its own; file slices: those that touched its files since
+    its base), from its import manifest."""
     path = ws.reports / "slices" / name / "import.json"
     return read_json(path).get("commits", []) if path.exists() else []
 
 
-def commits_table(commits: Sequence[Mapping[str, str]]) -> list[str]:
+def commits_table(commits: Sequence[Mapping[str, str]], fates: Mapping[str, str] | None = None) -> list[str]:
     if not commits:
         return ["No upstream commit touched these files since the base (or no base is known).", ""]
+    header = ["commit", "subject", "author"] + (["outcome"] if fates is not None else [])
     rows = [[code(c["sha"][:12]), c["subject"].replace("|", "\\|")[:100], c["author"].replace("|", "\\|")]
-            for c in commits]
-    return [table(["commit", "subject", "author"], rows), ""]
+            + ([fates.get(c["sha"], "not reached")] if fates is not None else []) for c in commits]
+    return [table(header, rows), ""]
+
+
+def commit_fates(o: Outcome) -> dict[str, str]:
+    """Upstream commit -> what happened to it, in words (commit slices)."""
+    fates: dict[str, str] = {}
+    for p in o.record.get("picked") or ():
+        fates[p["sha"]] = (f"picked by a person as {code(p['commit'][:12])}" if p.get("by") else
+                           f"picked as {code(p['commit'][:12])}")
+    for s in o.adopted_commits:
+        fates.setdefault(s, "adopted")
+    for s in o.record.get("skipped") or ():
+        fates[s["sha"]] = f"skipped: {s['reason']}"
+    for d in o.deferred:
+        if d.commit:
+            fates[d.commit] = "deferred"
+    for c in o.conflicts:
+        if c.commit:
+            fates[c.commit] = "conflicted"
+    for w in o.waiting:
+        for s in w.commits:
+            fates[s] = f"waiting behind {code(w.behind[:10]) if w.behind else 'an earlier commit'}"
+    return fates
 
 
 def renamed_of(ws: Workspace, name: str) -> dict[str, str]:
@@ -97,131 +176,181 @@ def file_label(path: str, renamed: Mapping[str, str]) -> str:
     return f"{code(path)} ← {code(renamed[path])}" if path in renamed else code(path)
 
 
-def _states(outcome: Mapping[str, Any]) -> dict[str, str]:
+def _states(o: Outcome) -> dict[str, str]:
     """path -> what happened to it, in words."""
     states: dict[str, str] = {}
-    removed = set(outcome.get("removed", ()))
-    for p in outcome["adopted"]:
+    removed = set(o.removed)
+    for w in o.waiting:
+        for p in w.files:
+            states[p] = "waiting"
+    for p in o.adopted:
         states[p] = "removed" if p in removed else "adopted"
-    for d in outcome["deferred"]:
-        for p in d["files"]:
+    for d in o.deferred:
+        for p in d.files:
             states[p] = "deferred"
-    for c in outcome["conflicts"]:
-        states[c["path"]] = "conflict"
-    for r in outcome.get("resolved", ()):
+    for c in o.conflicts:
+        states[c.path] = "conflict"
+    for r in o.resolved:
         states[r["path"]] = f"resolved by a person ({code(r['commit'][:12])})"
-    for r in outcome.get("rolled_back", ()):
+    for r in o.rolled_back:
         states[r["path"]] = f"rolled back ({code(r['commit'][:12])})"
-    for r in outcome.get("reported", ()):
+    for r in o.reported:
         states.setdefault(r["path"], "kept by policy")
-    for p in outcome.get("applied_before", ()):
+    for p in o.applied_before:
         states.setdefault(p, "already applied")
+    culprit = o.record.get("culprit") or {}
+    for p in culprit.get("files", ()):  # a commit slice: the rest of a commit that conflicts or fails
+        states.setdefault(p, f"in {code(culprit['sha'][:10])}, which {'conflicts' if culprit.get('kind') == 'conflict' else 'fails'}")
     return states
 
 
-def attempts_line(outcome: Mapping[str, Any]) -> str:
-    attempts = outcome["attempts"]
-    inferred = sum(1 for a in attempts if a["inferred"])
-    memo = sum(1 for a in attempts if not a["inferred"] and not a.get("ran", True))
-    ran = len(attempts) - inferred - memo
-    parts = [f"{ran} run"] + ([f"{inferred} inferred"] if inferred else []) + ([f"{memo} from the memo"] if memo else [])
+def attempts_line(o: Outcome) -> str:
+    attempts = o.attempts
+    inferred = sum(1 for a in attempts if a.inferred)
+    nothing = sum(1 for a in attempts if not a.inferred and not a.results)
+    memo = sum(1 for a in attempts if not a.inferred and a.results and not a.ran)
+    ran = len(attempts) - inferred - memo - nothing
+    parts = [f"{ran} run"] + ([f"{inferred} inferred"] if inferred else []) + ([f"{memo} from the memo"] if memo else []) \
+        + ([f"{nothing} with no check or gate to run"] if nothing else [])
     return f"{len(attempts)} attempt(s): {', '.join(parts)}" if attempts else "no validation needed"
 
 
-def next_steps(outcome: Mapping[str, Any]) -> list[str]:
-    steps = [f"conflict {code(c['path'], cell=False)}: {c['next']}" for c in outcome["conflicts"] if c.get("next")]
-    steps += [f"deferred {', '.join(code(f, cell=False) for f in d['files'][:5])}"
-              f"{' …' if len(d['files']) > 5 else ''}: {d['next']}" for d in outcome["deferred"] if d.get("next")]
-    if outcome.get("error"):
-        steps.insert(0, f"{outcome['error']}")
-    return steps
+def next_steps(o: Outcome) -> list[str]:
+    steps = [f"conflict {code(c.path, cell=False)}: {c.next}" for c in o.conflicts if c.next]
+    steps += [f"deferred {', '.join(code(f, cell=False) for f in d.files[:5])}"
+              f"{' …' if len(d.files) > 5 else ''}: {d.next}" for d in o.deferred if d.next]
+    steps += [f"waiting: {w.next}" for w in o.waiting if w.next]
+    if o.error:
+        steps.insert(0, o.error)
+    return list(dict.fromkeys(steps))
 
 
-def slice_markdown(outcome: Mapping[str, Any], fork: str, sync_branch: str,
-                   commits: Sequence[Mapping[str, str]] = (), renamed: Mapping[str, str] | None = None) -> str:
+def slice_markdown(o: Outcome, fork: str, sync_branch: str, commits: Sequence[Mapping[str, str]] = (),
+                   renamed: Mapping[str, str] | None = None) -> str:
     renamed = renamed or {}
-    name, status = outcome["slice"], outcome["status"]
-    run = outcome.get("run")
-    where = f"wave {outcome['wave']}" + (f", source {outcome['source']}" if outcome.get("source") else "")
-    out = [f"# {name} ({where}): {STATUS_ICON.get(status, '')} {status}", "",
-           f"Upstream {code(outcome['upstream'][:12])} onto {code(sync_branch)} at {code(outcome['parent'][:12])}; "
-           f"{attempts_line(outcome)}; {outcome['duration']:.1f} s" + (f"; run {code(run)}" if run else "") + ".", ""]
-    steps = next_steps(outcome)
+    name, run = o.slice, o.run
+    where = f"wave {o.wave}" + (f", source {o.source}" if o.source else "")
+    counted = f"{o.counts().line()}; " if o.unit == COMMITS else ""
+    what = (f"{code(o.slice_commits[0][:12])}..{code(o.slice_commits[-1][:12])}" if o.unit == COMMITS and o.slice_commits
+            else code(o.upstream[:12]))
+    out = [f"# {name} ({where}): {icon(o.status)} {o.status}", "",
+           f"Upstream {what} onto {code(sync_branch)} at {code(o.parent[:12])}; {counted}"
+           f"{attempts_line(o)}; {o.duration:.1f} s" + (f"; run {code(run)}" if run else "") + ".", ""]
+    steps = next_steps(o)
     if steps:
         out += ["## What to do next", ""] + [f"- {s}" for s in steps] + [""]
-    states = _states(outcome)
-    rows = [[file_label(f["path"], renamed), f["class"], states.get(f["path"], "—")] for f in outcome["files"]]
+    if o.unit == COMMITS:
+        out += [f"## Commits ({len(o.slice_commits)})", "", "The upstream commits this slice holds, oldest first:", ""]
+        by_sha = {c["sha"]: c for c in commits}
+        listed = [by_sha.get(s, {"sha": s, "subject": "", "author": ""}) for s in o.slice_commits]
+        out += commits_table(listed, commit_fates(o))
+    states = _states(o)
+    rows = [[file_label(f["path"], renamed), f["class"], states.get(f["path"], "—")] for f in o.files]
     out += ["## Files", "", table(["file", "class", "outcome"], rows), ""]
-    if outcome["deferred"]:
-        out += ["## Deferred", ""]
-        for d in outcome["deferred"]:
-            together = " (fail only together)" if len(d["files"]) > 1 else ""
-            out += [f"- {', '.join(code(f, cell=False) for f in d['files'])}{together}: {d['reason']}"]
-            for t in d.get("tests", ())[:10]:
-                out += [f"  - test {code(t['id'], cell=False)}" + (f": {t['line']}" if t.get("line") else "")]
-            if d.get("log"):
-                out += [f"  - full log: [{d['log']}](../../{d['log']})"]
-            if d.get("output"):
-                out += ["", "  <details><summary>output</summary>", "", "  ```",
-                        *("  " + line for line in d["output"].splitlines()[-20:]), "  ```", "  </details>", ""]
-        out += [""]
-    if outcome.get("groups_split"):
+    out += _deferred_section(o)
+    if o.groups_split:
         out += ["## Coupled groups cut apart (last resort)", ""]
-        out += [f"- {', '.join(code(f, cell=False) for f in g)}" for g in outcome["groups_split"]] + [""]
-    if outcome["conflicts"]:
-        out += ["## Conflicts (not imported)", ""]
-        for c in outcome["conflicts"]:
-            link = f" — resolve from [{c['file']}]({c['file']})" if c.get("file") else ""
-            out += [f"- {code(c['path'], cell=False)}: {c['reason']}{link}"]
-        out += ["", f"Resolve each one: edit the file under `conflicts/` and run `doit resolve:{name}`, or commit "
-                f"your resolution on {code(sync_branch, cell=False)} from any checkout of your own; the next "
-                "`doit` validates it and reports the slice adopted.", ""]
-    if outcome.get("resolved"):
+        out += [f"- {', '.join(code(f, cell=False) for f in g)}" for g in o.groups_split] + [""]
+    out += _conflicts_section(o, sync_branch)
+    if o.waiting:
+        out += ["## Waiting", ""]
+        out += [f"- {_label(w, {c['sha']: c for c in commits})}: {w.reason}" for w in o.waiting] + [""]
+    if o.resolved:
         out += ["## Resolved by a person", ""]
         out += [f"- {code(r['path'], cell=False)}: resolved by a person in {code(r['commit'][:12], cell=False)}; "
-                "kept as committed" for r in outcome["resolved"]] + [""]
-    if outcome.get("rolled_back"):
+                "kept as committed" for r in o.resolved] + [""]
+    if o.rolled_back:
         out += ["## Rolled back", ""]
         out += [f"- {code(r['path'], cell=False)}: rolled back in {code(r['commit'][:12], cell=False)}; left alone "
-                f"until upstream changes it again (or `doit readopt:{name}`)" for r in outcome["rolled_back"]] + [""]
-    if outcome.get("reported"):
+                f"until upstream changes it again (or `doit readopt:{name}`)" for r in o.rolled_back] + [""]
+    if o.reported:
         out += ["## Left alone by policy", ""] + [f"- {code(r['path'], cell=False)}: {r['reason']}"
-                                                  for r in outcome["reported"]]
+                                                  for r in o.reported]
         out += [""]
-    if outcome.get("commits"):
-        out += ["## Commits on the sync branch", "", ", ".join(code(c, cell=False) for c in outcome["commits"]), "",
-                f"Roll back: `{rollback_command(fork, outcome, sync_branch)}` (reverts on {code(sync_branch, cell=False)}"
-                " in forkwave's private worktree; your checkout is not touched)."]
-        manual = manual_rollback(fork, outcome, sync_branch)
-        if manual:
-            out += ["", "Or by hand, in a temporary worktree:", "", "```sh", manual, "```"]
-        out += [""]
-    out += ["## Upstream commits behind these changes", ""] + commits_table(commits)
-    if outcome["attempts"]:
-        out += ["## Checks", "", f"Attempt *n* keeps its logs in `logs/{run or '<run>'}/attempt-n/`.", ""]
-        rows = []
-        for a in outcome["attempts"]:
-            label = f"{a['n']}: {len(a['files'])} files" + (f" on top of {a['on_top_of']}" if a["on_top_of"] else "")
-            if a["inferred"]:
-                rows.append([label, "—", "failed (inferred: this tree already failed)", "", ""])
-            for r in a["results"]:
-                memo = " (memo)" if r.get("memo") else ""
-                rows.append([label, code(r["name"]), r["status"] + memo, f"{r['duration']:.2f} s",
-                             (r.get("error") or r["message"] or "").replace("|", "\\|")[:160]])
-        out += [table(["attempt", "check", "status", "duration", "message"], rows), ""]
+    out += _commits_section(o, fork, sync_branch)
+    if o.unit != COMMITS:
+        out += ["## Upstream commits behind these changes", ""] + commits_table(commits)
+    out += _checks_section(o)
     return "\n".join(out)
 
 
-def write_slice(ws: Workspace, outcome: Mapping[str, Any], fork: str, sync_branch: str) -> None:
-    d = ws.reports / "slices" / outcome["slice"]
-    write_if_changed(d / "junit.xml", suites_xml([(outcome["slice"], slice_cases(outcome))]))
-    write_if_changed(d / "report.md", slice_markdown(outcome, fork, sync_branch, upstream_commits(ws, outcome["slice"]),
-                                                     renamed_of(ws, outcome["slice"])))
+def _deferred_section(o: Outcome) -> list[str]:
+    if not o.deferred:
+        return []
+    out = ["## Deferred", ""]
+    for d in o.deferred:
+        together = " (fail only together)" if len(d.files) > 1 and not d.commit else ""
+        out += [f"- {', '.join(code(f, cell=False) for f in d.files)}{together}: {d.reason}"]
+        for t in d.tests[:10]:
+            out += [f"  - test {code(t['id'], cell=False)}" + (f": {t['line']}" if t.get("line") else "")]
+        if d.log:
+            out += [f"  - full log: [{d.log}](../../{d.log})"]
+        if d.output:
+            out += ["", "  <details><summary>output</summary>", "", "  ```",
+                    *("  " + line for line in d.output.splitlines()[-20:]), "  ```", "  </details>", ""]
+    return out + [""]
 
 
-def load_outcomes(ws: Workspace, names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
-    return {n: (read_json(p) if (p := ws.reports / "slices" / n / "outcome.json").exists() else None)
-            for n in names}
+def _conflicts_section(o: Outcome, sync_branch: str) -> list[str]:
+    if not o.conflicts:
+        return []
+    out = ["## Conflicts (not imported)", ""]
+    for c in o.conflicts:
+        link = f" — resolve from [{c.file}]({c.file})" if c.file else ""
+        out += [f"- {code(c.path, cell=False)}: {c.reason}{link}"]
+    if o.unit == COMMITS:
+        step = o.conflicts[0].next
+        return out + ["", f"Resolve: {step}; the next `doit` validates it.", ""]
+    return out + ["", f"Resolve each one: edit the file under `conflicts/` and run `doit resolve:{o.slice}`, or commit "
+                  f"your resolution on {code(sync_branch, cell=False)} from any checkout of your own; the next "
+                  "`doit` validates it and reports the slice adopted.", ""]
+
+
+def _commits_section(o: Outcome, fork: str, sync_branch: str) -> list[str]:
+    if not o.commits:
+        return []
+    out = ["## Commits on the sync branch", "", ", ".join(code(c, cell=False) for c in o.commits), ""]
+    command = rollback_command(o)
+    if command:
+        out += [f"Roll back: `{command}` (reverts on {code(sync_branch, cell=False)} in forkwave's private worktree; "
+                "your checkout is not touched)."]
+    manual = manual_rollback(fork, o, sync_branch)
+    if manual:
+        out += ["", "Or by hand, in a temporary worktree:", "", "```sh", manual, "```"]
+    return out + [""]
+
+
+def _checks_section(o: Outcome) -> list[str]:
+    if not any(a.results or a.inferred for a in o.attempts):
+        return []
+    out = ["## Checks", "", f"Attempt *n* keeps its logs in `logs/{o.run or '<run>'}/attempt-n/`.", ""]
+    rows = []
+    for a in o.attempts:
+        what = f"{a.commits}" if a.commits else f"{len(a.files)} files"
+        label = f"{a.n}: {what}" + (f" on top of {a.on_top_of}" if a.on_top_of else "")
+        if a.inferred:
+            rows.append([label, "—", "failed (inferred: this tree already failed)", "", ""])
+        for r in a.results:
+            memo = " (memo)" if r.get("memo") else ""
+            rows.append([label, code(r["name"]), r["status"] + memo, f"{r['duration']:.2f} s",
+                         (r.get("error") or r["message"] or "").replace("|", "\\|")[:160]])
+    return out + [table(["attempt", "check", "status", "duration", "message"], rows), ""]
+
+
+def commits_by_sha(ws: Workspace, name: str) -> dict[str, Mapping[str, Any]]:
+    return {c["sha"]: c for c in upstream_commits(ws, name)}
+
+
+def write_slice(ws: Workspace, o: Outcome, fork: str, sync_branch: str) -> None:
+    d = ws.reports / "slices" / o.slice
+    commits = upstream_commits(ws, o.slice)
+    write_if_changed(d / "junit.xml", suites_xml([(o.slice, slice_cases(o, {c["sha"]: c for c in commits}))]))
+    write_if_changed(d / "report.md", slice_markdown(o, fork, sync_branch, commits, renamed_of(ws, o.slice)))
+
+
+def load_outcomes(ws: Workspace, names: Sequence[str]) -> dict[str, Outcome | None]:
+    return {n: (Outcome.from_json(read_json(p)) if (p := ws.reports / "slices" / n / "outcome.json").exists()
+                else None) for n in names}
 
 
 def side_effects(paths: Sequence[str]) -> dict[str, list[str]]:
@@ -251,39 +380,56 @@ def _paths(paths: Sequence[str], renamed: Mapping[str, str], limit: int = 20) ->
     return shown + (f" … and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
-def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], fork: str, sync_branch: str,
+def _size(o: Outcome) -> str:
+    return plural(o.counts().total, o.unit)
+
+
+def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, sync_branch: str,
                   baseline: Mapping[str, Any] | None = None,
                   commits: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
                   renamed: Mapping[str, str] | None = None, retry: Mapping[str, Any] | None = None) -> str:
     commits, renamed = commits or {}, renamed or {}
     done = [o for o in outcomes.values() if o]
-    removed = {p for o in done for p in o.get("removed", ())}
-    adopted = sorted(p for o in done for p in o["adopted"] if p not in removed)
-    deferred = [(o["slice"], d) for o in done for d in o["deferred"]]
-    conflicts = [(o["slice"], c) for o in done for c in o["conflicts"]]
+    removed = {p for o in done for p in o.removed}
+    adopted = sorted(p for o in done for p in o.adopted if p not in removed)
+    deferred = [(o.slice, d) for o in done for d in o.deferred]
+    conflicts = [(o.slice, c) for o in done for c in o.conflicts]
+    waiting = [(o.slice, w) for o in done for w in o.waiting]
     counts: dict[str, int] = {}
     for o in outcomes.values():
-        s = o["status"] if o else "not run"
+        s = str(o.status) if o else "not run"
         counts[s] = counts.get(s, 0) + 1
-    by_source = any(o and o.get("source") for o in outcomes.values())  # several sources: a column, sorted by it
-    rows = [([o.get("source", "") if o else ""] if by_source else [])
-            + [f"[{n}](../slices/{n}/report.md)", f"{STATUS_ICON.get(o['status'], '')} {o['status']}" if o else
-               "not run", len(o["files"]) if o else "", len(o["adopted"]) if o else "",
-               sum(len(d["files"]) for d in o["deferred"]) if o else "", len(o["conflicts"]) if o else "",
-               o["runs"] if o else "", code(o["commits"][-1][:12]) if o and o.get("commits") else ""]
-            for n, o in outcomes.items()]
+    by_source = any(o and o.source for o in outcomes.values())  # several sources: a column, sorted by it
+    mixed = any(o and o.unit == COMMITS for o in done)
+    rows = []
+    for n, o in outcomes.items():
+        c = o.counts() if o else None
+        row = ([o.source or "" if o else ""] if by_source else []) + [
+            f"[{n}](../slices/{n}/report.md)", f"{icon(o.status)} {o.status}" if o else "not run",
+            (_size(o) if mixed else c.total) if o and c else "", c.adopted if c else "", c.deferred if c else "",
+            c.conflicted if c else ""] + ([c.waiting if c else ""] if mixed else []) + [
+            o.runs if o else "", code(o.commits[-1][:12]) if o and o.commits else ""]
+        rows.append(row)
     if by_source:
         rows.sort(key=lambda row: row[0])
-    out = [f"# Wave {wave}", "", " · ".join(f"{k}: {v}" for k, v in sorted(counts.items())), "",
-           table((["source"] if by_source else []) + ["slice", "outcome", "files", "adopted", "deferred", "conflicts",
-                                                      "runs", "commit"],
-                 rows, ("l" if by_source else "") + "llrrrrrl"), ""]
-    if deferred or conflicts:
+    size = "size" if mixed else "files"
+    header = (["source"] if by_source else []) + ["slice", "outcome", size, "adopted", "deferred", "conflicts"] + \
+        (["waiting"] if mixed else []) + ["runs", "commit"]
+    align = ("l" if by_source else "") + "llrrrr" + ("r" if mixed else "") + "rl"
+    out = [f"# Wave {wave}", "", " · ".join(f"{k}: {v}" for k, v in sorted(counts.items())), ""]
+    if mixed:
+        out += ["Counts are in each slice's unit: files for a snapshot slice, upstream commits for a merge range or "
+                "cherry-picked commits.", ""]
+    out += [table(header, rows, align), ""]
+    if deferred or conflicts or waiting:
         out += ["## What to do next", ""]
-        out += [f"- {s}: conflict in {code(c['path'], cell=False)}"
-                + (f" ([conflict file](../slices/{s}/{c['file']}))" if c.get("file") else "") + f": {c.get('next', '')}"
+        out += [f"- {s}: conflict in {code(c.path, cell=False)}"
+                + (f" ([conflict file](../slices/{s}/{c.file}))" if c.file else "") + f": {c.next}"
                 for s, c in conflicts]
-        out += [f"- {s}: {_paths(d['files'], renamed, 5)} deferred: {d.get('next', d['reason'])}" for s, d in deferred]
+        out += [f"- {s}: {_paths(list(d.files), renamed, 5)} deferred: {d.next or d.reason}" for s, d in deferred]
+        blockers = sorted({(w.slice or s, w.behind or "") for s, w in waiting})
+        out += [f"- {len(waiting)} item(s) wait behind {', '.join(f'{b} ({code(sha[:10], cell=False)})' for b, sha in blockers)}: "
+                "resolve that first; they follow on the next `doit`"] if waiting else []
         out += [""]
     out += _baseline_section(baseline)
     effects = side_effects(sorted({*adopted, *removed}))
@@ -300,29 +446,32 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], f
     if renames:
         out += [f"## Renamed in the fork ({len(renames)})", "", "Upstream's changes landed at the fork's name:", ""]
         out += [f"- {code(p, cell=False)} ← {code(renamed[p], cell=False)}" for p in renames] + [""]
-    out += [f"## Deferred ({sum(len(d['files']) for _, d in deferred)})", ""]
-    out += [f"- {s}: {_paths(d['files'], renamed, 10)}: {d['reason']}" for s, d in deferred] or ["none"]
+    out += [f"## Deferred ({len({f for _, d in deferred for f in d.files})})", ""]
+    out += [f"- {s}: {_paths(list(d.files), renamed, 10)}: {d.reason}" for s, d in deferred] or ["none"]
+    if waiting:
+        out += ["", f"## Waiting ({len({f for _, w in waiting for f in w.files})} paths)", ""]
+        out += [f"- {s}: {w.reason}" for s, w in waiting]
     if retry and retry.get("retried"):
         out += ["", "## Joint retry", "",
                 f"After the wave, {len(retry['retried'])} deferred file(s) of this and earlier waves were validated "
                 f"again together on the sync tip: {len(retry.get('adopted', ()))} landed"
                 + (f" in {code(retry['commit'][:12], cell=False)}" if retry.get("commit") else "")
                 + f" ({retry.get('runs', 0)} run(s))."]
-    kept = [(o["slice"], r) for o in done for r in o.get("reported", ())]
+    kept = [(o.slice, r) for o in done for r in o.reported]
     if kept:
         out += ["", f"## Kept by policy ({len(kept)})", ""]
         out += [f"- {s}: {code(r['path'], cell=False)}: {r['reason']}" for s, r in kept]
     if conflicts:
         out += ["", f"## Conflicts ({len(conflicts)})", ""]
-        out += [f"- {s}: {code(c['path'], cell=False)}: {c['reason']}"
-                + (f" — [resolve from here](../slices/{s}/{c['file']})" if c.get("file") else "") for s, c in conflicts]
+        out += [f"- {s}: {code(c.path, cell=False)}: {c.reason}"
+                + (f" — [resolve from here](../slices/{s}/{c.file})" if c.file else "") for s, c in conflicts]
         out += ["", "Edit the conflict file and run `doit resolve:<slice>`, or commit your resolution on "
                 f"{code(sync_branch, cell=False)} from any checkout; the next `doit` validates it."]
     if commits:
         out += ["", "## Upstream commits, by slice", ""]
         for name, cs in commits.items():
             out += [f"<details><summary>{name}: {len(cs)} commit(s)</summary>", ""] + commits_table(cs) + ["</details>", ""]
-    rollbacks = [o["slice"] for o in done if o.get("commits")]
+    rollbacks = [o.slice for o in done if rollback_command(o)]
     if rollbacks:
         out += ["", "## Roll back", "", "Each command reverts on the sync branch in forkwave's private worktree "
                 "(your checkout is not touched); newest first:", "", "```sh",
@@ -331,10 +480,11 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Mapping[str, Any] | None], f
 
 
 def write_wave(ws: Workspace, wave: str, names: Sequence[str], fork: str, sync_branch: str,
-               disk: bool = False) -> dict[str, Any]:
+               disk: bool = False) -> dict[str, str]:
     outcomes = load_outcomes(ws, names)
     d = ws.reports / f"wave-{wave}"
-    write_if_changed(d / "junit.xml", suites_xml([(n, slice_cases(o)) for n, o in outcomes.items() if o]))
+    write_if_changed(d / "junit.xml", suites_xml([(n, slice_cases(o, commits_by_sha(ws, n)))
+                                                  for n, o in outcomes.items() if o]))
     base, retry = d / "baseline.json", d / "retry.json"
     renamed = {k: v for n in names for k, v in renamed_of(ws, n).items()}
     text = wave_markdown(wave, outcomes, fork, sync_branch, read_json(base) if base.exists() else None,
@@ -345,43 +495,60 @@ def write_wave(ws: Workspace, wave: str, names: Sequence[str], fork: str, sync_b
     if (d / "disk.json").exists():
         text += "\n" + "\n".join(disk_markdown(read_json(d / "disk.json")))
     write_if_changed(d / "report.md", text)
-    return {n: (o["status"] if o else "not run") for n, o in outcomes.items()}
+    return {n: (str(o.status) if o else "not run") for n, o in outcomes.items()}
 
 
-def slice_summary(o: Mapping[str, Any]) -> dict[str, Any]:
-    return {**({"source": o["source"]} if o.get("source") else {}), "status": o["status"],
-            "adopted": [p for p in o["adopted"] if p not in set(o.get("removed", ()))],
-            "removed": list(o.get("removed", ())),
-            "deferred": [{"files": d["files"], "reason": d["reason"], "next": d.get("next", "")}
-                         | ({"tests": [t["id"] for t in d["tests"]]} if d.get("tests") else {})
-                         for d in o["deferred"]],
-            "conflicts": [{k: c[k] for k in ("path", "reason", "file", "next") if k in c} for c in o["conflicts"]],
-            "resolved": list(o.get("resolved", ())), "rolled_back": list(o.get("rolled_back", ())),
-            "commits": list(o.get("commits", ())),
-            "commit": (o.get("commits") or [None])[-1],
-            "report": f"reports/slices/{o['slice']}/report.md"}
+# --- summary.json ------------------------------------------------------------------------------
+
+def slice_summary(o: Outcome) -> dict[str, Any]:
+    out: dict[str, Any] = {**({"source": o.source} if o.source else {}), "status": str(o.status)}
+    if o.unit == COMMITS:
+        out["counts"] = o.counts().to_json()
+    out |= {"adopted": [p for p in o.adopted if p not in set(o.removed)],
+            "removed": list(o.removed),
+            "deferred": [{"files": list(d.files), "reason": d.reason, "next": d.next}
+                         | ({"commit": d.commit} if d.commit else {})
+                         | ({"tests": [t["id"] for t in d.tests]} if d.tests else {})
+                         for d in o.deferred],
+            "conflicts": [{k: v for k, v in c.to_json().items() if k in ("path", "reason", "file", "next", "commit")}
+                          for c in o.conflicts]}
+    if o.waiting:
+        out["waiting"] = [{"commits": list(w.commits), "files": list(w.files), "behind": w.behind,
+                           "slice": w.slice, "reason": w.reason} for w in o.waiting]
+    out |= {"resolved": list(o.resolved), "rolled_back": list(o.rolled_back), "commits": list(o.commits),
+            "commit": (o.commits or [None])[-1], "report": f"reports/slices/{o.slice}/report.md"}
+    return out
 
 
-def write_summary(ws: Workspace, plan: Mapping[str, Any]) -> dict[str, Any]:
+def write_summary(ws: Workspace, plan: Plan) -> dict[str, Any]:
     waves: dict[str, dict[str, Any]] = {}
-    for w in plan["waves"]:
-        outcomes = load_outcomes(ws, w["slices"])
-        waves[w["name"]] = {n: (slice_summary(o) if o else {"status": "not run"}) for n, o in outcomes.items()}
+    done: list[Outcome] = []
+    for w, names in plan.waves:
+        outcomes = load_outcomes(ws, names)
+        done += [o for o in outcomes.values() if o]
+        waves[w] = {n: (slice_summary(o) if o else {"status": "not run"}) for n, o in outcomes.items()}
     every = [s for w in waves.values() for s in w.values()]
     statuses = [s["status"] for s in every]
     settled = ("adopted", "empty", "rolled-back")
-    files = {"adopted": sum(len(s.get("adopted", ())) + len(s.get("removed", ())) for s in every),
-             "deferred": sum(len(d["files"]) for s in every for d in s.get("deferred", ())),
-             "conflicted": sum(len(s.get("conflicts", ())) for s in every)}
-    summary = {"upstream": plan["upstream"],
+    waiting = {f for o in done for w in o.waiting for f in w.files}
+    files = {"adopted": len({p for o in done for p in (*o.adopted,)}),
+             "deferred": len({f for o in done for d in o.deferred for f in d.files}),
+             "conflicted": len({c.path for o in done for c in o.conflicts})}
+    if waiting:
+        files["waiting"] = len(waiting)
+    units = add(o.counts() for o in done)
+    summary = {"upstream": plan.upstream,
                "status": "success" if all(s in settled for s in statuses) else
                          "partial" if any(s in ("adopted", "split", "conflicted") for s in statuses) else "failed",
                "slices": len(statuses),
                "counts": {s: statuses.count(s) for s in sorted(set(statuses))},
-               "files": files,
-               "next_steps": [f"{n}: {step}" for w in waves.values() for n, s in w.items()
-                              for step in ([c["next"] for c in s.get("conflicts", ()) if c.get("next")]
-                                           + [d["next"] for d in s.get("deferred", ()) if d.get("next")])],
-               "waves": waves}
+               "files": files}
+    if COMMITS in units:
+        summary["commits"] = units[COMMITS]
+    summary |= {"next_steps": list(dict.fromkeys(
+                    f"{n}: {step}" for w in waves.values() for n, s in w.items()
+                    for step in ([c["next"] for c in s.get("conflicts", ()) if c.get("next")]
+                                 + [d["next"] for d in s.get("deferred", ()) if d.get("next")]))),
+                "waves": waves}
     write_if_changed(ws.report("summary.json"), dump_json(summary))
     return summary

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tasks.core import runsummary
+from tasks.core.outcome import Outcome
 from tasks.core.runsummary import Target, select, summary, tally, target_result
 from tasks.errors import ForkwaveError
 
@@ -57,13 +58,23 @@ def test_select_errors(pattern: str | None, direction: str | None, message: str)
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
 
 
-ADOPTED = {"slice": "slice-1", "status": "adopted", "adopted": ["a.py", "gone.py"], "removed": ["gone.py"]}
-SPLIT = {"slice": "slice-2", "status": "split", "adopted": ["b.py"],
-         "deferred": [{"files": ["c.py", "d.py"], "reason": "check build failed"}]}
-CONFLICTED = {"slice": "slice-3", "status": "conflicted", "adopted": [], "conflicts": [{"path": "e.py"}]}
-DEFERRED = {"slice": "slice-4", "status": "deferred", "adopted": [], "deferred": [{"files": ["f.py"]}]}
-EMPTY = {"slice": "slice-5", "status": "empty", "adopted": []}
-ROLLED = {"slice": "slice-6", "status": "rolled-back", "adopted": []}
+def outcome(**data: Any) -> Outcome:
+    """An outcome as ``outcome.json`` holds it (the keys a run summary reads)."""
+    return Outcome.from_json({"wave": "a", "upstream": "u", "parent": "p", **data})
+
+
+ADOPTED = outcome(slice="slice-1", status="adopted", adopted=["a.py", "gone.py"], removed=["gone.py"])
+SPLIT = outcome(slice="slice-2", status="split", adopted=["b.py"],
+                deferred=[{"files": ["c.py", "d.py"], "reason": "check build failed"}])
+CONFLICTED = outcome(slice="slice-3", status="conflicted", adopted=[], conflicts=[{"path": "e.py"}])
+DEFERRED = outcome(slice="slice-4", status="reverted", adopted=[], deferred=[{"files": ["f.py"]}])
+EMPTY = outcome(slice="slice-5", status="empty", adopted=[])
+ROLLED = outcome(slice="slice-6", status="rolled-back", adopted=[])
+# a merge range of 20 upstream commits: 2 landed, the 3rd conflicts, 17 wait behind it
+RANGE = outcome(slice="slice-7", status="conflicted", mode="merge", adopted=["x.py"],
+                slice_commits=[f"{i:040x}" for i in range(1, 21)], adopted_commits=[f"{i:040x}" for i in (1, 2)],
+                conflicts=[{"path": "y.py", "commit": f"{3:040x}"}, {"path": "z.py", "commit": f"{3:040x}"}],
+                waiting=[{"files": ["w.py"], "commits": [f"{i:040x}" for i in range(4, 21)]}])
 PASS = {"name": "modules", "passed": True, "reason": "verify 'modules': printed 130, within expected_min 100"}
 FAIL = {"name": "modules", "passed": False, "reason": "verify 'modules': printed 87, below expected_min 100"}
 
@@ -74,14 +85,14 @@ def target(**kw: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("kw", "status", "message"), [
     ({}, "success", "nothing to do"),
-    ({"outcomes": [ADOPTED, EMPTY]}, "success", "2 slices: 2 adopted; 2 paths adopted"),
-    ({"outcomes": [ADOPTED, ROLLED]}, "success", "2 slices: 1 adopted, 1 rolled back; 2 paths adopted"),
-    ({"outcomes": [ADOPTED, SPLIT]}, "partial", "2 slices: 1 adopted, 1 deferred; 3 paths adopted"),
-    ({"outcomes": [SPLIT, CONFLICTED]}, "partial", "2 slices: 1 deferred, 1 conflicted; 1 path adopted"),
+    ({"outcomes": [ADOPTED, EMPTY]}, "success", "2 slices: 2 adopted; 2 files adopted"),
+    ({"outcomes": [ADOPTED, ROLLED]}, "success", "2 slices: 1 adopted, 1 rolled back; 2 files adopted"),
+    ({"outcomes": [ADOPTED, SPLIT]}, "partial", "2 slices: 1 adopted, 1 deferred; 3 files adopted"),
+    ({"outcomes": [SPLIT, CONFLICTED]}, "partial", "2 slices: 1 deferred, 1 conflicted; 1 file adopted"),
     ({"outcomes": [DEFERRED, CONFLICTED]}, "failed", "2 slices: 1 deferred, 1 conflicted"),   # nothing landed
-    ({"outcomes": [ADOPTED], "verification": [PASS]}, "success", "1 slice: 1 adopted; 2 paths adopted"),
+    ({"outcomes": [ADOPTED], "verification": [PASS]}, "success", "1 slice: 1 adopted; 2 files adopted"),
     ({"outcomes": [ADOPTED], "verification": [FAIL]}, "partial",
-     "1 slice: 1 adopted; 2 paths adopted; verify 'modules': printed 87, below expected_min 100"),
+     "1 slice: 1 adopted; 2 files adopted; verify 'modules': printed 87, below expected_min 100"),
     ({"outcomes": [EMPTY], "verification": [FAIL]}, "failed",
      "1 slice: 1 adopted; verify 'modules': printed 87, below expected_min 100"),
     ({"outcomes": [ADOPTED], "error": "fetch: upstream unreachable"}, "failed", "fetch: upstream unreachable"),
@@ -95,7 +106,7 @@ def test_target_status_and_message(kw: dict[str, Any], status: str, message: str
 
 
 def test_a_slice_with_a_conflict_counts_as_conflicted_even_when_adopted_otherwise() -> None:
-    mixed = {"status": "adopted", "adopted": ["a"], "conflicts": [{"path": "b"}]}
+    mixed = outcome(slice="s", status="adopted", adopted=["a"], conflicts=[{"path": "b"}])
     assert target_result(target(outcomes=[mixed]))["status"] == "partial"
 
 
@@ -126,9 +137,13 @@ def test_summary_of_no_targets() -> None:
 
 
 @pytest.mark.parametrize(("outcomes", "exported", "expected"), [
-    ([], (), {"adopted": 0, "deferred": 0, "conflicted": 0, "exported": 0}),
-    ([ADOPTED, SPLIT, CONFLICTED, DEFERRED], (), {"adopted": 3, "deferred": 3, "conflicted": 1, "exported": 0}),
-    ([ADOPTED, ADOPTED], ["x", "x", "y"], {"adopted": 2, "deferred": 0, "conflicted": 0, "exported": 2}),
+    ([], (), {"unit": "files", "adopted": 0, "deferred": 0, "conflicted": 0, "waiting": 0, "exported": 0}),
+    ([ADOPTED, SPLIT, CONFLICTED, DEFERRED], (),
+     {"unit": "files", "adopted": 3, "deferred": 3, "conflicted": 1, "waiting": 0, "exported": 0}),
+    ([ADOPTED, ADOPTED], ["x", "x", "y"],
+     {"unit": "files", "adopted": 2, "deferred": 0, "conflicted": 0, "waiting": 0, "exported": 2}),
+    # a commit slice counts commits: one conflicting commit (two paths), seventeen waiting
+    ([RANGE], (), {"unit": "commits", "adopted": 2, "deferred": 0, "conflicted": 1, "waiting": 17, "exported": 0}),
 ])
-def test_tally(outcomes: list[dict[str, Any]], exported: list[str], expected: dict[str, int]) -> None:
+def test_tally(outcomes: list[Outcome], exported: list[str], expected: dict[str, int]) -> None:
     assert tally(outcomes, exported) == expected

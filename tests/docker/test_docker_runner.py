@@ -14,7 +14,7 @@ from checks.runners import Dispatch
 from conftest import write_config
 from dockerkit import HOST_CA, NODE, PYTHON, docker_request
 from tasks.config import load_config
-from tasks.engine.slices import default_runner
+from tasks.engine.validate import default_runner
 from tasks.workspace import Workspace
 
 

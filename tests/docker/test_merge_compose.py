@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import run_doit, write_config
 from dockerkit import PYTHON
-from test_merge_mode import AT, N, build, outcome
+from test_merge import AT, N, build, outcome
 
 COMPOSE = f"""\
 services:

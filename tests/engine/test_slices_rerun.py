@@ -158,7 +158,7 @@ def test_sigkill_mid_wave_leaves_only_whole_slices_and_the_next_run_resumes(tmp_
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     killed_log = (tmp_path / "killed.log").read_text()
-    assert "slice-1: adopted" in killed_log and "slice-2: 1 files ..." in killed_log
+    assert "slice-1: adopted" in killed_log and "slice-2: 1 file ..." in killed_log
 
     # the sync branch holds whole, validated slices only: slice-1, nothing of slice-2
     assert not (r.reports / "slices/slice-2/outcome.json").exists()

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tasks.core.outcome import Outcome
 from tasks.config import DEFAULT_RISK_WEIGHTS
 from tasks.publish import body
 from tasks.publish.body import Section, Sync, description, fit, labels, quiet, title
@@ -28,9 +29,10 @@ def sync_of(outcomes: dict[str, Any], changed: list[str], commits: dict[str, Any
                 draft, forge, commits or {})
 
 
-def outcome(name: str, status: str = "adopted", **kw: Any) -> dict[str, Any]:
-    return {"slice": name, "wave": "a", "status": status, "adopted": [], "deferred": [], "conflicts": [],
-            "files": []} | kw
+def outcome(name: str, status: str = "adopted", **kw: Any) -> Outcome:
+    """An outcome as ``outcome.json`` holds it."""
+    return Outcome.from_json({"slice": name, "wave": "a", "upstream": "u", "parent": "p", "status": status,
+                              "adopted": [], "deferred": [], "conflicts": [], "files": []} | kw)
 
 
 MIXED = {

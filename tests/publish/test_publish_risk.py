@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tasks.core.outcome import Outcome
 from tasks.config import DEFAULT_RISK_WEIGHTS, RISK_TERMS
 from tasks.publish import risk
 from tasks.publish.risk import Facts, automerge, facts, score
@@ -93,9 +94,10 @@ def test_automerge_only_for_a_small_clean_change(f: Facts, maximum: float | None
     assert (decision.merge, decision.why) == (merge, why)
 
 
-def outcome(name: str, status: str = "adopted", **kw: Any) -> dict[str, Any]:
-    return {"slice": name, "wave": "a", "status": status, "adopted": [], "deferred": [], "conflicts": [],
-            "files": []} | kw
+def outcome(name: str, status: str = "adopted", **kw: Any) -> Outcome:
+    """An outcome as ``outcome.json`` holds it."""
+    return Outcome.from_json({"slice": name, "wave": "a", "upstream": "u", "parent": "p", "status": status,
+                              "adopted": [], "deferred": [], "conflicts": [], "files": []} | kw)
 
 
 def test_facts_from_outcomes_and_the_paths_the_pull_request_changes() -> None:

@@ -94,8 +94,8 @@ def test_json_has_every_run_and_sync() -> None:
     assert (first["status"], first["pid"], first["live"]) == ("partial", 42, None)
     assert first["syncs"][0] == {"source": "oca", "sync_type": "wave-a", "status": "success",
                                  "started": "2026-01-01T10:00:00Z", "ended": "2026-01-01T10:00:42Z",
-                                 "revision": "0123456789abcdef0123", "adopted": 3, "deferred": 1, "conflicted": 0,
-                                 "exported": 0, "error": None, "note": None}
+                                 "revision": "0123456789abcdef0123", "unit": "files", "adopted": 3, "deferred": 1,
+                                 "conflicted": 0, "waiting": 0, "exported": 0, "error": None, "note": None}
     assert json.loads(render([], "json")) == {"runs": []}
 
 

@@ -19,6 +19,7 @@ from conftest import ROOT
 from tasks.core.runsummary import tally
 from tasks.errors import ForkwaveError
 from tasks.report import ledger as ledger_module
+from tasks.core.outcome import Outcome
 from tasks.report.ledger import INTERRUPTED, JSONL, LEDGER, SCHEMA_VERSION, Counts, Ledger, migrate
 
 
@@ -59,7 +60,7 @@ def test_a_new_ledger_is_a_wal_database_with_a_schema_version(ledger: Ledger, re
     db = sqlite3.connect(reports / LEDGER)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"          # kept in the file itself
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
-    assert ledger.schema_version() == SCHEMA_VERSION == 1
+    assert ledger.schema_version() == SCHEMA_VERSION == 2
 
 
 def test_a_successful_run(ledger: Ledger, lock: Path) -> None:
@@ -82,8 +83,9 @@ def test_a_successful_run(ledger: Ledger, lock: Path) -> None:
 
 def test_partial_and_failed_syncs(ledger: Ledger, lock: Path) -> None:
     ledger.begin("r1", lock=lock)
-    counts = tally([{"status": "split", "adopted": ["a"], "deferred": [{"files": ["b", "c"]}],
-                     "conflicts": [{"path": "d"}]}])
+    counts = tally([Outcome.from_json({"slice": "s", "wave": "a", "upstream": "u", "parent": "p", "status": "split",
+                                       "adopted": ["a"], "deferred": [{"files": ["b", "c"]}],
+                                       "conflicts": [{"path": "d"}]})])
     ledger.close_sync("r1", "oca", "wave-a", "partial", counts=counts, note="2 deferred")
     ledger.close_sync("r1", "oca", "push", "failed", error="push refused: non-fast-forward")
     assert ledger.finish("r1") == "partial"
@@ -263,10 +265,14 @@ import os, signal, sys
 from pathlib import Path
 from tasks.engine import runlock
 from tasks.workspace import Workspace
+from tasks.core.outcome import Outcome
+def outcome(name, status, **data):
+    return Outcome.from_json({"slice": name, "wave": "a", "upstream": "u", "parent": "p", "status": status, **data})
 run = runlock.acquire(Workspace(Path(sys.argv[1])), sys.argv[2])
-run.record("slice-1", "adopted", {"adopted": ["a.py", "b.py"]}, source="oca", wave="a", revision=sys.argv[2])
-run.record("slice-2", "split", {"adopted": ["c.py"], "deferred": [{"files": ["d.py"]}],
-                                "conflicts": [{"path": "e.py"}]}, source="oca", wave="a", revision=sys.argv[2])
+run.record("slice-1", outcome("slice-1", "adopted", adopted=["a.py", "b.py"]), source="oca", wave="a",
+           revision=sys.argv[2])
+run.record("slice-2", outcome("slice-2", "split", adopted=["c.py"], deferred=[{"files": ["d.py"]}],
+                              conflicts=[{"path": "e.py"}]), source="oca", wave="a", revision=sys.argv[2])
 if sys.argv[3] == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
 if sys.argv[3] == "fail":
@@ -336,14 +342,14 @@ def test_a_migration_keeps_the_rows_and_bumps_the_version(ledger: Ledger, report
     ledger.begin("r1", lock=lock)
     ledger.close_sync("r1", "oca", "wave-a", "success", revision="rev")
     ledger.finish("r1")
-    v2 = (*ledger_module.MIGRATIONS, ("ALTER TABLE syncs ADD COLUMN duration REAL",
+    v3 = (*ledger_module.MIGRATIONS, ("ALTER TABLE syncs ADD COLUMN duration REAL",
                                       "UPDATE syncs SET duration = 0"))
     db = sqlite3.connect(reports / LEDGER, isolation_level=None)
-    assert migrate(db, reports / LEDGER, v2) == 2
+    assert migrate(db, reports / LEDGER, v3) == 3
     assert db.execute("SELECT run, revision, duration FROM syncs").fetchall() == [("r1", "rev", 0.0)]
-    assert migrate(db, reports / LEDGER, v2) == 2                       # idempotent
+    assert migrate(db, reports / LEDGER, v3) == 3                       # idempotent
     db.close()
-    with pytest.raises(ForkwaveError, match="schema version 2 is newer than this forkwave knows \\(1\\); upgrade"):
+    with pytest.raises(ForkwaveError, match="schema version 3 is newer than this forkwave knows \\(2\\); upgrade"):
         Ledger.open(reports)
 
 
@@ -353,14 +359,14 @@ def test_a_failed_migration_changes_nothing(ledger: Ledger, reports: Path) -> No
     with pytest.raises(sqlite3.OperationalError):
         migrate(db, reports / LEDGER, broken)
     assert "a" not in [c[1] for c in db.execute("PRAGMA table_info(syncs)")]
-    assert ledger.schema_version() == 1
+    assert ledger.schema_version() == 2
 
 
 def test_an_empty_file_becomes_a_ledger(reports: Path) -> None:
     reports.mkdir()
     (reports / LEDGER).write_bytes(b"")
     with Ledger.open(reports) as ledger:
-        assert ledger.schema_version() == 1
+        assert ledger.schema_version() == 2
 
 
 def test_an_unreadable_ledger_is_set_aside(reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -409,12 +415,16 @@ import sys
 from pathlib import Path
 from tasks.engine import runlock
 from tasks.workspace import Workspace
+from tasks.core.outcome import Outcome
+def outcome(name, status, **data):
+    return Outcome.from_json({"slice": name, "wave": "a", "upstream": "u", "parent": "p", "status": status, **data})
 run = runlock.acquire(Workspace(Path(sys.argv[1])), "rev")
 run.targets = ["oca", "apps"]
-run.record("slice-1", "adopted", {"adopted": ["a.py"]}, source="oca", wave="a", revision="rev")
+run.record("slice-1", outcome("slice-1", "adopted", adopted=["a.py"]), source="oca", wave="a", revision="rev")
 run.close("oca", "wave-a")
-run.record("slice-2", "conflicted", {"conflicts": [{"path": "b.py"}]}, source="oca", wave="b", revision="rev")
-run.record("export-1", "adopted", {"adopted": ["x.py"]}, source="oca", kind="push", revision="rev")
+run.record("slice-2", outcome("slice-2", "conflicted", conflicts=[{"path": "b.py"}]), source="oca", wave="b",
+           revision="rev")
+run.record("export-1", outcome("export-1", "adopted", adopted=["x.py"]), source="oca", kind="push", revision="rev")
 """
 
 

@@ -172,12 +172,22 @@ def test_ranges_after_a_culprit_wait_behind_it(tmp_path: Path) -> None:
     m = build(tmp_path, bad_at=31, top={"slices": {"max_commits": 5}})
     res = run_doit(m.ws)
     assert res.returncode == 2, res.stdout + res.stderr
-    assert [outcome(m, f"slice-{k}")["status"] for k in (1, 2, 3, 4)] == ["adopted", "adopted", "reverted", "reverted"]
-    assert outcome(m, "slice-3")["culprit"]["sha"] == m.shas[30]
-    waits = outcome(m, "slice-4")["deferred"][0]
-    assert waits["blocked_by"] == m.shas[30] and waits["waits_for"] == m.shas[34]
+    # slice-3's first commit (31) fails its checks: deferred, and 32..35 wait behind it; slice-4 only waits
+    assert [outcome(m, f"slice-{k}")["status"] for k in (1, 2, 3, 4)] == ["adopted", "adopted", "reverted", "waiting"]
+    third = outcome(m, "slice-3")
+    assert third["culprit"]["sha"] == m.shas[30]
+    assert third["counts"] == {"unit": "commits", "total": 5, "adopted": 0, "deferred": 1, "conflicted": 0,
+                               "waiting": 4, "skipped": 0}
+    assert third["deferred"][0]["commit"] == m.shas[30] and third["waiting"][0]["commits"] == m.shas[31:35]
+    fourth = outcome(m, "slice-4")
+    assert fourth["deferred"] == [] and fourth["runs"] == 0 and fourth["attempts"] == []  # nothing judged
+    [waits] = fourth["waiting"]
+    assert waits["behind"] == m.shas[30] and waits["slice"] == "slice-3" and waits["commits"] == m.shas[35:40]
     assert "slice-3" in waits["reason"] and "feat: upstream 31" in waits["reason"]
     assert m.holds(30) and not m.holds(31)
+    summary = read(m.reports / "summary.json")
+    assert summary["commits"]["waiting"] == 9 and summary["commits"]["deferred"] == 1
+    assert summary["files"]["deferred"] == len({"src/app.txt", "src/m31.txt"})  # distinct paths, not per slice
 
 
 def test_a_conflict_lands_the_prefix_and_writes_diff3_files(tmp_path: Path) -> None:
@@ -192,9 +202,11 @@ def test_a_conflict_lands_the_prefix_and_writes_diff3_files(tmp_path: Path) -> N
     text = (m.reports / "slices" / "slice-1" / "conflicts" / "shared.txt").read_text()
     assert "<<<<<<< sync" in text and "||||||| base" in text and ">>>>>>> upstream" in text
     assert "fork" in text and "upstream" in text
-    told = run_doit(m.ws, "resolve:slice-1")  # file slices only: this one is resolved by merging on the branch
-    assert told.returncode == 1 and "a merge-mode slice has no `doit resolve`" in told.stderr
+    told = run_doit(m.ws, "resolve:slice-1")  # the conflict file still has its markers: nothing is committed
+    assert told.returncode == 1 and "still has conflict markers" in told.stderr and not m.holds(25)
     person_merges(m, 25, {"shared.txt": "line1\nfork and upstream\nline3\n"})
+    found = run_doit(m.ws, "resolve:slice-1")  # the person's merge is on the sync branch: resolve takes it
+    assert found.returncode == 0 and "your resolution is on sync/upstream already" in found.stdout
     done = run_doit(m.ws)
     assert done.returncode == 0, done.stdout + done.stderr
     assert m.holds(N) and tree(m.fork, m.sync())["shared.txt"][1] == b"line1\nfork and upstream\nline3\n"
@@ -205,15 +217,18 @@ def test_a_conflict_lands_the_prefix_and_writes_diff3_files(tmp_path: Path) -> N
 def test_on_failure_revert_merges_the_culprit_and_reverts_it(tmp_path: Path) -> None:
     m = build(tmp_path, bad_at=31, on_failure="revert")
     res = run_doit(m.ws)
-    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.returncode == 2, res.stdout + res.stderr  # the reverted commit is not in: it waits for a fix
     assert m.holds(N)
     assert tree(m.fork, m.sync())["src/app.txt"][1] == b"fine\n"
     out = outcome(m)
     assert [r["reverted"] for r in out["reverted"]] == [m.shas[30]]
     messages = git_out(m.fork, "log", "--format=%B", f"{m.fork_tip}..{m.sync()}", "--first-parent")
     assert f"This reverts commit {m.shas[30]}" in messages and "on_failure: revert" in messages
-    assert out["culprit"] is None and out["status"] == "adopted"
-    assert {r["path"] for r in out["reported"] if "on_failure: revert" in r["reason"]} == {"src/app.txt", "src/m31.txt"}
+    assert out["culprit"] is None and out["status"] == "split"
+    [reverted] = out["deferred"]
+    assert reverted["commit"] == m.shas[30] and "merged and reverted" in reverted["reason"]
+    assert out["counts"]["adopted"] == N - AT - 1 and out["counts"]["deferred"] == 1
+
 
 
 def test_min_age_merges_only_commits_old_enough(tmp_path: Path) -> None:
