@@ -202,7 +202,8 @@ _RELAXED_PATH = re.compile(r"(?:^|/)(?:\.github/workflows|\.gitlab|\.circleci|\.
                            r"examples?|samples?|seeds?|scripts|demo)/|(?:^|/)(?:\.gitlab-ci\.ya?ml|\.travis\.ya?ml|"
                            r"azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|Jenkinsfile|Makefile|"
                            r"(?:docker-)?compose[^/]*\.ya?ml|[^/]*\.(?:md|mdx|rst|adoc|txt))$|"
-                           r"(?:^|/)[^/]*[._-](?:example|sample|template|dist|ci|dev|local|test|demo)(?:\.[^/]*)?$", re.I)
+                           r"(?:^|/)[^/]*[._-](?:example|sample|template|dist|ci|dev|local|test|demo)(?:\.[^/]*)?$",
+                           re.I)
 
 
 def is_test_fixture(filename: str, secret: str, plugin: Any) -> bool:

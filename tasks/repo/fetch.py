@@ -62,10 +62,12 @@ def clean_command(cfg: Config) -> str:
 # Words of git's that mean an object is missing or unreadable: a damaged repository (the remote,
 # or the mirror that announced objects it does not have), never the network. Over a local path
 # git prints the remote's words without ``remote:``, so the side cannot be told from them.
-_DAMAGE = (r"unable to read (?:(?:tree|commit|blob|tag) )?[0-9a-f]{7,}|could not read [0-9a-f]{7,}|bad (?:(?:tree|"
-           r"commit|blob|tag) )?object|missing (?:blob|tree|commit|tag)(?: object)? '?[0-9a-f]{7,}|is corrupt|inflate:|unable to "
-           r"unpack|failed to traverse parents|cannot obtain needed|unable to find [0-9a-f]{7,} under|possible "
-           r"repository corruption|did not send all necessary objects|unresolved deltas")
+_DAMAGE = "|".join((
+    r"unable to read (?:(?:tree|commit|blob|tag) )?[0-9a-f]{7,}", r"could not read [0-9a-f]{7,}",
+    r"bad (?:(?:tree|commit|blob|tag) )?object", r"missing (?:blob|tree|commit|tag)(?: object)? '?[0-9a-f]{7,}",
+    r"is corrupt", r"inflate:", r"unable to unpack", r"failed to traverse parents", r"cannot obtain needed",
+    r"unable to find [0-9a-f]{7,} under", r"possible repository corruption", r"did not send all necessary objects",
+    r"unresolved deltas"))
 
 # What git's stderr says went wrong, most specific first: (kind, retry?, pattern). Only network
 # trouble can go away by itself; retrying a missing repository, a refused credential or a
