@@ -272,6 +272,7 @@ GLOBS = Items(GLOB, label="list of [globs](../../README.md#using-it-on-your-fork
 STRINGS = Items(text(), label="list of strings")
 BRANCH = text(label="branch name", check=_branch)
 URL = text(label="URL or path", check=_no_option)
+SHELL = text(label="shell command", pattern=r"\S", hint="a command, not blank")   # " " would pass doing nothing
 NULLABLE_TEXT = text(null=True, empty=True, label="string or `null`")
 
 
@@ -306,7 +307,7 @@ REWRITE_RULE = Obj((
 COMMAND = Obj((
     Field("name", text(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", rule=NAME_RULE, label="name"),
           "names it in reports and logs; unique in its list", REQUIRED),
-    Field("run", text(label="shell command"), "run by `bash -c` in the private worktree", REQUIRED),
+    Field("run", SHELL, "run by `bash -c` in the private worktree", REQUIRED),
     Field("expected_exit_code", integer(0, 255), "the exit code that passes", 0),
     Field("expected_min", number(), "the last number it prints on stdout must be at least this", None),
     Field("expected_max", number(), "the last number it prints on stdout must be at most this", None),
@@ -381,7 +382,7 @@ def shorthand(f: Field) -> Field:
 CHECK = Obj((
     Field("name", text(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", rule=NAME_RULE, label="name"),
           "names the JUnit testcase and the reports' rows; unique", REQUIRED),
-    Field("run", text(label="shell command"), "the command; required unless `compose`", None),
+    Field("run", SHELL, "the command; required unless `compose`", None),
     Field("when", GLOBS, "run only when the slice changes a matching path (default: always)", ()),
     Field("timeout", duration(1, MAX_TIMEOUT), "killed (process group, container or stack) after this long",
           DEFAULT_TIMEOUT),

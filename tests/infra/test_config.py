@@ -354,3 +354,72 @@ def test_secrets_and_deny_except_keys(tmp_path: Path) -> None:
     cfg = load_config(path)
     assert cfg.secrets == SecretsPolicy(allow=("^AKIA.*TEST$",), paths=("fixtures/**",))
     assert cfg.is_denied(".env.example")   # an empty list turns the exceptions off
+
+
+# --- verify: and drift_gates:, as the config reads them (the one parser) ---------------------------
+
+SOURCE = "fork: {path: fk}\nsources:\n  - name: web\n    url: up\n"
+
+
+def test_verify_entries_are_read_as_written(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, SOURCE + """    verify:
+      - {name: modules, run: "find . -name __manifest__.py | wc -l", expected_min: 100}
+      - {name: json, run: "jq -e '.apps | length > 0' apps.json", expected_exit_code: 0}
+      - {name: ratio, run: "echo 0.3", expected_min: 0.1, expected_max: 0.9, timeout: 10m}
+""")
+    modules, json_check, ratio = cfg.current.verify
+    assert (modules.name, modules.expected_min, modules.expected_exit_code, modules.timeout) == ("modules", 100, 0, 1800)
+    assert json_check.run == "jq -e '.apps | length > 0' apps.json" and json_check.expected_min is None
+    assert (ratio.expected_min, ratio.expected_max, ratio.timeout) == (0.1, 0.9, 600)
+    assert load_text(tmp_path, SOURCE).current.verify == ()
+
+
+BAD_VERIFY = [
+    ("not-a-list", "verify: {name: x}", "6:13: key 'sources.0.verify': expected a list, got dict {'name': 'x'}"),
+    ("not-a-mapping", "verify: [x]", "6:14: key 'sources.0.verify.0': expected a mapping, got str 'x'"),
+    ("no-name", "verify: [{run: x}]", "6:14: missing key 'sources.0.verify.0.name'; it is required"),
+    ("blank-run", "verify: [{name: a, run: ' '}]",
+     "6:29: key 'sources.0.verify.0.run': expected a command, not blank, got ' '"),
+    ("exit-256", "verify: [{name: a, run: x, expected_exit_code: 256}]",
+     "6:52: key 'sources.0.verify.0.expected_exit_code': expected a number <= 255, got 256"),
+    ("exit-bool", "verify: [{name: a, run: x, expected_exit_code: true}]",
+     "6:52: key 'sources.0.verify.0.expected_exit_code': expected an integer, got bool True"),
+    ("exit-text", "verify: [{name: a, run: x, expected_exit_code: '0'}]",
+     "6:52: key 'sources.0.verify.0.expected_exit_code': expected an integer, got str '0'"),
+    ("min-text", "verify: [{name: a, run: x, expected_min: '100'}]",
+     "6:46: key 'sources.0.verify.0.expected_min': expected a finite number, got str '100'"),
+    ("max-nan", "verify: [{name: a, run: x, expected_max: .nan}]",
+     "6:46: key 'sources.0.verify.0.expected_max': expected a finite number, got float nan"),
+    ("min-above-max", "verify: [{name: a, run: x, expected_min: 3, expected_max: 1}]",
+     "6:14: key 'sources.0.verify.0': expected_min 3 is above expected_max 1; swap them"),
+    ("unknown-key", "verify: [{name: a, run: x, command: y}]",
+     "6:32: unknown key 'sources.0.verify.0.command'; expected one of: expected_exit_code, expected_max, "
+     "expected_min, name, run, timeout"),
+    ("name-twice", "verify: [{name: a, run: x}, {name: a, run: y}]",
+     "6:40: key 'sources.0.verify.1.name': 'a' is used twice; give each its own name"),
+    ("gates-list", "drift_gates: [1]", "6:18: key 'sources.0.drift_gates': expected a mapping, got list [1]"),
+    ("gate-unknown", "drift_gates: {max_conflict: 1}",
+     "6:19: unknown key 'sources.0.drift_gates.max_conflict' (did you mean 'max_conflicts'?); expected one of: "
+     "max_behind_commits, max_both_changed, max_conflicts, max_upstream_paths"),
+    ("gate-negative", "drift_gates: {max_conflicts: -1}",
+     "6:34: key 'sources.0.drift_gates.max_conflicts': expected a number >= 0, got -1"),
+    ("gate-fraction", "drift_gates: {max_conflicts: 1.5}",
+     "6:34: key 'sources.0.drift_gates.max_conflicts': expected an integer or null, got float 1.5"),
+    ("gate-bool", "drift_gates: {max_conflicts: true}",
+     "6:34: key 'sources.0.drift_gates.max_conflicts': expected an integer or null, got bool True"),
+]
+
+
+@pytest.mark.parametrize("entry,message", [c[1:] for c in BAD_VERIFY], ids=[c[0] for c in BAD_VERIFY])
+def test_bad_verify_or_drift_gates_names_the_key(tmp_path: Path, entry: str, message: str) -> None:
+    path = write_config(tmp_path, SOURCE + "    paths: ['**']\n    " + entry + "\n")
+    with pytest.raises(ForkwaveError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}:{message}"
+
+
+def test_a_null_drift_gate_switches_the_top_levels_off(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, "drift_gates: {max_conflicts: 3, max_behind_commits: 0}\n" + SOURCE
+                    + "    drift_gates: {max_conflicts: null}\n")
+    assert cfg.current.drift_gates == (("max_behind_commits", 0),)
+    assert load_text(tmp_path, SOURCE).current.drift_gates == ()
