@@ -9,13 +9,13 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks import configkeys, fields
+from tasks import fields
 from tasks.configkeys import (AVAILABLE_MODES, BUILTIN_CHECKS, CONFIG, DEFAULT_DENY, DEFAULT_DENY_EXCEPT,  # noqa: F401
                               DEFAULT_IGNORE, DEFAULT_RISK_WEIGHTS, DEFAULT_TITLE, DEFAULT_WAVES, DIRECTIONS,
                               DRIFT_GATE_KEYS, FORGES, GATES, GLOB_CHARS, MAX_COMMITS, MAX_CPUS, MAX_FILES,
@@ -119,9 +119,10 @@ class ModeOptions:
 
 
 def _mode_options(src: dict[str, Any]) -> ModeOptions:
-    age = {"min_age": math.ceil(fields.seconds(src["min_age"]))} if "min_age" in src else {}
-    return ModeOptions(**_given(src, "on_failure", "branch", "types", "scopes", "exclude_authors", "review_breaking"),
-                       **age)
+    given = _given(src, "on_failure", "branch", "types", "scopes", "exclude_authors", "review_breaking")
+    if "min_age" in src:  # whole seconds, as commit dates are; rounded up: "at least this old"
+        given["min_age"] = math.ceil(fields.seconds(src["min_age"]))
+    return ModeOptions(**given)
 
 
 def integration_branch(src: Any) -> str:
@@ -404,36 +405,14 @@ def load_config(path: Path, *, relative_to: Path | None = None, checked: Path | 
     seal = _seal(text)
     data = _recall(checked, seal)
     if data is None:
-        data = _read_yaml(path, text)
-        if not isinstance(data, dict):
-            raise ForkwaveError(f"{path}: expected a mapping of keys (upstream, fork, ...) at the top level")
-        _validate(path, data)
-        _check_semantics(path, data)
-        if checked is not None:
-            _remember(checked, seal, data)
-    return _build(path, data, relative_to)
-
-
-def load_config(path: Path, *, relative_to: Path | None = None, checked: Path | None = None) -> Config:
-    """Read, validate and build ``path``; relative paths resolve against ``relative_to``
-    (default: the config file's folder; the bundled demo's are relative to the workspace).
-
-    ``checked`` names a file recording the digest of the last config that passed every check:
-    doit runs the task creators (and so loads the config) on every command, even ``doit list``,
-    and the schema and git's ref-name rules are the slowest part of it; the same bytes passed
-    before, under the same rules, so they pass again.
-    """
-    text = _read_text(path)
-    seal = _seal(text)
-    data = _recall(checked, seal)
-    if data is None:
-        data, marks = _read_yaml(path, text)
-        if not isinstance(data, dict):
+        read, marks = _read_yaml(path, text)
+        if not isinstance(read, dict):
             raise _error(path, marks, "expected a mapping of keys (upstream, fork, ...) at the top level", "")
-        _validate(path, data, marks)
-        _check_semantics(path, data, marks)
+        _validate(path, read, marks)
+        _check_semantics(path, read, marks)
         if checked is not None:
-            _remember(checked, seal, data)
+            _remember(checked, seal, read)
+        data = read
     return _build(path, data, relative_to)
 
 
@@ -601,7 +580,7 @@ def _describe(err: Any) -> str:  # a jsonschema.ValidationError
         return f"key '{key}': expected {hint}, got {type(err.instance).__name__} {_short(err.instance)}"
     if err.validator == "type":
         types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        want = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+        want = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)
         return f"key '{key}': expected {want}, got {type(err.instance).__name__} {_short(err.instance)}"
     if err.validator == "minLength":
         return f"key '{key}': expected a non-empty string"
@@ -635,14 +614,20 @@ def _check_semantics(path: Path, data: dict[str, Any], marks: Marks | None = Non
         raise _error(path, marks, message, key)
 
 
+Problem = str | tuple[str, str] | None   # a message (naming its key), or (key, message)
+SpanCheck = Callable[[dict[str, Any]], Problem]
+
+
 def _problems(data: dict[str, Any]) -> Iterator[str | tuple[str, str]]:
-    for early in (_check_text, _check_source_shape):
-        if (problem := early(data)):
+    early: tuple[SpanCheck, ...] = (_check_text, _check_source_shape)
+    late: tuple[SpanCheck, ...] = (_check_sources, _check_modes, _check_flow, _check_waves)
+    for check in early:
+        if (problem := check(data)):
             yield problem
-    for key, problem in fields.problems(CONFIG, data):
-        yield key, f"key '{key}': {problem}"
-    for late in (_check_sources, _check_modes, _check_flow, _check_waves):
-        if (problem := late(data)):
+    for key, found in fields.problems(CONFIG, data):
+        yield key, f"key '{key}': {found}"
+    for check in late:
+        if (problem := check(data)):
             yield problem
 
 
@@ -695,7 +680,7 @@ def _check_source_shape(data: dict[str, Any]) -> str | tuple[str, str] | None:
     if "sources" not in data:
         return None
     for key in SOURCE_KEYS:
-        if key in data and key not in ("ignore", "deny", "drift_gates"):  # top-level drift_gates: every source's default
+        if key in data and key not in ("ignore", "deny", "drift_gates"):  # these three: every source's default
             return f"key '{key}': with 'sources', give it per source (sources.<n>.{key})"
     return None
 
@@ -735,7 +720,8 @@ def _check_overlap(sources: list[dict[str, Any]]) -> str | None:
         for j, b in enumerate(sources[i + 1:], i + 1):
             for pa in a.get("paths") or ("**",):
                 for pb in b.get("paths") or ("**",):
-                    both = _sample(pa) if globs((pb,))(_sample(pa)) else _sample(pb) if globs((pa,))(_sample(pb)) else None
+                    both = (_sample(pa) if globs((pb,))(_sample(pa)) else
+                            _sample(pb) if globs((pa,))(_sample(pb)) else None)
                     if both is not None:
                         return (f"key 'sources.{j}.paths': sources {a['name']!r} ({pa}) and {b['name']!r} ({pb}) both "
                                 f"own paths such as {both}; give each source paths of its own")

@@ -74,7 +74,8 @@ def _branch(name: str) -> Found:
     from tasks import refnames  # a git process each: only when a config is checked, never when recalled
 
     if name.startswith("refs/"):
-        return f"{name!r} is a full ref name; give the branch name alone ({name.removeprefix('refs/heads/')!r} for {name!r})"
+        short_name = name.removeprefix("refs/heads/")
+        return f"{name!r} is a full ref name; give the branch name alone ({short_name!r} for {name!r})"
     if not refnames.is_branch_name(name):
         return f"{name!r} is not a valid git branch name (git check-ref-format --branch)"
     return None
@@ -101,7 +102,7 @@ def _path(value: str) -> Found:
     return None
 
 
-def _regex(pattern: str) -> Found:
+def _regex(pattern: str) -> str | None:
     try:
         re.compile(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
@@ -109,7 +110,7 @@ def _regex(pattern: str) -> Found:
     return None
 
 
-def _author(pattern: str) -> Found:
+def _author(pattern: str) -> str | None:
     """``/regex/`` patterns compile (``tasks.core.conventional``); the others are globs over names."""
     return _regex(pattern[1:-1]) if len(pattern) > 1 and pattern[0] == pattern[-1] == "/" else None
 
@@ -274,6 +275,7 @@ BRANCH = text(label="branch name", check=_branch)
 URL = text(label="URL or path", check=_no_option)
 SHELL = text(label="shell command", pattern=r"\S", hint="a command, not blank")   # " " would pass doing nothing
 NULLABLE_TEXT = text(null=True, empty=True, label="string or `null`")
+HTTP_URL = text(null=True, label="http(s) URL", check=_http_url)
 
 
 def names(check: Any, label: str) -> Items:
@@ -407,14 +409,12 @@ CHECK = Obj((
 PUBLISH = Obj((
     Field("remote", text(label="remote or URL", check=_no_option), "a remote of the fork, or a URL", "origin"),
     Field("forge", choice(*FORGES), "`auto` reads the remote's host", "auto"),
-    Field("url", text(null=True, label="http(s) URL", check=_http_url), "the forge's web address, for a self-hosted one", None,
-          shown="from the remote"),
-    Field("api", text(null=True, label="http(s) URL", check=_http_url), "the forge's REST API, when elsewhere", None,
-          shown="the forge's usual"),
-    Field("repository", text(null=True, label="`owner/name`", check=_repository), "`owner/name` (GitLab: `group/subgroup/project`)", None,
-          shown="from the remote's URL"),
-    Field("report_url", text(null=True, label="http(s) URL", check=_http_url), "where the full reports are, linked from a trimmed body",
-          None, shown="the CI run"),
+    Field("url", HTTP_URL, "the forge's web address, for a self-hosted one", None, shown="from the remote"),
+    Field("api", HTTP_URL, "the forge's REST API, when elsewhere", None, shown="the forge's usual"),
+    Field("repository", text(null=True, label="`owner/name`", check=_repository),
+          "`owner/name` (GitLab: `group/subgroup/project`)", None, shown="from the remote's URL"),
+    Field("report_url", HTTP_URL, "where the full reports are, linked from a trimmed body", None,
+          shown="the CI run"),
     Field("title", text(check=_title), "the pull request's title; placeholders " +
           ", ".join(f"`{{{f}}}`" for f in TITLE_FIELDS), DEFAULT_TITLE),
     Field("labels", names(_label, "list of labels"), "labels besides `risk:*` and `conflicts`", ("upstream-sync",)),
@@ -486,7 +486,8 @@ CONFIG = Obj((
         Field("pass_env", STRINGS, "host variables passed into containers", ()),
         Field("network", text(null=True), "every container's network, unless a check names its own", None),
     ), title="containers"), "what every container check gets", {}),
-    Field("gates", Items(choice(*GATES), label="list of " + ", ".join(f"`{g}`" for g in GATES)), "built-in gates run on every slice", GATES),
+    Field("gates", Items(choice(*GATES), label="list of " + ", ".join(f"`{g}`" for g in GATES)),
+          "built-in gates run on every slice", GATES),
     Field("couple", Items(Items(GLOB, min_items=1), label="list of lists of globs"),
           "your own coupled groups: the paths one list matches are adopted together", ()),
     Field("publish", PUBLISH, "`doit publish`: the push, the pull request, auto-merge", {}),
@@ -528,7 +529,8 @@ Every key of `forkwave.yaml`, with its type, default and meaning. Only `fork.pat
 A config error is one line naming the file, the line and column, and the key, then exits 1:
 
 ```
-forkwave: error: forkwave.yaml:12:9: key 'waves.a.buckets.0': 'sever' names no bucket (buckets: front, server); did you mean 'server'?
+forkwave: error: forkwave.yaml:12:9: key 'waves.a.buckets.0': 'sever' names no bucket (buckets: front, server); \
+did you mean 'server'?
 ```
 
 `key[]` is a list of entries, `key.<name>` a mapping whose keys you choose.
@@ -555,5 +557,3 @@ def _main() -> None:
 if __name__ == "__main__":
     _main()
 
-
-__all__ = ["CONFIG", "SCHEMA", "SOURCE", "Type", "default", "field", "reference_page", "short"]

@@ -16,9 +16,9 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
-Found = Union[str, tuple[str, str], None]
+Found = str | tuple[str, str] | None
 Check = Callable[[Any], Found]
 
 
@@ -178,8 +178,8 @@ class Field:
 
     def schema(self) -> dict[str, Any]:
         out = {**self.type.schema(), "description": self.doc}
-        if self.default is not REQUIRED and not isinstance(self.default, Derived):
-            out["default"] = _plain(self.default)
+        if self.default is not None and self.default is not REQUIRED and not isinstance(self.default, Derived):
+            out["default"] = _plain(self.default)   # for editors that read the schema; None: not set, no value
         return out
 
 
@@ -396,7 +396,7 @@ def _cell(text: str) -> str:
 
 
 def yaml_text(value: Any) -> str:
-    """A value as it is written in YAML flow style: ``main``, ``25``, ``true``, ``[deny, secrets]``.
+    """A value as the reference writes it: YAML scalars as they are, collections as JSON (which YAML reads).
 
     >>> yaml_text(("**", "x")), yaml_text(True), yaml_text(None), yaml_text({"files": 1})
     ('["**", "x"]', 'true', 'null', '{"files": 1}')
@@ -415,7 +415,3 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     return value
 
-
-__all__ = ["REQUIRED", "Derived", "Type", "Scalar", "Items", "Keys", "Obj", "Either", "Field", "text", "integer",
-           "number", "boolean", "choice", "duration", "seconds", "problems", "find", "default", "reference",
-           "anchor", "yaml_text"]

@@ -87,7 +87,8 @@ BAD_CONFIGS = [
     ("map-not-list", MINIMAL + "map: {from: a, to: b}\n",
      "3:6: key 'map': expected a list, got dict {'from': 'a', 'to': 'b'}"),
     ("map-rule-no-to", MINIMAL + "map: [{from: a}]\n", "3:7: missing key 'map.0.to'; it is required"),
-    ("url-not-string", "upstream: {url: 3}\nfork: {path: f}\n", "1:17: key 'upstream.url': expected a string, got int 3"),
+    ("url-not-string", "upstream: {url: 3}\nfork: {path: f}\n",
+     "1:17: key 'upstream.url': expected a string, got int 3"),
     ("base-wrong-type", MINIMAL + "base: [v1]\n", "3:7: key 'base': expected a string or null, got list ['v1']"),
     ("ignore-empty-pattern", MINIMAL + "ignore: ['']\n", "3:10: key 'ignore.0': expected a non-empty string"),
     ("deny-not-list", MINIMAL + "deny: .env\n", "3:7: key 'deny': expected a list, got str '.env'"),
@@ -96,7 +97,8 @@ BAD_CONFIGS = [
     ("waves-list", MINIMAL + "waves: [a, b]\n", "3:8: key 'waves': expected a mapping, got list ['a', 'b']"),
     ("wave-name", MINIMAL + "waves: {A: {paths: [x]}}\n",
      "3:9: key 'waves': name 'A' must be lowercase letters, digits, '-' or '_'"),
-    ("max-files-zero", MINIMAL + "slices: {max_files: 0}\n", "3:21: key 'slices.max_files': expected a number >= 1, got 0"),
+    ("max-files-zero", MINIMAL + "slices: {max_files: 0}\n",
+     "3:21: key 'slices.max_files': expected a number >= 1, got 0"),
     ("max-files-bool", MINIMAL + "slices: {max_files: true}\n",
      "3:21: key 'slices.max_files': expected an integer, got bool True"),
     ("negated-ignore", MINIMAL + "ignore: ['!keep.txt']\n",
@@ -108,25 +110,29 @@ BAD_CONFIGS = [
     ("map-out-of-repo", MINIMAL + "map: [{from: a/, to: ../b/}]\n",
      "3:22: key 'map.0.to': '../b/' must stay inside the repository (no leading '/', no '..', no '.git', no '\\')"),
     ("bad-glob", MINIMAL + "deny: ['secrets\\']\n", "3:8: key 'deny.0': Invalid git pattern: 'secrets\\\\'"),
-    ("top-level-list", "- upstream\n- fork\n", "1:1: expected a mapping of keys (upstream, fork, ...) at the top level"),
+    ("top-level-list", "- upstream\n- fork\n",
+     "1:1: expected a mapping of keys (upstream, fork, ...) at the top level"),
     ("empty-file", "", "expected a mapping of keys (upstream, fork, ...) at the top level"),
     ("bad-yaml", "upstream: [unclosed\nfork: {path: f}\n",
      "2:5: unreadable YAML (expected ',' or ']', but got ':'); fix the syntax"),
     ("deletions-enum", MINIMAL + "deletions: remove\n",
      "3:12: key 'deletions': expected one of apply, report, got 'remove'"),
     ("gating-enum", MINIMAL + "gating: loose\n", "3:9: key 'gating': expected one of baseline, strict, got 'loose'"),
-    ("gate-unknown", MINIMAL + "gates: [deny, lint]\n", "3:15: key 'gates.1': expected one of deny, secrets, syntax, got 'lint'"),
+    ("gate-unknown", MINIMAL + "gates: [deny, lint]\n",
+     "3:15: key 'gates.1': expected one of deny, secrets, syntax, got 'lint'"),
     ("rewrite-bad-regex", MINIMAL + "rewrite: [{from: 'twenty(', to: acme, regex: true}]\n",
      "3:18: key 'rewrite.0.from': not a valid regex (missing ), unterminated subpattern at position 6)"),
     ("rewrite-no-to", MINIMAL + "rewrite: [{from: twenty}]\n", "3:11: missing key 'rewrite.0.to'; it is required"),
     ("secrets-bad-regex", MINIMAL + "secrets: {allow: ['ok', 'ghp_(']}\n",
      "3:25: key 'secrets.allow.1': not a valid regex (missing ), unterminated subpattern at position 4)"),
-    ("secrets-unknown-key", MINIMAL + "secrets: {ignore: [x]}\n", "3:11: unknown key 'secrets.ignore'; expected one of: allow, paths"),
+    ("secrets-unknown-key", MINIMAL + "secrets: {ignore: [x]}\n",
+     "3:11: unknown key 'secrets.ignore'; expected one of: allow, paths"),
     ("secrets-bad-glob", MINIMAL + "secrets: {paths: ['!fixtures/**']}\n",
      "3:19: key 'secrets.paths.0': negated pattern '!fixtures/**' is not supported here"),
     ("deny-except-type", MINIMAL + "deny_except: .env.example\n",
      "3:14: key 'deny_except': expected a list, got str '.env.example'"),
-    ("check-no-run", MINIMAL + "checks: [{name: unit}]\n", "3:10: key 'checks.0': missing key 'run' (the command to run)"),
+    ("check-no-run", MINIMAL + "checks: [{name: unit}]\n",
+     "3:10: key 'checks.0': missing key 'run' (the command to run)"),
     ("compose-no-service", MINIMAL + "checks: [{name: e2e, compose: dc.yaml}]\n",
      "3:10: key 'checks.0': a compose check needs 'service' (the test service whose exit code is the verdict)"),
     ("image-and-compose", MINIMAL + "checks: [{name: e2e, compose: dc.yaml, service: t, image: x}]\n",
@@ -141,11 +147,11 @@ BAD_CONFIGS = [
      "2:1: unreadable YAML (found character '\\t' that cannot start any token); fix the syntax"),
     # issue 8, item 1: forkwave must never commit onto the fork's own branch
     ("sync-is-branch", "upstream: {url: u}\nfork: {path: f, branch: main, sync_branch: main}\n",
-     "2:44: key 'fork.sync_branch': 'main' is fork.branch itself; forkwave must never commit onto the fork's own branch; "
-     "name another branch (the default is sync/upstream)"),
+     "2:44: key 'fork.sync_branch': 'main' is fork.branch itself; forkwave must never commit onto the fork's "
+     "own branch; name another branch (the default is sync/upstream)"),
     ("sync-is-branch-by-case", "upstream: {url: u}\nfork: {path: f, branch: Main, sync_branch: main}\n",
-     "2:44: key 'fork.sync_branch': 'main' is fork.branch itself; forkwave must never commit onto the fork's own branch; "
-     "name another branch (the default is sync/upstream)"),
+     "2:44: key 'fork.sync_branch': 'main' is fork.branch itself; forkwave must never commit onto the fork's "
+     "own branch; name another branch (the default is sync/upstream)"),
     ("branch-is-default-sync", "upstream: {url: u}\nfork: {path: f, branch: sync/upstream}\n",
      "2:7: key 'fork.sync_branch': 'sync/upstream' is fork.branch itself; forkwave must never commit onto the fork's "
      "own branch; name another branch (the default is sync/upstream)"),
@@ -368,7 +374,8 @@ def test_verify_entries_are_read_as_written(tmp_path: Path) -> None:
       - {name: ratio, run: "echo 0.3", expected_min: 0.1, expected_max: 0.9, timeout: 10m}
 """)
     modules, json_check, ratio = cfg.current.verify
-    assert (modules.name, modules.expected_min, modules.expected_exit_code, modules.timeout) == ("modules", 100, 0, 1800)
+    assert (modules.name, modules.expected_min, modules.expected_exit_code, modules.timeout) == (
+        "modules", 100, 0, 1800)
     assert json_check.run == "jq -e '.apps | length > 0' apps.json" and json_check.expected_min is None
     assert (ratio.expected_min, ratio.expected_max, ratio.timeout) == (0.1, 0.9, 600)
     assert load_text(tmp_path, SOURCE).current.verify == ()
