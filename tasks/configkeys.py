@@ -518,7 +518,18 @@ def field(path: str) -> Field:
     return _find(CONFIG, path)
 
 
-INTRO = """# Configuration reference
+EXAMPLE_CONFIG = """upstream: {url: https://github.com/twentyhq/twenty.git}
+fork: {path: ../my-fork}
+buckets:
+  - {name: server, paths: ["packages/acme-server/**"]}
+  - {name: front, paths: ["packages/acme-front/**"]}
+waves:
+  a:
+    buckets: [sever]
+"""
+EXAMPLE_ERROR = ("forkwave: error: /srv/sync/forkwave.yaml:8:15: key 'waves.a.buckets.0': 'sever' names no bucket "
+                 "(buckets: front, server); did you mean 'server'?")
+INTRO = f"""# Configuration reference
 
 <!-- Generated from tasks/configkeys.py by `python -m tasks.configkeys > docs/reference/config.md`; do not edit. -->
 
@@ -526,11 +537,16 @@ Every key of `forkwave.yaml`, with its type, default and meaning. Only `fork.pat
 `upstream` or `sources` are required; relative paths are relative to the config file. The
 [README](../../README.md#using-it-on-your-fork) shows a full config and says how each part behaves.
 
-A config error is one line naming the file, the line and column, and the key, then exits 1:
+A config error is one line naming the file, the line and column, and the key, and exits 1.
+This `forkwave.yaml`
+
+```yaml
+{EXAMPLE_CONFIG}```
+
+stops every command with
 
 ```
-forkwave: error: forkwave.yaml:12:9: key 'waves.a.buckets.0': 'sever' names no bucket (buckets: front, server); \
-did you mean 'server'?
+{EXAMPLE_ERROR}
 ```
 
 `key[]` is a list of entries, `key.<name>` a mapping whose keys you choose.

@@ -100,3 +100,12 @@ def test_the_default_waves_are_the_tables(tmp_path: Path) -> None:
     table = configkeys.default("waves")
     assert [(w.name, list(w.buckets), list(w.paths)) for w in cfg.waves] == [
         (name, wave.get("buckets", []), wave.get("paths", [])) for name, wave in table.items()]
+
+
+def test_the_pages_example_error_is_what_doit_says(tmp_path: Path) -> None:
+    from conftest import run_doit
+
+    write_config(tmp_path, configkeys.EXAMPLE_CONFIG)
+    result = run_doit(tmp_path, "list")
+    assert result.returncode == 1
+    assert result.stderr.strip() == configkeys.EXAMPLE_ERROR.replace("/srv/sync", str(tmp_path))
