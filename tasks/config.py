@@ -55,9 +55,9 @@ def _commands(raw: Any) -> tuple[Command, ...]:
                  for item in raw or ())
 
 
-def _drift_gates(raw: Any, default: Any = None) -> tuple[tuple[str, int], ...]:
+def _drift_gates(raw: Any, inherited: Any = None) -> tuple[tuple[str, int], ...]:
     """A source's limits: its own ``drift_gates`` over the top level's (``null`` switches one off)."""
-    merged = {**(default or {}), **(raw or {})}
+    merged = {**(inherited or {}), **(raw or {})}
     return tuple((k, merged[k]) for k in DRIFT_GATE_KEYS if merged.get(k) is not None)
 
 
@@ -136,7 +136,7 @@ def _check_modes(data: dict[str, Any]) -> str | None:
     branch = (data.get("fork") or {}).get("branch", default("fork.branch"))
     for i, src in enumerate(data.get("sources") or ()):
         mode = src.get("mode", default("sources[].mode"))
-        if mode != "snapshot" and src.get("direction", "pull") != "pull":
+        if mode != "snapshot" and src.get("direction", default("sources[].direction")) != "pull":
             return (f"key 'sources.{i}.direction': {src['direction']} applies to mode: snapshot only (this source "
                     f"is mode: {mode}; its commits come from the source, they are not exported)")
         for key, wants in MODE_ONLY:
@@ -690,7 +690,7 @@ def _check_sources(data: dict[str, Any]) -> str | None:
         return None
     names = [src["name"] for src in data["sources"]]
     for i, src in enumerate(data["sources"]):
-        if src.get("mode", "snapshot") not in AVAILABLE_MODES:
+        if src.get("mode", default("sources[].mode")) not in AVAILABLE_MODES:
             return (f"key 'sources.{i}.mode': {src['mode']!r} is not available in this version "
                     f"(modes: {', '.join(AVAILABLE_MODES)})")
         if len(names) > 1 and not src.get("paths") and src.get("mode") != "cherry-pick":  # picks: own branch
