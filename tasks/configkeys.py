@@ -13,7 +13,7 @@ import string
 from pathlib import Path
 from typing import Any
 
-from tasks.fields import (REQUIRED, Derived, Either, Field, Found, Items, Keys, Obj, Scalar, Type, boolean, choice,
+from tasks.fields import (REQUIRED, Derived, Either, Field, Found, Items, Keys, Obj, Scalar, boolean, choice,
                           duration, integer, number, reference, text)
 from tasks.fields import default as _default
 from tasks.fields import find as _find
