@@ -6,7 +6,8 @@ passwords in production config); ``false/`` holds files it must let through, eac
 positive seen on real forks (TypeScript types such as ``AUTH_GOOGLE_CLIENT_SECRET: string;``,
 ``secret: sessionSecret``, ``${PG_DATABASE_PASSWORD}`` inside URLs, ``$(openssl rand …)``,
 throwaway CI and compose database passwords, AWS's documentation key ``AKIAIOSFODNN7EXAMPLE``,
-i18n strings, placeholders, indirect references). Each file is one verdict: blocked or not.
+i18n strings, placeholders, indirect references, markup flags such as Odoo's ``password="True"``
+and ``autocomplete="new-password"``). Each file is one verdict: blocked or not.
 
 The baseline is forkwave's previous hand-written pattern list (one regex per credential
 kind, ``password=``-style assignments included), applied to the same files.

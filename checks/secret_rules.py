@@ -6,7 +6,13 @@ them with the arguments they name (``secret``, ``line``, ``filename``, ``plugin`
 detect-secrets only calls a filter on a finding when it asks for the finding's value. Each filter here targets a kind of
 false positive seen on real forks (see tests/corpus/secrets/): example and placeholder
 values, local or placeholder URL credentials, names of secrets instead of secrets, prose,
-throwaway passwords in CI, compose and test files, and PEM headers without a key.
+throwaway passwords in CI, compose and test files, PEM headers without a key, and markup
+flags (Odoo's ``password="True"``, ``autocomplete="new-password"``, bound expressions).
+
+``MarkupKeywordDetector`` adds what detect-secrets' keyword plugin cannot see in markup: a
+credential as element text or as the value of a named entry (``<password>…</password>``,
+Odoo's ``<field name="smtp_pass">…</field>``, ``<add key="SmtpPassword" value="…"/>``), and
+every attribute of a line rather than its first.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ from tasks.redact import TOKEN_PATTERNS
 
 # Findings of these plugins are a guess from a variable name or a URL shape; provider
 # tokens and private keys are findings by their form alone, and are never relaxed by path.
-GENERIC = frozenset({"Secret Keyword", "Basic Auth Credentials", "JSON Web Token"})
+GENERIC = frozenset({"Secret Keyword", "Markup Keyword", "Basic Auth Credentials", "JSON Web Token"})
 
 
 # A JWT is as often a test fixture or a public client key as a credential: detect-secrets'
@@ -46,6 +52,49 @@ class ForkwaveTokenDetector(BasePlugin):
                 value = m["v"] if "v" in rx.groupindex else m[0]
                 found.add(PotentialSecret(type=name, filename=filename, secret=value, line_number=line_number))
         return found
+
+
+# Markup: templates and views, where attributes are flags and element text can be a value.
+MARKUP = re.compile(r"\.(?:xml|html?|xhtml|jsx|tsx|vue|svelte|xaml|config|jsp|aspx|cshtml|razor|hbs|handlebars|"
+                    r"mustache|j2|jinja2?|twig|erb|ejs|njk|liquid|xslt?)$", re.I)
+# A key that names a credential (at its end: ``smtp_pass``, ``SmtpPassword``, ``client_secret``),
+# not one that names something about it (``password_policy``, ``token_url``, ``bypass``).
+_CREDENTIAL_KEY = (r"[\w.:-]*?(?:password|passwd|passphrase|(?<![a-z])pass|(?<![a-z])pwd|secret|(?<![a-z])token|"
+                   r"api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?)")
+_VALUE = r"[^\s<>\"'{}]{1,200}"
+_TAG = r"[^<>]{0,2000}"   # the rest of one tag, bounded: a line of unclosed tags costs linear time, not quadratic
+_MARKUP_VALUES = tuple(re.compile(rx, re.I) for rx in (
+    # <password>s3cr3t</password>, <db:secret>…</db:secret>
+    rf"<({_CREDENTIAL_KEY})(?:\s{_TAG})?>\s*(?P<v>{_VALUE})\s*</\1>",
+    # Odoo's <field name="smtp_pass">…</field>, <entry key="token">…</entry>
+    rf"<([\w:-]+)\s{_TAG}?\b(?:name|key)\s*=\s*[\"']{_CREDENTIAL_KEY}[\"']{_TAG}>\s*(?P<v>{_VALUE})\s*</\1>",
+    # <add key="SmtpPassword" value="…"/>, <property name="password" value="…"/>
+    rf"\b(?:name|key)\s*=\s*[\"']{_CREDENTIAL_KEY}[\"']{_TAG}?\bvalue\s*=\s*([\"'])(?P<v>{_VALUE})\1",
+    # every attribute named like a credential: password="…" (detect-secrets reads only a line's first)
+    rf"(?<![\w:.\[-]){_CREDENTIAL_KEY}\s*=\s*([\"'])(?P<v>{_VALUE})\1",
+))
+
+
+class MarkupKeywordDetector(BasePlugin):
+    """Credentials in markup files, by the name of the element, entry or attribute that holds them.
+
+    Its findings are generic (``Secret Keyword``): every filter for names, placeholders,
+    templates, flags and throwaway values applies to them.
+    """
+
+    secret_type = "Markup Keyword"
+
+    def analyze_string(self, string: str) -> Any:
+        for rx in _MARKUP_VALUES:
+            for m in rx.finditer(string):
+                yield m["v"]
+
+    def analyze_line(self, filename: str, line: str, line_number: int = 0, context: Any = None,
+                     **kwargs: Any) -> set[PotentialSecret]:
+        if not MARKUP.search(filename):
+            return set()
+        return {PotentialSecret(type="Secret Keyword", filename=filename, secret=value, line_number=line_number)
+                for value in self.analyze_string(line)}
 
 
 def _generic(plugin: Any) -> bool:
@@ -95,6 +144,31 @@ def is_reference_key(secret: str, line: str, plugin: Any) -> bool:
     return getattr(plugin, "secret_type", "") == "Secret Keyword" and bool(_REFERENCE_KEY.search(line))
 
 
+# --- flags and bindings in markup ---------------------------------------------------------------
+
+_FLAG = re.compile(r"^(?:true|false|yes|no|on|off|[01])$", re.I)
+# What markup attributes named like credentials hold when they configure a field rather than fill
+# it: input types, autocomplete tokens, visibility states.
+_UI_STATE = re.compile(r"^(?:new-password|current-password|one-time-code|off|on|masked|unmasked|hidden|visible|"
+                       r"show|hide|toggle|text|password)$", re.I)
+# Attributes whose value is code, not a literal: QWeb ``t-att-``/``t-attf-``, Vue ``:x``/``v-bind:x``,
+# Alpine ``x-bind:x``, Svelte ``bind:x``, Angular ``[x]``.
+_BOUND = r"(?:\bt-attf?-|\bv-bind:|\bx-bind:|\bbind:|(?<![\w-]):|\[)[\w.-]*\]?\s*=\s*([\"'])"
+
+
+def is_markup_flag(filename: str, secret: str, line: str, plugin: Any) -> bool:
+    """``password="True"`` (Odoo's flag that masks a field), ``secret: false``: a boolean is never a
+    credential, in any file. In markup also ``autocomplete="new-password"``, ``data-secret="masked"``
+    and bound expressions (``t-att-password="widget.password_mode"``, ``:password="show"``)."""
+    if not _generic(plugin):
+        return False
+    if _FLAG.match(secret):
+        return True
+    if not MARKUP.search(filename):
+        return False
+    return bool(_UI_STATE.match(secret)) or re.search(_BOUND + re.escape(secret) + r"\1", line) is not None
+
+
 # --- URL credentials --------------------------------------------------------------------------
 
 _LOCAL_HOST = re.compile(r"^(?:localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[?::1\]?|host\.docker\.internal|"
@@ -125,10 +199,11 @@ _TEST_PATH = re.compile(r"(?:^|/)(?:tests?|__tests__|spec|specs|e2e|fixtures?|__
                         r"__mocks__|mocks?|stories)/|(?:^|/)[^/]*[._-](?:test|spec|stories|mock|fixture)s?\.[^/]+$|"
                         r"(?:^|/)(?:test|tests|conftest)[^/]*\.py$", re.I)
 _RELAXED_PATH = re.compile(r"(?:^|/)(?:\.github/workflows|\.gitlab|\.circleci|\.buildkite|\.devcontainer|docs?|"
-                           r"examples?|samples?|seeds?|scripts)/|(?:^|/)(?:\.gitlab-ci\.ya?ml|\.travis\.ya?ml|"
+                           r"examples?|samples?|seeds?|scripts|demo)/|(?:^|/)(?:\.gitlab-ci\.ya?ml|\.travis\.ya?ml|"
                            r"azure-pipelines\.ya?ml|bitbucket-pipelines\.ya?ml|Jenkinsfile|Makefile|"
                            r"(?:docker-)?compose[^/]*\.ya?ml|[^/]*\.(?:md|mdx|rst|adoc|txt))$|"
-                           r"(?:^|/)[^/]*[._-](?:example|sample|template|dist|ci|dev|local|test)(?:\.[^/]*)?$", re.I)
+                           r"(?:^|/)[^/]*[._-](?:example|sample|template|dist|ci|dev|local|test|demo)(?:\.[^/]*)?$",
+                           re.I)
 
 
 def is_test_fixture(filename: str, secret: str, plugin: Any) -> bool:
@@ -137,7 +212,8 @@ def is_test_fixture(filename: str, secret: str, plugin: Any) -> bool:
 
 
 def is_throwaway(filename: str, secret: str, plugin: Any) -> bool:
-    """A weak generic value in CI, compose, docs or example files: ``POSTGRES_PASSWORD: postgres``."""
+    """A weak generic value in CI, compose, docs, example or demo-data files: ``POSTGRES_PASSWORD: postgres``,
+    Odoo's ``<field name="password">demo</field>`` in ``demo/``."""
     return _generic(plugin) and is_weak(secret) and bool(_RELAXED_PATH.search(filename))
 
 
@@ -156,4 +232,4 @@ def is_key_header_only(secret: str, context: Any) -> bool:
 
 
 FILTERS = ("is_placeholder", "is_identifier_or_prose", "is_reference_key", "is_local_url_credential",
-           "is_test_fixture", "is_throwaway", "is_key_header_only")
+           "is_test_fixture", "is_throwaway", "is_key_header_only", "is_markup_flag")

@@ -74,7 +74,8 @@ def _settings(allow: Sequence[str]) -> dict[str, object]:
 
     get_mapping_from_secret_type_to_class.cache_clear()
     plugins = [{"name": p} for p in PLUGINS]
-    plugins.append({"name": "ForkwaveTokenDetector", "path": f"file://{Path(secret_rules.__file__).resolve()}"})
+    rules = f"file://{Path(secret_rules.__file__).resolve()}"
+    plugins += [{"name": "ForkwaveTokenDetector", "path": rules}, {"name": "MarkupKeywordDetector", "path": rules}]
     filters: list[dict[str, object]] = [{"path": f} for f in FILTERS]
     if allow:
         filters += [{"path": "detect_secrets.filters.regex.should_exclude_secret", "pattern": list(allow)},
@@ -181,6 +182,7 @@ def _value_digest(secret: object, lines: Sequence[str], number: int) -> str:
 # new plugin is never skipped.
 _TRIGGERS: dict[str, tuple[str, str]] = {
     "KeywordDetector": ("", "key|pass|pwd|secret|contrase"),
+    "MarkupKeywordDetector": ("", "key|pass|pwd|secret|token|credential"),
     "CloudantDetector": ("", "key|pass|pwd|pw|token|cloudant"),
     "IbmCloudIamDetector": ("", "key|pass|pwd|token"),
     "IbmCosHmacDetector": ("", "key"),

@@ -1,79 +1,37 @@
-"""Load and validate ``forkwave.yaml`` into frozen dataclasses; every error names file and key."""
+"""Load and validate ``forkwave.yaml`` into frozen dataclasses; every error names file, line, column and key.
+
+The keys themselves — types, defaults, descriptions, checks of single values — are declared once,
+in ``tasks.configkeys``; this module reads the file, validates it against that table, checks
+what spans several keys, and builds the dataclasses the rest of forkwave reads.
+"""
 from __future__ import annotations
 
+import difflib
 import math
 import re
-import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-
+from tasks import fields
+from tasks.configkeys import (AVAILABLE_MODES, BUILTIN_CHECKS, CONFIG, DEFAULT_DENY, DEFAULT_DENY_EXCEPT,  # noqa: F401
+                              DEFAULT_IGNORE, DEFAULT_RISK_WEIGHTS, DEFAULT_TITLE, DEFAULT_WAVES, DIRECTIONS,
+                              DRIFT_GATE_KEYS, FORGES, GATES, GLOB_CHARS, MAX_COMMITS, MAX_CPUS, MAX_FILES,
+                              MAX_TIMEOUT, MODE_ONLY, MODES, ON_FAILURE, RISK_MEDIUM, RISK_TERMS, SCHEMA, SOURCE_KEYS,
+                              TAKES, TITLE_FIELDS, default, short)
 from tasks.errors import ForkwaveError
+from tasks.strictyaml import Marks
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo" / "forkwave.yaml"
 CONFIG_NAMES = ("forkwave.yaml", "forkwave.yml", ".forkwave.yaml", ".forkwave.yml")  # found in the workspace
 
-GATES = ("deny", "secrets", "syntax")
-MAX_FILES = 100_000     # slices.max_files: more files than any slice can hold is a typo
-MAX_TIMEOUT = 604_800   # a check's timeout, seconds: a week
-MAX_CPUS = 4096
-_STR_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
-_OPT_STR = {"type": ["string", "null"], "minLength": 1}
-# publish: the terms a risk score can weigh (tasks/publish/risk.py computes them), and the seed's formula
-# (files + 3 x type errors + 5 x test failures + 2 if migrations) as the default weights
-RISK_TERMS = ("files", "failed_checks", "new_failing_tests", "migrations", "lockfiles", "workflows", "both_changed",
-              "conflicts")
-DEFAULT_RISK_WEIGHTS = {"files": 1, "failed_checks": 3, "new_failing_tests": 5, "migrations": 2}
-TITLE_FIELDS = ("source", "short_sha", "sha", "ref", "branch", "base")
-DEFAULT_TITLE = "chore: sync with {source} {short_sha}"
-FORGES = ("auto", "github", "gitlab", "none")
-_WEIGHT = {"type": "number", "minimum": 0, "maximum": 1_000_000}
-_PUBLISH = {"type": "object", "additionalProperties": False, "properties": {
-    "remote": {"type": "string", "minLength": 1},
-    "forge": {"enum": list(FORGES)},
-    "url": _OPT_STR, "api": _OPT_STR, "repository": _OPT_STR, "report_url": _OPT_STR,
-    "title": {"type": "string", "minLength": 1},
-    "labels": _STR_LIST, "reviewers": _STR_LIST, "assignees": _STR_LIST, "conflict_reviewers": _STR_LIST,
-    "draft": {"enum": ["auto", True, False]},
-    "automerge_max": {"type": ["number", "null"], "minimum": 0, "maximum": 1_000_000},
-    "merge_method": {"enum": ["merge", "squash", "rebase"]},
-    "risk": {"type": "object", "additionalProperties": False, "properties": {
-        "weights": {"type": "object", "propertyNames": {"enum": list(RISK_TERMS)}, "additionalProperties": _WEIGHT},
-        "low": _WEIGHT, "medium": _WEIGHT}}}}
-_MAP_RULE = {"type": "object", "additionalProperties": False, "required": ["from", "to"],  # from "": the whole tree
-             "properties": {"from": {"type": "string"}, "to": {"type": "string"}}}
-_REWRITE = {"type": "array", "items": {
-    "type": "object", "additionalProperties": False, "required": ["from", "to"],
-    "properties": {"from": {"type": "string", "minLength": 1}, "to": {"type": "string"},
-                   "paths": _STR_LIST, "regex": {"type": "boolean"}}}}
-# --- directions, verification, pre-/post-sync checks, drift gates (issue 15, items 1-4) ------------
-# One block: the schema fragments, the ``Command`` a ``pre:``/``post:``/``verify:`` entry becomes, the
-# semantic checks and the builders. Judging a command's output is ``tasks.core.thresholds``'s; running
-# it, ``tasks.engine.verify``'s; the drift gates' numbers, ``tasks.engine.driftgates``'s.
-DIRECTIONS = ("pull", "push", "both")
-BUILTIN_CHECKS = ("clean",)   # `pre: [clean]`: refuse a fork checkout with uncommitted changes
-DRIFT_GATE_KEYS = ("max_both_changed", "max_conflicts", "max_upstream_paths", "max_behind_commits")
-_COMMAND = {"type": "object", "additionalProperties": False, "required": ["name", "run"], "properties": {
-    "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
-    "run": {"type": "string", "minLength": 1},
-    "expected_exit_code": {"type": "integer", "minimum": 0, "maximum": 255},
-    "expected_min": {"type": "number"}, "expected_max": {"type": "number"},
-    "timeout": {"type": "number", "minimum": 1, "maximum": MAX_TIMEOUT}}}
-_COMMANDS = {"type": "array", "items": {"anyOf": [{"enum": list(BUILTIN_CHECKS)}, _COMMAND]}}
-_DRIFT_GATES = {"type": "object", "additionalProperties": False,
-                "properties": {k: {"type": ["integer", "null"], "minimum": 0} for k in DRIFT_GATE_KEYS}}
-FLOW_SOURCE_SCHEMA: dict[str, Any] = {
-    "direction": {"enum": list(DIRECTIONS)},
-    "push_url": {"type": "string", "minLength": 1},
-    "contrib_branch": {"type": "string", "minLength": 1},
-    "verify": {"type": "array", "items": _COMMAND},
-    "drift_gates": _DRIFT_GATES,
-}
-FLOW_SCHEMA: dict[str, Any] = {**FLOW_SOURCE_SCHEMA, "pre": _COMMANDS, "post": _COMMANDS}
 
+# --- directions, verification, pre-/post-sync checks, drift gates ------------------------------------
+# The ``Command`` a ``pre:``/``post:``/``verify:`` entry becomes. Judging a command's output is
+# ``tasks.core.thresholds``'s; running it, ``tasks.engine.verify``'s; the drift gates' numbers,
+# ``tasks.engine.driftgates``'s.
 
 @dataclass(frozen=True)
 class Command:
@@ -83,23 +41,23 @@ class Command:
 
     name: str
     run: str | None = None
-    expected_exit_code: int = 0
+    expected_exit_code: int = default("verify[].expected_exit_code")
     expected_min: float | None = None
     expected_max: float | None = None
-    timeout: float = 1800
+    timeout: float = default("verify[].timeout")   # seconds
     builtin: str | None = None
 
 
 def _commands(raw: Any) -> tuple[Command, ...]:
     return tuple(Command(item, builtin=item) if isinstance(item, str) else
-                 Command(item["name"], item["run"], item.get("expected_exit_code", 0), item.get("expected_min"),
-                         item.get("expected_max"), item.get("timeout", 1800))
+                 Command(**_given(item, "name", "run", "expected_exit_code", "expected_min", "expected_max"),
+                         **_timeout(item))
                  for item in raw or ())
 
 
-def _drift_gates(raw: Any, default: Any = None) -> tuple[tuple[str, int], ...]:
+def _drift_gates(raw: Any, inherited: Any = None) -> tuple[tuple[str, int], ...]:
     """A source's limits: its own ``drift_gates`` over the top level's (``null`` switches one off)."""
-    merged = {**(default or {}), **(raw or {})}
+    merged = {**(inherited or {}), **(raw or {})}
     return tuple((k, merged[k]) for k in DRIFT_GATE_KEYS if merged.get(k) is not None)
 
 
@@ -117,29 +75,11 @@ def contrib_default(fork: Path) -> str:
 
 
 def _check_flow(data: dict[str, Any]) -> str | None:
-    """Names given once per list, ``expected_min`` <= ``expected_max``, a push with somewhere to push to,
-    valid branch names."""
-    lists = [(key, data.get(key)) for key in ("pre", "post")]
-    lists += [(f"{k}verify", src.get("verify")) for _, k, src in source_dicts(data)]
-    for key, items in lists:
-        names: list[str] = []
-        for i, item in enumerate(items or ()):
-            name = item if isinstance(item, str) else item["name"]
-            if name in names:
-                return f"key '{key}.{i}.name': {name!r} is used twice; give each its own name"
-            names.append(name)
-            low, high = (None, None) if isinstance(item, str) else (item.get("expected_min"), item.get("expected_max"))
-            if low is not None and high is not None and low > high:
-                return f"key '{key}.{i}': expected_min {_short(low)} is above expected_max {_short(high)}; swap them"
-    for url_key, key, src in source_dicts(data):
-        if src.get("direction", "pull") != "pull" and not src.get("push_url"):
+    """A push has somewhere to push to."""
+    for _, key, src in source_dicts(data):
+        if src.get("direction", default("sources[].direction")) != "pull" and not src.get("push_url"):
             return (f"key '{key}push_url': direction {src['direction']} exports to the source's contributor fork; "
                     "give its URL (or path) as push_url")
-        if src.get("push_url", "").startswith("-"):
-            return f"key '{key}push_url': {src['push_url']!r} starts with '-' and would be read as a git option"
-        branch = src.get("contrib_branch")
-        if branch is not None and not _refnames().is_branch_name(branch):
-            return f"key '{key}contrib_branch': {branch!r} is not a valid git branch name (git check-ref-format --branch)"
     return None
 
 
@@ -149,30 +89,13 @@ def _flow_source(path: Path, here: Path, key: str, src: dict[str, Any], data: di
     push = src.get("push_url")
     if push is not None and not _is_url(push):
         push = str(_resolve(path, here, push, f"{key}push_url"))
-    return {"direction": src.get("direction", "pull"), "push_url": push,
+    return {**_given(src, "direction"), "push_url": push,
             "contrib_branch": src.get("contrib_branch") or contrib_default(fork),
             "verify": _commands(src.get("verify")),
             "drift_gates": _drift_gates(src.get("drift_gates"), data.get("drift_gates") if "sources" in data else None)}
-# --- end of issue 15's block ------------------------------------------------------------------------
 
 
-MODES = ("snapshot", "merge", "cherry-pick")   # how a source's changes become slices (tasks/modes/)
-# --- merge and cherry-pick modes (issue 13): their keys, kept together -----------------------
-MAX_COMMITS = 10_000    # slices.max_commits: commits per range (merge) or per slice (cherry-pick)
-ON_FAILURE = ("stop", "revert")   # merge mode: a failing commit waits for a person, or is merged and reverted
-TAKES = ("upstream", "fork", "regenerate")   # policy: what a conflicting hunk of a matching path takes
-_DURATION = {"type": ["string", "integer"], "pattern": "^([0-9]+[smhdw])+$|^[0-9]+$", "minimum": 0}
-MODE_KEYS: dict[str, Any] = {
-    "min_age": _DURATION,                            # cooldown: only commits at least this old (all modes)
-    "on_failure": {"enum": list(ON_FAILURE)},        # merge
-    "branch": {"type": "string", "minLength": 1},    # cherry-pick: the integration branch (sync/<name>)
-    "types": _STR_LIST, "scopes": _STR_LIST, "exclude_authors": _STR_LIST,   # cherry-pick filters
-    "review_breaking": {"type": "boolean"},
-}
-_POLICY = {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": ["paths", "take"],
-                                      "properties": {"paths": {**_STR_LIST, "minItems": 1},
-                                                     "take": {"enum": list(TAKES)}}}}
-
+# --- merge and cherry-pick modes: their keys, kept together -------------------------------------
 
 @dataclass(frozen=True)
 class PolicyRule:
@@ -184,23 +107,24 @@ class PolicyRule:
 
 @dataclass(frozen=True)
 class ModeOptions:
-    """A source's merge and cherry-pick keys (``sources.<n>.min_age`` ...), defaults as the README says."""
+    """A source's merge and cherry-pick keys (``sources.<n>.min_age`` ...), defaults from the table."""
 
-    min_age: str | int = 0
-    on_failure: str = "stop"
+    min_age: str | int = default("sources[].min_age")   # seconds, once loaded
+    on_failure: str = default("sources[].on_failure")
     branch: str | None = None
-    types: tuple[str, ...] = ("feat", "fix", "perf", "refactor")
-    scopes: tuple[str, ...] = ()
-    exclude_authors: tuple[str, ...] = ()
-    review_breaking: bool = True
+    types: tuple[str, ...] = default("sources[].types")
+    scopes: tuple[str, ...] = default("sources[].scopes")
+    exclude_authors: tuple[str, ...] = default("sources[].exclude_authors")
+    review_breaking: bool = default("sources[].review_breaking")
 
 
 def _mode_options(src: dict[str, Any]) -> ModeOptions:
-    d = ModeOptions()
-    return ModeOptions(min_age=src.get("min_age", d.min_age), on_failure=src.get("on_failure", d.on_failure),
-                       branch=src.get("branch"), types=tuple(src.get("types", d.types)),
-                       scopes=tuple(src.get("scopes", ())), exclude_authors=tuple(src.get("exclude_authors", ())),
-                       review_breaking=src.get("review_breaking", True))
+    given = _given(src, "on_failure", "branch", "types", "scopes", "exclude_authors", "review_breaking")
+    if "min_age" in src:  # whole seconds, as commit dates are; rounded up: "at least this old"
+        given["min_age"] = math.ceil(fields.seconds(src["min_age"]))
+    return ModeOptions(**given)
+
+
 def integration_branch(src: Any) -> str:
     """A cherry-pick source's own branch: ``branch`` as written, else ``sync/<name>``."""
     return (src.options.branch if isinstance(src, Source) else src.get("branch")) or \
@@ -209,15 +133,13 @@ def integration_branch(src: Any) -> str:
 
 def _check_modes(data: dict[str, Any]) -> str | None:
     """Keys that only one mode reads, and cherry-pick's integration branches (never the fork's own)."""
-    branch = (data.get("fork") or {}).get("branch", "main")
+    branch = (data.get("fork") or {}).get("branch", default("fork.branch"))
     for i, src in enumerate(data.get("sources") or ()):
-        mode = src.get("mode", "snapshot")
-        if mode != "snapshot" and src.get("direction", "pull") != "pull":
+        mode = src.get("mode", default("sources[].mode"))
+        if mode != "snapshot" and src.get("direction", default("sources[].direction")) != "pull":
             return (f"key 'sources.{i}.direction': {src['direction']} applies to mode: snapshot only (this source "
                     f"is mode: {mode}; its commits come from the source, they are not exported)")
-        for key, wants in (("on_failure", "merge"), ("branch", "cherry-pick"), ("types", "cherry-pick"),
-                           ("scopes", "cherry-pick"), ("exclude_authors", "cherry-pick"),
-                           ("review_breaking", "cherry-pick")):
+        for key, wants in MODE_ONLY:
             if key in src and mode != wants:
                 return f"key 'sources.{i}.{key}': applies to mode: {wants} only (this source is mode: {mode})"
         if mode == "cherry-pick":
@@ -225,104 +147,7 @@ def _check_modes(data: dict[str, Any]) -> str | None:
             if not _refnames().is_branch_name(name) or name.lower() == branch.lower():
                 return (f"key 'sources.{i}.branch': {name!r} must be a valid branch other than fork.branch "
                         f"({branch!r})")
-        for j, pattern in enumerate(src.get("exclude_authors") or ()):
-            if len(pattern) > 1 and pattern[0] == pattern[-1] == "/":  # /regex/ (tasks.core.conventional)
-                try:
-                    re.compile(pattern[1:-1])
-                except re.error as exc:
-                    return f"key 'sources.{i}.exclude_authors.{j}': not a valid regex ({exc})"
     return None
-# --- end of the merge and cherry-pick keys ---------------------------------------------------
-SOURCE_KEYS = ("base", "map", "rewrite", "ignore", "deny", "schedule", "direction", "push_url", "contrib_branch",
-               "verify", "drift_gates")  # per source; top level: the one `upstream:`'s (drift_gates: also every source's default)
-_SCHEDULE = {"type": ["string", "null"]}         # a cron, checked by tasks.core.schedules (`doit ci`)
-SCHEMA: dict[str, Any] = {
-    "$defs": {"rewrite": _REWRITE},
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["fork"],
-    "properties": {
-        "upstream": {"type": "object", "additionalProperties": False, "required": ["url"],
-                     "properties": {"url": {"type": "string", "minLength": 1},
-                                    "ref": {"type": "string", "minLength": 1}}},
-        "sources": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "additionalProperties": False, "required": ["name", "url"],
-            "properties": {"name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$"},
-                           "url": {"type": "string", "minLength": 1},
-                           "ref": {"type": "string", "minLength": 1},
-                           "mode": {"enum": list(MODES)},
-                           "paths": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
-                           "base": {"type": ["string", "null"]},
-                           "map": {"type": "array", "items": _MAP_RULE},
-                           "ignore": _STR_LIST,
-                           "deny": _STR_LIST,
-                           "rewrite": {"$ref": "#/$defs/rewrite"},
-                           "schedule": _SCHEDULE,
-                           **FLOW_SOURCE_SCHEMA,
-                           **MODE_KEYS}}},
-        "fork": {"type": "object", "additionalProperties": False, "required": ["path"],
-                 "properties": {"path": {"type": "string", "minLength": 1},
-                                "branch": {"type": "string", "minLength": 1},
-                                "sync_branch": {"type": "string", "minLength": 1}}},
-        "base": {"type": ["string", "null"]},
-        "map": {"type": "array", "items": _MAP_RULE},
-        "ignore": _STR_LIST,
-        "deny": _STR_LIST,
-        "schedule": _SCHEDULE,
-        "deny_except": _STR_LIST,
-        "secrets": {"type": "object", "additionalProperties": False,
-                    "properties": {"allow": _STR_LIST, "paths": _STR_LIST}},
-        "buckets": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["name", "paths"],
-            "properties": {"name": {"type": "string", "minLength": 1}, "paths": _STR_LIST}}},
-        "waves": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[a-z0-9][a-z0-9_-]*$"},
-                  "additionalProperties": {
-                      "type": "object", "additionalProperties": False,
-                      "properties": {"buckets": _STR_LIST, "paths": _STR_LIST}}},
-        "slices": {"type": "object", "additionalProperties": False,
-                   "properties": {"max_files": {"type": "integer", "minimum": 1, "maximum": MAX_FILES},
-                                  "max_commits": {"type": "integer", "minimum": 1, "maximum": MAX_COMMITS}}},
-        "checks": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["name"],
-            "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
-                           "run": {"type": "string", "minLength": 1},
-                           "when": _STR_LIST,
-                           "timeout": {"type": "number", "minimum": 1, "maximum": MAX_TIMEOUT},
-                           "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
-                           "image": {"type": "string", "minLength": 1},
-                           "node": {"type": "string", "minLength": 1},
-                           "network": {"type": "string", "minLength": 1},
-                           "cpus": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_CPUS},
-                           "memory": {"type": "string", "pattern": "^[0-9]{1,15}[bkmgBKMG]?$"},
-                           "compose": {"type": "string", "minLength": 1},
-                           "service": {"type": "string", "minLength": 1},
-                           "junit": {"type": "string", "minLength": 1},
-                           "direction": {"enum": list(DIRECTIONS)}}}},  # push: runs in the source's tree
-        "rewrite": {"$ref": "#/$defs/rewrite"},
-        "deletions": {"enum": ["apply", "report"]},
-        "gating": {"enum": ["baseline", "strict"]},
-        "containers": {"type": "object", "additionalProperties": False,
-                       "properties": {"ca_bundle": {"type": ["string", "null"]},
-                                      "pass_env": _STR_LIST,
-                                      "network": {"type": ["string", "null"], "minLength": 1}}},
-        "gates": {"type": "array", "items": {"enum": list(GATES)}},
-        "couple": {"type": "array", "items": {**_STR_LIST, "minItems": 1}},
-        "publish": _PUBLISH,
-        **FLOW_SCHEMA,
-        "policy": _POLICY,
-    },
-}
-
-DEFAULT_IGNORE = ("**/node_modules/**", ".yarn/cache/**")
-DEFAULT_DENY = (".env", ".env.*", "**/secrets/**")
-# Templates that document a .env without holding one; they match ``.env.*`` but are not
-# denied. A separate list, since our globs have no gitignore-style ``!`` negation.
-DEFAULT_DENY_EXCEPT = (".env.example", ".env.sample", ".env.template")
-DEFAULT_WAVES = {
-    "a": {"paths": ["**/migrations/**", "**/auth/**", "**/security/**", "Dockerfile*", ".github/workflows/**"]},
-    "b": {"buckets": ["*"]},
-    "c": {"paths": ["**/*.md", "docs/**", "**/__tests__/**"]},
-}
 
 
 @dataclass(frozen=True)
@@ -354,14 +179,14 @@ class SecretsPolicy:
 @dataclass(frozen=True)
 class Upstream:
     url: str
-    ref: str = "main"
+    ref: str = default("upstream.ref")
 
 
 @dataclass(frozen=True)
 class Fork:
     path: Path
-    branch: str = "main"
-    sync_branch: str = "sync/upstream"
+    branch: str = default("fork.branch")
+    sync_branch: str = default("fork.sync_branch")
 
 
 @dataclass(frozen=True)
@@ -391,7 +216,7 @@ class Check:
     name: str
     run: str | None = None
     when: tuple[str, ...] = ()
-    timeout: float = 1800
+    timeout: float = default("checks[].timeout")   # seconds
     env: tuple[tuple[str, str], ...] = ()
     image: str | None = None
     network: str | None = None
@@ -401,7 +226,7 @@ class Check:
     service: str | None = None
     junit: str | None = None  # a JUnit XML file the check writes (worktree-relative): test-level gating
     node: str | None = None  # a node version or range: the check runs in forkwave/node:<version>
-    direction: str = "pull"  # pull: on the sync branch's candidates; push: on an export, in the source's tree; both
+    direction: str = default("checks[].direction")  # pull: the sync branch's candidates; push: an export; both
 
     @property
     def kind(self) -> str:
@@ -419,23 +244,23 @@ class Containers:
 class Publish:
     """``publish:``: where the sync branch goes, the pull request forkwave keeps for it, when it may merge."""
 
-    remote: str = "origin"                 # a remote of the fork, or a URL
-    forge: str = "auto"                    # auto (from the remote's URL) | github | gitlab | none
+    remote: str = default("publish.remote")  # a remote of the fork, or a URL
+    forge: str = default("publish.forge")    # auto (from the remote's URL) | github | gitlab | none
     url: str | None = None                 # the forge's web address, for a self-hosted one
     api: str | None = None                 # its REST API, when not the usual place (<url>/api/v3, <url>/api/v4)
     repository: str | None = None          # owner/name (GitLab: group/.../project) when the URL does not say
     report_url: str | None = None          # where the full reports are (default: the CI run's artifacts)
-    title: str = DEFAULT_TITLE
-    labels: tuple[str, ...] = ("upstream-sync",)
+    title: str = default("publish.title")
+    labels: tuple[str, ...] = default("publish.labels")
     reviewers: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
     conflict_reviewers: tuple[str, ...] = ()
-    draft: str | bool = "auto"             # auto: a draft while anything is deferred, conflicted or failing
-    automerge_max: float | None = 5        # None: never merge by itself
-    merge_method: str = "merge"
+    draft: str | bool = default("publish.draft")   # auto: a draft while anything is deferred, conflicted or failing
+    automerge_max: float | None = default("publish.automerge_max")   # None: never merge by itself
+    merge_method: str = default("publish.merge_method")
     weights: tuple[tuple[str, float], ...] = tuple((t, DEFAULT_RISK_WEIGHTS.get(t, 0)) for t in RISK_TERMS)
-    low: float = 5                         # risk:low up to here, risk:medium up to ``medium``, then risk:high
-    medium: float = 15
+    low: float = default("publish.risk.low")   # risk:low up to here, risk:medium up to ``medium``, then risk:high
+    medium: float = RISK_MEDIUM
 
 
 @dataclass(frozen=True)
@@ -445,8 +270,8 @@ class Source:
 
     name: str
     upstream: Upstream
-    mode: str = "snapshot"
-    paths: tuple[str, ...] = ("**",)
+    mode: str = default("sources[].mode")
+    paths: tuple[str, ...] = default("sources[].paths")
     base: str | None = None
     map: tuple[MapRule, ...] = ()
     rewrite: tuple[RewriteRule, ...] = ()
@@ -454,9 +279,9 @@ class Source:
     deny: tuple[str, ...] = DEFAULT_DENY
     schedule: str | None = None   # a cron (UTC): `doit ci` runs the source on it
     written: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # url/ref as written
-    direction: str = "pull"                      # pull | push | both (issue 15's block)
+    direction: str = default("sources[].direction")   # pull | push | both
     push_url: str | None = None                  # where a push exports to: the contributor's fork of the source
-    contrib_branch: str = "contrib/fork"         # the branch it exports on (contrib/<fork name>)
+    contrib_branch: str = contrib_default(Path())   # the branch it exports on (contrib/<fork name>)
     verify: tuple[Command, ...] = ()             # run on the sync tip after a wave lands
     drift_gates: tuple[tuple[str, int], ...] = ()  # limit -> maximum, checked right after drift
     options: ModeOptions = ModeOptions()   # merge and cherry-pick keys
@@ -476,24 +301,24 @@ class Config:
     map: tuple[MapRule, ...] = ()
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     deny: tuple[str, ...] = DEFAULT_DENY
-    deny_except: tuple[str, ...] = DEFAULT_DENY_EXCEPT
+    deny_except: tuple[str, ...] = default("deny_except")
     secrets: SecretsPolicy = SecretsPolicy()
     buckets: tuple[Bucket, ...] = ()
     waves: tuple[Wave, ...] = field(default_factory=tuple)
-    max_files: int = 25
+    max_files: int = default("slices.max_files")
     checks: tuple[Check, ...] = ()
-    push_checks: tuple[Check, ...] = ()   # checks with direction push or both: they judge exports (issue 15)
-    gates: tuple[str, ...] = GATES
+    push_checks: tuple[Check, ...] = ()   # checks with direction push or both: they judge exports
+    gates: tuple[str, ...] = default("gates")
     containers: Containers = Containers()
     rewrite: tuple[RewriteRule, ...] = ()
-    deletions: str = "apply"
-    gating: str = "baseline"
+    deletions: str = default("deletions")
+    gating: str = default("gating")
     couple: tuple[tuple[str, ...], ...] = ()   # groups of globs: the paths one group matches are coupled
     publish: Publish = Publish()
     sources: tuple[Source, ...] = ()
-    pre: tuple[Command, ...] = ()    # on the fork tip before anything is imported (issue 15's block)
+    pre: tuple[Command, ...] = ()    # on the fork tip before anything is imported
     post: tuple[Command, ...] = ()   # on the sync tip after the run
-    max_commits: int = 20      # slices.max_commits (merge, cherry-pick)
+    max_commits: int = default("slices.max_commits")   # merge, cherry-pick
     policy: tuple[PolicyRule, ...] = ()   # per-path takes for 3-way merges
     source: str = "upstream"   # the source this view of the config is for (see ``for_source``)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -580,23 +405,29 @@ def load_config(path: Path, *, relative_to: Path | None = None, checked: Path | 
     seal = _seal(text)
     data = _recall(checked, seal)
     if data is None:
-        data = _read_yaml(path, text)
-        if not isinstance(data, dict):
-            raise ForkwaveError(f"{path}: expected a mapping of keys (upstream, fork, ...) at the top level")
-        _validate(path, data)
-        _check_semantics(path, data)
+        read, marks = _read_yaml(path, text)
+        if not isinstance(read, dict):
+            raise _error(path, marks, "expected a mapping of keys (upstream, fork, ...) at the top level", "")
+        _validate(path, read, marks)
+        _check_semantics(path, read, marks)
         if checked is not None:
-            _remember(checked, seal, data)
+            _remember(checked, seal, read)
+        data = read
     return _build(path, data, relative_to)
 
 
-_RULES = Path(__file__)  # the checks a config passes are this module's: its bytes are part of the seal
+# the checks a config passes are these modules': their bytes are part of the seal
+_RULES = tuple(Path(__file__).with_name(name) for name in ("config.py", "configkeys.py", "fields.py", "strictyaml.py"))
 
 
 def _seal(text: str) -> str:
     import hashlib
 
-    return hashlib.sha1(_RULES.read_bytes() + b"\0" + text.encode("utf-8", "surrogateescape")).hexdigest()
+    digest = hashlib.sha1()
+    for rules in _RULES:
+        digest.update(rules.read_bytes() + b"\0")
+    digest.update(text.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
 
 
 def _recall(checked: Path | None, seal: str) -> dict[str, Any] | None:
@@ -638,36 +469,166 @@ def _read_text(path: Path) -> str:
         raise ForkwaveError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as UTF-8") from None
 
 
-def _read_yaml(path: Path, text: str) -> Any:
-    """The file's one YAML document, strictly (``tasks.strictyaml``): every problem is one line."""
+def _read_yaml(path: Path, text: str) -> tuple[Any, Marks]:
+    """The file's one YAML document, strictly (``tasks.strictyaml``), and where each value was written:
+    every problem is one line, ``file:line:column: ...`` as compilers write it (editors and CI logs link it)."""
     import yaml
 
     from tasks import strictyaml
 
     try:
-        return strictyaml.load(text)
+        return strictyaml.load_marked(text)
     except strictyaml.StrictYamlError as exc:
-        where = f"key '{exc.key}' (line {exc.line})" if exc.key else f"line {exc.line}"
-        raise ForkwaveError(f"{path}: {where}: {exc.message}") from None
+        where = f"{path}:{exc.line}:{exc.column}"
+        raise ForkwaveError(f"{where}: key '{exc.key}': {exc.message}" if exc.key else f"{where}: {exc.message}") \
+            from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, most control characters)
         line = text.count("\n", 0, exc.position) + 1
-        raise ForkwaveError(f"{path}: line {line}: unreadable YAML (character {exc.character!r} is not allowed); "
-                            "remove it") from None
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ForkwaveError(f"{path}:{line}:{column}: unreadable YAML (character {exc.character!r} is not "
+                            "allowed); remove it") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}:" if mark else f"{path}:"
         problem = " ".join((getattr(exc, "problem", None) or "invalid YAML").split())
-        raise ForkwaveError(f"{path}:{where} unreadable YAML ({problem}); fix the syntax") from None
+        raise ForkwaveError(f"{where} unreadable YAML ({problem}); fix the syntax") from None
 
 
-def _check_semantics(path: Path, data: dict[str, Any]) -> None:
-    """What a schema cannot say: branches and refs by git's rules, unsafe map targets, bad globs,
-    check kinds, regexes, duplicate check names."""
-    for check in (_check_text, _check_sources, _check_modes, _check_fork, _check_upstream, _check_map, _check_globs,
-                  _check_checks, _check_secrets, _check_rewrites, _check_publish, _check_flow):
-        problem = check(data)
-        if problem:
-            raise ForkwaveError(f"{path}: {problem}")
+_NAMED_KEY = re.compile(r"key '([^']*)'")
+
+
+def _error(path: Path, marks: Marks | None, message: str, key: str | None = None, *,
+           own_key: bool = False) -> ForkwaveError:
+    """``message`` as ``file:line:column: message``, at ``key`` (default: the first key the message names;
+    ``own_key``: where the key itself is written, for a key that should not be there)."""
+    if key is None:
+        named = _NAMED_KEY.search(message)
+        key = named.group(1) if named else None
+    where = marks.at(key, own_key=own_key) if marks is not None and key is not None else None
+    return ForkwaveError(f"{path}:{where[0]}:{where[1]}: {message}" if where else f"{path}: {message}")
+
+
+# --- what a value's schema says ----------------------------------------------------------------
+
+def _is_integer(checker: Any, value: Any) -> bool:
+    """An int, not a bool and not a float that happens to be whole (``1e+308`` is not a file count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(checker: Any, value: Any) -> bool:
+    """A finite int or float (``.nan`` passes every ``minimum``; ``.inf`` no timeout can use)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _validator() -> Any:
+    """jsonschema's validator with forkwave's integer and number types (imported when a config is checked)."""
+    import jsonschema
+
+    return jsonschema.validators.extend(
+        jsonschema.Draft202012Validator,
+        type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+            {"integer": _is_integer, "number": _is_number}))
+
+
+def _validate(path: Path, data: dict[str, Any], marks: Marks) -> None:
+    errors = sorted(_validator()(SCHEMA).iter_errors(data),
+                    key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
+    if errors:
+        err = errors[0]
+        key, own_key = _error_key(err)
+        raise _error(path, marks, _describe(err), key, own_key=own_key)
+
+
+def _error_key(err: Any) -> tuple[str, bool]:
+    """Where a schema error is: the unknown key or the name itself, else the value."""
+    at = [str(p) for p in err.absolute_path]
+    if err.validator == "additionalProperties" and err.schema.get("additionalProperties") is False:
+        return ".".join(at + _unknown(err)[:1]), True
+    if "propertyNames" in err.relative_schema_path:
+        return ".".join(at + [str(err.instance)]), True
+    return ".".join(at), False
+
+
+def _unknown(err: Any) -> list[str]:
+    return sorted(set(err.instance) - set(err.schema.get("properties", {})))
+
+
+_TYPE_NAMES = {"string": "a string", "array": "a list", "object": "a mapping", "integer": "an integer",
+               "null": "null", "boolean": "true or false", "number": "a finite number"}
+_short = short
+
+
+def _suggestion(word: str, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` when one of ``choices`` is close to ``word``, else nothing."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _describe(err: Any) -> str:  # a jsonschema.ValidationError
+    key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    hint, rule = err.schema.get("x-hint"), err.schema.get("x-rule")
+    if err.validator == "additionalProperties":
+        extra, allowed = _unknown(err)[0], sorted(err.schema.get("properties", {}))
+        where = f"{key}." if err.absolute_path else ""
+        return f"unknown key '{where}{extra}'{_suggestion(extra, allowed)}; expected one of: {', '.join(allowed)}"
+    if err.validator == "required":
+        missing = re.search(r"'([^']+)'", err.message)
+        name = missing.group(1) if missing else "?"
+        where = f"{key}." if err.absolute_path else ""
+        return f"missing key '{where}{name}'; it is required"
+    if err.validator == "type" and err.schema.get("x-duration"):
+        return f"key '{key}': expected {hint}, got {type(err.instance).__name__} {_short(err.instance)}"
+    if err.validator == "type":
+        types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        want = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)
+        return f"key '{key}': expected {want}, got {type(err.instance).__name__} {_short(err.instance)}"
+    if err.validator == "minLength":
+        return f"key '{key}': expected a non-empty string"
+    if err.validator == "minimum":
+        return f"key '{key}': expected a number >= {err.validator_value}, got {_short(err.instance)}"
+    if err.validator == "maximum":
+        return f"key '{key}': expected a number <= {err.validator_value:,}, got {_short(err.instance)}"
+    if err.validator == "minItems":
+        return f"key '{key}': expected a non-empty list"
+    if err.validator == "minProperties":
+        return f"key '{key}': expected at least one entry"
+    if err.validator == "pattern" and hint:
+        return f"key '{key}': expected {hint}, got {_short(err.instance)}"
+    if err.validator == "pattern":
+        return f"key '{key}': name {_short(err.instance)} must be {rule}"
+    if err.validator == "enum":  # as YAML spells them: true, not True
+        words = ", ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in err.validator_value)
+        return (f"key '{key}': expected one of {words}, got {_short(err.instance)}"
+                + _suggestion(err.instance, err.validator_value))
+    return f"key '{key}': {err.message[:200]}"
+
+
+# --- what spans several keys -------------------------------------------------------------------
+
+def _check_semantics(path: Path, data: dict[str, Any], marks: Marks | None = None) -> None:
+    """What a schema cannot say, first problem first: the table's checks of single values and
+    mappings (branch names by git's rules, globs, regexes, URLs, map rules, check kinds, durations),
+    then what spans several keys (sources, modes, directions, waves and buckets)."""
+    for problem in _problems(data):
+        key, message = problem if isinstance(problem, tuple) else (None, problem)
+        raise _error(path, marks, message, key)
+
+
+Problem = str | tuple[str, str] | None   # a message (naming its key), or (key, message)
+SpanCheck = Callable[[dict[str, Any]], Problem]
+
+
+def _problems(data: dict[str, Any]) -> Iterator[str | tuple[str, str]]:
+    early: tuple[SpanCheck, ...] = (_check_text, _check_source_shape)
+    late: tuple[SpanCheck, ...] = (_check_sources, _check_modes, _check_flow, _check_waves)
+    for check in early:
+        if (problem := check(data)):
+            yield problem
+    for key, found in fields.problems(CONFIG, data):
+        yield key, f"key '{key}': {found}"
+    for check in late:
+        if (problem := check(data)):
+            yield problem
 
 
 def _strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
@@ -691,26 +652,6 @@ def _check_text(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _check_fork(data: dict[str, Any]) -> str | None:
-    fork = data["fork"]
-    branch, sync = fork.get("branch", "main"), fork.get("sync_branch", "sync/upstream")
-    for key, name in (("branch", branch), ("sync_branch", sync)):
-        if name.startswith("refs/"):
-            return (f"key 'fork.{key}': {name!r} is a full ref name; give the branch name alone "
-                    f"({name.removeprefix('refs/heads/')!r} for {name!r})")
-        if not _refnames().is_branch_name(name):
-            return f"key 'fork.{key}': {name!r} is not a valid git branch name (git check-ref-format --branch)"
-    # case-insensitive: on macOS and Windows refs/heads/Main and refs/heads/main are one file
-    a, b = branch.lower(), sync.lower()
-    if a == b:
-        return (f"key 'fork.sync_branch': {sync!r} is fork.branch itself; forkwave must never commit onto the "
-                "fork's own branch; name another branch (the default is sync/upstream)")
-    if a.startswith(b + "/") or b.startswith(a + "/"):
-        return (f"key 'fork.sync_branch': {sync!r} and fork.branch {branch!r} cannot both exist in git "
-                "(one would be a folder of the other); name another branch")
-    return None
-
-
 def _refnames() -> Any:
     """git's ref-name rules (a git process each): only when a config is checked, never when it is recalled."""
     from tasks import refnames
@@ -730,25 +671,26 @@ def source_dicts(data: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [("upstream.", "", {"name": "upstream", **up, **{k: data[k] for k in SOURCE_KEYS if k in data}})]
 
 
-AVAILABLE_MODES = ("snapshot", "merge", "cherry-pick")  # the others arrive with their modules (tasks/modes/)
-
-
-def _check_sources(data: dict[str, Any]) -> str | None:
+def _check_source_shape(data: dict[str, Any]) -> str | tuple[str, str] | None:
+    """One source (``upstream``) or a list (``sources``), and a source's keys where its kind wants them."""
     if "upstream" in data and "sources" in data:
-        return "give either 'upstream' (one source) or 'sources' (a list), not both"
+        return "sources", "give either 'upstream' (one source) or 'sources' (a list), not both"
     if "upstream" not in data and "sources" not in data:
-        return "missing key 'upstream' (or 'sources'); it is required"
+        return "", "missing key 'upstream' (or 'sources'); it is required"
     if "sources" not in data:
         return None
     for key in SOURCE_KEYS:
-        if key in data and key not in ("ignore", "deny", "drift_gates"):  # top-level drift_gates: every source's default
+        if key in data and key not in ("ignore", "deny", "drift_gates"):  # these three: every source's default
             return f"key '{key}': with 'sources', give it per source (sources.<n>.{key})"
+    return None
+
+
+def _check_sources(data: dict[str, Any]) -> str | None:
+    if "sources" not in data:
+        return None
     names = [src["name"] for src in data["sources"]]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        return f"key 'sources': source name {dupes[0]!r} is used twice; names must be unique"
     for i, src in enumerate(data["sources"]):
-        if src.get("mode", "snapshot") not in AVAILABLE_MODES:
+        if src.get("mode", default("sources[].mode")) not in AVAILABLE_MODES:
             return (f"key 'sources.{i}.mode': {src['mode']!r} is not available in this version "
                     f"(modes: {', '.join(AVAILABLE_MODES)})")
         if len(names) > 1 and not src.get("paths") and src.get("mode") != "cherry-pick":  # picks: own branch
@@ -778,263 +720,49 @@ def _check_overlap(sources: list[dict[str, Any]]) -> str | None:
         for j, b in enumerate(sources[i + 1:], i + 1):
             for pa in a.get("paths") or ("**",):
                 for pb in b.get("paths") or ("**",):
-                    both = _sample(pa) if globs((pb,))(_sample(pa)) else _sample(pb) if globs((pa,))(_sample(pb)) else None
+                    both = (_sample(pa) if globs((pb,))(_sample(pa)) else
+                            _sample(pb) if globs((pa,))(_sample(pb)) else None)
                     if both is not None:
                         return (f"key 'sources.{j}.paths': sources {a['name']!r} ({pa}) and {b['name']!r} ({pb}) both "
                                 f"own paths such as {both}; give each source paths of its own")
     return None
 
 
-def _check_upstream(data: dict[str, Any]) -> str | None:
-    for url_key, _, src in source_dicts(data):
-        if src["url"].startswith("-"):
-            return f"key '{url_key}url': {src['url']!r} starts with '-' and would be read as a git option"
-        ref = src.get("ref", "main")
-        glob = ref.startswith("tags/") and any(ch in ref for ch in "*?[")  # follow the newest matching tag
-        if not _refnames().is_ref_name(re.sub(r"[*?]|\[[^]]*\]", "x", ref) if glob else ref):
-            return (f"key '{url_key}ref': {ref!r} is not a valid branch, tag or commit name "
-                    "(git check-ref-format)")
+def _check_waves(data: dict[str, Any]) -> str | None:
+    """A wave's bucket *name* must be a declared bucket: bucket names are known from the config, and a
+    typo (``sever``) would leave that bucket's paths unsynced without a word. Globs over bucket names
+    (``"*"``, ``acme-*``) and ``paths`` globs may match the default buckets or paths of a later tree."""
+    declared = [b["name"] for b in data.get("buckets") or ()]
+    for name, wave in (data.get("waves") or {}).items():
+        for i, bucket in enumerate(wave.get("buckets") or ()):
+            if bucket in declared or any(ch in bucket for ch in GLOB_CHARS):
+                continue
+            known = f"buckets: {_listing(sorted(declared))}" if declared else "the config declares no buckets"
+            close = difflib.get_close_matches(bucket, declared, n=1)
+            step = (f"did you mean {close[0]!r}?" if close else
+                    f"declare it under buckets, or take its files with waves.{name}.paths (e.g. '{bucket}/**')")
+            return f"key 'waves.{name}.buckets.{i}': {bucket!r} names no bucket ({known}); {step}"
     return None
 
 
-def _check_map(data: dict[str, Any]) -> str | None:
-    for _, key, src in source_dicts(data):
-        for i, rule in enumerate(src.get("map") or ()):
-            parts = rule["to"].split("/")
-            if (rule["to"].startswith("/") or ".." in parts or "\\" in rule["to"]
-                    or any(p.lower().rstrip(". ") == ".git" for p in parts)):
-                return (f"key '{key}map.{i}.to': {rule['to']!r} must stay inside the repository "
-                        "(no leading '/', no '..', no '.git', no '\\')")
-    return None
+def _listing(names: list[str], most: int = 8) -> str:
+    return ", ".join(names[:most]) + (f", ... ({len(names)} in all)" if len(names) > most else "")
 
 
-def _glob_lists(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """Every list of globs in the config, with its key."""
-    for key in ("ignore", "deny", "deny_except"):
-        yield key, data.get(key) or ()
-    yield "secrets.paths", (data.get("secrets") or {}).get("paths") or ()
-    for i, b in enumerate(data.get("buckets") or ()):
-        yield f"buckets.{i}.paths", b["paths"]
-    for name, w in (data.get("waves") or {}).items():
-        yield f"waves.{name}.paths", w.get("paths") or ()
-    for _, key, src in source_dicts(data) if ("upstream" in data) != ("sources" in data) else ():
-        for i, r in enumerate(src.get("rewrite") or ()):
-            yield f"{key}rewrite.{i}.paths", r.get("paths") or ()
-        if key:  # a source's own lists (the shorthand's are the top level's, listed above)
-            for name in ("ignore", "deny", "paths"):
-                yield f"{key}{name}", src.get(name) or ()
-    for i, c in enumerate(data.get("checks") or ()):
-        yield f"checks.{i}.when", c.get("when") or ()
-    for i, rule in enumerate(data.get("couple") or ()):
-        yield f"couple.{i}", rule
-    for i, rule in enumerate(data.get("policy") or ()):
-        yield f"policy.{i}.paths", rule["paths"]
+# --- building the dataclasses -------------------------------------------------------------------
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
-def _check_globs(data: dict[str, Any]) -> str | None:
-    from tasks.globs import check_pattern
-
-    for key, patterns in _glob_lists(data):
-        for i, pattern in enumerate(patterns):
-            if (problem := check_pattern(pattern)):
-                return f"key '{key}.{i}': {problem}"
-    return None
+def _given(raw: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """The keys among ``names`` that ``raw`` gives, lists as tuples: a key not given takes the
+    dataclass's default, which is the table's."""
+    return {name: _frozen(raw[name]) for name in names if name in raw}
 
 
-def _check_checks(data: dict[str, Any]) -> str | None:
-    for i, check in enumerate(data.get("checks") or ()):
-        where = f"key 'checks.{i}'"
-        if check.get("compose"):
-            if not check.get("service"):
-                return f"{where}: a compose check needs 'service' (the test service whose exit code is the verdict)"
-            if check.get("image"):
-                return f"{where}: give either 'image' or 'compose', not both"
-        elif not check.get("run"):
-            return f"{where}: missing key 'run' (the command to run)"
-        elif check.get("service"):
-            return f"{where}: 'service' only applies to compose checks; add 'compose'"
-        junit = check.get("junit")
-        if junit is not None and (junit.startswith("/") or ".." in junit.split("/")):
-            return f"{where}.junit: {junit!r} must be a path inside the worktree (no leading '/', no '..')"
-        if check.get("node"):  # a node version or range, for forkwave/node images
-            problem = _check_node(where, f"key 'checks.{i}.node'", check)
-            if problem:
-                return problem
-    names = [c["name"] for c in data.get("checks") or ()]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        return f"key 'checks': check name {dupes[0]!r} is used twice; names must be unique"
-    return None
-
-
-def _check_secrets(data: dict[str, Any]) -> str | None:
-    for i, pattern in enumerate((data.get("secrets") or {}).get("allow") or ()):
-        try:
-            re.compile(pattern)
-        except (re.error, RecursionError, OverflowError) as exc:
-            return f"key 'secrets.allow.{i}': not a valid regex ({exc})"
-    return None
-
-
-def _check_rewrites(data: dict[str, Any]) -> str | None:
-    for _, key, src in source_dicts(data):
-        for i, rule in enumerate(src.get("rewrite") or ()):
-            if rule.get("regex"):
-                try:
-                    re.compile(rule["from"])
-                except (re.error, RecursionError, OverflowError) as exc:
-                    return f"key '{key}rewrite.{i}.from': not a valid regex ({exc})"
-    return None
-
-
-_PERSON = re.compile(r"^@?[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?(?:/[A-Za-z0-9_.-]+)?$")
-
-
-def _check_publish(data: dict[str, Any]) -> str | None:
-    pub = data.get("publish") or {}
-    for check in (_check_publish_title, _check_publish_urls, _check_publish_names):
-        problem = check(pub)
-        if problem:
-            return problem
-    risk = pub.get("risk") or {}
-    low, medium = risk.get("low", 5), risk.get("medium", max(15, risk.get("low", 5)))
-    if medium < low:
-        return f"key 'publish.risk.medium': {_short(medium)} is below publish.risk.low ({_short(low)}); medium starts above low"
-    return None
-
-
-def _check_publish_title(pub: dict[str, Any]) -> str | None:
-    title = pub.get("title", DEFAULT_TITLE)
-    fields = ", ".join("{" + f + "}" for f in TITLE_FIELDS)
-    try:
-        names = [name for _, name, spec, conv in string.Formatter().parse(title) if name is not None]
-    except ValueError as exc:
-        return f"key 'publish.title': {exc} (write {{{{ and }}}} for literal braces)"
-    for name in names:
-        if name not in TITLE_FIELDS:
-            return f"key 'publish.title': unknown placeholder {{{name}}}; use {fields}"
-    return None
-
-
-def _check_publish_urls(pub: dict[str, Any]) -> str | None:
-    for key in ("url", "api", "report_url"):
-        url = pub.get(key)
-        if url is None:
-            continue
-        if not re.match(r"^https?://[^/\s]+", url):
-            return f"key 'publish.{key}': expected an http(s) URL such as https://github.example.com, got {_short(url)}"
-        if "@" in url.split("/")[2]:
-            return (f"key 'publish.{key}': credentials do not belong in the config; give them in the environment "
-                    "(FORKWAVE_TOKEN)")
-    remote = pub.get("remote", "origin")
-    if remote.startswith("-"):
-        return f"key 'publish.remote': {remote!r} starts with '-' and would be read as a git option"
-    repo = pub.get("repository")
-    if repo is not None and (not re.match(r"^[\w.-]+(/[\w.-]+)+$", repo) or ".." in repo.split("/")):
-        return f"key 'publish.repository': expected owner/name (GitLab: group/subgroup/project), got {_short(repo)}"
-    return None
-
-
-def _check_publish_names(pub: dict[str, Any]) -> str | None:
-    for key in ("reviewers", "assignees", "conflict_reviewers"):
-        for i, name in enumerate(pub.get(key) or ()):
-            if not _PERSON.match(name) or (key == "assignees" and "/" in name):
-                what = "a user name" if key == "assignees" else "a user name or org/team"
-                return f"key 'publish.{key}.{i}': {_short(name)} is not {what}"
-    for i, label in enumerate(pub.get("labels") or ()):
-        if "," in label or label != label.strip():
-            return (f"key 'publish.labels.{i}': {_short(label)}: a label cannot hold ',' (GitLab reads a comma as a "
-                    "separator) or start or end with a space")
-    return None
-
-
-def _is_integer(checker: Any, value: Any) -> bool:
-    """An int, not a bool and not a float that happens to be whole (``1e+308`` is not a file count)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(checker: Any, value: Any) -> bool:
-    """A finite int or float (``.nan`` passes every ``minimum``; ``.inf`` no timeout can use)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _validator() -> Any:
-    """jsonschema's validator with forkwave's integer and number types (imported when a config is checked)."""
-    import jsonschema
-
-    return jsonschema.validators.extend(
-        jsonschema.Draft202012Validator,
-        type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
-            {"integer": _is_integer, "number": _is_number}))
-
-
-def _check_node(where: str, key: str, check: dict[str, Any]) -> str | None:
-    from tasks.nodeversions import node_spec
-
-    if check.get("compose") or not (check.get("image") or "forkwave/node").startswith("forkwave/node"):
-        return f"{where}: 'node' applies to forkwave/node images only; drop 'image' or 'node'"
-    try:
-        node_spec(check["node"], key)  # raises naming the key
-    except ForkwaveError as exc:
-        return str(exc)
-    return None
-
-
-def _validate(path: Path, data: dict[str, Any]) -> None:
-    errors = sorted(_validator()(SCHEMA).iter_errors(data),
-                    key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
-    if errors:
-        raise ForkwaveError(f"{path}: {_describe(errors[0])}")
-
-
-_TYPE_NAMES = {"string": "a string", "array": "a list", "object": "a mapping", "integer": "an integer",
-               "null": "null", "boolean": "true or false", "number": "a finite number"}
-
-
-def _short(value: Any) -> str:
-    """``repr`` cut to one short line (a pasted file or a 5,000-digit number must not flood the message)."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _describe(err: Any) -> str:  # a jsonschema.ValidationError
-    key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-    if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        allowed = ", ".join(sorted(err.schema.get("properties", {})))
-        where = f"{key}." if err.absolute_path else ""
-        return f"unknown key '{where}{extra[0]}'; expected one of: {allowed}"
-    if err.validator == "required":
-        missing = re.search(r"'([^']+)'", err.message)
-        name = missing.group(1) if missing else "?"
-        where = f"{key}." if err.absolute_path else ""
-        return f"missing key '{where}{name}'; it is required"
-    if err.validator == "type":
-        types = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        want = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
-        return f"key '{key}': expected {want}, got {type(err.instance).__name__} {_short(err.instance)}"
-    if err.validator == "minLength":
-        return f"key '{key}': expected a non-empty string"
-    if err.validator == "minimum":
-        return f"key '{key}': expected a number >= {err.validator_value}, got {_short(err.instance)}"
-    if err.validator == "maximum":
-        return f"key '{key}': expected a number <= {err.validator_value:,}, got {_short(err.instance)}"
-    if err.validator == "minItems":
-        return f"key '{key}': expected a non-empty list"
-    if err.validator == "minProperties":
-        return f"key '{key}': expected at least one entry"
-    if err.validator == "pattern":
-        allowed = "lowercase letters, digits, '-' or '_'" if "a-z0-9]" in err.validator_value and "A-Z" not in \
-            err.validator_value else "letters, digits, '.', '-' or '_'"
-        if key.endswith("min_age"):
-            return f"key '{key}': expected a duration such as 3d, 12h or 1w2d, got {_short(err.instance)}"
-        if key.startswith("containers") or key.endswith("memory"):
-            return f"key '{key}': expected a size such as 512m or 4g, got {_short(err.instance)}"
-        return f"key '{key}': name {_short(err.instance)} must be {allowed}"
-    if err.validator == "enum":  # as YAML spells them: true, not True
-        words = ", ".join(str(v).lower() if isinstance(v, bool) else str(v) for v in err.validator_value)
-        return f"key '{key}': expected one of {words}, got {_short(err.instance)}"
-    return f"key '{key}': {err.message[:200]}"
+def _timeout(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {"timeout": fields.seconds(raw["timeout"])} if "timeout" in raw else {}
 
 
 def _resolve(path: Path, here: Path, text: str, key: str) -> Path:
@@ -1048,7 +776,7 @@ def _resolve(path: Path, here: Path, text: str, key: str) -> Path:
 def _containers(path: Path, here: Path, data: dict[str, Any]) -> Containers:
     ca = data.get("ca_bundle")
     return Containers(ca_bundle=None if not ca else _resolve(path, here, ca, "containers.ca_bundle"),
-                      pass_env=tuple(data.get("pass_env", ())), network=data.get("network"))
+                      **_given(data, "pass_env", "network"))
 
 
 def _env_str(value: Any) -> str:
@@ -1063,14 +791,13 @@ def _source(path: Path, here: Path, url_key: str, src: dict[str, Any], data: dic
     url = src["url"] if _is_url(src["url"]) else str(_resolve(path, here, src["url"], f"{url_key}url"))
     fork = _resolve(path, here, data["fork"]["path"], "fork.path")
     return Source(
-        name=src["name"], upstream=Upstream(url=url, ref=src.get("ref", "main")), mode=src.get("mode", "snapshot"),
-        paths=tuple(src.get("paths", ("**",))), base=src.get("base"),
+        name=src["name"], upstream=Upstream(url=url, **_given(src, "ref")),
+        **_given(src, "mode", "paths", "base", "schedule"),
         map=tuple(MapRule(r["from"], r["to"]) for r in src.get("map") or ()),
-        rewrite=tuple(RewriteRule(r["from"], r["to"], tuple(r.get("paths", ())), r.get("regex", False))
-                      for r in src.get("rewrite") or ()),
+        rewrite=tuple(RewriteRule(r["from"], r["to"], **_given(r, "paths", "regex")) for r in src.get("rewrite") or ()),
         ignore=tuple(src.get("ignore", data.get("ignore", DEFAULT_IGNORE))),
         deny=tuple(src.get("deny", data.get("deny", DEFAULT_DENY))),
-        schedule=src.get("schedule"), written={k: src[k] for k in ("url", "ref") if k in src},
+        written={k: src[k] for k in ("url", "ref") if k in src},
         options=_mode_options(src),
         **_flow_source(path, here, "" if url_key == "upstream." else url_key, src, data, fork))
 
@@ -1081,58 +808,47 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
     first = sources[0]
     fk = data["fork"]
     waves = data.get("waves") or DEFAULT_WAVES
+    checks = _all_checks(data)
     return Config(
         file=path,
         upstream=first.upstream,
         sources=sources,
         source=first.name,
-        fork=Fork(path=_resolve(path, here, fk["path"], "fork.path"), branch=fk.get("branch", "main"),
-                  sync_branch=fk.get("sync_branch", "sync/upstream")),
+        fork=Fork(path=_resolve(path, here, fk["path"], "fork.path"), **_given(fk, "branch", "sync_branch")),
         base=first.base,
         map=first.map,
         ignore=first.ignore,
         deny=first.deny,
-        deny_except=tuple(data.get("deny_except", DEFAULT_DENY_EXCEPT)),
-        secrets=SecretsPolicy(tuple((data.get("secrets") or {}).get("allow", ())),
-                              tuple((data.get("secrets") or {}).get("paths", ()))),
+        secrets=SecretsPolicy(**_given(data.get("secrets") or {}, "allow", "paths")),
         buckets=tuple(Bucket(b["name"], tuple(b["paths"])) for b in data.get("buckets") or ()),
-        waves=tuple(Wave(name, tuple(w.get("buckets", ())), tuple(w.get("paths", ())))
-                    for name, w in waves.items()),
-        max_files=(data.get("slices") or {}).get("max_files", 25),
-        checks=tuple(c for c in _all_checks(data) if c.direction in directions_pull()),
-        push_checks=tuple(c for c in _all_checks(data) if c.direction in directions_push()),
+        waves=tuple(Wave(name, **_given(w, "buckets", "paths")) for name, w in waves.items()),
+        checks=tuple(c for c in checks if c.direction in directions_pull()),
+        push_checks=tuple(c for c in checks if c.direction in directions_push()),
         containers=_containers(path, here, data.get("containers") or {}),
         rewrite=first.rewrite,
-        deletions=data.get("deletions", "apply"),
-        gating=data.get("gating", "baseline"),
-        gates=tuple(data.get("gates", GATES)),
         couple=tuple(tuple(rule) for rule in data.get("couple") or ()),
         publish=_publish(data.get("publish") or {}),
         pre=_commands(data.get("pre")), post=_commands(data.get("post")),
-        max_commits=(data.get("slices") or {}).get("max_commits", 20),
         policy=tuple(PolicyRule(tuple(r["paths"]), r["take"]) for r in data.get("policy") or ()),
         raw={**data, "upstream": first.written},
+        **_given(data, "deny_except", "deletions", "gating", "gates"),
+        **_given(data.get("slices") or {}, "max_files", "max_commits"),
     )
 
 
 def _all_checks(data: dict[str, Any]) -> list[Check]:
-    return [Check(c["name"], c.get("run"), tuple(c.get("when", ())), c.get("timeout", 1800),
-                  tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())),
-                  c.get("image"), c.get("network"), c.get("cpus"), c.get("memory"),
-                  c.get("compose"), c.get("service"), c.get("junit"), c.get("node"), c.get("direction", "pull"))
+    return [Check(**_given(c, "name", "run", "when", "image", "network", "cpus", "memory", "compose", "service",
+                           "junit", "node", "direction"),
+                  env=tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())), **_timeout(c))
             for c in data.get("checks") or ()]
 
 
 def _publish(pub: dict[str, Any]) -> Publish:
     risk = pub.get("risk") or {}
     weights = {**DEFAULT_RISK_WEIGHTS, **risk.get("weights", {})}  # a term not named keeps its default (0: unused)
-    low = risk.get("low", 5)
+    low = risk.get("low", default("publish.risk.low"))
     return Publish(
-        remote=pub.get("remote", "origin"), forge=pub.get("forge", "auto"), url=pub.get("url"), api=pub.get("api"),
-        repository=pub.get("repository"), report_url=pub.get("report_url"), title=pub.get("title", DEFAULT_TITLE),
-        labels=tuple(pub.get("labels", ("upstream-sync",))), reviewers=tuple(pub.get("reviewers", ())),
-        assignees=tuple(pub.get("assignees", ())), conflict_reviewers=tuple(pub.get("conflict_reviewers", ())),
-        draft=pub.get("draft", "auto"), automerge_max=pub.get("automerge_max", 5),
-        merge_method=pub.get("merge_method", "merge"),
+        **_given(pub, "remote", "forge", "url", "api", "repository", "report_url", "title", "labels", "reviewers",
+                 "assignees", "conflict_reviewers", "draft", "automerge_max", "merge_method"),
         weights=tuple((t, weights.get(t, 0)) for t in RISK_TERMS),
-        low=low, medium=risk.get("medium", max(15, low)))
+        low=low, medium=risk.get("medium", max(RISK_MEDIUM, low)))

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("checks", ("checks",)),
     ("repo", ("tasks.repo",)),
     ("core", ("tasks.core",)),
-    ("infra", ("tasks.config", "tasks.workspace", "tasks.errors", "tasks.exitcodes", "tasks.proc", "tasks.redact",
+    ("infra", ("tasks.config", "tasks.configkeys", "tasks.fields", "tasks.workspace", "tasks.errors", "tasks.exitcodes", "tasks.proc", "tasks.redact",
                "tasks.globs", "tasks.strictyaml", "tasks.faults", "tasks.doitstate", "tasks.refnames",
                "tasks.nodeversions", "tasks.hashing", "tasks")),
 ]

@@ -1,4 +1,7 @@
-"""Verification thresholds and drift gates (pure): specs from config data, numbers in, verdicts out.
+"""Verification thresholds and drift gates (pure): numbers in, verdicts out.
+
+``tasks.config`` reads the ``verify:`` and ``drift_gates:`` keys (one parser, one set of messages);
+this module judges what their commands print and what drift measured.
 
 A verification runs a command (the engine does that) and is judged here: its exit code, and
 the *last number it prints* against ``expected_min`` / ``expected_max``. A drift gate compares
@@ -22,14 +25,10 @@ Only stdout is read: stderr carries diagnostics and progress, not the answer.
 """
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
-
-from tasks.errors import ForkwaveError
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), and the two-byte escapes (ESC x)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
@@ -91,70 +90,6 @@ class Verdict:
     exit_code: int
     value: Decimal | None
     reason: str
-
-
-_VERIFY_KEYS = {"name", "run", "expected_exit_code", "expected_min", "expected_max"}
-
-
-def parse_verify(raw: Sequence[Mapping[str, Any]] | None, key: str = "verify") -> tuple[Verify, ...]:
-    """``verify:`` config data to specs; a bad entry is a ForkwaveError naming its key.
-
-    >>> parse_verify([{"name": "modules", "run": "ls | wc -l", "expected_min": 100}])[0].expected_min
-    Decimal('100')
-    >>> parse_verify([{"name": "m", "run": "x", "expected_min": 5, "expected_max": 2}], "sources.1.verify")
-    Traceback (most recent call last):
-    tasks.errors.ForkwaveError: key 'sources.1.verify.0': expected_min 5 is above expected_max 2; swap them
-    """
-    if raw is None:
-        return ()
-    if not isinstance(raw, (list, tuple)):
-        raise ForkwaveError(f"key '{key}': must be a list of {{name, run, expected_...}} entries")
-    specs = tuple(_verify_entry(item, f"{key}.{i}") for i, item in enumerate(raw))
-    _unique_names(specs, key)
-    return specs
-
-
-def _verify_entry(item: Any, key: str) -> Verify:
-    if not isinstance(item, Mapping):
-        raise ForkwaveError(f"key '{key}': must be a mapping with name and run")
-    unknown = sorted(set(item) - _VERIFY_KEYS)
-    if unknown:
-        raise ForkwaveError(f"key '{key}.{unknown[0]}': unknown key; use one of {', '.join(sorted(_VERIFY_KEYS))}")
-    name, run = (_text(item.get(k), f"{key}.{k}") for k in ("name", "run"))
-    code = _exit_code(item.get("expected_exit_code", 0), f"{key}.expected_exit_code")
-    low, high = (_bound(item.get(k), f"{key}.{k}") for k in ("expected_min", "expected_max"))
-    if low is not None and high is not None and low > high:
-        raise ForkwaveError(f"key '{key}': expected_min {low} is above expected_max {high}; swap them")
-    return Verify(name, run, code, low, high)
-
-
-def _text(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ForkwaveError(f"key '{key}': must be a non-empty string")
-    return value
-
-
-def _exit_code(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
-        raise ForkwaveError(f"key '{key}': must be an exit code, a whole number 0-255 (got {value!r})")
-    return value
-
-
-def _bound(value: Any, key: str) -> Decimal | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ForkwaveError(f"key '{key}': must be a finite number (got {value!r})")
-    return Decimal(str(value))
-
-
-def _unique_names(specs: Sequence[Verify], key: str) -> None:
-    seen: set[str] = set()
-    for i, spec in enumerate(specs):
-        if spec.name in seen:
-            raise ForkwaveError(f"key '{key}.{i}.name': {spec.name!r} is used twice; "
-                                "give each verification its own name")
-        seen.add(spec.name)
 
 
 def judge(spec: Verify, exit_code: int, stdout: str) -> Verdict:
@@ -221,31 +156,6 @@ class Trip:
     value: int
     maximum: int
     message: str
-
-
-def parse_drift_gates(raw: Mapping[str, Any] | None, key: str = "drift_gates") -> dict[str, int]:
-    """``drift_gates:`` config data to {limit: maximum}; unknown keys and bad numbers are errors.
-
-    >>> parse_drift_gates({"max_conflicts": 0, "max_behind_commits": 500})
-    {'max_conflicts': 0, 'max_behind_commits': 500}
-    >>> parse_drift_gates({"max_conflict": 3})  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    tasks.errors.ForkwaveError: key 'drift_gates.max_conflict': unknown drift gate; use one of max_behind_commits, ...
-    """
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ForkwaveError(f"key '{key}': must be a mapping of limits, e.g. {{max_conflicts: 0}}")
-    gates: dict[str, int] = {}
-    for limit, value in raw.items():
-        if limit not in GATES:
-            raise ForkwaveError(f"key '{key}.{limit}': unknown drift gate; use one of {', '.join(sorted(GATES))}")
-        if value is None:
-            continue  # an explicit null switches the gate off
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ForkwaveError(f"key '{key}.{limit}': must be a whole number 0 or more, or null (got {value!r})")
-        gates[limit] = value
-    return gates
 
 
 def check_drift(gates: Mapping[str, int], numbers: Mapping[str, int], key: str = "drift_gates") -> tuple[Trip, ...]:

@@ -41,13 +41,41 @@ def init_mirror(ws: Workspace) -> Path:
     return ws.mirror
 
 
+def source_key(cfg: Config, key: str) -> str:
+    """A source's key as the config writes it: ``upstream.url``, or ``sources.1.url (web)`` under ``sources:``."""
+    if "sources" not in cfg.raw:
+        return f"upstream.{key}"
+    names = [s.name for s in cfg.sources]
+    return f"sources.{names.index(cfg.source)}.{key} ({cfg.source})" if cfg.source in names else f"sources.{key}"
+
+
+def task_name(cfg: Config) -> str:
+    """This source's fetch task: ``fetch``, or ``fetch:<name>`` with several sources."""
+    return f"fetch:{cfg.source}" if cfg.several else "fetch"
+
+
+def clean_command(cfg: Config) -> str:
+    """The `doit clean` that removes this source's mirror and its record."""
+    return f"doit clean {task_name(cfg)}"
+
+
+# Words of git's that mean an object is missing or unreadable: a damaged repository (the remote,
+# or the mirror that announced objects it does not have), never the network. Over a local path
+# git prints the remote's words without ``remote:``, so the side cannot be told from them.
+_DAMAGE = "|".join((
+    r"unable to read (?:(?:tree|commit|blob|tag) )?[0-9a-f]{7,}", r"could not read [0-9a-f]{7,}",
+    r"bad (?:(?:tree|commit|blob|tag) )?object", r"missing (?:blob|tree|commit|tag)(?: object)? '?[0-9a-f]{7,}",
+    r"is corrupt", r"inflate:", r"unable to unpack", r"failed to traverse parents", r"cannot obtain needed",
+    r"unable to find [0-9a-f]{7,} under", r"possible repository corruption", r"did not send all necessary objects",
+    r"unresolved deltas"))
+
 # What git's stderr says went wrong, most specific first: (kind, retry?, pattern). Only network
 # trouble can go away by itself; retrying a missing repository, a refused credential or a
-# broken pack only makes the person wait for the same error.
+# damaged repository only makes the person wait for the same error.
 FAILURES: tuple[tuple[str, bool, str], ...] = (
     ("disk full", False, r"no space left on device|disk quota exceeded"),
-    ("broken pack", False, r"is corrupt|bad object|inflate:|unable to unpack|did not send all necessary objects"
-                           r"|pack signature mismatch|cannot obtain needed object"),
+    ("corruption", False, _DAMAGE),
+    ("broken pack", False, r"pack signature mismatch"),
     ("authentication failed", False, r"authentication failed|invalid (username|credentials)|could not read "
                                      r"(username|password)|terminal prompts disabled|returned error: 40[13]"
                                      r"|HTTP 40[13]|access denied|permission denied"),
@@ -61,14 +89,19 @@ FAILURES: tuple[tuple[str, bool, str], ...] = (
                       r"|operation too slow"),
     ("broken pack", False, r"invalid index-pack output|index-pack failed|unpack-objects failed"),
 )
+# The next step for each kind; {key} is the source's url key, {url} the URL shown, {mirror} the
+# mirror's path in the workspace and {clean} the command that removes it.
 NEXT_STEP = {
     "disk full": "free some space on the disk that holds the workspace's .forkwave/ (the mirror) and run again",
-    "broken pack": "`doit clean fetch` rebuilds the mirror; if that fails too, the upstream repository is "
-                   "damaged (git fsck)",
-    "authentication failed": "check the credentials in upstream.url (a token that can read the repository)",
-    "not found": "check upstream.url (and that its credentials can see the repository)",
+    "corruption": "run `git fsck` in the repository {key} names (or ask its host to) and repair it; if it is "
+                  "sound, the mirror is damaged: `{clean}` removes {mirror} and the next run fetches it whole",
+    "broken pack": "`{clean}` removes the mirror {mirror} and the next run fetches it whole; if that fails too, "
+                   "run `git fsck` in the repository {key} names",
+    "authentication failed": "check the credentials in {key} (a token that can read the repository)",
+    "not found": "check {key} (and that its credentials can see the repository)",
     "certificate": "check the server's certificate, or trust its CA (containers.ca_bundle, GIT_SSL_CAINFO)",
     "network": "check the network, or run with offline=1 to use the cached mirror",
+    "unknown": "check {key}, its credentials and the network, or run with offline=1 to use the cached mirror",
 }
 BOILERPLATE = ("could not read from remote repository", "please make sure you have the correct access rights",
                "and the repository exists")
@@ -82,6 +115,8 @@ def diagnose(stderr: str) -> tuple[str, bool, str]:
     ('network', True, "unable to access 'https://h/x.git/': Could not resolve host: h")
     >>> diagnose("remote: Invalid username or password.\nfatal: Authentication failed for 'https://h/x/'")[:2]
     ('authentication failed', False)
+    >>> diagnose("remote: fatal: unable to read 0cfbf08886fc\nfatal: early EOF")[:2]
+    ('corruption', False)
     """
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     lines = [line for line in lines if not line.lower().startswith(BOILERPLATE)]
@@ -97,9 +132,25 @@ def _cause(lines: list[str]) -> str:
     return " / ".join(shown[:3])
 
 
-def _fetch_with_retries(mirror: Path, url: str) -> None:
+def is_shallow(mirror: Path) -> bool:
+    """git's own test: a repository is shallow while ``shallow`` lists its cut-off commits."""
+    shallow = mirror / "shallow"
+    return shallow.is_file() and shallow.stat().st_size > 0
+
+
+def _fetch_args(mirror: Path) -> list[str]:
+    """``--update-shallow`` accepts the refs of a remote that is itself shallow (git would drop
+    them without a word, and ``ref`` would seem not to exist); ``--unshallow`` completes a
+    shallow mirror (a cache made with ``--depth``): base detection, merges and commit ranges
+    need the whole history."""
+    args = ["fetch", "--quiet", "--prune", "--no-write-fetch-head", "--update-shallow"]
+    return args + ["--unshallow"] if is_shallow(mirror) else args
+
+
+def _fetch_with_retries(cfg: Config, ws: Workspace) -> None:
     import tenacity  # loaded when a fetch runs, not for the up-to-date test
 
+    mirror, url = init_mirror(ws), cfg.upstream.url
     secrets = url_secrets(url)
     shown = redact_url(url)
     bare, env = git.remote(url)  # the credentials travel in git's environment, never in its argv
@@ -118,14 +169,28 @@ def _fetch_with_retries(mirror: Path, url: str) -> None:
         retry=tenacity.retry_if_exception(transient),
         before_sleep=before_sleep, reraise=True)
     try:
-        retrying(git.git, mirror, "fetch", "--quiet", "--prune", "--no-write-fetch-head", bare,
-                 *REFSPECS, secrets=secrets, env=env)
+        retrying(lambda: git.git(mirror, *_fetch_args(mirror), bare, *REFSPECS, secrets=secrets, env=env))
     except CalledProcessError as exc:
         kind, retry, cause = diagnose(_stderr(exc))
         tries = f" after {ATTEMPTS} attempts" if retry else "" if kind == "unknown" else f" ({kind}; not retried)"
-        step = NEXT_STEP.get(kind, "check the URL, credentials and network, or run with offline=1 to use the "
-                                   "cached mirror")
-        raise ForkwaveFailure(f"upstream.url: could not fetch {shown}{tries}: {cause}; {step}") from None
+        step = NEXT_STEP[kind].format(key=source_key(cfg, "url"), url=shown, mirror=ws.rel(ws.mirror),
+                                      clean=clean_command(cfg))
+        raise ForkwaveFailure(f"{source_key(cfg, 'url')}: could not fetch {shown}{tries}: {cause}; {step}") from None
+
+
+def _require_history(cfg: Config, ws: Workspace, *, offline: bool) -> None:
+    """Stop when the mirror is still shallow: the remote itself only has part of the history, and
+    base detection, merges and commit ranges would silently work on that part."""
+    if not is_shallow(ws.mirror):
+        return
+    if offline:
+        raise ForkwaveError(f"offline=1 but the cached mirror {ws.rel(ws.mirror)} holds only part of the history "
+                            f"(shallow); run once without offline=1 to complete it")
+    url = cfg.upstream.url
+    where = f"`git -C {url.removeprefix('file://')} fetch --unshallow`" if _is_local(url) else "a full clone"
+    raise ForkwaveError(f"{cfg.file}: {source_key(cfg, 'url')}: {redact_url(url)} has only part of its history (a "
+                        f"shallow clone), and forkwave needs all of it to find the base and the changes since; "
+                        f"complete it with {where}, or point {source_key(cfg, 'url')} at the full repository")
 
 
 def _stderr(exc: CalledProcessError) -> str:
@@ -176,12 +241,13 @@ def fetch(cfg: Config, ws: Workspace, *, offline: bool = False) -> dict[str, str
             raise ForkwaveError(f"offline=1 but there is no cached mirror at {ws.mirror}; run once without offline=1")
     else:
         if _is_local(url) and not Path(url.removeprefix("file://")).exists():
-            raise ForkwaveError(f"{cfg.file}: upstream.url: {url} does not exist; "
+            raise ForkwaveError(f"{cfg.file}: {source_key(cfg, 'url')}: {url} does not exist; "
                                 "give a git URL or a local repository path")
-        _fetch_with_retries(init_mirror(ws), url)
+        _fetch_with_retries(cfg, ws)
+    _require_history(cfg, ws, offline=offline)
     sha = resolve(ws.mirror, ref)
     if sha is None:
-        raise ForkwaveError(f"{cfg.file}: upstream.ref: {ref!r} is not a branch, tag or commit of "
+        raise ForkwaveError(f"{cfg.file}: {source_key(cfg, 'ref')}: {ref!r} is not a branch, tag or commit of "
                             f"{redact_url(url)}; check the name (is the upstream empty?)")
     record = {"url": _shown(cfg), "ref": ref, "sha": sha}
     path = ws.source_report("upstream.json")
@@ -201,7 +267,7 @@ def is_current(cfg: Config, ws: Workspace, *, offline: bool) -> bool:
     if not path.exists():
         return False
     recorded = read_json(path)
-    if recorded.get("url") != _shown(cfg) or recorded.get("ref") != cfg.upstream.ref:
+    if recorded.get("url") != _shown(cfg) or recorded.get("ref") != cfg.upstream.ref or is_shallow(ws.mirror):
         return False
     if offline:
         return True
@@ -210,10 +276,12 @@ def is_current(cfg: Config, ws: Workspace, *, offline: bool) -> bool:
 
 def ensure_commit(cfg: Config, ws: Workspace, sha: str) -> Path:
     """Make sure the mirror holds ``sha`` (a fresh CI checkout restores reports/ but not the mirror)."""
-    if (ws.mirror / "HEAD").exists() and git.rev_parse(ws.mirror, f"{sha}^{{commit}}"):
+    if (ws.mirror / "HEAD").exists() and not is_shallow(ws.mirror) and git.rev_parse(ws.mirror, f"{sha}^{{commit}}"):
         return ws.mirror
-    _fetch_with_retries(init_mirror(ws), cfg.upstream.url)
+    _fetch_with_retries(cfg, ws)
+    _require_history(cfg, ws, offline=False)
     if not git.rev_parse(ws.mirror, f"{sha}^{{commit}}"):
-        raise ForkwaveFailure(f"upstream commit {sha[:12]} recorded in reports/upstream.json is no longer in "
-                            f"{redact_url(cfg.upstream.url)}; run `doit forget fetch` and `doit` again")
+        raise ForkwaveFailure(f"upstream commit {sha[:12]} recorded in {ws.rel(ws.source_report('upstream.json'))} is "
+                              f"no longer in {redact_url(cfg.upstream.url)}; run `doit forget {task_name(cfg)}` and "
+                              "`doit` again")
     return ws.mirror

@@ -46,6 +46,21 @@ GHP = "ghp_" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2"
     ("pem.ts", "if (pem.startsWith('-----BEGIN RSA PRIVATE KEY-----')) {", None),     # a header, no key
     ("short.py", "AKIA1234", None),
     ("check.py", "def check_password(value):", None),
+    # markup: flags and bindings are no values; credentials held by elements and named entries are
+    ("views/res_users.xml", '<field name="api_key" password="True"/>', None),          # Odoo's masking flag
+    ("views/res_users.xml", "<field name=\"secret\" password='false' readonly=\"1\"/>", None),
+    ("config/features.yml", "password: true", None),                                   # a boolean, anywhere
+    ("templates/login.html", '<input type="password" autocomplete="new-password">', None),
+    ("views/templates.xml", '<input t-att-password="widget.password_mode"/>', None),   # QWeb: code
+    ("src/ApiKey.vue", '<input :password="!revealed" secret="masked">', None),
+    ("demo/res_users_demo.xml", '<field name="password">demo</field>', None),          # Odoo demo data
+    ("data/res_users.xml", '<field name="password">demo</field>', "Secret Keyword"),   # installed everywhere
+    ("data/mail_server.xml", f'<field name="smtp_pass">{PASSWORD}</field>', "Secret Keyword"),
+    (".mvn/settings.xml", f"  <password>{PASSWORD}</password>", "Secret Keyword"),
+    (".mvn/settings.xml", "  <password>${env.CENTRAL_PASSWORD}</password>", None),
+    ("Web.config", f'<add key="SmtpPassword" value="{PASSWORD}" />', "Secret Keyword"),
+    ("context.xml", f'<Resource password-visible="true" password="{PASSWORD}"/>', "Secret Keyword"),
+    ("views/x.xml", f'<field name="token" password="True" placeholder="{GHP}"/>', "GitHub Token"),
 ])
 def test_find_secrets(name: str, line: str, kind: str | None) -> None:
     line = line.replace("\\n", "\n")
@@ -267,3 +282,44 @@ def test_secrets_in_upstream_content_are_deferred_and_never_reported(tmp_path: P
     assert "conf/aws.py:1: AWS Access Key" in reports
     assert AWS_KEY not in reports and PASSWORD not in reports
     assert AWS_KEY not in result.stdout + result.stderr and PASSWORD not in result.stdout + result.stderr
+
+
+ODOO_VIEW = """<?xml version="1.0" encoding="utf-8"?>
+<odoo>
+    <record id="view_users_form_api" model="ir.ui.view">
+        <field name="model">res.users</field>
+        <field name="inherit_id" ref="base.view_users_form"/>
+        <field name="arch" type="xml">
+            <xpath expr="//page[@name='preferences']" position="after">
+                <page string="API" name="api">
+                    <field name="api_key" password="True" groups="base.group_system"/>
+                    <field name="smtp_pass" password="1" autocomplete="new-password"/>
+                </page>
+            </xpath>
+        </field>
+    </record>
+</odoo>
+"""
+
+
+def test_an_odoo_module_lands_whole_with_its_masked_fields_and_without_its_real_password(tmp_path: Path) -> None:
+    """``password="True"`` masks a field in an Odoo view: the view lands with its module; a real
+    SMTP password in the module's data file is still a finding, and only that file is deferred."""
+    base = {"keep.txt": "keep\n"}
+    module = {"addons/acme_api/__manifest__.py": "{'name': 'API', 'data': ['views/res_users.xml', "
+                                                 "'data/mail_server.xml']}\n",
+              "addons/acme_api/views/res_users.xml": ODOO_VIEW,
+              "addons/acme_api/data/mail_server.xml": f'<odoo><record id="s" model="ir.mail_server">\n'
+                                                      f'<field name="smtp_pass">{PASSWORD}</field>\n'
+                                                      f'</record></odoo>\n'}
+    r = build(tmp_path, base, {**base, **module})
+
+    result = run_doit(r.workspace)
+
+    out = outcome(r, slice_names(r)[0])
+    assert sorted(out["adopted"]) == ["addons/acme_api/__manifest__.py", "addons/acme_api/views/res_users.xml"]
+    reasons = {f: d["reason"] for d in out["deferred"] for f in d["files"]}
+    assert reasons == {"addons/acme_api/data/mail_server.xml":
+                       "secrets: 1 possible credential(s): addons/acme_api/data/mail_server.xml:2: Secret Keyword"}
+    assert "addons/acme_api/views/res_users.xml" in tree(r.fork, "sync/upstream")
+    assert PASSWORD not in result.stdout + result.stderr + all_text(r.reports)

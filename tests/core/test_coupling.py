@@ -307,11 +307,11 @@ def test_slice_groups_is_a_partition_in_slice_order_and_reads_old_plans() -> Non
 # --- config ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value,message", [
-    ("'**/x/**'", "key 'couple': expected a list, got str '**/x/**'"),
-    ("['a/**', 'b/**']", "key 'couple.0': expected a list, got str 'a/**'"),      # one group is a list of globs
-    ("[[]]", "key 'couple.0': expected a non-empty list"),
-    ("[['a/**', '!b/**']]", "key 'couple.0.1': negated pattern '!b/**' is not supported here"),
-    ("[['a/**', '']]", "key 'couple.0.1': expected a non-empty string"),
+    ("'**/x/**'", "3:9: key 'couple': expected a list, got str '**/x/**'"),
+    ("['a/**', 'b/**']", "3:10: key 'couple.0': expected a list, got str 'a/**'"),      # one group is a list of globs
+    ("[[]]", "3:10: key 'couple.0': expected a non-empty list"),
+    ("[['a/**', '!b/**']]", "3:19: key 'couple.0.1': negated pattern '!b/**' is not supported here"),
+    ("[['a/**', '']]", "3:19: key 'couple.0.1': expected a non-empty string"),
 ])
 def test_couple_config_errors_name_the_key(tmp_path: Path, value: str, message: str) -> None:
     from tasks.config import load_config
@@ -319,7 +319,7 @@ def test_couple_config_errors_name_the_key(tmp_path: Path, value: str, message: 
     path = write_config(tmp_path, f"upstream: {{url: u}}\nfork: {{path: f}}\ncouple: {value}\n")
     with pytest.raises(ForkwaveError) as exc:
         load_config(path)
-    assert str(exc.value) == f"{path}: {message}"
+    assert str(exc.value) == f"{path}:{message}"
 
 
 def test_couple_config_is_read_as_tuples(tmp_path: Path) -> None:

@@ -150,7 +150,8 @@ def test_publish_keys_are_read(tmp_path: Path) -> None:
     ({"risk": {"weights": {"files": "many"}}}, "key 'publish.risk.weights.files': expected a finite number"),
     ({"risk": {"low": 10, "medium": 2}}, "key 'publish.risk.medium': 2 is below publish.risk.low (10)"),
     ({"merge_method": "ff"}, "key 'publish.merge_method': expected one of merge, squash, rebase, got 'ff'"),
-    ({"reviewer": ["a"]}, "unknown key 'publish.reviewer'; expected one of: api, assignees, automerge_max"),
+    ({"reviewer": ["a"]}, "unknown key 'publish.reviewer' (did you mean 'reviewers'?); expected one of: api, "
+                          "assignees, automerge_max"),
 ])
 def test_publish_config_errors_name_the_key(tmp_path: Path, publish: Any, message: str) -> None:
     if publish.get("automerge_max") == ".nan":

@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tasks.core import thresholds
-from tasks.core.thresholds import Verify, check_drift, judge, last_number, parse_drift_gates, parse_verify
-from tasks.errors import ForkwaveError
+from tasks.core.thresholds import Verify, check_drift, judge, last_number
 
 
 def test_doctests() -> None:
@@ -88,40 +87,6 @@ def test_judge_reports_the_value_it_compared() -> None:
     assert judge(spec(expected_min=Decimal(1)), 0, "\x1b[33m12\x1b[0m").value == Decimal(12)
 
 
-def test_parse_verify_reads_the_seed_shapes() -> None:
-    specs = parse_verify([
-        {"name": "modules", "run": "find . -name __manifest__.py | wc -l", "expected_min": 100},
-        {"name": "json", "run": "jq -e '.apps | length > 0' apps.json", "expected_exit_code": 0},
-        {"name": "ratio", "run": "echo 0.3", "expected_min": 0.1, "expected_max": 0.9},
-    ])
-    assert [s.name for s in specs] == ["modules", "json", "ratio"]
-    assert specs[0].expected_min == Decimal(100) and specs[0].expected_exit_code == 0
-    assert specs[2].expected_min == Decimal("0.1")           # the number as written, not 0.1000000000000000055
-    assert parse_verify(None) == ()
-
-
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"name": "x"}, "key 'sources.2.verify': must be a list"),
-    (["x"], "key 'sources.2.verify.0': must be a mapping with name and run"),
-    ([{"run": "x"}], "key 'sources.2.verify.0.name': must be a non-empty string"),
-    ([{"name": "a", "run": " "}], "key 'sources.2.verify.0.run': must be a non-empty string"),
-    ([{"name": "a", "run": "x", "expected_exit_code": 256}], "key 'sources.2.verify.0.expected_exit_code': must be"),
-    ([{"name": "a", "run": "x", "expected_exit_code": True}], "key 'sources.2.verify.0.expected_exit_code': must be"),
-    ([{"name": "a", "run": "x", "expected_exit_code": "0"}], "key 'sources.2.verify.0.expected_exit_code': must be"),
-    ([{"name": "a", "run": "x", "expected_min": "100"}], "key 'sources.2.verify.0.expected_min': must be a finite"),
-    ([{"name": "a", "run": "x", "expected_max": float("nan")}],
-     "key 'sources.2.verify.0.expected_max': must be a finite"),
-    ([{"name": "a", "run": "x", "expected_min": 3, "expected_max": 1}],
-     "key 'sources.2.verify.0': expected_min 3 is above expected_max 1; swap them"),
-    ([{"name": "a", "run": "x", "command": "y"}], "key 'sources.2.verify.0.command': unknown key"),
-    ([{"name": "a", "run": "x"}, {"name": "a", "run": "y"}], "key 'sources.2.verify.1.name': 'a' is used twice"),
-])
-def test_parse_verify_errors_name_the_key(raw: object, message: str) -> None:
-    with pytest.raises(ForkwaveError) as err:
-        parse_verify(raw, "sources.2.verify")  # type: ignore[arg-type]
-    assert str(err.value).startswith(message) and "\n" not in str(err.value)
-
-
 NUMBERS = {"both_changed": 12, "conflicts": 3, "upstream_paths": 400, "behind_commits": 80}
 
 
@@ -149,20 +114,3 @@ def test_a_trip_says_which_limit_the_numbers_and_what_to_change() -> None:
 def test_a_missing_number_is_a_bug_never_a_pass() -> None:
     with pytest.raises(ValueError, match="no 'conflicts'"):
         check_drift({"max_conflicts": 1}, {"both_changed": 0})
-
-
-@pytest.mark.parametrize(("raw", "message"), [
-    ([1], "key 'drift_gates': must be a mapping"),
-    ({"max_conflict": 1}, "key 'drift_gates.max_conflict': unknown drift gate; use one of max_behind_commits"),
-    ({"max_conflicts": -1}, "key 'drift_gates.max_conflicts': must be a whole number 0 or more"),
-    ({"max_conflicts": 1.5}, "key 'drift_gates.max_conflicts': must be a whole number"),
-    ({"max_conflicts": True}, "key 'drift_gates.max_conflicts': must be a whole number"),
-])
-def test_parse_drift_gates_errors(raw: object, message: str) -> None:
-    with pytest.raises(ForkwaveError, match="^" + message.replace("(", r"\(")):
-        parse_drift_gates(raw)  # type: ignore[arg-type]
-
-
-def test_parse_drift_gates_null_switches_a_gate_off() -> None:
-    assert parse_drift_gates({"max_conflicts": None, "max_behind_commits": 0}) == {"max_behind_commits": 0}
-    assert parse_drift_gates(None) == {}

@@ -157,3 +157,98 @@ def test_doit_with_a_failing_url_retries_and_leaks_no_credentials(scenario: Scen
     everything = result.stdout + result.stderr + tree_text(scenario.workspace / "reports") \
         + tree_text(scenario.workspace / ".forkwave")
     assert TOKEN not in everything and "user:" not in everything
+
+
+# --- shallow history ------------------------------------------------------------------------------
+
+def with_release_branch(sc: Scenario) -> str:
+    """Upstream gets a ``16.0`` branch two commits past v1 (as Odoo's release branches): its tip."""
+    git.git(sc.upstream, "branch", "16.0", sc.v1)
+    commit_tree(sc.upstream, upstream_v2() | {"release.txt": "16.0\n"}, branch="16.0", message="16.0 a", tick=20)
+    return commit_tree(sc.upstream, upstream_v2() | {"release.txt": "16.0.1\n"}, branch="16.0", message="16.0 b",
+                       tick=30)
+
+
+def shallow_clone(sc: Scenario, dest: Path, *options: str) -> Path:
+    """``git clone --depth 1 --bare``: git honours ``--depth`` only over a transport, hence ``file://``."""
+    git.git(None, "clone", "--quiet", "--bare", "--depth", "1", *options, f"file://{sc.upstream}", str(dest))
+    assert fetch.is_shallow(dest)
+    return dest
+
+
+def history(repo: Path, rev: str) -> list[str]:
+    return git.git(repo, "rev-list", rev).decode().split()
+
+
+def test_a_shallow_mirror_is_completed_and_a_branch_it_lacks_resolves(scenario: Scenario) -> None:
+    """A mirror cloned with ``--depth 1`` (main only, one commit): fetching ``16.0`` brings the branch
+    and the whole history under it, as base detection and commit ranges need."""
+    tip = with_release_branch(scenario)
+    ws = Workspace(scenario.workspace)
+    shallow_clone(scenario, ws.mirror)
+    assert git.rev_parse(ws.mirror, "refs/heads/16.0") is None                 # what the mirror lacked
+    cfg = config(scenario, upstream={"url": "../upstream.git", "ref": "16.0"})
+    assert not fetch.is_current(cfg, ws, offline=True)
+
+    assert fetch.fetch(cfg, ws)["sha"] == tip
+    assert not fetch.is_shallow(ws.mirror)
+    assert history(ws.mirror, "16.0") == history(scenario.upstream, "16.0")   # v1 and its ancestors included
+    assert fetch.is_current(cfg, ws, offline=False)
+
+
+def test_ensure_commit_completes_a_shallow_mirror_restored_from_a_cache(scenario: Scenario) -> None:
+    cfg, ws = config(scenario), Workspace(scenario.workspace)
+    fetch.fetch(cfg, ws)
+    shutil.rmtree(ws.mirror)
+    shallow_clone(scenario, ws.mirror)                                          # the tip only: v1 is missing
+    assert not git.rev_parse(ws.mirror, f"{scenario.v1}^{{commit}}")
+    assert fetch.ensure_commit(cfg, ws, scenario.v1) == ws.mirror
+    assert not fetch.is_shallow(ws.mirror)
+    assert git.rev_parse(ws.mirror, f"{scenario.v1}^{{commit}}") == scenario.v1
+
+
+@pytest.mark.parametrize("several", [False, True], ids=["upstream", "sources"])
+def test_a_shallow_upstream_is_one_line_naming_the_source_and_the_next_step(scenario: Scenario,
+                                                                           several: bool) -> None:
+    """A source that is itself a ``--depth 1`` clone has no history to give: its refs are accepted
+    (git would drop them silently and ``16.0`` would seem not to exist), and fetch stops with one
+    line; once the source is complete, the same fetch works."""
+    tip = with_release_branch(scenario)
+    shallow = shallow_clone(scenario, scenario.root / "shallow.git", "--no-single-branch")
+    if several:
+        key = "sources.1.url (odoo)"
+        data = {"sources": [{"name": "web", "url": "../upstream.git", "ref": "main", "paths": ["web/**"],
+                             "map": [{"from": "", "to": "web/"}]},
+                            {"name": "odoo", "url": "../shallow.git", "ref": "16.0", "paths": ["odoo/**"],
+                             "map": [{"from": "", "to": "odoo/"}]}],
+                "fork": {"path": "../fork", "branch": "main"}}
+        cfg = load_config(write_config(scenario.workspace, data)).for_source("odoo")
+        ws = Workspace(scenario.workspace, "odoo")
+    else:
+        key = "upstream.url"
+        cfg = config(scenario, upstream={"url": "../shallow.git", "ref": "16.0"})
+        ws = Workspace(scenario.workspace)
+
+    with pytest.raises(ForkwaveError) as err:
+        fetch.fetch(cfg, ws)
+    assert str(err.value) == (
+        f"{cfg.file}: {key}: {shallow} has only part of its history (a shallow clone), and forkwave needs all of "
+        f"it to find the base and the changes since; complete it with `git -C {shallow} fetch --unshallow`, or "
+        f"point {key} at the full repository")
+    assert err.value.exit_code == 1
+    assert git.rev_parse(ws.mirror, "refs/heads/16.0") == tip                  # the ref was not dropped
+
+    git.git(shallow, "fetch", "--quiet", "--unshallow")                         # the step the message gives
+    assert fetch.fetch(cfg, ws)["sha"] == tip
+    assert history(ws.mirror, "16.0") == history(scenario.upstream, "16.0")
+
+
+def test_offline_with_a_shallow_mirror_says_to_fetch_once(scenario: Scenario) -> None:
+    cfg, ws = config(scenario), Workspace(scenario.workspace)
+    shallow_clone(scenario, ws.mirror)
+    with pytest.raises(ForkwaveError) as err:
+        fetch.fetch(cfg, ws, offline=True)
+    assert str(err.value) == ("offline=1 but the cached mirror .forkwave/upstream.git holds only part of the history "
+                              "(shallow); run once without offline=1 to complete it")
+    assert fetch.fetch(cfg, ws)["sha"] == scenario.main
+    assert fetch.fetch(cfg, ws, offline=True)["sha"] == scenario.main

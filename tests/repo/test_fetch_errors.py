@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from conftest import Scenario, make_repo, scenario_config, write_config
+from conftest import Scenario, commit_tree, make_repo, scenario_config, upstream_v2, write_config
 from tasks.repo import fetch, git
 from tasks.config import Config, load_config
 from tasks.errors import ForkwaveError, ForkwaveFailure
@@ -56,11 +56,38 @@ TOKEN = "ghp_s3cr3tT0ken"
     ("fatal: '/srv/x' does not appear to be a git repository\nfatal: Could not read from remote repository.\n\n"
      "Please make sure you have the correct access rights\nand the repository exists.", "not found", False,
      "'/srv/x' does not appear to be a git repository"),
-    # a broken pack: the lines before git's last words are the cause
+    # a damaged repository: the lines before git's last words are the cause, and it is no network trouble
     ("error: inflate: data stream error (incorrect header check)\nerror: unable to unpack 2e95 header\n"
      "fatal: loose object 2e95 (stored in ./objects/2e/95) is corrupt\nfatal: the remote end hung up unexpectedly",
-     "broken pack", False, "inflate: data stream error (incorrect header check) / unable to unpack 2e95 header / "
+     "corruption", False, "inflate: data stream error (incorrect header check) / unable to unpack 2e95 header / "
      "loose object 2e95 (stored in ./objects/2e/95) is corrupt"),
+    # a blob missing on the remote, over a local path (git 2.39's words)
+    ("error: git upload-pack: git-pack-objects died with error.\nfatal: git upload-pack: aborting due to possible "
+     "repository corruption on the remote side.\nremote: fatal: unable to read 0cfbf08886fca9a91cb753ec8734c84fcbe52c9f"
+     "\nremote: aborting due to possible repository corruption on the remote side.\nfatal: protocol error: bad pack "
+     "header", "corruption", False, "remote: fatal: unable to read 0cfbf08886fca9a91cb753ec8734c84fcbe52c9f / remote: "
+     "aborting due to possible repository corruption on the remote side. / git upload-pack: aborting due to "
+     "possible repository corruption on the remote side."),
+    # the same over https, where the server hangs up: still not retried
+    ("remote: fatal: bad tree object 5659689b2214e9ed03d6ad3a44a6bdeb8492369d\nremote: aborting due to possible "
+     "repository corruption on the remote side.\nfatal: early EOF\nfatal: the remote end hung up unexpectedly",
+     "corruption", False, "remote: fatal: bad tree object 5659689b2214e9ed03d6ad3a44a6bdeb8492369d / remote: aborting "
+     "due to possible repository corruption on the remote side."),
+    # a commit missing on a dumb-http remote
+    ("error: Unable to find 6aaaa3e20f28a545b64cc18b86f81cb4539ed503 under http://h/up.git\nCannot obtain needed "
+     "commit 6aaaa3e20f28a545b64cc18b86f81cb4539ed503\n"
+     "while processing commit f83d4006865abf6da79b21f60d495f09f1408d6c.\nerror: fetch failed.", "corruption", False, "Unable to find 6aaaa3e20f28a545b64cc18b86f81cb4539ed503 under "
+     "http://h/up.git / Cannot obtain needed commit 6aaaa3e20f28a545b64cc18b86f81cb4539ed503"),
+    # the mirror announced objects it does not have
+    ("fatal: remote did not send all necessary objects", "corruption", False,
+     "remote did not send all necessary objects"),
+    ("fatal: bad object 6aaaa3e20f28a545b64cc18b86f81cb4539ed503\nerror: https://h/up.git did not send all "
+     "necessary objects", "corruption", False, "bad object 6aaaa3e20f28a545b64cc18b86f81cb4539ed503 / "
+     "https://h/up.git did not send all necessary objects"),
+    ("error: missing blob 0cfbf08886fca9a91cb753ec8734c84fcbe52c9f\nfatal: early EOF", "corruption", False,
+     "missing blob 0cfbf08886fca9a91cb753ec8734c84fcbe52c9f"),
+    ("fatal: unresolved deltas left after unpacking\nfatal: unpack-objects failed", "corruption", False,
+     "unresolved deltas left after unpacking"),
     ("remote: fatal: pack exceeds maximum allowed size\nfatal: invalid index-pack output", "broken pack", False,
      "remote: fatal: pack exceeds maximum allowed size / invalid index-pack output"),
     ("fatal: unable to access 'https://h/': SSL certificate problem: unable to get local issuer certificate",
@@ -251,7 +278,20 @@ def corrupt_one_object(repo: Path) -> None:
     obj.write_bytes(b"not zlib at all")
 
 
-def test_a_corrupt_upstream_shows_gits_cause_and_is_not_retried(scenario: Scenario,
+def fetch_calls(log: Path) -> int:
+    """The ``git fetch`` runs the argv log saw: each attempt is one."""
+    return sum(1 for call in log.read_text().splitlines() if " fetch " in f" {call} ")
+
+
+def remove_object(repo: Path, rev: str) -> str:
+    """Delete the loose object ``rev`` names from a bare repository: what a failed disk or a bad copy leaves."""
+    sha = git.rev_parse(repo, rev)
+    assert sha
+    (repo / "objects" / sha[:2] / sha[2:]).unlink()
+    return sha
+
+
+def test_a_corrupt_upstream_shows_gits_cause_and_is_not_retried(scenario: Scenario, git_argv_log: Path,
                                                                 capfd: pytest.CaptureFixture[str]) -> None:
     broken = scenario.root / "broken.git"
     make_repo(broken, {"a.txt": "a\n", "b.txt": "b\n"}, bare=True)
@@ -260,11 +300,56 @@ def test_a_corrupt_upstream_shows_gits_cause_and_is_not_retried(scenario: Scenar
     with pytest.raises(ForkwaveError) as err:
         fetch.fetch(cfg, Workspace(scenario.workspace))
     message = str(err.value)
-    assert "(broken pack; not retried): " in message
+    assert message.startswith(f"upstream.url: could not fetch {broken} (corruption; not retried): ")
     assert "is corrupt" in message and "hung up" not in message       # git's cause, not its last words
-    assert message.endswith("`doit clean fetch` rebuilds the mirror; if that fails too, the upstream repository "
-                            "is damaged (git fsck)")
+    assert message.endswith("; run `git fsck` in the repository upstream.url names (or ask its host to) and repair "
+                            "it; if it is sound, the mirror is damaged: `doit clean fetch` removes "
+                            ".forkwave/upstream.git and the next run fetches it whole")
+    assert fetch_calls(git_argv_log) == 1
     assert "retrying" not in capfd.readouterr().err
+
+
+def test_a_missing_object_is_corruption_named_by_its_source_and_not_retried(
+        tmp_path: Path, git_argv_log: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Two sources, one whose repository lost a blob: one attempt, the source as the config names
+    it, ``git fsck`` and the mirror to re-clone (its own path and clean command)."""
+    make_repo(tmp_path / "web.git", {"web.js": "web\n"}, bare=True)
+    broken = make_repo(tmp_path / "sale.git", {"sale.py": "SALE = 1\n", "README.md": "# sale\n"}, bare=True)
+    blob = remove_object(broken, "main:sale.py")
+    (tmp_path / "ws").mkdir()
+    path = write_config(tmp_path / "ws", {
+        "sources": [{"name": "web", "url": "../web.git", "paths": ["addons/web/**"],
+                     "map": [{"from": "", "to": "addons/web/"}]},
+                    {"name": "sale", "url": "../sale.git", "paths": ["addons/sale/**"],
+                     "map": [{"from": "", "to": "addons/sale/"}]}],
+        "fork": {"path": "../fork"}})
+    cfg = load_config(path)
+    fetch.fetch(cfg.for_source("web"), Workspace(tmp_path / "ws", "web"))   # the sound source fetches
+    calls = fetch_calls(git_argv_log)
+    start = time.monotonic()
+    with pytest.raises(ForkwaveFailure) as err:
+        fetch.fetch(cfg.for_source("sale"), Workspace(tmp_path / "ws", "sale"))
+    message = str(err.value)
+    assert message.startswith(f"sources.1.url (sale): could not fetch {broken} (corruption; not retried): "
+                              f"remote: fatal: unable to read {blob}")
+    assert message.endswith("; run `git fsck` in the repository sources.1.url (sale) names (or ask its host to) and "
+                            "repair it; if it is sound, the mirror is damaged: `doit clean fetch:sale` removes "
+                            ".forkwave/sources/sale.git and the next run fetches it whole")
+    assert "\n" not in message and "network" not in message
+    assert err.value.exit_code == 3
+    assert fetch_calls(git_argv_log) - calls == 1                            # one attempt, no retry
+    assert time.monotonic() - start < 5                                      # no backoff waited either
+    assert "retrying" not in capfd.readouterr().err
+
+
+def test_a_corrupt_http_upstream_is_not_retried(server: Server, tmp_path: Path) -> None:
+    """Over (dumb) http the remote cannot hand over an object it lost: one attempt, no "check the network"."""
+    remove_object(server.root / "up.git", "main:src/a.js")
+    cfg, ws = http_config(tmp_path, with_userinfo(server.url, "bot", TOKEN))
+    with pytest.raises(ForkwaveFailure, match=r"\(corruption; not retried\): .*Cannot obtain needed blob .*; run "
+                                              r"`git fsck` in the repository upstream.url names"):
+        fetch.fetch(cfg, ws)
+    assert server.attempts() == 1
 
 
 def test_a_path_that_is_no_repository_is_not_retried(scenario: Scenario, capfd: pytest.CaptureFixture[str]) -> None:
@@ -276,3 +361,21 @@ def test_a_path_that_is_no_repository_is_not_retried(scenario: Scenario, capfd: 
         fetch.fetch(cfg, Workspace(scenario.workspace))
     assert "retrying" not in capfd.readouterr().err
 
+
+
+def test_a_damaged_mirror_is_corruption_with_the_mirror_to_re_clone(scenario: Scenario, git_argv_log: Path) -> None:
+    """The mirror lost its tip's tree: the next fetch gets the new tree as a delta against the lost
+    one and cannot resolve it. Not retried; the message names the mirror and the command that
+    removes it, and after that command's removal the fetch works."""
+    cfg, ws = load_config(write_config(scenario.workspace, scenario_config(scenario))), Workspace(scenario.workspace)
+    fetch.fetch(cfg, ws)
+    remove_object(ws.mirror, f"{scenario.main}^{{tree}}")
+    tip = commit_tree(scenario.upstream, upstream_v2() | {"README.md": "# Up, again\n"}, tick=90)
+    calls = fetch_calls(git_argv_log)
+    with pytest.raises(ForkwaveFailure) as err:
+        fetch.fetch(cfg, ws)
+    assert "(corruption; not retried): " in str(err.value)
+    assert "`doit clean fetch` removes .forkwave/upstream.git" in str(err.value)
+    assert fetch_calls(git_argv_log) - calls == 1
+    shutil.rmtree(ws.mirror)                                 # what `doit clean fetch` removes
+    assert fetch.fetch(cfg, ws)["sha"] == tip
