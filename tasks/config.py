@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks import fields
-from tasks.configkeys import (AVAILABLE_MODES, BUILTIN_CHECKS, CONFIG, DEFAULT_DENY, DEFAULT_DENY_EXCEPT,  # noqa: F401
+from tasks.configkeys import (AVAILABLE_MODES, MODE_TRAITS, BUILTIN_CHECKS, ModeTraits, CONFIG, DEFAULT_DENY, DEFAULT_DENY_EXCEPT,  # noqa: F401
                               DEFAULT_IGNORE, DEFAULT_RISK_WEIGHTS, DEFAULT_TITLE, DEFAULT_WAVES, DIRECTIONS,
                               DRIFT_GATE_KEYS, FORGES, GATES, GLOB_CHARS, MAX_COMMITS, MAX_CPUS, MAX_FILES,
                               MAX_TIMEOUT, MODE_ONLY, MODES, ON_FAILURE, RISK_MEDIUM, RISK_TERMS, SCHEMA, SOURCE_KEYS,
@@ -131,18 +131,24 @@ def integration_branch(src: Any) -> str:
         f"sync/{src.name if isinstance(src, Source) else src['name']}"
 
 
+def traits(mode: str) -> ModeTraits:
+    """What the config knows of a mode (an unknown one is refused before this is asked)."""
+    return MODE_TRAITS.get(mode, ModeTraits())
+
+
 def _check_modes(data: dict[str, Any]) -> str | None:
     """Keys that only one mode reads, and cherry-pick's integration branches (never the fork's own)."""
     branch = (data.get("fork") or {}).get("branch", default("fork.branch"))
     for i, src in enumerate(data.get("sources") or ()):
         mode = src.get("mode", default("sources[].mode"))
-        if mode != "snapshot" and src.get("direction", default("sources[].direction")) != "pull":
-            return (f"key 'sources.{i}.direction': {src['direction']} applies to mode: snapshot only (this source "
+        if not traits(mode).exports and src.get("direction", default("sources[].direction")) != "pull":
+            exporting = ", ".join(m for m, t in MODE_TRAITS.items() if t.exports)
+            return (f"key 'sources.{i}.direction': {src['direction']} applies to mode: {exporting} only (this source "
                     f"is mode: {mode}; its commits come from the source, they are not exported)")
         for key, wants in MODE_ONLY:
             if key in src and mode != wants:
                 return f"key 'sources.{i}.{key}': applies to mode: {wants} only (this source is mode: {mode})"
-        if mode == "cherry-pick":
+        if traits(mode).own_branch:
             name = integration_branch(src)
             if not _refnames().is_branch_name(name) or name.lower() == branch.lower():
                 return (f"key 'sources.{i}.branch': {name!r} must be a valid branch other than fork.branch "
@@ -340,7 +346,7 @@ class Config:
                                 f"{', '.join(s.name for s in self.sources)})")
         from dataclasses import replace
 
-        fork = replace(self.fork, sync_branch=integration_branch(src)) if src.mode == "cherry-pick" else self.fork
+        fork = replace(self.fork, sync_branch=integration_branch(src)) if traits(src.mode).own_branch else self.fork
         return replace(self, upstream=src.upstream, base=src.base, map=src.map, rewrite=src.rewrite,
                        ignore=src.ignore, deny=src.deny, source=src.name, fork=fork,
                        raw={**self.raw, "upstream": src.written})
@@ -693,7 +699,7 @@ def _check_sources(data: dict[str, Any]) -> str | None:
         if src.get("mode", default("sources[].mode")) not in AVAILABLE_MODES:
             return (f"key 'sources.{i}.mode': {src['mode']!r} is not available in this version "
                     f"(modes: {', '.join(AVAILABLE_MODES)})")
-        if len(names) > 1 and not src.get("paths") and src.get("mode") != "cherry-pick":  # picks: own branch
+        if len(names) > 1 and not src.get("paths") and not traits(src.get("mode", "")).own_branch:
             return (f"key 'sources.{i}': missing key 'paths' (the fork-side globs source {src['name']!r} owns); "
                     "with several sources each says which paths are its own")
     return _check_overlap(data["sources"])
@@ -715,7 +721,7 @@ def _check_overlap(sources: list[dict[str, Any]]) -> str | None:
     writes its own integration branch (``sync/<name>``), so it shares the sync branch with no one."""
     from tasks.globs import globs
 
-    sources = [s for s in sources if s.get("mode") != "cherry-pick"]
+    sources = [s for s in sources if not traits(s.get("mode", "")).own_branch]
     for i, a in enumerate(sources):
         for j, b in enumerate(sources[i + 1:], i + 1):
             for pa in a.get("paths") or ("**",):

@@ -13,6 +13,8 @@ import string
 from pathlib import Path
 from typing import Any
 
+from dataclasses import dataclass
+
 from tasks.fields import (REQUIRED, Derived, Either, Field, Found, Items, Keys, Obj, Scalar, boolean, choice,
                           duration, integer, number, reference, text)
 from tasks.fields import default as _default
@@ -20,8 +22,18 @@ from tasks.fields import find as _find
 
 # --- vocabularies the keys take -----------------------------------------------------------------
 
-MODES = ("snapshot", "merge", "cherry-pick")   # how a source's changes become slices (tasks/modes/)
-AVAILABLE_MODES = MODES                         # the modes this version has a module for
+@dataclass(frozen=True)
+class ModeTraits:
+    """What the config must know of a sync mode before any mode is loaded (``tasks/modes/`` holds the rest;
+    ``tasks.modes.registry`` checks the two agree)."""
+
+    own_branch: bool = False   # lands on a branch of its own (``sync/<source>``): owns no path of the shared one
+    exports: bool = False      # its sources may send the fork's work back (``direction: push`` or ``both``)
+
+
+MODE_TRAITS = {"snapshot": ModeTraits(exports=True), "merge": ModeTraits(), "cherry-pick": ModeTraits(own_branch=True)}
+MODES = tuple(MODE_TRAITS)   # how a source's changes become slices (tasks/modes/)
+AVAILABLE_MODES = MODES      # the modes this version has a module for
 DIRECTIONS = ("pull", "push", "both")
 GATES = ("deny", "secrets", "syntax")
 BUILTIN_CHECKS = ("clean",)   # `pre: [clean]`: refuse a fork checkout with uncommitted changes

@@ -148,3 +148,13 @@ def test_a_toy_mode_is_one_class_and_one_registry_entry(tmp_path: Path, monkeypa
     assert outcome.status is Status.ADOPTED and outcome.mode == "toy" and outcome.runs == 1
     assert tree(r.fork, "sync/upstream")["TOY.txt"][1] == plan.upstream.encode()
     assert read_outcome(ws, "slice-1").inputs == {"upstream": plan.upstream}  # the pipeline asked the mode
+
+
+def test_the_registry_and_the_configs_table_of_modes_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config validates ``mode:`` before any mode is loaded, from its own table; the registry checks they
+    agree, so a mode added in one place and not the other is caught here."""
+    assert registry.agrees_with_config() == []
+    monkeypatch.setitem(registry.MODES, "toy", ToyMode())
+    assert registry.agrees_with_config() == []                           # an extra strategy is harmless
+    monkeypatch.delitem(registry.MODES, "merge")
+    assert registry.agrees_with_config() == ["merge: in the config's modes, not in the registry"]

@@ -331,7 +331,7 @@ def test_every_config_of_the_readmes_sync_modes_loads(tmp_path: Path) -> None:
     """The complete configs the README shows for merge and cherry-pick mode load as shown."""
     import re
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Sync modes"):readme.index("## Containers")]
     blocks = re.findall(r"^```yml\n(.*?)^```", section, re.M | re.S)
     modes = []
