@@ -9,14 +9,16 @@ A ``forkwave/node`` check runs on the node the worktree pins (``checks.toolchain
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 from checks import images, offline, toolchain, tracking
-from checks.host import CANNOT_RUN
+from checks.host import CANNOT_RUN, describe
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
 from tasks.errors import ForkwaveError
-from tasks.redact import Redactor
+from tasks.progress import Heartbeat, LastLine
+from tasks.redact import LineRedactor, Redactor
 
 # Mounted over the system bundle (Debian/Ubuntu/Alpine path): system tools, Debian's node,
 # pip, git and Python trust it with no extra setting; the env vars cover tools with their own stores.
@@ -168,7 +170,8 @@ class DockerRunner:
             tracking.started("container", container.id)
             container.start()
             try:
-                code = container.wait(timeout=request.timeout)["StatusCode"]
+                with Heartbeat(f"{describe(request)} in {image}", _follow(container, redactor)):
+                    code = container.wait(timeout=request.timeout)["StatusCode"]
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
                 timed_out, code = True, -1
                 try:
@@ -200,6 +203,23 @@ class DockerRunner:
                           redactor.line(f"exit code {code} in {image}: {request.command}" + (f" ({why})" if why else "")),
                           tail(stdout), tail(stderr))
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
+
+
+def _follow(container: object, redactor: Redactor) -> LastLine:
+    """The heartbeat's last output line: the container's logs followed on a thread, redacted line by line
+    (a tail read when a beat is due could start inside a private key and miss that it is one)."""
+    last = LastLine()
+
+    def pump() -> None:
+        lines = LineRedactor(redactor)
+        try:
+            for chunk in container.logs(stdout=True, stderr=True, stream=True, follow=True):  # type: ignore[attr-defined]
+                last.feed(lines.feed_bytes(chunk).decode("utf-8", "replace"))
+        except Exception:  # the container is gone: the heartbeat keeps the last line it had
+            pass
+
+    threading.Thread(target=pump, name=f"logs {getattr(container, 'id', '')[:12]}", daemon=True).start()
+    return last
 
 
 def _berry_build_logs(container: object, output: str, limit: int = 65536) -> str:

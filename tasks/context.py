@@ -131,7 +131,10 @@ def context() -> Context:
     """The context for this doit run; a bad config or option ends the run with one line and exit 1."""
     from doit import get_var
 
+    from tasks.progress import interval
+
     try:
+        interval()  # FORKWAVE_HEARTBEAT: a bad value stops the run here, not in the middle of a check
         return load(get_var("config"), get_var("offline"), Path.cwd(), get_var("full"), get_var("since"),
                     get_var("batch_size"), get_var("sources"), get_var("direction"), get_var("dry"))
     except ForkwaveError as exc:

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("tasks.core",)),
     ("infra", ("tasks.config", "tasks.workspace", "tasks.errors", "tasks.exitcodes", "tasks.proc", "tasks.redact",
                "tasks.globs", "tasks.strictyaml", "tasks.faults", "tasks.doitstate", "tasks.refnames",
-               "tasks.nodeversions", "tasks.hashing", "tasks")),
+               "tasks.nodeversions", "tasks.hashing", "tasks.progress", "tasks")),
 ]
 
 
