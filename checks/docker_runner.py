@@ -169,9 +169,11 @@ class DockerRunner:
         try:
             tracking.started("container", container.id)
             container.start()
+            follow = _Follow(container, redactor)
             try:
-                with Heartbeat(f"{describe(request)} in {image}", _follow(container, redactor)):
+                with Heartbeat(f"{describe(request)} in {image}", follow.last):
                     code = container.wait(timeout=request.timeout)["StatusCode"]
+                follow.thread.join(timeout=5)  # the stream ends with the container: no reader outlives the check
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
                 timed_out, code = True, -1
                 try:
@@ -205,21 +207,22 @@ class DockerRunner:
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
 
 
-def _follow(container: object, redactor: Redactor) -> LastLine:
+class _Follow:
     """The heartbeat's last output line: the container's logs followed on a thread, redacted line by line
     (a tail read when a beat is due could start inside a private key and miss that it is one)."""
-    last = LastLine()
 
-    def pump() -> None:
-        lines = LineRedactor(redactor)
+    def __init__(self, container: object, redactor: Redactor):
+        self.container, self.lines, self.last = container, LineRedactor(redactor), LastLine()
+        self.thread = threading.Thread(target=self._pump, name=f"logs {getattr(container, 'id', '')[:12]}",
+                                       daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
         try:
-            for chunk in container.logs(stdout=True, stderr=True, stream=True, follow=True):  # type: ignore[attr-defined]
-                last.feed(lines.feed_bytes(chunk).decode("utf-8", "replace"))
+            for chunk in self.container.logs(stdout=True, stderr=True, stream=True, follow=True):  # type: ignore[attr-defined]
+                self.last.feed(self.lines.feed_bytes(chunk).decode("utf-8", "replace"))
         except Exception:  # the container is gone: the heartbeat keeps the last line it had
             pass
-
-    threading.Thread(target=pump, name=f"logs {getattr(container, 'id', '')[:12]}", daemon=True).start()
-    return last
 
 
 def _berry_build_logs(container: object, output: str, limit: int = 65536) -> str:
