@@ -8,12 +8,18 @@
     doit history              the recent runs from the ledger (format=json for machines)
     doit ci                   write the GitHub Actions workflow and GitLab CI file from the schedules
     doit list                 every task
-    doit clean [TASK]         remove what forkwave generated (no task: reset the workspace)
+    doit clean [TASK]         remove what forkwave generated (no task: reset the workspace, the
+                              ledger and the verdict memo kept; all=1 removes them too)
+    doit help [TASK]          the tasks a person uses and the variables; one task and its variables
 
 This file is a table of contents: the creators live in ``tasks/graph.py``, the command line
-(reporter, exit codes, unknown names) in ``tasks/cli.py``.
+(reporter, exit codes, unknown names and variables) in ``tasks/cli.py``, the variables in
+``tasks/context.py``, forkwave's versions of doit's own commands (help, forget, dumpdb) in
+``tasks/commands.py``.
 """
 from tasks import cli, doitstate
+
+cli.refuse_unknown_variables()      # `doit dyr=1`: one line and exit 1, before the config is read or anything runs
 from tasks.graph import (  # noqa: F401
     slice_creators, task__workspace, task_base, task_ci, task_demo, task_drift, task_export, task_fetch, task_history,
     task_images, task_plan, task_post, task_pre, task_publish, task_report,

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from checks import tracking
 from checks.tracking import remove_leftovers
-from checks.host import RedactedLog, run_group
+from checks.host import RedactedLog, describe, run_group
 from checks.model import FAILED, PASSED, Request, Result, tail
 from tasks.errors import ForkwaveError
+from tasks.progress import Heartbeat, LastLine
 from tasks.redact import Redactor
 
 DOWN_TIMEOUT = 120.0
@@ -64,7 +65,9 @@ class ComposeRunner:
         err_path = request.log_dir / f"{request.name}.stderr.log"
         verdict: tuple[str, str] = (FAILED, "")
         redactor = Redactor.for_env(env)  # service logs too: compose interpolates this environment into them
-        with RedactedLog(out_path, redactor) as out, RedactedLog(err_path, redactor) as err:
+        last = LastLine()  # build, up, the test service's output: the heartbeat's last line
+        with RedactedLog(out_path, redactor, last) as out, RedactedLog(err_path, redactor, last) as err, \
+                Heartbeat(f"{describe(request)}, compose", last):
             try:
                 verdict = self._steps(cmd, request, env, deadline, out, err)
             finally:

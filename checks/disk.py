@@ -1,7 +1,7 @@
 """How much disk validation takes in a workspace: the worktree, its node_modules, each cache, the node images.
 
 A real monorepo's wave can reach gigabytes (4 GB of node_modules, a 3 GB Yarn cache), so each
-wave report says where they went and ``doit clean`` frees the caches and images
+wave report says where they went and ``doit clean images`` frees the caches and images
 (``checks.images.clean``).
 """
 from __future__ import annotations
@@ -71,4 +71,5 @@ def markdown(u: dict[str, Any]) -> list[str]:
     if u["images"]:
         out += ["", "Node images this workspace used (layers are shared between them): "
                 + ", ".join(f"`{t}` {mb(s)}" for t, s in u["images"].items()) + "."]
-    return out + ["", "`doit clean` removes the caches and these images.", ""]
+    return out + ["", "`doit clean images` removes the caches and these images; `doit clean` also the worktree "
+                  "and every report (the run ledger and the verdict memo stay).", ""]

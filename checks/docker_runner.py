@@ -9,14 +9,16 @@ A ``forkwave/node`` check runs on the node the worktree pins (``checks.toolchain
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 from checks import images, offline, toolchain, tracking
-from checks.host import CANNOT_RUN
+from checks.host import CANNOT_RUN, describe
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
 from tasks.errors import ForkwaveError
-from tasks.redact import Redactor
+from tasks.progress import Heartbeat, LastLine
+from tasks.redact import LineRedactor, Redactor
 
 # Mounted over the system bundle (Debian/Ubuntu/Alpine path): system tools, Debian's node,
 # pip, git and Python trust it with no extra setting; the env vars cover tools with their own stores.
@@ -167,8 +169,11 @@ class DockerRunner:
         try:
             tracking.started("container", container.id)
             container.start()
+            follow = _Follow(container, redactor)
             try:
-                code = container.wait(timeout=request.timeout)["StatusCode"]
+                with Heartbeat(f"{describe(request)} in {image}", follow.last):
+                    code = container.wait(timeout=request.timeout)["StatusCode"]
+                follow.thread.join(timeout=5)  # the stream ends with the container: no reader outlives the check
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
                 timed_out, code = True, -1
                 try:
@@ -200,6 +205,24 @@ class DockerRunner:
                           redactor.line(f"exit code {code} in {image}: {request.command}" + (f" ({why})" if why else "")),
                           tail(stdout), tail(stderr))
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
+
+
+class _Follow:
+    """The heartbeat's last output line: the container's logs followed on a thread, redacted line by line
+    (a tail read when a beat is due could start inside a private key and miss that it is one)."""
+
+    def __init__(self, container: object, redactor: Redactor):
+        self.container, self.lines, self.last = container, LineRedactor(redactor), LastLine()
+        self.thread = threading.Thread(target=self._pump, name=f"logs {getattr(container, 'id', '')[:12]}",
+                                       daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        try:
+            for chunk in self.container.logs(stdout=True, stderr=True, stream=True, follow=True):  # type: ignore[attr-defined]
+                self.last.feed(self.lines.feed_bytes(chunk).decode("utf-8", "replace"))
+        except Exception:  # the container is gone: the heartbeat keeps the last line it had
+            pass
 
 
 def _berry_build_logs(container: object, output: str, limit: int = 65536) -> str:

@@ -13,6 +13,7 @@ from typing import IO
 
 from checks import tracking
 from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
+from tasks.progress import Heartbeat, LastLine
 from tasks.redact import LineRedactor, Redactor
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL on timeout
@@ -26,11 +27,12 @@ class RedactedLog:
     each line before it reaches the file, so a secret a check prints never touches the disk.
 
     ``with RedactedLog(path, redactor) as sink:`` — pass ``sink`` as a subprocess's stdout or
-    stderr (or write to it); on exit the pipe is drained and the file is complete.
+    stderr (or write to it); on exit the pipe is drained and the file is complete. ``last``, when
+    given, sees the same redacted lines as the file (a heartbeat's last output line).
     """
 
-    def __init__(self, path: Path, redactor: Redactor):
-        self.path, self.lines = path, LineRedactor(redactor)
+    def __init__(self, path: Path, redactor: Redactor, last: LastLine | None = None):
+        self.path, self.lines, self.last = path, LineRedactor(redactor), last
         self.closing = threading.Event()
 
     def __enter__(self) -> IO[bytes]:
@@ -52,12 +54,17 @@ class RedactedLog:
                 data = self.reader.read(1 << 16)
                 if not data:
                     break
-                self.out.write(self.lines.feed_bytes(data))
+                self._write(self.lines.feed_bytes(data))
             elif self.closing.is_set():
                 break
             if self.closing.is_set() and deadline == float("inf"):
                 deadline = time.monotonic() + DRAIN
-        self.out.write(self.lines.close_bytes())
+        self._write(self.lines.close_bytes())
+
+    def _write(self, redacted: bytes) -> None:
+        self.out.write(redacted)
+        if self.last is not None and redacted:
+            self.last.feed(redacted.decode("utf-8", "replace"))
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.sink.close()
@@ -65,6 +72,11 @@ class RedactedLog:
         self.thread.join()
         self.reader.close()
         self.out.close()
+
+
+def describe(request: Request) -> str:
+    """How a heartbeat names a running check: ``check 'unit' (slice-3-1)``."""
+    return f"check {request.name!r}" + (f" ({request.label})" if request.label else "")
 
 
 def run_group(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, out: IO[bytes],
@@ -93,7 +105,9 @@ class HostRunner:
         env = {**os.environ, **request.env}
         redactor = Redactor.for_env(env)
         start = time.monotonic()
-        with RedactedLog(out_path, redactor) as out, RedactedLog(err_path, redactor) as err:
+        last = LastLine()
+        with RedactedLog(out_path, redactor, last) as out, RedactedLog(err_path, redactor, last) as err, \
+                Heartbeat(describe(request), last):
             try:
                 code, timed_out = run_group(["bash", "-c", request.command], request.cwd, env, request.timeout, out, err)
             except OSError as exc:

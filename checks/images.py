@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from typing import Any
 from checks.toolchain import best_version
 from tasks import proc
 from tasks.errors import ForkwaveError
+from tasks.progress import Heartbeat, LastLine
+from tasks.redact import Redactor, env_secrets
 
 NODE_REPO = "forkwave/node"
 DEFAULT_NODE = f"{NODE_REPO}:bookworm"
@@ -65,10 +69,43 @@ def build_env(ca_bundle: Path | None, network: str | None, pass_env: Iterable[st
     return env
 
 
+class BuildProgress:
+    """An image build as a person follows it: the build script's lines — each ``docker build`` step
+    among them — shown as they come, and a heartbeat with the last line of the build's own log."""
+
+    def __init__(self, what: str, env: dict[str, str]):
+        self.what, self.redactor = what, Redactor.for_env(env)
+        self.last = LastLine()
+        self.log: Path | None = None  # the build log the script names: `building <tag> (log: <path>)`
+
+    def __call__(self, piece: str) -> None:
+        line = piece.strip()
+        if line.startswith("[build-"):
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+            named = re.search(r"\(log: (\S+)\)", line)
+            self.log = Path(named[1]) if named else self.log
+        self.last.feed(piece)
+
+    def latest(self) -> str:
+        """The build log's last line (docker's own output, a long RUN's progress), else the script's."""
+        if self.log is not None and self.log.is_file():
+            with open(self.log, "rb") as f:
+                f.seek(max(0, self.log.stat().st_size - 4096))
+                lines = [l for l in re.split(r"[\r\n]", f.read().decode("utf-8", "replace")) if l.strip()]
+            if lines:
+                return self.redactor.line(lines[-1])
+        return self.last()
+
+    def run(self, argv: list[str], env: dict[str, str]) -> Any:
+        with Heartbeat(self.what, self.latest):
+            return proc.stream(argv, on_output=self, env=env, secrets=env_secrets(env), timeout=BUILD_TIMEOUT)
+
+
 def build_node(spec: str, env: dict[str, str], log: Path | None = None) -> str:
-    """Run build-node.sh for ``spec``; the image tag it built (or found up to date)."""
+    """Run build-node.sh for ``spec``, step by step; the image tag it built (or found up to date)."""
     try:
-        done = proc.run(["bash", str(BUILD_NODE), spec], env=env, timeout=BUILD_TIMEOUT)
+        done = BuildProgress(f"image build: node {spec}", env).run(["bash", str(BUILD_NODE), spec], env)
     except proc.CalledProcessError as exc:
         if log is not None:
             log.write_bytes(exc.stderr)
@@ -214,7 +251,7 @@ def node_specs(checks: Iterable[Any], files: dict[str, str]) -> list[str]:
 def build_images(checks: Iterable[Any], fork: Path, branch: str, env: dict[str, str], cache_dir: Path) -> None:
     """build-images.sh with the node versions the checks need on ``branch`` of the fork, recorded for ``clean``."""
     specs = node_specs(checks, pins_at(fork, branch) if fork.is_dir() else {})
-    proc.run(["bash", str(CONTAINERS / "build-images.sh")], env=env, timeout=BUILD_TIMEOUT)
+    BuildProgress("image build: base, python, node", env).run(["bash", str(CONTAINERS / "build-images.sh")], env)
     for spec in specs:
         picked = build_node(spec, env)
         record(cache_dir, picked)

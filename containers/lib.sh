@@ -55,8 +55,15 @@ build_args() {
   return 0
 }
 
-# docker_build TAG DIR HASH [docker build options...]: build containers/DIR as TAG; on failure
-# show the log's tail and exit.
+# steps TAG: docker build's output in, one log line per build step out (the classic builder's
+# "Step 2/6 : RUN ...", BuildKit's "#7 [2/6] RUN ...", each once), as the build reaches it.
+steps() {
+  awk -v me="$(basename "$0" .sh)" -v tag="$1" \
+    '/^(Step [0-9]+\/[0-9]+ :|#[0-9]+ \[)/ && !seen[$0]++ { printf "[%s] %s: %s\n", me, tag, $0; fflush() }'
+}
+
+# docker_build TAG DIR HASH [docker build options...]: build containers/DIR as TAG, its steps on
+# stderr as they start and its whole output in a log; on failure show the log's tail and exit.
 docker_build() {
   local tag=$1 dir=$2 hash=$3 ctx logf extra=()
   shift 3
@@ -65,7 +72,7 @@ docker_build() {
   logf=/tmp/forkwave-build-${tag//[\/:]/-}.log
   log "building $tag (log: $logf)"
   if ! docker build --force-rm --build-arg "BASE_IMAGE=$base" --label "forkwave.src-hash=$hash" "${extra[@]}" "$@" \
-         -t "$tag" "$ctx" >"$logf" 2>&1; then
+         -t "$tag" "$ctx" 2>&1 | tee "$logf" | steps "$tag" >&2; then
     rm -rf "$ctx"
     tail -n 30 "$logf" >&2
     log "building $tag failed (full log: $logf)"

@@ -3,6 +3,11 @@
 Only the workspace is touched (``reports/``, ``.forkwave/``): the fork's branches, its
 checkout and its objects never are. The one write near the fork is ``git worktree prune``,
 which drops the fork's record of forkwave's own private worktree once that is gone.
+
+A reset keeps the workspace's history — the run ledger and the verdict memo — unless
+``all=1`` asks for them too: they cannot be rebuilt (the ledger holds every run since the
+first, ``since=last-success`` reads it; the memo spares every check already run on a tree),
+and a person who frees disk or starts the pipeline over rarely means to lose them.
 """
 from __future__ import annotations
 
@@ -18,6 +23,10 @@ from tasks.repo import git
 from tasks.workspace import Workspace
 
 KEEP_IN_REPORTS = ("README.md",)  # forkwave's own checkout ships reports/README.md: not generated
+# the history a plain reset keeps (all=1 removes it): the ledger with SQLite's WAL files, the
+# history.jsonl it was imported from, and the verdict memo; what the reset's last line calls them
+HISTORY = {"ledger.sqlite": "the run ledger", "ledger.sqlite-wal": "", "ledger.sqlite-shm": "",
+           "history.jsonl": "the run history it imports", "memo": "the verdict memo"}
 _LOCK: list[IO[str]] = []         # held until the process ends, like a run's
 
 
@@ -79,17 +88,35 @@ def memo_entries(ws: Workspace, name: str) -> list[Path]:
     return []
 
 
-def reset(ws: Workspace, fork: Path) -> None:
-    """`doit clean` with no task: everything forkwave generated in this workspace, and doit's saved state."""
+def reset(ws: Workspace, fork: Path, everything: bool | None = None) -> None:
+    """`doit clean` with no task: what forkwave generated in this workspace, and doit's saved state.
+
+    The ledger and the verdict memo (``HISTORY``) stay unless ``everything`` (``all=1``).
+    """
     from doit.globals import Globals
 
+    everything = wants_all() if everything is None else everything
     hold_lock(ws)
     worktree(ws, fork)
-    generated = sorted(p for p in ws.reports.iterdir() if p.name not in KEEP_IN_REPORTS) \
-        if ws.reports.is_dir() else []
+    keep = KEEP_IN_REPORTS + (() if everything else tuple(HISTORY))
+    generated = sorted(p for p in ws.reports.iterdir() if p.name not in keep) if ws.reports.is_dir() else []
     remove(ws, generated)
     remove(ws, sorted(p for p in ws.state.iterdir() if p.name != "lock") if ws.state.is_dir() else [])
     if Globals.dep_manager is not None:  # doit saves its state at the end of `clean`: save it empty
         Globals.dep_manager.remove_all()
     ws.reports.mkdir(exist_ok=True)      # where doit writes that state
-    print(f"clean: workspace {ws.root} reset (the fork's branches are untouched)")
+    kept = [f"{what} ({ws.rel(ws.reports / n)}{'/' if (ws.reports / n).is_dir() else ''})"
+             for n, what in HISTORY.items() if what and (ws.reports / n).exists()]
+    print(f"clean: workspace {ws.root} reset (the fork's branches are untouched)"
+          + (f"; kept {_and(kept)}: `doit clean all=1` removes them too" if kept else ""))
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def wants_all() -> bool:
+    """``doit clean all=1``: the reset removes the ledger and the verdict memo too."""
+    from doit import get_var
+
+    return (get_var("all") or "").strip().lower() in {"1", "true", "yes", "on"}

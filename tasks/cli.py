@@ -3,9 +3,9 @@
 doit decides its own exit code (0, 1 for a failed task, 2 for an error, 3 before any task
 ran). forkwave's codes (``tasks.exitcodes``) are applied in two places:
 
-- before any task runs: a bad config (``tasks.context``) or an unknown task name
-  (``refuse_unknown``, called from dodo.py) prints one line and exits 1 while doit loads
-  the dodo file (doit alone would say 3);
+- before any task runs: an unknown command-line variable (``refuse_unknown_variables``), a
+  bad config (``tasks.context``) or an unknown task name (``refuse_unknown``, with "did you
+  mean") prints one line and exits 1 while doit loads the dodo file (doit alone would say 3);
 - after the run: ``Reporter.complete_run`` raises ``SystemExit`` with the code. doit calls it
   last, from ``Runner.finish()``, after ``dep_manager.close()`` saved its state and after the
   teardowns; ``SystemExit`` is not an ``Exception``, so it passes doit's handlers, and the
@@ -13,6 +13,7 @@ ran). forkwave's codes (``tasks.exitcodes``) are applied in two places:
 """
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
@@ -61,12 +62,7 @@ def parse(argv: Sequence[str]) -> Request:
     from doit.doit_cmd import DoitMain
 
     commands = {cls.get_name(): cls for cls in DoitMain.DOIT_CMDS}
-    args = list(argv)
-    try:  # doit reads the loader options (-f, -d, -k) first, as we do here
-        _, args = CmdParse([CmdOption(o) for o in DodoTaskLoader.cmd_options]).parse_only(args)
-    except CmdParseError:
-        pass
-    args = [a for a in args if not (a[:1] != "-" and "=" in a)]  # doit's command-line variables
+    args = [a for a in _after_loader_options(argv) if not _is_variable(a)]
     command = args.pop(0) if args and args[0] in commands else "run"
     cls = commands[command]
     options = getattr(cls, "base_options", ()) + DodoTaskLoader.cmd_options + tuple(cls.cmd_options)
@@ -75,6 +71,70 @@ def parse(argv: Sequence[str]) -> Request:
     except CmdParseError:  # doit reports a bad option itself
         return Request(command)
     return Request(command, tuple(a for a in positional if not a.startswith("-")))
+
+
+def _after_loader_options(argv: Sequence[str]) -> list[str]:
+    """``argv`` without doit's loader options (-f, -d, -k), which doit reads first, as it does."""
+    from doit.cmd_base import DodoTaskLoader
+    from doit.cmdparse import CmdOption, CmdParse, CmdParseError
+
+    try:
+        return CmdParse([CmdOption(o) for o in DodoTaskLoader.cmd_options]).parse_only(list(argv))[1]
+    except CmdParseError:  # doit goes on with the whole command line, and so do we
+        return list(argv)
+
+
+def _is_variable(arg: str) -> bool:
+    """doit's rule for a command-line variable (``key=value``), wherever it stands."""
+    return arg[:1] != "-" and "=" in arg
+
+
+def variables(argv: Sequence[str]) -> dict[str, str]:
+    """The command-line variables in ``argv`` (``sys.argv[1:]``), as doit's ``get_var`` will see them.
+
+    >>> variables(["-f", "dodo.py", "-d", "ws", "wave_a", "config=x=y.yaml", "dyr=1"])
+    {'config': 'x=y.yaml', 'dyr': '1'}
+    """
+    return dict(a.split("=", 1) for a in _after_loader_options(argv) if _is_variable(a))
+
+
+def close_matches(word: str, choices: Sequence[str]) -> list[str]:
+    """The choices ``word`` was most likely meant to be (a typo's "did you mean"): the closest, ties kept in order.
+
+    >>> close_matches("dyr", ["dry", "direction", "full"]), close_matches("wavea", ["wave_a", "wave_b", "plan"])
+    (['dry'], ['wave_a'])
+    >>> close_matches("wavex", ["wave_a", "wave_b"]), close_matches("zzz", ["plan"])
+    (['wave_a', 'wave_b'], [])
+    """
+    scores = {c: difflib.SequenceMatcher(None, word, c).ratio() for c in choices}  # difflib's own cutoff: 0.6
+    best = max(scores.values(), default=0.0)
+    return [c for c, score in scores.items() if score >= max(best, 0.6)][:5]
+
+
+def either(items: Sequence[str]) -> str:
+    """``'a'``, ``'a' or 'b'``, ``'a', 'b' or 'c'``."""
+    quoted = [repr(i) for i in items]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def refuse_unknown_variables(argv: Sequence[str] | None = None) -> None:
+    """A ``key=value`` forkwave does not read (``dyr=1``): one line and exit 1, before anything runs.
+
+    doit would hand it to nobody and run the real pipeline; a typo'd ``dry=1`` must not land work.
+    The value is not repeated: it may be a credential typed in the wrong place.
+    """
+    from tasks.context import VARIABLES
+
+    known = [v.name for v in VARIABLES]
+    bad = [name for name in variables(sys.argv[1:] if argv is None else argv) if name not in known]
+    if not bad:
+        return
+    name = bad[0]
+    guess = close_matches(name, known)
+    hint = f" (did you mean {either([g + '=' for g in guess])}?)" if guess else ""
+    print(f"forkwave: error: unknown variable {name}={hint}; the variables are "
+          f"{', '.join(n + '=' for n in known)}; `doit help` says what each does", file=sys.stderr)
+    raise SystemExit(exitcodes.USAGE)
 
 
 DRY_STATE = ".forkwave/dry/doit.json"  # dry=1: doit's own state goes here, so reports/.doit.json stays as it was
@@ -116,10 +176,29 @@ def refuse_unknown(namespace: Mapping[str, Any], req: Request | None = None) -> 
     tasks = load_tasks(dict(namespace), [c.get_name() for c in DoitMain.DOIT_CMDS], allow_delayed=req.runs)
     bad = unknown(req, tasks)
     if bad:
+        guess = [g for name in bad for g in suggest(name, [t.name for t in tasks])]
+        hint = f" (did you mean {either(list(dict.fromkeys(guess)))}?)" if guess else ""
         listed = "doit list --all" if any(":" in name for name in bad) else "doit list"
-        print(f"forkwave: error: unknown task {', '.join(map(repr, bad))}; `{listed}` shows the tasks",
+        print(f"forkwave: error: unknown task {', '.join(map(repr, bad))}{hint}; `{listed}` shows the tasks",
               file=sys.stderr)
         raise SystemExit(exitcodes.USAGE)
+
+
+def suggest(name: str, names: Sequence[str]) -> list[str]:
+    """The task names ``name`` was likely meant to be: a slice task by its group (the slice may be
+    planned later), any other by the whole name; forkwave's private tasks are never suggested.
+
+    >>> suggest("valdate:slice-1", ["validate", "import", "wave_a"]), suggest("wavea", ["wave_a", "wave_b"])
+    (['validate:slice-1'], ['wave_a'])
+    """
+    public = [n for n in names if not n.startswith("_") and n != "slices"]
+    group, sep, sub = name.partition(":")
+    if sep:
+        groups = list(dict.fromkeys(n.split(":", 1)[0] for n in public))
+        if group not in groups:
+            return [f"{g}:{sub}" for g in close_matches(group, groups)]
+        return close_matches(name, [n for n in public if n.startswith(group + ":")])
+    return close_matches(name, [n for n in public if ":" not in n])
 
 
 def _creator_names(namespace: Mapping[str, Any]) -> set[str]:

@@ -1,4 +1,8 @@
-"""What every task creator needs, loaded once per doit invocation: config, workspace, flags, selection."""
+"""What every task creator needs, loaded once per doit invocation: config, workspace, flags, selection.
+
+``VARIABLES`` is the one table of doit's command-line variables (``key=value``) forkwave reads:
+``tasks.cli`` refuses any other name, and ``doit help`` describes them from it.
+"""
 from __future__ import annotations
 
 import sys
@@ -11,6 +15,42 @@ from tasks.errors import ForkwaveError
 from tasks.workspace import Workspace
 
 LAST_SUCCESS = "last-success"   # since=last-success: from where the ledger's last successful sync ended
+EVERY = "*"                     # a variable every task reads
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One command-line variable: its name, how it is written, the tasks that read it, what it does."""
+
+    name: str
+    shape: str                  # how a person writes it: ``since=DATE|SHA|last-success``
+    tasks: tuple[str, ...]      # task basenames (``resolve`` for ``resolve:slice-3``), or EVERY
+    about: str
+
+    def read_by(self, task: str) -> bool:
+        """Does ``task`` (``drift``, ``resolve:slice-3``) read this variable itself (not as every task does)?"""
+        return task.split(":", 1)[0] in self.tasks
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("config", "config=PATH", (EVERY,), "the config file (default: forkwave.yaml in the workspace, else the demo)"),
+    Variable("sources", "sources=NAME,GLOB", (EVERY,), "only these sources (names or globs, comma-separated)"),
+    Variable("direction", "direction=pull|push|both", (EVERY,), "only the sources that go that way"),
+    Variable("dry", "dry=1", (EVERY,), "up to the plan, then each slice simulated (reports/dry-run.md); "
+                                       "nothing a person sees moves"),
+    Variable("offline", "offline=1", ("fetch",), "use the cached upstream mirror as it is, no network"),
+    Variable("full", "full=1", ("drift",), "ignore the ledger and the sync state recorded in the fork"),
+    Variable("since", "since=DATE|SHA|last-success", ("drift",),
+             "only upstream changes after that point are planned (last-success: after the ledger's last "
+             "successful sync)"),
+    Variable("batch_size", "batch_size=N", ("plan",), "at most N files (or commits) a slice for this run"),
+    Variable("path", "path=P", ("resolve",), "the one conflicted file to resolve (with take=)"),
+    Variable("take", "take=fork|upstream", ("resolve",), "take that side's version of path= as the resolution"),
+    Variable("format", "format=markdown|plain|json", ("history",),
+             "how the runs are printed (default markdown; json for machines)"),
+    Variable("limit", "limit=N", ("history",), "how many recent runs (default 20)"),
+    Variable("all", "all=1", ("clean",), "`doit clean` with no task removes the ledger and the verdict memo too"),
+)
 
 
 @dataclass(frozen=True)
@@ -131,7 +171,10 @@ def context() -> Context:
     """The context for this doit run; a bad config or option ends the run with one line and exit 1."""
     from doit import get_var
 
+    from tasks.progress import interval
+
     try:
+        interval()  # FORKWAVE_HEARTBEAT: a bad value stops the run here, not in the middle of a check
         return load(get_var("config"), get_var("offline"), Path.cwd(), get_var("full"), get_var("since"),
                     get_var("batch_size"), get_var("sources"), get_var("direction"), get_var("dry"))
     except ForkwaveError as exc:

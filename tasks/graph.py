@@ -622,7 +622,8 @@ def task_ci() -> dict[str, Any]:
 
 
 def task__workspace() -> dict[str, Any]:
-    """`doit clean` with no task (or -a) resets the workspace: reports/ and .forkwave/ (never the fork's branches)."""
+    """`doit clean` with no task (or -a) resets the workspace: reports/ and .forkwave/ (never the fork's branches;
+    the ledger and the verdict memo unless all=1, see ``tasks.clean.reset``)."""
     ctx = context()
     # the node images this workspace used first: their record lives in .forkwave/cache, which the reset removes
     return {"actions": None, "uptodate": [True],

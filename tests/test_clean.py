@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import git_out, run_doit
-from slicekit import Repos, build, read, slice_names
+from slicekit import Repos, build, ledger_runs, read, slice_names
 
 BASE = {"README.md": "# base\n", "src/a.py": "A = 1\n", "shared.txt": "base\n"}
 UPSTREAM = {**BASE, "src/a.py": "A = 2\n", "src/c.py": "C = 3\n", "shared.txt": "upstream\n"}
@@ -61,24 +61,75 @@ def test_clean_a_step_removes_its_reports_and_it_runs_again(tmp_path: Path) -> N
     assert again.returncode == 0 and {again.status()[t] for t in ("fetch", "drift")} == {"ran"}
 
 
-def test_clean_with_no_task_resets_the_workspace_and_leaves_the_fork_alone(tmp_path: Path) -> None:
-    r = ran_once(tmp_path)
+def ran_with_a_check(tmp_path: Path) -> Repos:
+    """A run whose check leaves verdicts in the memo and whose run is in the ledger."""
+    r = build(tmp_path, BASE, UPSTREAM, FORK, slices={"max_files": 2},
+              checks=[{"name": "count", "run": f"echo run >> {tmp_path / 'checks-ran.txt'}"}])
+    assert run_doit(r.workspace).returncode == 2
+    return r
+
+
+def history(r: Repos) -> dict[str, object]:
+    """The workspace's history: the ledger's runs and every file of the verdict memo with its bytes."""
+    memo = r.reports / "memo"
+    return {"runs": [(run.run, run.status) for run in ledger_runs(r.reports)],
+            "memo": {str(p.relative_to(memo)): p.read_bytes() for p in sorted(memo.rglob("*")) if p.is_file()}}
+
+
+def test_clean_with_no_task_resets_the_workspace_keeps_the_history_and_leaves_the_fork_alone(tmp_path: Path) -> None:
+    r = ran_with_a_check(tmp_path)
     (r.reports / "README.md").write_text("what this folder is\n")          # forkwave's own checkout has one
     sync = git_out(r.fork, "rev-parse", "sync/upstream").strip()
-    before = fork_state(r)
+    before, kept = fork_state(r), history(r)
+    assert kept["runs"] and kept["memo"]                                   # there is history to keep
 
     result = run_doit(r.workspace, "clean")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert listing(r.reports) == [".doit.json", "README.md"]
-    assert json.loads((r.reports / ".doit.json").read_text()) == {}        # doit's own state is reset too
+    left = {p.name for p in r.reports.iterdir()} - {"ledger.sqlite-wal", "ledger.sqlite-shm"}
+    assert left == {".doit.json", "README.md", "ledger.sqlite", "memo"}
+    assert history(r) == kept                                              # the ledger and the memo as they were
+    assert json.loads((r.reports / ".doit.json").read_text()) == {}        # doit's own state is reset
     assert listing(r.workspace / ".forkwave") == ["lock"]
     assert fork_state(r) == before and "sync/upstream" in before["refs"]   # the fork's branches stay
-    assert "reset" in result.stdout.splitlines()[-1]
-    again = run_doit(r.workspace)                                          # and the next run starts over
+    assert result.stdout.splitlines()[-1] == (
+        f"clean: workspace {r.workspace} reset (the fork's branches are untouched); kept the run ledger "
+        "(reports/ledger.sqlite) and the verdict memo (reports/memo/): `doit clean all=1` removes them too")
+    ran = (tmp_path / "checks-ran.txt").read_text().count("run")
+    assert ran > 0
+
+    again = run_doit(r.workspace)                                          # the next run starts over ...
     assert again.returncode == 2 and again.status()["fetch"] == "ran"
     assert git_out(r.fork, "rev-parse", "sync/upstream").strip() == sync   # what landed stays landed
     assert read(r.reports / "plan.json")["slices"]
+    assert len(ledger_runs(r.reports)) == len(kept["runs"]) + 1            # ... and its run joins the history
+    assert (tmp_path / "checks-ran.txt").read_text().count("run") == ran   # the memo answered: no check ran again
+
+
+def test_clean_all_removes_the_history_too(tmp_path: Path) -> None:
+    r = ran_with_a_check(tmp_path)
+    assert history(r)["runs"]
+    before = fork_state(r)
+
+    result = run_doit(r.workspace, "clean", "all=1")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert listing(r.reports) == [".doit.json"]
+    assert listing(r.workspace / ".forkwave") == ["lock"]
+    assert fork_state(r) == before
+    assert result.stdout.splitlines()[-1] == (f"clean: workspace {r.workspace} reset (the fork's branches are "
+                                              "untouched)")
+    assert ledger_runs(r.reports) == []                                    # a new, empty ledger
+
+
+def test_clean_of_one_task_ignores_all_and_keeps_the_history(tmp_path: Path) -> None:
+    """all=1 speaks of the reset only: `doit clean TASK` removes that task's files, never the history."""
+    r = ran_with_a_check(tmp_path)
+    kept = history(r)
+    result = run_doit(r.workspace, "clean", "drift", "all=1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (r.reports / "drift.json").exists() and (r.reports / "plan.json").exists()
+    assert history(r) == kept
 
 
 def test_clean_refuses_while_a_run_holds_the_workspace(tmp_path: Path) -> None:

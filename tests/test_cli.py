@@ -194,7 +194,7 @@ def test_exit_1_for_an_unknown_task_name(tmp_path: Path, args: tuple[str, ...]) 
     r = adoptable(tmp_path)
     result = run_doit(r.workspace, *args)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stderr == "forkwave: error: unknown task 'wavex'; `doit list` shows the tasks\n"
+    assert result.stderr == "forkwave: error: unknown task 'wavex' (did you mean 'wave_a'?); `doit list` shows the tasks\n"
     assert result.stdout == "" and not (r.workspace / "reports").exists()  # nothing ran
 
 
@@ -206,7 +206,8 @@ def test_exit_1_for_an_unknown_slice(tmp_path: Path) -> None:
     assert result.stderr.count("slice-99: no such slice in reports/plan.json") == 1
     cleaned = run_doit(r.workspace, "clean", "validate:slice-99")        # the plan exists now
     assert cleaned.returncode == 1
-    assert "unknown task 'validate:slice-99'; `doit list --all` shows the tasks" in cleaned.stderr
+    assert cleaned.stderr == ("forkwave: error: unknown task 'validate:slice-99' (did you mean 'validate:slice-1'?); "
+                              "`doit list --all` shows the tasks\n")
 
 
 def test_a_config_error_is_exit_1_with_one_line(tmp_path: Path) -> None:
@@ -327,3 +328,178 @@ def test_forget_and_info_find_slice_tasks(tmp_path: Path) -> None:
     assert run_doit(r.workspace).status()[f"validate:{name}"] == "up to date"
     assert run_doit(r.workspace, "forget", f"validate:{name}").returncode == 0
     assert run_doit(r.workspace).status()[f"validate:{name}"] == "ran"
+
+
+# --- a strict command line: variables, help, suggestions, doit's own crashes ---------------------------
+
+from tasks.cli import close_matches, suggest, variables  # noqa: E402
+from tasks.context import VARIABLES  # noqa: E402
+
+KNOWN = ", ".join(f"{v.name}=" for v in VARIABLES)
+
+
+@pytest.mark.parametrize("argv,found", [
+    (["-f", "dodo.py", "-d", "ws", "wave_a", "dry=1"], {"dry": "1"}),
+    (["-d", "x=y", "since=a=b", "drift"], {"since": "a=b"}),           # -d's value is no variable
+    (["list", "--all"], {}),
+])
+def test_variables_are_read_as_doit_reads_them(argv: list[str], found: dict[str, str]) -> None:
+    assert variables(argv) == found
+
+
+@pytest.mark.parametrize("name,names,expected", [
+    ("valdate:slice-1", ["validate", "import", "wave_a"], ["validate:slice-1"]),   # before plan: by the group
+    ("validate:slcie-1", ["validate", "validate:slice-1", "validate:slice-2"], ["validate:slice-1"]),
+    ("wavea", ["wave_a", "wave_b", "wave_c", "_workspace"], ["wave_a"]),
+    ("_workspac", ["_workspace", "plan"], []),                                    # private tasks never
+    ("xyz", ["plan", "drift"], []),
+])
+def test_suggestions_for_a_mistyped_task(name: str, names: list[str], expected: list[str]) -> None:
+    assert suggest(name, names) == expected
+
+
+def test_every_variable_forkwave_reads_is_in_the_table() -> None:
+    """The table is the truth: every get_var()/_var() name in the code is a row, and every row is read."""
+    import re
+
+    from conftest import ROOT
+
+    code = "\n".join(p.read_text(encoding="utf-8") for folder in ("tasks", "checks") for p in (ROOT / folder).rglob("*.py"))
+    read = set(re.findall(r"""(?:get_var|_var)\(["'](\w+)["']""", code))
+    assert read == {v.name for v in VARIABLES}
+
+
+@pytest.mark.parametrize("args,guess", [
+    (("dyr=1",), "dry="),
+    (("list", "confg=x.yaml"), "config="),
+    (("wave_a", "batchsize=3"), "batch_size="),
+    (("history", "fromat=json"), "format="),
+])
+def test_an_unknown_variable_is_exit_1_before_anything_runs(tmp_path: Path, args: tuple[str, ...], guess: str) -> None:
+    r = adoptable(tmp_path)
+    result = run_doit(r.workspace, *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    name = next(a for a in args if "=" in a).split("=")[0]
+    assert result.stderr == (f"forkwave: error: unknown variable {name}= (did you mean {guess!r}?); the variables "
+                             f"are {KNOWN}; `doit help` says what each does\n")
+    assert result.stdout == "" and not (r.workspace / "reports").exists()          # nothing ran
+    from conftest import git_out
+    assert "sync/upstream" not in git_out(r.fork, "for-each-ref")                    # nothing landed
+
+
+def test_an_unknown_variable_is_named_without_its_value(tmp_path: Path) -> None:
+    """A value may be a credential typed into the wrong variable: the error never repeats it."""
+    r = adoptable(tmp_path)
+    result = run_doit(r.workspace, "fetch", "tokn=ghp_0123456789abcdefghijklmnopqrstuvwxyz")
+    assert result.returncode == 1 and "unknown variable tokn=;" in result.stderr
+    assert "ghp_" not in result.stdout + result.stderr
+
+
+def test_doit_help_is_an_overview_of_forkwave(tmp_path: Path) -> None:
+    r = adoptable(tmp_path)
+    result = run_doit(r.workspace, "help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("forkwave: keep a fork in sync")
+    for shown in ("doit wave_a", "doit validate:slice-3", "doit resolve:slice-3", "doit publish", "doit clean [TASK]",
+                  *(v.shape for v in VARIABLES)):
+        assert shown in result.stdout, shown
+    assert "automation tool" not in result.stdout                                    # not doit's generic help
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    here = subprocess.run([sys.executable, "-m", "doit", "help"], cwd=ROOT, capture_output=True, text=True)
+    assert here.returncode == 0 and here.stdout == result.stdout                     # in the checkout, no -f
+
+
+@pytest.mark.parametrize("task,own,not_own", [
+    ("fetch", ["offline=1"], ["take=", "full=1"]),
+    ("drift", ["full=1", "since=DATE|SHA|last-success"], ["offline=1"]),
+    ("resolve", ["path=P", "take=fork|upstream"], ["limit="]),
+    ("history", ["format=markdown|plain|json", "limit=N"], ["path="]),
+])
+def test_doit_help_task_gives_its_doc_and_its_variables(tmp_path: Path, task: str, own: list[str],
+                                                        not_own: list[str]) -> None:
+    r = adoptable(tmp_path)
+    result = run_doit(r.workspace, "help", task)
+    assert result.returncode == 0, result.stderr
+    mine, every = result.stdout.split("Variables every task reads:")
+    assert mine.startswith(f"doit {task}\n") and "Variables it reads:" in mine
+    for shape in own:
+        assert shape in mine
+    for shape in not_own:
+        assert shape not in result.stdout
+    assert "config=PATH" in every and "dry=1" in every
+    assert not (r.workspace / "reports").exists()                                    # help runs nothing
+
+
+def test_doit_help_clean_adds_the_all_variable(tmp_path: Path) -> None:
+    result = run_doit(adoptable(tmp_path).workspace, "help", "clean")
+    assert result.returncode == 0 and " clean [TASK ...]" in result.stdout          # doit's own help first
+    assert result.stdout.rstrip().endswith("all=1  `doit clean` with no task removes the ledger and the verdict "
+                                           "memo too")
+
+
+@pytest.mark.parametrize("args,line", [
+    (("valdate:slice-1",), "unknown task 'valdate:slice-1' (did you mean 'validate:slice-1'?); `doit list --all` "
+                           "shows the tasks"),
+    (("wavea",), "unknown task 'wavea' (did you mean 'wave_a'?); `doit list` shows the tasks"),
+    (("help", "valdate:slice-1"), "unknown task 'valdate:slice-1' (did you mean 'validate:slice-1'?); "
+                                  "`doit list --all` shows the tasks"),
+    (("help", "fecth"), "unknown task 'fecth' (did you mean 'fetch'?); `doit list` shows the tasks"),
+])
+def test_an_unknown_task_gets_a_suggestion(tmp_path: Path, args: tuple[str, ...], line: str) -> None:
+    r = adoptable(tmp_path)
+    result = run_doit(r.workspace, *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == f"forkwave: error: {line}\n" and result.stdout == ""
+
+
+def test_forget_without_a_task_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    r = adoptable(tmp_path)
+    assert run_doit(r.workspace, "plan").returncode == 0
+    result = run_doit(r.workspace, "forget")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == ("forkwave: error: `doit forget` needs a task: `doit forget drift` runs drift (and what "
+                             "needs it) again next time; `doit forget --all` forgets every task\n")
+    assert run_doit(r.workspace, "plan").status()["plan"] == "up to date"            # nothing was forgotten
+    assert run_doit(r.workspace, "forget", "--all").returncode == 0
+    assert run_doit(r.workspace, "plan").status()["plan"] == "ran"
+
+
+def test_dumpdb_shows_forkwaves_json_state(tmp_path: Path) -> None:
+    r = adoptable(tmp_path)
+    empty = run_doit(r.workspace, "dumpdb")
+    assert empty.returncode == 1 and "Traceback" not in empty.stderr
+    assert empty.stderr == (f"forkwave: error: no doit state at {r.workspace / 'reports' / '.doit.json'}: nothing "
+                            "has run in this workspace yet (or give --db-file PATH)\n")
+    assert run_doit(r.workspace, "plan").returncode == 0
+    result = run_doit(r.workspace, "dumpdb")
+    assert result.returncode == 0, result.stderr
+    state = json.loads((r.reports / ".doit.json").read_text())
+    assert [line.split(" -> ")[0] for line in result.stdout.splitlines() if " -> " in line] == list(state)
+
+
+def test_any_other_doit_crash_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    """doit's list with a template naming no field raises KeyError deep inside doit."""
+    r = adoptable(tmp_path)
+    result = run_doit(r.workspace, "list", "--template", "{bogus}")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr == ("forkwave: error: `doit list` crashed inside doit (KeyError: 'bogus'); `doit help list` "
+                             "shows its usage\n")
+
+
+def test_doits_own_commands_are_unchanged_for_another_project(tmp_path: Path) -> None:
+    """The plugins are installed for every doit in the environment: another dodo.py sees doit as it is."""
+    import subprocess
+    import sys
+
+    (tmp_path / "dodo.py").write_text('def task_x():\n    return {"actions": ["true"]}\n')
+
+    def doit(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "doit", *args], cwd=tmp_path, capture_output=True, text=True)
+
+    assert doit("help").stdout.startswith("doit -- automation tool")
+    forget = doit("forget")
+    assert forget.returncode == 3 and "Traceback" in forget.stderr                  # doit's own behaviour
+    assert doit("x", "dyr=1").returncode == 0                                         # doit ignores variables

@@ -139,11 +139,12 @@ def is_shallow(mirror: Path) -> bool:
 
 
 def _fetch_args(mirror: Path) -> list[str]:
-    """``--update-shallow`` accepts the refs of a remote that is itself shallow (git would drop
+    """The options of the mirror's fetch beyond ``git.fetch``'s own (``--prune``, ``--no-write-fetch-head``):
+    ``--update-shallow`` accepts the refs of a remote that is itself shallow (git would drop
     them without a word, and ``ref`` would seem not to exist); ``--unshallow`` completes a
     shallow mirror (a cache made with ``--depth``): base detection, merges and commit ranges
     need the whole history."""
-    args = ["fetch", "--quiet", "--prune", "--no-write-fetch-head", "--update-shallow"]
+    args = ["--update-shallow"]
     return args + ["--unshallow"] if is_shallow(mirror) else args
 
 
@@ -169,7 +170,9 @@ def _fetch_with_retries(cfg: Config, ws: Workspace) -> None:
         retry=tenacity.retry_if_exception(transient),
         before_sleep=before_sleep, reraise=True)
     try:
-        retrying(lambda: git.git(mirror, *_fetch_args(mirror), bare, *REFSPECS, secrets=secrets, env=env))
+        # git's progress on a terminal, a heartbeat with its last progress line otherwise (CI logs)
+        retrying(lambda: git.fetch(mirror, bare, *REFSPECS, options=_fetch_args(mirror), what=f"fetch: {shown}",
+                                   secrets=secrets, env=env))
     except CalledProcessError as exc:
         kind, retry, cause = diagnose(_stderr(exc))
         tries = f" after {ATTEMPTS} attempts" if retry else "" if kind == "unknown" else f" ({kind}; not retried)"

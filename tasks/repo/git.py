@@ -8,6 +8,7 @@ of hanging.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -79,6 +80,50 @@ def git(repo: str | Path | None, *args: str, input: bytes | None = None, check: 
     """Run ``git -C repo args...`` and return stdout bytes (raises a redacted error)."""
     argv = ["git"] + (["-C", str(repo)] if repo is not None else []) + list(args)
     return run(argv, input=input, check=check, secrets=secrets, env=git_env(env), timeout=timeout).stdout
+
+
+# What ``git fetch --progress`` prints that is no message: progress counters (``Receiving objects:
+# 45% (4500/10000)``, the remote's ``Counting objects``, ``Total``), the ``From <url>`` header and the
+# lines of refs it updated. ``--quiet`` would drop them all, and the progress with them.
+_FETCH_NOISE = re.compile(r"(remote: )?([A-Z][a-z]+(?: [a-z]+)*: +\d+.*|Total \d+ \(delta \d+\).*)"
+                          r"|From \S.*| [ *+\-t=] .* -> .*")
+
+
+def fetch_noise(piece: str) -> bool:
+    r"""Is this piece of ``git fetch --progress``'s stderr progress or a ref update rather than a message?
+
+    >>> [fetch_noise(p) for p in ("Receiving objects:  45% (45/100)\r", "remote: Counting objects: 100% (5/5), done.\n",
+    ...  " * [new branch]      main       -> main\n", "fatal: Authentication failed for 'https://h/'\n",
+    ...  " ! [rejected]        main       -> main  (would clobber existing tag)\n")]
+    [True, True, True, False, False]
+    """
+    return piece.endswith("\r") or _FETCH_NOISE.fullmatch(piece.strip("\r\n").rstrip()) is not None
+
+
+def fetch(repo: Path, remote: str, *refspecs: str, what: str, options: Sequence[str] = (),
+          secrets: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+    """``git fetch --prune [options]`` into ``repo``, showing progress: git's own on a terminal, else a
+    heartbeat (``tasks.progress``) with git's last progress line. Its stderr keeps git's messages only."""
+    import sys
+    from contextlib import nullcontext
+
+    from tasks.progress import Heartbeat, LastLine
+    from tasks.proc import stream
+
+    terminal = sys.stderr.isatty()
+    last = LastLine()
+
+    def show(piece: str) -> None:
+        if terminal:
+            sys.stderr.write(piece)
+            sys.stderr.flush()
+        else:
+            last.feed(piece)
+
+    with nullcontext() if terminal else Heartbeat(what, last):
+        stream(["git", "-C", str(repo), "fetch", "--progress", "--prune", "--no-write-fetch-head", *options, remote,
+                *refspecs],
+               on_output=show, keep=lambda piece: not fetch_noise(piece), secrets=secrets, env=git_env(env))
 
 
 # --- parsers (pure) -----------------------------------------------------------------

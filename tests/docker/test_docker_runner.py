@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,24 @@ def test_a_check_fails_on_a_nonzero_exit_code(runner: DockerRunner, worktree: Pa
     assert result.status == FAILED
     assert result.message == f"exit code 3 in {NODE}: echo oops >&2; exit 3"
     assert result.stderr == "oops"
+
+
+def test_a_slow_container_check_beats_with_its_last_output_line(runner: DockerRunner, worktree: Path, log_dir: Path,
+                                                                label: str, monkeypatch: pytest.MonkeyPatch,
+                                                                capfd: pytest.CaptureFixture[str]) -> None:
+    """A heartbeat while the container runs: elapsed time and the container's last line so far, redacted."""
+    monkeypatch.setenv("FORKWAVE_HEARTBEAT", "0.5")
+    token = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
+    command = f"echo resolving packages; sleep 2; echo fetching {token} >&2; sleep 2; echo done"
+    result = runner.run(docker_request("install", command, worktree, log_dir, label))
+    assert result.status == PASSED, result.message
+    beats = re.findall(rf"^check 'install' \({label}\) in {re.escape(PYTHON)}: still running after (\d+) s; "
+                       r"last output: (.*)$", capfd.readouterr().err, re.M)
+    assert len(beats) >= 4, beats
+    said = [line for _, line in beats]
+    assert "resolving packages" in said and "fetching ***" in said            # as the container prints them
+    assert said.index("resolving packages") < said.index("fetching ***")
+    assert int(beats[-1][0]) >= 3 and all(token not in line for line in said)
 
 
 def test_a_missing_image_is_an_error_naming_it_and_nothing_is_pulled(runner: DockerRunner, worktree: Path,
