@@ -173,8 +173,10 @@ def folder_size(path: Path) -> int:
     return total
 
 
-def clean(cache_dir: Path, client: Any | None = None) -> list[str]:
-    """Remove the node images this workspace built or used and its package-manager caches.
+def clean(cache_dir: Path, client: Any | None = None, engines: Iterable[Any] = ()) -> list[str]:
+    """Remove the node images this workspace built or used and its package-manager caches: the folder
+    (every engine that mounts has its cache under it) and the cache volume of each engine in ``engines``
+    (``containers.engines``) that gets the worktree copied.
 
     An image a container still uses, or one another tag shares layers with, is left with a
     line saying so; the base, python and default node images are never removed (CI and
@@ -183,11 +185,30 @@ def clean(cache_dir: Path, client: Any | None = None) -> list[str]:
     lines = []
     for tag in recorded(cache_dir) if cache_dir.is_dir() else []:
         lines.append(_remove_image(client, tag))
+    lines += [line for e in engines if (line := _remove_volume(e, cache_dir))]
     if cache_dir.exists():
         size = folder_size(cache_dir)
         shutil.rmtree(cache_dir, ignore_errors=True)
         lines.append(f"removed {cache_dir} ({size / 1e6:.0f} MB)")
     return lines
+
+
+def _remove_volume(config: Any, cache_dir: Path) -> str | None:
+    """An engine's cache volume (engines that copy the worktree keep their cache on the engine)."""
+    import docker.errors
+    from checks.engines import Engine, EngineGone
+
+    engine = Engine(config, cache_dir)
+    try:
+        if not engine.copies:
+            return None
+        _, name = engine.cache() or ("", "")
+        engine.client().volumes.get(name).remove(force=True)
+        return f"removed volume {name} on {engine.describe()}"
+    except docker.errors.NotFound:
+        return None
+    except (EngineGone, docker.errors.APIError) as exc:
+        return f"kept the cache volume on {engine.describe()}: {getattr(exc, 'why', None) or exc}"
 
 
 def _remove_image(client: Any | None, tag: str) -> str:
@@ -210,10 +231,24 @@ def _remove_image(client: Any | None, tag: str) -> str:
         return f"kept image {tag}: {getattr(exc, 'explanation', None) or exc}"
 
 
-def _client() -> Any:
+def _client(engine: Any = None) -> Any:
+    """A client for ``engine`` (a ``containers.engines`` entry), or the local engine."""
+    if engine is not None:
+        from checks.engines import Engine
+
+        return Engine(engine).client()
     import docker
 
     return docker.from_env()
+
+
+def engine_env(engine: Any = None) -> dict[str, str]:
+    """What the build scripts' docker CLI needs to build on ``engine`` (the local one: nothing)."""
+    if engine is None:
+        return {}
+    from checks.engines import Engine
+
+    return {k: v for k, v in Engine(engine).env().items() if v}
 
 
 # --- `doit images`: every image the config's checks need ------------------------------------------
@@ -258,13 +293,33 @@ def build_images(checks: Iterable[Any], fork: Path, branch: str, env: dict[str, 
         print(f"images: {picked} for node {spec}")
 
 
-def nodes_present(checks: Iterable[Any], fork: Path, branch: str) -> bool:
-    """Does the engine hold a node image for every node version the checks need on ``branch``? (False without one.)"""
+def nodes_present(checks: Iterable[Any], fork: Path, branch: str, engine: Any = None) -> bool:
+    """Does the engine (the first of ``containers.engines``; the local one) hold a node image for every node
+    version the checks need on ``branch``? (False without one.)"""
     try:
-        import docker
-
-        local = local_node_images(docker.from_env())
+        local = local_node_images(_client(engine))
         specs = node_specs(checks, pins_at(fork, branch) if fork.is_dir() else {})
     except Exception:
         return False
     return all(best_version(spec, local) for spec in specs)
+
+
+def present(tags: Iterable[str], engine: Any = None) -> bool:
+    """Are all ``tags`` on the engine (the first of ``containers.engines``; the local one)? False without one."""
+    try:
+        from checks.engines import Engine
+
+        probe = Engine(engine) if engine is not None else None
+        return all(probe.has(t) for t in tags) if probe else all(_has(_client(None), t) for t in tags)
+    except Exception:
+        return False
+
+
+def _has(client: Any, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False

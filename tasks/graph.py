@@ -294,14 +294,17 @@ def task_images() -> dict[str, Any]:
         return {"actions": None, "uptodate": [True], "clean": clean}
     from checks import images
 
-    def present() -> bool:
-        return actions.images_present([*IMAGES, "forkwave/base:bookworm"]) and images.nodes_present(
-            ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch)
-
     c = ctx.cfg.containers
+    first = c.engines[0]   # images are built on the first engine; the others get them copied when a check needs them
+
+    def present() -> bool:
+        return images.present([*IMAGES, "forkwave/base:bookworm"], first) and images.nodes_present(
+            ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch, first)
+
+    env = images.build_env(c.ca_bundle, c.network, c.pass_env) | images.engine_env(first)
     return {
         "actions": [(_reports_dir, [ctx]), (images.build_images, [ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch,
-                                           images.build_env(c.ca_bundle, c.network, c.pass_env), ctx.ws.state / "cache"])],
+                                           env, ctx.ws.state / "cache"])],
         "file_dep": [ctx.ws.rel(CONTAINERS / s) for s in IMAGE_SOURCES],
         "uptodate": [present],
         "clean": clean,
@@ -319,7 +322,7 @@ def _clean_images(ctx: Context) -> None:
     from checks import images
 
     _reports_dir(ctx)
-    for line in images.clean(ctx.ws.state / "cache"):
+    for line in images.clean(ctx.ws.state / "cache", engines=ctx.cfg.containers.engines):
         print(f"clean: {line}")
 
 

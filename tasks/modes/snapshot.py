@@ -96,7 +96,8 @@ class SnapshotMode:
                 if changes:
                     groups, cut = group_atoms(slice_)
                     result = isolate(sorted(changes), validate, groups=groups, refine=cut,
-                                     waits=lambda atom: all(changes[f].mode is None for f in atom))
+                                     waits=lambda atom: all(changes[f].mode is None for f in atom),
+                                     slots=validate if validate.bench else None)
                     if result.adopted:
                         commit = validate.candidate(result.adopted, commit_message(job.plan, slice_, result.adopted))
                 else:

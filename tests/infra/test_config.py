@@ -142,7 +142,7 @@ BAD_CONFIGS = [
     ("check-dupe", MINIMAL + "checks: [{name: t, run: x}, {name: t, run: y}]\n",
      "3:9: key 'checks': check name 't' is used twice; names must be unique"),
     ("containers-unknown", MINIMAL + "containers: {ca: /x}\n",
-     "3:14: unknown key 'containers.ca'; expected one of: ca_bundle, network, pass_env"),
+     "3:14: unknown key 'containers.ca'; expected one of: ca_bundle, engines, network, pass_env"),
     ("tab-yaml", "upstream:\n\turl: u\n",
      "2:1: unreadable YAML (found character '\\t' that cannot start any token); fix the syntax"),
     # issue 8, item 1: forkwave must never commit onto the fork's own branch
