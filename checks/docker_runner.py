@@ -264,7 +264,9 @@ class DockerRunner:
             step = min(left, POLL) if request.cancel is not None else left
             try:
                 return container.wait(timeout=max(step, 0.001))["StatusCode"], False
-            except requests.exceptions.ReadTimeout:
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+                if not _timed_out(exc):  # the engine itself is gone: run() says so
+                    raise
                 if request.cancel is not None and request.cancel.is_set():
                     _kill(container)
                     raise Cancelled(request.name) from None
@@ -275,6 +277,17 @@ class DockerRunner:
                 except docker.errors.APIError:  # it exited just as the wait gave up: nothing to kill
                     pass
                 return -1, True
+
+
+def _timed_out(exc: Exception) -> bool:
+    """The wait gave up (the SDK reports a unix socket's read timeout as a ConnectionError), rather than the
+    engine going away."""
+    import requests.exceptions
+    import urllib3.exceptions
+
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    return any(isinstance(a, urllib3.exceptions.ReadTimeoutError) for a in exc.args) or "Read timed out" in str(exc)
 
 
 def _on(runner: DockerRunner) -> str:

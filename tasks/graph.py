@@ -295,16 +295,15 @@ def task_images() -> dict[str, Any]:
     from checks import images
 
     c = ctx.cfg.containers
-    first = c.engines[0]   # images are built on the first engine; the others get them copied when a check needs them
 
-    def present() -> bool:
-        return images.present([*IMAGES, "forkwave/base:bookworm"], first) and images.nodes_present(
-            ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch, first)
+    def present() -> bool:  # on some engine: the others get it copied when a check needs it there
+        return images.present([*IMAGES, "forkwave/base:bookworm"], c.engines) and images.nodes_present(
+            ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch, c.engines)
 
-    env = images.build_env(c.ca_bundle, c.network, c.pass_env) | images.engine_env(first)
+    env = images.build_env(c.ca_bundle, c.network, c.pass_env)
     return {
         "actions": [(_reports_dir, [ctx]), (images.build_images, [ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch,
-                                           env, ctx.ws.state / "cache"])],
+                                           env, ctx.ws.state / "cache", c.engines])],
         "file_dep": [ctx.ws.rel(CONTAINERS / s) for s in IMAGE_SOURCES],
         "uptodate": [present],
         "clean": clean,

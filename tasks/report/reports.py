@@ -215,6 +215,20 @@ def attempts_line(o: Outcome) -> str:
     return f"{len(attempts)} attempt(s): {', '.join(parts)}" if attempts else "no validation needed"
 
 
+def engine_notes(o: Outcome) -> list[str]:
+    """Checks that ran again on another Docker engine because the one they started on failed (``rerun``)."""
+    return list(dict.fromkeys(f"attempt {a.n}, check {code(r['name'], cell=False)}: {r['rerun']}"
+                              for a in o.attempts for r in a.results if r.get("rerun")))
+
+
+def _engines_section(lines: Sequence[str]) -> list[str]:
+    if not lines:
+        return []
+    return ["## Engines", "", "A Docker engine failed during the run; its checks ran again on another engine and the "
+            "run went on (no verdict was taken from the engine that failed):", "", *(f"- {line}" for line in lines),
+            ""]
+
+
 def next_steps(o: Outcome) -> list[str]:
     steps = [f"conflict {code(c.path, cell=False)}: {c.next}" for c in o.conflicts if c.next]
     steps += [f"deferred {', '.join(code(f, cell=False) for f in d.files[:5])}"
@@ -270,6 +284,7 @@ def slice_markdown(o: Outcome, fork: str, sync_branch: str, commits: Sequence[Ma
     out += _commits_section(o, fork, sync_branch)
     if o.unit != COMMITS:
         out += ["## Upstream commits behind these changes", ""] + commits_table(commits)
+    out += _engines_section(engine_notes(o))
     out += _checks_section(o)
     return "\n".join(out)
 
@@ -432,6 +447,9 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
                 "resolve that first; they follow on the next `doit`"] if waiting else []
         out += [""]
     out += _baseline_section(baseline)
+    moved = [f"baseline, check {code(r['name'], cell=False)}: {r['rerun']}"
+             for r in (baseline or {}).get("results", ()) if r.get("rerun")]
+    out += _engines_section(moved + [f"{o.slice}, {line}" for o in done for line in engine_notes(o)])
     effects = side_effects(sorted({*adopted, *removed}))
     out += ["## Side effects to review", ""]
     for kind, paths in effects.items():
