@@ -24,7 +24,7 @@ from typing import IO, Any
 from checks import engines, images, offline, toolchain, tracking
 from checks.engines import Engine, EngineGone
 from checks.host import CANNOT_RUN, describe
-from checks.model import ERROR, FAILED, PASSED, Cancelled, Request, Result, tail
+from checks.model import ERROR, FAILED, PASSED, Cancelled, Request, Result, cancelled, tail
 from tasks.config import Engine as EngineConfig
 from tasks.errors import ForkwaveError
 from tasks.progress import Heartbeat, LastLine
@@ -83,9 +83,6 @@ def _owner(path: Path) -> str:
 
 def _nano_cpus(cpus: float | None) -> int | None:
     return None if cpus is None else int(cpus * 1e9)
-
-
-POLL = 2.0  # seconds between looks at a cancel flag while a container runs
 
 
 class DockerRunner:
@@ -254,29 +251,47 @@ class DockerRunner:
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
 
     def _wait(self, container: Any, request: Request) -> tuple[int, bool]:
-        """(exit code, timed out); ``Cancelled`` when the request's cancel flag is set meanwhile."""
+        """(exit code, timed out); ``Cancelled`` when the request's cancel flag is set meanwhile (the container
+        is killed at once, so its slot is free for a candidate that is wanted)."""
         import docker.errors
         import requests.exceptions
 
-        deadline = time.monotonic() + request.timeout
-        while True:
-            left = deadline - time.monotonic()
-            step = min(left, POLL) if request.cancel is not None else left
+        with _KillOnCancel(container, request.cancel):
             try:
-                return container.wait(timeout=max(step, 0.001))["StatusCode"], False
+                code = container.wait(timeout=request.timeout)["StatusCode"], False
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
                 if not _timed_out(exc):  # the engine itself is gone: run() says so
                     raise
-                if request.cancel is not None and request.cancel.is_set():
-                    _kill(container)
-                    raise Cancelled(request.name) from None
-                if time.monotonic() < deadline:
-                    continue
                 try:
                     container.kill()
                 except docker.errors.APIError:  # it exited just as the wait gave up: nothing to kill
                     pass
-                return -1, True
+                code = -1, True
+        if cancelled(request):
+            raise Cancelled(request.name)
+        return code
+
+
+class _KillOnCancel:
+    """While a container runs: a watcher that kills it the moment ``cancel`` is set (no API polling)."""
+
+    def __init__(self, container: Any, cancel: threading.Event | None):
+        self.container, self.cancel, self.done = container, cancel, threading.Event()
+
+    def __enter__(self) -> _KillOnCancel:
+        if self.cancel is not None:
+            threading.Thread(target=self._watch, name="cancel-watch", daemon=True).start()
+        return self
+
+    def _watch(self) -> None:
+        assert self.cancel is not None
+        while not self.done.is_set():
+            if self.cancel.wait(0.1):
+                _kill(self.container)
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
 
 
 def _timed_out(exc: Exception) -> bool:
