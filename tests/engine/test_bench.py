@@ -1,0 +1,71 @@
+"""Several candidates judged at once (host slots) against one at a time, through doit: the same outcome,
+the same attempts, logs under the attempt numbers the report names, and worktrees of their own.
+
+A host check here sleeps a little and greps for a poisoned file, as a slow build would fail on it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import commit_tree, git_out, make_repo, run_doit, write_config
+
+FILES = [f"pkg/f{i:02}.txt" for i in range(12)]
+CHECK = {"name": "slow", "run": "sleep 0.3; ! grep -rq POISON pkg"}
+
+
+def workspace(root: Path, poisoned: list[int], slots: int) -> Path:
+    up = make_repo(root / "upstream.git", bare=True)
+    v1 = {f: f"v1 {i}\n" for i, f in enumerate(FILES)}
+    commit_tree(up, v1, tag="v1")
+    commit_tree(up, {f: ("v2 POISON\n" if i in poisoned else f"v2 {i}\n") for i, f in enumerate(FILES)}, tick=10)
+    fork = make_repo(root / "fork", v1, tick=5)
+    ws = root / "ws"
+    ws.mkdir()
+    write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": str(fork)}, "base": "v1",
+                      "gates": [], "checks": [CHECK], "host": {"slots": slots}})
+    return ws
+
+
+def decided(outcome: dict[str, Any]) -> dict[str, Any]:
+    """What a run decided, without what only says how long it took or when."""
+    attempts = [{k: a[k] for k in ("n", "files", "on_top_of", "passed", "inferred", "ran")} |
+                {"results": [(r["name"], r["status"]) for r in a["results"]]} for a in outcome["attempts"]]
+    deferred = [{k: v for k, v in d.items() if k != "log"} for d in outcome["deferred"]]   # its path names the run
+    return {k: outcome[k] for k in ("status", "adopted", "runs", "groups_split")} | {"attempts": attempts,
+                                                                                      "deferred": deferred}
+
+
+@pytest.mark.parametrize("poisoned", [[3], [0, 9], []])
+def test_two_host_slots_decide_exactly_what_one_does(tmp_path: Path, poisoned: list[int]) -> None:
+    runs = {}
+    for slots in (1, 2):
+        ws = workspace(tmp_path / f"slots-{slots}", poisoned, slots)
+        result = run_doit(ws, timeout=300)
+        assert result.returncode == (2 if poisoned else 0), result.stdout + result.stderr
+        runs[slots] = (ws, json.loads((ws / "reports/slices/slice-1/outcome.json").read_text()))
+    (_, one), (ws, two) = runs[1], runs[2]
+    assert decided(two) == decided(one)
+    assert sorted(f for d in two["deferred"] for f in d["files"]) == [FILES[i] for i in poisoned]
+    # each attempt that ran has its logs where the report says: logs/<run>/attempt-<n>/
+    [run_dir] = (ws / "reports/slices/slice-1/logs").iterdir()
+    for a in two["attempts"]:
+        if a["ran"] and not a["inferred"]:
+            assert (run_dir / f"attempt-{a['n']}" / "slow.stdout.log").is_file(), a["n"]
+            assert all(r["log"].startswith(f"slices/slice-1/logs/{run_dir.name}/attempt-{a['n']}/")
+                       for r in a["results"] if r.get("log"))
+    if poisoned:  # the second candidate had a worktree of its own
+        assert (ws / ".forkwave" / "worktree-1").is_dir()
+
+
+def test_doit_clean_removes_the_extra_worktrees(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, [5], 2)
+    run_doit(ws, timeout=300)
+    assert (ws / ".forkwave" / "worktree-1").is_dir()
+    result = run_doit(ws, "clean", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (ws / ".forkwave" / "worktree").exists() and not (ws / ".forkwave" / "worktree-1").exists()
+    listed = git_out(tmp_path / "fork", "worktree", "list", "--porcelain")
+    assert ".forkwave" not in listed   # the fork's record of them went too
