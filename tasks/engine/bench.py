@@ -10,6 +10,7 @@ candidate is judged on the caller's thread, as it always was.
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -32,9 +33,14 @@ class Bench:
         self._slots: queue.Queue[int] = queue.Queue()
         for slot in range(width):
             self._slots.put(slot)
+        self._cancels: list[threading.Event] = []
 
-    def submit(self, work: Callable[[int], T]) -> Future[T]:
-        """Run ``work(slot)`` on a free worker with a worktree slot of its own."""
+    def submit(self, work: Callable[[int], T], cancel: threading.Event | None = None) -> Future[T]:
+        """Run ``work(slot)`` on a free worker with a worktree slot of its own; ``cancel`` is what stops its
+        checks (``close(abort=True)`` sets it)."""
+        if cancel is not None:
+            self._cancels.append(cancel)
+
         def job() -> T:
             slot = self._slots.get()
             try:
@@ -43,8 +49,12 @@ class Bench:
                 self._slots.put(slot)
         return self._pool.submit(job)
 
-    def close(self) -> None:
-        """Wait for what runs (a cancelled candidate stops at once) and drop what never started."""
+    def close(self, abort: bool = False) -> None:
+        """Wait for what runs (a cancelled candidate stops at once) and drop what never started; ``abort`` (the
+        run is stopping: Ctrl-C, an error) stops everything that runs, the baseline too."""
+        if abort:
+            for cancel in self._cancels:
+                cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -11,6 +11,7 @@ mode's step takes one argument instead of the six to thirteen the old runners to
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -89,7 +90,11 @@ class SliceRun:
             bench = self.benched()
             self.memo = self.memo or Memo(self.ws)
             args = (self.cfg, self.ws, self.slice.wave, self.upstream, self.runner, self.memo, self.run_id)
-            self._baseline = bench.submit(lambda slot: baseline(*args, slot=slot)) if bench else baseline(*args)
+            if bench is None:
+                self._baseline = baseline(*args)
+            else:
+                stop = threading.Event()
+                self._baseline = bench.submit(lambda slot: baseline(*args, slot=slot, cancel=stop), stop)
         return self._baseline
 
     def benched(self) -> Bench | None:
@@ -107,10 +112,11 @@ class SliceRun:
         return Validator(self.cfg, self.ws, name or self.name, start, changes, self.runner, self.memo, self.log_root,
                          baseline=base, bench=self.bench)
 
-    def close(self) -> None:
-        """Let what is judged beside the slice end (what was judged ahead and not wanted stops at once)."""
+    def close(self, abort: bool = False) -> None:
+        """Let what is judged beside the slice end (what was judged ahead and not wanted stops at once);
+        ``abort``: stop all of it (the run is stopping)."""
         if self.bench is not None:
-            self.bench.close()
+            self.bench.close(abort)
 
     def judge(self, tip: str, tree: str, changes: Mapping[str, Change], label: str,
               commits: str | None = None) -> tuple[bool, list[Result]]:
@@ -155,9 +161,12 @@ class Strategy(Protocol):
 def run(strategy: Strategy, job: SliceRun) -> Outcome:
     """One slice end to end; returns (and writes) its outcome."""
     try:
-        return _run(strategy, job)
-    finally:
-        job.close()
+        outcome = _run(strategy, job)
+    except BaseException:  # Ctrl-C or an error: nothing judged beside the slice may outlive it
+        job.close(abort=True)
+        raise
+    job.close()
+    return outcome
 
 
 def _run(strategy: Strategy, job: SliceRun) -> Outcome:

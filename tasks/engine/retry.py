@@ -117,13 +117,14 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Plan, drift: Drift, wa
         result = isolate(sorted(changes), validate, groups=groups, refine=lambda atom: refine(atom, finer, locked),
                          waits=(lambda atom: False) if last else (lambda atom: set(atom) <= waiting),
                          slots=validate if bench else None)
-    except CannotRun as exc:
-        record = {"wave": wave, "key": None, "error": str(exc), "run": run_id}
-        write_if_changed(path, dump_json(record))
-        raise
-    finally:
+    except BaseException as exc:  # Ctrl-C or an error: nothing judged ahead may outlive the retry
         if bench is not None:
-            bench.close()
+            bench.close(abort=True)
+        if isinstance(exc, CannotRun):
+            write_if_changed(path, dump_json({"wave": wave, "key": None, "error": str(exc), "run": run_id}))
+        raise
+    if bench is not None:
+        bench.close()
     commit = None
     updated: dict[str, Outcome] = {}
     if result.adopted:

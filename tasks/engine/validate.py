@@ -127,6 +127,7 @@ class _Job:
     cancel: threading.Event
     log_dir: Path
     memo: list[tuple[str, str, int]] = field(default_factory=list)   # (fingerprint, tree, index) of what it put
+    claimed: bool = False   # an attempt took its results; asked again, they come as the memo's
 
 
 @dataclass
@@ -230,7 +231,7 @@ class Validator:
 
     def check(self, check: Check, tree: str, part: Sequence[str], n: int, commit: str | None, *, slot: int = 0,
               log_dir: Path | None = None, label: str | None = None, files_key: str | None = None,
-              job: _Job | None = None, index: int = 0) -> Result:
+              job: _Job | None = None, index: int = 0, cancel: threading.Event | None = None) -> Result:
         key = check_fingerprint(check, containers_key(self.cfg), part)
         seen = verdict_tree(self.cfg.fork.path, tree)
         known = self.memo.get(key, seen)
@@ -244,7 +245,7 @@ class Validator:
         if self.runner is None:
             raise CannotRun("no check runner is configured")
         request = replace(request_for(check, wt, env, log_dir, label or f"{self.name}-{n}"),
-                          cancel=job.cancel if job else None)
+                          cancel=job.cancel if job else cancel)
         res = self.runner.run(request)
         res = with_tests(check, wt, res)
         log_path = log_dir / f"{check.name}.stdout.log"
@@ -289,15 +290,18 @@ class Validator:
                 raise Cancelled(f"{self.name} ahead-{k}")
             return self._raw(tree, part, slot, job.log_dir, f"{self.name}-a{k}", f"ahead-{k}", commit, job)
 
-        job.future = self.bench.submit(work)
+        job.future = self.bench.submit(work, job.cancel)
         self._jobs[key] = job
         return job
 
     def _claim(self, job: _Job, n: int) -> list[Result]:
         """The job's results as attempt ``n``: its logs move to ``attempt-<n>``, as if it ran just now."""
         raw = job.future.result()
+        if job.claimed:  # the same candidate asked again: what one slot would get from the memo
+            return [r if r.status == SKIPPED else replace(r, memo=True) for r in raw]
+        job.claimed = True
         target = self.log_root / f"attempt-{n}" if n else self.log_root
-        if not job.log_dir.is_dir() or target == job.log_dir:
+        if not job.log_dir.is_dir() or target == job.log_dir:  # nothing ran (memo, skipped): no logs to move
             return raw
         if n and target.exists():
             shutil.rmtree(target)
@@ -313,7 +317,7 @@ class Validator:
         for fingerprint, tree, index in job.memo:  # the memo links the logs where they are now
             self.memo.put(fingerprint, tree, _memo_entry(moved[index]))
         job.log_dir, job.memo = target, []
-        self._jobs[job.key] = replace(job, future=_done(moved))
+        job.future = _done(moved)
         return moved
 
     def judge_ahead(self, calls: Sequence[Call]) -> None:
@@ -425,7 +429,8 @@ def checks_key(cfg: Config) -> str:
 
 
 def baseline(cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runner | None = None,
-             memo: Memo | None = None, run_id: str = "run", slot: int = 0) -> dict[str, Result]:
+             memo: Memo | None = None, run_id: str = "run", slot: int = 0,
+             cancel: threading.Event | None = None) -> dict[str, Result]:
     """Every check, once, on the sync branch as it stands before the wave (reused for the wave's slices).
 
     Returns check name -> raw result. Recorded in ``reports/wave-<x>/baseline.json``. A check
@@ -448,7 +453,7 @@ def baseline(cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runne
     print(f"baseline: wave {wave}: {len(cfg.checks)} checks on {cfg.fork.sync_branch} at {tip[:12]} ...", flush=True)
     results = []
     for check in cfg.checks:
-        res = v.check(check, tree, [], 0, tip, slot=slot)
+        res = v.check(check, tree, [], 0, tip, slot=slot, cancel=cancel)
         if res.status == ERROR or res.timed_out:
             raise CannotRun(f"wave {wave}: check {check.name!r} cannot run on the baseline ({cfg.fork.sync_branch} at "
                             f"{tip[:12]}): {res.message}; fix the check (or the machine it runs on) and run again — "

@@ -5,12 +5,16 @@ A host check here sleeps a little and greps for a poisoned file, as a slow build
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import commit_tree, git_out, make_repo, run_doit, write_config
+from conftest import DODO, commit_tree, git_out, make_repo, run_doit, write_config
 
 FILES = [f"pkg/f{i:02}.txt" for i in range(12)]
 CHECK = {"name": "slow", "run": "sleep 0.3; ! grep -rq POISON pkg"}
@@ -69,3 +73,34 @@ def test_doit_clean_removes_the_extra_worktrees(tmp_path: Path) -> None:
     assert not (ws / ".forkwave" / "worktree").exists() and not (ws / ".forkwave" / "worktree-1").exists()
     listed = git_out(tmp_path / "fork", "worktree", "list", "--porcelain")
     assert ".forkwave" not in listed   # the fork's record of them went too
+
+
+def test_ctrl_c_stops_every_candidate_judged_beside_the_slice(tmp_path: Path) -> None:
+    """SIGINT while two candidates (and the baseline) run: doit ends at once and leaves no check running."""
+    ws = workspace(tmp_path, [5], 2)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    config = (ws / "forkwave.yaml").read_text().replace(
+        "sleep 0.3; ! grep -rq POISON pkg", f"sleep 60 & echo $! > {pids}/$$; wait; ! grep -rq POISON pkg")
+    (ws / "forkwave.yaml").write_text(config)
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "-f", str(DODO), "-d", str(ws)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:  # the baseline and the first candidate
+        time.sleep(0.1)
+    assert len(list(pids.iterdir())) >= 2, "two checks never ran at once"
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    out, _ = proc.communicate(timeout=60)
+    assert time.monotonic() - started < 20, out
+    assert proc.returncode != 0
+    assert not [pid for pid in (int(p.read_text()) for p in pids.iterdir()) if alive(pid)]
+
+
+def alive(pid: int) -> bool:
+    """Running (a killed child whose orphan nobody reaped yet is a zombie: dead)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
