@@ -69,7 +69,10 @@ def rounds(files: list[str], culprits: set[str], slots: int, fail_first: bool = 
     def search(v: Any) -> Any:
         return isolate(files, v)
 
-    clock, running, ready, known = [0.0], {"baseline": 1.0}, {}, {}
+    clock = [0.0]
+    running: dict[Any, float] = {"baseline": 1.0}   # what runs -> when it ends
+    ready: dict[Any, Verdict] = {}
+    known: dict[Any, Verdict] = {}
 
     def tick() -> None:
         clock[0] = min(running.values())
@@ -102,7 +105,7 @@ def rounds(files: list[str], culprits: set[str], slots: int, fail_first: bool = 
 
 def model() -> None:
     print("1. the search as a model: time units (one per check, baseline included), every culprit position")
-    print(f"   {'files':>5} {'culprits':>8} {'1 slot':>7} {'2 slots':>8} {'ratio':>6} {'success first':>14}")
+    print(f"   {'files':>5} {'culprits':>8} {'1 slot':>7} {'2 slots':>8} {'ratio':>6} {'ratio, success first':>14}")
     cases = [(FILES, [{f} for f in FILES]),
              ([f"pkg/d{i // 8}/f{i:02}.txt" for i in range(32)], None),
              (FILES, [{a, b} for i, a in enumerate(FILES) for b in FILES[i + 1:]])]
@@ -112,9 +115,9 @@ def model() -> None:
         two = statistics.mean(rounds(files, s, 2) for s in sets)
         other = statistics.mean(rounds(files, s, 2, fail_first=False) for s in sets)
         print(f"   {len(files):>5} {len(next(iter(sets))):>8} {one:>7.2f} {two:>8.2f} {two / one:>6.2f} "
-              f"{other / one:>13.2f}x")
+              f"{other / one:>14.2f}")
     per = [(rounds(FILES, {f}, 1), rounds(FILES, {f}, 2)) for f in FILES]
-    print("   16 files, 1 culprit, by position: " + " ".join(f"{b:g}/{a:g}" for a, b in per))
+    print("   16 files, 1 culprit, by position (2 slots/1 slot): " + " ".join(f"{b:g}/{a:g}" for a, b in per))
 
 
 # --- 2. the real thing ---------------------------------------------------------------------------------

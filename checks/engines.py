@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,8 @@ class Engine:
             tls = TLSConfig(client_cert=(str(c.cert_path / "cert.pem"), str(c.cert_path / "key.pem")),
                             ca_cert=str(c.cert_path / "ca.pem"), verify=c.tls_verify)
         # ssh:// through the system's ssh client: ~/.ssh/config, agents and known_hosts as the docker CLI uses them
-        return docker.DockerClient(base_url=c.url, tls=tls, timeout=timeout, use_ssh_client=c.url.startswith("ssh://"))
+        url = c.url or ""
+        return docker.DockerClient(base_url=url, tls=tls, timeout=timeout, use_ssh_client=url.startswith("ssh://"))
 
     def answers(self) -> bool:
         """A ping within ``PING_TIMEOUT``, on a fresh connection (the pooled one may be dead)."""
@@ -274,7 +275,7 @@ def transfer(source: Engine, target: Engine, tag: str) -> None:
             raise ForkwaveError(f"could not copy {tag}: {source.describe()} stopped answering") from None
         raise
     try:
-        for _ in target.client().api.load_image(_chunks(stream), quiet=True):
+        for _ in target.client().api.load_image(stream, quiet=True):  # a generator: sent chunked, as it comes
             pass
     except Exception as exc:
         if unreachable(exc):
@@ -282,10 +283,6 @@ def transfer(source: Engine, target: Engine, tag: str) -> None:
         raise ForkwaveError(f"could not copy {tag} to {target.describe()}: {_first_line(exc)}") from None
     if not target.has(tag):
         raise ForkwaveError(f"copied {tag} to {target.describe()}, but it does not list it")
-
-
-def _chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
-    yield from stream
 
 
 def _safe(name: str) -> str:

@@ -314,8 +314,8 @@ class Validator:
             job.log_dir.rmdir()
         old, new = str(job.log_dir.relative_to(self.ws.reports)), str(target.relative_to(self.ws.reports))
         moved = [replace(r, log=new + r.log[len(old):]) if r.log and r.log.startswith(old + "/") else r for r in raw]
-        for fingerprint, tree, index in job.memo:  # the memo links the logs where they are now
-            self.memo.put(fingerprint, tree, _memo_entry(moved[index]))
+        for key, tree, index in job.memo:  # the memo links the logs where they are now
+            self.memo.put(key, tree, _memo_entry(moved[index]))
         job.log_dir, job.memo = target, []
         job.future = _done(moved)
         return moved
