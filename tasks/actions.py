@@ -364,6 +364,40 @@ _CANNOT_RUN: list[str] = []  # a check that cannot run stops every later slice o
 
 
 @user_errors
+def do_batch(ctx: Context, waves: list[str]) -> Any:
+    """Judge the union of the run's file slices once, before any of them (``tasks.engine.batch``)."""
+    from tasks.engine import batch
+
+    run = _locked(ctx, fork=True)
+    plan = read_plan(ctx)
+    members, mixed = [], []
+    for name in (n for w in waves for n in plan.members(w)):
+        c, job, mode = job_for(ctx, plan, name, run.id)
+        if mode.own_branch:
+            continue  # its own branch, its own chain judged first
+        if not mode.file_slices:
+            mixed.append(name)
+            continue
+        members.append(batch.Member(c.cfg, fetch.ensure_commit(c.cfg, c.ws, job.upstream), job.plan, job.drift,
+                                    job.slice))
+    if mixed:
+        print(f"batch: not used: {', '.join(mixed[:3])}{' …' if len(mixed) > 3 else ''} land commits on "
+              f"{ctx.cfg.fork.sync_branch} too, so each slice is judged on its own")
+        return True
+    if not members:
+        return True
+    try:
+        record = batch.run(ctx.cfg, ctx.ws, members, run.id, last=plan.waves[-1][0] in waves)
+        reports.write_batch(ctx.ws, record)
+    except CannotRun as exc:
+        _CANNOT_RUN.append(str(exc))
+        runlock.mark_failed(str(exc))
+        print(f"forkwave: error: {exc}", file=sys.stderr, flush=True)
+        return Failed(str(exc), exitcodes.FAILURE)
+    return True
+
+
+@user_errors
 def do_validate(ctx: Context, name: str, position: str) -> Any:
     run = _locked(ctx, fork=True)
     whole = read_plan(ctx)

@@ -410,9 +410,11 @@ def slice_creators(eager: bool | None = None) -> dict[str, Any]:
                 before = [f"wave_{w.name}"]  # simulated in order, each wave on what the ones before would land
                 continue
             yield from _import_tasks(ctx, plan, members)
-            yield from _validate_tasks(ctx, plan, w.name, members, before)
+            yield from _validate_tasks(ctx, plan, w.name, members, before, chained=ordered)
             yield _wave_task(ctx, w.name, members, docs)
             before = [f"wave_{w.name}"] if ordered else []
+        if not ctx.dry:
+            yield _batch_task(ctx, plan)
         yield from _person_tasks(ctx, docs)
         yield from _unknown("import", plan)
         yield from _unknown("validate", plan)
@@ -441,6 +443,8 @@ def _group_docs(ctx: Context, plan: dict[str, Any] | None) -> dict[str, str]:
     count = {w["name"]: len(w["slices"]) for w in plan["waves"]} if plan else {}
     docs = {"import": "per slice: its import manifest (files with upstream, fork and base entries, commits)",
             "validate": "per slice: import onto the sync branch in a private worktree, validate, adopt or split",
+            "batch": "judge everything the run lands at once, before any slice; search it only when it fails "
+                     "(reports/batch.json)",
             **PERSON}
     for w in ctx.cfg.waves:
         n = count.get(w.name)
@@ -471,9 +475,13 @@ def _import_tasks(ctx: Context, plan: dict[str, Any] | None, names: list[str]) -
 
 
 def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names: list[str],
-                    after: list[str]) -> Iterator[dict[str, Any]]:
+                    after: list[str], chained: bool = False) -> Iterator[dict[str, Any]]:
+    """Each slice's validate task. ``chained`` (a plain ``doit``): each after the one before it, so slices run
+    and land in plan order and identical inputs make identical sync-branch history; ``doit validate:slice-5``
+    alone never pulls in its neighbours."""
     files_of = {s["name"]: s["files"] for s in plan["slices"]} if plan else {}
     for i, name in enumerate(names, 1):
+        previous = [f"validate:{names[i - 2]}"] if chained and i > 1 else []
         files = files_of[name]
 
         def done(name: str = name) -> bool:
@@ -487,13 +495,42 @@ def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names:
             "name": name,
             "doc": f"{_about(wave, files)}: validate onto {ctx.cfg.fork.sync_branch}",
             "actions": [(actions.do_validate, [ctx, name, f"wave {wave} {i}/{len(names)}"])],
-            "task_dep": ["images", *after],  # images: a no-op unless a check needs forkwave's images
+            # images: a no-op unless a check needs forkwave's images; batch: the run's changes judged at once first
+            "task_dep": ["images", "batch", *after, *previous],
             "file_dep": [f"reports/slices/{name}/import.json"],
             "targets": [f"reports/slices/{name}/outcome.json"],
             "uptodate": [_changed(checks), done],
             "clean": _cleans((clean.slice_state, [ctx.ws, ctx.cfg.fork.path, name])),
             "verbosity": 2,
         }
+
+
+def batch_scope(ctx: Context) -> list[str]:
+    """The waves a run lands, judged together first: every wave for a plain ``doit``, the named ones for
+    ``doit wave_b``, none when only slices are named (each judges itself)."""
+    req = request()
+    if not req.runs:
+        return []
+    if not req.tasks or "batch" in req.tasks:
+        return [w.name for w in ctx.cfg.waves]
+    return [w.name for w in ctx.cfg.waves if f"wave_{w.name}" in req.tasks]
+
+
+def _batch_task(ctx: Context, plan: dict[str, Any] | None) -> dict[str, Any]:
+    """``batch``: the union of the run's file slices judged once before any slice (``tasks.engine.batch``)."""
+    waves = batch_scope(ctx)
+    if plan is None or not waves:
+        return {"basename": "batch", "actions": None, "uptodate": [True]}
+    return {
+        "basename": "batch",
+        "doc": _group_docs(ctx, plan)["batch"],
+        "actions": [(actions.do_batch, [ctx, waves])],
+        "task_dep": ["images", "plan"],
+        "file_dep": ["reports/plan.json"],
+        # cheap to ask again: the same changes on the same tip with the same checks is answered from its record
+        "uptodate": [False],
+        "verbosity": 2,
+    }
 
 
 def _dry_tasks(ctx: Context, wave: str, members: list[str], docs: dict[str, str],

@@ -288,6 +288,7 @@ class Outcome:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
     retried: tuple[Mapping[str, Any], ...] = ()    # joint retries that landed files of it
+    validated: Mapping[str, Any] = field(default_factory=dict)  # how: "batch" (with the run's record), "alone", "split"
     record: Mapping[str, Any] = field(default_factory=dict)  # MODE_KEYS: the mode's own record
 
     # --- what it says ---------------------------------------------------------------------------
@@ -338,6 +339,8 @@ class Outcome:
                 "validated_with": self.validated_with, "run": self.run, "inputs": dict(self.inputs)}
         if self.retried:
             out["retried"] = [dict(r) for r in self.retried]
+        if self.validated:
+            out["validated"] = dict(self.validated)
         if self.error:
             out["error"] = self.error
         return out
@@ -364,13 +367,14 @@ class Outcome:
             adopted_commits=_tuple(data.get("adopted_commits")),
             attempts=tuple(Attempt.from_json(a) for a in data.get("attempts") or ()),
             inputs=dict(data.get("inputs") or {}), retried=_tuple(data.get("retried")),
+            validated=dict(data.get("validated") or {}),
             record={k: data[k] for k in MODE_KEYS if k in data},
         )
 
 
 _TYPED = {"status", "mode", "unit", "commits", "files", "adopted", "landed", "removed", "deferred", "conflicts",
           "waiting", "resolved", "rolled_back", "reported", "applied_before", "groups_split", "slice_commits",
-          "adopted_commits", "attempts", "inputs", "retried", "record"}
+          "adopted_commits", "attempts", "inputs", "retried", "record", "validated"}
 
 
 def paths_of(items: Sequence[Deferral | Wait]) -> list[str]:

@@ -43,7 +43,10 @@ def waves_so_far(plan: Plan, wave: str) -> list[str]:
 
 
 def retryable(d: Deferral) -> bool:
-    """Deferred because checks failed — not an unsafe path or a gate that named the file."""
+    """Deferred because checks failed — not an unsafe path or a gate that named the file, and not refused by
+    the run's batch, which judged it with everything else the run lands (unless it waits for later work)."""
+    if d.extra.get("batch") and d.reason != WAITS:
+        return False
     return "path-safety" not in d.checks and not d.reason.startswith("blocked:")
 
 

@@ -236,6 +236,8 @@ def slice_markdown(o: Outcome, fork: str, sync_branch: str, commits: Sequence[Ma
     out = [f"# {name} ({where}): {icon(o.status)} {o.status}", "",
            f"Upstream {what} onto {code(sync_branch)} at {code(o.parent[:12])}; {counted}"
            f"{attempts_line(o)}; {o.duration:.1f} s" + (f"; run {code(run)}" if run else "") + ".", ""]
+    if o.validated:
+        out += [f"Validated {validation(o.validated, '../../')}.", ""]
     steps = next_steps(o)
     if steps:
         out += ["## What to do next", ""] + [f"- {s}" for s in steps] + [""]
@@ -272,6 +274,44 @@ def slice_markdown(o: Outcome, fork: str, sync_branch: str, commits: Sequence[Ma
         out += ["## Upstream commits behind these changes", ""] + commits_table(commits)
     out += _checks_section(o)
     return "\n".join(out)
+
+
+def validation(v: Mapping[str, Any], up: str = "") -> str:
+    """How an outcome was judged, in words: in the run's batch (with a link to its record), alone, or split."""
+    runs = v.get("runs", 0)
+    if v.get("how") == "batch":
+        return (f"in the run's batch: {v.get('slices', '?')} slices judged together in {runs} check run(s) "
+                f"(run {code(str(v.get('run')), cell=False)}, [batch report]({up}batch/report.md)); no run of its own")
+    if v.get("how") == "alone":
+        return f"alone: its changes judged together ({runs} check run)"
+    return f"split: its changes searched for what fails ({runs} check run(s))"
+
+
+def batch_markdown(record: Mapping[str, Any]) -> str:
+    """``reports/batch/report.md``: what the run judged at once, what passed, and what the search deferred."""
+    deferred = record.get("deferred", ())
+    out = ["# The run's batch", "",
+           f"Everything run {code(str(record.get('run')), cell=False)} would land on the sync branch — "
+           f"{record.get('files', 0)} change(s) of {len(record.get('scope', ()))} slice(s) in wave(s) "
+           f"{', '.join(record.get('waves', ()))} — judged together on {code(str(record.get('start', ''))[:12], cell=False)} "
+           f"before any slice: {'**passed**' if record.get('passed') else '**failed**, then searched'} in "
+           f"{record.get('runs', 0)} check run(s) (and the baseline).", "",
+           "Each slice still lands as its own commit, wave by wave; the tip the last wave leaves is the tree "
+           "judged here.", ""]
+    if deferred:
+        out += [f"## Deferred ({sum(len(d['files']) for d in deferred)})", ""]
+        out += [f"- {d.get('slice', '?')}: {', '.join(code(f, cell=False) for f in d['files'][:10])}: {d['reason']}"
+                for d in deferred] + [""]
+    rows = [[a["n"], a["files"], "inferred" if a["inferred"] else "passed" if a["passed"] else "failed",
+             "yes" if a["ran"] and not a["inferred"] else "no"] for a in record.get("attempts", ())]
+    if rows:
+        out += ["## Attempts", "", table(["attempt", "changes", "verdict", "ran"], rows, "rrll"), ""]
+    out += [f"Slices: {', '.join(record.get('scope', ()))}.", ""]
+    return "\n".join(out)
+
+
+def write_batch(ws: Workspace, record: Mapping[str, Any]) -> None:
+    write_if_changed(ws.reports / "batch" / "report.md", batch_markdown(record))
 
 
 def _deferred_section(o: Outcome) -> list[str]:
@@ -421,6 +461,11 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
         out += ["Counts are in each slice's unit: files for a snapshot slice, upstream commits for a merge range or "
                 "cherry-picked commits.", ""]
     out += [table(header, rows, align), ""]
+    hows = [o.validated.get("how") for o in done if o.validated]
+    if hows:
+        words = {"batch": "in the run's batch", "alone": "alone", "split": "split"}
+        out += ["Validated: " + ", ".join(f"{hows.count(h)} {words[h]}" for h in words if h in hows)
+                + (" ([batch report](../batch/report.md))" if "batch" in hows else "") + ".", ""]
     if deferred or conflicts or waiting:
         out += ["## What to do next", ""]
         out += [f"- {s}: conflict in {code(c.path, cell=False)}"
