@@ -386,6 +386,9 @@ def do_batch(ctx: Context, waves: list[str]) -> Any:
         return True
     if not members:
         return True
+    for m in members:  # `running` in the ledger before any check, as a slice's own run opens it
+        where = _where(ctx, m.slice, m.plan)
+        run.sync(where["source"], runlock.sync_type(where["wave"]), where["revision"])
     try:
         record = batch.run(ctx.cfg, ctx.ws, members, run.id, last=plan.waves[-1][0] in waves)
         reports.write_batch(ctx.ws, record)

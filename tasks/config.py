@@ -319,6 +319,7 @@ class Config:
     rewrite: tuple[RewriteRule, ...] = ()
     deletions: str = default("deletions")
     gating: str = default("gating")
+    batch: bool = default("batch")
     couple: tuple[tuple[str, ...], ...] = ()   # groups of globs: the paths one group matches are coupled
     publish: Publish = Publish()
     sources: tuple[Source, ...] = ()
@@ -837,7 +838,7 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         pre=_commands(data.get("pre")), post=_commands(data.get("post")),
         policy=tuple(PolicyRule(tuple(r["paths"]), r["take"]) for r in data.get("policy") or ()),
         raw={**data, "upstream": first.written},
-        **_given(data, "deny_except", "deletions", "gating", "gates"),
+        **_given(data, "deny_except", "deletions", "gating", "batch", "gates"),
         **_given(data.get("slices") or {}, "max_files", "max_commits"),
     )
 

@@ -492,6 +492,9 @@ CONFIG = Obj((
           "upstream-deleted files the fork never touched: `apply` removes them, `report` lists them", "apply"),
     Field("gating", choice("baseline", "strict"),
           "`baseline`: a check already failing on the sync branch does not block; `strict`: it does", "baseline"),
+    Field("batch", boolean(),
+          "judge everything a run lands at once before any slice, and search only when that fails; `false`: "
+          "each slice judged on its own", True),
     Field("containers", Obj((
         Field("ca_bundle", text(null=True, empty=True, label="path or `null`", check=_path),
               "a CA bundle mounted and trusted inside containers", None),

@@ -509,7 +509,7 @@ def batch_scope(ctx: Context) -> list[str]:
     """The waves a run lands, judged together first: every wave for a plain ``doit``, the named ones for
     ``doit wave_b``, none when only slices are named (each judges itself)."""
     req = request()
-    if not req.runs:
+    if not req.runs or not ctx.cfg.batch:
         return []
     if not req.tasks or "batch" in req.tasks:
         return [w.name for w in ctx.cfg.waves]
@@ -521,14 +521,20 @@ def _batch_task(ctx: Context, plan: dict[str, Any] | None) -> dict[str, Any]:
     waves = batch_scope(ctx)
     if plan is None or not waves:
         return {"basename": "batch", "actions": None, "uptodate": [True]}
+    members = [n for w in plan["waves"] if w["name"] in waves for n in w["slices"]]
+
+    def settled() -> bool:  # no slice of it will run: nothing to judge, not even from its record
+        return all(_done(ctx, plan, n) for n in members)
+
     return {
         "basename": "batch",
         "doc": _group_docs(ctx, plan)["batch"],
         "actions": [(actions.do_batch, [ctx, waves])],
         "task_dep": ["images", "plan"],
         "file_dep": ["reports/plan.json"],
-        # cheap to ask again: the same changes on the same tip with the same checks is answered from its record
-        "uptodate": [False],
+        # when a slice will run, the same changes on the same tip with the same checks are answered from the
+        # record (no check runs)
+        "uptodate": [settled],
         "verbosity": 2,
     }
 

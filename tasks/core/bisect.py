@@ -267,13 +267,19 @@ class _Search:
         already failed, so the suspects are searched with no run more; otherwise they wait for the
         rest's culprit to be found, as a halving's second half would. False: the failure points at
         nothing, or at all of ``part``."""
-        files = [f for a in part for f in a]
-        chosen = set(self.suspects(failure, part)) & set(files) if self.suspects else set()
-        if not chosen or len(chosen) == len(files) or self.result.runs >= self.max_runs:
+        named = set(self.suspects(failure, part)) if self.suspects else set()
+        rest, suspects, cut = [], [], []
+        for atom in part:
+            if not named & set(atom):
+                rest.append(atom)
+                continue
+            pieces = self.refine(atom) if len(atom) > 1 else [atom]  # what may never part stays whole
+            suspects += [p for p in pieces if named & set(p)]
+            rest += [p for p in pieces if not named & set(p)]
+            if len(pieces) > 1 and any(not named & set(p) for p in pieces):
+                cut.append(atom)
+        if not suspects or not rest or self.result.runs >= self.max_runs:
             return False
-        rest = [kept for a in part if (kept := tuple(f for f in a if f not in chosen))]
-        suspects = [held for a in part if (held := tuple(f for f in a if f in chosen))]
-        cut = [a for a in part if chosen & set(a) and not set(a) <= chosen]
         v = self.run(rest)
         if v.passed:
             self.adopt(rest)

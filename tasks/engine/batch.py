@@ -113,6 +113,8 @@ def run(cfg: Config, ws: Workspace, members: Sequence[Member], run_id: str = "ru
     adopted = {p: entry(changes[p]) for p in result.adopted}
     tree = importer.build_tree(cfg.fork.path, start, [changes[p] for p in sorted(result.adopted)])
     record |= {"passed": not result.deferred, "tree": tree, "adopted": adopted,
+               "deferred_entries": {f: entry(changes[f]) for files, _ in result.deferred for f in files},
+               "groups_split": [list(g) for g in result.split_groups],
                "deferred": [deferral(owner[files[0]], files, detail).to_json() | {"slice": owner[files[0]]}
                             for files, detail in result.deferred],
                "runs": result.runs, "attempts": [{"n": a.n, "files": len(a.files), "passed": a.passed,
@@ -199,20 +201,22 @@ class Share:
     adopted: list[str]
     deferred: list[tuple[tuple[str, ...], Any]]
     unjudged: list[str]      # changes the batch did not hold as they are now: the slice judges them itself
+    split: list[tuple[str, ...]]   # coupled groups of the slice the batch's search cut, as a last resort
 
 
 def share(record: Mapping[str, Any], changes: Mapping[str, Change]) -> Share:
     """Split a slice's changes (prepared on its own tip) by the batch's verdict."""
     adopted, unjudged = [], []
-    deferred_of = {f: d for d in record.get("deferred", ()) for f in d["files"]}
+    refused = record.get("deferred_entries") or {}
     for path, change in sorted(changes.items()):
         if path in record["adopted"] and record["adopted"][path] == entry(change):
             adopted.append(path)
-        elif path not in deferred_of:
+        elif path not in refused or refused[path] != entry(change):  # not judged as it is now
             unjudged.append(path)
     deferred = []
     for d in record.get("deferred", ()):
-        mine = tuple(f for f in d["files"] if f in changes)
+        mine = tuple(f for f in d["files"] if f in changes and f not in unjudged)
         if mine:
             deferred.append((mine, d["reason"] if d["reason"] in (WAITS, bisect.BUDGET) else d))
-    return Share(adopted, deferred, unjudged)
+    split = [tuple(g) for g in record.get("groups_split", ()) if set(g) & set(changes)]
+    return Share(adopted, deferred, unjudged, split)

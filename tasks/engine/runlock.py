@@ -56,6 +56,8 @@ class Sync:
     closed: bool = False
     opened: float = field(default_factory=time.monotonic)
     seconds: float = 0.0     # time open, over every opening (a joint retry may open it again)
+    first: float = field(default_factory=time.monotonic)   # when it was first opened
+    last: float | None = None                              # when it last closed
 
     def result(self) -> dict[str, Any]:
         """The run summary's entry for it (``tasks.core.runsummary``): status, message, paths adopted."""
@@ -120,6 +122,7 @@ class Run:
         result = sync.result()
         sync.closed = True
         sync.seconds += time.monotonic() - sync.opened
+        sync.last = time.monotonic()
         if self.ledger is not None:
             from tasks.core.runsummary import tally
 
@@ -259,6 +262,14 @@ def _finish() -> None:
 RUN_SUMMARY = "run-summary.json"
 
 
+def span(syncs: Sequence[Sync]) -> float:
+    """How long a target took: from its first sync's opening to its last one's close — the batch opens every
+    wave's sync at once, so their times overlap and do not add up."""
+    if not syncs:
+        return 0.0
+    return max(s.last or time.monotonic() for s in syncs) - min(s.first for s in syncs)
+
+
 def run_summary(run: Run) -> dict[str, Any]:
     """The run in the directional runner's shape (``tasks.core.runsummary``): one target per source pulled."""
     from tasks.core.runsummary import summary
@@ -269,7 +280,7 @@ def run_summary(run: Run) -> dict[str, Any]:
     for source, direction in pairs:  # a target: one source in one direction (its waves, for pull)
         mine = [s for (src, kind), s in run.syncs.items() if src == source and direction_of(kind) == direction]
         error = next((s.error for s in mine if s.error), None) or (run.error if run.failed and not mine else None)
-        targets.append({"source": source, "direction": direction, "duration": sum(s.seconds for s in mine),
+        targets.append({"source": source, "direction": direction, "duration": span(mine),
                         "outcomes": [o for s in mine for o in s.outcomes.values()],
                         "exported": [x for s in mine for x in s.exported], "error": error})
     return summary(targets, run.timestamp, time.monotonic() - run.started)

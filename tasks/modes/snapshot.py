@@ -94,7 +94,7 @@ class SnapshotMode:
         result, commit, error = None, None, None
         portion = in_batch(job, changes)
         if portion is not None:
-            result = Isolated(adopted=portion.adopted, deferred=list(portion.deferred))
+            result = Isolated(adopted=portion.adopted, deferred=list(portion.deferred), split_groups=portion.split)
             if result.adopted:
                 commit = importer.build_commit(job.fork, job.start, [changes[p] for p in sorted(result.adopted)],
                                                commit_message(job.plan, slice_, result.adopted))

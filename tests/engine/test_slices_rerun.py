@@ -142,7 +142,8 @@ def test_sigkill_mid_wave_leaves_only_whole_slices_and_the_next_run_resumes(tmp_
     slow = {"name": "slow", "when": ["s2/**"],
             "run": f"[ -z \"$FORKWAVE_SLICE\" ] && exit 0; [ -e {started} ] && exit 0; touch {started}; "
                    f"while [ -e {hold} ]; do sleep 0.05; done; echo {marker}"}  # baseline: FORKWAVE_SLICE unset
-    r = three_slices(tmp_path, {**UPSTREAM, "s2/b.txt": "b\n"}, checks=[NOBROKEN, slow])
+    # each slice judged on its own, so the kill falls between whole slices of one wave
+    r = three_slices(tmp_path, {**UPSTREAM, "s2/b.txt": "b\n"}, checks=[NOBROKEN, slow], batch=False)
     proc = start_doit(r.workspace, log=tmp_path / "killed.log")
     try:
         wait_for(started.exists, 60, "the slow check of slice-2 to start")
