@@ -398,13 +398,17 @@ def _held_units(job: SliceRun, index: presence.ForkCommits, todo: Sequence[Mappi
 
 
 def _still_dropped(run: Picks, record: Mapping[str, Any], todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Commits dropped before whose dependencies did not change stay dropped, with no check run — unless a
-    newer commit to pick changes their paths: the source may have fixed its own commit, so it is offered
-    again with it (``parked``: judged with it, never alone again)."""
+    """Commits dropped before whose dependencies did not change stay dropped, with no check run — unless the
+    commit one waited for is in now, or a newer commit to pick changes their paths: the source may have
+    fixed its own commit, so it is offered again with it (``parked``: judged with it, never alone again)."""
+    settled = {c["sha"] for c in run.job.drift.commits if c["kind"] in ("already-present", "processed")} | \
+        {p["sha"] for p in run.by_person}
     left = []
     for i, c in enumerate(todo):
         was = record["dropped"].get(c["sha"])
-        if not was or was.get("key") != dependency_key(run.job.cfg, run.tip, c["paths"]):
+        needs = was.get("needs") if was else None
+        if not was or was.get("key") != dependency_key(run.job.cfg, run.tip, c["paths"]) or \
+                (needs and (needs not in record["dropped"] or needs in settled)):  # what it waited for is in
             left.append(c)
         elif any(set(n["paths"]) & set(c["paths"]) for n in todo[i + 1:] if n["sha"] not in record["dropped"]):
             run.parked[c["sha"]] = was
