@@ -150,13 +150,18 @@ def fork_holds(cfg: Config, mirror: Path, upstream: str, candidates: Sequence[Co
                refs: Sequence[str] | None = None) -> dict[str, commits.Presence]:
     """Which ``candidates`` the fork's branch and the integration branch hold, reading the fork only since
     its merge base with the source (the whole history when they share none), cached in the mirror."""
-    env = git.alternates_env(mirror)
     branch = f"refs/heads/{cfg.fork.branch}"
-    bound = commits.merge_base(cfg.fork.path, branch, upstream, env=env)
+    bound = commits.merge_base(cfg.fork.path, branch, upstream, env=git.alternates_env(mirror))
     mine = worktree.sync_ref(cfg)
-    index = presence.scan(cfg.fork.path, refs or [branch, *([mine] if mine else [])], [bound] if bound else [],
+    return _holds(cfg.fork.path, mirror, refs or [branch, *([mine] if mine else [])], [bound] if bound else [],
+                  candidates)
+
+
+def _holds(fork: Path, mirror: Path, refs: Sequence[str], bound: Sequence[str],
+           candidates: Sequence[Commit]) -> dict[str, commits.Presence]:
+    index = presence.scan(fork, refs, bound, sorted({p for c in candidates for p in c.paths}),
                           cache=mirror / presence.CACHE)
-    found = presence.held(index, mirror, candidates, env=git.alternates_env(cfg.fork.path))
+    found = presence.held(index, mirror, candidates, env=git.alternates_env(fork))
     index.save()
     return found
 
@@ -368,10 +373,7 @@ def by_a_person(run: Picks, todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
         since = None
     if not todo or since == run.job.start:
         return todo
-    index = presence.scan(run.fork, [run.job.start], [since or f"refs/heads/{run.job.cfg.fork.branch}"])
-    if not index.entries:
-        return todo
-    held = _held_units(run.job, index, todo)
+    held = _held_units(run.job, [run.job.start], [since or f"refs/heads/{run.job.cfg.fork.branch}"], todo)
     for c in todo:
         if c["sha"] in held:
             run.by_person.append({"sha": c["sha"], "subject": c["subject"], "commit": held[c["sha"]].fork_sha,
@@ -379,12 +381,14 @@ def by_a_person(run: Picks, todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in todo if c["sha"] not in held]
 
 
-def _held_units(job: SliceRun, index: presence.ForkCommits, todo: Sequence[Mapping[str, Any]]) -> dict[str, commits.Presence]:
-    """Which of ``todo`` (drift entries) ``index`` holds, a pull request whole or through its commits."""
+def _held_units(job: SliceRun, refs: Sequence[str], bound: Sequence[str],
+                todo: Sequence[Mapping[str, Any]]) -> dict[str, commits.Presence]:
+    """Which of ``todo`` (drift entries) the fork's ``refs`` since ``bound`` hold, a pull request whole or
+    through its commits."""
     shas = [c["sha"] for c in todo] + [b for c in todo for b in c.get("commits") or ()] + \
         [c["unit"] for c in todo if c.get("unit")]
     infos = commits.commit_infos(job.mirror, list(dict.fromkeys(shas)))
-    found = presence.held(index, job.mirror, list(infos.values()), env=git.alternates_env(job.fork))
+    found = _holds(job.fork, job.mirror, refs, bound, list(infos.values()))
     out = {}
     for c in todo:
         work = [b for b in c.get("commits") or () if b in infos and not infos[b].is_merge and infos[b].paths]
