@@ -71,7 +71,7 @@ def drift(cfg: Config, mirror: Path, upstream: str, bases: Bases | None, window:
     considered = [c for c in retry if c.sha not in {f.sha for f in fresh}] + fresh
     units = pull_requests(mirror, fresh, retry, since)
     offered = offer(cfg, considered, units)
-    held = present(cfg, mirror, upstream, offered, units)
+    held = present(cfg, mirror, upstream, offered, [since] if since else list(fresh[0].parents[:1]) if fresh else [])
     again = {c.sha for c in retry}
     out = [_entry(o, held.get(o.commit.sha), record) | ({"retry": True} if o.commit.sha in again else {})
            for o in offered]
@@ -120,10 +120,11 @@ def offer(cfg: Config, considered: Sequence[Commit], units: Mapping[str, tuple[C
 
 
 def present(cfg: Config, mirror: Path, upstream: str, offered: Sequence[Offer],
-            units: Mapping[str, tuple[Commit, ...]]) -> dict[str, commits.Presence]:
-    """sha -> how the fork already holds it, for each commit to pick. A merged pull request is held when the
-    merge is (picked with ``-m 1``, or the same change) or every commit it brought is; one of its commits
-    is held when it is, or when its merge is. Nothing of the fork is read when nothing is to be picked."""
+            since: Sequence[str]) -> dict[str, commits.Presence]:
+    """sha -> how the fork already holds it, for each commit to pick (all of them newer than ``since``). A
+    merged pull request is held when the merge is (picked with ``-m 1``, or the same change) or every commit
+    it brought is; one of its commits is held when it is, or when its merge is. Nothing of the fork is read
+    when nothing is to be picked."""
     picks = [o for o in offered if o.decision.pick]
     if not picks:
         return {}
@@ -133,6 +134,7 @@ def present(cfg: Config, mirror: Path, upstream: str, offered: Sequence[Offer],
         if o.unit:
             wanted.setdefault(o.unit, next(c.commit for c in offered if c.commit.sha == o.unit))
     found = fork_holds(cfg, mirror, upstream, list(wanted.values()))
+    found |= merged(cfg, mirror, upstream, since, [s for s in wanted if s not in found])
     out: dict[str, commits.Presence] = {}
     for o in picks:
         sha = o.commit.sha
@@ -148,19 +150,29 @@ def present(cfg: Config, mirror: Path, upstream: str, offered: Sequence[Offer],
 
 def fork_holds(cfg: Config, mirror: Path, upstream: str, candidates: Sequence[Commit],
                refs: Sequence[str] | None = None) -> dict[str, commits.Presence]:
-    """Which ``candidates`` the fork's branch and the integration branch hold, reading the fork only since
-    its merge base with the source (the whole history when they share none), cached in the mirror."""
+    """Which ``candidates`` the fork's branch and the integration branch hold, reading the fork only where it
+    diverged from the source (``^<source tip>``: the whole history when they share none)."""
     branch = f"refs/heads/{cfg.fork.branch}"
-    bound = commits.merge_base(cfg.fork.path, branch, upstream, env=git.alternates_env(mirror))
     mine = worktree.sync_ref(cfg)
-    return _holds(cfg.fork.path, mirror, refs or [branch, *([mine] if mine else [])], [bound] if bound else [],
-                  candidates)
+    return _holds(cfg.fork.path, mirror, refs or [branch, *([mine] if mine else [])], [upstream], candidates)
+
+
+def merged(cfg: Config, mirror: Path, upstream: str, since: Sequence[str],
+           shas: Sequence[str]) -> dict[str, commits.Presence]:
+    """Which of ``shas`` (source commits newer than ``since``) ``fork.branch`` has in its history — it merged
+    the source, or what the source merged: what ``^<source tip>`` leaves out of the patch-id scan."""
+    base = commits.merge_base(cfg.fork.path, f"refs/heads/{cfg.fork.branch}", upstream,
+                              env=git.alternates_env(mirror)) if shas else None
+    if base is None:
+        return {}
+    history = set(git.git(mirror, "rev-list", base, *(f"^{s}" for s in since), "--").decode().split())
+    return {s: commits.Presence(s, base, "in the history of") for s in shas if s in history}
 
 
 def _holds(fork: Path, mirror: Path, refs: Sequence[str], bound: Sequence[str],
            candidates: Sequence[Commit]) -> dict[str, commits.Presence]:
     index = presence.scan(fork, refs, bound, sorted({p for c in candidates for p in c.paths}),
-                          cache=mirror / presence.CACHE)
+                          cache=mirror / presence.CACHE, env=git.alternates_env(mirror))
     found = presence.held(index, mirror, candidates, env=git.alternates_env(fork))
     index.save()
     return found

@@ -269,7 +269,8 @@ class Presence:
 
     @property
     def reason(self) -> str:
-        how = {"trailer": "picked as", "patch-id": "same change (patch-id) as"}.get(self.how, f"{self.how}: the last in")
+        how = {"trailer": "picked as", "patch-id": "same change (patch-id) as",
+               "in the history of": "in the history of"}.get(self.how, f"{self.how}: the last in")
         return f"already present: {how} {self.fork_sha[:10]}"
 
 

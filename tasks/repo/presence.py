@@ -7,9 +7,9 @@ own ``git cherry`` is fast because it (1) looks only at the commits since the me
 (2) compares cheap ids first — the files a commit touches — and diffs blobs only when those agree.
 This module does the same:
 
-- the fork's commits are read since a bound (the merge base with the source, when they share
-  history; the caller passes it), and only those that touch a path a candidate changes — one
-  ``git log`` limited by those paths: a pick of a commit, or the same change, touches its paths;
+- the fork's commits are read where the fork diverged from the source (``^<source tip>``: the
+  caller passes the bound), and only those that touch a path a candidate changes — one ``git log``
+  limited by those paths: a pick of a commit, or the same change, touches its paths;
 - a candidate is compared by its whole set of paths first: a patch-id is computed only for fork
   commits touching exactly the candidate's paths (a patch-id names every path it changes, so no other
   commit can share it), and kept by sha in the source's mirror (``forkwave-fork-patch-ids.json``: a
@@ -87,16 +87,18 @@ class ForkCommits:
 
 
 def scan(repo: Path, refs: Sequence[str], bound: Sequence[str], paths: Sequence[str],
-         cache: Path | None = None) -> ForkCommits:
-    """The fork's commits of ``refs`` not reachable from ``bound`` that change one of ``paths``; none without
-    paths. One ``git log`` (revisions and paths on its stdin: any number of them, taken literally)."""
+         cache: Path | None = None, env: Env = None) -> ForkCommits:
+    """The fork's commits of ``refs`` not reachable from ``bound`` (commits the fork, or the repositories in
+    ``env``'s alternates, hold) that change one of ``paths``; none without paths. One ``git log`` (revisions
+    and paths on its stdin: any number of them, taken literally)."""
     if not paths:
         return ForkCommits(repo, {}, cache)
     marker = "\x01" + secrets.token_hex(8)
     lines = [*refs, *(f"^{b}" for b in bound), "--", *sorted(set(paths))]
     out = git.git(repo, "--literal-pathspecs", "log", "--stdin", "--full-history", "--diff-merges=off",
                   "--no-renames", "--name-only", "--full-diff", "-z", "--no-color", "--no-show-signature",
-                  f"--format={marker}%H%x00%P%x00%B", input="".join(f"{x}\n" for x in lines).encode("utf-8", "surrogateescape"))
+                  f"--format={marker}%H%x00%P%x00%B", input="".join(f"{x}\n" for x in lines).encode("utf-8", "surrogateescape"),
+                  env=dict(env) if env else None)
     entries: dict[str, tuple[str, tuple[str, ...]]] = {}
     for record in out.decode("utf-8", "surrogateescape").split(marker)[1:]:
         sha, parents, rest = record.split("\0", 2)

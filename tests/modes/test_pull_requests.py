@@ -99,3 +99,17 @@ def test_a_merge_picked_whole_is_found_by_its_patch_id(tmp_path: Path) -> None:
     pr4 = s.drift()[s.shas["pr4"]]
     assert pr4["kind"] == "already-present" and "same change (patch-id)" in pr4["reason"]
     assert s.picked() == [s.shas["pr2"]]
+
+
+def test_what_the_fork_merged_from_the_source_is_present(tmp_path: Path) -> None:
+    """The fork merged the sibling's main up to pull request 2: its history holds that merge."""
+    s = build(tmp_path)
+    person = tmp_path / "person"
+    subprocess.run(["git", "clone", "-q", str(s.fork), str(person)], check=True)
+    git_out(person, "fetch", "-q", str(s.web), s.shas["pr2"])
+    git_out(person, "merge", "-q", "--no-edit", "FETCH_HEAD")
+    git_out(s.fork, "fetch", "-q", "--update-head-ok", str(person), "main:main")
+    assert run_doit(s.ws).returncode == 0
+    pr2 = s.drift()[s.shas["pr2"]]
+    assert pr2["kind"] == "already-present" and pr2["reason"].startswith("already present: in the history of")
+    assert s.picked() == [s.shas["pr4"]]
