@@ -128,24 +128,30 @@ def present(cfg: Config, mirror: Path, upstream: str, offered: Sequence[Offer],
     picks = [o for o in offered if o.decision.pick]
     if not picks:
         return {}
+    every = {o.commit.sha: o.commit for o in offered}
     wanted = {o.commit.sha: o.commit for o in picks}
     for o in picks:
         wanted.update({b.sha: b for b in o.brought if not b.is_merge and b.paths})
         if o.unit:
-            wanted.setdefault(o.unit, next(c.commit for c in offered if c.commit.sha == o.unit))
+            wanted.setdefault(o.unit, every[o.unit])
     found = fork_holds(cfg, mirror, upstream, list(wanted.values()))
     found |= merged(cfg, mirror, upstream, since, [s for s in wanted if s not in found])
-    out: dict[str, commits.Presence] = {}
-    for o in picks:
-        sha = o.commit.sha
-        work = [b for b in o.brought if not b.is_merge and b.paths]
-        if sha in found:
-            out[sha] = found[sha]
-        elif work and all(b.sha in found for b in work):
-            out[sha] = commits.Presence(sha, found[work[-1].sha].fork_sha, f"its {len(work)} commits")
-        elif o.unit and o.unit in found:
-            out[sha] = commits.Presence(sha, found[o.unit].fork_sha, f"its pull request {o.unit[:10]}")
-    return out
+    held = {o.commit.sha: as_unit(o.commit.sha, [b.sha for b in o.brought if not b.is_merge and b.paths], o.unit,
+                                  found) for o in picks}
+    return {sha: h for sha, h in held.items() if h is not None}
+
+
+def as_unit(sha: str, work: Sequence[str], unit: str | None,
+            found: Mapping[str, commits.Presence]) -> commits.Presence | None:
+    """How the fork holds ``sha``: itself; a merged pull request through every commit it brought (``work``);
+    one of its commits through its merge (``unit``)."""
+    if sha in found:
+        return found[sha]
+    if work and all(b in found for b in work):
+        return commits.Presence(sha, found[work[-1]].fork_sha, f"its {len(work)} commits")
+    if unit and unit in found:
+        return commits.Presence(sha, found[unit].fork_sha, f"its pull request {unit[:10]}")
+    return None
 
 
 def fork_holds(cfg: Config, mirror: Path, upstream: str, candidates: Sequence[Commit],
@@ -401,16 +407,10 @@ def _held_units(job: SliceRun, refs: Sequence[str], bound: Sequence[str],
         [c["unit"] for c in todo if c.get("unit")]
     infos = commits.commit_infos(job.mirror, list(dict.fromkeys(shas)))
     found = _holds(job.fork, job.mirror, refs, bound, list(infos.values()))
-    out = {}
-    for c in todo:
-        work = [b for b in c.get("commits") or () if b in infos and not infos[b].is_merge and infos[b].paths]
-        if c["sha"] in found:
-            out[c["sha"]] = found[c["sha"]]
-        elif work and all(b in found for b in work):
-            out[c["sha"]] = commits.Presence(c["sha"], found[work[-1]].fork_sha, f"its {len(work)} commits")
-        elif c.get("unit") in found:
-            out[c["sha"]] = commits.Presence(c["sha"], found[c["unit"]].fork_sha, f"its pull request {c['unit'][:10]}")
-    return out
+    held = {c["sha"]: as_unit(c["sha"], [b for b in c.get("commits") or ()
+                                         if b in infos and not infos[b].is_merge and infos[b].paths],
+                              c.get("unit"), found) for c in todo}
+    return {sha: h for sha, h in held.items() if h is not None}
 
 
 def _still_dropped(run: Picks, record: Mapping[str, Any], todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
