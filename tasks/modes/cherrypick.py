@@ -389,9 +389,10 @@ def by_a_person(run: Picks, todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
     since = earlier.verified_at if earlier else None
     if since and not git.rev_parse(run.fork, f"{since}^{{commit}}"):
         since = None
-    if not todo or since == run.job.start:
+    bound = since or git.ref_tip(run.fork, f"refs/heads/{run.job.cfg.fork.branch}")
+    if not todo or bound == run.job.start:  # nothing on the branch since: nobody picked anything there
         return todo
-    held = _held_units(run.job, [run.job.start], [since or f"refs/heads/{run.job.cfg.fork.branch}"], todo)
+    held = _held_units(run.job, [run.job.start], [bound or f"refs/heads/{run.job.cfg.fork.branch}"], todo)
     for c in todo:
         if c["sha"] in held:
             run.by_person.append({"sha": c["sha"], "subject": c["subject"], "commit": held[c["sha"]].fork_sha,
