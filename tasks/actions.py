@@ -24,7 +24,7 @@ from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
 from tasks.redact import redact_url
 from tasks.report import base as basereport
 from tasks.report import render, reports
-from tasks.repo import basedetect, demo, drift, fetch, git, importer, state, treemap
+from tasks.repo import basedetect, demo, drift, fetch, git, importer, state, treemap, worktree
 from tasks.workspace import dump_json, read_json, write_if_changed
 
 
@@ -46,6 +46,8 @@ def do_fetch(ctx: Context) -> bool:
 def do_drift(ctx: Context) -> dict[str, Any]:
     upstream = _source_read(ctx, "upstream.json", "fetch")
     _locked(ctx)
+    if not ctx.dry:  # a fresh clone: the sync branch (and what it records) is the fork's remote's
+        worktree.adopt(ctx.cfg)
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     window = None
     if ctx.since_last_success:

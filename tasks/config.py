@@ -116,10 +116,12 @@ class ModeOptions:
     scopes: tuple[str, ...] = default("sources[].scopes")
     exclude_authors: tuple[str, ...] = default("sources[].exclude_authors")
     review_breaking: bool = default("sources[].review_breaking")
+    pull_requests: str = default("sources[].pull_requests")   # merge | commits
 
 
 def _mode_options(src: dict[str, Any]) -> ModeOptions:
-    given = _given(src, "on_failure", "branch", "types", "scopes", "exclude_authors", "review_breaking")
+    given = _given(src, "on_failure", "branch", "types", "scopes", "exclude_authors", "review_breaking",
+                   "pull_requests")
     if "min_age" in src:  # whole seconds, as commit dates are; rounded up: "at least this old"
         given["min_age"] = math.ceil(fields.seconds(src["min_age"]))
     return ModeOptions(**given)

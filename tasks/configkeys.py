@@ -38,6 +38,7 @@ DIRECTIONS = ("pull", "push", "both")
 GATES = ("deny", "secrets", "syntax")
 BUILTIN_CHECKS = ("clean",)   # `pre: [clean]`: refuse a fork checkout with uncommitted changes
 ON_FAILURE = ("stop", "revert")   # merge mode: a failing commit waits for a person, or is merged and reverted
+PULL_REQUESTS = ("merge", "commits")   # cherry-pick: a merged pull request is picked whole (-m 1) or commit by commit
 TAKES = ("upstream", "fork", "regenerate")   # policy: what a conflicting hunk of a matching path takes
 FORGES = ("auto", "github", "gitlab", "none")
 # the terms a risk score can weigh (tasks/publish/risk.py computes them), and the seed's formula
@@ -381,6 +382,10 @@ SOURCE = Obj((
           "commits by these authors are skipped", (), mode="cherry-pick"),
     Field("review_breaking", boolean(), "a breaking change is picked and listed for review", True,
           mode="cherry-pick"),
+    Field("pull_requests", choice(*PULL_REQUESTS),
+          "a merge on the source's main line is a pull request: `merge` picks it as one change (its diff against "
+          "its first parent, filtered by the PR title's type and scope, else its commits'); `commits` picks its "
+          "commits one by one, each filtered", "merge", mode="cherry-pick"),
 ), check=None, title="sources[]")
 
 

@@ -68,18 +68,26 @@ def commit_inputs(cfg: Config, upstream: str, drift: Drift, files: Sequence[str]
     return out | ({"shaped_by": digest(shaped_by)} if shaped_by is not None else {})
 
 
-_ON_BRANCH: dict[str, frozenset[str]] = {}
+_ON_BRANCH: dict[tuple[str, bool], frozenset[str]] = {}
 
 
 def on_sync_branch(cfg: Config, commit: str) -> bool:
-    """Is ``commit`` the sync branch tip or one of its ancestors? (one rev-list per tip, cached)"""
+    """Is ``commit`` the sync branch tip or one of its ancestors? The branch's own commits (since
+    ``fork.branch``: forkwave's and a person's moves) are listed once per tip; only a commit not among them
+    (a sync already merged into ``fork.branch``) makes it list the whole history once — a fork's can be
+    tens of thousands of commits."""
     tip = git.ref_tip(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}")
     if tip is None:
         return False
-    if tip not in _ON_BRANCH:
-        out = git.git(cfg.fork.path, "rev-list", "--max-count=20000", tip)
-        _ON_BRANCH[tip] = frozenset(out.decode().split())
-    return commit in _ON_BRANCH[tip]
+    return commit in _ancestry(cfg, tip, own=True) or commit in _ancestry(cfg, tip, own=False)
+
+
+def _ancestry(cfg: Config, tip: str, own: bool) -> frozenset[str]:
+    if (tip, own) not in _ON_BRANCH:
+        base = git.ref_tip(cfg.fork.path, f"refs/heads/{cfg.fork.branch}") if own else None
+        out = git.git(cfg.fork.path, "rev-list", tip, *([f"^{base}"] if base else []), "--")
+        _ON_BRANCH[tip, own] = frozenset(out.decode().split())
+    return _ON_BRANCH[tip, own]
 
 
 Inputs = Callable[[], Mapping[str, Any]]   # the slice's inputs as they are now (the mode says which)
