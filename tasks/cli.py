@@ -29,7 +29,7 @@ from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from tasks import exitcodes
-from tasks.errors import Held
+from tasks.errors import Failed, Held
 from tasks.workspace import read_json
 
 SHOW_TASKS = "FORKWAVE_SHOW_TASKS"  # =1: also print doit's own task lines (`.  name` ran, `-- name` up to date)
@@ -397,13 +397,11 @@ class Reporter(ConsoleReporter):
                        f"(repositories in .forkwave/demo/); write a forkwave.yaml or pass config=PATH for your fork\n")
         if is_run() and not ctx.dry:  # recorded from its start: a run with nothing new is a run too
             from tasks import actions
-            from tasks.errors import ForkwaveError
+            from tasks.errors import user_errors
 
-            try:
-                actions.begin_run(ctx)
-            except ForkwaveError as exc:  # another run holds the workspace: nothing runs
-                sys.stderr.write(f"forkwave: error: {exc}\n")
-                raise SystemExit(exc.exit_code) from None
+            begun = user_errors(actions.begin_run)(ctx)  # its error in one line (another run holds it, a full disk)
+            if isinstance(begun, Failed):
+                raise SystemExit(begun.exit_code) from None  # nothing runs
 
     def _seen(self, task: Any) -> None:
         group, _, name = task.name.partition(":")

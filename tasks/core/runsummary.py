@@ -175,9 +175,10 @@ def target_result(target: Mapping[str, Any]) -> dict[str, Any]:
     ``target`` holds ``source``, ``direction``, ``duration`` (seconds) and optionally
     ``outcomes`` (``Outcome``s), ``run`` (the run's id: only what it landed counts as landed; without
     it, everything adopted does), ``exported`` (paths), ``created`` (the exported paths new to the
-    source), ``verification`` (``[{"name", "passed", "reason"}]``), ``held`` (why work is left that no
-    outcome shows: a drift gate, a push check) and ``error`` (one line: the target could not finish).
-    ``verification_passed`` is null when nothing was verified.
+    source), ``verification`` (``[{"name", "passed", "reason"}]``: this run's), ``standing`` (the same, as it
+    stands on the sync tip, for a run that did not verify: shown, not judged), ``held`` (why work is left
+    that no outcome shows: a drift gate, a push check) and ``error`` (one line: the target could not
+    finish). ``verification_passed`` is null when nothing was verified.
 
     >>> from tasks.core.outcome import Outcome, Status
     >>> r = target_result({"source": "oca", "direction": "pull", "duration": 1.25,
@@ -191,6 +192,7 @@ def target_result(target: Mapping[str, Any]) -> dict[str, Any]:
     exported = sorted(set(target.get("exported", ())))
     checks = list(target.get("verification", ()))
     verified = all(v["passed"] for v in checks) if checks else None
+    standing = list(target.get("standing", ()))
     landed = bool(exported) or any(_landed(o, run) for o in outcomes)
     left = any(o.left for o in outcomes) or verified is False or bool(target.get("held"))
     status = runstatus.judge(landed=landed, left=left, failed=bool(target.get("error")))
@@ -198,7 +200,7 @@ def target_result(target: Mapping[str, Any]) -> dict[str, Any]:
             "status": status, "message": _message(target, outcomes, exported, checks),
             "duration": round(float(target.get("duration", 0.0)), 3),
             "outputs_created": sorted({*created(outcomes, run), *target.get("created", ())}),
-            "verification_passed": verified}
+            "verification_passed": verified if checks or not standing else all(v["passed"] for v in standing)}
 
 
 def _states(outcomes: Sequence[Outcome]) -> list[str]:

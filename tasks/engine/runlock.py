@@ -312,7 +312,8 @@ def enter(phase: str) -> None:
 def conclude(code: int, reason: str | None, problems: Sequence[Problem] = (),
              verification: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
     """The command line's word on the run, before it ends: the exit code, why, what stopped or held each part,
-    and each source's verification as it stands on the sync tip (for the sources this run did not verify)."""
+    and each source's verification as it stands on the sync tip (shown for a source this run did not
+    verify; what this run verified is what judges it)."""
     if _RUN is None:
         return
     _RUN.code, _RUN.reason = code, reason
@@ -357,20 +358,21 @@ def _finish() -> None:
             run.ledger.finish(run.id, status=status, error=why)
             run.ledger.close()
         write_summary(run, status, why)
-        settle_summary(run.ws, run.id, status)
+        settle_summary(run.ws, run.id, status, run.verification if run.code is not None else None)
     finally:
         if run.fork_lock is not None:
             run.fork_lock.close()
         run.handle.close()
 
 
-def settle_summary(ws: Workspace, run_id: str, status: str) -> None:
+def settle_summary(ws: Workspace, run_id: str, status: str,
+                   verification: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
     """``summary.json`` that run ``run_id`` left ``running`` says how it ended (``tasks.report.reports``); a
     disk that refuses it costs the file, never the run."""
     from tasks.report import reports
 
     try:
-        reports.settle_summary(ws, run_id, status)
+        reports.settle_summary(ws, run_id, status, verification)
     except (OSError, ForkwaveError) as exc:
         print(f"forkwave: warning: {ws.report('summary.json')} could not be written ({exc})", file=sys.stderr)
 
@@ -391,13 +393,12 @@ def targets(run: Run) -> list[dict[str, Any]]:
         error = next((s.error for s in mine if s.error), None) or next(
             (p.message for p in said if p.code != exitcodes.PERSON), None)
         verification = [v for s in mine for v in s.verification]
-        if direction == "pull" and not verification:
-            verification = run.verification.get(source, [])
+        standing = run.verification.get(source, []) if direction == "pull" else []
         held = next((p.message for p in said if p.code == exitcodes.PERSON), None)
         out.append({"source": source, "direction": direction, "duration": sum(s.seconds for s in mine),
                     "run": run.id, "outcomes": [o for s in mine for o in s.outcomes.values()],
                     "exported": [x for s in mine for x in s.exported], "created": [x for s in mine for x in s.created],
-                    "verification": verification, "held": held, "error": error})
+                    "verification": verification, "standing": standing, "held": held, "error": error})
     return out
 
 

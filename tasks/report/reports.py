@@ -37,6 +37,7 @@ SIDE_EFFECTS: dict[str, tuple[str, ...]] = {
                      ".nvmrc", ".node-version"),
 }
 STATUS_ICON = {str(k): v for k, v in ICONS.items()}
+NOT_RUN = "not run"   # the reports' word for a slice no run has reached yet
 
 
 def icon(status: Status | str) -> str:
@@ -398,7 +399,7 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
     waiting = [(o.slice, w) for o in done for w in o.waiting]
     counts: dict[str, int] = {}
     for o in outcomes.values():
-        s = str(o.status) if o else "not run"
+        s = str(o.status) if o else NOT_RUN
         counts[s] = counts.get(s, 0) + 1
     by_source = any(o and o.source for o in outcomes.values())  # several sources: a column, sorted by it
     mixed = any(o and o.unit == COMMITS for o in done)
@@ -406,7 +407,7 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
     for n, o in outcomes.items():
         c = o.counts() if o else None
         row = ([o.source or "" if o else ""] if by_source else []) + [
-            f"[{n}](../slices/{n}/report.md)", f"{icon(o.status)} {o.status}" if o else "not run",
+            f"[{n}](../slices/{n}/report.md)", f"{icon(o.status)} {o.status}" if o else NOT_RUN,
             (_size(o) if mixed else c.total) if o and c else "", c.adopted if c else "", c.deferred if c else "",
             c.conflicted if c else ""] + ([c.waiting if c else ""] if mixed else []) + [
             o.runs if o else "", code(o.commits[-1][:12]) if o and o.commits else ""]
@@ -496,7 +497,7 @@ def write_wave(ws: Workspace, wave: str, names: Sequence[str], fork: str, sync_b
     if (d / "disk.json").exists():
         text += "\n" + "\n".join(disk_markdown(read_json(d / "disk.json")))
     write_if_changed(d / "report.md", text)
-    return {n: (str(o.status) if o else "not run") for n, o in outcomes.items()}
+    return {n: (str(o.status) if o else NOT_RUN) for n, o in outcomes.items()}
 
 
 # --- summary.json ------------------------------------------------------------------------------
@@ -531,8 +532,9 @@ def write_summary(ws: Workspace, plan: Plan, *, run: str | None = None,
     ``status`` is ``running`` while run ``run`` writes it (``settle_summary`` says how it ended);
     otherwise, by ``tasks.core.runstatus``'s rules over every slice of the plan (what landed is what
     any run landed: the file describes the sync, not one run): ``success`` when every slice is settled
-    and every source's verification (``verification``: source -> passed on the sync tip, None when not
-    run there) passed, else ``partial`` when something landed, else ``failed``. ``run`` holds the id and
+    and every source's verification (``verification``: each source that has a ``verify:`` -> passed on
+    the sync tip, None when it has not run there) passed, else ``partial`` when something landed, else
+    ``failed``. ``run`` holds the id and
     status of the run that wrote it.
     """
     waves: dict[str, dict[str, Any]] = {}
@@ -540,7 +542,7 @@ def write_summary(ws: Workspace, plan: Plan, *, run: str | None = None,
     for w, names in plan.waves:
         outcomes = load_outcomes(ws, names)
         done += [o for o in outcomes.values() if o]
-        waves[w] = {n: (slice_summary(o) if o else {"status": "not run"}) for n, o in outcomes.items()}
+        waves[w] = {n: (slice_summary(o) if o else {"status": NOT_RUN}) for n, o in outcomes.items()}
     every = [s for w in waves.values() for s in w.values()]
     statuses = [s["status"] for s in every]
     waiting = {f for o in done for w in o.waiting for f in w.files}
@@ -576,10 +578,12 @@ def sync_status(slices: Sequence[Mapping[str, Any]], verification: Mapping[str, 
     >>> left = {"status": "conflicted", "adopted": [], "deferred": [], "conflicts": [{"path": "b.py"}]}
     >>> sync_status([done], {}), sync_status([done], {"web": False}), sync_status([done, left], {})
     ('success', 'partial', 'partial')
+    >>> sync_status([done], {"web": True}), sync_status([done], {"web": None})   # not verified on the tip yet
+    ('success', 'partial')
     >>> sync_status([left], {}), sync_status([{"status": "not run"}], {"web": None})
     ('failed', 'failed')
     """
-    left = any(_left(s) for s in slices) or any(v is False for v in verification.values())
+    left = any(_left(s) for s in slices) or any(v is not True for v in verification.values())
     landed = any(s.get("adopted") or (s.get("counts") or {}).get("adopted") for s in slices)
     return judge(landed=landed, left=left, failed=any(s["status"] == "error" for s in slices))
 
@@ -590,9 +594,12 @@ def _left(s: Mapping[str, Any]) -> bool:
     return s["status"] not in SETTLED or bool(s.get("deferred") or s.get("conflicts") or s.get("waiting"))
 
 
-def settle_summary(ws: Workspace, run: str, status: str) -> None:
+def settle_summary(ws: Workspace, run: str, status: str,
+                   verification: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
     """Run ``run`` ended as ``status``: the ``summary.json`` it left ``running`` says so, and gives the sync's
-    status from the slices it lists (a summary another run wrote since is left alone)."""
+    status from the slices it lists (a summary another run wrote since is left alone). ``verification``:
+    each source's verdicts on the sync tip as the run ended (a source it lacks was not verified there);
+    None keeps what the file says (a dead run's)."""
     path = ws.report("summary.json")
     if not path.exists():
         return
@@ -601,6 +608,9 @@ def settle_summary(ws: Workspace, run: str, status: str) -> None:
     if mine.get("id") != run:
         return
     summary["run"] = {"id": run, "status": status}
+    if verification is not None:
+        summary["verification"] = {s: (all(r["passed"] for r in verification[s]) if s in verification else None)
+                                   for s in summary.get("verification") or {}}
     if summary.get("status") == RUNNING:
         every = [s for w in summary.get("waves", {}).values() for s in w.values()]
         summary["status"] = sync_status(every, summary.get("verification") or {})
