@@ -341,13 +341,20 @@ def _close_wave(ctx: Context, run: runlock.Run, plan: Plan, wave: str, loaded: d
         run.close(source, kind)
 
 
+_PLANS: dict[str, Any] = {}
+
+
 def note_unchanged(ctx: Context, outcome: Outcome) -> None:
     """A slice nothing changed for (its validate task up to date) counts in this run's row of its wave as it
     stands: nothing landed by this run, what is left still left."""
     run = runlock.current()
     if run is None or not runlock.recorded() or ctx.dry:
         return
-    plan = read_plan(ctx)
+    path = ctx.ws.report("plan.json")
+    stamp = path.stat().st_mtime_ns if path.exists() else None
+    if _PLANS.get("stamp") != stamp:  # one read for every up-to-date slice of the run, not one each
+        _PLANS.update(stamp=stamp, plan=read_plan(ctx))
+    plan = _PLANS["plan"]
     try:
         slice_ = plan.slice(outcome.slice)
     except ForkwaveError:
@@ -470,8 +477,9 @@ def _verify_after(ctx: Context, wave: str, closing: bool) -> Any:
         for line in verify.say("verify", record, f" {source}" if ctx.cfg.several else ""):
             print(line, flush=True)
         failed = verify.failure("verify", record)
-        message = None if failed is None else f"verification failed for {source}: {failed[0]}"
-        if message:
+        message = None
+        if failed is not None:
+            message = f"verification failed for {source}: {failed[0]}"
             print(f"forkwave: error: {message}", file=sys.stderr, flush=True)
             (broken if failed[1] == exitcodes.FAILURE else held).append(message)
         if run is not None:
@@ -643,7 +651,7 @@ def do_report(ctx: Context) -> dict[str, Any]:
     plan = read_plan(ctx)
     for w, names in plan.waves:
         reports.write_wave(ctx.ws, w, list(names), str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
-    summary = _write_summary(ctx, plan)
+    _write_summary(ctx, plan)
     print(f"report: reports/summary.json and {len(plan.waves)} wave reports written")
     return {"digest": outcomes_digest(ctx)}
 

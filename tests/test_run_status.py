@@ -148,7 +148,7 @@ def test_a_live_run_is_running_between_its_waves(tmp_path: Path) -> None:
         assert [(s["sync_type"], s["status"]) for s in current["syncs"]] == [("wave-a", "success")]
         assert (current["status"], current["phase"], current["live"]) == ("running", "verify web", True)
         table = run_doit(r.workspace, "history", "format=plain").stdout
-        assert f"now: verify web" in table and " success " in table.splitlines()[2]
+        assert "now: verify web" in table and " success " in table.splitlines()[2]
         assert " running " in table.splitlines()[1]
     finally:
         hold.unlink()

@@ -199,7 +199,7 @@ def is_dry() -> bool:
 def unrecorded() -> None:
     """This process is a person's command (resolve, rollback, readopt), not a run: no ledger row, no summary.
     A run already recorded by this process (``doit resolve:slice-3 wave_a``) stays one."""
-    if not UNRECORDED:
+    if _RUN is None and not UNRECORDED:
         UNRECORDED.append(True)
 
 

@@ -334,8 +334,10 @@ class Ledger:
     def enter(self, run: str, phase: str) -> None:
         """The run starts a phase (``fetch web``, ``wave b``, ``verify web``, ``post-sync checks``, ``publish``):
         if it dies there, the next run says so."""
-        self._tolerant(f"the phase of run {run}", lambda db: db.execute(
-            "UPDATE runs SET phase = ? WHERE run = ? AND ended IS NULL", (phase, run)))
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE runs SET phase = ? WHERE run = ? AND ended IS NULL", (phase, run))
+
+        self._tolerant(f"the phase of run {run}", write)
 
     def open_sync(self, run: str, source: str, sync_type: str, *, revision: str | None = None) -> None:
         """A sync starts: its row reads ``running`` until ``close_sync`` (or the next run, if this one dies)."""
