@@ -297,12 +297,6 @@ def job_for(ctx: Context, plan: Plan, name: str, run_id: str = "run") -> tuple[C
 
 # --- slices and waves ---------------------------------------------------------------
 
-def begin_run(ctx: Context) -> runlock.Run:
-    """The command line starts a run (``tasks.cli.Reporter``): the lock and its ledger row before any task, so a
-    run whose every task is up to date is recorded too."""
-    return _locked(ctx, fork=False)
-
-
 def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
     """The run's workspace lock and the fork's own (two workspaces syncing one fork are refused up
     front, not at the compare-and-swap); the first time, moves an interrupted run made are
@@ -339,27 +333,6 @@ def _close_wave(ctx: Context, run: runlock.Run, plan: Plan, wave: str, loaded: d
         run.sync(source, runlock.sync_type(wave), revision(source))
     for source, kind in list(run.syncs):  # rows of earlier waves a joint retry re-opened close too
         run.close(source, kind)
-
-
-_PLANS: dict[str, Any] = {}
-
-
-def note_unchanged(ctx: Context, outcome: Outcome) -> None:
-    """A slice nothing changed for (its validate task up to date) counts in this run's row of its wave as it
-    stands: nothing landed by this run, what is left still left."""
-    run = runlock.current()
-    if run is None or not runlock.recorded() or ctx.dry:
-        return
-    path = ctx.ws.report("plan.json")
-    stamp = path.stat().st_mtime_ns if path.exists() else None
-    if _PLANS.get("stamp") != stamp:  # one read for every up-to-date slice of the run, not one each
-        _PLANS.update(stamp=stamp, plan=read_plan(ctx))
-    plan = _PLANS["plan"]
-    try:
-        slice_ = plan.slice(outcome.slice)
-    except ForkwaveError:
-        return  # an outcome of a slice the plan no longer has
-    run.record(outcome.slice, outcome, **_where(ctx.for_source(slice_.source or ctx.sources[0]), slice_, plan))
 
 
 @user_errors
@@ -491,36 +464,12 @@ def _verify_after(ctx: Context, wave: str, closing: bool) -> Any:
     return Held("; ".join(held)) if held else True
 
 
-def verify_current(ctx: Context) -> bool:
-    """Has every pulled source's whole ``verify:`` passed on its sync tip now? (The last wave's up-to-date test:
-    a tip nobody verified, or one that failed, runs it again.)"""
-    from tasks.engine import verify
-
-    for source in ctx.pulled:
-        c = ctx.for_source(source)
-        if c.cfg.current.verify and not (verify.current(c.cfg, c.ws) or {}).get("passed"):
-            return False
-    return True
-
-
-def verification_state(ctx: Context) -> dict[str, list[dict[str, Any]]]:
-    """Each pulled source's verdicts as they stand on its sync tip (``verify:`` run there with the commands the
-    config has now); sources without ``verify:`` or not verified on the tip are left out."""
-    from tasks.engine import verify
-
-    out = {}
-    for source in ctx.pulled:
-        c = ctx.for_source(source)
-        kept = verify.current(c.cfg, c.ws) if c.cfg.current.verify else None
-        if kept is not None:
-            out[source] = kept["results"]
-    return out
-
-
 def _write_summary(ctx: Context, plan: Plan) -> dict[str, Any]:
     """``summary.json``: ``running`` while this run writes it, with each source's verification on the tip."""
+    from tasks.engine import verify
+
     run = runlock.current()
-    state = verification_state(ctx)
+    state = verify.standing(ctx.pulled_views())
     checked = {s: (all(r["passed"] for r in state[s]) if s in state else None)
                for s in ctx.pulled if ctx.for_source(s).cfg.current.verify}
     return reports.write_summary(ctx.ws, plan, run=run.id if run is not None and runlock.recorded() else None,

@@ -365,6 +365,16 @@ def _position(task: Any) -> str | None:
     return None
 
 
+def _begin_run(ctx: Any) -> None:
+    """The run's lock and its ledger row, before any task (``tasks.engine.runlock``); the fork's lock and the
+    journal's reconciliation wait for the first action that needs them (``actions._locked``)."""
+    from tasks.engine import runlock
+
+    path = ctx.ws.report("upstream.json")
+    run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
+    run.targets = run.targets or ctx.pulled
+
+
 class Reporter(ConsoleReporter):
     """doit's console reporter, quiet: forkwave's own lines, each error once, a summary line, the exit code.
 
@@ -385,7 +395,7 @@ class Reporter(ConsoleReporter):
         self.slices: dict[str, None] = {}  # slices whose validate task this run reached, in order
         self.held = False  # a verification, pre-sync check or drift gate left work for a person (tasks.errors.Held)
         self.problems: list[Any] = []  # tasks.engine.runlock.Problem: what stopped or held each part, in order
-        self.waves: dict[str, str] | None = None  # slice -> wave, read from the plan once
+        self.plan: Any = None  # tasks.core.plan.Plan, read once: slice tasks exist only once `plan` ran
 
     def initialize(self, tasks: Any, selected_tasks: Any) -> None:
         from tasks.context import context
@@ -396,10 +406,9 @@ class Reporter(ConsoleReporter):
             self.write(f"forkwave: no forkwave.yaml in {ctx.ws.root}: running the bundled demo "
                        f"(repositories in .forkwave/demo/); write a forkwave.yaml or pass config=PATH for your fork\n")
         if is_run() and not ctx.dry:  # recorded from its start: a run with nothing new is a run too
-            from tasks import actions
             from tasks.errors import user_errors
 
-            begun = user_errors(actions.begin_run)(ctx)  # its error in one line (another run holds it, a full disk)
+            begun = user_errors(_begin_run)(ctx)  # its error in one line (another run holds it, a full disk)
             if isinstance(begun, Failed):
                 raise SystemExit(begun.exit_code) from None  # nothing runs
 
@@ -409,12 +418,8 @@ class Reporter(ConsoleReporter):
             self.slices[name] = None
 
     def _wave_of(self, name: str) -> str | None:
-        if self.waves is None:
-            from tasks.context import context
-
-            path = context().ws.report("plan.json")
-            self.waves = {s["name"]: s["wave"] for s in read_json(path)["slices"]} if path.exists() else {}
-        return self.waves.get(name)
+        plan = self._plan()
+        return next((s.wave for s in plan.slices if s.name == name), None) if plan is not None else None
 
     def execute_task(self, task: Any) -> None:
         self._seen(task)
@@ -442,15 +447,41 @@ class Reporter(ConsoleReporter):
         path = context().ws.reports / "slices" / name / "outcome.json"
         if not path.exists():
             return
-        from tasks import actions
         from tasks.core.outcome import Outcome
 
         outcome = Outcome.from_json(read_json(path))
-        actions.note_unchanged(context(), outcome)
+        self._note_unchanged(outcome)
         if outcome.left:
             self.write(f"[{position or 'wave ' + outcome.wave}] {name}: {outcome.status} — unchanged since run "
                        f"{outcome.run or '?'} (same upstream, fork, checks and sync branch); nothing to run "
                        f"(reports/slices/{name}/report.md)\n")
+
+    def _note_unchanged(self, outcome: Any) -> None:
+        """A slice nothing changed for counts in this run's row of its wave as it stands: nothing landed by this
+        run, what is left still left."""
+        from tasks.engine import runlock
+
+        run = runlock.current()
+        plan = self._plan()
+        if run is None or not runlock.recorded() or plan is None:
+            return
+        found = [s for s in plan.slices if s.name == outcome.slice]
+        if found:  # an outcome of a slice the plan no longer has counts nowhere
+            from tasks.context import context
+
+            slice_ = found[0]
+            run.record(outcome.slice, outcome, source=slice_.source or context().sources[0], wave=slice_.wave,
+                       revision=plan.revision(slice_))
+
+    def _plan(self) -> Any:
+        """The plan (``tasks.core.plan.Plan``), read once; None before there is one."""
+        if self.plan is None:
+            from tasks.context import context
+            from tasks.core.plan import Plan
+
+            path = context().ws.report("plan.json")
+            self.plan = Plan.from_json(read_json(path)) if path.exists() else None
+        return self.plan
 
     def add_failure(self, task: Any, fail: Any) -> None:
         if isinstance(fail, UnmetDependency):  # its cause was reported where it happened
@@ -477,10 +508,8 @@ class Reporter(ConsoleReporter):
         if group in ("fetch", "base", "drift", "export"):
             return name or (ctx.sources[0] if len(ctx.sources) == 1 else None)
         if group in ("import", "validate") and name:
-            from tasks.core.plan import Plan
-
-            path = ctx.ws.report("plan.json")
-            found = [s for s in Plan.from_json(read_json(path)).slices if s.name == name] if path.exists() else []
+            plan = self._plan()
+            found = [s for s in plan.slices if s.name == name] if plan is not None else []
             return (found[0].source or ctx.sources[0]) if found else None   # a slice the plan lacks: no source
         return None
 
@@ -533,7 +562,7 @@ class Reporter(ConsoleReporter):
         run = runlock.current()
         if run is None or not runlock.recorded():
             return
-        from tasks import actions
         from tasks.context import context
+        from tasks.engine import verify
 
-        runlock.conclude(code, reason, self.problems, actions.verification_state(context()))
+        runlock.conclude(code, reason, self.problems, verify.standing(context().pulled_views()))

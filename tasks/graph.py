@@ -559,7 +559,9 @@ def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]
         return all(_done(ctx, plan, n) for n in members)
 
     def verified() -> bool:  # the run's last wave verifies the tip: again until it passed on the tip as it is
-        return bool(actions.verify_current(ctx))
+        from tasks.engine import verify
+
+        return verify.all_passed(ctx.pulled_views())
 
     closing = wave == closing_wave([w.name for w in ctx.cfg.waves])
 

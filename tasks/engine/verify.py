@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
@@ -209,6 +209,22 @@ def current(cfg: Config, ws: Workspace) -> dict[str, Any] | None:
         return None
     kept = read_json(path)
     return kept if kept.get("commit") == tip and kept.get("commands") == fingerprint(cfg.current.verify) else None
+
+
+def standing(views: Iterable[tuple[str, Config, Workspace]]) -> dict[str, list[dict[str, Any]]]:
+    """Each source's verdicts as they stand on its sync tip (``views``: (name, config, workspace) as each source
+    sees them), for those with a ``verify:`` run there with the commands the config has now."""
+    out = {}
+    for name, cfg, ws in views:
+        kept = current(cfg, ws) if cfg.current.verify else None
+        if kept is not None:
+            out[name] = kept["results"]
+    return out
+
+
+def all_passed(views: Iterable[tuple[str, Config, Workspace]]) -> bool:
+    """Has every source's whole ``verify:`` passed on its sync tip as it is now?"""
+    return all((current(cfg, ws) or {}).get("passed") for _, cfg, ws in views if cfg.current.verify)
 
 
 # --- what publish asks ----------------------------------------------------------------------
