@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import exitcodes
+from tasks import exitcodes, faults
 from tasks.modes import registry as modes
 from tasks.context import LAST_SUCCESS, Context
 from tasks.core import classify, coupling
@@ -38,6 +38,7 @@ def make_demo(ctx: Context) -> bool:
 @user_errors
 def do_fetch(ctx: Context) -> bool:
     _locked(ctx)
+    faults.point("fetch")
     fetch.fetch(ctx.cfg, ctx.ws, offline=ctx.offline)
     return True
 
@@ -48,6 +49,7 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     _locked(ctx)
     if not ctx.dry:  # a fresh clone: the sync branch (and what it records) is the fork's remote's
         worktree.adopt(ctx.cfg)
+    faults.point("drift")
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     window = None
     if ctx.since_last_success:
@@ -106,6 +108,7 @@ def do_post(ctx: Context) -> Any:
     from tasks.engine import verify
 
     _locked(ctx, fork=True)
+    faults.point("post")
     tip = verify.sync_tip(ctx.cfg)
     if tip is None:
         print(f"post: {ctx.cfg.fork.sync_branch} does not exist yet: nothing to check")
@@ -124,7 +127,7 @@ def _phase_done(phase: str, record: dict[str, Any], where: str = "") -> Failed |
         return None
     message, code = failed
     print(f"forkwave: error: {message}", file=sys.stderr)
-    if code != exitcodes.USAGE:  # the run's error: partial in the ledger when its waves landed, else failed
+    if code == exitcodes.FAILURE:  # a command that cannot run: the run's error (work left for a person is not)
         runlock.mark_failed(message)
     return Held(message) if code == exitcodes.PERSON else Failed(message, code)
 
@@ -430,7 +433,7 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     outcome = pipeline.run(mode, job)
     reports.write_slice(c.ws, outcome, fork, sync)
     reports.write_wave(c.ws, outcome.wave, list(whole.members(outcome.wave)), fork, sync)
-    reports.write_summary(c.ws, whole)
+    _write_summary(ctx, whole)
     run.record(name, outcome, **where)
     if outcome.error:
         _CANNOT_RUN.append(outcome.error)
@@ -453,23 +456,63 @@ def plural_of(job: SliceRun) -> str:
 
 
 @user_errors
-def do_wave(ctx: Context, wave: str) -> Any:
+def do_wave(ctx: Context, wave: str, closing: bool = False) -> Any:
+    """The wave ends (its joint retry, its reports, its ledger rows); ``closing``: the last wave this run
+    reaches (``tasks.cli.closing_wave``), after which each source's whole ``verify:`` runs."""
+    faults.point("wave")
     done = _wave(ctx, wave)
-    return _verify_wave(ctx, wave) if done is True else done
+    verified = _verify_after(ctx, wave, closing) if done is True else done
+    faults.point("wave-end")  # between this wave and the next
+    return verified
 
 
-def _verify_wave(ctx: Context, wave: str) -> Any:
-    """Each source's ``verify:`` on the sync tip once the wave landed; a failure fails the run and holds publish."""
+def _verify_after(ctx: Context, wave: str, closing: bool) -> Any:
+    """Each pulled source's ``verify:`` on the sync tip: every command after the last wave this run reaches
+    (``closing``: it judges what the run finished, not a half-synced tree), the ``when: each_wave`` ones after
+    every wave. A failure says which source, which number it read and which bound it missed,
+    once; it holds that source's publishing (``verify.publish_holds``) and the run (exit 2)."""
     from tasks.engine import verify
 
-    failed = []
-    for source in ctx.sources:
+    run, plan = runlock.current(), read_plan(ctx)
+    held: list[str] = []
+    broken: list[str] = []
+    for source in ctx.pulled:
         c = ctx.for_source(source)
-        record = verify.verify_source(c.cfg, c.ws, wave)
-        if record is not None:
-            failed.append(_phase_done("verify", record, f" {source}" if ctx.cfg.several else ""))
-    bad = [f for f in failed if f is not None]
-    return bad[0] if bad else True
+        commands = [x for x in c.cfg.current.verify if closing or x.when == verify.EACH_WAVE]
+        if not commands:
+            continue
+        runlock.enter(f"verify {source}")
+        faults.point("verify")
+        record = verify.verify_source(c.cfg, c.ws, wave, commands)
+        if record is None:
+            continue
+        for line in verify.say("verify", record, f" {source}" if ctx.cfg.several else ""):
+            print(line, flush=True)
+        failed = verify.failure("verify", record)
+        message = None
+        if failed is not None:
+            message = f"verification failed for {source}: {failed[0]}"
+            print(f"forkwave: error: {message}", file=sys.stderr, flush=True)
+            (broken if failed[1] == exitcodes.FAILURE else held).append(message)
+        if run is not None:
+            run.verified(source, record["results"], plan.sources[source] if ctx.cfg.several else plan.upstream,
+                         message)
+    if broken:  # a command that cannot run: an error of the run, not work for a person
+        runlock.mark_failed(broken[0])
+        return Failed("; ".join(broken + held), exitcodes.FAILURE)
+    return Held("; ".join(held)) if held else True
+
+
+def _write_summary(ctx: Context, plan: Plan) -> dict[str, Any]:
+    """``summary.json``: ``running`` while this run writes it, with each source's verification on the tip."""
+    from tasks.engine import verify
+
+    run = runlock.current()
+    state = verify.standing(ctx.pulled_views())
+    checked = {s: (all(r["passed"] for r in state[s]) if s in state else None)
+               for s in ctx.pulled if ctx.for_source(s).cfg.current.verify}
+    return reports.write_summary(ctx.ws, plan, run=run.id if run is not None and runlock.recorded() else None,
+                                 verification=checked)
 
 
 def _retry(ctx: Context, run: runlock.Run, plan: Plan, wave: str) -> None:
@@ -507,7 +550,7 @@ def _wave(ctx: Context, wave: str) -> Any:
     for w, _ in plan.waves:  # a retry may have landed files of earlier waves too
         reports.write_wave(ctx.ws, w, list(plan.members(w)), fork, sync, disk=w == wave)
     loaded = reports.load_outcomes(ctx.ws, names)
-    reports.write_summary(ctx.ws, plan)
+    _write_summary(ctx, plan)
     _close_wave(ctx, run, plan, wave, loaded)
     left = [n for n, o in loaded.items() if o is None or not o.status.settled]
     print(f"wave {wave}: {len(names) - len(left)}/{len(names)} slices settled (reports/wave-{wave}/report.md)")
@@ -551,6 +594,7 @@ def _person_job(ctx: Context, name: str) -> tuple[Context, SliceRun, modes.Mode]
 
 @user_errors
 def do_resolve(ctx: Context, name: str) -> bool:
+    runlock.unrecorded()  # a person's command is no run
     _locked(ctx, fork=True)
     c, job, mode = _person_job(ctx, name)
     commit = mode.resolve(job, _var("path"), _var("take"))
@@ -564,6 +608,7 @@ def do_resolve(ctx: Context, name: str) -> bool:
 
 @user_errors
 def do_rollback(ctx: Context, name: str) -> bool:
+    runlock.unrecorded()  # a person's command is no run
     _locked(ctx, fork=True)
     c, job, mode = _person_job(ctx, name)
     commit = mode.rollback(job)
@@ -577,6 +622,7 @@ def do_rollback(ctx: Context, name: str) -> bool:
 
 @user_errors
 def do_readopt(ctx: Context, name: str) -> bool:
+    runlock.unrecorded()  # a person's command is no run
     _locked(ctx, fork=True)
     _, job, mode = _person_job(ctx, name)
     reverts = mode.readopt(job)
@@ -593,8 +639,8 @@ def do_report(ctx: Context) -> dict[str, Any]:
     plan = read_plan(ctx)
     for w, names in plan.waves:
         reports.write_wave(ctx.ws, w, list(names), str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
-    summary = reports.write_summary(ctx.ws, plan)
-    print(f"report: reports/summary.json ({summary['status']}) and {len(plan.waves)} wave reports written")
+    _write_summary(ctx, plan)
+    print(f"report: reports/summary.json and {len(plan.waves)} wave reports written")
     return {"digest": outcomes_digest(ctx)}
 
 
@@ -606,6 +652,7 @@ def do_publish(ctx: Context) -> bool:
     from tasks.publish import contrib
 
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
+    faults.point("publish")
     run.publish(ctx.cfg, ctx.ws)
     contrib.push_exports(ctx.cfg, ctx.ws)  # direction push/both: the export to each source's push_url
     return True
@@ -673,13 +720,15 @@ def _ledger_export(ctx: Context, revision: str, record: dict[str, Any], bad: lis
     left = [Deferral(tuple(d["files"]), "push checks failed") for d in record["deferred"]]
     left += [Deferral((r["path"],), r["reason"]) for r in record["refused"]]
     pushed = [f["source_path"] for f in record["files"]] if record["commit"] and not bad else []
+    added = [f["source_path"] for f in record["files"] if f.get("action") == "add" and f["source_path"] in pushed]
     if bad:
         left.append(Deferral(tuple(f["path"] for f in record["files"]), "push checks failed"))
     conflicts = tuple(Conflict(p, "changed on both sides") for p in record["conflicts"])
     status = status_of(deferred=bool(left), conflicts=bool(conflicts), adopted=bool(pushed)) \
         if left or conflicts else Status.ADOPTED
     outcome = Outcome("export", "push", revision, status, "", deferred=tuple(left), conflicts=conflicts)
-    run.record("export", outcome, source=ctx.cfg.source, kind="push", revision=revision, exported=pushed)
+    run.record("export", outcome, source=ctx.cfg.source, kind="push", revision=revision, exported=pushed,
+               created=added)
     run.close(ctx.cfg.source, "push")
 
 

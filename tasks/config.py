@@ -46,11 +46,12 @@ class Command:
     expected_max: float | None = None
     timeout: float = default("verify[].timeout")   # seconds
     builtin: str | None = None
+    when: str = default("verify[].when")          # verify only: after the last wave (end) or each_wave
 
 
 def _commands(raw: Any) -> tuple[Command, ...]:
     return tuple(Command(item, builtin=item) if isinstance(item, str) else
-                 Command(**_given(item, "name", "run", "expected_exit_code", "expected_min", "expected_max"),
+                 Command(**_given(item, "name", "run", "expected_exit_code", "expected_min", "expected_max", "when"),
                          **_timeout(item))
                  for item in raw or ())
 

@@ -319,7 +319,7 @@ REWRITE_RULE = Obj((
     Field("regex", boolean(), "`from` is a Python regex and `to` may use its groups", False),
 ), check=_rewrite, title="rewrite[]")
 
-COMMAND = Obj((
+COMMAND_FIELDS = (
     Field("name", text(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", rule=NAME_RULE, label="name"),
           "names it in reports and logs; unique in its list", REQUIRED),
     Field("run", SHELL, "run by `bash -c` in the private worktree", REQUIRED),
@@ -327,7 +327,13 @@ COMMAND = Obj((
     Field("expected_min", number(), "the last number it prints on stdout must be at least this", None),
     Field("expected_max", number(), "the last number it prints on stdout must be at most this", None),
     Field("timeout", duration(1, MAX_TIMEOUT), "killed (with its process group) after this long", DEFAULT_TIMEOUT),
-), check=_bounds, title="verify[], pre[], post[]")
+)
+COMMAND = Obj(COMMAND_FIELDS, check=_bounds, title="pre[], post[]")
+VERIFY_WHEN = ("end", "each_wave")
+VERIFY_COMMAND = Obj((*COMMAND_FIELDS, Field(
+    "when", choice(*VERIFY_WHEN),
+    "`end`: after the last wave the run reaches, so it judges what the run finished; `each_wave`: after every "
+    "wave too (a threshold the half-synced tree must meet)", "end")), check=_bounds, title="verify[]")
 COMMANDS = Items(Either((choice(*BUILTIN_CHECKS), COMMAND), label="`clean` or a command"), check=_unique_commands)
 
 DRIFT_GATES = Obj(tuple(
@@ -352,8 +358,9 @@ PUSH_URL = Field("push_url", URL, "where a push exports to: the contributor's fo
                  "required for `push` and `both`", None)
 CONTRIB_BRANCH = Field("contrib_branch", BRANCH, "the branch an export is pushed as",
                        Derived("`contrib/<fork folder name>`"))
-VERIFY = Field("verify", Items(COMMAND, check=_unique_commands),
-               "commands run on the sync tip after a wave lands; the run fails when one does not pass", ())
+VERIFY = Field("verify", Items(VERIFY_COMMAND, check=_unique_commands),
+               "commands run on the sync tip after the last wave the run reaches; one that does not pass holds "
+               "the source's publishing (exit 2)", ())
 SOURCE_DRIFT_GATES = Field("drift_gates", DRIFT_GATES,
                            "limits checked right after drift; over one, the run stops (exit 2)",
                            Derived("the top level's"))

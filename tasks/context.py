@@ -89,6 +89,10 @@ class Context:
     def pulled(self) -> list[str]:
         return [n for n in self.sources if self.direction_of(n) in ("pull", "both")]
 
+    def pulled_views(self) -> list[tuple[str, Config, Workspace]]:
+        """(name, config, workspace) of each source this run pulls, as that source sees them."""
+        return [(n, c.cfg, c.ws) for n, c in ((n, self.for_source(n)) for n in self.pulled)]
+
     @property
     def pushed(self) -> list[str]:
         return [n for n in self.sources if self.direction_of(n) in ("push", "both")]

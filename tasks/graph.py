@@ -14,7 +14,7 @@ from typing import Any
 from doit import create_after
 from doit.tools import config_changed
 
-from tasks.cli import request
+from tasks.cli import closing_wave, request
 from tasks.context import Context, context
 from tasks.core.fingerprint import validation_config
 from tasks.workspace import read_json
@@ -601,15 +601,23 @@ def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]
     def settled() -> bool:  # a wave with work left runs again (its joint retry) unless nothing it holds changed
         return all(_done(ctx, plan, n) for n in members)
 
+    def verified() -> bool:  # the run's last wave verifies the tip: again until it passed on the tip as it is
+        from tasks.engine import verify
+
+        return verify.all_passed(ctx.pulled_views())
+
+    closing = wave == closing_wave([w.name for w in ctx.cfg.waves])
+
     return {
         "basename": f"wave_{wave}",
         "doc": docs[f"wave_{wave}"],
-        "actions": [(actions.do_wave, [ctx, wave])],
+        "actions": [(actions.do_wave, [ctx, wave, closing])],
         "task_dep": ["plan"] + [f"validate:{n}" for n in members],
         # the plan too: a wave the plan leaves empty would otherwise have no dependency and run every time
         "file_dep": ["reports/plan.json"] + [f"reports/slices/{n}/outcome.json" for n in members],
         "targets": [f"reports/wave-{wave}/report.md", f"reports/wave-{wave}/junit.xml"],
-        "uptodate": [settled],
+        "uptodate": [settled, *([verified] if closing and any(ctx.for_source(n).cfg.current.verify
+                                                               for n in ctx.pulled) else [])],
         "clean": _cleans((clean.remove, [ctx.ws, [f"reports/wave-{wave}"]])),
         "verbosity": 2,
     }

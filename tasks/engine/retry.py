@@ -128,7 +128,7 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Plan, drift: Drift, wa
         for f in result.adopted:
             by_slice.setdefault(owner[f], []).append(f)
         commit = validate.candidate(result.adopted, message(plan, wave, by_slice))
-        updated = {name: adopt_into(read_outcome(ws, name), files, commit, wave)  # type: ignore[arg-type]
+        updated = {name: adopt_into(read_outcome(ws, name), files, commit, wave, run_id)  # type: ignore[arg-type]
                    for name, files in sorted(by_slice.items())}
         land(cfg, ws, label, commit, start, f"forkwave: joint retry after wave {wave}", updated)
     still_failing = [deferral(label, files, detail) for files, detail in result.deferred]
@@ -179,8 +179,9 @@ def message(plan: Plan, wave: str, by_slice: Mapping[str, Sequence[str]]) -> str
                                f"Forkwave-Slices: {', '.join(by_slice)}\n")
 
 
-def adopt_into(outcome: Outcome, files: Sequence[str], commit: str, wave: str) -> Outcome:
-    """The slice's outcome once the joint retry of ``wave`` landed ``files`` of it."""
+def adopt_into(outcome: Outcome, files: Sequence[str], commit: str, wave: str, run_id: str | None = None) -> Outcome:
+    """The slice's outcome once the joint retry of ``wave`` (in run ``run_id``) landed ``files`` of it; the
+    retry names its run, so a run's counts hold what it landed of a slice an earlier run judged."""
     got = set(files)
     classes = {f["path"]: f["class"] for f in outcome.files}
     adopted = sorted(set(outcome.adopted) | got)
@@ -195,4 +196,5 @@ def adopt_into(outcome: Outcome, files: Sequence[str], commit: str, wave: str) -
     return outcome.evolve(status=status, adopted=tuple(adopted), landed=tuple(sorted(set(outcome.landed) | got)),
                           removed=tuple(sorted(p for p in adopted if classes.get(p) in importer.DELETE_CLASSES)),
                           deferred=tuple(deferred), commits=(*outcome.commits, commit), verified_at=commit,
-                          retried=(*outcome.retried, {"wave": wave, "commit": commit, "files": sorted(got)}))
+                          retried=(*outcome.retried, {"wave": wave, "commit": commit, "files": sorted(got),
+                                                      **({"run": run_id} if run_id else {})}))

@@ -2,20 +2,22 @@
 
 - ``pre:`` runs on the fork tip (``fork.branch``) before anything is imported; the built-in ``clean``
   refuses a fork checkout with uncommitted changes (``git status``, read only: no index refresh).
-- ``verify:`` (per source) runs on the sync tip after a wave lands; ``post:`` after the run.
+- ``verify:`` (per source) runs on the sync tip after the last wave the run reaches, so it judges what the
+  run finished (a command with ``when: each_wave`` after every wave too); ``post:`` after the run.
 - A command passes when it exits ``expected_exit_code`` and the last number it prints on stdout is
   within ``expected_min``/``expected_max`` (``tasks.core.thresholds``).
 
 Each phase keeps a record (``reports/pre.json``, ``reports/post.json``, the source's ``verify.json``):
 the commit it ran on, each verdict with the tail of its output and its full log. The same commit and
-the same commands are not run again. ``publish_hold`` reads the records: ``doit publish`` holds while a
-verification or post-sync check failed on the sync tip it would push, or has not run on it.
+the same commands are not run again. ``publish_holds`` reads the records: ``doit publish`` holds a
+source while its verification failed on the sync tip it would push, or has not run there with every
+command the config gives it; and every source while a post-sync check failed on that tip.
 """
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +35,7 @@ from tasks.repo import git, worktree
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 CANNOT_RUN = {126: "not executable", 127: "command not found"}
+END, EACH_WAVE = "end", "each_wave"   # verify[].when: after the last wave the run reaches, or after every wave
 
 
 class PublishHeld(ForkwaveError):
@@ -49,7 +52,8 @@ def spec(command: Command) -> thresholds.Verify:
 
 
 def fingerprint(commands: Sequence[Command]) -> str:
-    return digest([asdict(c) for c in commands])
+    """What the commands run (``when`` only says after which wave: a record stays good when it changes)."""
+    return digest([{k: v for k, v in asdict(c).items() if k != "when"} for c in commands])
 
 
 # --- running one command ------------------------------------------------------------------
@@ -185,38 +189,75 @@ def sync_tip(cfg: Config) -> str | None:
     return git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}^{{commit}}")
 
 
-def verify_source(cfg: Config, ws: Workspace, wave: str) -> dict[str, Any] | None:
-    """The source's ``verify:`` on the sync tip (``cfg`` and ``ws`` as the source sees them); None without any."""
-    commands = cfg.current.verify
+def verify_source(cfg: Config, ws: Workspace, wave: str,
+                  commands: Sequence[Command] | None = None) -> dict[str, Any] | None:
+    """The source's ``verify:`` (or ``commands`` of it) on the sync tip (``cfg`` and ``ws`` as the source sees
+    them); None without any."""
+    commands = cfg.current.verify if commands is None else commands
     tip = sync_tip(cfg)
     if not commands or tip is None or cfg.current.direction == "push":
         return None
     return run_phase(cfg, ws, "verify", commands, tip, {"wave": wave, "direction": "pull"})
 
 
+def current(cfg: Config, ws: Workspace) -> dict[str, Any] | None:
+    """The source's verification record when it is of its sync tip now and of every ``verify:`` command the
+    config gives it (``cfg`` and ``ws`` as the source sees them); None otherwise."""
+    tip = sync_tip(cfg)
+    path = ws.source_report("verify.json")
+    if tip is None or not path.exists():
+        return None
+    kept = read_json(path)
+    return kept if kept.get("commit") == tip and kept.get("commands") == fingerprint(cfg.current.verify) else None
+
+
+def standing(views: Iterable[tuple[str, Config, Workspace]]) -> dict[str, list[dict[str, Any]]]:
+    """Each source's verdicts as they stand on its sync tip (``views``: (name, config, workspace) as each source
+    sees them), for those with a ``verify:`` run there with the commands the config has now."""
+    out = {}
+    for name, cfg, ws in views:
+        kept = current(cfg, ws) if cfg.current.verify else None
+        if kept is not None:
+            out[name] = kept["results"]
+    return out
+
+
+def all_passed(views: Iterable[tuple[str, Config, Workspace]]) -> bool:
+    """Has every source's whole ``verify:`` passed on its sync tip as it is now?"""
+    return all((current(cfg, ws) or {}).get("passed") for _, cfg, ws in views if cfg.current.verify)
+
+
 # --- what publish asks ----------------------------------------------------------------------
 
 def publish_hold(cfg: Config, ws: Workspace, tip: str) -> str | None:
-    """Why ``doit publish`` must not push ``tip`` (a sync tip), or None: a source's verification or the
-    post-sync checks failed on it, or were never run on it."""
+    """Why ``doit publish`` must not push ``tip`` (a sync tip), or None: the first of ``publish_holds``."""
+    return next(iter(publish_holds(cfg, ws, tip).values()), None)
+
+
+def publish_holds(cfg: Config, ws: Workspace, tip: str, sources: Sequence[str] | None = None) -> dict[str, str]:
+    """What holds ``doit publish`` of ``tip`` (a sync tip), per source (of ``sources``, default every one): its
+    verification failed on that tip, or has not run there with every command it has; under ``""``, a post-sync
+    check that failed on it (that holds every source). Each reason names its source and says what to do."""
+    holds = {}
     for source in cfg.sources:
-        if not source.verify or source.direction == "push":  # a push source is verified on its export
-            continue
+        if not source.verify or source.direction == "push" or (sources is not None and source.name not in sources):
+            continue  # a push source is verified on its export
         path = ws.scoped(source.name if cfg.several else None).source_report("verify.json")
         kept = read_json(path) if path.exists() else None
-        if kept is None or kept.get("commit") != tip:
-            return (f"verification of {source.name} has not run on {cfg.fork.sync_branch} at {tip[:12]}; run `doit` "
-                    "(it verifies the sync tip when a wave lands), then publish")
-        if not kept["passed"]:
+        if kept is None or kept.get("commit") != tip or kept.get("commands") != fingerprint(source.verify):
+            holds[source.name] = (f"verification of {source.name} has not run on {cfg.fork.sync_branch} at "
+                                  f"{tip[:12]}; run `doit` (it verifies the sync tip after the last wave), then publish")
+        elif not kept["passed"]:
             bad = next(r for r in kept["results"] if not r["passed"])
-            return f"{bad['reason']} on {tip[:12]} ({ws.rel(path)}); fix it on the sync branch or in the config"
+            holds[source.name] = (f"verification failed for {source.name}: {bad['reason']} on {tip[:12]} "
+                                  f"({ws.rel(path)}); fix it on the sync branch or in the config")
     path = ws.report("post.json")
     if cfg.post and path.exists():
         kept = read_json(path)
         if kept.get("commit") == tip and not kept["passed"]:
             bad = next(r for r in kept["results"] if not r["passed"])
-            return f"post-sync check failed: {bad['reason']} on {tip[:12]} (reports/post.json)"
-    return None
+            holds[""] = f"post-sync check failed: {bad['reason']} on {tip[:12]} (reports/post.json)"
+    return holds
 
 
 def verified(ws: Workspace, source: str | None = None) -> dict[str, Any] | None:

@@ -656,7 +656,8 @@ def build_outcome(job: SliceRun, final: str, run: Picks, error: str | None, rech
         deferred=tuple(deferred), conflicts=tuple(conflicts), waiting=tuple(waiting), reported=tuple(review),
         resolved=tuple({"path": f, "commit": p["commit"], "by": "a person"} for p in run.by_person
                        for f in entries.get(p["sha"], {}).get("paths", ())),
-        slice_commits=job.slice.commits, adopted_commits=tuple(adopted_commits), runs=job.runs,
+        slice_commits=job.slice.commits, adopted_commits=tuple(adopted_commits),
+        landed_commits=tuple(p["sha"] for p in run.picked if p["sha"] in job.slice.commits), runs=job.runs,
         attempts=tuple(job.attempts), error=error,
         record={"review": [p["sha"] for p in run.picked if entries.get(p["sha"], {}).get("review")],
                 "picked": picked, "skipped": run.skipped, "dropped": plain_dropped})

@@ -235,6 +235,8 @@ def test_reports_restored_into_a_fresh_checkout_re_run_nothing(tmp_path: Path) -
                  "report"):
         assert status[task] == "up to date", task
     left = {p.name for p in (b / "ws" / ".forkwave").iterdir()} if (b / "ws" / ".forkwave").exists() else set()
-    assert left <= {"config.checked"}                                       # no mirror, no worktree needed
+    assert left <= {"config.checked", "lock"}            # no mirror, no worktree needed: only the run's lock
     assert rev(b / "fork", "sync/upstream") == sync_tip
     assert read(b / "ws" / "reports" / "summary.json")["status"] == "success"
+    last = ledger_runs(b / "ws" / "reports")[-1]                           # a run with nothing new is a run
+    assert last.status == "success" and all(s.counts.adopted == 0 for s in last.syncs)
