@@ -166,6 +166,12 @@ def _mode_keys(c: Context) -> dict[str, Any]:
     return {"mode": src.mode, "options": c.cfg.section("max_commits")["max_commits"], "keys": repr(src.options)}
 
 
+def _gate_policy(c: Context) -> dict[str, Any]:
+    """``policy:`` for drift's up-to-date test when a ``max_conflicts`` gate counts conflicts (a rule settles some)."""
+    gated = any(k == "max_conflicts" for k, _ in c.cfg.current.drift_gates)
+    return {"policy": c.cfg.section("policy")["policy"]} if gated and c.cfg.policy else {}
+
+
 def _not_ripened(c: Context) -> Any:
     """uptodate: no upstream commit held back by ``min_age`` has become old enough since the drift."""
 
@@ -216,7 +222,7 @@ def task_drift() -> Any:
             "clean": _cleans((clean.remove, [c.ws, targets + [_rel(c, "drift-gates.json")]])),
             "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
                                          "since": c.since, "drift_gates": list(c.cfg.current.drift_gates),
-                                         **_mode_keys(c)}),
+                                         **_mode_keys(c), **_gate_policy(c)}),
                          _fork_unchanged(c), _not_ripened(c)]
                         # since=last-success: where the ledger's last successful syncs ended, read when checked
                         + ([_changed(lambda: {"since": actions.since_key(c)})] if c.since_last_success else []),
@@ -334,9 +340,12 @@ def task_plan() -> dict[str, Any]:
         "clean": _cleans((clean.remove, [ctx.ws, targets])),
         # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
         # change that moves no planned path leaves drift.json, and so the coupling, as it was
+        # each source's direction too: a push source plans nothing, `both` plans what is not two-sided, so
+        # push -> both must plan what the source offers even when no drift.json changed
         "uptodate": [config_changed({**ctx.cfg.section("waves", "couple"), "max_files": ctx.max_files}   # batch_size=N wins
                                     | ({"max_commits": ctx.max_commits} if _commit_keys(ctx) else {})
-                                    | ({"sources": ctx.sources} if ctx.cfg.several else {}))],
+                                    | ({"sources": ctx.sources} if ctx.cfg.several else {})
+                                    | {"directions": {n: ctx.direction_of(n) for n in ctx.sources}})],
         "verbosity": 2,
     }
 
