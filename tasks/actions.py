@@ -236,6 +236,7 @@ def do_plan(ctx: Context) -> bool:
                                         "give each source paths of its own (sources.<n>.paths)")
                 owners[f.path] = name
     plan = combine(plans, ctx.cfg.waves) if ctx.cfg.several else plans[0][1]
+    plan = dataclasses.replace(plan, batch_size=ctx.batch_size)  # the commands it prints carry batch_size=
     write_if_changed(ctx.ws.report("plan.json"), dump_json(plan.to_json()))
     for wave, names in plan.waves:
         write_if_changed(ctx.ws.report(f"wave-{wave}.md"), render.wave_manifest(plan, wave))

@@ -397,9 +397,10 @@ def slice_creators(eager: bool | None = None) -> dict[str, Any]:
     every slice and wave task, so ``doit wave_a`` (or ``doit validate:slice-3``) on a fresh
     workspace finds every task and target it needs made in the same batch. The other commands
     (``list``, ``clean``, ``forget``, ``info``) never run delayed creators, so for them (``eager``)
-    one ordinary creator yields the tasks from the plan as it stands.
+    one ordinary creator yields the tasks from the plan as it stands — as for a person's commands alone
+    (``person_only``), which act on the plan that printed them.
     """
-    eager = not request().runs if eager is None else eager
+    eager = (not request().runs or person_only()) if eager is None else eager
 
     def generate() -> Iterator[dict[str, Any]]:
         ctx, plan = context(), _plan()
@@ -552,13 +553,25 @@ PERSON = {"resolve": "per slice, when asked: commit your resolution of its confl
           "readopt": "per slice, when asked: stop honouring its rollbacks; the next doit imports it again"}
 
 
+def person_only() -> bool:
+    """Only a person's commands on the command line (``doit resolve:slice-58 path=… take=fork``).
+
+    They name a slice of the plan that printed them, so they act on ``reports/plan.json`` as it stands:
+    nothing is fetched, compared or planned first — another ``batch_size=``, new upstream commits or a
+    changed config would re-cut the plan, and ``slice-58`` would be other files or none.
+    """
+    asked = request().tasks
+    return request().runs and bool(asked) and all(":" in t and t.split(":", 1)[0] in PERSON for t in asked)
+
+
 def _person_tasks(ctx: Context, docs: dict[str, str]) -> Iterator[dict[str, Any]]:
     """``doit resolve:slice-3`` and friends: only ever made when asked for by name (never by a plain `doit`)."""
+    alone = person_only()
     for group in PERSON:
         yield {"basename": group, "name": None, "doc": docs[group]}
         for name in _requested(group) if request().runs else ():
             yield {"basename": group, "name": name, "actions": [(getattr(actions, f"do_{group}"), [ctx, name])],
-                   "task_dep": ["plan"], "uptodate": [False], "verbosity": 2}
+                   "task_dep": [] if alone else ["plan"], "uptodate": [False], "verbosity": 2}
 
 
 def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]) -> dict[str, Any]:

@@ -85,6 +85,7 @@ class Plan:
     unassigned: tuple[PlanFile, ...]
     coupling: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)  # several sources: name -> upstream revision
+    batch_size: int | None = None  # ``batch_size=N`` cut this plan: the commands it prints say so (``again``)
 
     def to_json(self) -> dict[str, Any]:
         head = {"sources": dict(self.sources)} if self.sources else {}
@@ -92,6 +93,7 @@ class Plan:
             "upstream": self.upstream,
             "base": self.base,
             "max_files": self.max_files,
+            **({"batch_size": self.batch_size} if self.batch_size else {}),
             "coupling": dict(self.coupling),
             "waves": [{"name": w, "slices": list(names)} for w, names in self.waves],
             "slices": [s.to_json() for s in self.slices],
@@ -104,7 +106,11 @@ class Plan:
                    tuple((w["name"], tuple(w["slices"])) for w in data.get("waves", ())),
                    tuple(Slice.from_json(s) for s in data.get("slices", ())),
                    tuple(PlanFile.from_json(f) for f in data.get("unassigned", ())),
-                   dict(data.get("coupling") or {}), dict(data.get("sources") or {}))
+                   dict(data.get("coupling") or {}), dict(data.get("sources") or {}), data.get("batch_size"))
+
+    def again(self, name: str) -> str:
+        """The command that runs slice ``name`` again, with the options that named it (see ``again``)."""
+        return again(name, self.batch_size)
 
     def slice(self, name: str) -> Slice:
         """The slice called ``name``; an error naming the plan's slices when there is none."""
@@ -125,6 +131,17 @@ class Plan:
     def view(self, slice_: Slice) -> Plan:
         """The plan as the slice's source sees it: ``upstream`` is that source's revision."""
         return replace(self, upstream=self.revision(slice_))
+
+
+def again(name: str, batch_size: int | None = None) -> str:
+    """``doit validate:<name>``, with the ``batch_size=`` that cut the plan naming it: slices are numbered in plan
+    order, so the same name in a plan cut otherwise is other files (a person's commands — resolve, rollback,
+    readopt — act on the plan as it stands and need no option).
+
+    >>> again("slice-58"), again("slice-58", 5)
+    ('doit validate:slice-58', 'doit validate:slice-58 batch_size=5')
+    """
+    return f"doit validate:{name}" + (f" batch_size={batch_size}" if batch_size else "")
 
 
 def assign_wave(path: str, bucket: str, waves: Sequence[Wave]) -> str | None:
