@@ -133,7 +133,7 @@ def last_successes(ctx: Context) -> dict[str, Any]:
     from tasks.report.ledger import LEGACY_SYNC_TYPE, Ledger
 
     run = runlock.current()
-    book = run.ledger if run is not None and run.ledger is not None else Ledger.open(ctx.ws.reports)
+    book = run.ledger if run is not None and run.ledger is not None else Ledger.open(_ledger_folder(ctx))
     try:
         found = {}
         for wave in ctx.cfg.waves:
@@ -144,6 +144,24 @@ def last_successes(ctx: Context) -> dict[str, Any]:
     finally:
         if run is None or book is not run.ledger:
             book.close()
+
+
+def _ledger_folder(ctx: Context) -> Path:
+    """Where to open the ledger to read it: ``reports/``; a dry run reads a copy (opening may migrate or import)."""
+    if not ctx.dry:
+        return ctx.ws.reports
+    import shutil
+
+    from tasks.report.ledger import LEDGER
+
+    copy = ctx.ws.computed_reports / "ledger"
+    copy.mkdir(parents=True, exist_ok=True)
+    for name in (LEDGER, f"{LEDGER}-wal"):  # the database and its write-ahead log (the run holds the lock: no writer)
+        if (ctx.ws.reports / name).exists():
+            shutil.copyfile(ctx.ws.reports / name, copy / name)
+        else:
+            (copy / name).unlink(missing_ok=True)
+    return copy
 
 
 def last_success_window(ctx: Context, mirror: Path, tip: str) -> set[str] | None:
@@ -669,14 +687,16 @@ def do_dry_slice(ctx: Context, name: str, position: str) -> bool:
     return _dry_report(ctx, quiet=True)
 
 
-def _dry_report(ctx: Context, quiet: bool = False) -> bool:
-    """``reports/dry-run.md``/``.json`` with everything simulated so far (each dry task rewrites it, whole)."""
+def _dry_report(ctx: Context, quiet: bool = False, last_run: bool = False) -> bool:
+    """``reports/dry-run.md``/``.json`` with everything simulated so far (each dry task rewrites it, whole); from
+    the plan this dry run computed, or with ``last_run`` the one the last real run left."""
     from tasks.publish import preview
 
-    data = preview.write(ctx.cfg, ctx.ws)
+    data = preview.write(ctx.cfg, ctx.ws.real if last_run else ctx.ws)
     if not quiet:
         code = "" if data["exit_code"] is None else f" (a real run would exit {data['exit_code']})"
-        print(f"dry run: reports/dry-run.md{code}; no branch, state, memo, ledger or remote was written")
+        print(f"dry run: reports/dry-run.md{code}; no branch, state, memo, ledger, remote or other report was "
+              "written")
     return True
 
 
@@ -687,11 +707,12 @@ def do_dry_wave(ctx: Context, wave: str) -> bool:
 
 
 @user_errors
-def do_dry_publish(ctx: Context) -> bool:
-    """``doit publish dry=1``: what would be pushed and opened; no push, no forge call, no publish.json."""
+def do_dry_publish(ctx: Context, alone: bool = False) -> bool:
+    """``doit publish dry=1``: what would be pushed and opened; no push, no forge call, no publish.json. Alone on
+    the command line it previews what the last real run left (its plan); after simulated slices, their tip."""
     _locked(ctx)
-    _dry_report(ctx)
-    pub = read_json(ctx.ws.report("dry-run.json")).get("publish") or {}
+    _dry_report(ctx, last_run=alone)
+    pub = read_json(ctx.ws.real.report("dry-run.json")).get("publish") or {}
     if pub.get("error"):
         print(f"publish (dry run): would not publish: {pub['error']}")
     elif pub.get("pull_request"):

@@ -257,7 +257,7 @@ def task_export() -> Any:
 def task_pre() -> dict[str, Any]:
     """Pre-sync checks (`pre:`) on the fork tip before anything is imported; `clean`: no uncommitted changes."""
     ctx = context()
-    if not ctx.cfg.pre:
+    if not ctx.cfg.pre or ctx.dry:  # a dry run runs no command (the report lists what a real run checks first)
         return {"actions": None, "uptodate": [True]}
     asks_checkout = any(c.builtin for c in ctx.cfg.pre)  # a checkout's state is no commit: asked every time
     return {
@@ -332,7 +332,7 @@ def _clean_images(ctx: Context) -> None:
 def task_plan() -> dict[str, Any]:
     """Assign actionable paths to waves and cut slices: reports/plan.json, wave-<x>.md."""
     ctx = context()
-    targets = ["reports/plan.json"] + [f"reports/wave-{w.name}.md" for w in ctx.cfg.waves]
+    targets = [ctx.ws.rel(ctx.ws.report(n)) for n in ["plan.json", *(f"wave-{w.name}.md" for w in ctx.cfg.waves)]]
     return {
         "actions": [(actions.do_plan, [ctx])],
         "file_dep": [_rel(ctx.for_source(name), "drift.json") for name in ctx.sources],
@@ -623,8 +623,9 @@ def task_publish() -> dict[str, Any]:
     # nothing changed since the last publish (reports/publish.json)
     if ctx.dry:  # what it would push and open, after whatever else this dry run simulates
         later = [t for t in request().tasks if t != "publish"]
+        alone = not later  # `doit publish dry=1`: what publishing what the last real run left would do
         later += ["export"] if ctx.pushed else []
-        return {"actions": [(actions.do_dry_publish, [ctx])], "task_dep": later, "uptodate": [False],
+        return {"actions": [(actions.do_dry_publish, [ctx, alone])], "task_dep": later, "uptodate": [False],
                 "verbosity": 2}
     return {"actions": [(actions.do_publish, [ctx])], "uptodate": [False], "clean": cleans, "verbosity": 2}
 

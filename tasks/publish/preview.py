@@ -85,7 +85,8 @@ def assemble(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None) -
         "dry_run": True, "upstream": dict(sorted(upstream.items())),
         "sync_branch": {"name": cfg.fork.sync_branch, "sha": start if exists else None,
                         **({} if exists else {"from": start})},
-        "drift_gates": trips, "totals": dict(sorted(totals.items())), "slices": slices,
+        "pre": [c.name for c in cfg.pre], "drift_gates": trips, "totals": dict(sorted(totals.items())),
+        "slices": slices,
         "exports": [EXPORTS[k] for k in sorted(EXPORTS)],
         # what a real run would exit with, when this dry run simulated one (not for `doit publish dry=1` alone)
         "exit_code": (exitcodes.PERSON if trips or left else exitcodes.OK) if slices or trips or EXPORTS else None,
