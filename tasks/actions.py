@@ -256,6 +256,9 @@ def do_plan(ctx: Context) -> bool:
     plan = combine(plans, ctx.cfg.waves) if ctx.cfg.several else plans[0][1]
     plan = dataclasses.replace(plan, batch_size=ctx.batch_size)  # the commands it prints carry batch_size=
     write_if_changed(ctx.ws.report("plan.json"), dump_json(plan.to_json()))
+    for name in ctx.sources if ctx.cfg.several else ():  # each source's own part: what publish reads of it later,
+        c = ctx.for_source(name)                          # when another schedule's run has planned only its own
+        write_if_changed(c.ws.source_report("plan.json"), dump_json(plan.of_source(name).to_json()))
     for wave, names in plan.waves:
         write_if_changed(ctx.ws.report(f"wave-{wave}.md"), render.wave_manifest(plan, wave))
         print(f"plan: wave {wave}: {len(names)} slices")
@@ -586,9 +589,27 @@ def do_publish(ctx: Context) -> bool:
     from tasks.publish import contrib
 
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
-    run.publish(ctx.cfg, ctx.ws)
-    contrib.push_exports(ctx.cfg, ctx.ws)  # direction push/both: the export to each source's push_url
-    return True
+    # what this run was asked for: `doit publish sources=web` (one CI schedule) publishes what that run synced
+    chosen = tuple(ctx.sources) if ctx.selected is not None else None
+    _, held = run.publish(ctx.cfg, ctx.ws, selected=tuple(ctx.pulled) if chosen else None)
+    _, refused = contrib.push_exports(ctx.cfg, ctx.ws, tuple(ctx.pushed) if chosen else None)  # to each push_url
+    return _publish_holds(ctx, held, refused, chosen)
+
+
+def _publish_holds(ctx: Context, held: dict[str, str], refused: list[str], chosen: tuple[str, ...] | None) -> Any:
+    """Each source held by this publish, named once: the sources it was asked for make it exit 2 (work for a
+    person); another schedule's only get a note (its own job reports them, and its part waits in the draft)."""
+    mine = {n: why for n, why in held.items() if chosen is None or n in chosen}
+    for name, why in held.items():
+        if name not in mine:
+            print(f"publish: note: {name} (not asked for in this run): {why}")
+    lines = [f"publish: {name}: {why}" if ctx.cfg.several else f"publish: {why}"
+             for name, why in mine.items()] + [f"publish: {line}" for line in refused]
+    if not lines:
+        return True
+    for line in lines:
+        print(f"forkwave: error: {line}", file=sys.stderr)
+    return Held(lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""))
 
 
 # --- direction: push ----------------------------------------------------------------------------
@@ -612,8 +633,8 @@ def do_export(ctx: Context) -> Any:
               "nowhere (and not pulled): merge it by hand on one side")
     bad = [r for r in record["checks"] if r["status"] not in ("passed", "skipped")]
     bad += [{"name": v["name"], "status": "failed"} for v in record.get("verify", ()) if not v["passed"]]
-    for v in record.get("verify", ()):
-        print(f"export{_for(ctx)}: verify {v['name']} {'passed' if v['passed'] else 'FAILED'} — {v['reason']}")
+    for line in export.say(ctx.cfg, record, _for(ctx)):  # each check that failed, with its output; each deferred part
+        print(line)
     print(f"export{_for(ctx)}: {len(record['files'])} files for {where}" + (
         f" (commit {record['commit'][:12]})" if record["commit"] else "") + f", {len(record['skipped'])} skipped, "
           f"{len(record['refused'])} refused, {len(record['conflicts'])} conflicts"
@@ -625,8 +646,6 @@ def do_export(ctx: Context) -> Any:
                                      redact_url(src.push_url or ""), "paths": [f["source_path"] for f in record["files"]],
                                      "refused": record["refused"], "conflicts": record["conflicts"]}
         return _dry_report(ctx)
-    for d in record["deferred"]:
-        print(f"export{_for(ctx)}: deferred {', '.join(d['files'])}: {', '.join(d['checks'])} failed with it")
     _ledger_export(ctx, upstream["sha"], record, bad)
     if record["deferred"]:
         failed = sorted({c for d in record["deferred"] for c in d["checks"]})

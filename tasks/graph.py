@@ -330,14 +330,16 @@ def _clean_images(ctx: Context) -> None:
 
 
 def task_plan() -> dict[str, Any]:
-    """Assign actionable paths to waves and cut slices: reports/plan.json, wave-<x>.md."""
+    """Assign actionable paths to waves and cut slices: reports/plan.json, wave-<x>.md (several sources: each one's
+    part in reports/sources/<name>/plan.json too)."""
     ctx = context()
     targets = [ctx.ws.rel(ctx.ws.report(n)) for n in ["plan.json", *(f"wave-{w.name}.md" for w in ctx.cfg.waves)]]
     return {
         "actions": [(actions.do_plan, [ctx])],
         "file_dep": [_rel(ctx.for_source(name), "drift.json") for name in ctx.sources],
         "targets": targets,
-        "clean": _cleans((clean.remove, [ctx.ws, targets])),
+        "clean": _cleans((clean.remove, [ctx.ws, targets + ([_rel(ctx.for_source(n), "plan.json") for n in ctx.sources]
+                                                           if ctx.cfg.several else [])])),
         # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
         # change that moves no planned path leaves drift.json, and so the coupling, as it was
         # each source's direction too: a push source plans nothing, `both` plans what is not two-sided, so

@@ -132,6 +132,15 @@ class Plan:
         """The plan as the slice's source sees it: ``upstream`` is that source's revision."""
         return replace(self, upstream=self.revision(slice_))
 
+    def of_source(self, source: str) -> Plan:
+        """The part of a plan of several sources that is ``source``'s: its slices, its revision."""
+        mine = tuple(s for s in self.slices if s.source == source)
+        names = {s.name for s in mine}
+        return replace(self, upstream=self.sources.get(source, self.upstream), slices=mine,
+                       waves=tuple((w, tuple(n for n in members if n in names)) for w, members in self.waves),
+                       unassigned=(), sources={source: self.sources[source]} if source in self.sources else {},
+                       coupling={source: self.coupling[source]} if source in self.coupling else {})
+
 
 def again(name: str, batch_size: int | None = None) -> str:
     """``doit validate:<name>``, with the ``batch_size=`` that cut the plan naming it: slices are numbered in plan
@@ -437,22 +446,28 @@ def _slices(cuts: Sequence[tuple[str, Sequence[tuple[str, ...]]]], entries: Mapp
 
 def combine(plans: Sequence[tuple[str, Plan]], waves: Sequence[Wave]) -> Plan:
     """One plan from each source's: waves keep their order, and within a wave the sources keep
-    theirs (config order); slices are numbered ``slice-1..N`` across all of them, each naming its
-    source and that source's revision. ``upstream`` is every source's revision, one string.
+    theirs (config order); each source numbers its own slices, ``slice-<source>-1..N``, each naming
+    its source and that source's revision. ``upstream`` is every source's revision, one string.
+
+    A source's slice names depend on nothing but its own plan: a run of some sources (``sources=``, one
+    CI schedule) names them as a run of all does, so the slices of the others, their outcome files and
+    the commands their reports print keep meaning what they meant.
 
     >>> a = Plan("aaa", None, 2, (("x", ("slice-1",)),), (Slice("slice-1", "x", (PlanFile("p", "c", "b"),)),), ())
     >>> b = Plan("bbb", None, 2, (("x", ("slice-1",)),), (Slice("slice-1", "x", (PlanFile("q", "c", "b"),)),), ())
     >>> [(s.name, s.source, s.upstream) for s in combine([("web", a), ("sale", b)], [Wave("x")]).slices]
-    [('slice-1', 'web', 'aaa'), ('slice-2', 'sale', 'bbb')]
+    [('slice-web-1', 'web', 'aaa'), ('slice-sale-1', 'sale', 'bbb')]
     """
     slices: list[Slice] = []
     index: list[tuple[str, tuple[str, ...]]] = []
+    count = {source: 0 for source, _ in plans}
     for w in waves:
         names = []
         for source, plan in plans:
             members = dict(plan.waves).get(w.name, ())
             for s in (s for s in plan.slices if s.name in members):
-                name = f"slice-{len(slices) + 1}"
+                count[source] += 1
+                name = f"slice-{source}-{count[source]}"
                 slices.append(replace(s, name=name, source=source, upstream=plan.upstream))
                 names.append(name)
         index.append((w.name, tuple(names)))
