@@ -252,5 +252,6 @@ def test_the_readme_examples_of_this_section_are_valid_configs(tmp_path: Path) -
         cfg = load_config(path)
         assert cfg.sources
     cfg = load_config(tmp_path / "example-0.yaml")
-    assert cfg.current.direction == "both" and [c.name for c in cfg.push_checks] == ["source-build"]
+    assert cfg.current.direction == "both" and [(c.name, c.layout) for c in cfg.push_checks] == [
+        ("source-build", "source"), ("fork-build", "fork")]
     assert cfg.checks == ()  # a push check judges exports only
