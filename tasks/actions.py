@@ -525,11 +525,25 @@ def _person_job(ctx: Context, name: str) -> tuple[Context, SliceRun, modes.Mode]
     """The slice's run context for a person's command: the sync tip now and its last outcome."""
     from tasks.repo import worktree
 
-    c, job, mode = job_for(ctx, read_plan(ctx), name)
+    c, job, mode = job_for(ctx, plan_naming(ctx, name), name)
     job.mirror = fetch.ensure_commit(c.cfg, c.ws, job.upstream)
     job.start = worktree.sync_tip(c.cfg)
     job.earlier = status.read_outcome(c.ws, name)
     return c, job, mode
+
+
+def plan_naming(ctx: Context, name: str) -> Plan:
+    """The plan that names slice ``name``: the last run's, else (several sources) the last plan of the source it
+    belongs to — a run of another CI schedule planned only its own sources."""
+    whole = read_plan(ctx)
+    if not ctx.cfg.several or any(s.name == name for s in whole.slices):
+        return whole
+    for source in ctx.cfg.sources:
+        own = ctx.for_source(source.name).ws.source_report("plan.json")
+        part = Plan.from_json(read_json(own)) if own.exists() else None
+        if part is not None and any(s.name == name for s in part.slices):
+            return part
+    return whole  # its error names the slices it has
 
 
 @user_errors

@@ -191,6 +191,9 @@ def test_a_dry_run_of_several_sources_after_new_upstream_commits_changes_no_repo
     assert (v.workspace / ".forkwave" / "dry" / "reports" / "plan.json").exists()
     again = run_doit(v.workspace, "dry=1")
     assert again.returncode == 0 and everything(v) == before
+    delta = run_doit(v.workspace, "dry=1", "since=last-success")   # reads the ledger: a copy, never the ledger
+    assert delta.returncode == 0, delta.stdout + delta.stderr
+    assert "since=last-success: upstream changes after" in delta.stdout and everything(v) == before
     # the real run afterwards plans and lands what the dry run showed
     after = run_doit(v.workspace)
     assert after.returncode == 0, after.stdout + after.stderr

@@ -118,3 +118,21 @@ def test_a_printed_re_run_carries_the_batch_size_that_named_its_slice(tmp_path: 
     bare = run_doit(v.workspace, f"validate:{name}")             # without the option the plan is re-cut
     assert "plan" in ran(bare)
     assert [s["files"] for s in plan(v)["slices"] if s["name"] == name] != files
+
+
+def test_a_sources_slices_keep_their_names_and_commands_across_another_schedules_run(conflicted: Vendored) -> None:
+    v = conflicted
+    assert run_doit(v.workspace).returncode == 2
+    name = slice_of(v, EDITED)
+    assert name.startswith("slice-web-")
+    command = printed(conflict_of(v, name)["next"], "resolve")
+    other = run_doit(v.workspace, "sources=sale")              # the other schedule: it plans only sale
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert {s["source"] for s in plan(v)["slices"]} == {"sale"}
+    assert conflict_of(v, name)["path"] == EDITED              # web's outcome files were not renamed over
+    edit_conflict(v, name)
+
+    resolved = run_doit(v.workspace, *command)                 # found in web's own part of the plan
+
+    assert resolved.returncode == 0, resolved.stdout + resolved.stderr
+    assert tree(v.fork, "refs/heads/sync/upstream")[EDITED][1] == MINE
