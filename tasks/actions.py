@@ -138,7 +138,7 @@ def last_successes(ctx: Context) -> dict[str, Any]:
     from tasks.report.ledger import LEGACY_SYNC_TYPE, Ledger
 
     run = runlock.current()
-    book = run.ledger if run is not None and run.ledger is not None else Ledger.open(ctx.ws.reports)
+    book = run.ledger if run is not None and run.ledger is not None else Ledger.open(_ledger_folder(ctx))
     try:
         found = {}
         for wave in ctx.cfg.waves:
@@ -149,6 +149,24 @@ def last_successes(ctx: Context) -> dict[str, Any]:
     finally:
         if run is None or book is not run.ledger:
             book.close()
+
+
+def _ledger_folder(ctx: Context) -> Path:
+    """Where to open the ledger to read it: ``reports/``; a dry run reads a copy (opening may migrate or import)."""
+    if not ctx.dry:
+        return ctx.ws.reports
+    import shutil
+
+    from tasks.report.ledger import LEDGER
+
+    copy = ctx.ws.computed_reports / "ledger"
+    copy.mkdir(parents=True, exist_ok=True)
+    for name in (LEDGER, f"{LEDGER}-wal"):  # the database and its write-ahead log (the run holds the lock: no writer)
+        if (ctx.ws.reports / name).exists():
+            shutil.copyfile(ctx.ws.reports / name, copy / name)
+        else:
+            (copy / name).unlink(missing_ok=True)
+    return copy
 
 
 def last_success_window(ctx: Context, mirror: Path, tip: str) -> set[str] | None:
@@ -241,7 +259,11 @@ def do_plan(ctx: Context) -> bool:
                                         "give each source paths of its own (sources.<n>.paths)")
                 owners[f.path] = name
     plan = combine(plans, ctx.cfg.waves) if ctx.cfg.several else plans[0][1]
+    plan = dataclasses.replace(plan, batch_size=ctx.batch_size)  # the commands it prints carry batch_size=
     write_if_changed(ctx.ws.report("plan.json"), dump_json(plan.to_json()))
+    for name in ctx.sources if ctx.cfg.several else ():  # each source's own part: what publish reads of it later,
+        c = ctx.for_source(name)                          # when another schedule's run has planned only its own
+        write_if_changed(c.ws.source_report("plan.json"), dump_json(plan.of_source(name).to_json()))
     for wave, names in plan.waves:
         write_if_changed(ctx.ws.report(f"wave-{wave}.md"), render.wave_manifest(plan, wave))
         print(f"plan: wave {wave}: {len(names)} slices")
@@ -585,11 +607,25 @@ def _person_job(ctx: Context, name: str) -> tuple[Context, SliceRun, modes.Mode]
     """The slice's run context for a person's command: the sync tip now and its last outcome."""
     from tasks.repo import worktree
 
-    c, job, mode = job_for(ctx, read_plan(ctx), name)
+    c, job, mode = job_for(ctx, plan_naming(ctx, name), name)
     job.mirror = fetch.ensure_commit(c.cfg, c.ws, job.upstream)
     job.start = worktree.sync_tip(c.cfg)
     job.earlier = status.read_outcome(c.ws, name)
     return c, job, mode
+
+
+def plan_naming(ctx: Context, name: str) -> Plan:
+    """The plan that names slice ``name``: the last run's, else (several sources) the last plan of the source it
+    belongs to — a run of another CI schedule planned only its own sources."""
+    whole = read_plan(ctx)
+    if not ctx.cfg.several or any(s.name == name for s in whole.slices):
+        return whole
+    for source in ctx.cfg.sources:
+        own = ctx.for_source(source.name).ws.source_report("plan.json")
+        part = Plan.from_json(read_json(own)) if own.exists() else None
+        if part is not None and any(s.name == name for s in part.slices):
+            return part
+    return whole  # its error names the slices it has
 
 
 @user_errors
@@ -653,9 +689,27 @@ def do_publish(ctx: Context) -> bool:
 
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
     faults.point("publish")
-    run.publish(ctx.cfg, ctx.ws)
-    contrib.push_exports(ctx.cfg, ctx.ws)  # direction push/both: the export to each source's push_url
-    return True
+    # what this run was asked for: `doit publish sources=web` (one CI schedule) publishes what that run synced
+    chosen = tuple(ctx.sources) if ctx.selected is not None else None
+    _, held = run.publish(ctx.cfg, ctx.ws, selected=tuple(ctx.pulled) if chosen else None)
+    _, refused = contrib.push_exports(ctx.cfg, ctx.ws, tuple(ctx.pushed) if chosen else None)  # to each push_url
+    return _publish_holds(ctx, held, refused, chosen)
+
+
+def _publish_holds(ctx: Context, held: dict[str, str], refused: list[str], chosen: tuple[str, ...] | None) -> Any:
+    """Each source held by this publish, named once: the sources it was asked for make it exit 2 (work for a
+    person); another schedule's only get a note (its own job reports them, and its part waits in the draft)."""
+    mine = {n: why for n, why in held.items() if chosen is None or n in chosen}
+    for name, why in held.items():
+        if name not in mine:
+            print(f"publish: note: {name} (not asked for in this run): {why}")
+    lines = [f"publish: {name}: {why}" if ctx.cfg.several else f"publish: {why}"
+             for name, why in mine.items()] + [f"publish: {line}" for line in refused]
+    if not lines:
+        return True
+    for line in lines:
+        print(f"forkwave: error: {line}", file=sys.stderr)
+    return Held(lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""))
 
 
 # --- direction: push ----------------------------------------------------------------------------
@@ -679,8 +733,8 @@ def do_export(ctx: Context) -> Any:
               "nowhere (and not pulled): merge it by hand on one side")
     bad = [r for r in record["checks"] if r["status"] not in ("passed", "skipped")]
     bad += [{"name": v["name"], "status": "failed"} for v in record.get("verify", ()) if not v["passed"]]
-    for v in record.get("verify", ()):
-        print(f"export{_for(ctx)}: verify {v['name']} {'passed' if v['passed'] else 'FAILED'} — {v['reason']}")
+    for line in export.say(ctx.cfg, record, _for(ctx)):  # each check that failed, with its output; each deferred part
+        print(line)
     print(f"export{_for(ctx)}: {len(record['files'])} files for {where}" + (
         f" (commit {record['commit'][:12]})" if record["commit"] else "") + f", {len(record['skipped'])} skipped, "
           f"{len(record['refused'])} refused, {len(record['conflicts'])} conflicts"
@@ -692,8 +746,6 @@ def do_export(ctx: Context) -> Any:
                                      redact_url(src.push_url or ""), "paths": [f["source_path"] for f in record["files"]],
                                      "refused": record["refused"], "conflicts": record["conflicts"]}
         return _dry_report(ctx)
-    for d in record["deferred"]:
-        print(f"export{_for(ctx)}: deferred {', '.join(d['files'])}: {', '.join(d['checks'])} failed with it")
     _ledger_export(ctx, upstream["sha"], record, bad)
     if record["deferred"]:
         failed = sorted({c for d in record["deferred"] for c in d["checks"]})
@@ -756,14 +808,16 @@ def do_dry_slice(ctx: Context, name: str, position: str) -> bool:
     return _dry_report(ctx, quiet=True)
 
 
-def _dry_report(ctx: Context, quiet: bool = False) -> bool:
-    """``reports/dry-run.md``/``.json`` with everything simulated so far (each dry task rewrites it, whole)."""
+def _dry_report(ctx: Context, quiet: bool = False, last_run: bool = False) -> bool:
+    """``reports/dry-run.md``/``.json`` with everything simulated so far (each dry task rewrites it, whole); from
+    the plan this dry run computed, or with ``last_run`` the one the last real run left."""
     from tasks.publish import preview
 
-    data = preview.write(ctx.cfg, ctx.ws)
+    data = preview.write(ctx.cfg, ctx.ws.real if last_run else ctx.ws)
     if not quiet:
         code = "" if data["exit_code"] is None else f" (a real run would exit {data['exit_code']})"
-        print(f"dry run: reports/dry-run.md{code}; no branch, state, memo, ledger or remote was written")
+        print(f"dry run: reports/dry-run.md{code}; no branch, state, memo, ledger, remote or other report was "
+              "written")
     return True
 
 
@@ -774,11 +828,12 @@ def do_dry_wave(ctx: Context, wave: str) -> bool:
 
 
 @user_errors
-def do_dry_publish(ctx: Context) -> bool:
-    """``doit publish dry=1``: what would be pushed and opened; no push, no forge call, no publish.json."""
+def do_dry_publish(ctx: Context, alone: bool = False) -> bool:
+    """``doit publish dry=1``: what would be pushed and opened; no push, no forge call, no publish.json. Alone on
+    the command line it previews what the last real run left (its plan); after simulated slices, their tip."""
     _locked(ctx)
-    _dry_report(ctx)
-    pub = read_json(ctx.ws.report("dry-run.json")).get("publish") or {}
+    _dry_report(ctx, last_run=alone)
+    pub = read_json(ctx.ws.real.report("dry-run.json")).get("publish") or {}
     if pub.get("error"):
         print(f"publish (dry run): would not publish: {pub['error']}")
     elif pub.get("pull_request"):

@@ -47,11 +47,13 @@ class Command:
     timeout: float = default("verify[].timeout")   # seconds
     builtin: str | None = None
     when: str = default("verify[].when")          # verify only: after the last wave (end) or each_wave
+    layout: str = default("verify[].layout")  # on an export: the source's tree (source) or the fork's (fork)
 
 
 def _commands(raw: Any) -> tuple[Command, ...]:
     return tuple(Command(item, builtin=item) if isinstance(item, str) else
-                 Command(**_given(item, "name", "run", "expected_exit_code", "expected_min", "expected_max", "when"),
+                 Command(**_given(item, "name", "run", "expected_exit_code", "expected_min", "expected_max", "when",
+                                  "layout"),
                          **_timeout(item))
                  for item in raw or ())
 
@@ -78,9 +80,14 @@ def contrib_default(fork: Path) -> str:
 def _check_flow(data: dict[str, Any]) -> str | None:
     """A push has somewhere to push to."""
     for _, key, src in source_dicts(data):
-        if src.get("direction", default("sources[].direction")) != "pull" and not src.get("push_url"):
+        direction = src.get("direction", default("sources[].direction"))
+        if direction != "pull" and not src.get("push_url"):
             return (f"key '{key}push_url': direction {src['direction']} exports to the source's contributor fork; "
                     "give its URL (or path) as push_url")
+        placed = [i for i, c in enumerate(src.get("verify") or ()) if isinstance(c, dict) and "layout" in c]
+        if placed and direction == "pull":
+            return (f"key '{key}verify.{placed[0]}.layout': places a verification on an export, and this source "
+                    "only pulls; drop 'layout' (on the sync branch it runs in the fork's layout)")
     return None
 
 
@@ -236,6 +243,7 @@ class Check:
     junit: str | None = None  # a JUnit XML file the check writes (worktree-relative): test-level gating
     node: str | None = None  # a node version or range: the check runs in forkwave/node:<version>
     direction: str = default("checks[].direction")  # pull: the sync branch's candidates; push: an export; both
+    layout: str = default("checks[].layout")  # on an export: run in the source's tree (source) or the fork's (fork)
 
     @property
     def kind(self) -> str:
@@ -848,7 +856,7 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
 
 def _all_checks(data: dict[str, Any]) -> list[Check]:
     return [Check(**_given(c, "name", "run", "when", "image", "network", "cpus", "memory", "compose", "service",
-                           "junit", "node", "direction"),
+                           "junit", "node", "direction", "layout"),
                   env=tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())), **_timeout(c))
             for c in data.get("checks") or ()]
 

@@ -35,6 +35,7 @@ MODE_TRAITS = {"snapshot": ModeTraits(exports=True), "merge": ModeTraits(), "che
 MODES = tuple(MODE_TRAITS)   # how a source's changes become slices (tasks/modes/)
 AVAILABLE_MODES = MODES      # the modes this version has a module for
 DIRECTIONS = ("pull", "push", "both")
+LAYOUTS = ("source", "fork")   # where a check or verify runs on an export: the source's tree, or the fork's
 GATES = ("deny", "secrets", "syntax")
 BUILTIN_CHECKS = ("clean",)   # `pre: [clean]`: refuse a fork checkout with uncommitted changes
 ON_FAILURE = ("stop", "revert")   # merge mode: a failing commit waits for a person, or is merged and reverted
@@ -230,6 +231,8 @@ def _check_kind(check: dict[str, Any]) -> Found:
         return "'service' only applies to compose checks; add 'compose'"
     if check.get("node"):  # a node version or range, for forkwave/node images
         return _node(check)
+    if "layout" in check and check.get("direction", "pull") == "pull":
+        return "'layout' places a check on an export: give it direction push or both, or drop 'layout'"
     return None
 
 
@@ -330,7 +333,11 @@ COMMAND_FIELDS = (
 )
 COMMAND = Obj(COMMAND_FIELDS, check=_bounds, title="pre[], post[]")
 VERIFY_WHEN = ("end", "each_wave")
-VERIFY_COMMAND = Obj((*COMMAND_FIELDS, Field(
+LAYOUT = Field("layout", choice(*LAYOUTS),
+               "on an export (direction push, both): `source` runs it in a git checkout of the exported tree, in the "
+               "source's layout; `fork` in one of the fork's tree as the export leaves it, in the fork's layout",
+               "source")
+VERIFY_COMMAND = Obj((*COMMAND_FIELDS, LAYOUT, Field(
     "when", choice(*VERIFY_WHEN),
     "`end`: after the last wave the run reaches, so it judges what the run finished; `each_wave`: after every "
     "wave too (a threshold the half-synced tree must meet)", "end")), check=_bounds, title="verify[]")
@@ -359,8 +366,8 @@ PUSH_URL = Field("push_url", URL, "where a push exports to: the contributor's fo
 CONTRIB_BRANCH = Field("contrib_branch", BRANCH, "the branch an export is pushed as",
                        Derived("`contrib/<fork folder name>`"))
 VERIFY = Field("verify", Items(VERIFY_COMMAND, check=_unique_commands),
-               "commands run on the sync tip after the last wave the run reaches; one that does not pass holds "
-               "the source's publishing (exit 2)", ())
+               "commands run on the sync tip after the last wave the run reaches, and on each export; one that "
+               "does not pass holds the source's publishing (exit 2)", ())
 SOURCE_DRIFT_GATES = Field("drift_gates", DRIFT_GATES,
                            "limits checked right after drift; over one, the run stops (exit 2)",
                            Derived("the top level's"))
@@ -428,6 +435,7 @@ CHECK = Obj((
           "a JUnit XML file the check writes (worktree-relative): test-level gating", None),
     Field("direction", choice(*DIRECTIONS),
           "`pull`: judges the sync branch's candidates; `push`: an export, in the source's tree; `both`", "pull"),
+    LAYOUT,
 ), check=_check_kind, title="checks[]")
 
 PUBLISH = Obj((

@@ -166,8 +166,8 @@ def load(config: str | None, offline: str | None, root: Path, full: str | None =
     cfg = load_config(path, relative_to=root if demo else None, checked=checked)
     check_schedules(cfg)
     selected, wanted = select(cfg, sources, direction)
-    return Context(cfg, Workspace(root), demo, _flag(offline), _flag(full), (since or "").strip() or None,
-                   batch_size(batch), selected, wanted, _flag(dry))
+    return Context(cfg, Workspace(root, dry=_flag(dry)), demo, _flag(offline), _flag(full),
+                   (since or "").strip() or None, batch_size(batch), selected, wanted, _flag(dry))
 
 
 @lru_cache(maxsize=1)

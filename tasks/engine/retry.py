@@ -131,7 +131,8 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Plan, drift: Drift, wa
         updated = {name: adopt_into(read_outcome(ws, name), files, commit, wave, run_id)  # type: ignore[arg-type]
                    for name, files in sorted(by_slice.items())}
         land(cfg, ws, label, commit, start, f"forkwave: joint retry after wave {wave}", updated)
-    still_failing = [deferral(label, files, detail) for files, detail in result.deferred]
+    rerun = f"doit wave_{wave}" + (f" batch_size={plan.batch_size}" if plan.batch_size else "")  # the joint retry
+    still_failing = [deferral(label, files, detail, rerun=rerun) for files, detail in result.deferred]
     explain_waiting(ws, work, still_failing)
     still = deferred_so_far(ws, plan, wave, source)
     record = {"wave": wave, "key": key(cfg, ws, plan, drift, still) if still else None, "run": run_id,

@@ -52,9 +52,28 @@ def readopted(ws: Workspace) -> list[str]:
 
 
 def file_inputs(cfg: Config, ws: Workspace, upstream: str, drift: Drift, files: Sequence[str]) -> dict[str, str]:
-    """What a file slice's outcome depends on besides forkwave's own commits on the sync branch."""
+    """What a file slice's outcome depends on besides forkwave's own commits on the sync branch.
+
+    ``shaped_by`` is what the config made of its files: their upstream and base blobs as drift saw them
+    (a new ``rewrite`` gives other bytes at the same upstream revision) and the ``policy:`` rules that reach
+    them (a new rule may settle a conflict left for a person); a settled slice runs again when it changes.
+    """
+    entries = drift.entries
+    shaped = {"entries": [[p, entries.get(p, {}).get("upstream"), entries.get(p, {}).get("base")]
+                          for p in sorted(files)]}
+    rules = policy_for(cfg, files)
     return {"upstream": upstream, "fork": drift.fork_sha, "files": digest(sorted(files)),
-            "checks": fingerprint(cfg, files), "person": history.person_digest(sync_view(cfg), readopted(ws))}
+            "checks": fingerprint(cfg, files), "person": history.person_digest(sync_view(cfg), readopted(ws)),
+            "shaped_by": digest(shaped | ({"policy": rules} if rules else {}))}
+
+
+def policy_for(cfg: Config, files: Sequence[str]) -> list[list[Any]]:
+    """The ``policy:`` rules that match one of ``files`` (as plain data), in config order."""
+    if not cfg.policy:
+        return []
+    from tasks.globs import globs  # light, but only needed when there are rules
+
+    return [[list(r.paths), r.take] for r in cfg.policy if any(map(globs(r.paths), files))]
 
 
 def commit_inputs(cfg: Config, upstream: str, drift: Drift, files: Sequence[str], tip: str | None = None,
@@ -119,7 +138,8 @@ def unchanged(cfg: Config, ws: Workspace, plan: Plan, name: str, now: Inputs) ->
 
 
 def same_shape(outcome: Outcome, now: Inputs) -> bool:
-    """What shaped a commit slice (its mode's filters and policy, the rollbacks a person readopted) is as it was."""
+    """What shaped the slice is as it was: a commit slice's mode filters and policy (and the rollbacks a person
+    readopted), a file slice's blobs and policy (``file_inputs``)."""
     shaped = outcome.inputs.get("shaped_by")
     return shaped is None or shaped == now().get("shaped_by")
 

@@ -632,7 +632,8 @@ def build_outcome(job: SliceRun, final: str, run: Picks, error: str | None, rech
                                 f"resolve {d['needs'][:10]} first (it is listed above); this commit is tried again "
                                 "with it", (sha,), d["needs"], name))
         else:
-            failing = slices.deferral(name, d["files"], d.get("results") or None) if d.get("results") else None
+            failing = (slices.deferral(name, d["files"], d.get("results") or None, rerun=job.plan.again(name))
+                       if d.get("results") else None)
             deferred.append(Deferral(tuple(d["files"]), f"commit {sha[:10]} {subject!r}: {d['reason']}",
                                      "fix it in the source repository (the next `doit` picks the fix together with "
                                      f"it), or pick it with a fix yourself on {cfg.fork.sync_branch} (`git cherry-pick "

@@ -388,7 +388,7 @@ def fetch_and_merge(job: SliceRun, sha: str) -> str:
 
 def culprit_deferral(job: SliceRun, culprit: Culprit) -> Deferral:
     c, b = culprit.commit, culprit.bisection
-    d = slices.deferral(job.name, list(c.paths), culprit.results)
+    d = slices.deferral(job.name, list(c.paths), culprit.results, rerun=job.plan.again(job.name))
     return Deferral(d.files, f"upstream commit {c.short} {c.subject!r} by {c.author} fails its checks (commit "
                              f"{b.good + 1} of {b.n}, found in {b.calls} runs): {d.reason}",
                     f"merge {c.short} with a fix from a checkout of the fork ({fetch_and_merge(job, c.sha)}, fix, "
