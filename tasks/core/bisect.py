@@ -35,7 +35,7 @@ the same and takes the same verdicts, so its outcome is the same as with one slo
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -139,10 +139,14 @@ def singles(atom: Atom) -> list[Atom]:
     return [(f,) for f in atom]
 
 
+Suspects = Callable[[Any, Sequence[Atom]], Iterable[str]]   # (a failure's detail, a part) -> its files to try first
+
+
 class _Search:
     def __init__(self, validate: Validate, max_runs: int, refine: Callable[[Atom], list[Atom]],
-                 waits: Callable[[Atom], bool] = lambda atom: False):
+                 waits: Callable[[Atom], bool] = lambda atom: False, suspects: Suspects | None = None):
         self.validate, self.max_runs, self.refine, self.waits = validate, max_runs, refine, waits
+        self.suspects = suspects
         self.result = Result()
         self.adopted: list[Atom] = []
         self.pending: list[Atom] = []  # halves set aside while their sibling is narrowed
@@ -245,6 +249,8 @@ class _Search:
         if len(part) == 1:
             self.isolate_single(part[0], failure)
             return
+        if self.guided(part, failure):
+            return
         first, second = split_atoms(part)
         if self.out_of_budget(part):
             return
@@ -259,6 +265,46 @@ class _Search:
         else:
             self.pending.extend(second)
             self.solve_failing(first, v.detail)
+
+    def guided(self, part: Sequence[Atom], failure: Any) -> bool:
+        """Suspects first: the files the failure points at (the failing tests, the files they import or
+        name) are set aside — out of their atoms too: a coupled group is a guess at what must land
+        together, and a run that passes without them proves it was too wide — and the rest is judged
+        without them. When the rest passes it is adopted, and ``adopted + suspects`` is the tree that
+        already failed, so the suspects are searched with no run more; otherwise they wait for the
+        rest's culprit to be found, as a halving's second half would. False: the failure points at
+        nothing, or at all of ``part``."""
+        named = set(self.suspects(failure, part)) if self.suspects else set()
+        rest, suspects, cut = [], [], []
+        for atom in part:
+            if not named & set(atom):
+                rest.append(atom)
+                continue
+            pieces = self.refine(atom) if len(atom) > 1 else [atom]  # what may never part stays whole
+            suspects += [p for p in pieces if named & set(p)]
+            rest += [p for p in pieces if not named & set(p)]
+            if len(pieces) > 1 and any(not named & set(p) for p in pieces):
+                cut.append(atom)
+        if not suspects or not rest or self.result.runs >= self.max_runs:
+            return False
+        v = self.run(rest)
+        if v.passed:
+            self.adopt(rest)
+            self.result.split_groups.extend(a for a in cut if len(a) > 1)
+            self.infer(suspects, failure)
+            self.solve_failing(suspects, failure)
+        else:  # the guess was wrong: search the atoms as they were
+            return self._unguided(part, v)
+        return True
+
+    def _unguided(self, part: Sequence[Atom], rest: Verdict) -> bool:
+        """The suspects' rest failed too: fall back to halving ``part`` whole (its atoms kept), knowing the
+        rest's own verdict."""
+        self.suspects = None  # one guess per search: a failure that misleads once misleads again
+        first, second = split_atoms(part)
+        self.pending.extend(second)
+        self.solve(first)
+        return True
 
     def isolate_single(self, atom: Atom, failure: Any) -> None:
         # out of budget: defer with the failure already seen (out_of_budget() would defer it a second time)
@@ -339,7 +385,7 @@ def atoms_of(files: Sequence[str], groups: Sequence[Sequence[str]] = ()) -> list
 def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = None,
             max_runs: int = MAX_RUNS, groups: Sequence[Sequence[str]] = (),
             refine: Callable[[Atom], list[Atom]] = singles,
-            waits: Callable[[Atom], bool] = lambda atom: False,
+            waits: Callable[[Atom], bool] = lambda atom: False, suspects: Suspects | None = None,
             slots: Slots | None = None) -> Result:
     """Adopt what passes, defer culprits (atoms, or sets of atoms that only fail together).
 
@@ -347,13 +393,14 @@ def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = No
     a failing group may be cut into as a last resort (one part: never cut); ``waits`` names atoms
     that, when their part fails, wait for the wave's joint retry (``WAITS``) instead of being
     searched. ``first`` is the verdict of the whole slice when the caller already has it.
+    ``suspects`` names, from a failure's detail, the files of a part to set aside first (``guided``).
 
     ``slots``, a validator with room for more than one candidate at once, is told before and while
     each call is judged which calls the search may make from here (``upcoming``), and judges them on
     its free slots; the search takes the same verdicts, so the result is the one without it.
     """
     def search(v: Validate) -> Result:
-        return _isolate(files, v, first, max_runs, groups, refine, waits)
+        return _isolate(files, v, first, max_runs, groups, refine, waits, suspects)
 
     if slots is None or slots.width < 2:
         return search(validate)
@@ -377,8 +424,8 @@ def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = No
 
 def _isolate(files: Sequence[str], validate: Validate, first: Verdict | None, max_runs: int,
              groups: Sequence[Sequence[str]], refine: Callable[[Atom], list[Atom]],
-             waits: Callable[[Atom], bool]) -> Result:
-    search = _Search(validate, max_runs, refine, waits)
+             waits: Callable[[Atom], bool], suspects: Suspects | None) -> Result:
+    search = _Search(validate, max_runs, refine, waits, suspects)
     atoms = atoms_of(files, groups)
     if first is None:
         search.solve(atoms)

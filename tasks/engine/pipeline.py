@@ -11,7 +11,6 @@ mode's step takes one argument instead of the six to thirteen the old runners to
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -29,7 +28,7 @@ from tasks.engine import bench as benches, journal
 from tasks.engine.bench import Bench
 from tasks.engine.memo import Memo
 from tasks.engine.status import outcome_path, read_outcome, slice_dir
-from tasks.engine.validate import Validator, baseline, default_runner, fingerprint, verdict_of
+from tasks.engine.validate import Validator, baseline_on, default_runner, fingerprint, verdict_of
 from tasks.errors import CannotRun
 from tasks.repo import worktree
 from tasks.repo.importer import Change
@@ -89,12 +88,8 @@ class SliceRun:
         if self._baseline is None:
             bench = self.benched()
             self.memo = self.memo or Memo(self.ws)
-            args = (self.cfg, self.ws, self.slice.wave, self.upstream, self.runner, self.memo, self.run_id)
-            if bench is None:
-                self._baseline = baseline(*args)
-            else:
-                stop = threading.Event()
-                self._baseline = bench.submit(lambda slot: baseline(*args, slot=slot, cancel=stop), stop)
+            self._baseline = baseline_on(bench, self.cfg, self.ws, self.slice.wave, self.upstream, self.runner,
+                                         self.memo, self.run_id)
         return self._baseline
 
     def benched(self) -> Bench | None:
@@ -190,6 +185,7 @@ def _run(strategy: Strategy, job: SliceRun) -> Outcome:
                          _benched=job._benched)
         second = _run(strategy, again)
         second = second.evolve(landed=tuple(sorted({*outcome.landed, *second.landed})),
+                               landed_commits=tuple(dict.fromkeys((*outcome.landed_commits, *second.landed_commits))),
                                runs=second.runs + outcome.runs)
         write_outcome(job.ws, second)
         return second

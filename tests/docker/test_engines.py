@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import pytest
 
 from checks.engines import Engine
 from checks.model import PASSED, Request
@@ -223,8 +224,9 @@ def test_a_check_on_an_engine_that_stops_runs_again_on_the_other(docker_client: 
     assert event.startswith(f"engine 'spare' ({spare_engine.url}) stopped answering") and "ran on first" in event
 
 
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "slice"])
 def test_a_run_survives_an_engine_stopped_mid_check_and_its_reports_say_so(docker_client: Any, spare_engine: Any,
-                                                                           tmp_path: Path) -> None:
+                                                                           tmp_path: Path, batch: bool) -> None:
     up = make_repo(tmp_path / "upstream.git", bare=True)
     v1 = {f"pkg/f{i}.txt": f"v1 {i}\n" for i in range(4)}
     commit_tree(up, v1, tag="v1")
@@ -234,16 +236,17 @@ def test_a_run_survives_an_engine_stopped_mid_check_and_its_reports_say_so(docke
     ws.mkdir()
     image = f"forkwave-test/base:{uuid.uuid4().hex[:8]}"   # not a forkwave/ image: `doit images` stays out of it
     docker_client.images.get(BASE).tag(image)
-    # the baseline is quick; a slice's candidate takes a while (FORKWAVE_SLICE is unset on the baseline). A host
-    # check with one host slot keeps it one candidate at a time: the spare engine, first in order, takes it
+    # the baseline is quick; a candidate takes a while (FORKWAVE_SLICE is unset on the baseline). A host check
+    # with one host slot keeps it one candidate at a time: the spare engine, first in order, takes it
     write_config(ws, {
         "upstream": {"url": "../upstream.git"}, "fork": {"path": str(fork)}, "base": "v1", "gates": [],
+        "batch": batch,
         "checks": [{"name": "content", "image": image, "run": 'if [ -n "$FORKWAVE_SLICE" ]; then sleep 8; fi; '
                                                               "! grep -rq BROKEN pkg"},
                    {"name": "host", "run": "true"}],
         "containers": {"engines": [{"name": "spare", "url": spare_engine.url},
                                    {"name": "first", "url": local_url(docker_client)}]}})
-    watcher = stop_when_running(spare_engine, "slice-1")
+    watcher = stop_when_running(spare_engine, "batch-" if batch else "slice-1")
     try:
         result = run_doit(ws, timeout=300)
     finally:
@@ -251,15 +254,21 @@ def test_a_run_survives_an_engine_stopped_mid_check_and_its_reports_say_so(docke
     watcher.join()
     assert result.returncode == 0, result.stdout + result.stderr
     assert not spare_engine.running(), result.stdout + result.stderr
-    outcome = read_json(ws / "reports" / "slices" / "slice-1" / "outcome.json")
+    reports = ws / "reports"
+    outcome = read_json(reports / "slices" / "slice-1" / "outcome.json")
     assert outcome["status"] == "adopted"
-    [moved] = [r for a in outcome["attempts"] for r in a["results"] if r.get("rerun")]
-    assert moved["name"] == "content" and moved["engine"] == "first" and moved["status"] == "passed"
-    assert "engine 'spare'" in moved["rerun"] and moved["rerun"] in moved["message"]
-    slice_report = (ws / "reports" / "slices" / "slice-1" / "report.md").read_text()
-    wave = next(p for p in sorted((ws / "reports").glob("wave-*/report.md")) if "slice-1" in p.read_text())
+    if batch:   # the batch judged it: its record names the check that moved
+        [note] = read_json(reports / "batch.json")["engines"]
+        assert note.startswith("attempt 1, check `content`: ran on engine 'first'")
+        assert note in (reports / "batch" / "report.md").read_text()
+    else:       # the slice judged it: its own result says so
+        [moved] = [r for a in outcome["attempts"] for r in a["results"] if r.get("rerun")]
+        assert moved["name"] == "content" and moved["engine"] == "first" and moved["status"] == "passed"
+        assert "engine 'spare'" in moved["rerun"] and moved["rerun"] in moved["message"]
+    slice_report = (reports / "slices" / "slice-1" / "report.md").read_text()
+    wave = next(p for p in sorted(reports.glob("wave-*/report.md")) if "slice-1" in p.read_text())
     for report in (slice_report, wave.read_text()):
         assert "## Engines" in report and "engine 'spare'" in report and "stopped answering" in report
     # the memo keeps the verdict, not the engine's failure
-    memo = [json.loads(p.read_text()) for p in (ws / "reports" / "memo").rglob("*.json")]
+    memo = [json.loads(p.read_text()) for p in (reports / "memo").rglob("*.json")]
     assert memo and not any(m.get("rerun") for m in memo)

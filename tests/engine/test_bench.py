@@ -20,7 +20,7 @@ FILES = [f"pkg/f{i:02}.txt" for i in range(12)]
 CHECK = {"name": "slow", "run": "sleep 0.3; ! grep -rq POISON pkg"}
 
 
-def workspace(root: Path, poisoned: list[int], slots: int) -> Path:
+def workspace(root: Path, poisoned: list[int], slots: int, batch: bool = True) -> Path:
     up = make_repo(root / "upstream.git", bare=True)
     v1 = {f: f"v1 {i}\n" for i, f in enumerate(FILES)}
     commit_tree(up, v1, tag="v1")
@@ -29,37 +29,41 @@ def workspace(root: Path, poisoned: list[int], slots: int) -> Path:
     ws = root / "ws"
     ws.mkdir()
     write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": str(fork)}, "base": "v1",
-                      "gates": [], "checks": [CHECK], "host": {"slots": slots}})
+                      "gates": [], "checks": [CHECK], "host": {"slots": slots}, "batch": batch})
     return ws
 
 
-def decided(outcome: dict[str, Any]) -> dict[str, Any]:
-    """What a run decided, without what only says how long it took or when."""
-    attempts = [{k: a[k] for k in ("n", "files", "on_top_of", "passed", "inferred", "ran")} |
-                {"results": [(r["name"], r["status"]) for r in a["results"]]} for a in outcome["attempts"]]
-    deferred = [{k: v for k, v in d.items() if k != "log"} for d in outcome["deferred"]]   # its path names the run
-    return {k: outcome[k] for k in ("status", "adopted", "runs", "groups_split")} | {"attempts": attempts,
-                                                                                      "deferred": deferred}
+def decided(ws: Path, batch: bool) -> tuple[dict[str, Any], Path]:
+    """What a run decided (without what only says how long it took or when), and where its logs are: the
+    batch's search (``reports/batch.json``) or the slice's own (its ``outcome.json``)."""
+    outcome = json.loads((ws / "reports/slices/slice-1/outcome.json").read_text())
+    deferred = [{k: v for k, v in d.items() if k not in ("log", "batch")} for d in outcome["deferred"]]  # name the run
+    record = json.loads((ws / "reports/batch.json").read_text()) if batch else outcome
+    attempts = [{k: a[k] for k in ("n", "files", "passed", "inferred", "ran")} for a in record["attempts"]]
+    logs = ws / "reports" / ("batch/logs" if batch else "slices/slice-1/logs")
+    return ({k: outcome[k] for k in ("status", "adopted", "groups_split")} | {"deferred": deferred,
+            "attempts": attempts, "runs": record["runs"]}), next(logs.iterdir()) if logs.is_dir() else logs
 
 
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "slice"])
 @pytest.mark.parametrize("poisoned", [[3], [0, 9], []])
-def test_two_host_slots_decide_exactly_what_one_does(tmp_path: Path, poisoned: list[int]) -> None:
+def test_two_host_slots_decide_exactly_what_one_does(tmp_path: Path, poisoned: list[int], batch: bool) -> None:
     runs = {}
     for slots in (1, 2):
-        ws = workspace(tmp_path / f"slots-{slots}", poisoned, slots)
+        ws = workspace(tmp_path / f"slots-{slots}", poisoned, slots, batch)
         result = run_doit(ws, timeout=300)
         assert result.returncode == (2 if poisoned else 0), result.stdout + result.stderr
-        runs[slots] = (ws, json.loads((ws / "reports/slices/slice-1/outcome.json").read_text()))
-    (_, one), (ws, two) = runs[1], runs[2]
-    assert decided(two) == decided(one)
+        runs[slots] = (ws, *decided(ws, batch))
+    (_, one, _), (ws, two, run_dir) = runs[1], runs[2]
+    assert two == one
     assert sorted(f for d in two["deferred"] for f in d["files"]) == [FILES[i] for i in poisoned]
-    # each attempt that ran has its logs where the report says: logs/<run>/attempt-<n>/
-    [run_dir] = (ws / "reports/slices/slice-1/logs").iterdir()
+    # each attempt that ran has its logs where the reports say: logs/<run>/attempt-<n>/
     for a in two["attempts"]:
         if a["ran"] and not a["inferred"]:
             assert (run_dir / f"attempt-{a['n']}" / "slow.stdout.log").is_file(), a["n"]
-            assert all(r["log"].startswith(f"slices/slice-1/logs/{run_dir.name}/attempt-{a['n']}/")
-                       for r in a["results"] if r.get("log"))
+    outcome = json.loads((ws / "reports/slices/slice-1/outcome.json").read_text())
+    for d in outcome["deferred"]:
+        assert (ws / "reports" / d["log"]).is_file() and f"/{run_dir.name}/attempt-" in d["log"]
     if poisoned:  # the second candidate had a worktree of its own
         assert (ws / ".forkwave" / "worktree-1").is_dir()
 

@@ -41,3 +41,17 @@ def test_the_note_leaves_the_message_as_it_was_when_taken_off() -> None:
     assert failed.moved(NOTE).message == f"exit code 1: make test; {NOTE}"
     assert failed.moved(NOTE).unmoved() == failed
     assert Result.from_json(failed.moved(NOTE).to_json()).rerun == NOTE
+
+
+def test_a_check_of_the_runs_batch_that_moved_is_named_in_the_batch_slice_and_wave_reports() -> None:
+    from dataclasses import replace
+
+    from tasks.report.reports import batch_markdown
+
+    line = f"attempt 2, check `unit`: {NOTE}"
+    o = replace(outcome(), validated={"how": "batch", "run": "r1", "runs": 3, "slices": 2, "engines": [line]})
+    other = replace(o, slice="slice-2")
+    assert f"- in the run's batch, {line}" in slice_markdown(o, "/fork", "sync/upstream")
+    wave = wave_markdown("b", {"slice-1": o, "slice-2": other}, "/fork", "sync/upstream")
+    assert wave.count(f"- in the run's batch, {line}") == 1          # once for the batch, not once a slice
+    assert f"- {line}" in batch_markdown({"run": "r1", "engines": [line], "attempts": []})
