@@ -131,14 +131,11 @@ def one_run(root: Path, poisoned: int, engines: list[dict[str, Any]], sleep: flo
                             "run": f"sleep {sleep:g}; ! grep -rq POISON pkg"}])
     seconds, proc = doit(ws)
     outcome = json.loads((ws / "reports/slices/slice-1/outcome.json").read_text())
-    engine_runs: dict[str, int] = {}
-    for a in outcome["attempts"]:
-        for r in a["results"]:
-            if not r.get("memo") and r.get("engine"):
-                engine_runs[r["engine"]] = engine_runs.get(r["engine"], 0) + 1
-    return {"seconds": seconds, "exit": proc.returncode, "status": outcome["status"], "runs": outcome["runs"],
+    batch = ws / "reports/batch.json"   # batch first (the default): the batch's search judged the slice
+    runs = json.loads(batch.read_text())["runs"] if batch.exists() else outcome["runs"]
+    return {"seconds": seconds, "exit": proc.returncode, "status": outcome["status"], "runs": runs,
             "adopted": outcome["adopted"], "deferred": [d["files"] for d in outcome["deferred"]],
-            "engines": engine_runs, "log": proc.stdout + proc.stderr}
+            "log": proc.stdout + proc.stderr}
 
 
 def real(positions: list[int], sleep: float) -> bool:
@@ -167,7 +164,7 @@ def real(positions: list[int], sleep: float) -> bool:
             ratio = b["seconds"] / a["seconds"]
             for label, r in runs.items():
                 print(f"   poisoned {FILES[pos]} · {label:11}: {r['seconds']:6.1f} s, {r['status']}, {r['runs']} runs "
-                      f"(by engine: {r['engines']}), deferred {r['deferred']}")
+                      f"and the baseline, deferred {r['deferred']}")
             only = b["deferred"] == [[FILES[pos]]]
             verdict = "meets" if ratio <= TARGET else "misses"
             print(f"   → two engines take {ratio:.2f}x the time of one ({verdict} the {TARGET}x target); "

@@ -613,7 +613,8 @@ def _describe(err: Any) -> str:  # a jsonschema.ValidationError
     if err.validator == "additionalProperties":
         extra, allowed = _unknown(err)[0], sorted(err.schema.get("properties", {}))
         where = f"{key}." if err.absolute_path else ""
-        return f"unknown key '{where}{extra}'{_suggestion(extra, allowed)}; expected one of: {', '.join(allowed)}"
+        shown = extra if len(str(extra)) <= 60 else f"{str(extra)[:57]}..."   # a pasted line is no key: one line stays short
+        return f"unknown key '{where}{shown}'{_suggestion(extra, allowed)}; expected one of: {', '.join(allowed)}"
     if err.validator == "required":
         missing = re.search(r"'([^']+)'", err.message)
         name = missing.group(1) if missing else "?"
