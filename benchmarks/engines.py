@@ -13,7 +13,11 @@ the poisoned file deferred). Two parts:
    namespace), each with one slot; the check is ``sleep 8`` and a grep for the poison in
    ``forkwave/base:bookworm`` (loaded into the second engine before anything is timed).
 
-    python -m benchmarks.engines [--positions 7] [--sleep 8] [--model-only]
+    python -m benchmarks.engines [--positions 4,7,15] [--sleep 8] [--model-only]
+
+The poisoned file's position decides how often the second slot guesses right (part 1 prints each
+position's rounds): 4 is a good one, 7 the median, 15 the worst; every real run is printed, then
+the whole of them.
 
 Two engines pay off because the validator judges, on the second slot, the candidate the search
 will ask for next (failure first), and the baseline beside the first candidate; the search takes
@@ -149,7 +153,7 @@ def real(positions: list[int], sleep: float) -> bool:
     import os
 
     first = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    ok = True
+    ok, totals = True, [0.0, 0.0]
     print(f"2. doit on a fresh workspace: 16 files, one poisoned, check `sleep {sleep:g}; grep` in {IMAGE}")
     with Dockerd.started(images=[IMAGE]) as second:
         for pos in positions:
@@ -170,14 +174,18 @@ def real(positions: list[int], sleep: float) -> bool:
             print(f"   → two engines take {ratio:.2f}x the time of one ({verdict} the {TARGET}x target); "
                   f"same outcome: {'yes' if same else 'NO'}; only the poisoned file deferred: {'yes' if only else 'NO'}")
             ok = ok and same and only and ratio <= TARGET
+            totals = [totals[0] + a["seconds"], totals[1] + b["seconds"]]
             if not (same and only):
                 print(a["log"][-3000:], b["log"][-3000:])
+    if len(positions) > 1:
+        print(f"   all {len(positions)} positions: {totals[1]:.1f} s with two engines against {totals[0]:.1f} s with one: "
+              f"{totals[1] / totals[0]:.2f}x (target {TARGET}x)")
     return ok
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--positions", default="7", help="comma-separated positions (0-15) of the poisoned file")
+    parser.add_argument("--positions", default="4,7,15", help="comma-separated positions (0-15) of the poisoned file")
     parser.add_argument("--sleep", type=float, default=8.0, help="seconds the check sleeps")
     parser.add_argument("--model-only", action="store_true")
     args = parser.parse_args()
