@@ -1,7 +1,8 @@
 """A second Docker engine on this machine, for tests and benchmarks that need two real engines.
 
 ``Dockerd`` starts ``dockerd`` with its own socket, data root, exec root and pid file **in its own
-network namespace** (``unshare --net``, then ``ip link set lo up`` inside it). Started in the
+network namespace** (``unshare --net``, then ``ip link set lo up`` inside it — or the same two ioctls
+from Python where iproute2 is missing). Started in the
 host's namespace, a second daemon takes over the host's ``docker0`` bridge and iptables chains:
 the first engine's bridged containers fail ("could not find bridge docker0") until it restarts.
 In a namespace of its own it makes its own ``docker0`` there, and the first engine never sees it
@@ -17,9 +18,11 @@ from the first engine: ``docker save | docker -H <socket> load`` (no registry an
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -28,13 +31,17 @@ from pathlib import Path
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+# `ip link set lo up` without iproute2: SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP (struct ifreq is 40 bytes)
+LO_UP = ("import fcntl, socket, struct; s = socket.socket(); get = struct.pack('16sH22x', b'lo', 0); "
+         "flags = struct.unpack('16sH22x', fcntl.ioctl(s, 0x8913, get))[1]; "
+         "fcntl.ioctl(s, 0x8914, struct.pack('16sH22x', b'lo', flags | 1))")
 
 
 def problem() -> str | None:
     """Why a second engine cannot be started here (None: it can)."""
     if os.geteuid() != 0:
         return "a second dockerd needs root (run the docker tests as root, as CI does)"
-    missing = [tool for tool in ("dockerd", "unshare", "ip", "docker") if shutil.which(tool) is None]
+    missing = [tool for tool in ("dockerd", "unshare", "docker") if shutil.which(tool) is None]
     if missing:
         return f"a second dockerd needs {', '.join(missing)} (bash .ci/docker.sh installs the engine)"
     return None
@@ -72,9 +79,10 @@ class Dockerd:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         daemon = (f"exec dockerd --host {self.url} --data-root {self.root / 'data'} --exec-root {self.root / 'exec'} "
                   f"--pidfile {self.root / 'docker.pid'} --shutdown-timeout 3")
+        lo_up = "ip link set lo up" if shutil.which("ip") else f"{shlex.quote(sys.executable)} -c {shlex.quote(LO_UP)}"
         with open(self.log, "wb") as log:
             # unshare execs sh, sh execs dockerd: the Popen's pid is the daemon's
-            self.proc = subprocess.Popen(["unshare", "--net", "--", "sh", "-c", f"ip link set lo up && {daemon}"],
+            self.proc = subprocess.Popen(["unshare", "--net", "--", "sh", "-c", f"{lo_up} && {daemon}"],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         self._own_namespace()
         self._wait_until_it_answers()
