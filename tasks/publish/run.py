@@ -177,7 +177,7 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
     present = verify.on_branch(cfg, tip, sources or tuple(s.name for s in cfg.sources))
     held = verify.holds(cfg, ws, tip, present)
     if present and len(held) == len(present):  # nothing on the branch is ready: nothing pushed, nothing opened
-        return None, {name: f"held, nothing pushed: {why}" for name, why in held.items()}
+        return None, {name: f"held, nothing pushed: {verify.said(name, why)}" for name, why in held.items()}
     told = {name: f"held, its part of {branch} is in the draft pull request, not to be merged yet: {why}"
             for name, why in held.items()}
     _, remote_url = resolve_remote(cfg)
