@@ -677,7 +677,11 @@ def do_report(ctx: Context) -> dict[str, Any]:
     for w, names in plan.waves:
         reports.write_wave(ctx.ws, w, list(names), str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
     _write_summary(ctx, plan)
-    print(f"report: reports/summary.json and {len(plan.waves)} wave reports written")
+    from tasks.report import dashboard
+
+    dashboard.write(ctx.ws)
+    print(f"report: reports/summary.json, {len(plan.waves)} wave reports and the dashboard "
+          f"(reports/{dashboard.PAGE}, reports/{dashboard.MARKDOWN}) written")
     return {"digest": outcomes_digest(ctx)}
 
 
