@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -688,17 +689,32 @@ def do_report(ctx: Context) -> dict[str, Any]:
 @user_errors
 def do_publish(ctx: Context) -> bool:
     """Push the sync branch, open or update its pull request, automerge by risk (``tasks.publish``)."""
-    from tasks.publish import run  # its forge libraries load only when a forge is used
-
-    from tasks.publish import contrib
+    from tasks.engine import verify
+    from tasks.publish import contrib, run  # its forge libraries load only when a forge is used
 
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
     faults.point("publish")
     # what this run was asked for: `doit publish sources=web` (one CI schedule) publishes what that run synced
     chosen = tuple(ctx.sources) if ctx.selected is not None else None
-    _, held = run.publish(ctx.cfg, ctx.ws, selected=tuple(ctx.pulled) if chosen else None)
+    try:
+        _, held = run.publish(ctx.cfg, ctx.ws, selected=tuple(ctx.pulled) if chosen else None)
+    except verify.PublishHeld:   # held whole (a post-sync check failed): the dashboard issue says so
+        _dashboard_issue(ctx)
+        raise
     _, refused = contrib.push_exports(ctx.cfg, ctx.ws, tuple(ctx.pushed) if chosen else None)  # to each push_url
+    _dashboard_issue(ctx)
     return _publish_holds(ctx, held, refused, chosen)
+
+
+def _dashboard_issue(ctx: Context) -> None:
+    """The sync dashboard issue (``tasks.publish.issue``), from the dashboard as this publish leaves it."""
+    from tasks.publish import issue
+    from tasks.report import dashboard
+
+    dashboard.write(ctx.ws)   # with what this publish held
+    said = issue.publish(ctx.cfg, ctx.ws, os.environ)
+    if said:
+        print(said)
 
 
 def _publish_holds(ctx: Context, held: dict[str, str], refused: list[str], chosen: tuple[str, ...] | None) -> Any:

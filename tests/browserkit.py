@@ -159,13 +159,16 @@ class Chromium:
         if not any(e.get("method") == "Page.loadEventFired" for e in events):
             self._drain(events, "Page.loadEventFired", self.timeout)
         self._drain(events, None, settle)
-        loaded = self._loaded(events, session)
-        for name, expression in (expressions or {}).items():
-            result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                               session=session, events=events)
+        values = {}
+        for name, expression in (expressions or {}).items():   # in order: one may click what the next reads
+            result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                    "awaitPromise": True}, session=session, events=events)
             if "exceptionDetails" in result:
                 raise RuntimeError(f"{name}: {result['exceptionDetails']}")
-            loaded.values[name] = result["result"].get("value")
+            values[name] = result["result"].get("value")
+        self._drain(events, None, settle)   # what the page said about what the expressions did
+        loaded = self._loaded(events, session)
+        loaded.values = values
         if screenshot:
             shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
                              session=session, events=events)

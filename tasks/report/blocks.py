@@ -46,7 +46,7 @@ class Todo:
     kind: str            # error, conflict, deferred, waiting, verification, unverified, publish
     icon: str
     title: Line          # the slice (linked) or source it is about, and where
-    why: str
+    why: Line
     step: Line           # what to do, in words
     command: str | None  # the command to run (after the step, when the step is work)
     link: Link | None    # the report that says more

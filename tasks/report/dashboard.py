@@ -37,8 +37,10 @@ NOT_RUN = "not run"
 
 # the states of a status bar, in order, with the words and the markdown's squares
 STATES = (("adopted", "adopted", "🟩"), ("deferred", "deferred", "🟧"), ("conflicted", "conflicted", "🟥"),
-          ("waiting", "waiting", "🟨"), ("skipped", "skipped", "⬛"), ("not-run", "not run yet", "⬜"),
-          ("other", "rolled back or left alone", "🟦"))
+          ("waiting", "waiting", "🟨"), ("error", "not judged: a check could not run", "🟥"),
+          ("skipped", "skipped", "⬛"), ("not-run", "not run yet", "⬜"), ("rolled-back", "rolled back", "🟦"),
+          ("other", "already there or left alone", "🟦"))
+REST = {Status.ERROR: "error", Status.ROLLED_BACK: "rolled-back"}   # where a slice's uncounted items go
 SQUARES = 10
 
 
@@ -199,7 +201,7 @@ def _title(st: SliceState, board: Board, what: str = "") -> Line:
 def _error(st: SliceState, board: Board) -> Todo:
     o = st.outcome
     assert o is not None and o.error
-    return Todo("error", ICONS[Status.ERROR], _title(st, board, "a check could not run"), short(o.error, 300),
+    return Todo("error", ICONS[Status.ERROR], _title(st, board, "a check could not run"), _prose(short(o.error, 300)),
                 ("make the check runnable (install what it needs, or fix its command), then validate the slice "
                  "again",), st.again, full_report(st.name))
 
@@ -214,7 +216,7 @@ def _conflicts(st: SliceState, board: Board) -> Todo:
     paths = list(dict.fromkeys(c.path for c in o.conflicts))
     first = o.conflicts[0]
     return Todo("conflict", ICONS[Status.CONFLICTED], _title(st, board, f"{plural(len(paths), 'conflicts')}"),
-                f"{_paths(paths)}: {first.reason}", _prose(first.next or f"resolve it and run `doit resolve:{st.name}`"),
+                (f"{_paths(paths)}: {first.reason}",), _prose(first.next or f"resolve it and run `doit resolve:{st.name}`"),
                 command_in(first.next) or f"doit resolve:{st.name}", full_report(st.name))
 
 
@@ -224,7 +226,8 @@ def _deferrals(st: SliceState, board: Board) -> list[Todo]:
     out = []
     for d in o.deferred:
         what = f"commit {d.commit[:10]}" if d.commit else _paths(list(d.files))
-        out.append(Todo("deferred", ICONS[Status.REVERTED], _title(st, board, f"deferred {what}"), short(d.reason, 300),
+        out.append(Todo("deferred", ICONS[Status.REVERTED], _title(st, board, f"deferred {what}"),
+                        _prose(short(d.reason, 300)),
                         _prose(d.next or f"fix the cause, then run `{st.again}`"),
                         command_in(d.next) or st.again, full_report(st.name)))
     return out
@@ -236,10 +239,11 @@ def _waits(st: SliceState, board: Board) -> Todo:
     n = o.counts().waiting or len({f for w in o.waiting for f in w.files})
     first = o.waiting[0]
     behind = " behind " + ", ".join(dict.fromkeys(
-        (f"{w.behind[:10]}" if w.behind else "an earlier item") + (f" in {w.slice}" if w.slice else "")
+        (f"{w.behind[:10]}" if w.behind else "an earlier item") + (f" in {w.slice}" if w.slice not in (None, st.name)
+                                                                     else "")
         for w in o.waiting))
     return Todo("waiting", ICONS[Status.WAITING], _title(st, board, f"{plural(n, o.unit)} wait{behind}"),
-                short(first.reason, 300),
+                _prose(short(first.reason, 300)),
                 _prose(first.next or "resolve what it waits behind; it follows on the next `doit`"),
                 next_command(st, board), full_report(st.name))
 
@@ -250,20 +254,21 @@ def _verification(v: Verification, board: Board) -> Todo | None:
     rerun = f"doit sources={v.source}" if board.several else "doit"
     if v.passed is None:
         return Todo("unverified", ICONS[Status.WAITING], (Strong(v.source), ": not verified on the sync tip"),
-                    "its verify: commands have not run on the sync branch as it is now; publishing holds it until "
-                    "they pass", ("run ", Code(rerun), " (it verifies what it synced)"), rerun, None)
+                    _prose("its `verify:` commands have not run on the sync branch as it is now; publishing holds "
+                           "it until they pass"), ("run ", Code(rerun), " (it verifies what it synced)"), rerun, None)
     return Todo("verification", ICONS[Status.FAILED], (Strong(v.source), ": verification failed"),
-                short(v.reason or "a verify: command failed", 300),
+                _prose(short(v.reason or "a `verify:` command failed", 300)),
                 ("fix it on the sync branch (a person's commit there is kept) or in the config, then run ",
                  Code(rerun)), rerun, Link("log", v.log) if v.log else None)
 
 
 def _hold(source: str, why: str, at: str | None) -> Todo:
     who = "every source" if source == EVERY else source
-    return Todo("publish", "✋", (Strong(who), ": held by the last ", Code("doit publish"),
-                                  f" ({at})" if at else ""),
-                short(why, 300), ("when the cause is fixed, run ", Code("doit publish"), " again"),
-                command_in(why) or "doit publish", None)
+    command = command_in(why) or "doit publish"
+    step: Line = (("when the cause is fixed, run ", Code(command), ", then ", Code("doit publish"))
+                  if command != "doit publish" else ("when the cause is fixed, run ", Code("doit publish"), " again"))
+    return Todo("publish", "✋", (Strong(who), ": held by the last ", Code("doit publish"), f" ({at})" if at else ""),
+                _prose(short(why, 300)), step, command, None)
 
 
 def _prose(text: str) -> Line:
@@ -286,18 +291,16 @@ def bar(states: Sequence[SliceState]) -> Bar:
     """The items of some slices by state, in their unit (one source's slices share one)."""
     unit = states[0].unit if states else "files"
     n = {key: 0 for key, _, _ in STATES}
-    total = 0
     for st in states:
-        total += st.size
         if st.outcome is None:
             n["not-run"] += st.size
             continue
         c = st.outcome.counts()
-        for key in ("adopted", "deferred", "conflicted", "waiting", "skipped"):
-            n[key] += getattr(c, key)
-    counted = sum(n.values())
-    n["other"] = max(0, total - counted)
-    total = max(total, counted)
+        counted = [getattr(c, key) for key in ("adopted", "deferred", "conflicted", "waiting", "skipped")]
+        for key, k in zip(("adopted", "deferred", "conflicted", "waiting", "skipped"), counted):
+            n[key] += k
+        n[REST.get(st.outcome.status, "other")] += max(0, c.total - sum(counted))
+    total = sum(n.values())
     slices: dict[str, int] = {}
     for st in states:
         key = str(st.outcome.status) if st.outcome else NOT_RUN
@@ -432,7 +435,7 @@ def todo_markdown(t: Todo, links: Links) -> str:
     """One list item: what, why, what to do, the command (unless the words name it), the report."""
     step = line(t.step, links)
     said = t.command and any(isinstance(p, Code) and p.text == t.command for p in t.step)
-    out = f"- {t.icon} {line(t.title, links)} — {_escape(t.why)}. **Next**: {step}"
+    out = f"- {t.icon} {line(t.title, links)} — {line(t.why, links)}. **Next**: {step}"
     out += "" if said or not t.command else f"; run {code(t.command, cell=False)}"
     return out + (f" ({links(t.link)})" if t.link else "")
 
@@ -476,7 +479,7 @@ def spark(values: Sequence[int]) -> str:
     """A sparkline of ``values``, scaled to their largest.
 
     >>> spark([0, 4, 8]), spark([0, 0])
-    ('▁▄█', '▁▁')
+    ('▁▅█', '▁▁')
     """
     top = max(values, default=0)
     return "".join(SPARK[0] if not top else SPARK[round(v * (len(SPARK) - 1) / top)] for v in values)

@@ -42,7 +42,7 @@ padding:.6rem .8rem;margin:.6rem 0;overflow-wrap:anywhere}
 .todo.waiting,.todo.unverified{border-left-color:var(--waiting)}.todo.verification{border-left-color:var(--conflicted)}
 .todo .title{font-weight:600}.todo .why{margin:.25rem 0}.todo .step{font-size:.92rem}
 .command{display:flex;gap:.5rem;align-items:flex-start;margin-top:.4rem}
-.command code{flex:1;display:block;padding:.35rem .5rem;background:var(--bg);border:1px solid var(--line)}
+.command code{flex:0 1 auto;min-width:0;display:block;padding:.35rem .5rem;background:var(--bg);border:1px solid var(--line)}
 .dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.35rem;vertical-align:-.05rem;
 background:var(--not-run)}
 .d-adopted{background:var(--adopted)}.d-deferred{background:var(--deferred)}.d-conflicted{background:var(--conflicted)}
@@ -54,7 +54,8 @@ background:var(--bg);color:var(--fg);cursor:pointer}
 .bar span{display:block;min-width:3px}
 .s-adopted{background:var(--adopted)}.s-deferred{background:var(--deferred)}.s-conflicted{background:var(--conflicted)}
 .s-waiting{background:var(--waiting)}.s-skipped{background:var(--skipped)}.s-not-run{background:var(--not-run)}
-.s-other{background:var(--other)}
+.s-other{background:var(--other)}.s-rolled-back{background:var(--other)}
+.s-error{background:repeating-linear-gradient(45deg,var(--conflicted) 0 4px,var(--bg) 4px 6px)}
 .legend{display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.88rem;color:var(--muted);margin:0;padding:0;list-style:none}
 .legend i{display:inline-block;width:.7rem;height:.7rem;border-radius:2px;margin-right:.3rem;vertical-align:-.05rem}
 table.rows{width:100%;border-collapse:collapse;margin:.5rem 0;font-size:.94rem}
@@ -179,7 +180,7 @@ def _dot(key: str) -> str:
 def _todo(t: Todo) -> str:
     link = f' · <a href="{escape(t.link.href)}">{escape(t.link.text)}</a>' if t.link else ""
     return (f'<li class="todo {escape(t.kind)}"><div class="title">{_dot(t.kind)}{_line(t.title)}</div>'
-            f'<div class="why">{escape(t.why)}</div><div class="step">Next: {_line(t.step)}{link}</div>'
+            f'<div class="why">{_line(t.why)}</div><div class="step">Next: {_line(t.step)}{link}</div>'
             + (_command(t.command) if t.command else "") + "</li>")
 
 
