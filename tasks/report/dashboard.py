@@ -189,7 +189,8 @@ def waiting(board: Board) -> Section:
     items += [t for st in board.slices if st.outcome for t in _deferrals(st, board)]
     items += [_waits(st, board) for st in board.slices if st.outcome and st.outcome.waiting]
     items += [t for v in board.verifications if (t := _verification(v, board)) is not None]
-    items += [_hold(h.source, h.why, h.at) for h in board.holds]
+    passing = {v.source for v in board.verifications if v.passed is True}
+    items += [_hold(h.source, h.why, h.at, h.source in passing) for h in board.holds]
     return Section("What waits for you", "waiting",
                    (Todos(tuple(items), "Nothing: every slice that ran is settled, and nothing is held."),), keep=8)
 
@@ -262,10 +263,12 @@ def _verification(v: Verification, board: Board) -> Todo | None:
                  Code(rerun)), rerun, Link("log", v.log) if v.log else None)
 
 
-def _hold(source: str, why: str, at: str | None) -> Todo:
+def _hold(source: str, why: str, at: str | None, verified: bool = False) -> Todo:
+    """What the last publish held; ``verified``: the source's verification passes on the sync tip since."""
     who = "every source" if source == EVERY else source
-    command = command_in(why) or "doit publish"
-    step: Line = (("when the cause is fixed, run ", Code(command), ", then ", Code("doit publish"))
+    command = "doit publish" if verified else command_in(why) or "doit publish"
+    step: Line = (("its verification passes on the sync tip now: run ", Code("doit publish")) if verified else
+                  ("when the cause is fixed, run ", Code(command), ", then ", Code("doit publish"))
                   if command != "doit publish" else ("when the cause is fixed, run ", Code("doit publish"), " again"))
     return Todo("publish", "✋", (Strong(who), ": held by the last ", Code("doit publish"), f" ({at})" if at else ""),
                 _prose(short(why, 300)), step, command, None)
