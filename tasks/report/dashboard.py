@@ -150,12 +150,12 @@ def header(board: Board) -> Section:
     for st in states:
         key = str(st.outcome.status) if st.outcome else NOT_RUN
         counts[key] = counts.get(key, 0) + 1
-    line: list[Inline] = [f"The sync is ", Strong(board.status or "not run yet"), ": "
+    said: list[Inline] = ["The sync is ", Strong(board.status or "not run yet"), ": "
                           f"{plural(len(states), 'slices')}"]
     if counts:
-        line.append(" — " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
-    line.append(".")
-    blocks: list[Block] = [Para(tuple(line))]
+        said.append(" — " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    said.append(".")
+    blocks: list[Block] = [Para(tuple(said))]
     if board.revisions:
         blocks.append(Para(("Planned at ", *_revision_line(board), "."), muted=True))
     last = last_run(board.runs)

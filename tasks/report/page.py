@@ -79,6 +79,7 @@ table.rows,table.rows tbody,table.rows tr,table.rows td{display:block;width:100%
 table.rows tr{border:1px solid var(--line);border-radius:6px;margin:.5rem 0;padding:.25rem .5rem;background:var(--card)}
 table.rows td{border:0;padding:.15rem 0}
 table.rows td[data-label]::before{content:attr(data-label) ": ";color:var(--muted);font-size:.85rem}
+table.rows td[data-label=slice]{font-weight:600}table.rows td[data-label=slice]::before{content:none}
 td.status{white-space:normal}.size{display:inline;margin-left:.4rem}
 }
 """

@@ -11,7 +11,7 @@ from typing import Any
 
 from conftest import run_doit
 from forgekit import TOKEN, FakeGitHub, serve
-from slicekit import Repos, build, read, rewrite_config
+from slicekit import build, read, rewrite_config
 from syncdkit import advance
 from test_publish import BASE, CONFLICTING, FORK_EDIT, github_config, publish, synced, with_origin
 from tasks.publish.issue import LABEL, MARKER, TITLE
