@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from tasks.core.outcome import ICONS, Status, plural
 from tasks.report.blocks import (Bar, Block, Code, Inline, Line, Link, Para, Point, Row, Rows, Section, Segment,
@@ -378,7 +379,7 @@ Links = Callable[[Link], str]
 
 def relative(link: Link) -> str:
     """A link relative to ``reports/`` (``dashboard.md`` lives there)."""
-    return f"[{_escape(link.text)}]({link.href.replace(' ', '%20')})"
+    return f"[{_escape(link.text)}]({quote(link.href, safe='/')})"
 
 
 def plain(link: Link) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from urllib.parse import quote
 
 from tasks.report import chart
 from tasks.report.blocks import (Bar, Block, Code, Inline, Line, Link, Para, Row, Rows, Section, Series, Strong, Todo,
@@ -152,7 +153,7 @@ def _inline(p: Inline) -> str:
     if isinstance(p, Code):
         return f"<code>{escape(p.text)}</code>"
     if isinstance(p, Link):
-        return f'<a href="{escape(p.href)}">{escape(p.text)}</a>'
+        return f'<a href="{escape(quote(p.href, safe="/"))}">{escape(p.text)}</a>'
     if isinstance(p, Strong):
         return f"<strong>{escape(p.text)}</strong>"
     return escape(p)
@@ -179,7 +180,7 @@ def _dot(key: str) -> str:
 
 
 def _todo(t: Todo) -> str:
-    link = f' · <a href="{escape(t.link.href)}">{escape(t.link.text)}</a>' if t.link else ""
+    link = f" · {_inline(t.link)}" if t.link else ""
     return (f'<li class="todo {escape(t.kind)}"><div class="title">{_dot(t.kind)}{_line(t.title)}</div>'
             f'<div class="why">{_line(t.why)}</div><div class="step">Next: {_line(t.step)}{link}</div>'
             + (_command(t.command) if t.command else "") + "</li>")

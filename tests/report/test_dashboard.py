@@ -242,3 +242,10 @@ def test_the_chart_scales_to_the_largest_value_and_names_each_run() -> None:
     assert svg.count("<rect") == 2 and svg.count("<circle") == 2
     assert "run r2 (2026-01-02T00:00:00Z, partial): adopted 7 files, left 12" in svg
     assert '>50</text>' in svg and "2026-01-01" in svg and "2026-01-02" in svg
+
+
+def test_a_link_to_a_file_with_spaces_or_brackets_stays_one_link() -> None:
+    from tasks.report.blocks import Link
+
+    assert dashboard.relative(Link("log", "verify/logs/my check (1).log")) == "[log](verify/logs/my%20check%20%281%29.log)"
+    assert 'href="verify/logs/my%20check%20%281%29.log"' in page._inline(Link("log", "verify/logs/my check (1).log"))
