@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -677,24 +678,43 @@ def do_report(ctx: Context) -> dict[str, Any]:
     for w, names in plan.waves:
         reports.write_wave(ctx.ws, w, list(names), str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
     _write_summary(ctx, plan)
-    print(f"report: reports/summary.json and {len(plan.waves)} wave reports written")
+    from tasks.report import dashboard
+
+    dashboard.write(ctx.ws)
+    print(f"report: reports/summary.json, {len(plan.waves)} wave reports and the dashboard "
+          f"(reports/{dashboard.PAGE}, reports/{dashboard.MARKDOWN}) written")
     return {"digest": outcomes_digest(ctx)}
 
 
 @user_errors
 def do_publish(ctx: Context) -> bool:
     """Push the sync branch, open or update its pull request, automerge by risk (``tasks.publish``)."""
-    from tasks.publish import run  # its forge libraries load only when a forge is used
-
-    from tasks.publish import contrib
+    from tasks.engine import verify
+    from tasks.publish import contrib, run  # its forge libraries load only when a forge is used
 
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
     faults.point("publish")
     # what this run was asked for: `doit publish sources=web` (one CI schedule) publishes what that run synced
     chosen = tuple(ctx.sources) if ctx.selected is not None else None
-    _, held = run.publish(ctx.cfg, ctx.ws, selected=tuple(ctx.pulled) if chosen else None)
+    try:
+        _, held = run.publish(ctx.cfg, ctx.ws, selected=tuple(ctx.pulled) if chosen else None)
+    except verify.PublishHeld:   # held whole (a post-sync check failed): the dashboard issue says so
+        _dashboard_issue(ctx)
+        raise
     _, refused = contrib.push_exports(ctx.cfg, ctx.ws, tuple(ctx.pushed) if chosen else None)  # to each push_url
+    _dashboard_issue(ctx)
     return _publish_holds(ctx, held, refused, chosen)
+
+
+def _dashboard_issue(ctx: Context) -> None:
+    """The sync dashboard issue (``tasks.publish.issue``), from the dashboard as this publish leaves it."""
+    from tasks.publish import issue
+    from tasks.report import dashboard
+
+    dashboard.write(ctx.ws)   # with what this publish held
+    said = issue.publish(ctx.cfg, ctx.ws, os.environ)
+    if said:
+        print(said)
 
 
 def _publish_holds(ctx: Context, held: dict[str, str], refused: list[str], chosen: tuple[str, ...] | None) -> Any:

@@ -650,7 +650,8 @@ def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]
 
 
 def task_report() -> dict[str, Any]:
-    """reports/summary.json and every wave report, from the slices' latest outcomes."""
+    """reports/summary.json, every wave report and the dashboard (reports/index.html, dashboard.md), from the
+    slices' latest outcomes."""
     ctx = context()
     if ctx.dry:  # a dry run writes reports/dry-run.* only
         return {"actions": None, "uptodate": [True]}
@@ -661,8 +662,10 @@ def task_report() -> dict[str, Any]:
     return {
         "actions": [(actions.do_report, [ctx])],
         "task_dep": ["plan"],
+        "targets": [ctx.ws.rel(ctx.ws.reports / "dashboard.md"), ctx.ws.rel(ctx.ws.reports / "index.html")],
         "uptodate": [unchanged],
-        "clean": _cleans((clean.remove, [ctx.ws, ["reports/summary.json"]])),
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/summary.json", "reports/dashboard.md",
+                                                   "reports/index.html"]])),
         "verbosity": 2,
     }
 

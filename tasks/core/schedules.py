@@ -173,7 +173,12 @@ case "${FORKWAVE_DRY:-}" in true|1) set -- "$@" dry=1 ;; esac
 RUN = ARGS + "doit \"$@\" || test $? -eq 2   # exit 2: work left for a person; 1 and 3 stop the job\n"
 PUBLISH = ARGS + ("doit publish \"$@\" || test $? -eq 2   # exit 2: a source held for a person, named above; "
                   "what this job synced went\n")
-HISTORY = "doit history >> \"$GITHUB_STEP_SUMMARY\" 2>/dev/null || true\n"
+# the job summary: the dashboard (what waits for a person, every slice, the runs over time); the run history
+# when no run got as far as writing one
+SUMMARY = ("if [ -f reports/dashboard.md ]; then cat reports/dashboard.md >> \"$GITHUB_STEP_SUMMARY\"; "
+           "else doit history >> \"$GITHUB_STEP_SUMMARY\" 2>/dev/null || true; fi\n")
+DASHBOARD = "reports/index.html"      # the dashboard page: an artifact of its own on GitLab (expose_as)
+EXPOSE_AS = "forkwave dashboard"
 
 
 def github_workflow(schedules: Sequence[Schedule], options: CiOptions = CiOptions()) -> str:
@@ -242,7 +247,8 @@ def _github_steps(o: CiOptions) -> list[dict[str, object]]:
 
 
 def _github_after(o: CiOptions, cache: dict[str, str]) -> list[dict[str, object]]:
-    paths = ["reports/**/*.md", "reports/**/*.json", "reports/**/junit.xml", "reports/ledger.sqlite", *o.extra_paths]
+    paths = ["reports/**/*.md", "reports/**/*.json", "reports/**/junit.xml", "reports/ledger.sqlite", DASHBOARD,
+             *o.extra_paths]
     return [
         {"name": "Publish JUnit results", "if": "always()", "uses": "mikepenz/action-junit-report@v4",
          "with": {"report_paths": "reports/slices/*/junit.xml", "check_name": "forkwave slices"}},
@@ -250,7 +256,7 @@ def _github_after(o: CiOptions, cache: dict[str, str]) -> list[dict[str, object]
          "with": {"name": "forkwave-reports", "path": "\n".join(paths) + "\n"}},
         {"name": "Save reports/ even when slices were deferred", "if": "always()",
          "uses": "actions/cache/save@v4", "with": cache},
-        {"name": "The run history as the job summary", "if": "always()", "run": HISTORY},
+        {"name": "The dashboard as the job summary", "if": "always()", "run": SUMMARY},
     ]
 
 
@@ -266,7 +272,20 @@ def gitlab_ci(schedules: Sequence[Schedule], options: CiOptions = CiOptions()) -
         doc[f"sync-{i}"] = {"extends": ".forkwave", "variables": {"FORKWAVE_SOURCES": ",".join(s.sources)},
                             "rules": [{"if": f'$CI_PIPELINE_SOURCE == "schedule" && $SCHEDULE == "{s.cron}"'}]}
     doc["manual"] = {"extends": ".forkwave", "rules": [{"if": '$CI_PIPELINE_SOURCE == "web"'}]}
+    doc["dashboard"] = _gitlab_dashboard([f"sync-{i}" for i in range(1, len(schedules) + 1)] + ["manual"])
     return _header(schedules, "GitLab CI (.gitlab-ci.yml)", gitlab=True) + _dump(doc)
+
+
+def _gitlab_dashboard(jobs: Sequence[str]) -> dict[str, object]:
+    """The dashboard page as an artifact of its own, ``expose_as``: GitLab links it by name on merge requests
+    and opens the single HTML file in the browser. GitLab takes no glob beside ``expose_as``, so the sync
+    job's artifacts (globs) cannot carry it: this job takes ``reports/index.html`` from whichever sync job
+    ran (``needs`` ... ``optional``), even when that job failed."""
+    return {"stage": ".post", "image": "busybox:latest",
+            "needs": [{"job": j, "artifacts": True, "optional": True} for j in jobs],
+            "rules": [{"if": '$CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web"', "when": "always"}],
+            "script": [f'test -f {DASHBOARD} || echo "the sync job wrote no dashboard"'],
+            "artifacts": {"when": "always", "expose_as": EXPOSE_AS, "paths": [DASHBOARD]}}
 
 
 def _gitlab_variables() -> dict[str, object]:
@@ -290,7 +309,8 @@ def _gitlab_template(o: CiOptions) -> dict[str, object]:
                               '|| echo "no sync branch yet"'],
             "script": [script],
             "artifacts": {"when": "always",
-                          "paths": ["reports/**/*.md", "reports/**/*.json", "reports/ledger.sqlite", *o.extra_paths],
+                          "paths": ["reports/**/*.md", "reports/**/*.json", "reports/ledger.sqlite", DASHBOARD,
+                                    *o.extra_paths],
                           "reports": {"junit": "reports/slices/*/junit.xml"}}}
 
 
@@ -301,7 +321,9 @@ def _header(schedules: Sequence[Schedule], what: str, gitlab: bool = False) -> s
     if gitlab:
         lines += ["# GitLab keeps pipeline schedules in the project, not here: for each line above create one",
                   "# (Build > Pipeline schedules) with that cron, timezone UTC, and the variable SCHEDULE set to",
-                  "# the same cron text. A pipeline run by hand (Run pipeline) runs job `manual`."]
+                  "# the same cron text. A pipeline run by hand (Run pipeline) runs job `manual`.",
+                  f"# The dashboard ({DASHBOARD}) is job `dashboard`'s artifact, exposed as \"{EXPOSE_AS}\": the",
+                  "# job's page (Browse) and the merge requests of the pipeline link it by that name."]
     lines += ["# By hand: a source pattern (FORKWAVE_SOURCES, e.g. oca_*), a direction and a dry run."]
     return "\n".join(lines) + "\n"
 
