@@ -320,14 +320,16 @@ def unknown(req: Request, tasks: Sequence[Any]) -> list[str]:
 # --- the run's output ---------------------------------------------------------------------
 
 def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequence[str] = (),
-                 commits: Mapping[str, int] | None = None, reason: str | None = None, planned: int = 0) -> str:
+                 commits: Mapping[str, int] | None = None, reason: str | None = None, planned: int = 0,
+                 demo: bool = False) -> str:
     """The run's last line: slice counts (and, for commit slices, the upstream commits), the report to open,
     what the exit status means — ``reason`` when the run knows it (a failed verification, a drift gate, an
     error), else the exit code's general meaning.
 
     ``slices``: slice name -> (wave, state) with state as ``Status.state`` gives it (``error``: a check could not
     run); ``commits``: the commit slices' counts added up (``tasks.core.outcome.add``), when there are any;
-    ``planned``: how many slices the run was asked to reach — more than ran when an error stopped it.
+    ``planned``: how many slices the run was asked to reach — more than ran when an error stopped it; ``demo``:
+    the bundled demo, which leaves work for a person on purpose and exits 0 for it (``exit_code``).
 
     >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("b", "conflicted")}, 2)
     'forkwave: 2 slices: 1 adopted, 0 deferred, 1 conflicted; open reports/wave-b/report.md — exit 2: work left for a person (deferred or conflicted slices)'
@@ -341,6 +343,8 @@ def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequ
     'forkwave: 12 slices planned, none run; stopped before any slice (the error is above) — exit 3: forkwave or its environment failed'
     >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("a", "error")}, 3, ["validate:slice-2"], planned=12)
     'forkwave: 12 slices planned, 2 run: 1 adopted, 0 deferred, 0 conflicted, 1 error; 10 not run; open reports/wave-a/report.md; stopped at validate:slice-2 (the error is above) — exit 3: forkwave or its environment failed'
+    >>> summary_line({"slice-1": ("a", "conflicted")}, 2, demo=True)
+    'forkwave: 1 slice: 0 adopted, 0 deferred, 1 conflicted; open reports/wave-a/report.md — exit 0 (the bundled demo): a real run would exit 2: work left for a person (deferred or conflicted slices)'
     """
     parts = []
     if planned > len(slices):
@@ -358,7 +362,19 @@ def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequ
         where = "before any slice" if list(stopped) == ["batch"] else f"at {', '.join(stopped)}"
         parts.append(f"stopped {where} (the error is above)")
     meaning = reason or (exitcodes.MEANING[code] if slices or code else "done")
-    return f"forkwave: {'; '.join(parts) or 'done'} — exit {code}: {meaning}"
+    shown = exit_code(code, demo)
+    status = f"exit {code}" if shown == code else f"exit {shown} (the bundled demo): a real run would exit {code}"
+    return f"forkwave: {'; '.join(parts) or 'done'} — {status}: {meaning}"
+
+
+def exit_code(code: int, demo: bool) -> int:
+    """The process's exit status: the run's code, but 0 for the bundled demo's work left for a person — the demo
+    leaves it on purpose, and a first command should not end red. A failure or a usage error stays as it is.
+
+    >>> exit_code(2, demo=True), exit_code(3, demo=True), exit_code(2, demo=False)
+    (0, 3, 2)
+    """
+    return exitcodes.OK if demo and code == exitcodes.PERSON else code
 
 
 def _counts(slices: Mapping[str, tuple[str, str]], commits: Mapping[str, int] | None) -> str:
@@ -604,9 +620,10 @@ class Reporter(ConsoleReporter):
         reason = self._held(left) if code == exitcodes.PERSON else None
         self._conclude(code, reason or self._error(code) or (exitcodes.MEANING[code] if code else None))
         if not (reads_only() and code == exitcodes.OK):  # `doit history format=json`: the JSON is all of stdout
-            self.write(summary_line(states, code, self.stopped, commits, reason, self._planned()) + "\n")
+            self.write(summary_line(states, code, self.stopped, commits, reason, self._planned(), context().demo)
+                       + "\n")
         self.outstream.flush()
-        raise SystemExit(code) from None
+        raise SystemExit(exit_code(code, context().demo)) from None
 
     def _conclude(self, code: int, reason: str | None) -> None:
         """The run's status follows the exit code: the ledger and run-summary.json hear it before the run ends."""
