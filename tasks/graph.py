@@ -14,6 +14,7 @@ from typing import Any
 from doit import create_after
 from doit.tools import config_changed
 
+from tasks import assets
 from tasks.cli import closing_wave, reached, request
 from tasks.context import Context, context
 from tasks.core.fingerprint import validation_config
@@ -284,7 +285,7 @@ def task_post() -> dict[str, Any]:
 
 
 IMAGES = {"forkwave/python:3.11": "python/Dockerfile", "forkwave/node:bookworm": "node/Dockerfile"}
-CONTAINERS = Path(__file__).resolve().parent.parent / "containers"
+CONTAINERS = assets.folder("containers")
 IMAGE_SOURCES = [*IMAGES.values(), "node-release/Dockerfile", "shims/yarn", "lib.sh", "build-base.sh", "build-images.sh",
                  "build-node.sh"]
 
