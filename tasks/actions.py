@@ -900,16 +900,32 @@ def do_ci(ctx: Context) -> bool:
 
     groups = schedules.group([(s.name, s.schedule) for s in ctx.cfg.sources])
     options = schedules.CiOptions(fork_path=_ci_fork_path(ctx))
+    refused = []
     for rel, text in ((".github/workflows/forkwave.yml", schedules.github_workflow(groups, options)),
                       (".gitlab-ci.yml", schedules.gitlab_ci(groups, options))):
-        changed = write_if_changed(ctx.ws.root / rel, text)
+        path = ctx.ws.root / rel
+        if path.exists() and not schedules.written_by_forkwave(path.read_text(encoding="utf-8", errors="replace")):
+            refused.append(rel)  # the repository's own file of that name: never written over
+            continue
+        changed = write_if_changed(path, text)
         print(f"ci: {rel} {'written' if changed else 'unchanged'} ({len(groups)} schedule"
               f"{'' if len(groups) == 1 else 's'})")
     for group in groups:
         print(f"ci:   {group.cron:<16} {', '.join(group.sources)}")
     if not groups:
         print("ci: no source has a schedule: key; the files run by hand only")
+    if refused:
+        one = len(refused) == 1
+        return _fail_once(f"ci: {' and '.join(refused)} {'is' if one else 'are'} not forkwave's (no "
+                          f"'{schedules.MARKER}' line): left as {'it is' if one else 'they are'}; rename or remove "
+                          f"{'it' if one else 'them'} and run `doit ci` again to write forkwave's", exitcodes.USAGE)
     return True
+
+
+def _fail_once(message: str, code: int) -> Failed:
+    """An expected failure, said once on stderr (the reporter prints no failure a task returned)."""
+    print(f"forkwave: error: {message}", file=sys.stderr)
+    return Failed(message, code)
 
 
 def _ci_fork_path(ctx: Context) -> str:
