@@ -31,7 +31,7 @@ from typing import IO, Any
 from tasks import errors, exitcodes
 from tasks.core import runstatus
 from tasks.core.outcome import Outcome
-from tasks.errors import ForkwaveError, ForkwaveFailure
+from tasks.errors import Busy, ForkwaveError
 from tasks.workspace import Workspace
 
 
@@ -257,7 +257,7 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
 
 def _hold(path: Path, who: str, refused: Callable[[str], str]) -> IO[str]:
     """An ``flock`` on ``path`` (the kernel drops it when the process dies), with ``who`` written in it;
-    held by another process: ``ForkwaveFailure(refused(what the holder wrote))``."""
+    held by another process: ``Busy(refused(what the holder wrote))``."""
     handle = open(path, "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -265,7 +265,7 @@ def _hold(path: Path, who: str, refused: Callable[[str], str]) -> IO[str]:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise ForkwaveFailure(refused(holder)) from None
+        raise Busy(refused(holder)) from None
     handle.seek(0)
     handle.truncate()
     handle.write(who + "\n")
