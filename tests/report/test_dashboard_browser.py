@@ -37,7 +37,7 @@ def browser() -> str:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws = tmp_path_factory.mktemp("demo")
     result = run_doit(ws, timeout=600)
-    assert result.returncode == 2, result.stdout + result.stderr   # the demo leaves work for a person
+    assert result.returncode == 0, result.stdout + result.stderr   # the demo exits 0; its work for a person is on the page
     return ws
 
 
