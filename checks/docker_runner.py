@@ -15,7 +15,7 @@ from pathlib import Path
 
 from checks import images, offline, toolchain, tracking
 from checks.host import CANNOT_RUN, describe
-from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
+from checks.model import ERROR, FAILED, PASSED, QUIET, Request, Result, tail
 from tasks.errors import ForkwaveError
 from tasks.progress import Heartbeat, LastLine
 from tasks.redact import LineRedactor, Redactor
@@ -24,6 +24,7 @@ from tasks.redact import LineRedactor, Redactor
 # pip, git and Python trust it with no extra setting; the env vars cover tools with their own stores.
 CA_IN_CONTAINER = "/etc/ssl/certs/ca-certificates.crt"
 FILES_IN_CONTAINER = "/forkwave/files.txt"  # FORKWAVE_FILES_FROM, mounted read-only
+STDIN_IN_CONTAINER = "/forkwave/stdin"      # a request's standard input, mounted read-only
 # Every cache under /cache (the workspace's .forkwave/cache): reused across attempts, slices and runs.
 CACHE_ENV = {
     "npm_config_cache": "/cache/npm",
@@ -126,7 +127,11 @@ class DockerRunner:
         return image, env, lines
 
     def _volumes(self, request: Request) -> dict[str, dict[str, str]]:
-        volumes = {str(request.cwd): {"bind": "/workspace", "mode": "rw"}}
+        volumes = {str(request.cwd): {"bind": "/workspace", "mode": "rw" if request.cwd_writable else "ro"}}
+        for host, inside in request.mounts:
+            volumes[host] = {"bind": inside, "mode": "rw"}
+        if request.stdin is not None:
+            volumes[str(request.stdin)] = {"bind": STDIN_IN_CONTAINER, "mode": "ro"}
         if self.cache_dir is not None:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             volumes[str(self.cache_dir)] = {"bind": "/cache", "mode": "rw"}
@@ -153,7 +158,7 @@ class DockerRunner:
         redactor = Redactor.for_env(environment)  # the container's env and forkwave's own
         try:
             container = self.client.containers.create(  # type: ignore[attr-defined]
-                image, ["sh", "-c", f"mkdir -p \"$HOME\" && {request.command}"],
+                image, ["sh", "-c", f"mkdir -p \"$HOME\" && {_stdin(request)}{request.command}"],
                 working_dir="/workspace", environment=environment, volumes=self._volumes(request),
                 user=_owner(request.cwd), network_mode=request.network or self.network,
                 nano_cpus=_nano_cpus(request.cpus), mem_limit=request.memory,
@@ -171,7 +176,7 @@ class DockerRunner:
             container.start()
             follow = _Follow(container, redactor)
             try:
-                with Heartbeat(f"{describe(request)} in {image}", follow.last):
+                with Heartbeat(f"{describe(request)} in {image}", (lambda: QUIET) if request.quiet else follow.last):
                     code = container.wait(timeout=request.timeout)["StatusCode"]
                 follow.thread.join(timeout=5)  # the stream ends with the container: no reader outlives the check
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
@@ -198,13 +203,18 @@ class DockerRunner:
         if code in CANNOT_RUN:
             return Result(request.name, ERROR, duration, f"cannot run in {image} (exit {code}: "
                           f"{CANNOT_RUN[code]}): {request.command}; add the tool to the image or fix `run`",
-                          tail(stdout), tail(stderr))
+                          tail(stdout), tail(stderr), exit_code=code)
         if code != 0:
             why = "; ".join(filter(None, [offline.summary(stdout + "\n" + stderr), _corepack_hint(stdout + stderr)]))
             return Result(request.name, FAILED, duration,
                           redactor.line(f"exit code {code} in {image}: {request.command}" + (f" ({why})" if why else "")),
-                          tail(stdout), tail(stderr))
-        return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
+                          tail(stdout), tail(stderr), exit_code=code)
+        return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr), exit_code=code)
+
+
+def _stdin(request: Request) -> str:
+    """The shell's standard input from the mounted file (the SDK's attach would need a socket kept open)."""
+    return f"exec <{STDIN_IN_CONTAINER} && " if request.stdin is not None else ""
 
 
 class _Follow:

@@ -8,6 +8,7 @@ from typing import Protocol
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
 PREEXISTING = "pre-existing"  # failed, but failed on the baseline too: does not block (gating: baseline)
 TAIL_LINES = 40
+QUIET = "(held back until it is sanitised)"  # a quiet request's heartbeat, instead of its last output line
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class Request:
     service: str | None = None
     label: str = ""  # unique per slice and attempt (container / compose project names)
     node: str | None = None  # a node version or range for a forkwave/node check (the check's ``node:``)
+    stdin: Path | None = None  # a file given as standard input (a command source's push: the paths it sends)
+    mounts: tuple[tuple[str, str], ...] = ()  # in a container: (host folder, where) mounted as well, read-write
+    cwd_writable: bool = True  # in a container: ``cwd`` mounted read-write (a worktree) or read-only
+    quiet: bool = False  # the heartbeat names it without its last output line (output sanitised only afterwards)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class Result:
     error: str = ""                           # the first meaningful error line of the output
     timed_out: bool = False
     memo: bool = False                        # answered from the verdict memo, not run now
+    exit_code: int | None = None              # the command's own exit code, when it ran to the end (not recorded)
 
     @property
     def ok(self) -> bool:
