@@ -340,3 +340,26 @@ def test_a_fork_edit_of_an_output_is_merged_3_way_with_the_sources_next_change(t
     assert read(s.reports / "drift.json")["entries"]["docs/runtime/apps_truth.json"]["class"] == "both-changed"
     assert json.loads(tree(s.fork, SYNC)["docs/runtime/apps_truth.json"][1])["apps"][1]["status"] == "2"
 
+
+
+def test_a_dry_run_of_a_command_source_writes_only_the_dry_run_report(tmp_path: Path) -> None:
+    import hashlib
+
+    with api({"apps": APPS}) as served:
+        s = setup(tmp_path, {"README.md": "# fork\n"}, {"sources": [pull_source("apps_truth", served.url)]})
+        assert run_doit(s.workspace, env=env_for(s)).returncode == 0
+        mirror = s.workspace / ".forkwave" / "upstream.git"
+
+        def state() -> dict[str, str]:
+            files = {str(p.relative_to(s.reports)): hashlib.sha256(p.read_bytes()).hexdigest()
+                     for p in s.reports.rglob("*") if p.is_file() and not p.name.startswith("dry-run.")}
+            return files | {"mirror": "\n".join(git_lines(mirror, "for-each-ref")),
+                            "fork": "\n".join(git_lines(s.fork, "for-each-ref"))}
+
+        before = state()
+        served.data = {"apps": APPS + [{"name": "worker", "status": "ACTIVE"}]}
+        dry = run_doit(s.workspace, "dry=1", env=env_for(s))
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert state() == before and len(s.pulls()) == 2   # the pull ran (it only reads); nothing real moved
+    report = read(s.reports / "dry-run.json")
+    assert [sl["status"] for sl in report["slices"]] == ["adopted"] and report["exit_code"] == 0
