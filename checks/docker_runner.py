@@ -220,7 +220,8 @@ class DockerRunner:
                 copy_in(container, request, self.ca_bundle)
             container.start()
             follow = _Follow(container, redactor)
-            with Heartbeat(f"{describe(request)} in {image}" + _on(self), (lambda: QUIET) if request.quiet else follow.last):
+            last = (lambda: QUIET) if request.quiet else follow.last
+            with Heartbeat(f"{describe(request)} in {image}" + _on(self), last):
                 code, timed_out = self._wait(container, request)
             follow.thread.join(timeout=5)  # the stream ends with the container: no reader outlives the check
             if code in engines.KILLED and not timed_out:  # killed by its engine going down, or by the check itself?
@@ -255,11 +256,6 @@ class DockerRunner:
                           redactor.line(f"exit code {code} in {image}: {request.command}" + (f" ({why})" if why else "")),
                           tail(stdout), tail(stderr), exit_code=code)
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr), exit_code=code)
-
-
-def _stdin(request: Request) -> str:
-    """The shell's standard input from the mounted file (the SDK's attach would need a socket kept open)."""
-    return f"exec <{STDIN_IN_CONTAINER} && " if request.stdin is not None else ""
 
     def _wait(self, container: Any, request: Request) -> tuple[int, bool]:
         """(exit code, timed out); ``Cancelled`` when the request's cancel flag is set meanwhile (the container
@@ -303,6 +299,11 @@ class _KillOnCancel:
 
     def __exit__(self, *exc: object) -> None:
         self.done.set()
+
+
+def _stdin(request: Request) -> str:
+    """The shell's standard input from the mounted file (the SDK's attach would need a socket kept open)."""
+    return f"exec <{STDIN_IN_CONTAINER} && " if request.stdin is not None else ""
 
 
 def _timed_out(exc: Exception) -> bool:
@@ -353,7 +354,7 @@ def archive(request: Request, ca_bundle: Path | None) -> IO[bytes]:
     at ``workspace/``, the file list and the CA bundle at their places. Spooled to disk, not held in memory."""
     out = tempfile.TemporaryFile()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        tar.add(str(request.cwd), arcname="workspace", filter=_skip)
+        tar.add(str(request.cwd), arcname="workspace", filter=_skip if request.cwd_writable else _skip_state)
         files = request.env.get("FORKWAVE_FILES_FROM")
         if files:
             tar.add(files, arcname=FILES_IN_CONTAINER.lstrip("/"))
@@ -371,6 +372,11 @@ def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = "root"
     return info
+
+
+def _skip_state(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """A command source's folder (the config's, read-only): without the workspace's own state, never an input."""
+    return None if info.name.split("/")[1:2] in ([".forkwave"], ["reports"]) else _skip(info)
 
 
 def _skip(info: tarfile.TarInfo) -> tarfile.TarInfo | None:

@@ -59,3 +59,29 @@ def test_entrypoints_run_in_a_container(tmp_path: Path) -> None:
     assert "publish: pages: push_run took 1 file: took docs/out/page.md=page one" in published.stdout
     [push] = [x for r in ledger_runs(ws / "reports") for x in r.syncs if x.sync_type == "push"]
     assert (push.status, push.counts.exported, push.note) == ("success", 1, "took docs/out/page.md=page one")
+
+
+def test_an_entrypoints_mounts_and_stdin_travel_to_an_engine_that_copies(second_engine: object, tmp_path: Path,
+                                                                          label: str) -> None:
+    """An engine that cannot see this machine's folders gets the scratch folder and stdin in the archive, and what
+    the entrypoint wrote under ``$FORKWAVE_OUT`` comes back."""
+    from checks.model import PASSED, Request
+    from checks.runners import Dispatch
+    from tasks.config import Engine as EngineConfig
+
+    cwd, io = tmp_path / "cfg", tmp_path / "io"
+    cwd.mkdir()
+    (io / "in" / "docs").mkdir(parents=True)
+    (io / "out").mkdir()
+    (io / "in" / "docs" / "a.md").write_text("page a\n")
+    stdin = tmp_path / "stdin"
+    stdin.write_text("docs/a.md\n")
+    command = ('read path && mkdir -p "$FORKWAVE_OUT/docs" && '
+               'cp "$FORKWAVE_IN/$path" "$FORKWAVE_OUT/docs/back.md" && echo "took $path"')
+    env = {"FORKWAVE_IN": "/forkwave/io/in", "FORKWAVE_OUT": "/forkwave/io/out"}
+    request = Request("run", command, cwd, env, 120, tmp_path / "logs", kind="docker", image=PYTHON, label=label,
+                      stdin=stdin, mounts=((str(io), "/forkwave/io"),), cwd_writable=False, quiet=True)
+    result = Dispatch(engines=[EngineConfig("second", second_engine.url, files="copy")]).run(request)  # type: ignore[attr-defined]
+    assert result.status == PASSED, result.message + result.stderr
+    assert "took docs/a.md" in result.stdout
+    assert (io / "out" / "docs" / "back.md").read_text() == "page a\n"
