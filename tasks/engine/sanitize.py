@@ -60,10 +60,10 @@ class Sanitizer:
     ``clean.text(text)`` for what the entrypoint printed (after the outputs: it masks their values too)."""
 
     def __init__(self, rules: Sequence[SanitizeRule], policy: SecretsPolicy, source: str):
-        from checks.secrets import Scanner
+        from checks import secrets  # detect-secrets loads when a command source runs, not for `doit list`
 
         self.rules, self.source = tuple(rules), source
-        self.scanner: Scanner = Scanner(policy.allow)
+        self.scanner: Scanner = secrets.Scanner(policy.allow)
         self.unscanned = globs(tuple(policy.paths))
         self.known: set[bytes] = set()      # values found: masked wherever they appear later
         self.replaced: dict[str, int] = {}  # path -> findings replaced (for the record; never the values)
