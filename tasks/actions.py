@@ -96,10 +96,12 @@ def _watched(ctx: Context, report: dict[str, Any]) -> Held | None:
     work = classify.upstream_work(report["totals"])
     if not work:
         return None
-    own = ctx.fail_on_diff is None
+    names = [s.name for s in ctx.cfg.sources]
+    key = (f"sources.{names.index(ctx.cfg.source)}.fail_on_diff ({ctx.cfg.source})" if "sources" in ctx.cfg.raw
+           else "fail_on_diff")
     message = (f"fail_on_diff: {ctx.cfg.source} has {work} upstream path{'' if work == 1 else 's'} "
                f"{ctx.cfg.fork.branch} lacks ({ctx.ws.rel(ctx.ws.source_report('drift.md'))}); sync "
-               + (f"with `doit fail_on_diff=0` (sources.{ctx.cfg.source}.fail_on_diff is true)" if own else
+               + (f"with `doit fail_on_diff=0` ({key} is true)" if ctx.fail_on_diff is None else
                   "with `doit` (without fail_on_diff=1)"))
     if ctx.dry:
         from tasks.publish import preview

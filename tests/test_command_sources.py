@@ -228,7 +228,7 @@ def test_fail_on_diff_stops_with_exit_2_while_upstream_work_is_not_synced(tmp_pa
         write_config(s.workspace, s_cfg)
         held = run_doit(s.workspace, env=env_for(s))
         assert held.returncode == 2 and rev(s.fork, SYNC) is None, held.stdout + held.stderr
-        assert "sync with `doit fail_on_diff=0` (sources.apps_truth.fail_on_diff is true)" in held.stderr
+        assert "sync with `doit fail_on_diff=0` (sources.0.fail_on_diff (apps_truth) is true)" in held.stderr
 
         synced = run_doit(s.workspace, "fail_on_diff=0", env=env_for(s))
         assert synced.returncode == 0, synced.stdout + synced.stderr
