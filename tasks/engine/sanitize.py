@@ -14,6 +14,7 @@ the fetch, naming the file and line, never the value.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from types import TracebackType
@@ -96,19 +97,36 @@ class Sanitizer:
         return data
 
     def _scrub(self, path: str, data: bytes, record: bool = True) -> bytes:
+        """Replace until the scan finds nothing: the whole file once, then only the lines a replacement changed
+        (with the context the scanner's filters read), so a large file costs one scan, not one per round."""
         replaced = 0
+        hits = self.scanner.locate(path, data)
         for _ in range(ROUNDS):
-            hits = self.scanner.locate(path, data)
             if not hits:
                 if record and replaced:
                     self.replaced[path] = replaced
                 return data
+            before = data
             data = self._replace(data, hits)
             replaced += len(hits)
-        left = self.scanner.locate(path, data)[0][0]
+            hits = self._rescan(path, before, data)
+        left = hits[0][0] if hits else self.scanner.locate(path, data)[0][0]
         raise ForkwaveFailure(f"{self.source}: {left.path}:{left.line}: a {left.kind} the sanitiser cannot replace "
                               "(its value is not on the line it was found on); add a sanitize rule for that line "
                               "(sanitize: [{from: REGEX, to: PLACEHOLDER}]) or list the file in secrets.paths")
+
+    def _rescan(self, path: str, before: bytes, after: bytes) -> list[tuple[Finding, bytes]]:
+        """The findings left after a replacement: in the windows around the changed lines (the whole file when the
+        lines moved, as a private key block's removal moves them, or in a binary file)."""
+        old, new = before.split(b"\n"), after.split(b"\n")
+        if len(old) != len(new) or b"\0" in after[:SNIFF]:
+            return self.scanner.locate(path, after)
+        touched = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
+        found: list[tuple[Finding, bytes]] = []
+        for start, end in _windows(touched, len(new)):
+            for finding, value in self.scanner.locate(path, b"\n".join(new[start:end])):
+                found.append((dataclasses.replace(finding, line=finding.line + start), value))
+        return found
 
     def _replace(self, data: bytes, hits: Iterable[tuple[Finding, bytes]]) -> bytes:
         lines = data.split(b"\n")
@@ -135,3 +153,22 @@ class Sanitizer:
                 self.known.update(line for line in block.split(b"\n") if len(line.strip()) >= 16)
             data = _KEY_BLOCK.sub(placeholder("Private Key").encode(), data)
         return data
+
+
+CONTEXT = 5   # lines on each side a scanner's filter reads (detect-secrets' code snippet)
+
+
+def _windows(lines: Sequence[int], total: int) -> list[tuple[int, int]]:
+    """[start, end) line ranges covering each of ``lines`` with ``CONTEXT`` lines around it, merged.
+
+    >>> _windows([3, 7, 40], 100)
+    [(0, 13), (35, 46)]
+    """
+    out: list[tuple[int, int]] = []
+    for i in sorted(lines):
+        start, end = max(0, i - CONTEXT), min(total, i + CONTEXT + 1)
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
