@@ -66,9 +66,10 @@ class Result:
     error: str = ""                           # the first meaningful error line of the output
     timed_out: bool = False
     memo: bool = False                        # answered from the verdict memo, not run now
-    exit_code: int | None = None              # the command's own exit code, when it ran to the end (not recorded)
     engine: str = ""                          # the Docker engine it ran on (container and compose checks)
     rerun: str = ""                           # why it ran again on ``engine``: the engine it started on failed
+    # the command's own exit code, when it ran to the end; not recorded (last: ``from_json`` fills the rest by position)
+    exit_code: int | None = None
 
     @property
     def ok(self) -> bool:
