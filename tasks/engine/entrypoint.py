@@ -22,7 +22,6 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from checks.model import ERROR, PASSED
 from tasks.config import Config, Source
@@ -177,7 +176,3 @@ def write_logs(ws: Workspace, which: str, stdout: str, stderr: str) -> Path:
     write_if_changed(folder / f"{which}.stdout.log", stdout)
     write_if_changed(folder / f"{which}.stderr.log", stderr)
     return folder
-
-
-def jsonable(ran: Ran) -> dict[str, Any]:
-    return {"status": ran.status, "exit_code": ran.exit_code}
