@@ -24,7 +24,7 @@ from typing import IO, Any
 from checks import engines, images, offline, toolchain, tracking
 from checks.engines import Engine, EngineGone
 from checks.host import CANNOT_RUN, describe
-from checks.model import ERROR, FAILED, PASSED, Cancelled, Request, Result, cancelled, tail
+from checks.model import ERROR, FAILED, PASSED, QUIET, Cancelled, Request, Result, cancelled, tail
 from tasks.config import Engine as EngineConfig
 from tasks.errors import ForkwaveError
 from tasks.progress import Heartbeat, LastLine
@@ -34,6 +34,7 @@ from tasks.redact import LineRedactor, Redactor
 # pip, git and Python trust it with no extra setting; the env vars cover tools with their own stores.
 CA_IN_CONTAINER = "/etc/ssl/certs/ca-certificates.crt"
 FILES_IN_CONTAINER = "/forkwave/files.txt"  # FORKWAVE_FILES_FROM, mounted read-only
+STDIN_IN_CONTAINER = "/forkwave/stdin"      # a request's standard input, mounted read-only
 # Every cache under /cache (the workspace's .forkwave/cache): reused across attempts, slices and runs.
 CACHE_ENV = {
     "npm_config_cache": "/cache/npm",
@@ -149,12 +150,17 @@ class DockerRunner:
         return image, env, lines
 
     def _volumes(self, request: Request) -> dict[str, dict[str, str]]:
-        volumes = {} if self.engine.copies else {str(request.cwd): {"bind": "/workspace", "mode": "rw"}}
+        mode = "rw" if request.cwd_writable else "ro"
+        volumes = {} if self.engine.copies else {str(request.cwd): {"bind": "/workspace", "mode": mode}}
         cache = self.engine.cache() if self.cache_dir is not None else None
         if cache is not None:
             volumes[cache[1]] = {"bind": "/cache", "mode": "rw"}
-        if self.engine.copies:  # the rest travels in the archive (copy_in)
+        if self.engine.copies:  # the rest travels in the archive (copy_in), and the mounts come back (copy_out)
             return volumes
+        for host, inside in request.mounts:
+            volumes[host] = {"bind": inside, "mode": "rw"}
+        if request.stdin is not None:
+            volumes[str(request.stdin)] = {"bind": STDIN_IN_CONTAINER, "mode": "ro"}
         if self.ca_bundle:
             volumes[str(self.ca_bundle)] = {"bind": CA_IN_CONTAINER, "mode": "ro"}
         files = request.env.get("FORKWAVE_FILES_FROM")
@@ -192,7 +198,7 @@ class DockerRunner:
         redactor = Redactor.for_env(environment)  # the container's env and forkwave's own
         try:
             container = self.client.containers.create(  # type: ignore[attr-defined]
-                image, ["sh", "-c", f"mkdir -p \"$HOME\" && {request.command}"],
+                image, ["sh", "-c", f"mkdir -p \"$HOME\" && {_stdin(request)}{request.command}"],
                 working_dir="/workspace", environment=environment, volumes=self._volumes(request),
                 user=None if self.engine.copies else _owner(request.cwd), network_mode=request.network or self.network,
                 nano_cpus=_nano_cpus(request.cpus), mem_limit=request.memory,
@@ -214,7 +220,8 @@ class DockerRunner:
                 copy_in(container, request, self.ca_bundle)
             container.start()
             follow = _Follow(container, redactor)
-            with Heartbeat(f"{describe(request)} in {image}" + _on(self), follow.last):
+            last = (lambda: QUIET) if request.quiet else follow.last
+            with Heartbeat(f"{describe(request)} in {image}" + _on(self), last):
                 code, timed_out = self._wait(container, request)
             follow.thread.join(timeout=5)  # the stream ends with the container: no reader outlives the check
             if code in engines.KILLED and not timed_out:  # killed by its engine going down, or by the check itself?
@@ -242,13 +249,13 @@ class DockerRunner:
         if code in CANNOT_RUN:
             return Result(request.name, ERROR, duration, f"cannot run in {image} (exit {code}: "
                           f"{CANNOT_RUN[code]}): {request.command}; add the tool to the image or fix `run`",
-                          tail(stdout), tail(stderr))
+                          tail(stdout), tail(stderr), exit_code=code)
         if code != 0:
             why = "; ".join(filter(None, [offline.summary(stdout + "\n" + stderr), _corepack_hint(stdout + stderr)]))
             return Result(request.name, FAILED, duration,
                           redactor.line(f"exit code {code} in {image}: {request.command}" + (f" ({why})" if why else "")),
-                          tail(stdout), tail(stderr))
-        return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
+                          tail(stdout), tail(stderr), exit_code=code)
+        return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr), exit_code=code)
 
     def _wait(self, container: Any, request: Request) -> tuple[int, bool]:
         """(exit code, timed out); ``Cancelled`` when the request's cancel flag is set meanwhile (the container
@@ -292,6 +299,11 @@ class _KillOnCancel:
 
     def __exit__(self, *exc: object) -> None:
         self.done.set()
+
+
+def _stdin(request: Request) -> str:
+    """The shell's standard input from the mounted file (the SDK's attach would need a socket kept open)."""
+    return f"exec <{STDIN_IN_CONTAINER} && " if request.stdin is not None else ""
 
 
 def _timed_out(exc: Exception) -> bool:
@@ -342,14 +354,29 @@ def archive(request: Request, ca_bundle: Path | None) -> IO[bytes]:
     at ``workspace/``, the file list and the CA bundle at their places. Spooled to disk, not held in memory."""
     out = tempfile.TemporaryFile()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        tar.add(str(request.cwd), arcname="workspace", filter=_skip)
+        tar.add(str(request.cwd), arcname="workspace", filter=_skip if request.cwd_writable else _skip_state)
         files = request.env.get("FORKWAVE_FILES_FROM")
         if files:
             tar.add(files, arcname=FILES_IN_CONTAINER.lstrip("/"))
         if ca_bundle:
             tar.add(str(ca_bundle), arcname=CA_IN_CONTAINER.lstrip("/"))
+        for host, inside in request.mounts:
+            tar.add(host, arcname=inside.lstrip("/"), filter=_owned_by_root)
+        if request.stdin is not None:
+            tar.add(str(request.stdin), arcname=STDIN_IN_CONTAINER.lstrip("/"))
     out.seek(0)
     return out
+
+
+def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def _skip_state(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    """A command source's folder (the config's, read-only): without the workspace's own state, never an input."""
+    return None if info.name.split("/")[1:2] in ([".forkwave"], ["reports"]) else _skip(info)
 
 
 def _skip(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
@@ -367,8 +394,12 @@ def copy_in(container: Any, request: Request, ca_bundle: Path | None) -> None:
 
 
 def copy_out(container: Any, request: Request) -> None:
-    """The files forkwave reads after the check (its ``junit:`` report), back into the worktree."""
+    """The files forkwave reads after the check (its ``junit:`` report), back into the worktree; and what a
+    command source's entrypoint wrote into its mounts (``$FORKWAVE_OUT``), back into their host folders."""
     import docker.errors
+
+    for host, inside in request.mounts:
+        _bring_back(container, inside, Path(host))
 
     for rel in request.outputs:
         try:
@@ -386,6 +417,24 @@ def copy_out(container: Any, request: Request) -> None:
             target = request.cwd / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
+
+
+def _bring_back(container: Any, inside: str, host: Path) -> None:
+    """A folder of the container into ``host`` (its contents; only regular files and folders, never a link or a
+    path outside it: tarfile's ``data`` filter)."""
+    import docker.errors
+
+    try:
+        stream, _ = container.get_archive(inside.rstrip("/") + "/.")
+    except docker.errors.NotFound:
+        return
+    with tempfile.TemporaryFile() as buf:
+        for chunk in stream:
+            buf.write(chunk)
+        buf.seek(0)
+        with tarfile.open(fileobj=buf) as tar:
+            safe = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
+            tar.extractall(host, members=safe, filter="data")
 
 
 class _Follow:

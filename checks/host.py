@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import IO
 
 from checks import tracking
-from checks.model import ERROR, FAILED, PASSED, Cancelled, Request, Result, tail
+from checks.model import ERROR, FAILED, PASSED, QUIET, Cancelled, Request, Result, tail
 from tasks.progress import Heartbeat, LastLine
 from tasks.redact import LineRedactor, Redactor
 
@@ -83,12 +83,13 @@ POLL = 0.5  # seconds between looks at a cancel flag while a process group runs
 
 
 def run_group(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, out: IO[bytes],
-              err: IO[bytes], cancel: threading.Event | None = None) -> tuple[int, bool]:
+              err: IO[bytes], cancel: threading.Event | None = None,
+              stdin: IO[bytes] | int = subprocess.DEVNULL) -> tuple[int, bool]:
     """Run ``argv`` in its own process group; (exit code, timed out). The group never outlives us.
 
     ``cancel`` set while it runs: the group is killed and ``Cancelled`` raised (its verdict is no longer wanted).
     """
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=out, stderr=err,
                             start_new_session=True)
     tracking.started("pgid", proc.pid)
     deadline = time.monotonic() + max(timeout, 0.001)
@@ -121,10 +122,11 @@ class HostRunner:
         start = time.monotonic()
         last = LastLine()
         with RedactedLog(out_path, redactor, last) as out, RedactedLog(err_path, redactor, last) as err, \
-                Heartbeat(describe(request), last):
+                Heartbeat(describe(request), (lambda: QUIET) if request.quiet else last):
             try:
-                code, timed_out = run_group(["bash", "-c", request.command], request.cwd, env, request.timeout, out, err,
-                                            request.cancel)
+                with open(request.stdin or os.devnull, "rb") as given:
+                    code, timed_out = run_group(["bash", "-c", request.command], request.cwd, env, request.timeout,
+                                                out, err, request.cancel, given)
             except OSError as exc:
                 return Result(request.name, ERROR, 0.0, redactor.text(f"could not start: {exc}"))
         duration = time.monotonic() - start
@@ -136,11 +138,11 @@ class HostRunner:
         if code in CANNOT_RUN:
             return Result(request.name, ERROR, duration, f"cannot run (exit {code}: {CANNOT_RUN[code]}): "
                           f"{request.command}; install what it needs on this machine or fix `run`",
-                          tail(stdout), tail(stderr))
+                          tail(stdout), tail(stderr), exit_code=code)
         if code != 0:
             return Result(request.name, FAILED, duration, redactor.line(f"exit code {code}: {request.command}"),
-                          tail(stdout), tail(stderr))
-        return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
+                          tail(stdout), tail(stderr), exit_code=code)
+        return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr), exit_code=code)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> int:

@@ -9,6 +9,7 @@ from typing import Protocol
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
 PREEXISTING = "pre-existing"  # failed, but failed on the baseline too: does not block (gating: baseline)
 TAIL_LINES = 40
+QUIET = "(held back until it is sanitised)"  # a quiet request's heartbeat, instead of its last output line
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class Request:
     service: str | None = None
     label: str = ""  # unique per slice and attempt (container / compose project names)
     node: str | None = None  # a node version or range for a forkwave/node check (the check's ``node:``)
+    stdin: Path | None = None  # a file given as standard input (a command source's push: the paths it sends)
+    mounts: tuple[tuple[str, str], ...] = ()  # in a container: (host folder, where) mounted as well, read-write
+    cwd_writable: bool = True  # in a container: ``cwd`` mounted read-write (a worktree) or read-only
+    quiet: bool = False  # the heartbeat names it without its last output line (output sanitised only afterwards)
     outputs: tuple[str, ...] = ()  # worktree paths the check writes that forkwave reads (its ``junit:`` file)
     # set when the verdict is no longer wanted (a candidate judged ahead that the search will not ask for):
     # the runner stops the check and raises ``Cancelled``
@@ -63,6 +68,8 @@ class Result:
     memo: bool = False                        # answered from the verdict memo, not run now
     engine: str = ""                          # the Docker engine it ran on (container and compose checks)
     rerun: str = ""                           # why it ran again on ``engine``: the engine it started on failed
+    # the command's own exit code, when it ran to the end; not recorded (last: ``from_json`` fills the rest by position)
+    exit_code: int | None = None
 
     @property
     def ok(self) -> bool:

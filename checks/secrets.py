@@ -115,7 +115,19 @@ class Scanner:
             f.seek(0)
             return self._stream(path, f)
 
+    def locate(self, path: str, data: bytes) -> list[tuple[Finding, bytes]]:
+        """Each finding with the value it found, for replacing it (a command source's outputs are sanitised,
+        not deferred). The value stays in memory: callers replace it and keep it only to mask it elsewhere."""
+        if len(data) <= MAX_TEXT and b"\0" not in data[:SNIFF]:
+            return sorted((f, v.encode("utf-8", "surrogateescape"))
+                          for f, v in self._detect_values(path, data.decode("utf-8", "replace")))
+        import io
+        return sorted(self._stream_values(path, io.BytesIO(data)))
+
     def _detect(self, path: str, text: str) -> list[Finding]:
+        return _dedupe(f for f, _ in self._detect_values(path, text))
+
+    def _detect_values(self, path: str, text: str) -> set[tuple[Finding, str]]:
         """detect-secrets' line scan (plugins, then filters with 5 lines of context), run only on lines
         where some plugin's own regex matches: the same findings, without ~25 plugins per line."""
         from detect_secrets.core.scan import _is_filtered_out, _scan_line
@@ -125,7 +137,7 @@ class Scanner:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         plugins = get_plugins()
-        found = set()
+        found: set[tuple[Finding, str]] = set()
         for number in _candidate_lines(text, plugins):
             line = lines[number - 1].rstrip()
             context = get_code_snippet(lines, number)
@@ -136,11 +148,15 @@ class Scanner:
                                          context=context):
                     if not _is_filtered_out(required_filter_parameters=["context"], filename=path,
                                             secret=secret.secret_value, plugin=plugin, line=line, context=context):
-                        found.add(Finding(path, number, secret.type, _value_digest(secret, lines, number)))
-        return _dedupe(found)
+                        found.add((Finding(path, number, secret.type, _value_digest(secret, lines, number)),
+                                   secret.secret_value or ""))
+        return found
 
     def _stream(self, path: str, f: IO[bytes]) -> list[Finding]:
-        found: set[Finding] = set()
+        return _dedupe(f for f, _ in self._stream_values(path, f))
+
+    def _stream_values(self, path: str, f: IO[bytes]) -> set[tuple[Finding, bytes]]:
+        found: set[tuple[Finding, bytes]] = set()
         newlines, carry = 0, b""     # newlines before ``data``; the tail of the previous chunk
         for chunk in iter(lambda: f.read(CHUNK), b""):
             data = carry + chunk
@@ -149,10 +165,11 @@ class Scanner:
                     value = m["v"] if "v" in rx.groupindex else m[0]
                     if self._keep(name, value, data, m):
                         key = data[m.start():m.start() + 400] if name == "Private Key" else value
-                        found.add(Finding(path, newlines + data.count(b"\n", 0, m.start()) + 1, name, digest(key)))
+                        found.add((Finding(path, newlines + data.count(b"\n", 0, m.start()) + 1, name, digest(key)),
+                                   value))
             newlines += data[:-OVERLAP].count(b"\n")
             carry = data[-OVERLAP:]
-        return _dedupe(found)
+        return found
 
     def _keep(self, name: str, value: bytes, data: bytes, m: re.Match[bytes]) -> bool:
         text = value.decode("latin-1")

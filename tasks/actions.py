@@ -42,7 +42,12 @@ def make_demo(ctx: Context) -> bool:
 def do_fetch(ctx: Context) -> bool:
     _locked(ctx)
     faults.point("fetch")
-    fetch.fetch(ctx.cfg, ctx.ws, offline=ctx.offline)
+    if ctx.cfg.current.command is not None:  # a command source: its entrypoint writes what the source holds
+        from tasks.engine import generate
+
+        generate.fetch(ctx.cfg, ctx.ws, offline=ctx.offline)
+    else:
+        fetch.fetch(ctx.cfg, ctx.ws, offline=ctx.offline)
     return True
 
 
@@ -62,13 +67,72 @@ def do_drift(ctx: Context) -> dict[str, Any]:
     elif ctx.since:
         window = {map_path(p, ctx.cfg.map) for p in git.changed_paths(mirror, ctx.since, upstream["sha"])}
     report = modes.mode_of(ctx.cfg).drift(ctx.cfg, mirror, upstream["sha"], choose_bases(ctx, mirror), window)
+    if ctx.cfg.current.command is not None:
+        report = _command_view(ctx, report)
     write_if_changed(ctx.ws.source_report("drift.json"), dump_json(report))
     write_if_changed(ctx.ws.source_report("drift.md"),
                      render.drift_board(report, redact_url(ctx.cfg.upstream.url), ctx.cfg.deny))
     totals = ", ".join(f"{c} {n}" for c, n in report["totals"].items())
     print(f"drift{_for(ctx)}: {totals}")
-    stopped = _drift_gates(ctx, mirror, report)
+    stopped = _drift_gates(ctx, mirror, report) or _watched(ctx, report)
     return stopped or {"fork_head": report["fork"]["sha"]}
+
+
+def _command_view(ctx: Context, report: dict[str, Any]) -> dict[str, Any]:
+    """A command source's drift: its outputs are its own (``directions.command_view``); for one that also pushes,
+    a path both sides changed since the last sync is one conflict, and a version it took from the fork counts."""
+    from tasks.core.directions import command_view
+    from tasks.globs import globs
+
+    entry = ctx.cfg.current.command
+    assert entry is not None
+    if entry.push_run is None:
+        return command_view(report, lambda path: False, {})
+    return command_view(report, globs(entry.inputs), sent_state(ctx, ctx.cfg.source))
+
+
+def _watched(ctx: Context, report: dict[str, Any]) -> Held | None:
+    """``fail_on_diff``: upstream work the fork lacks stops the run (exit 2), for a CI job that only watches, as
+    ``cruft check`` does. Like a drift gate, the task fails, so doit keeps no state: it is judged every run."""
+    if not ctx.watches(ctx.cfg.source):
+        return None
+    work = classify.upstream_work(report["totals"])
+    if not work:
+        return None
+    names = [s.name for s in ctx.cfg.sources]
+    key = (f"sources.{names.index(ctx.cfg.source)}.fail_on_diff ({ctx.cfg.source})" if "sources" in ctx.cfg.raw
+           else "fail_on_diff")
+    message = (f"fail_on_diff: {ctx.cfg.source} has {work} upstream path{'' if work == 1 else 's'} "
+               f"{ctx.cfg.fork.branch} lacks ({ctx.ws.rel(ctx.ws.source_report('drift.md'))}); sync "
+               + (f"with `doit fail_on_diff=0` ({key} is true)" if ctx.fail_on_diff is None else
+                  "with `doit` (without fail_on_diff=1)"))
+    if ctx.dry:
+        from tasks.publish import preview
+
+        preview.GATE_TRIPS.setdefault(ctx.cfg.source, []).append(message)
+        return None
+    return _held(message)
+
+
+def sent_state(ctx: Context, name: str) -> dict[str, str]:
+    """What command source ``name`` holds of the fork's inputs: the ledger's last successful push of it."""
+    from tasks.engine import sending
+    from tasks.report.ledger import Ledger
+
+    run = runlock.current()
+    book = run.ledger if run is not None and run.ledger is not None else Ledger.open(_ledger_folder(ctx))
+    try:
+        return sending.sent_state(book.last_detail(name, sending.SYNC_TYPE))
+    finally:
+        if run is None or book is not run.ledger:
+            book.close()
+
+
+def sent_key(ctx: Context) -> str:
+    """What drift's up-to-date test compares for a command source that pushes: a digest of what it took."""
+    from tasks.hashing import digest
+
+    return digest(sent_state(ctx, ctx.cfg.source))
 
 
 def _drift_gates(ctx: Context, mirror: Path, report: dict[str, Any]) -> Held | None:
@@ -246,7 +310,7 @@ def do_base(ctx: Context) -> dict[str, Any]:
 def do_plan(ctx: Context) -> bool:
     _locked(ctx)
     plans = []
-    for name in ctx.sources:
+    for name in ctx.fetched:
         c = ctx.for_source(name)
         report = _source_read(c, "drift.json", f"drift:{name}" if ctx.cfg.several else "drift")
         report = pull_view(report, ctx.direction_of(name))  # push: nothing pulled; both: no two-sided path
@@ -261,10 +325,10 @@ def do_plan(ctx: Context) -> bool:
                     raise ForkwaveError(f"{ctx.cfg.file}: sources {owners[f.path]!r} and {name!r} both own {f.path}; "
                                         "give each source paths of its own (sources.<n>.paths)")
                 owners[f.path] = name
-    plan = combine(plans, ctx.cfg.waves) if ctx.cfg.several else plans[0][1]
+    plan = combine(plans, ctx.cfg.waves) if ctx.cfg.several or not plans else plans[0][1]
     plan = dataclasses.replace(plan, batch_size=ctx.batch_size)  # the commands it prints carry batch_size=
     write_if_changed(ctx.ws.report("plan.json"), dump_json(plan.to_json()))
-    for name in ctx.sources if ctx.cfg.several else ():  # each source's own part: what publish reads of it later,
+    for name in ctx.fetched if ctx.cfg.several else ():  # each source's own part: what publish reads of it later,
         c = ctx.for_source(name)                          # when another schedule's run has planned only its own
         write_if_changed(c.ws.source_report("plan.json"), dump_json(plan.of_source(name).to_json()))
     for wave, names in plan.waves:
@@ -618,11 +682,27 @@ def _wave(ctx: Context, wave: str) -> Any:
     for source in (s for s in ctx.sources if s in in_wave):
         c = ctx.for_source(source)
         revision = plan.sources[source] if ctx.cfg.several else plan.upstream
+        waiting = _two_sided(ctx, c)
+        if waiting:  # recording would make the source's side the base: the conflict would turn into a fork change
+            print(f"wave {wave}: landed; {source} not recorded in {state.STATE_PATH}: {len(waiting)} path"
+                  f"{'' if len(waiting) == 1 else 's'} changed on both sides wait ({', '.join(waiting[:3])})")
+            continue
         if modes.mode_of(c.cfg).record(c.cfg, ctx.ws, wave, revision, redact_url(c.cfg.raw["upstream"]["url"]),
                                       _several(c)):
             print(f"wave {wave}: landed; recorded {source} {revision[:12]} in {state.STATE_PATH} "
                   f"on {ctx.cfg.fork.sync_branch}")
     return True
+
+
+def _two_sided(ctx: Context, c: Context) -> list[str]:
+    """A command source going both ways in this run: the paths its drift holds as changed on both sides."""
+    from tasks.core.directions import TWO_SIDED
+
+    entry = c.cfg.current.command
+    if entry is None or entry.push_run is None or ctx.direction_of(c.cfg.source) != "both":
+        return []
+    report = _source_read(c, "drift.json", "drift")
+    return sorted(p for p, e in report["entries"].items() if e["class"] == TWO_SIDED)
 
 
 # --- a person closes the loop ----------------------------------------------------------
@@ -730,8 +810,31 @@ def do_publish(ctx: Context) -> bool:
         _dashboard_issue(ctx)
         raise
     _, refused = contrib.push_exports(ctx.cfg, ctx.ws, tuple(ctx.pushed) if chosen else None)  # to each push_url
+    failed = _push_commands(ctx, chosen)
     _dashboard_issue(ctx)
-    return _publish_holds(ctx, held, refused, chosen)
+    holds = _publish_holds(ctx, held, refused, chosen)
+    if failed:  # an entrypoint that failed: nothing recorded as sent, the next publish sends it again (exit 3)
+        for line in failed:
+            print(f"forkwave: error: publish: {line}", file=sys.stderr)
+        runlock.mark_failed(f"publish: {failed[0]}")
+        return Failed(f"publish: {failed[0]}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""),
+                      exitcodes.FAILURE)
+    return holds
+
+
+def _push_commands(ctx: Context, chosen: tuple[str, ...] | None) -> list[str]:
+    """Each command source that pushes (of this run's selection) gives ``push_run`` the fork's changed inputs."""
+    from tasks.publish import entrypoints
+
+    names = [n for n in (ctx.pushed if chosen else [s.name for s in ctx.cfg.sources])
+             if (src := next(s for s in ctx.cfg.sources if s.name == n)).command is not None and src.command.push_run]
+    return entrypoints.push_commands(ctx.cfg, ctx.ws, names, lambda n: sent_state(ctx, n),
+                                     {n for n in names if _takes_fork_side(ctx, n)})
+
+
+def _takes_fork_side(ctx: Context, name: str) -> bool:
+    """``direction=push`` on a command source that goes both ways: a person chose the fork's side of its conflicts."""
+    return ctx.direction_of(name) == "push" and next(s for s in ctx.cfg.sources if s.name == name).direction == "both"
 
 
 def _dashboard_issue(ctx: Context) -> None:
@@ -768,6 +871,8 @@ def do_export(ctx: Context) -> Any:
     """Build the export of the fork's own work for a push source, judge it with the push checks, record it."""
     from tasks.engine import export
 
+    if ctx.cfg.current.command is not None:
+        return _command_export(ctx)
     _locked(ctx, fork=False)
     upstream = _source_read(ctx, "upstream.json", "fetch")
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
@@ -808,6 +913,42 @@ def do_export(ctx: Context) -> Any:
     if record["conflicts"]:
         return _held(f"export{_for(ctx)}: {len(record['conflicts'])} paths changed on both sides "
                     f"({', '.join(record['conflicts'][:3])}): exported nowhere; merge them by hand")
+    return True
+
+
+def _command_export(ctx: Context) -> Any:
+    """A command source that pushes: what ``doit publish`` would give ``push_run`` (``export.json``), and each
+    path changed on both sides since the last sync, reported once (exit 2: sent nowhere, pulled nowhere)."""
+    from tasks.engine import sending
+    from tasks.redact import redact_text
+
+    _locked(ctx, fork=False)
+    src = ctx.cfg.current
+    assert src.command is not None
+    report = _source_read(ctx, "drift.json", "drift") if src.command.run else None
+    todo = sending.pending(ctx.cfg, ctx.ws, sent_state(ctx, src.name), report, _takes_fork_side(ctx, src.name))
+    record = {"source": src.name, "push_run": redact_text(src.command.push_run or "")} | todo.to_json()
+    write_if_changed(ctx.ws.source_report("export.json"), dump_json(record))
+    picked = todo.sending
+    for path, why in picked.refused:
+        print(f"export{_for(ctx)}: refused {path}: {why}")
+    for path in picked.conflicts:
+        print(f"export{_for(ctx)}: conflict: {path} changed in the fork and by {src.name} since the last sync; sent "
+              f"nowhere and not pulled: make the two agree, or take a side: `doit sources={src.name} direction=pull` "
+              f"(the source's) or `doit publish sources={src.name} direction=push` (the fork's)")
+    print(f"export{_for(ctx)}: {len(picked.send)} files for push_run (`doit publish` sends them), "
+          f"{len(picked.skipped)} skipped, {len(picked.refused)} refused, {len(picked.conflicts)} conflicts")
+    if ctx.dry:
+        from tasks.publish import preview
+
+        preview.EXPORTS[src.name] = {"source": src.name, "push_run": record["push_run"],
+                                     "paths": [p for p, _ in picked.send],
+                                     "refused": record["refused"], "conflicts": list(picked.conflicts)}
+        return _dry_report(ctx)
+    if picked.conflicts:
+        return _held(f"export{_for(ctx)}: {len(picked.conflicts)} path{'' if len(picked.conflicts) == 1 else 's'} "
+                     f"changed on both sides ({', '.join(picked.conflicts[:3])}): sent nowhere, not pulled; make "
+                     "the two agree or take a side")
     return True
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from tasks import assets, fields
 from tasks.configkeys import (AVAILABLE_MODES, MODE_TRAITS, BUILTIN_CHECKS, ModeTraits, CONFIG, DEFAULT_DENY, DEFAULT_DENY_EXCEPT,  # noqa: F401
-                              DEFAULT_IGNORE, DEFAULT_RISK_WEIGHTS, DEFAULT_TITLE, DEFAULT_WAVES, DIRECTIONS,
-                              DRIFT_GATE_KEYS, FORGES, GATES, GLOB_CHARS, MAX_COMMITS, MAX_CPUS, MAX_FILES,
-                              MAX_TIMEOUT, MODE_ONLY, MODES, ON_FAILURE, RISK_MEDIUM, RISK_TERMS, SCHEMA, SOURCE_KEYS,
-                              TAKES, TITLE_FIELDS, default, short)
+                              COMMAND_ONLY, DEFAULT_IGNORE, DEFAULT_RISK_WEIGHTS, DEFAULT_TITLE, DEFAULT_WAVES,
+                              DIRECTIONS, DRIFT_GATE_KEYS, FORGES, GATES, GLOB_CHARS, MAX_COMMITS, MAX_CPUS,
+                              MAX_FILES, MAX_TIMEOUT, MODE_ONLY, MODES, ON_FAILURE, OUTPUT_REF, REPOSITORY_ONLY,
+                              RISK_MEDIUM, RISK_TERMS, SCHEMA, SOURCE_KEYS, TAKES, TITLE_FIELDS, default, short)
 from tasks.errors import ForkwaveError
 from tasks.strictyaml import Marks
 
@@ -81,7 +81,7 @@ def _check_flow(data: dict[str, Any]) -> str | None:
     """A push has somewhere to push to."""
     for _, key, src in source_dicts(data):
         direction = src.get("direction", default("sources[].direction"))
-        if direction != "pull" and not src.get("push_url"):
+        if direction != "pull" and not src.get("push_url") and not is_command(src):
             return (f"key '{key}push_url': direction {src['direction']} exports to the source's contributor fork; "
                     "give its URL (or path) as push_url")
         placed = [i for i, c in enumerate(src.get("verify") or ()) if isinstance(c, dict) and "layout" in c]
@@ -101,6 +101,124 @@ def _flow_source(path: Path, here: Path, key: str, src: dict[str, Any], data: di
             "contrib_branch": src.get("contrib_branch") or contrib_default(fork),
             "verify": _commands(src.get("verify")),
             "drift_gates": _drift_gates(src.get("drift_gates"), data.get("drift_gates") if "sources" in data else None)}
+
+
+# --- command sources: an entrypoint writes the source's files, or takes the fork's ---------------------
+# Running one is ``tasks.engine.entrypoint``'s; what a pull wrote becomes a commit of the source's mirror
+# (``tasks.engine.generate``), what a push sends is ``tasks.engine.sending``'s.
+
+@dataclass(frozen=True)
+class SanitizeRule:
+    """``sanitize:``: each match of the regex ``src`` becomes ``dst`` (which may name its groups, ``\\1``)."""
+
+    src: str
+    dst: str
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.src)
+
+
+@dataclass(frozen=True)
+class Entrypoint:
+    """A command source: ``run`` writes its files into ``$FORKWAVE_OUT`` (pull), ``push_run`` takes the fork's
+    changed ``inputs`` (push). Both run by ``bash -c`` in ``cwd`` (the config file's folder), on the host or in
+    ``image``, with ``config`` (JSON text) as ``$FORKWAVE_CONFIG`` and ``env``."""
+
+    cwd: Path
+    run: str | None = None
+    push_run: str | None = None
+    outputs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    config: str = "{}"
+    sanitize: tuple[SanitizeRule, ...] = ()
+    image: str | None = None
+    network: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    timeout: float = default("sources[].timeout")
+
+    def check(self, name: str, command: str) -> Check:
+        """The entrypoint as a check's runners take it (host, or a container of ``image``)."""
+        return Check(name, run=command, timeout=self.timeout, env=self.env, image=self.image, network=self.network,
+                     cpus=self.cpus, memory=self.memory)
+
+    @property
+    def label(self) -> str:
+        """What reports show where a repository source shows its URL."""
+        return f"run: {self.run}" if self.run else f"push_run: {self.push_run}"
+
+
+def is_command(src: Mapping[str, Any]) -> bool:
+    """A source as written is a command source: it names an entrypoint instead of a repository."""
+    return "run" in src or "push_run" in src
+
+
+def _entrypoint(here: Path, src: dict[str, Any]) -> Entrypoint:
+    import json
+
+    return Entrypoint(cwd=here, config=json.dumps(src.get("config") or {}, sort_keys=True),
+                      sanitize=tuple(SanitizeRule(r["from"], r["to"]) for r in src.get("sanitize") or ()),
+                      env=tuple(sorted((k, _env_str(v)) for k, v in (src.get("env") or {}).items())),
+                      **_given(src, "run", "push_run", "outputs", "inputs", "image", "network", "cpus", "memory"),
+                      **_timeout(src))
+
+
+def _check_commands(data: dict[str, Any]) -> str | None:
+    """A source is a repository (``url``) or a command (``run``/``push_run``), never both or neither; each kind
+    takes only its own keys; a command pulls with ``run`` into ``outputs`` and pushes with ``push_run`` from
+    ``inputs``, as its ``direction`` says."""
+    for i, src in enumerate(data.get("sources") or ()):
+        key = f"sources.{i}"
+        if "url" in src and is_command(src):
+            entry = "run" if "run" in src else "push_run"
+            return (f"key '{key}.{entry}': give either 'url' (a repository) or 'run'/'push_run' (a command source), "
+                    "not both")
+        if not is_command(src):
+            if "url" not in src:
+                return (f"key '{key}': missing key 'url' (a repository), or 'run' (a command that writes the "
+                        "source's files); give one")
+            extra = next((k for k in COMMAND_ONLY if k in src), None)
+            if extra:
+                return (f"key '{key}.{extra}': applies to command sources only (run, push_run); this source is a "
+                        "repository (url)")
+            continue
+        problem = _command_keys(key, src)
+        if problem:
+            return problem
+    return None
+
+
+def _command_keys(key: str, src: dict[str, Any]) -> str | None:
+    extra = next((k for k in (*REPOSITORY_ONLY, *(name for name, _ in MODE_ONLY)) if k in src), None)
+    if extra == "paths":
+        return f"key '{key}.paths': a command source owns its outputs; give them as 'outputs'"
+    if extra:
+        return (f"key '{key}.{extra}': applies to repository sources only (url); a command source's files are what "
+                "'run' writes")
+    direction = src.get("direction", default("sources[].direction"))
+    pulls, pushes = direction in directions_pull(), direction in directions_push()
+    needs = (("run", pulls, "pulls", "the command that writes the source's files"),
+             ("push_run", pushes, "pushes", "the command that takes the fork's changed inputs"))
+    for entry, wanted, verb, what in needs:
+        if wanted and entry not in src:
+            return f"key '{key}': direction {direction} {verb}; give '{entry}' ({what})"
+        if entry in src and not wanted:
+            return (f"key '{key}.{entry}': this source's direction is {direction}; drop '{entry}', or give direction "
+                    "both")
+    for entry, files in (("run", "outputs"), ("push_run", "inputs")):
+        if entry in src and files not in src:
+            return f"key '{key}': missing key '{files}' (the fork-side globs of the files '{entry}' handles)"
+        if files in src and entry not in src:
+            return f"key '{key}.{files}': only '{entry}' reads it; give '{entry}' or drop '{files}'"
+    if "sanitize" in src and "run" not in src:
+        return f"key '{key}.sanitize': applies to what 'run' writes; this source has no 'run'"
+    for what in ("verify", "fail_on_diff"):
+        if what in src and not pulls:
+            return (f"key '{key}.{what}': judges what the source pulls, and this one only pushes (direction push); "
+                    f"drop '{what}'")
+    return None
 
 
 # --- merge and cherry-pick modes: their keys, kept together -------------------------------------
@@ -326,6 +444,8 @@ class Source:
     verify: tuple[Command, ...] = ()             # run on the sync tip after a wave lands
     drift_gates: tuple[tuple[str, int], ...] = ()  # limit -> maximum, checked right after drift
     options: ModeOptions = ModeOptions()   # merge and cherry-pick keys
+    command: Entrypoint | None = None      # a command source's entrypoints (None: a repository)
+    fail_on_diff: bool = default("sources[].fail_on_diff")   # upstream work the fork lacks stops the run (exit 2)
 
     def owns(self, path: str) -> bool:
         from tasks.globs import globs
@@ -664,7 +784,7 @@ SpanCheck = Callable[[dict[str, Any]], Problem]
 
 def _problems(data: dict[str, Any]) -> Iterator[str | tuple[str, str]]:
     early: tuple[SpanCheck, ...] = (_check_text, _check_source_shape)
-    late: tuple[SpanCheck, ...] = (_check_sources, _check_modes, _check_flow, _check_waves)
+    late: tuple[SpanCheck, ...] = (_check_commands, _check_sources, _check_modes, _check_flow, _check_waves)
     for check in early:
         if (problem := check(data)):
             yield problem
@@ -737,7 +857,8 @@ def _check_sources(data: dict[str, Any]) -> str | None:
         if src.get("mode", default("sources[].mode")) not in AVAILABLE_MODES:
             return (f"key 'sources.{i}.mode': {src['mode']!r} is not available in this version "
                     f"(modes: {', '.join(AVAILABLE_MODES)})")
-        if len(names) > 1 and not src.get("paths") and not traits(src.get("mode", "")).own_branch:
+        if len(names) > 1 and not src.get("paths") and not traits(src.get("mode", "")).own_branch \
+                and not is_command(src):
             return (f"key 'sources.{i}': missing key 'paths' (the fork-side globs source {src['name']!r} owns); "
                     "with several sources each says which paths are its own")
     return _check_overlap(data["sources"])
@@ -759,17 +880,24 @@ def _check_overlap(sources: list[dict[str, Any]]) -> str | None:
     writes its own integration branch (``sync/<name>``), so it shares the sync branch with no one."""
     from tasks.globs import globs
 
-    sources = [s for s in sources if not traits(s.get("mode", "")).own_branch]
-    for i, a in enumerate(sources):
-        for j, b in enumerate(sources[i + 1:], i + 1):
-            for pa in a.get("paths") or ("**",):
-                for pb in b.get("paths") or ("**",):
+    indexed = [(i, s) for i, s in enumerate(sources) if not traits(s.get("mode", "")).own_branch
+               and (s.get("outputs") or not is_command(s))]   # a command source that only pushes owns nothing
+    for n, (_, a) in enumerate(indexed):
+        for j, b in indexed[n + 1:]:
+            for pa in _owned(a):
+                for pb in _owned(b):
                     both = (_sample(pa) if globs((pb,))(_sample(pa)) else
                             _sample(pb) if globs((pa,))(_sample(pb)) else None)
                     if both is not None:
-                        return (f"key 'sources.{j}.paths': sources {a['name']!r} ({pa}) and {b['name']!r} ({pb}) both "
-                                f"own paths such as {both}; give each source paths of its own")
+                        return (f"key 'sources.{j}.{'outputs' if is_command(b) else 'paths'}': sources {a['name']!r} "
+                                f"({pa}) and {b['name']!r} ({pb}) both own paths such as {both}; give each source "
+                                "paths of its own")
     return None
+
+
+def _owned(src: dict[str, Any]) -> list[str]:
+    """The fork-side globs a source as written owns: a command source's outputs, a repository's paths."""
+    return list(src.get("outputs") or ()) if is_command(src) else list(src.get("paths") or ("**",))
 
 
 def _check_waves(data: dict[str, Any]) -> str | None:
@@ -879,11 +1007,13 @@ def _is_url(url: str) -> bool:
 
 
 def _source(path: Path, here: Path, url_key: str, src: dict[str, Any], data: dict[str, Any]) -> Source:
-    url = src["url"] if _is_url(src["url"]) else str(_resolve(path, here, src["url"], f"{url_key}url"))
     fork = _resolve(path, here, data["fork"]["path"], "fork.path")
+    if is_command(src):
+        return _command_source(here, src, data)
+    url = src["url"] if _is_url(src["url"]) else str(_resolve(path, here, src["url"], f"{url_key}url"))
     return Source(
         name=src["name"], upstream=Upstream(url=url, **_given(src, "ref")),
-        **_given(src, "mode", "paths", "base", "schedule"),
+        **_given(src, "mode", "paths", "base", "schedule", "fail_on_diff"),
         map=tuple(MapRule(r["from"], r["to"]) for r in src.get("map") or ()),
         rewrite=tuple(RewriteRule(r["from"], r["to"], **_given(r, "paths", "regex")) for r in src.get("rewrite") or ()),
         ignore=tuple(src.get("ignore", data.get("ignore", DEFAULT_IGNORE))),
@@ -891,6 +1021,20 @@ def _source(path: Path, here: Path, url_key: str, src: dict[str, Any], data: dic
         written={k: src[k] for k in ("url", "ref") if k in src},
         options=_mode_options(src),
         **_flow_source(path, here, "" if url_key == "upstream." else url_key, src, data, fork))
+
+
+def _command_source(here: Path, src: dict[str, Any], data: dict[str, Any]) -> Source:
+    """A command source: its upstream is the branch of output commits in its own mirror (``OUTPUT_REF``), its
+    paths are its outputs; it has no base, map or rewrite of its own."""
+    entry = _entrypoint(here, src)
+    return Source(
+        name=src["name"], upstream=Upstream(url=entry.label, ref=OUTPUT_REF), paths=entry.outputs,
+        **_given(src, "schedule", "fail_on_diff", "direction"),
+        ignore=tuple(src.get("ignore", data.get("ignore", DEFAULT_IGNORE))),
+        deny=tuple(src.get("deny", data.get("deny", DEFAULT_DENY))),
+        written={"url": entry.label, "ref": OUTPUT_REF}, command=entry,
+        verify=_commands(src.get("verify")),
+        drift_gates=_drift_gates(src.get("drift_gates"), data.get("drift_gates") if "sources" in data else None))
 
 
 def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) -> Config:

@@ -399,10 +399,58 @@ VERIFY = Field("verify", Items(VERIFY_COMMAND, check=_unique_commands),
 SOURCE_DRIFT_GATES = Field("drift_gates", DRIFT_GATES,
                            "limits checked right after drift; over one, the run stops (exit 2)",
                            Derived("the top level's"))
+# --- command sources: an entrypoint instead of a repository ----------------------------------------
+# The keys only a command source reads (``run``/``push_run`` and what goes with them), and the ones only a
+# repository source reads: the config refuses each on the other kind, in one line naming the key.
+ENV_NAME = "^[A-Za-z_][A-Za-z0-9_]*$"
+COMMAND_ONLY = ("run", "push_run", "outputs", "inputs", "config", "sanitize", "image", "network", "cpus", "memory",
+                "env", "timeout")
+REPOSITORY_ONLY = ("ref", "mode", "paths", "base", "map", "rewrite", "min_age", "push_url", "contrib_branch")
+OUTPUT_REF = "outputs"   # a command source's branch in its mirror: one commit per change of what it wrote
+
+SANITIZE_RULE = Obj((
+    Field("from", text(label="regex", check=_regex),
+          "a Python regex, matched in the text of each file `run` writes and in what it prints", REQUIRED),
+    Field("to", text(empty=True, label="placeholder"), "what each match becomes (`\\1` is its first group)",
+          REQUIRED),
+), title="sources[].sanitize[]")
+
+ENTRY_TIMEOUT = Field("timeout", duration(1, MAX_TIMEOUT), "killed (process group or container) after this long",
+                      DEFAULT_TIMEOUT)
+ENTRY_ENV = Field("env", Keys(Scalar({"type": ["string", "number", "boolean"]}, "string, number or boolean"),
+                              placeholder="<VARIABLE>"), "environment variables the entrypoints get", {})
+ENTRY_IMAGE = Field("image", text(label="image"),
+                    "run the entrypoints in a container of this image (the config's folder at `/workspace`, "
+                    "read-only)", None, shown="— (on the host)")
+ENTRY_NETWORK = Field("network", text(), "the container's network (`none`, a network name)", None,
+                      shown="`containers.network`")
+ENTRY_CPUS = Field("cpus", number(above=0, high=MAX_CPUS), "CPUs the container may use", None)
+ENTRY_MEMORY = Field("memory", text(pattern="^[0-9]{1,15}[bkmgBKMG]?$", hint="a size such as 512m or 4g",
+                                    label="size"), "memory the container may use (`512m`, `4g`)", None)
+FAIL_ON_DIFF = Field("fail_on_diff", boolean(),
+                     "`doit drift` (and any run) stops with exit 2 while the source has upstream work the fork "
+                     "lacks: a CI job that only watches; `doit fail_on_diff=0` syncs it anyway", False)
+
 SOURCE = Obj((
     Field("name", text(pattern=LOWER_NAME, rule=LOWER_RULE, label="name"),
           "names its tasks (`fetch:<name>`) and reports folder (`reports/sources/<name>/`)", REQUIRED),
-    URL_FIELD,
+    Field("url", URL, "the repository: a URL, or a path relative to the config file; a command source gives "
+                      "`run`/`push_run` instead", None, shown="— (or `run`)"),
+    Field("run", SHELL, "a command source: the entrypoint that writes the source's files into `$FORKWAVE_OUT` "
+                        "(`bash -c`, in the config file's folder or in `image`); instead of `url`", None),
+    Field("push_run", SHELL, "a command source that pushes: the entrypoint that takes the fork's changed `inputs` "
+                             "(their paths on stdin, the files under `$FORKWAVE_IN`); run by `doit publish`", None),
+    Field("outputs", Items(GLOB, min_items=1, label="list of globs"),
+          "the files `run` writes that the source owns in the fork (its `paths`); required with `run`", ()),
+    Field("inputs", Items(GLOB, min_items=1, label="list of globs"),
+          "the fork's files `push_run` takes; required with `push_run`", ()),
+    Field("config", Keys(Scalar({}, "any value"), names={"pattern": ENV_NAME, "x-rule": "letters, digits or '_'"}),
+          "given to the entrypoints as a JSON file (`$FORKWAVE_CONFIG`) and each string, number or boolean as "
+          "`FORKWAVE_CONFIG_<NAME>` (upper case)", {}),
+    Field("sanitize", Items(SANITIZE_RULE),
+          "rules applied to what `run` writes and prints, before the secrets scan replaces what it finds with "
+          "`<redacted:KIND>`", ()),
+    ENTRY_IMAGE, ENTRY_NETWORK, ENTRY_CPUS, ENTRY_MEMORY, ENTRY_ENV, ENTRY_TIMEOUT,
     REF_FIELD,
     Field("mode", choice(*MODES), "how its changes become slices", "snapshot"),
     Field("paths", Items(GLOB, min_items=1, label="list of globs"),
@@ -410,7 +458,7 @@ SOURCE = Obj((
     BASE, MAP,
     Field("ignore", GLOBS, "paths drift leaves out", Derived("the top-level `ignore`")),
     Field("deny", GLOBS, "paths never imported (case-insensitive), listed as blocked", Derived("the top-level `deny`")),
-    REWRITE, SCHEDULE, DIRECTION, PUSH_URL, CONTRIB_BRANCH, VERIFY, SOURCE_DRIFT_GATES,
+    REWRITE, SCHEDULE, DIRECTION, PUSH_URL, CONTRIB_BRANCH, VERIFY, SOURCE_DRIFT_GATES, FAIL_ON_DIFF,
     Field("min_age", duration(0), "cooldown: only upstream commits at least this old", 0),
     Field("on_failure", choice(*ON_FAILURE),
           "`stop`: a failing commit waits for a person; `revert`: it is merged, reverted, and the rest goes on",
@@ -431,7 +479,7 @@ SOURCE = Obj((
 ), check=None, title="sources[]")
 
 
-SHARED = (BASE, MAP, REWRITE, SCHEDULE, DIRECTION, PUSH_URL, CONTRIB_BRANCH, VERIFY)
+SHARED = (BASE, MAP, REWRITE, SCHEDULE, DIRECTION, PUSH_URL, CONTRIB_BRANCH, VERIFY, FAIL_ON_DIFF)
 
 
 def shorthand(f: Field) -> Field:
@@ -579,7 +627,7 @@ CONFIG = Obj((
     Field("couple", Items(Items(GLOB, min_items=1), label="list of lists of globs"),
           "your own coupled groups: the paths one list matches are adopted together", ()),
     Field("publish", PUBLISH, "`doit publish`: the push, the pull request, auto-merge", {}),
-    shorthand(DIRECTION), shorthand(PUSH_URL), shorthand(CONTRIB_BRANCH), shorthand(VERIFY),
+    shorthand(DIRECTION), shorthand(PUSH_URL), shorthand(CONTRIB_BRANCH), shorthand(VERIFY), shorthand(FAIL_ON_DIFF),
     Field("drift_gates", DRIFT_GATES, "every source's drift limits (a source's own `drift_gates` override them)", {}),
     Field("pre", COMMANDS, "run on the fork tip before anything is compared or imported (`clean`: built in)", ()),
     Field("post", COMMANDS, "run on the sync tip after every wave", ()),

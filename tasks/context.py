@@ -44,6 +44,9 @@ VARIABLES: tuple[Variable, ...] = (
              "only upstream changes after that point are planned (last-success: after the ledger's last "
              "successful sync)"),
     Variable("batch_size", "batch_size=N", ("plan",), "at most N files (or commits) a slice for this run"),
+    Variable("fail_on_diff", "fail_on_diff=1|0", ("drift",),
+             "1: drift stops the run with exit 2 while a pulled source has upstream work the fork lacks (a CI job "
+             "that only watches); 0: a source's own fail_on_diff: true is ignored"),
     Variable("path", "path=P", ("resolve",), "the one conflicted file to resolve (with take=)"),
     Variable("take", "take=fork|upstream", ("resolve",), "take that side's version of path= as the resolution"),
     Variable("format", "format=markdown|plain|json", ("history",),
@@ -65,6 +68,7 @@ class Context:
     selected: tuple[str, ...] | None = None    # sources=/direction=: the sources this run pulls (None: all)
     direction: str | None = None               # direction=: pull, push or both (None: each source's own)
     dry: bool = False          # dry=1: up to the plan, then simulate (tasks.engine.dryrun); nothing a person sees moves
+    fail_on_diff: bool | None = None   # fail_on_diff=1|0: upstream work stops the run (None: each source's own)
 
     def for_source(self, name: str) -> Context:
         """The context as one source's steps see it: its config view, its mirror and reports."""
@@ -84,6 +88,18 @@ class Context:
         if self.direction in (None, "both", "all") or own == self.direction:
             return own
         return self.direction  # own is both, one way asked for (select() dropped sources that go the other way)
+
+    @property
+    def fetched(self) -> list[str]:
+        """The sources of this run that are fetched and compared: all but a command source that only pushes (it
+        has nothing to fetch; what it sends is read from the fork when it is published)."""
+        only_push = {s.name for s in self.cfg.sources if s.command is not None and not s.command.run}
+        return [n for n in self.sources if n not in only_push]
+
+    def watches(self, name: str) -> bool:
+        """Does upstream work of source ``name`` stop this run (``fail_on_diff``)? Only for a source it pulls."""
+        own = next(s.fail_on_diff for s in self.cfg.sources if s.name == name)
+        return (own if self.fail_on_diff is None else self.fail_on_diff) and name in self.pulled
 
     @property
     def pulled(self) -> list[str]:
@@ -157,9 +173,23 @@ def check_schedules(cfg: Config) -> None:
                 raise ForkwaveError(f"{cfg.file}: {exc}") from None
 
 
+def fail_on_diff(value: str | None) -> bool | None:
+    """``fail_on_diff=1`` (or ``0``); None when not given: each source's own ``fail_on_diff``.
+
+    >>> fail_on_diff("1"), fail_on_diff("0"), fail_on_diff(None)
+    (True, False, None)
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip().lower()
+    if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ForkwaveError(f"fail_on_diff={value}: give 1 (upstream work stops the run, exit 2) or 0")
+    return _flag(text)
+
+
 def load(config: str | None, offline: str | None, root: Path, full: str | None = None,
          since: str | None = None, batch: str | None = None, sources: str | None = None,
-         direction: str | None = None, dry: str | None = None) -> Context:
+         direction: str | None = None, dry: str | None = None, watch: str | None = None) -> Context:
     path = find_config(config, root)
     demo = is_demo(path)  # the demo's repositories live in the workspace (task `demo` builds them there)
     checked = Workspace(root).state / "config.checked"  # the digest of the config that passed every check
@@ -167,7 +197,7 @@ def load(config: str | None, offline: str | None, root: Path, full: str | None =
     check_schedules(cfg)
     selected, wanted = select(cfg, sources, direction)
     return Context(cfg, Workspace(root, dry=_flag(dry)), demo, _flag(offline), _flag(full),
-                   (since or "").strip() or None, batch_size(batch), selected, wanted, _flag(dry))
+                   (since or "").strip() or None, batch_size(batch), selected, wanted, _flag(dry), fail_on_diff(watch))
 
 
 @lru_cache(maxsize=1)
@@ -180,7 +210,8 @@ def context() -> Context:
     try:
         interval()  # FORKWAVE_HEARTBEAT: a bad value stops the run here, not in the middle of a check
         return load(get_var("config"), get_var("offline"), Path.cwd(), get_var("full"), get_var("since"),
-                    get_var("batch_size"), get_var("sources"), get_var("direction"), get_var("dry"))
+                    get_var("batch_size"), get_var("sources"), get_var("direction"), get_var("dry"),
+                    get_var("fail_on_diff"))
     except ForkwaveError as exc:
         print(f"forkwave: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -88,11 +88,11 @@ def _per_source(make: Any) -> Any:
     """A creator's task for the one source (the names of today: ``fetch``, ``drift``), or one subtask
     per source (``fetch:web``; plain ``fetch`` runs them all)."""
     ctx = context()
-    if not ctx.cfg.several:
-        return make(ctx.for_source(ctx.sources[0]), "")
+    if not ctx.cfg.several:  # a command source that only pushes has nothing to fetch or compare
+        return make(ctx.for_source(ctx.fetched[0]), "") if ctx.fetched else {"actions": None, "uptodate": [True]}
 
     def generate() -> Iterator[dict[str, Any]]:
-        for name in ctx.sources:
+        for name in ctx.fetched:
             task = make(ctx.for_source(name), name)
             yield {"name": name, **task}
 
@@ -111,12 +111,13 @@ def task_fetch() -> Any:
         def unchanged() -> bool:
             return fetch.is_current(c.cfg, c.ws, offline=c.offline)
 
+        kept = [_rel(c, "outputs.bundle")] if c.cfg.current.command is not None else []  # a command's outputs
         return {
             "actions": [(actions.do_fetch, [c])],
             "task_dep": ["demo"],
             "targets": [_rel(c, "upstream.json")],
             "uptodate": [config_changed(c.cfg.section("upstream")), unchanged],
-            "clean": _cleans((clean.remove, [c.ws, [_rel(c, "upstream.json"), c.ws.mirror]])),
+            "clean": _cleans((clean.remove, [c.ws, [_rel(c, "upstream.json"), c.ws.mirror, *kept]])),
             "verbosity": 2,
         }
 
@@ -154,8 +155,9 @@ def _mode(c: Context) -> Any:
 
 
 def _detects_base(c: Context) -> bool:
-    """A mode that compares trees finds a base by content when none is configured; the others need none."""
-    return c.cfg.base is None and _mode(c).detects_base
+    """A mode that compares trees finds a base by content when none is configured; the others need none. A command
+    source's base is the output commit the fork last landed (its sync state), never a guess by content."""
+    return c.cfg.base is None and _mode(c).detects_base and c.cfg.current.command is None
 
 
 def _mode_keys(c: Context) -> dict[str, Any]:
@@ -221,9 +223,9 @@ def task_drift() -> Any:
             "file_dep": [_rel(c, "upstream.json")] + ([_rel(c, "base.json")] if _detects_base(c) else []),
             "targets": targets,
             "clean": _cleans((clean.remove, [c.ws, targets + [_rel(c, "drift-gates.json")]])),
-            "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
-                                         "since": c.since, "drift_gates": list(c.cfg.current.drift_gates),
-                                         **_mode_keys(c), **_gate_policy(c)}),
+            "uptodate": [_drift_section(c, {**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
+                                            "since": c.since, "drift_gates": list(c.cfg.current.drift_gates),
+                                            **_mode_keys(c), **_gate_policy(c)}),
                          _fork_unchanged(c), _not_ripened(c)]
                         # since=last-success: where the ledger's last successful syncs ended, read when checked
                         + ([_changed(lambda: {"since": actions.since_key(c)})] if c.since_last_success else []),
@@ -231,6 +233,17 @@ def task_drift() -> Any:
         }
 
     return _per_source(make)
+
+
+def _drift_section(c: Context, section: dict[str, Any]) -> Any:
+    """Drift's one ``config_changed`` (doit keeps a single digest per task, so every key goes into one): with
+    whether fail_on_diff watches the source (a watched drift with work left fails), and for a command source that
+    pushes, its inputs and what it holds of them (the ledger's last push, read when the test runs)."""
+    section = section | ({"watched": True} if c.watches(c.cfg.source) else {})
+    entry = c.cfg.current.command
+    if entry is None or entry.push_run is None:
+        return config_changed(section)
+    return _changed(lambda: section | {"inputs": list(entry.inputs), "sent": actions.sent_key(c)})
 
 
 def task_export() -> Any:
@@ -241,7 +254,8 @@ def task_export() -> Any:
         return {"actions": None, "uptodate": [True]}
 
     def make(c: Context) -> dict[str, Any]:
-        return {"actions": [(actions.do_export, [c])], "file_dep": [_rel(c, "drift.json")],
+        compared = c.cfg.current.command is None or c.cfg.current.command.run is not None
+        return {"actions": [(actions.do_export, [c])], "file_dep": [_rel(c, "drift.json")] if compared else [],
                 "uptodate": [False],  # cheap, and what was exported meanwhile changes what is left to export
                 "clean": _cleans((clean.remove, [c.ws, [_rel(c, "export.json")]])), "verbosity": 2}
 
@@ -339,9 +353,9 @@ def task_plan() -> dict[str, Any]:
     targets = [ctx.ws.rel(ctx.ws.report(n)) for n in ["plan.json", *(f"wave-{w.name}.md" for w in ctx.cfg.waves)]]
     return {
         "actions": [(actions.do_plan, [ctx])],
-        "file_dep": [_rel(ctx.for_source(name), "drift.json") for name in ctx.sources],
+        "file_dep": [_rel(ctx.for_source(name), "drift.json") for name in ctx.fetched],
         "targets": targets,
-        "clean": _cleans((clean.remove, [ctx.ws, targets + ([_rel(ctx.for_source(n), "plan.json") for n in ctx.sources]
+        "clean": _cleans((clean.remove, [ctx.ws, targets + ([_rel(ctx.for_source(n), "plan.json") for n in ctx.fetched]
                                                            if ctx.cfg.several else [])])),
         # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
         # change that moves no planned path leaves drift.json, and so the coupling, as it was

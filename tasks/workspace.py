@@ -16,7 +16,7 @@ DRY = ".forkwave/dry"   # a dry run's own place: doit's state, the reports it co
 # What the steps before the slices compute (fetch, base, drift and its gates, plan, pre, export): a dry run
 # computes them again, into DRY; everything else under reports/ is a record of real runs, which it only reads.
 COMPUTED = frozenset({"upstream.json", "base.json", "base.md", "drift.json", "drift.md", "drift-gates.json",
-                      "plan.json", "pre.json", "pre", "export.json", "export-logs"})
+                      "plan.json", "pre.json", "pre", "export.json", "export-logs", "run-logs"})
 
 
 def computed(name: str) -> bool:

@@ -195,3 +195,18 @@ def test_each_source_has_its_gates_and_verification(vendored: Vendored) -> None:
     write_config(r.workspace, cfg)
     result = run_doit(r.workspace, timeout=300)
     assert "drift gate 'drift_gates.max_upstream_paths' stopped the run: 3 paths" in result.stderr
+
+
+def test_fail_on_diff_watches_a_repository_source_as_a_command_one(tmp_path: Path) -> None:
+    """``fail_on_diff: true`` (at the top level with ``upstream:``): upstream work the fork lacks stops every run
+    right after drift (exit 2) until ``fail_on_diff=0`` syncs it; with nothing left it passes."""
+    r = build(tmp_path, {"a.txt": "1\n", "b.txt": "b\n"}, {"a.txt": "2\n", "b.txt": "b\n"}, fail_on_diff=True)
+    held = run_doit(r.workspace)
+    assert held.returncode == 2, held.stdout + held.stderr
+    assert ("forkwave: error: fail_on_diff: upstream has 1 upstream path main lacks (reports/drift.md); sync with "
+            "`doit fail_on_diff=0` (fail_on_diff is true)") in held.stderr
+    assert not (r.reports / "plan.json").exists() and rev(r.fork, "refs/heads/sync/upstream") is None
+    synced = run_doit(r.workspace, "fail_on_diff=0")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    subprocess.run(["git", "-C", str(r.fork), "update-ref", "refs/heads/main", "refs/heads/sync/upstream"], check=True)
+    assert run_doit(r.workspace, "drift").returncode == 0

@@ -105,6 +105,37 @@ def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, E
     }
 
 
+def reclassified(report: Mapping[str, Any], changes: Mapping[str, tuple[str, str | None]]) -> dict[str, Any]:
+    """``report`` (a ``drift.json`` body) with some entries' class and base changed (path -> (class, base as
+    ``mode oid``)), its totals, buckets and per-class lists counted again. Critical buckets stay: every class a
+    caller moves an entry between is upstream work.
+
+    >>> r = {"totals": {"identical": 3, "differs": 1}, "buckets": {"docs": {"differs": 1}}, "paths": {"differs": ["d"]},
+    ...      "entries": {"d": {"class": "differs", "bucket": "docs", "base": None, "fork": "100644 f"}}}
+    >>> out = reclassified(r, {"d": ("upstream-changed", "100644 f")})
+    >>> out["totals"], out["buckets"], out["paths"], out["entries"]["d"]["base"]
+    ({'identical': 3, 'upstream-changed': 1}, {'docs': {'upstream-changed': 1}}, {'upstream-changed': ['d']}, '100644 f')
+    """
+    if not changes:
+        return dict(report)
+    entries = {p: dict(e) for p, e in report["entries"].items()}
+    for path, (cls, base) in changes.items():
+        entries[path] |= {"class": cls, "base": base}
+    counted = Counter(e["class"] for e in entries.values() if e["class"] != "identical")
+    totals = {"identical": report["totals"].get("identical", 0), **counted}
+    buckets: dict[str, Counter[str]] = defaultdict(Counter)
+    paths: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(entries):
+        e = entries[path]
+        if e["class"] != "identical":
+            buckets[e["bucket"]][e["class"]] += 1
+            paths[e["class"]].append(path)
+    return {**report, "entries": entries,
+            "totals": {c: totals[c] for c in CLASSES if totals.get(c)},
+            "buckets": {b: dict(sorted(c.items())) for b, c in sorted(buckets.items())},
+            "paths": {c: paths[c] for c in CLASSES if paths.get(c)}}
+
+
 def _fmt(entry: Entry | bool) -> str | None:
     return None if not entry else f"{entry[0]} {entry[1]}"
 

@@ -10,7 +10,7 @@ back, when the source's own version already holds a rule's ``to`` text (Copybara
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,3 +115,131 @@ def pull_view(report: Mapping[str, Any], direction: str) -> Mapping[str, Any]:
         return report
     keep = {} if direction == "push" else {p: e for p, e in report["entries"].items() if e["class"] != TWO_SIDED}
     return {**report, "entries": keep}
+
+
+def command_view(report: Mapping[str, Any], pushed: Callable[[str], bool], sent: Mapping[str, str]) -> dict[str, Any]:
+    """A command source's ``drift.json``: what its entrypoint wrote is the source's, so a version of an output the
+    fork holds with no base to tell who changed it (``differs``) is not a question for a person:
+
+    - a path only pulled: the fork's copy is stale; the source's version is taken (``upstream-changed`` against
+      it);
+    - a path that also goes back (``pushed``: a ``both`` source's input): both sides hold their own version and
+      nothing says which is newer: one conflict (``both-changed``), sent nowhere, pulled nowhere;
+    - such a path ``both-changed`` where the fork's version is what ``push_run`` last sent (``sent``: path -> blob
+      id): the source had it, then changed it: its change is pulled (``upstream-changed`` or ``-deleted``
+      against the version sent).
+
+    >>> e = lambda cls, fork, up: {"class": cls, "bucket": "d", "base": None, "fork": f"100644 {fork}",
+    ...                            "upstream": up and f"100644 {up}"}
+    >>> r = {"totals": {}, "buckets": {}, "paths": {}, "entries": {"a": e("differs", "f1", "u1"),
+    ...      "b": e("both-changed", "f2", "u2"), "c": e("both-changed", "f3", None)}}
+    >>> [x["class"] for x in command_view(r, lambda p: False, {})["entries"].values()]
+    ['upstream-changed', 'both-changed', 'both-changed']
+    >>> [x["class"] for x in command_view(r, lambda p: True, {"b": "f2", "c": "f3"})["entries"].values()]
+    ['both-changed', 'upstream-changed', 'upstream-deleted']
+    """
+    from tasks.core.classify import reclassified
+
+    changes: dict[str, tuple[str, str | None]] = {}
+    for path, e in report["entries"].items():
+        fork_oid = (e.get("fork") or " ").split(" ")[1] or None
+        if e["class"] == "differs":
+            changes[path] = (TWO_SIDED, None) if pushed(path) else ("upstream-changed", e["fork"])
+        elif e["class"] == TWO_SIDED and pushed(path) and fork_oid and sent.get(path) == fork_oid:
+            changes[path] = ("upstream-changed" if e.get("upstream") else "upstream-deleted", e["fork"])
+    return reclassified(report, changes)
+
+
+REGULAR = ("100644", "100755")
+SOURCE_CHANGES = ("upstream-added", "upstream-changed", "upstream-deleted")
+
+
+@dataclass(frozen=True)
+class Sending:
+    """What a command source's ``push_run`` is to take of the fork's inputs, and why the others stay."""
+
+    send: tuple[tuple[str, str | None], ...]     # (fork path, blob id; None: deleted in the fork)
+    conflicts: tuple[str, ...]                    # changed on both sides since the last sync: sent nowhere
+    skipped: tuple[tuple[str, str], ...]          # (path, why)
+    refused: tuple[tuple[str, str], ...]          # (path, why)
+    state: Mapping[str, str]                      # path -> blob id the source holds once ``send`` went
+
+    def to_json(self) -> dict[str, Any]:
+        return {"send": [{"path": p, "oid": o} for p, o in self.send], "conflicts": list(self.conflicts),
+                "skipped": [{"path": p, "why": w} for p, w in self.skipped],
+                "refused": [{"path": p, "reason": r} for p, r in self.refused]}
+
+
+def to_send(fork: Mapping[str, tuple[str, str]], sent: Mapping[str, str], *,
+            pulled: Callable[[str], bool] = lambda path: False, source: Mapping[str, str] | None = None,
+            entries: Mapping[str, Mapping[str, Any]] | None = None, take_conflicts: bool = False) -> Sending:
+    """Which input files go to ``push_run``: those whose blob differs from what the source took last (``sent``,
+    from the ledger's last successful push; a path there the fork no longer has was deleted).
+
+    ``fork``: the fork's input files (path -> (mode, blob id)). For a path the source also writes (``pulled``,
+    a ``both`` source's output): ``source`` is its output now (path -> blob id) and ``entries`` the drift's view of
+    it — the source holding the fork's version already is no change; the source's change and not the fork's
+    comes in with the pull; a change on both sides is a conflict (``take_conflicts``: the person chose the fork's
+    side with ``direction=push``).
+
+    >>> f = {"a.md": ("100644", "a2"), "b.md": ("100644", "b1"), "c.md": ("100644", "c2"), "l": ("120000", "x")}
+    >>> s = to_send(f, {"a.md": "a1", "b.md": "b1", "gone.md": "g1"}, pulled=lambda p: p == "c.md",
+    ...             source={"c.md": "c3"}, entries={"c.md": {"class": "both-changed", "fork": "100644 c2"}})
+    >>> s.send, s.conflicts, s.refused, dict(s.state)
+    ((('a.md', 'a2'), ('gone.md', None)), ('c.md',), (('l', 'not a regular file (symlinks and submodules are not sent)'),), {'a.md': 'a2', 'b.md': 'b1'})
+    """
+    source, entries = source or {}, entries or {}
+    send: list[tuple[str, str | None]] = []
+    conflicts: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    refused: list[tuple[str, str]] = []
+    state = dict(sent)
+    for path in sorted(set(fork) | set(sent)):
+        mode, oid = fork.get(path, (None, None))
+        if oid is not None and mode not in REGULAR:
+            refused.append((path, "not a regular file (symlinks and submodules are not sent)"))
+            continue
+        if "\n" in path or "\r" in path:
+            refused.append((path, "a line break in its name: it cannot go on standard input, one path a line"))
+            continue
+        if sent.get(path) == oid:
+            continue
+        verdict = _two_sided(path, oid, source, entries, take_conflicts) if pulled(path) else None
+        if verdict == "conflict":
+            conflicts.append(path)
+            continue
+        if verdict is not None:
+            skipped.append((path, verdict))
+            if verdict != HELD_BY_SOURCE:
+                continue
+        else:
+            send.append((path, oid))
+        if oid is None:
+            state.pop(path, None)
+        else:
+            state[path] = oid
+    return Sending(tuple(send), tuple(conflicts), tuple(skipped), tuple(refused), dict(sorted(state.items())))
+
+
+HELD_BY_SOURCE = "the source holds this version already"
+
+
+def _two_sided(path: str, oid: str | None, source: Mapping[str, str], entries: Mapping[str, Mapping[str, Any]],
+               take_conflicts: bool) -> str | None:
+    """For a path both sides write: None (send it), ``conflict``, or why it is not sent."""
+    theirs = source.get(path)
+    if theirs == oid:
+        return HELD_BY_SOURCE
+    e = entries.get(path)
+    cls = e["class"] if e else None
+    then = ((e.get("fork") or " ").split(" ")[1] or None) if e else theirs   # no entry: identical at drift time
+    source_moved = cls in SOURCE_CHANGES or cls == TWO_SIDED
+    if take_conflicts:
+        return None
+    if then != oid:  # the fork changed it after the drift looked: both sides, when the source did too
+        return "conflict" if source_moved else None
+    if cls == TWO_SIDED:
+        return "conflict"
+    if cls in SOURCE_CHANGES:
+        return "the source changed it and the fork did not: it comes in with the pull"
+    return None

@@ -62,6 +62,7 @@ class Sync:
     exported: list[str] = field(default_factory=list)   # a push: the paths its export holds
     created: list[str] = field(default_factory=list)    # ... of them, new to the source
     verification: list[dict[str, Any]] = field(default_factory=list)   # a verify sync: each command's verdict
+    detail: dict[str, Any] = field(default_factory=dict)   # what else its ledger row keeps (a command push's state)
     error: str | None = None
     closed: bool = False
     opened: float = field(default_factory=time.monotonic)
@@ -176,7 +177,8 @@ class Run:
         if self.ledger is not None:
             self.ledger.close_sync(self.id, source, kind, result["status"], counts=sync.counts(),
                                    revision=sync.revision, error=sync.error, note=note,
-                                   detail={"slices": {n: str(o.status) for n, o in sync.outcomes.items()}})
+                                   detail={"slices": {n: str(o.status) for n, o in sync.outcomes.items()},
+                                           **sync.detail})
         return result["status"]
 
     def landed(self) -> bool:

@@ -156,8 +156,9 @@ def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = 
         content.store_blobs(mirror, rewritten.blobs)
         triples, warnings = rewritten.triples, warnings + rewritten.warnings
     triples, renamed = content.pair_renames(mirror, env, triples, three_way)
+    counted_own = bool(own and own[2]) and (owned is None or owned(STATE_PATH))   # the state file, when counted
     fork_files = (cache.files(cfg.fork.path, fork_tree) if owned is None
-                  else cache.owned(cfg.fork.path, fork_tree, cfg.current.paths)) - (1 if own and own[2] else 0)
+                  else cache.owned(cfg.fork.path, fork_tree, cfg.current.paths)) - (1 if counted_own else 0)
     cache.save()
     report = build_report(cfg, triples, fork_files, three_way=three_way, renamed=renamed, window=window)
     header = {

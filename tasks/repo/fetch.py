@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tasks.repo import git
+from tasks.repo.mirror import init_mirror, task_name  # noqa: F401  (fetch's own names)
 from tasks.config import Config
 from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.proc import CalledProcessError
@@ -34,31 +35,12 @@ def _is_local(url: str) -> bool:
     return url.startswith("file://") or ("://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url))
 
 
-def init_mirror(ws: Workspace) -> Path:
-    """The source's bare mirror, made when missing. A dry run's own mirror (its refs move, the real one's never
-    do) borrows the real mirror's objects as an alternate, so it fetches only what is new."""
-    if not (ws.mirror / "HEAD").exists():
-        ws.mirror.parent.mkdir(parents=True, exist_ok=True)
-        git.git(None, "init", "--quiet", "--bare", str(ws.mirror))
-    real = ws.real.mirror
-    alternates = ws.mirror / "objects" / "info" / "alternates"
-    if ws.dry and (real / "objects").is_dir() and not alternates.exists():
-        alternates.parent.mkdir(parents=True, exist_ok=True)
-        alternates.write_text(f"{(real / 'objects').resolve()}\n")
-    return ws.mirror
-
-
 def source_key(cfg: Config, key: str) -> str:
     """A source's key as the config writes it: ``upstream.url``, or ``sources.1.url (web)`` under ``sources:``."""
     if "sources" not in cfg.raw:
         return f"upstream.{key}"
     names = [s.name for s in cfg.sources]
     return f"sources.{names.index(cfg.source)}.{key} ({cfg.source})" if cfg.source in names else f"sources.{key}"
-
-
-def task_name(cfg: Config) -> str:
-    """This source's fetch task: ``fetch``, or ``fetch:<name>`` with several sources."""
-    return f"fetch:{cfg.source}" if cfg.several else "fetch"
 
 
 def clean_command(cfg: Config) -> str:
@@ -245,6 +227,7 @@ def remote_sha(url: str, ref: str) -> str | None:
 
 def fetch(cfg: Config, ws: Workspace, *, offline: bool = False) -> dict[str, str]:
     """Mirror, resolve, write ``reports/upstream.json`` only if the commit moved."""
+    assert cfg.current.command is None, "a command source is fetched by running it (tasks.engine.generate)"
     url, ref = cfg.upstream.url, cfg.upstream.ref
     if offline:  # the cache only: the upstream itself may be unreachable, even a local path
         if not (ws.mirror / "HEAD").exists():
@@ -272,10 +255,13 @@ def fetch(cfg: Config, ws: Workspace, *, offline: bool = False) -> dict[str, str
 
 
 def is_current(cfg: Config, ws: Workspace, *, offline: bool) -> bool:
-    """doit ``uptodate``: true when the recorded commit is still what the remote ref names."""
+    """doit ``uptodate``: true when the recorded commit is still what the remote ref names. A command source's
+    outputs are known only by running its entrypoint: never up to date, but with ``offline=1`` (as recorded)."""
     path = ws.source_report("upstream.json")
     if not path.exists():
         return False
+    if cfg.current.command is not None:
+        return offline
     recorded = read_json(path)
     if recorded.get("url") != _shown(cfg) or recorded.get("ref") != cfg.upstream.ref or is_shallow(ws.mirror):
         return False
@@ -286,6 +272,10 @@ def is_current(cfg: Config, ws: Workspace, *, offline: bool) -> bool:
 
 def ensure_commit(cfg: Config, ws: Workspace, sha: str) -> Path:
     """Make sure the mirror holds ``sha`` (a fresh CI checkout restores reports/ but not the mirror)."""
+    if cfg.current.command is not None:  # a command source's outputs come back from its bundle, never a remote
+        from tasks.repo import outputs
+
+        return outputs.ensure(cfg, ws, sha)
     if (ws.mirror / "HEAD").exists() and not is_shallow(ws.mirror) and git.rev_parse(ws.mirror, f"{sha}^{{commit}}"):
         return ws.mirror
     _fetch_with_retries(cfg, ws)

@@ -108,6 +108,13 @@ def _publish(pub: Any) -> list[str]:
 def _exports(exports: Any) -> list[str]:
     out: list[str] = []
     for e in exports:
+        if "push_run" in e:  # a command source: `doit publish` would run its push_run, and the dry run runs nothing
+            out += [f"## Send to {e['source']} (`push_run: {e['push_run']}`, not run)", ""]
+            out += [f"- would send `{p}`" for p in e.get("paths", ())] or ["- nothing new to send"]
+            out += [f"- refused `{r['path']}` — {r['reason']}" for r in e.get("refused", ())]
+            out += [f"- conflict (changed on both sides, sent nowhere): `{c}`" for c in e.get("conflicts", ())]
+            out.append("")
+            continue
         out += [f"## Export to {e['source']} (`{e['branch']}` on {e['push_url']})", ""]
         out += [f"- would export `{p}`" for p in e.get("paths", ())]
         out += [f"- refused `{r['path']}` — {r['reason']}" for r in e.get("refused", ())]

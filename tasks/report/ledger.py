@@ -486,6 +486,20 @@ class Ledger:
             "ORDER BY ended DESC, started DESC, rowid DESC LIMIT 1", (source, sync_type)).fetchone()
         return None if row is None else LastSuccess(*row)
 
+    def last_detail(self, source: str, sync_type: str) -> dict[str, Any] | None:
+        """The ``detail`` the last successful sync of ``source`` and ``sync_type`` recorded (a command source's
+        push: what the source holds of the fork's inputs since), None when there is none."""
+        row = self._db.execute(
+            "SELECT detail FROM syncs WHERE source = ? AND sync_type = ? AND status = 'success' "
+            "ORDER BY ended DESC, started DESC, rowid DESC LIMIT 1", (source, sync_type)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        try:
+            found = json.loads(row[0])
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+
     def schema_version(self) -> int:
         return _version(self._db)
 

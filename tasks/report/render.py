@@ -45,6 +45,17 @@ def _match(path: str, patterns: Sequence[str]) -> str | None:
     return None if hit is None else patterns[hit]
 
 
+def _base_line(base: Mapping[str, Any] | None) -> str:
+    """The drift board's base: the revision, or per wave the revisions the fork recorded (with no other base, as a
+    command source's: its output commits), or none."""
+    if not base:
+        return _NO_BASE
+    if base.get("sha"):
+        return code(base["rev"], cell=False) + " (" + code(base["sha"][:12]) + ")"
+    waves = ", ".join(f"wave {w} {code(sha[:12])}" for w, sha in sorted((base.get("groups") or {}).items()))
+    return code(base["rev"], cell=False) + (f" ({waves}; other waves: none)" if waves else "")
+
+
 def drift_board(report: Mapping[str, Any], upstream_url: str, deny: Sequence[str] | None = None) -> str:
     totals = report["totals"]
     up, fork, base = report["upstream"], report["fork"], report.get("base")
@@ -53,7 +64,7 @@ def drift_board(report: Mapping[str, Any], upstream_url: str, deny: Sequence[str
         "# Drift report and priority board", "",
         f"Upstream {code(upstream_url, cell=False)} at {code(up['ref'], cell=False)} ({code(up['sha'][:12])}) "
         f"compared with fork branch {code(fork['branch'], cell=False)} ({code(fork['sha'][:12])}).",
-        f"Base: {code(base['rev'], cell=False) + ' (' + code(base['sha'][:12]) + ')' if base else _NO_BASE}.",
+        f"Base: {_base_line(base)}.",
         "", f"**{work} paths carry upstream work**; {totals.get('identical', 0)} fork paths are identical.", "",
         "## Summary", "",
         table(["class", "paths"], ((c, totals[c]) for c in CLASSES if c in totals), "lr"), "",
