@@ -24,7 +24,7 @@ from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
 from tasks.redact import redact_url
 from tasks.report import base as basereport
 from tasks.report import render, reports
-from tasks.repo import basedetect, demo, drift, fetch, git, importer, state, treemap
+from tasks.repo import basedetect, demo, drift, fetch, git, importer, objects, state, treemap, worktree
 from tasks.workspace import dump_json, read_json, write_if_changed
 
 
@@ -303,6 +303,8 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
         runlock.dry_run()  # before the lock records anything: a dry run is in no ledger
     run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
     run.targets = run.targets or ctx.pulled  # the sources this run pulls (a source's view keeps the selection)
+    if ctx.cfg.fork.path.is_dir():  # what the run writes in the fork goes to a private object directory first
+        objects.open(ctx.ws.state, ctx.cfg.fork.path, worktree.path_for(ctx.ws))
     if fork and run.fork_lock is None and not ctx.dry:  # reconciling may move the sync branch: never in a dry run
         runlock.lock_fork(run, ctx.cfg.fork.path)
         if run.fork_lock is not None:

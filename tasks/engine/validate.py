@@ -23,7 +23,7 @@ from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, R
 from tasks.config import SecretsPolicy
 from checks.runners import Dispatch
 from checks.testcases import JUnitError, read_failures
-from tasks.repo import git, importer, worktree
+from tasks.repo import git, importer, objects, worktree
 from tasks.core.bisect import Verdict
 from tasks.config import DEFAULT_DENY_EXCEPT, Check, Config
 from tasks.errors import CannotRun
@@ -168,6 +168,8 @@ class Validator:
         env = files_env(self.ws, self.name, n, part)
         if self.name.startswith("baseline-"):  # the baseline is no slice: checks can tell (README)
             env.pop("FORKWAVE_SLICE")
+        if check.kind == "host":  # git in the worktree reads the candidate where it is, and writes nothing to the fork
+            env |= objects.for_checks(self.cfg.fork.path)
         if self.runner is None:
             raise CannotRun("no check runner is configured")
         res = self.runner.run(request_for(check, wt, env, log_dir, f"{self.name}-{n}"))

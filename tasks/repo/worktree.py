@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from tasks import faults
-from tasks.repo import git
+from tasks.repo import git, objects
 from tasks.config import Config
 from tasks.errors import ForkwaveError
 from tasks.workspace import Workspace
@@ -78,8 +78,12 @@ def ensure(cfg: Config, ws: Workspace, commit: str) -> Path:
 
 
 def _add(cfg: Config, wt: Path, commit: str) -> Path:
+    """The worktree made on ``fork.branch`` (a commit the fork holds: ``worktree add`` reads the fork's own store),
+    then ``commit`` checked out in it (which may be a candidate in the private object directory)."""
     wt.parent.mkdir(parents=True, exist_ok=True)
-    git.git(cfg.fork.path, "worktree", "add", "--detach", "--force", str(wt), commit)
+    home = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.branch}") or commit
+    git.git(cfg.fork.path, *objects.NO_REFLOG, "worktree", "add", "--detach", "--no-checkout", "--force", str(wt), home)
+    git.git(wt, *objects.NO_REFLOG, "checkout", "--quiet", "--detach", "--force", commit)
     _marker(wt).write_text(lockfile_digest(wt))  # what a later checkout compares its lockfiles with
     return wt
 
@@ -99,18 +103,18 @@ STALE_LOCKS = ("index.lock", "HEAD.lock")
 
 
 def clear_stale_locks(wt: Path) -> list[Path]:
-    """Remove the lock files a killed git left in the private worktree's own git directory.
+    """Remove the lock files a killed git left in the private worktree's own git directory, and its HEAD's reflog.
 
     Only forkwave uses this worktree, and only while it holds the workspace and fork locks,
-    so a lock found there now belongs to a process that is gone.
+    so a lock found there now belongs to a process that is gone. Its HEAD names candidates
+    in the run's private object directory, which is dropped: a reflog of them would hold
+    names of objects the fork never had (``git fsck`` reports them, ``git gc`` fails on them).
     """
-    gitdir_file = wt / ".git"
-    if not gitdir_file.is_file():
+    gitdir = _gitdir(wt)
+    if gitdir is None:
         return []
-    gitdir = Path(gitdir_file.read_text().split(":", 1)[1].strip())
-    gitdir = gitdir if gitdir.is_absolute() else (wt / gitdir).resolve()
     cleared = []
-    for name in STALE_LOCKS:
+    for name in (*STALE_LOCKS, "logs/HEAD"):
         lock = gitdir / name
         if lock.exists():
             lock.unlink()
@@ -118,10 +122,19 @@ def clear_stale_locks(wt: Path) -> list[Path]:
     return cleared
 
 
+def _gitdir(wt: Path) -> Path | None:
+    """The worktree's own git directory (``<fork>/.git/worktrees/<name>``), from its ``.git`` file."""
+    gitdir_file = wt / ".git"
+    if not gitdir_file.is_file():
+        return None
+    gitdir = Path(gitdir_file.read_text().split(":", 1)[1].strip())
+    return gitdir if gitdir.is_absolute() else (wt / gitdir).resolve()
+
+
 def checkout(wt: Path, commit: str) -> None:
     """Check ``commit`` out clean. ``node_modules`` is kept unless a lockfile changed."""
     faults.point("checkout")
-    git.git(wt, "checkout", "--quiet", "--detach", "--force", commit)
+    git.git(wt, *objects.NO_REFLOG, "checkout", "--quiet", "--detach", "--force", commit)
     marker = _marker(wt)
     digest = lockfile_digest(wt)
     keep = marker.exists() and marker.read_text() == digest
@@ -154,6 +167,7 @@ def move_sync(cfg: Config, new: str, old: str, message: str, ws: Workspace | Non
     that is not forkwave's has it checked out (``ws`` names forkwave's own)."""
     if ws is not None:
         guard(cfg, ws)
+    objects.settle(cfg.fork.path, new)  # the commit's objects the fork lacks, from the private directory
     ref = f"refs/heads/{cfg.fork.sync_branch}"
     out = git.git(cfg.fork.path, "update-ref", "-m", message, ref, new, old, check=False)
     git.refs_moved(cfg.fork.path)
