@@ -38,7 +38,7 @@ class SliceRun:
     """One slice's run: its config (as its source sees it), workspace, mirror, plan, drift and slice.
 
     ``start`` and ``earlier`` are filled in by the pipeline; the baseline is run the first time a
-    candidate is judged (a slice with nothing to judge runs no check at all).
+    candidate fails a check (a slice whose candidates pass, or that has nothing to judge, never runs it).
     """
 
     cfg: Config
@@ -82,9 +82,10 @@ class SliceRun:
         return self._baseline
 
     def validator(self, start: str, changes: Mapping[str, Change], name: str | None = None) -> Validator:
-        """A validator for candidates of ``changes`` on top of ``start`` (the baseline first)."""
-        base = self.baseline()
-        assert self.memo is not None
+        """A validator for candidates of ``changes`` on top of ``start``; the baseline runs when a check fails."""
+        self.runner = self.runner or default_runner(self.cfg, self.ws)
+        self.memo = self.memo or Memo(self.ws)
+        base = self._baseline if self._baseline is not None else self.baseline
         return Validator(self.cfg, self.ws, name or self.name, start, changes, self.runner, self.memo, self.log_root,
                          baseline=base)
 
@@ -171,7 +172,10 @@ def files_of(slice_: Slice) -> tuple[dict[str, Any], ...]:
 # --- landing ---------------------------------------------------------------------------------------
 
 def write_outcome(ws: Workspace, outcome: Outcome) -> None:
-    write_if_changed(outcome_path(ws, outcome.slice), dump_json(outcome.to_json()))
+    """The slice's outcome file (fsynced, unless it only waits and judged nothing: that a next run decides again
+    at no cost, and a long run of waiting ranges would otherwise pay a disk flush each)."""
+    idle = outcome.status is Status.WAITING and not outcome.attempts and outcome.commit is None
+    write_if_changed(outcome_path(ws, outcome.slice), dump_json(outcome.to_json()), durable=not idle)
 
 
 def land(cfg: Config, ws: Workspace, key: str, commit: str, start: str, message: str,

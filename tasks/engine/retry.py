@@ -99,9 +99,9 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Plan, drift: Drift, wa
     memo = Memo(ws)
     print(f"wave {wave}: retrying {len(changes)} deferred file(s) of {len(work)} slice(s) together ...", flush=True)
     try:
-        base_results = baseline(cfg, ws, wave, plan.upstream, runner, memo, run_id)
         validate = Validator(cfg, ws, label, start, changes, runner, memo,
-                             ws.reports / f"wave-{wave}" / "retry-logs" / run_id, baseline=base_results)
+                             ws.reports / f"wave-{wave}" / "retry-logs" / run_id,
+                             baseline=lambda: baseline(cfg, ws, wave, plan.upstream, runner, memo, run_id))
         # files deferred together stay together; so do the slices' coupled groups
         groups = merge_groups([*(s for sets in work.values() for s in sets if len(s) > 1),
                                *(g for name in work for g in group_atoms(plan.slice(name))[0])])

@@ -27,7 +27,7 @@ from tasks.config import Config
 from tasks.core import ranges
 from tasks.core.classify import Bases, Bucketer
 from tasks.core.commit import Commit, iso_date
-from tasks.core.outcome import COMMITS, Conflict, Deferral, Outcome, Wait, status_of
+from tasks.core.outcome import COMMITS, Conflict, Deferral, Outcome, Status, Wait, status_of
 from tasks.core.plan import Plan
 from tasks.core.rangeplan import plan_ranges
 from tasks.engine import slices
@@ -37,7 +37,7 @@ from tasks.errors import CannotRun, ForkwaveError
 from tasks.modes import commitkit
 from tasks.engine.dryrun import Simulation
 from tasks.redact import redact_url
-from tasks.repo import commits, git, landing, merge, policy
+from tasks.repo import commits, culprits, git, landing, merge, policy
 from tasks.repo import drift as tree_drift
 from tasks.repo.commits import TreeMerge
 from tasks.workspace import Workspace
@@ -83,6 +83,7 @@ class Culprit:
     bisection: ranges.Bisection
     results: list[Any] = field(default_factory=list)   # the failing candidate's check results
     merge: TreeMerge | None = None
+    fork: Commit | None = None    # a conflict: the fork commit it conflicts with (``tasks.repo.culprits``)
 
 
 @dataclass
@@ -145,6 +146,9 @@ class MergeMode:
         kept = commitkit.still_rolled_back(job)
         if kept is not None:
             return Step(job.start, kept)
+        behind = waits_behind_earlier(job)
+        if behind is not None:  # nothing to look at: the range before it stopped, and the branch has not moved since
+            return Step(job.start, behind)
         shas = list(job.slice.commits)
         env = git.alternates_env(job.mirror)  # the mirror's objects are read, not copied, until something lands
         start = commitkit.readopt_first(job, env) or job.start
@@ -224,6 +228,9 @@ def bisect(run: Range, pending: Sequence[Commit]) -> tuple[int, Culprit | None]:
         cb = ranges.first_bad(n, lambda i: at(i).clean, known={0: True})
         clean_upto = cb.good
         conflict = Culprit("conflict", pending[cb.good], cb, merge=at(cb.good + 1))
+        conflict.fork = culprits.fork_commit(run.fork, run.tip, conflict.commit.sha, at(cb.good + 1).conflicted_paths,
+                                             lambda m: policy.resolve(run.fork, m, run.cfg.policy)[0].clean,
+                                             env=run.env)
     if clean_upto == 0:
         return 0, conflict
     failing: dict[int, list[Any]] = {}
@@ -341,6 +348,49 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
                 "culprit": culprit_json(culprit) if culprit else None})
 
 
+def waits_behind_earlier(job: SliceRun) -> Outcome | None:
+    """The range's outcome when the source's range before it stopped at a culprit, or waits itself, and the sync
+    branch is where that decision left it: this range waits too, decided without a git command or a check.
+
+    A merge cannot skip a commit: while the earlier range's culprit is not merged, no commit after it can be.
+    """
+    earlier_slice = previous_range(job)
+    if earlier_slice is None or job.earlier is not None and job.earlier.status is not Status.WAITING:
+        return None
+    before = read_outcome(job.ws, earlier_slice.name)
+    if before is None or before.verified_at != job.start or before.error:
+        return None
+    culprit = before.record.get("culprit")
+    offered = job.drift.by_sha()
+    shas = list(job.slice.commits)
+    files = tuple(sorted(set(job.slice.paths) & {p for s in shas for p in (offered.get(s) or {}).get("paths", ())}))
+    if culprit:
+        wait = Wait(files, f"waits behind {earlier_slice.name}'s upstream commit {culprit['short']} "
+                    f"{culprit['subject']!r}, not merged yet (a merge cannot skip a commit)",
+                    f"resolve {earlier_slice.name} first (its report says how); this range follows on the next `doit`",
+                    tuple(shas), culprit["sha"], earlier_slice.name)
+    elif before.status is Status.WAITING and before.waiting and before.waiting[0].behind:
+        w = before.waiting[0]
+        wait = Wait(files, w.reason, w.next, tuple(shas), w.behind, w.slice)
+    else:
+        return None
+    return Outcome(job.name, job.slice.wave, job.upstream, Status.WAITING, job.start, mode="merge", unit=COMMITS,
+                   source=job.slice.source, verified_at=job.start, files=files_of(job.slice), waiting=(wait,),
+                   slice_commits=tuple(shas), record={"range": {"commits": shas, "held_before": 0, "held": 0,
+                                                                "moves": []}, "reverted": [], "culprit": None})
+
+
+def previous_range(job: SliceRun) -> Any:
+    """The plan's slice of the same source right before this one (its commits come just before), if any."""
+    before = None
+    for s in job.plan.slices:
+        if s.name == job.name:
+            return before
+        if s.source == job.slice.source:
+            before = s
+    return None
+
+
 def waiting_behind(job: SliceRun, pending: Sequence[Commit], waits: str) -> Wait:
     """A range behind one an earlier slice could not merge: it names that slice and its culprit."""
     blocker: tuple[str, Mapping[str, Any]] | None = None
@@ -374,7 +424,19 @@ def culprit_json(culprit: Culprit) -> dict[str, Any]:
     failures = [slices.why(r) for r in slices.failing_of(culprit.results)]
     record = ranges.culprit_record(culprit.commit, culprit.bisection, failures=failures)
     return record | {"kind": culprit.kind, "line": ranges.culprit_line(culprit.commit),
-                     **({"conflicted": list(culprit.merge.conflicted_paths)} if culprit.merge else {})}
+                     **({"conflicted": list(culprit.merge.conflicted_paths)} if culprit.merge else {}),
+                     **({"fork_commit": fork_commit_json(culprit.fork)} if culprit.fork else {})}
+
+
+def fork_commit_json(c: Commit) -> dict[str, Any]:
+    return {"sha": c.sha, "short": c.short, "subject": c.subject, "author": c.author, "date": iso_date(c.author_date)}
+
+
+def conflicts_with(culprit: Culprit) -> str:
+    """``upstream 3f1d2b4a23 'refac: …' (Up <…>) conflicts with fork commit 1a2b3c4d5e 'ci: …' (Ops <…>)``."""
+    c, f = culprit.commit, culprit.fork
+    line = f"upstream commit {c.short} {c.subject!r} ({c.author})"
+    return line + (f" conflicts with fork commit {f.short} {f.subject!r} ({f.author})" if f else "")
 
 
 def fetch_and_merge(job: SliceRun, sha: str) -> str:
@@ -415,8 +477,8 @@ def conflict_entries(job: SliceRun, culprit: Culprit, tip: str, env: dict[str, s
     step = (f"edit reports/slices/{job.name}/conflicts/ and run `doit resolve:{job.name}` (forkwave commits the merge "
             f"of {c.short} with your edits), or merge it yourself from a checkout of the fork "
             f"({fetch_and_merge(job, c.sha)}, resolve, commit) and run `doit resolve:{job.name}`")
-    return [Conflict(p, f"merge conflict with upstream commit {c.short} {c.subject!r} ({c.author}): "
-                     + (result.why(p) or "conflict"), step, f"conflicts/{p}" if p in texts else None, c.sha)
+    return [Conflict(p, f"merge conflict: {conflicts_with(culprit)}: " + (result.why(p) or "conflict"), step,
+                     f"conflicts/{p}" if p in texts else None, c.sha)
             for p in result.conflicted_paths]
 
 

@@ -277,9 +277,16 @@ def is_current(cfg: Config, ws: Workspace, *, offline: bool) -> bool:
     return remote_sha(cfg.upstream.url, cfg.upstream.ref) == recorded.get("sha")
 
 
+_HELD: set[tuple[str, str]] = set()   # (mirror, commit) found there by this process: a mirror only grows
+
+
 def ensure_commit(cfg: Config, ws: Workspace, sha: str) -> Path:
-    """Make sure the mirror holds ``sha`` (a fresh CI checkout restores reports/ but not the mirror)."""
+    """Make sure the mirror holds ``sha`` (a fresh CI checkout restores reports/ but not the mirror); asked once
+    per process (every slice of a run asks)."""
+    if (str(ws.mirror), sha) in _HELD:
+        return ws.mirror
     if (ws.mirror / "HEAD").exists() and not is_shallow(ws.mirror) and git.rev_parse(ws.mirror, f"{sha}^{{commit}}"):
+        _HELD.add((str(ws.mirror), sha))
         return ws.mirror
     _fetch_with_retries(cfg, ws)
     _require_history(cfg, ws, offline=False)

@@ -11,6 +11,8 @@ from tasks.config import Config
 from tasks.errors import ForkwaveError
 from tasks.workspace import Workspace
 
+# as many checkout workers as cores (git >= 2.32; ignored before): a first checkout writes every file of the fork
+CHECKOUT = (*objects.NO_REFLOG, "-c", "checkout.workers=0")
 KEEP = ("node_modules",)  # survive between attempts while the lockfiles are unchanged: installs are expensive
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml")
 
@@ -83,7 +85,7 @@ def _add(cfg: Config, wt: Path, commit: str) -> Path:
     wt.parent.mkdir(parents=True, exist_ok=True)
     home = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.branch}") or commit
     git.git(cfg.fork.path, *objects.NO_REFLOG, "worktree", "add", "--detach", "--no-checkout", "--force", str(wt), home)
-    git.git(wt, *objects.NO_REFLOG, "checkout", "--quiet", "--detach", "--force", commit)
+    git.git(wt, *CHECKOUT, "checkout", "--quiet", "--detach", "--force", commit)
     _marker(wt).write_text(lockfile_digest(wt))  # what a later checkout compares its lockfiles with
     return wt
 
@@ -134,7 +136,7 @@ def _gitdir(wt: Path) -> Path | None:
 def checkout(wt: Path, commit: str) -> None:
     """Check ``commit`` out clean. ``node_modules`` is kept unless a lockfile changed."""
     faults.point("checkout")
-    git.git(wt, *objects.NO_REFLOG, "checkout", "--quiet", "--detach", "--force", commit)
+    git.git(wt, *CHECKOUT, "checkout", "--quiet", "--detach", "--force", commit)
     marker = _marker(wt)
     digest = lockfile_digest(wt)
     keep = marker.exists() and marker.read_text() == digest
