@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -33,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks._common import doit, scratch
+from benchmarks._common import ROOT, doit, scratch
 from tasks.repo import git, objects
 from tasks.repo.synth import EPOCH, init_repo
 
@@ -151,6 +154,30 @@ def by_hand(hand: Path, upstream: Path, check_seconds: float) -> tuple[float, in
     return time.perf_counter() - t0, lo + 1
 
 
+def cpu() -> float:
+    """CPU seconds of this process's finished children (git, doit and what they waited for): unlike the wall
+    clock, not inflated by other work on the machine."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def forkwave(ws: Path) -> tuple[float, float, float, int]:
+    """(seconds to slice-1's decision, seconds of the whole run, CPU seconds, exit code) of ``doit`` in ``ws``;
+    the decision is the moment doit prints slice-1's outcome."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    c0, t0 = cpu(), time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "-f", str(ROOT / "dodo.py"), "-d", str(ws)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    first = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if first is None and re.search(r"\] slice-1: \w", line) and "..." not in line:
+            first = time.perf_counter() - t0
+    code = proc.wait()
+    total = time.perf_counter() - t0
+    return first if first is not None else total, total, cpu() - c0, code
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--behind", type=int, default=1250)
@@ -168,28 +195,33 @@ def main() -> None:
         ws = workspace(root, args.check_seconds)
         print(f"built: upstream {args.behind} commits ahead of the merge base, fork {args.fork_commits} commits of "
               f"its own, {args.files} files, in {time.perf_counter() - t0:.1f} s; check: {args.check_seconds:g} s")
+        c0 = cpu()
         hand_s, position = by_hand(hand, up, args.check_seconds)
+        hand_cpu = cpu() - c0
         before = objects.unreachable(fork)
-        fw_s, proc = doit(ws)
+        first_s, fw_s, fw_cpu, code = forkwave(ws)
         after = objects.unreachable(fork)
-        if proc.returncode not in (0, 2):
-            raise SystemExit(f"forkwave failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        if code not in (0, 2):
+            raise SystemExit(f"forkwave failed (exit {code}); see {ws / 'reports'}")
         out = json.loads((ws / "reports" / "slices" / "slice-1" / "outcome.json").read_text())
         culprit = out.get("culprit") or {}
         statuses = [json.loads(p.read_text())["status"] for p in sorted((ws / "reports" / "slices").glob(
             "*/outcome.json"))]
         again_s, _ = doit(ws)
-        ratio = fw_s / hand_s
-        print(f"by hand: {hand_s:6.2f} s  (fetch, merge-tree bisection: upstream commit {position} conflicts, one "
-              f"merge, the check once)")
-        print(f"forkwave: {fw_s:6.2f} s  first run, {ratio:.2f}x by hand (target <= 1.5); slice-1 {out['status']}: "
-              f"{culprit.get('line', '-')}")
+        ratio = first_s / hand_s
+        print(f"by hand:  {hand_s:6.2f} s, {hand_cpu:5.2f} s CPU  (fetch, merge-tree bisection: upstream commit "
+              f"{position} conflicts, one merge, the check once)")
+        print(f"forkwave: {first_s:6.2f} s to the first decision, {ratio:.2f}x by hand (target <= 1.5); the whole "
+              f"first run {fw_s:.2f} s ({fw_s / hand_s:.2f}x), {fw_cpu:5.2f} s CPU")
+        print(f"          slice-1 {out['status']}: {culprit.get('line', '-')}")
         fork_commit = culprit.get("fork_commit") or {}
-        print(f"          conflicts with fork commit {fork_commit.get('short', '-')} "
-              f"{fork_commit.get('subject', '')!r}; {statuses.count('waiting')} of {len(statuses)} ranges waiting")
+        print(f"          it conflicts with fork commit {fork_commit.get('short', '-')} "
+              f"{fork_commit.get('subject', '')!r} ({fork_commit.get('author', '-')}); {statuses.count('waiting')} of "
+              f"{len(statuses)} ranges wait behind it")
         print(f"          second run (nothing new): {again_s:.2f} s")
         print(f"fork's unreachable objects: {len(before)} before, {len(after)} after (target: unchanged)")
-        wrong = culprit.get("position") != FIRST_CONFLICT or position != FIRST_CONFLICT
+        wrong = (culprit.get("position") != FIRST_CONFLICT or position != FIRST_CONFLICT
+                 or fork_commit.get("subject") != "ci: push images to our registry")
         if wrong or ratio > 1.5 or before != after:
             sys.exit(1)
 

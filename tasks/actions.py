@@ -24,7 +24,7 @@ from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
 from tasks.redact import redact_url
 from tasks.report import base as basereport
 from tasks.report import render, reports
-from tasks.repo import basedetect, demo, drift, fetch, git, importer, objects, state, treemap, worktree
+from tasks.repo import basedetect, demo, drift, fetch, git, importer, objects, resolutions, state, treemap, worktree
 from tasks.workspace import dump_json, read_json, read_parsed, write_if_changed
 
 
@@ -316,11 +316,25 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
     run.targets = run.targets or ctx.pulled  # the sources this run pulls (a source's view keeps the selection)
     if ctx.cfg.fork.path.is_dir():  # what the run writes in the fork goes to a private object directory first
         objects.open(ctx.ws.state, ctx.cfg.fork.path, worktree.path_for(ctx.ws))
+        _shared_resolutions(ctx)
     if fork and run.fork_lock is None and not ctx.dry:  # reconciling may move the sync branch: never in a dry run
         runlock.lock_fork(run, ctx.cfg.fork.path)
         if run.fork_lock is not None:
             slices.reconcile(ctx.cfg, ctx.ws)
     return run
+
+
+_FETCHED: list[str] = []
+
+
+def _shared_resolutions(ctx: Context) -> None:
+    """Once a run: the resolutions recorded on the fork's remote (``publish.remote``), so a fresh clone or a CI job
+    replays what a person resolved elsewhere (not with ``offline=1``, nor in a dry run)."""
+    fork = str(ctx.cfg.fork.path)
+    if ctx.offline or ctx.dry or fork in _FETCHED:
+        return
+    _FETCHED.append(fork)
+    resolutions.fetch(ctx.cfg.fork.path, ctx.cfg.publish.remote)
 
 
 def _where(ctx: Context, slice_: Slice, plan: Plan) -> dict[str, Any]:

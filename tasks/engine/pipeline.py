@@ -26,7 +26,7 @@ from tasks.core.plan import Plan, Slice
 from tasks.engine import journal
 from tasks.engine.memo import Memo
 from tasks.engine.status import outcome_path, read_outcome, slice_dir
-from tasks.engine.validate import Validator, baseline, default_runner, fingerprint, verdict_of
+from tasks.engine.validate import Validator, baseline, default_runner, fingerprint, results_at, verdict_of
 from tasks.errors import CannotRun
 from tasks.repo import worktree
 from tasks.repo.importer import Change
@@ -90,9 +90,14 @@ class SliceRun:
                          baseline=base)
 
     def judge(self, tip: str, tree: str, changes: Mapping[str, Change], label: str,
-              commits: str | None = None) -> tuple[bool, list[Result]]:
-        """The checks' verdict on ``tree`` (``changes`` on top of ``tip``), recorded as the next attempt."""
+              commits: str | None = None, against: str | None = None) -> tuple[bool, list[Result]]:
+        """The checks' verdict on ``tree`` (``changes`` on top of ``tip``), recorded as the next attempt; a failure
+        is excused by the wave's baseline, or by the results on commit ``against`` when given."""
         v = self.validator(tip, changes)
+        if against is not None:
+            assert self.memo is not None
+            v.baseline = lambda: results_at(self.cfg, self.ws, against, self.runner, self.memo, self.log_root,
+                                            f"{self.name}-reference")
         n = len(self.attempts) + 1
         results = v.judge(tree, sorted(changes), n)
         verdict = verdict_of(results)

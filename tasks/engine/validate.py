@@ -236,6 +236,15 @@ def _without_state(fork: Path, tree: str) -> str:
     return git.mktree(fork, sorted(rest, key=lambda e: e.name))
 
 
+def results_at(cfg: Config, ws: Workspace, commit: str, runner: Runner | None, memo: Memo, log_root: Path,
+               name: str) -> dict[str, Result]:
+    """Every check on ``commit`` as it stands (through the memo: usually known already), by name — what a
+    person's change is judged against: the branch before the person changed it, not the wave's baseline."""
+    v = Validator(cfg, ws, name, commit, {}, runner, memo, log_root)
+    tree = git.tree_of(cfg.fork.path, commit)
+    return {check.name: v.check(check, tree, [], 0, commit) for check in cfg.checks}
+
+
 def verdict_of(results: Sequence[Result]) -> Verdict:
     """Passed, or failed — precisely when every failure is a gate naming its files."""
     failing = [r for r in results if not r.ok]

@@ -167,6 +167,14 @@ def settle(fork: Path, commit: str) -> int:
     return count
 
 
+def update_ref(fork: Path, ref: str, new: str, old: str | None, message: str) -> bool:
+    """Move ``ref`` to ``new`` if it is at ``old`` (None: if it does not exist) — the objects ``new`` needs
+    copied in first; False when someone else moved it meanwhile."""
+    settle(fork, new)
+    git.git(fork, "update-ref", "-m", message, ref, new, old or "", check=False)
+    return git.rev_parse(fork, ref) == new
+
+
 def _tips(fork: Path) -> list[str]:
     """Every commit the fork's refs name (what it holds with all its history)."""
     return list(dict.fromkeys(git.git(fork, "for-each-ref", "--format=%(objectname)", own=True).decode().split()))
