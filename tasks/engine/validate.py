@@ -109,8 +109,8 @@ class Validator:
     runner: Runner | None
     memo: Memo
     log_root: Path                     # reports/slices/<name>/logs/<run id>
-    # the wave's baseline, or what runs it: it is needed only to excuse a failure, so a candidate that passes
-    # every check never waits for it (``gating: strict`` never asks)
+    # the wave's baseline, or what runs it: it is needed only when a check fails (to excuse it, or with
+    # ``gating: strict`` to show it failed before too), so a candidate that passes every check never waits for it
     baseline: Mapping[str, Result] | Callable[[], Mapping[str, Result]] = field(default_factory=dict)
     wt: Path | None = None
     checked_out: str | None = None
@@ -140,8 +140,8 @@ class Validator:
                 results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
                 continue
             raw = self.check(check, tree, part, n, commit)
-            excusable = not raw.ok and raw.status != ERROR and self.cfg.gating != "strict"
-            results.append(gate_on_baseline(raw, self.baseline_of(check.name) if excusable else None,
+            failed = not raw.ok and raw.status != ERROR  # (strict gating excuses nothing, but the wave report
+            results.append(gate_on_baseline(raw, self.baseline_of(check.name) if failed else None,  # shows it)
                                             self.cfg.gating))
         errors = [r for r in results if r.status == ERROR]
         if errors:

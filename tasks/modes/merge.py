@@ -158,7 +158,7 @@ class MergeMode:
         if kept is not None:
             return Step(job.start, kept)
         behind = waits_behind_earlier(job)
-        if behind is not None:  # nothing to look at: the range before it stopped, and the branch has not moved since
+        if behind is not None:  # the range before it stopped, and the branch has not moved since: nothing to try
             return Step(job.start, behind)
         shas = list(job.slice.commits)
         env = git.alternates_env(job.mirror)  # the mirror's objects are read, not copied, until something lands
@@ -398,7 +398,8 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
 
 def waits_behind_earlier(job: SliceRun) -> Outcome | None:
     """The range's outcome when the source's range before it stopped at a culprit, or waits itself, and the sync
-    branch is where that decision left it: this range waits too, decided without a git command or a check.
+    branch is where that decision left it: this range waits too, decided from that outcome alone (no merge, no
+    ancestry walk, no check).
 
     A merge cannot skip a commit: while the earlier range's culprit is not merged, no commit after it can be.
     """
