@@ -315,7 +315,7 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
     run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
     run.targets = run.targets or ctx.pulled  # the sources this run pulls (a source's view keeps the selection)
     if ctx.cfg.fork.path.is_dir():  # what the run writes in the fork goes to a private object directory first
-        objects.open(ctx.ws.state, ctx.cfg.fork.path, worktree.path_for(ctx.ws))
+        objects.start(ctx.ws.state, ctx.cfg.fork.path, worktree.path_for(ctx.ws))
         _shared_resolutions(ctx)
     if fork and run.fork_lock is None and not ctx.dry:  # reconciling may move the sync branch: never in a dry run
         runlock.lock_fork(run, ctx.cfg.fork.path)

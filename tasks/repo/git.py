@@ -63,7 +63,7 @@ def _route_key(repo: str | Path) -> str:
 
 
 def route(repo: str | Path, env: Callable[[], dict[str, str]]) -> None:
-    """Every later command in ``repo`` (bar ``OWN_STORE``) runs with ``env()`` (``tasks.repo.objects.open``)."""
+    """Every later command in ``repo`` (bar ``OWN_STORE``) runs with ``env()`` (``tasks.repo.objects.start``)."""
     _ROUTES[_route_key(repo)] = env
 
 

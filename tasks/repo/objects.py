@@ -11,7 +11,7 @@ the fork's refs do not — go into the fork (``settle``: one ``pack-objects --re
 ``receive-pack`` does), before the compare-and-swap names it. The directory is dropped when the
 run ends; a killed run's is dropped by the next one (which holds the same workspace lock).
 
-The routing itself is ``tasks.repo.git``'s: ``open`` registers the fork and forkwave's private
+The routing itself is ``tasks.repo.git``'s: ``start`` registers the fork and forkwave's private
 worktree there, so no caller passes these variables by hand. Commands that move refs or maintain
 the store (``OWN_STORE``: ``update-ref``, ``worktree``, ``unpack-objects``, ...) run against the fork's
 own store, where git itself refuses a ref to an object the fork lacks; every other command in the
@@ -66,7 +66,7 @@ def _key(path: Path) -> str:
     return str(Path(path).resolve())
 
 
-def open(state: Path, fork: Path, worktree: Path) -> Quarantine | None:
+def start(state: Path, fork: Path, worktree: Path) -> Quarantine | None:
     """The run's private object directory for ``fork`` (made once per process; None: no repository there).
 
     Called with the workspace lock held: any private directory already there is a killed run's —
