@@ -468,8 +468,8 @@ def policy_reported(moves: Sequence[Mapping[str, Any]], info: Mapping[str, Commi
             out[t["path"]] = (policy.REGENERATE if t["take"] == "regenerate" else
                               f"policy take: {t['take']} for its conflicting hunks (merge of {m['upstream'][:10]})")
         for r in m.get("replayed", ()):
-            out[r["path"]] = (f"resolved as a person resolved the same conflict before (merge of {m['upstream'][:10]}; "
-                              f"record {r['record'][:12]} in {resolutions.REF})")
+            out[r["path"]] = (f"{resolutions.REPLAYED} (merge of {m['upstream'][:10]}; record {r['record'][:12]} in "
+                              f"{resolutions.REF})")
     return [{"path": p, "reason": r} for p, r in sorted(out.items())]
 
 

@@ -29,6 +29,7 @@ from tasks.repo import commits, git, objects
 from tasks.repo.commits import TEXT_MODES, TreeMerge
 
 REF = "refs/forkwave/resolutions"
+REPLAYED = "resolved as a person resolved the same conflict before"
 ORIGIN = "refs/forkwave/origin/resolutions"   # the fork remote's records, fetched (``fetch``)
 _START, _BASE, _MIDDLE, _END = (re.compile(rb"^%s( |$)" % m) for m in (b"<<<<<<<", b"\\|\\|\\|\\|\\|\\|\\|",
                                                                       b"=======", b">>>>>>>"))
