@@ -107,3 +107,18 @@ def test_a_host_check_reads_the_candidate_with_git_and_cannot_write_to_the_fork(
 def _count(repo: Path) -> dict[str, str]:
     out = subprocess.run(["git", "-C", str(repo), "count-objects", "-v"], capture_output=True, text=True).stdout
     return dict(line.split(": ") for line in out.splitlines())
+
+
+def test_a_run_killed_with_a_candidate_checked_out_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
+    m = merge.build(tmp_path, bad_at=31)
+    before = objects.unreachable(m.fork)
+    killed = run_doit(m.ws, env={"FORKWAVE_FAULT": "before-move"})  # SIGKILL: no atexit, the directory stays
+    assert killed.returncode < 0 or killed.returncode == 137, killed.stdout + killed.stderr
+    left = list((m.ws / ".forkwave" / objects.FOLDER).iterdir())
+    assert len(left) == 1 and any(left[0].rglob("*"))  # the killed run's candidates, never in the fork
+    # (until the next run, forkwave's worktree still names the candidate it was checking: `git fsck` says so)
+    res = run_doit(m.ws)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert m.holds(30) and not m.holds(31)
+    whole(m.fork, m.ws)  # the worktree moved off the dropped objects, the killed run's directory gone
+    assert objects.unreachable(m.fork) == before
