@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks import exitcodes
+from tasks import exitcodes, faults
 from tasks.modes import registry as modes
 from tasks.context import LAST_SUCCESS, Context
 from tasks.core import classify, coupling
@@ -38,6 +38,7 @@ def make_demo(ctx: Context) -> bool:
 @user_errors
 def do_fetch(ctx: Context) -> bool:
     _locked(ctx)
+    faults.point("fetch")
     fetch.fetch(ctx.cfg, ctx.ws, offline=ctx.offline)
     return True
 
@@ -46,6 +47,9 @@ def do_fetch(ctx: Context) -> bool:
 def do_drift(ctx: Context) -> dict[str, Any]:
     upstream = _source_read(ctx, "upstream.json", "fetch")
     _locked(ctx)
+    if not ctx.dry:  # a fresh clone: the sync branch (and what it records) is the fork's remote's
+        worktree.adopt(ctx.cfg)
+    faults.point("drift")
     mirror = fetch.ensure_commit(ctx.cfg, ctx.ws, upstream["sha"])
     window = None
     if ctx.since_last_success:
@@ -104,6 +108,7 @@ def do_post(ctx: Context) -> Any:
     from tasks.engine import verify
 
     _locked(ctx, fork=True)
+    faults.point("post")
     tip = verify.sync_tip(ctx.cfg)
     if tip is None:
         print(f"post: {ctx.cfg.fork.sync_branch} does not exist yet: nothing to check")
@@ -122,7 +127,7 @@ def _phase_done(phase: str, record: dict[str, Any], where: str = "") -> Failed |
         return None
     message, code = failed
     print(f"forkwave: error: {message}", file=sys.stderr)
-    if code != exitcodes.USAGE:  # the run's error: partial in the ledger when its waves landed, else failed
+    if code == exitcodes.FAILURE:  # a command that cannot run: the run's error (work left for a person is not)
         runlock.mark_failed(message)
     return Held(message) if code == exitcodes.PERSON else Failed(message, code)
 
@@ -133,7 +138,7 @@ def last_successes(ctx: Context) -> dict[str, Any]:
     from tasks.report.ledger import LEGACY_SYNC_TYPE, Ledger
 
     run = runlock.current()
-    book = run.ledger if run is not None and run.ledger is not None else Ledger.open(ctx.ws.reports)
+    book = run.ledger if run is not None and run.ledger is not None else Ledger.open(_ledger_folder(ctx))
     try:
         found = {}
         for wave in ctx.cfg.waves:
@@ -144,6 +149,24 @@ def last_successes(ctx: Context) -> dict[str, Any]:
     finally:
         if run is None or book is not run.ledger:
             book.close()
+
+
+def _ledger_folder(ctx: Context) -> Path:
+    """Where to open the ledger to read it: ``reports/``; a dry run reads a copy (opening may migrate or import)."""
+    if not ctx.dry:
+        return ctx.ws.reports
+    import shutil
+
+    from tasks.report.ledger import LEDGER
+
+    copy = ctx.ws.computed_reports / "ledger"
+    copy.mkdir(parents=True, exist_ok=True)
+    for name in (LEDGER, f"{LEDGER}-wal"):  # the database and its write-ahead log (the run holds the lock: no writer)
+        if (ctx.ws.reports / name).exists():
+            shutil.copyfile(ctx.ws.reports / name, copy / name)
+        else:
+            (copy / name).unlink(missing_ok=True)
+    return copy
 
 
 def last_success_window(ctx: Context, mirror: Path, tip: str) -> set[str] | None:
@@ -236,7 +259,11 @@ def do_plan(ctx: Context) -> bool:
                                         "give each source paths of its own (sources.<n>.paths)")
                 owners[f.path] = name
     plan = combine(plans, ctx.cfg.waves) if ctx.cfg.several else plans[0][1]
+    plan = dataclasses.replace(plan, batch_size=ctx.batch_size)  # the commands it prints carry batch_size=
     write_if_changed(ctx.ws.report("plan.json"), dump_json(plan.to_json()))
+    for name in ctx.sources if ctx.cfg.several else ():  # each source's own part: what publish reads of it later,
+        c = ctx.for_source(name)                          # when another schedule's run has planned only its own
+        write_if_changed(c.ws.source_report("plan.json"), dump_json(plan.of_source(name).to_json()))
     for wave, names in plan.waves:
         write_if_changed(ctx.ws.report(f"wave-{wave}.md"), render.wave_manifest(plan, wave))
         print(f"plan: wave {wave}: {len(names)} slices")
@@ -328,13 +355,15 @@ _FETCHED: list[str] = []
 
 
 def _shared_resolutions(ctx: Context) -> None:
-    """Once a run: the resolutions recorded on the fork's remote (``publish.remote``), so a fresh clone or a CI job
-    replays what a person resolved elsewhere (not with ``offline=1``, nor in a dry run)."""
+    """Once a run: the resolutions recorded on the fork's remote (``worktree.fork_remote``), so a fresh clone or a
+    CI job replays what a person resolved elsewhere (not with ``offline=1``, nor in a dry run)."""
     fork = str(ctx.cfg.fork.path)
     if ctx.offline or ctx.dry or fork in _FETCHED:
         return
     _FETCHED.append(fork)
-    resolutions.fetch(ctx.cfg.fork.path, ctx.cfg.publish.remote)
+    remote = worktree.fork_remote(ctx.cfg)
+    if remote is not None:
+        resolutions.fetch(ctx.cfg.fork.path, remote)
 
 
 def _where(ctx: Context, slice_: Slice, plan: Plan) -> dict[str, Any]:
@@ -392,6 +421,43 @@ _CANNOT_RUN: list[str] = []  # a check that cannot run stops every later slice o
 
 
 @user_errors
+def do_batch(ctx: Context, waves: list[str]) -> Any:
+    """Judge the union of the run's file slices once, before any of them (``tasks.engine.batch``)."""
+    from tasks.engine import batch
+
+    run = _locked(ctx, fork=True)
+    plan = read_plan(ctx)
+    members, mixed = [], []
+    for name in (n for w in waves for n in plan.members(w)):
+        c, job, mode = job_for(ctx, plan, name, run.id)
+        if mode.own_branch:
+            continue  # its own branch, its own chain judged first
+        if not mode.file_slices:
+            mixed.append(name)
+            continue
+        members.append(batch.Member(c.cfg, fetch.ensure_commit(c.cfg, c.ws, job.upstream), job.plan, job.drift,
+                                    job.slice))
+    if mixed:
+        print(f"batch: not used: {', '.join(mixed[:3])}{' …' if len(mixed) > 3 else ''} land commits on "
+              f"{ctx.cfg.fork.sync_branch} too, so each slice is judged on its own")
+        return True
+    if not members:
+        return True
+    for m in members:  # `running` in the ledger before any check, as a slice's own run opens it
+        where = _where(ctx, m.slice, m.plan)
+        run.sync(where["source"], runlock.sync_type(where["wave"]), where["revision"])
+    try:
+        record = batch.run(ctx.cfg, ctx.ws, members, run.id, last=plan.waves[-1][0] in waves)
+        reports.write_batch(ctx.ws, record)
+    except CannotRun as exc:
+        _CANNOT_RUN.append(str(exc))
+        runlock.mark_failed(str(exc))
+        print(f"forkwave: error: {exc}", file=sys.stderr, flush=True)
+        return Failed(str(exc), exitcodes.FAILURE)
+    return True
+
+
+@user_errors
 def do_validate(ctx: Context, name: str, position: str) -> Any:
     run = _locked(ctx, fork=True)
     whole = read_plan(ctx)
@@ -420,7 +486,7 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     reports.write_slice(c.ws, outcome, fork, sync)
     if _refresh_due(outcome):
         reports.write_wave(c.ws, outcome.wave, list(whole.members(outcome.wave)), fork, sync)
-        reports.write_summary(c.ws, whole)
+        _write_summary(ctx, whole)
     run.record(name, outcome, **where)
     if outcome.error:
         _CANNOT_RUN.append(outcome.error)
@@ -458,23 +524,63 @@ def plural_of(job: SliceRun) -> str:
 
 
 @user_errors
-def do_wave(ctx: Context, wave: str) -> Any:
+def do_wave(ctx: Context, wave: str, closing: bool = False) -> Any:
+    """The wave ends (its joint retry, its reports, its ledger rows); ``closing``: the last wave this run
+    reaches (``tasks.cli.closing_wave``), after which each source's whole ``verify:`` runs."""
+    faults.point("wave")
     done = _wave(ctx, wave)
-    return _verify_wave(ctx, wave) if done is True else done
+    verified = _verify_after(ctx, wave, closing) if done is True else done
+    faults.point("wave-end")  # between this wave and the next
+    return verified
 
 
-def _verify_wave(ctx: Context, wave: str) -> Any:
-    """Each source's ``verify:`` on the sync tip once the wave landed; a failure fails the run and holds publish."""
+def _verify_after(ctx: Context, wave: str, closing: bool) -> Any:
+    """Each pulled source's ``verify:`` on the sync tip: every command after the last wave this run reaches
+    (``closing``: it judges what the run finished, not a half-synced tree), the ``when: each_wave`` ones after
+    every wave. A failure says which source, which number it read and which bound it missed,
+    once; it holds that source's publishing (``verify.publish_holds``) and the run (exit 2)."""
     from tasks.engine import verify
 
-    failed = []
-    for source in ctx.sources:
+    run, plan = runlock.current(), read_plan(ctx)
+    held: list[str] = []
+    broken: list[str] = []
+    for source in ctx.pulled:
         c = ctx.for_source(source)
-        record = verify.verify_source(c.cfg, c.ws, wave)
-        if record is not None:
-            failed.append(_phase_done("verify", record, f" {source}" if ctx.cfg.several else ""))
-    bad = [f for f in failed if f is not None]
-    return bad[0] if bad else True
+        commands = [x for x in c.cfg.current.verify if closing or x.when == verify.EACH_WAVE]
+        if not commands:
+            continue
+        runlock.enter(f"verify {source}")
+        faults.point("verify")
+        record = verify.verify_source(c.cfg, c.ws, wave, commands)
+        if record is None:
+            continue
+        for line in verify.say("verify", record, f" {source}" if ctx.cfg.several else ""):
+            print(line, flush=True)
+        failed = verify.failure("verify", record)
+        message = None
+        if failed is not None:
+            message = f"verification failed for {source}: {failed[0]}"
+            print(f"forkwave: error: {message}", file=sys.stderr, flush=True)
+            (broken if failed[1] == exitcodes.FAILURE else held).append(message)
+        if run is not None:
+            run.verified(source, record["results"], plan.sources[source] if ctx.cfg.several else plan.upstream,
+                         message)
+    if broken:  # a command that cannot run: an error of the run, not work for a person
+        runlock.mark_failed(broken[0])
+        return Failed("; ".join(broken + held), exitcodes.FAILURE)
+    return Held("; ".join(held)) if held else True
+
+
+def _write_summary(ctx: Context, plan: Plan) -> dict[str, Any]:
+    """``summary.json``: ``running`` while this run writes it, with each source's verification on the tip."""
+    from tasks.engine import verify
+
+    run = runlock.current()
+    state = verify.standing(ctx.pulled_views())
+    checked = {s: (all(r["passed"] for r in state[s]) if s in state else None)
+               for s in ctx.pulled if ctx.for_source(s).cfg.current.verify}
+    return reports.write_summary(ctx.ws, plan, run=run.id if run is not None and runlock.recorded() else None,
+                                 verification=checked)
 
 
 def _retry(ctx: Context, run: runlock.Run, plan: Plan, wave: str) -> None:
@@ -512,7 +618,7 @@ def _wave(ctx: Context, wave: str) -> Any:
     for w, _ in plan.waves:  # a retry may have landed files of earlier waves too
         reports.write_wave(ctx.ws, w, list(plan.members(w)), fork, sync, disk=w == wave)
     loaded = reports.load_outcomes(ctx.ws, names)
-    reports.write_summary(ctx.ws, plan)
+    _write_summary(ctx, plan)
     _close_wave(ctx, run, plan, wave, loaded)
     left = [n for n, o in loaded.items() if o is None or not o.status.settled]
     print(f"wave {wave}: {len(names) - len(left)}/{len(names)} slices settled (reports/wave-{wave}/report.md)")
@@ -547,15 +653,30 @@ def _person_job(ctx: Context, name: str) -> tuple[Context, SliceRun, modes.Mode]
     """The slice's run context for a person's command: the sync tip now and its last outcome."""
     from tasks.repo import worktree
 
-    c, job, mode = job_for(ctx, read_plan(ctx), name)
+    c, job, mode = job_for(ctx, plan_naming(ctx, name), name)
     job.mirror = fetch.ensure_commit(c.cfg, c.ws, job.upstream)
     job.start = worktree.sync_tip(c.cfg)
     job.earlier = status.read_outcome(c.ws, name)
     return c, job, mode
 
 
+def plan_naming(ctx: Context, name: str) -> Plan:
+    """The plan that names slice ``name``: the last run's, else (several sources) the last plan of the source it
+    belongs to — a run of another CI schedule planned only its own sources."""
+    whole = read_plan(ctx)
+    if not ctx.cfg.several or any(s.name == name for s in whole.slices):
+        return whole
+    for source in ctx.cfg.sources:
+        own = ctx.for_source(source.name).ws.source_report("plan.json")
+        part = Plan.from_json(read_json(own)) if own.exists() else None
+        if part is not None and any(s.name == name for s in part.slices):
+            return part
+    return whole  # its error names the slices it has
+
+
 @user_errors
 def do_resolve(ctx: Context, name: str) -> bool:
+    runlock.unrecorded()  # a person's command is no run
     _locked(ctx, fork=True)
     c, job, mode = _person_job(ctx, name)
     commit = mode.resolve(job, _var("path"), _var("take"))
@@ -569,6 +690,7 @@ def do_resolve(ctx: Context, name: str) -> bool:
 
 @user_errors
 def do_rollback(ctx: Context, name: str) -> bool:
+    runlock.unrecorded()  # a person's command is no run
     _locked(ctx, fork=True)
     c, job, mode = _person_job(ctx, name)
     commit = mode.rollback(job)
@@ -582,6 +704,7 @@ def do_rollback(ctx: Context, name: str) -> bool:
 
 @user_errors
 def do_readopt(ctx: Context, name: str) -> bool:
+    runlock.unrecorded()  # a person's command is no run
     _locked(ctx, fork=True)
     _, job, mode = _person_job(ctx, name)
     reverts = mode.readopt(job)
@@ -598,8 +721,8 @@ def do_report(ctx: Context) -> dict[str, Any]:
     plan = read_plan(ctx)
     for w, names in plan.waves:
         reports.write_wave(ctx.ws, w, list(names), str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
-    summary = reports.write_summary(ctx.ws, plan)
-    print(f"report: reports/summary.json ({summary['status']}) and {len(plan.waves)} wave reports written")
+    _write_summary(ctx, plan)
+    print(f"report: reports/summary.json and {len(plan.waves)} wave reports written")
     return {"digest": outcomes_digest(ctx)}
 
 
@@ -611,9 +734,28 @@ def do_publish(ctx: Context) -> bool:
     from tasks.publish import contrib
 
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
-    run.publish(ctx.cfg, ctx.ws)
-    contrib.push_exports(ctx.cfg, ctx.ws)  # direction push/both: the export to each source's push_url
-    return True
+    faults.point("publish")
+    # what this run was asked for: `doit publish sources=web` (one CI schedule) publishes what that run synced
+    chosen = tuple(ctx.sources) if ctx.selected is not None else None
+    _, held = run.publish(ctx.cfg, ctx.ws, selected=tuple(ctx.pulled) if chosen else None)
+    _, refused = contrib.push_exports(ctx.cfg, ctx.ws, tuple(ctx.pushed) if chosen else None)  # to each push_url
+    return _publish_holds(ctx, held, refused, chosen)
+
+
+def _publish_holds(ctx: Context, held: dict[str, str], refused: list[str], chosen: tuple[str, ...] | None) -> Any:
+    """Each source held by this publish, named once: the sources it was asked for make it exit 2 (work for a
+    person); another schedule's only get a note (its own job reports them, and its part waits in the draft)."""
+    mine = {n: why for n, why in held.items() if chosen is None or n in chosen}
+    for name, why in held.items():
+        if name not in mine:
+            print(f"publish: note: {name} (not asked for in this run): {why}")
+    lines = [f"publish: {name}: {why}" if ctx.cfg.several else f"publish: {why}"
+             for name, why in mine.items()] + [f"publish: {line}" for line in refused]
+    if not lines:
+        return True
+    for line in lines:
+        print(f"forkwave: error: {line}", file=sys.stderr)
+    return Held(lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""))
 
 
 # --- direction: push ----------------------------------------------------------------------------
@@ -637,8 +779,8 @@ def do_export(ctx: Context) -> Any:
               "nowhere (and not pulled): merge it by hand on one side")
     bad = [r for r in record["checks"] if r["status"] not in ("passed", "skipped")]
     bad += [{"name": v["name"], "status": "failed"} for v in record.get("verify", ()) if not v["passed"]]
-    for v in record.get("verify", ()):
-        print(f"export{_for(ctx)}: verify {v['name']} {'passed' if v['passed'] else 'FAILED'} — {v['reason']}")
+    for line in export.say(ctx.cfg, record, _for(ctx)):  # each check that failed, with its output; each deferred part
+        print(line)
     print(f"export{_for(ctx)}: {len(record['files'])} files for {where}" + (
         f" (commit {record['commit'][:12]})" if record["commit"] else "") + f", {len(record['skipped'])} skipped, "
           f"{len(record['refused'])} refused, {len(record['conflicts'])} conflicts"
@@ -650,8 +792,6 @@ def do_export(ctx: Context) -> Any:
                                      redact_url(src.push_url or ""), "paths": [f["source_path"] for f in record["files"]],
                                      "refused": record["refused"], "conflicts": record["conflicts"]}
         return _dry_report(ctx)
-    for d in record["deferred"]:
-        print(f"export{_for(ctx)}: deferred {', '.join(d['files'])}: {', '.join(d['checks'])} failed with it")
     _ledger_export(ctx, upstream["sha"], record, bad)
     if record["deferred"]:
         failed = sorted({c for d in record["deferred"] for c in d["checks"]})
@@ -678,13 +818,15 @@ def _ledger_export(ctx: Context, revision: str, record: dict[str, Any], bad: lis
     left = [Deferral(tuple(d["files"]), "push checks failed") for d in record["deferred"]]
     left += [Deferral((r["path"],), r["reason"]) for r in record["refused"]]
     pushed = [f["source_path"] for f in record["files"]] if record["commit"] and not bad else []
+    added = [f["source_path"] for f in record["files"] if f.get("action") == "add" and f["source_path"] in pushed]
     if bad:
         left.append(Deferral(tuple(f["path"] for f in record["files"]), "push checks failed"))
     conflicts = tuple(Conflict(p, "changed on both sides") for p in record["conflicts"])
     status = status_of(deferred=bool(left), conflicts=bool(conflicts), adopted=bool(pushed)) \
         if left or conflicts else Status.ADOPTED
     outcome = Outcome("export", "push", revision, status, "", deferred=tuple(left), conflicts=conflicts)
-    run.record("export", outcome, source=ctx.cfg.source, kind="push", revision=revision, exported=pushed)
+    run.record("export", outcome, source=ctx.cfg.source, kind="push", revision=revision, exported=pushed,
+               created=added)
     run.close(ctx.cfg.source, "push")
 
 
@@ -712,14 +854,16 @@ def do_dry_slice(ctx: Context, name: str, position: str) -> bool:
     return _dry_report(ctx, quiet=True)
 
 
-def _dry_report(ctx: Context, quiet: bool = False) -> bool:
-    """``reports/dry-run.md``/``.json`` with everything simulated so far (each dry task rewrites it, whole)."""
+def _dry_report(ctx: Context, quiet: bool = False, last_run: bool = False) -> bool:
+    """``reports/dry-run.md``/``.json`` with everything simulated so far (each dry task rewrites it, whole); from
+    the plan this dry run computed, or with ``last_run`` the one the last real run left."""
     from tasks.publish import preview
 
-    data = preview.write(ctx.cfg, ctx.ws)
+    data = preview.write(ctx.cfg, ctx.ws.real if last_run else ctx.ws)
     if not quiet:
         code = "" if data["exit_code"] is None else f" (a real run would exit {data['exit_code']})"
-        print(f"dry run: reports/dry-run.md{code}; no branch, state, memo, ledger or remote was written")
+        print(f"dry run: reports/dry-run.md{code}; no branch, state, memo, ledger, remote or other report was "
+              "written")
     return True
 
 
@@ -730,11 +874,12 @@ def do_dry_wave(ctx: Context, wave: str) -> bool:
 
 
 @user_errors
-def do_dry_publish(ctx: Context) -> bool:
-    """``doit publish dry=1``: what would be pushed and opened; no push, no forge call, no publish.json."""
+def do_dry_publish(ctx: Context, alone: bool = False) -> bool:
+    """``doit publish dry=1``: what would be pushed and opened; no push, no forge call, no publish.json. Alone on
+    the command line it previews what the last real run left (its plan); after simulated slices, their tip."""
     _locked(ctx)
-    _dry_report(ctx)
-    pub = read_json(ctx.ws.report("dry-run.json")).get("publish") or {}
+    _dry_report(ctx, last_run=alone)
+    pub = read_json(ctx.ws.real.report("dry-run.json")).get("publish") or {}
     if pub.get("error"):
         print(f"publish (dry run): would not publish: {pub['error']}")
     elif pub.get("pull_request"):

@@ -29,7 +29,7 @@ from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from tasks import exitcodes
-from tasks.errors import Held
+from tasks.errors import Failed, Held
 from tasks.workspace import read_json
 
 SHOW_TASKS = "FORKWAVE_SHOW_TASKS"  # =1: also print doit's own task lines (`.  name` ran, `-- name` up to date)
@@ -162,6 +162,68 @@ def reads_only(req: Request | None = None) -> bool:
     return req.runs and bool(req.tasks) and all(t in READ_ONLY for t in req.tasks)
 
 
+# the task groups of a sync run (``wave_<x>`` too); a person's commands, history, ci, images are none
+PIPELINE = ("fetch", "base", "drift", "pre", "plan", "import", "validate", "report", "post", "export", "publish")
+
+
+def is_run(req: Request | None = None) -> bool:
+    """Is this doit command a run of the ledger: a plain ``doit``, or one that names a task of the pipeline?
+
+    A run is recorded from its start, even when every task is up to date (a run with nothing new
+    is a run); a person's command (``doit resolve:slice-3``) is not one.
+
+    >>> is_run(Request("run")), is_run(Request("run", ("wave_b",))), is_run(Request("run", ("publish",)))
+    (True, True, True)
+    >>> is_run(Request("run", ("resolve:slice-3",))), is_run(Request("run", ("history",))), is_run(Request("list"))
+    (False, False, False)
+    """
+    req = req or request()
+    if not req.runs or reads_only(req):
+        return False
+    return not req.tasks or any(t.split(":")[0] in PIPELINE or t.startswith("wave_") for t in req.tasks)
+
+
+def closing_wave(waves: Sequence[str], req: Request | None = None) -> str | None:
+    """The last wave this run reaches, after which each source's ``verify:`` runs: the last wave for a plain
+    ``doit`` (or ``doit post``, which waits for every wave), else the last of the waves named; None when the
+    run reaches no wave task (``doit validate:slice-3``, ``doit drift``).
+
+    >>> closing_wave(["a", "b"], Request("run")), closing_wave(["a", "b", "c"], Request("run", ("wave_b", "wave_a")))
+    ('b', 'b')
+    >>> closing_wave(["a", "b"], Request("run", ("post",))), closing_wave(["a", "b"], Request("run", ("drift",)))
+    ('b', None)
+    """
+    req = req or request()
+    if not waves:
+        return None
+    if not req.tasks or "post" in req.tasks:
+        return waves[-1]
+    named = [w for w in waves if f"wave_{w}" in req.tasks]
+    return named[-1] if named else None
+
+
+def phase_of(task: str, wave_of: Any = None) -> str | None:
+    """The phase of the run a task is (the ledger names it when the run dies there); None: no phase of its own.
+
+    ``wave_of(slice)`` gives a slice's wave, for its import and validate tasks.
+
+    >>> [phase_of(t) for t in ("fetch:web", "drift", "wave_b", "post", "publish", "export:sale", "images")]
+    ['fetch web', 'drift', 'wave b', 'post-sync checks', 'publish', 'export sale', None]
+    >>> phase_of("validate:slice-3", {"slice-3": "a"}.get)
+    'wave a'
+    """
+    group, _, name = task.partition(":")
+    if group.startswith("wave_"):
+        return f"wave {group[len('wave_'):]}"
+    if group in ("import", "validate"):
+        wave = wave_of(name) if wave_of and name else None
+        return f"wave {wave}" if wave else None
+    named = {"pre": "pre-sync checks", "post": "post-sync checks", "base": "base detection"}.get(group, group)
+    if group not in PIPELINE:
+        return None
+    return f"{named} {name}" if name else named
+
+
 def refuse_unknown(namespace: Mapping[str, Any], req: Request | None = None) -> None:
     """Unknown task names on the command line: one line and exit 1, before anything runs."""
     req = req or request()
@@ -237,15 +299,19 @@ def unknown(req: Request, tasks: Sequence[Any]) -> list[str]:
 # --- the run's output ---------------------------------------------------------------------
 
 def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequence[str] = (),
-                 commits: Mapping[str, int] | None = None) -> str:
+                 commits: Mapping[str, int] | None = None, reason: str | None = None) -> str:
     """The run's last line: slice counts (and, for commit slices, the upstream commits), the report to open,
-    what the exit status means.
+    what the exit status means — ``reason`` when the run knows it (a failed verification, a drift gate, an
+    error), else the exit code's general meaning.
 
     ``slices``: slice name -> (wave, state) with state as ``Status.state`` gives it; ``commits``: the commit
     slices' counts added up (``tasks.core.outcome.add``), when there are any.
 
     >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("b", "conflicted")}, 2)
     'forkwave: 2 slices: 1 adopted, 0 deferred, 1 conflicted; open reports/wave-b/report.md — exit 2: work left for a person (deferred or conflicted slices)'
+    >>> summary_line({"slice-1": ("a", "adopted")}, 2, reason="verification failed for web: verify 'n': printed 4, "
+    ...              "below expected_min 6")
+    "forkwave: 1 slice: 1 adopted, 0 deferred, 0 conflicted; open reports/wave-a/report.md — exit 2: verification failed for web: verify 'n': printed 4, below expected_min 6"
     >>> summary_line({"slice-1": ("a", "conflicted"), "slice-2": ("a", "waiting")}, 2,
     ...              commits={"total": 40, "adopted": 2, "deferred": 0, "conflicted": 1, "waiting": 37, "skipped": 0})
     'forkwave: 2 slices: 0 adopted, 0 deferred, 1 conflicted, 1 waiting (commits: 2 of 40 adopted, 1 conflicted, 37 waiting); open reports/wave-a/report.md — exit 2: work left for a person (deferred or conflicted slices)'
@@ -266,7 +332,7 @@ def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequ
         parts.append("open " + ", ".join(f"reports/wave-{w}/report.md" for w in open_waves))
     if stopped:
         parts.append(f"stopped at {', '.join(stopped)} (the error is above)")
-    meaning = exitcodes.MEANING[code] if slices or code else "done"
+    meaning = reason or (exitcodes.MEANING[code] if slices or code else "done")
     return f"forkwave: {'; '.join(parts) or 'done'} — exit {code}: {meaning}"
 
 
@@ -299,6 +365,16 @@ def _position(task: Any) -> str | None:
     return None
 
 
+def _begin_run(ctx: Any) -> None:
+    """The run's lock and its ledger row, before any task (``tasks.engine.runlock``); the fork's lock and the
+    journal's reconciliation wait for the first action that needs them (``actions._locked``)."""
+    from tasks.engine import runlock
+
+    path = ctx.ws.report("upstream.json")
+    run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
+    run.targets = run.targets or ctx.pulled
+
+
 class Reporter(ConsoleReporter):
     """doit's console reporter, quiet: forkwave's own lines, each error once, a summary line, the exit code.
 
@@ -318,6 +394,8 @@ class Reporter(ConsoleReporter):
         self.stopped: list[str] = []
         self.slices: dict[str, None] = {}  # slices whose validate task this run reached, in order
         self.held = False  # a verification, pre-sync check or drift gate left work for a person (tasks.errors.Held)
+        self.problems: list[Any] = []  # tasks.engine.runlock.Problem: what stopped or held each part, in order
+        self.plan: Any = None  # tasks.core.plan.Plan, read once: slice tasks exist only once `plan` ran
 
     def initialize(self, tasks: Any, selected_tasks: Any) -> None:
         from tasks.context import context
@@ -327,14 +405,29 @@ class Reporter(ConsoleReporter):
         if ctx.demo and not reads_only():  # `doit history format=json` in the demo: the JSON is all of stdout
             self.write(f"forkwave: no forkwave.yaml in {ctx.ws.root}: running the bundled demo "
                        f"(repositories in .forkwave/demo/); write a forkwave.yaml or pass config=PATH for your fork\n")
+        if is_run() and not ctx.dry:  # recorded from its start: a run with nothing new is a run too
+            from tasks.errors import user_errors
+
+            begun = user_errors(_begin_run)(ctx)  # its error in one line (another run holds it, a full disk)
+            if isinstance(begun, Failed):
+                raise SystemExit(begun.exit_code) from None  # nothing runs
 
     def _seen(self, task: Any) -> None:
         group, _, name = task.name.partition(":")
         if group == "validate" and name:
             self.slices[name] = None
 
+    def _wave_of(self, name: str) -> str | None:
+        plan = self._plan()
+        return next((s.wave for s in plan.slices if s.name == name), None) if plan is not None else None
+
     def execute_task(self, task: Any) -> None:
         self._seen(task)
+        phase = phase_of(task.name, self._wave_of)
+        if phase:
+            from tasks.engine import runlock
+
+            runlock.enter(phase)
         if self.show_tasks:
             super().execute_task(task)
 
@@ -347,7 +440,8 @@ class Reporter(ConsoleReporter):
             self._unchanged(name, _position(task))
 
     def _unchanged(self, name: str, position: str | None) -> None:
-        """A slice left for a person that nothing changed for: one line, as a run of it would say."""
+        """A slice nothing changed for counts in the run as it stands (its wave's row in the ledger); one left for
+        a person gets one line, as a run of it would say."""
         from tasks.context import context
 
         path = context().ws.reports / "slices" / name / "outcome.json"
@@ -356,14 +450,44 @@ class Reporter(ConsoleReporter):
         from tasks.core.outcome import Outcome
 
         outcome = Outcome.from_json(read_json(path))
+        self._note_unchanged(outcome)
         if outcome.left:
             self.write(f"[{position or 'wave ' + outcome.wave}] {name}: {outcome.status} — unchanged since run "
                        f"{outcome.run or '?'} (same upstream, fork, checks and sync branch); nothing to run "
                        f"(reports/slices/{name}/report.md)\n")
 
+    def _note_unchanged(self, outcome: Any) -> None:
+        """A slice nothing changed for counts in this run's row of its wave as it stands: nothing landed by this
+        run, what is left still left."""
+        from tasks.engine import runlock
+
+        run = runlock.current()
+        plan = self._plan()
+        if run is None or not runlock.recorded() or plan is None:
+            return
+        found = [s for s in plan.slices if s.name == outcome.slice]
+        if found:  # an outcome of a slice the plan no longer has counts nowhere
+            from tasks.context import context
+
+            slice_ = found[0]
+            run.record(outcome.slice, outcome, source=slice_.source or context().sources[0], wave=slice_.wave,
+                       revision=plan.revision(slice_))
+
+    def _plan(self) -> Any:
+        """The plan (``tasks.core.plan.Plan``), read once; None before there is one."""
+        if self.plan is None:
+            from tasks.context import context
+            from tasks.core.plan import Plan
+
+            path = context().ws.report("plan.json")
+            self.plan = Plan.from_json(read_json(path)) if path.exists() else None
+        return self.plan
+
     def add_failure(self, task: Any, fail: Any) -> None:
         if isinstance(fail, UnmetDependency):  # its cause was reported where it happened
             return
+        from tasks.engine.runlock import Problem
+
         code = getattr(fail, "exit_code", None)
         if code is None:  # not a failure forkwave expected: a crash or a doit error, shown once
             code = exitcodes.FAILURE
@@ -372,6 +496,34 @@ class Reporter(ConsoleReporter):
         if code != exitcodes.PERSON or isinstance(fail, Held):
             self.stopped.append(task.name)
         self.held = self.held or isinstance(fail, Held)
+        message = str(getattr(fail, "message", "") or "").strip() or f"{task.name} failed"
+        self.problems.append(Problem(self._source_of(task.name), message.splitlines()[0], code))
+
+    def _source_of(self, task: str) -> str | None:
+        """The source a failed task worked for: ``fetch:web``'s, a slice's; None for the run's own steps."""
+        from tasks.context import context
+
+        ctx = context()
+        group, _, name = task.partition(":")
+        if group in ("fetch", "base", "drift", "export"):
+            return name or (ctx.sources[0] if len(ctx.sources) == 1 else None)
+        if group in ("import", "validate") and name:
+            plan = self._plan()
+            found = [s for s in plan.slices if s.name == name] if plan is not None else []
+            return (found[0].source or ctx.sources[0]) if found else None   # a slice the plan lacks: no source
+        return None
+
+    def _held(self, left: bool) -> str | None:
+        """Why the run exits 2 when no slice says it: what held it (each source's failed verification, a drift
+        gate, a post-sync check...), after the slices left for a person. None: the slices say it all."""
+        held = list(dict.fromkeys(p.message for p in self.problems if p.code == exitcodes.PERSON))
+        if not held:
+            return None
+        return "; ".join(([exitcodes.MEANING[exitcodes.PERSON]] if left else []) + held)
+
+    def _error(self, code: int) -> str | None:
+        """The first error behind exit 1 or 3, for the ledger (the line above the last one printed it)."""
+        return next((p.message for p in self.problems if p.code == code), None)
 
     def runtime_error(self, msg: str) -> None:
         self.codes.append(exitcodes.FAILURE)
@@ -396,7 +548,21 @@ class Reporter(ConsoleReporter):
             code = exitcodes.PERSON  # an outcome left for a person, even if its task did not fail
         elif code == exitcodes.PERSON and states and not left and not self.held:
             code = exitcodes.OK  # a later wave's joint retry landed what an earlier task left: the end state counts
+        reason = self._held(left) if code == exitcodes.PERSON else None
+        self._conclude(code, reason or self._error(code) or (exitcodes.MEANING[code] if code else None))
         if not (reads_only() and code == exitcodes.OK):  # `doit history format=json`: the JSON is all of stdout
-            self.write(summary_line(states, code, self.stopped, commits) + "\n")
+            self.write(summary_line(states, code, self.stopped, commits, reason) + "\n")
         self.outstream.flush()
         raise SystemExit(code) from None
+
+    def _conclude(self, code: int, reason: str | None) -> None:
+        """The run's status follows the exit code: the ledger and run-summary.json hear it before the run ends."""
+        from tasks.engine import runlock
+
+        run = runlock.current()
+        if run is None or not runlock.recorded():
+            return
+        from tasks.context import context
+        from tasks.engine import verify
+
+        runlock.conclude(code, reason, self.problems, verify.standing(context().pulled_views()))

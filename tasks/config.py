@@ -46,11 +46,14 @@ class Command:
     expected_max: float | None = None
     timeout: float = default("verify[].timeout")   # seconds
     builtin: str | None = None
+    when: str = default("verify[].when")          # verify only: after the last wave (end) or each_wave
+    layout: str = default("verify[].layout")  # on an export: the source's tree (source) or the fork's (fork)
 
 
 def _commands(raw: Any) -> tuple[Command, ...]:
     return tuple(Command(item, builtin=item) if isinstance(item, str) else
-                 Command(**_given(item, "name", "run", "expected_exit_code", "expected_min", "expected_max"),
+                 Command(**_given(item, "name", "run", "expected_exit_code", "expected_min", "expected_max", "when",
+                                  "layout"),
                          **_timeout(item))
                  for item in raw or ())
 
@@ -77,9 +80,14 @@ def contrib_default(fork: Path) -> str:
 def _check_flow(data: dict[str, Any]) -> str | None:
     """A push has somewhere to push to."""
     for _, key, src in source_dicts(data):
-        if src.get("direction", default("sources[].direction")) != "pull" and not src.get("push_url"):
+        direction = src.get("direction", default("sources[].direction"))
+        if direction != "pull" and not src.get("push_url"):
             return (f"key '{key}push_url': direction {src['direction']} exports to the source's contributor fork; "
                     "give its URL (or path) as push_url")
+        placed = [i for i, c in enumerate(src.get("verify") or ()) if isinstance(c, dict) and "layout" in c]
+        if placed and direction == "pull":
+            return (f"key '{key}verify.{placed[0]}.layout': places a verification on an export, and this source "
+                    "only pulls; drop 'layout' (on the sync branch it runs in the fork's layout)")
     return None
 
 
@@ -116,10 +124,12 @@ class ModeOptions:
     scopes: tuple[str, ...] = default("sources[].scopes")
     exclude_authors: tuple[str, ...] = default("sources[].exclude_authors")
     review_breaking: bool = default("sources[].review_breaking")
+    pull_requests: str = default("sources[].pull_requests")   # merge | commits
 
 
 def _mode_options(src: dict[str, Any]) -> ModeOptions:
-    given = _given(src, "on_failure", "branch", "types", "scopes", "exclude_authors", "review_breaking")
+    given = _given(src, "on_failure", "branch", "types", "scopes", "exclude_authors", "review_breaking",
+                   "pull_requests")
     if "min_age" in src:  # whole seconds, as commit dates are; rounded up: "at least this old"
         given["min_age"] = math.ceil(fields.seconds(src["min_age"]))
     return ModeOptions(**given)
@@ -233,6 +243,7 @@ class Check:
     junit: str | None = None  # a JUnit XML file the check writes (worktree-relative): test-level gating
     node: str | None = None  # a node version or range: the check runs in forkwave/node:<version>
     direction: str = default("checks[].direction")  # pull: the sync branch's candidates; push: an export; both
+    layout: str = default("checks[].layout")  # on an export: run in the source's tree (source) or the fork's (fork)
 
     @property
     def kind(self) -> str:
@@ -319,6 +330,7 @@ class Config:
     rewrite: tuple[RewriteRule, ...] = ()
     deletions: str = default("deletions")
     gating: str = default("gating")
+    batch: bool = default("batch")
     couple: tuple[tuple[str, ...], ...] = ()   # groups of globs: the paths one group matches are coupled
     publish: Publish = Publish()
     sources: tuple[Source, ...] = ()
@@ -837,14 +849,14 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         pre=_commands(data.get("pre")), post=_commands(data.get("post")),
         policy=tuple(PolicyRule(tuple(r["paths"]), r["take"]) for r in data.get("policy") or ()),
         raw={**data, "upstream": first.written},
-        **_given(data, "deny_except", "deletions", "gating", "gates"),
+        **_given(data, "deny_except", "deletions", "gating", "batch", "gates"),
         **_given(data.get("slices") or {}, "max_files", "max_commits"),
     )
 
 
 def _all_checks(data: dict[str, Any]) -> list[Check]:
     return [Check(**_given(c, "name", "run", "when", "image", "network", "cpus", "memory", "compose", "service",
-                           "junit", "node", "direction"),
+                           "junit", "node", "direction", "layout"),
                   env=tuple(sorted((k, _env_str(v)) for k, v in (c.get("env") or {}).items())), **_timeout(c))
             for c in data.get("checks") or ()]
 

@@ -35,9 +35,11 @@ MODE_TRAITS = {"snapshot": ModeTraits(exports=True), "merge": ModeTraits(), "che
 MODES = tuple(MODE_TRAITS)   # how a source's changes become slices (tasks/modes/)
 AVAILABLE_MODES = MODES      # the modes this version has a module for
 DIRECTIONS = ("pull", "push", "both")
+LAYOUTS = ("source", "fork")   # where a check or verify runs on an export: the source's tree, or the fork's
 GATES = ("deny", "secrets", "syntax")
 BUILTIN_CHECKS = ("clean",)   # `pre: [clean]`: refuse a fork checkout with uncommitted changes
 ON_FAILURE = ("stop", "revert")   # merge mode: a failing commit waits for a person, or is merged and reverted
+PULL_REQUESTS = ("merge", "commits")   # cherry-pick: a merged pull request is picked whole (-m 1) or commit by commit
 TAKES = ("upstream", "fork", "regenerate")   # policy: what a conflicting hunk of a matching path takes
 FORGES = ("auto", "github", "gitlab", "none")
 # the terms a risk score can weigh (tasks/publish/risk.py computes them), and the seed's formula
@@ -229,6 +231,8 @@ def _check_kind(check: dict[str, Any]) -> Found:
         return "'service' only applies to compose checks; add 'compose'"
     if check.get("node"):  # a node version or range, for forkwave/node images
         return _node(check)
+    if "layout" in check and check.get("direction", "pull") == "pull":
+        return "'layout' places a check on an export: give it direction push or both, or drop 'layout'"
     return None
 
 
@@ -318,7 +322,7 @@ REWRITE_RULE = Obj((
     Field("regex", boolean(), "`from` is a Python regex and `to` may use its groups", False),
 ), check=_rewrite, title="rewrite[]")
 
-COMMAND = Obj((
+COMMAND_FIELDS = (
     Field("name", text(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", rule=NAME_RULE, label="name"),
           "names it in reports and logs; unique in its list", REQUIRED),
     Field("run", SHELL, "run by `bash -c` in the private worktree", REQUIRED),
@@ -326,7 +330,17 @@ COMMAND = Obj((
     Field("expected_min", number(), "the last number it prints on stdout must be at least this", None),
     Field("expected_max", number(), "the last number it prints on stdout must be at most this", None),
     Field("timeout", duration(1, MAX_TIMEOUT), "killed (with its process group) after this long", DEFAULT_TIMEOUT),
-), check=_bounds, title="verify[], pre[], post[]")
+)
+COMMAND = Obj(COMMAND_FIELDS, check=_bounds, title="pre[], post[]")
+VERIFY_WHEN = ("end", "each_wave")
+LAYOUT = Field("layout", choice(*LAYOUTS),
+               "on an export (direction push, both): `source` runs it in a git checkout of the exported tree, in the "
+               "source's layout; `fork` in one of the fork's tree as the export leaves it, in the fork's layout",
+               "source")
+VERIFY_COMMAND = Obj((*COMMAND_FIELDS, LAYOUT, Field(
+    "when", choice(*VERIFY_WHEN),
+    "`end`: after the last wave the run reaches, so it judges what the run finished; `each_wave`: after every "
+    "wave too (a threshold the half-synced tree must meet)", "end")), check=_bounds, title="verify[]")
 COMMANDS = Items(Either((choice(*BUILTIN_CHECKS), COMMAND), label="`clean` or a command"), check=_unique_commands)
 
 DRIFT_GATES = Obj(tuple(
@@ -351,8 +365,9 @@ PUSH_URL = Field("push_url", URL, "where a push exports to: the contributor's fo
                  "required for `push` and `both`", None)
 CONTRIB_BRANCH = Field("contrib_branch", BRANCH, "the branch an export is pushed as",
                        Derived("`contrib/<fork folder name>`"))
-VERIFY = Field("verify", Items(COMMAND, check=_unique_commands),
-               "commands run on the sync tip after a wave lands; the run fails when one does not pass", ())
+VERIFY = Field("verify", Items(VERIFY_COMMAND, check=_unique_commands),
+               "commands run on the sync tip after the last wave the run reaches, and on each export; one that "
+               "does not pass holds the source's publishing (exit 2)", ())
 SOURCE_DRIFT_GATES = Field("drift_gates", DRIFT_GATES,
                            "limits checked right after drift; over one, the run stops (exit 2)",
                            Derived("the top level's"))
@@ -381,6 +396,10 @@ SOURCE = Obj((
           "commits by these authors are skipped", (), mode="cherry-pick"),
     Field("review_breaking", boolean(), "a breaking change is picked and listed for review", True,
           mode="cherry-pick"),
+    Field("pull_requests", choice(*PULL_REQUESTS),
+          "a merge on the source's main line is a pull request: `merge` picks it as one change (its diff against "
+          "its first parent, filtered by the PR title's type and scope, else its commits'); `commits` picks its "
+          "commits one by one, each filtered", "merge", mode="cherry-pick"),
 ), check=None, title="sources[]")
 
 
@@ -416,6 +435,7 @@ CHECK = Obj((
           "a JUnit XML file the check writes (worktree-relative): test-level gating", None),
     Field("direction", choice(*DIRECTIONS),
           "`pull`: judges the sync branch's candidates; `push`: an export, in the source's tree; `both`", "pull"),
+    LAYOUT,
 ), check=_check_kind, title="checks[]")
 
 PUBLISH = Obj((
@@ -492,6 +512,9 @@ CONFIG = Obj((
           "upstream-deleted files the fork never touched: `apply` removes them, `report` lists them", "apply"),
     Field("gating", choice("baseline", "strict"),
           "`baseline`: a check already failing on the sync branch does not block; `strict`: it does", "baseline"),
+    Field("batch", boolean(),
+          "judge everything a run lands at once before any slice, and search only when that fails; `false`: "
+          "each slice judged on its own", True),
     Field("containers", Obj((
         Field("ca_bundle", text(null=True, empty=True, label="path or `null`", check=_path),
               "a CA bundle mounted and trusted inside containers", None),

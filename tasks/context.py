@@ -89,6 +89,10 @@ class Context:
     def pulled(self) -> list[str]:
         return [n for n in self.sources if self.direction_of(n) in ("pull", "both")]
 
+    def pulled_views(self) -> list[tuple[str, Config, Workspace]]:
+        """(name, config, workspace) of each source this run pulls, as that source sees them."""
+        return [(n, c.cfg, c.ws) for n, c in ((n, self.for_source(n)) for n in self.pulled)]
+
     @property
     def pushed(self) -> list[str]:
         return [n for n in self.sources if self.direction_of(n) in ("push", "both")]
@@ -162,8 +166,8 @@ def load(config: str | None, offline: str | None, root: Path, full: str | None =
     cfg = load_config(path, relative_to=root if demo else None, checked=checked)
     check_schedules(cfg)
     selected, wanted = select(cfg, sources, direction)
-    return Context(cfg, Workspace(root), demo, _flag(offline), _flag(full), (since or "").strip() or None,
-                   batch_size(batch), selected, wanted, _flag(dry))
+    return Context(cfg, Workspace(root, dry=_flag(dry)), demo, _flag(offline), _flag(full),
+                   (since or "").strip() or None, batch_size(batch), selected, wanted, _flag(dry))
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ from typing import Any
 from doit import create_after
 from doit.tools import config_changed
 
-from tasks.cli import request
+from tasks.cli import closing_wave, request
 from tasks.context import Context, context
 from tasks.core.fingerprint import validation_config
 from tasks.workspace import read_json
@@ -166,6 +166,12 @@ def _mode_keys(c: Context) -> dict[str, Any]:
     return {"mode": src.mode, "options": c.cfg.section("max_commits")["max_commits"], "keys": repr(src.options)}
 
 
+def _gate_policy(c: Context) -> dict[str, Any]:
+    """``policy:`` for drift's up-to-date test when a ``max_conflicts`` gate counts conflicts (a rule settles some)."""
+    gated = any(k == "max_conflicts" for k, _ in c.cfg.current.drift_gates)
+    return {"policy": c.cfg.section("policy")["policy"]} if gated and c.cfg.policy else {}
+
+
 def _not_ripened(c: Context) -> Any:
     """uptodate: no upstream commit held back by ``min_age`` has become old enough since the drift."""
 
@@ -216,7 +222,7 @@ def task_drift() -> Any:
             "clean": _cleans((clean.remove, [c.ws, targets + [_rel(c, "drift-gates.json")]])),
             "uptodate": [config_changed({**_source_section(c, "fork", *DRIFT_KEYS), "full": c.full,
                                          "since": c.since, "drift_gates": list(c.cfg.current.drift_gates),
-                                         **_mode_keys(c)}),
+                                         **_mode_keys(c), **_gate_policy(c)}),
                          _fork_unchanged(c), _not_ripened(c)]
                         # since=last-success: where the ledger's last successful syncs ended, read when checked
                         + ([_changed(lambda: {"since": actions.since_key(c)})] if c.since_last_success else []),
@@ -251,7 +257,7 @@ def task_export() -> Any:
 def task_pre() -> dict[str, Any]:
     """Pre-sync checks (`pre:`) on the fork tip before anything is imported; `clean`: no uncommitted changes."""
     ctx = context()
-    if not ctx.cfg.pre:
+    if not ctx.cfg.pre or ctx.dry:  # a dry run runs no command (the report lists what a real run checks first)
         return {"actions": None, "uptodate": [True]}
     asks_checkout = any(c.builtin for c in ctx.cfg.pre)  # a checkout's state is no commit: asked every time
     return {
@@ -324,19 +330,24 @@ def _clean_images(ctx: Context) -> None:
 
 
 def task_plan() -> dict[str, Any]:
-    """Assign actionable paths to waves and cut slices: reports/plan.json, wave-<x>.md."""
+    """Assign actionable paths to waves and cut slices: reports/plan.json, wave-<x>.md (several sources: each one's
+    part in reports/sources/<name>/plan.json too)."""
     ctx = context()
-    targets = ["reports/plan.json"] + [f"reports/wave-{w.name}.md" for w in ctx.cfg.waves]
+    targets = [ctx.ws.rel(ctx.ws.report(n)) for n in ["plan.json", *(f"wave-{w.name}.md" for w in ctx.cfg.waves)]]
     return {
         "actions": [(actions.do_plan, [ctx])],
         "file_dep": [_rel(ctx.for_source(name), "drift.json") for name in ctx.sources],
         "targets": targets,
-        "clean": _cleans((clean.remove, [ctx.ws, targets])),
+        "clean": _cleans((clean.remove, [ctx.ws, targets + ([_rel(ctx.for_source(n), "plan.json") for n in ctx.sources]
+                                                           if ctx.cfg.several else [])])),
         # upstream history (co-change) is fixed by the upstream and base shas in drift.json; a `map`
         # change that moves no planned path leaves drift.json, and so the coupling, as it was
+        # each source's direction too: a push source plans nothing, `both` plans what is not two-sided, so
+        # push -> both must plan what the source offers even when no drift.json changed
         "uptodate": [config_changed({**ctx.cfg.section("waves", "couple"), "max_files": ctx.max_files}   # batch_size=N wins
                                     | ({"max_commits": ctx.max_commits} if _commit_keys(ctx) else {})
-                                    | ({"sources": ctx.sources} if ctx.cfg.several else {}))],
+                                    | ({"sources": ctx.sources} if ctx.cfg.several else {})
+                                    | {"directions": {n: ctx.direction_of(n) for n in ctx.sources}})],
         "verbosity": 2,
     }
 
@@ -388,9 +399,10 @@ def slice_creators(eager: bool | None = None) -> dict[str, Any]:
     every slice and wave task, so ``doit wave_a`` (or ``doit validate:slice-3``) on a fresh
     workspace finds every task and target it needs made in the same batch. The other commands
     (``list``, ``clean``, ``forget``, ``info``) never run delayed creators, so for them (``eager``)
-    one ordinary creator yields the tasks from the plan as it stands.
+    one ordinary creator yields the tasks from the plan as it stands — as for a person's commands alone
+    (``person_only``), which act on the plan that printed them.
     """
-    eager = not request().runs if eager is None else eager
+    eager = (not request().runs or person_only()) if eager is None else eager
 
     def generate() -> Iterator[dict[str, Any]]:
         ctx, plan = context(), _plan()
@@ -410,9 +422,11 @@ def slice_creators(eager: bool | None = None) -> dict[str, Any]:
                 before = [f"wave_{w.name}"]  # simulated in order, each wave on what the ones before would land
                 continue
             yield from _import_tasks(ctx, plan, members)
-            yield from _validate_tasks(ctx, plan, w.name, members, before)
+            yield from _validate_tasks(ctx, plan, w.name, members, before, chained=ordered)
             yield _wave_task(ctx, w.name, members, docs)
             before = [f"wave_{w.name}"] if ordered else []
+        if not ctx.dry:
+            yield _batch_task(ctx, plan)
         yield from _person_tasks(ctx, docs)
         yield from _unknown("import", plan)
         yield from _unknown("validate", plan)
@@ -441,6 +455,8 @@ def _group_docs(ctx: Context, plan: dict[str, Any] | None) -> dict[str, str]:
     count = {w["name"]: len(w["slices"]) for w in plan["waves"]} if plan else {}
     docs = {"import": "per slice: its import manifest (files with upstream, fork and base entries, commits)",
             "validate": "per slice: import onto the sync branch in a private worktree, validate, adopt or split",
+            "batch": "judge everything the run lands at once, before any slice; search it only when it fails "
+                     "(reports/batch.json)",
             **PERSON}
     for w in ctx.cfg.waves:
         n = count.get(w.name)
@@ -471,9 +487,13 @@ def _import_tasks(ctx: Context, plan: dict[str, Any] | None, names: list[str]) -
 
 
 def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names: list[str],
-                    after: list[str]) -> Iterator[dict[str, Any]]:
+                    after: list[str], chained: bool = False) -> Iterator[dict[str, Any]]:
+    """Each slice's validate task. ``chained`` (a plain ``doit``): each after the one before it, so slices run
+    and land in plan order and identical inputs make identical sync-branch history; ``doit validate:slice-5``
+    alone never pulls in its neighbours."""
     files_of = {s["name"]: s["files"] for s in plan["slices"]} if plan else {}
     for i, name in enumerate(names, 1):
+        previous = [f"validate:{names[i - 2]}"] if chained and i > 1 else []
         files = files_of[name]
 
         def done(name: str = name) -> bool:
@@ -487,13 +507,48 @@ def _validate_tasks(ctx: Context, plan: dict[str, Any] | None, wave: str, names:
             "name": name,
             "doc": f"{_about(wave, files)}: validate onto {ctx.cfg.fork.sync_branch}",
             "actions": [(actions.do_validate, [ctx, name, f"wave {wave} {i}/{len(names)}"])],
-            "task_dep": ["images", *after],  # images: a no-op unless a check needs forkwave's images
+            # images: a no-op unless a check needs forkwave's images; batch: the run's changes judged at once first
+            "task_dep": ["images", "batch", *after, *previous],
             "file_dep": [f"reports/slices/{name}/import.json"],
             "targets": [f"reports/slices/{name}/outcome.json"],
             "uptodate": [_changed(checks), done],
             "clean": _cleans((clean.slice_state, [ctx.ws, ctx.cfg.fork.path, name])),
             "verbosity": 2,
         }
+
+
+def batch_scope(ctx: Context) -> list[str]:
+    """The waves a run lands, judged together first: every wave for a plain ``doit``, the named ones for
+    ``doit wave_b``, none when only slices are named (each judges itself)."""
+    req = request()
+    if not req.runs or not ctx.cfg.batch:
+        return []
+    if not req.tasks or "batch" in req.tasks:
+        return [w.name for w in ctx.cfg.waves]
+    return [w.name for w in ctx.cfg.waves if f"wave_{w.name}" in req.tasks]
+
+
+def _batch_task(ctx: Context, plan: dict[str, Any] | None) -> dict[str, Any]:
+    """``batch``: the union of the run's file slices judged once before any slice (``tasks.engine.batch``)."""
+    waves = batch_scope(ctx)
+    if plan is None or not waves:
+        return {"basename": "batch", "actions": None, "uptodate": [True]}
+    members = [n for w in plan["waves"] if w["name"] in waves for n in w["slices"]]
+
+    def settled() -> bool:  # no slice of it will run: nothing to judge, not even from its record
+        return all(_done(ctx, plan, n) for n in members)
+
+    return {
+        "basename": "batch",
+        "doc": _group_docs(ctx, plan)["batch"],
+        "actions": [(actions.do_batch, [ctx, waves])],
+        "task_dep": ["images", "plan"],
+        "file_dep": ["reports/plan.json"],
+        # when a slice will run, the same changes on the same tip with the same checks are answered from the
+        # record (no check runs)
+        "uptodate": [settled],
+        "verbosity": 2,
+    }
 
 
 def _dry_tasks(ctx: Context, wave: str, members: list[str], docs: dict[str, str],
@@ -545,13 +600,25 @@ PERSON = {"resolve": "per slice, when asked: commit your resolution of its confl
           "readopt": "per slice, when asked: stop honouring its rollbacks; the next doit imports it again"}
 
 
+def person_only() -> bool:
+    """Only a person's commands on the command line (``doit resolve:slice-58 path=… take=fork``).
+
+    They name a slice of the plan that printed them, so they act on ``reports/plan.json`` as it stands:
+    nothing is fetched, compared or planned first — another ``batch_size=``, new upstream commits or a
+    changed config would re-cut the plan, and ``slice-58`` would be other files or none.
+    """
+    asked = request().tasks
+    return request().runs and bool(asked) and all(":" in t and t.split(":", 1)[0] in PERSON for t in asked)
+
+
 def _person_tasks(ctx: Context, docs: dict[str, str]) -> Iterator[dict[str, Any]]:
     """``doit resolve:slice-3`` and friends: only ever made when asked for by name (never by a plain `doit`)."""
+    alone = person_only()
     for group in PERSON:
         yield {"basename": group, "name": None, "doc": docs[group]}
         for name in _requested(group) if request().runs else ():
             yield {"basename": group, "name": name, "actions": [(getattr(actions, f"do_{group}"), [ctx, name])],
-                   "task_dep": ["plan"], "uptodate": [False], "verbosity": 2}
+                   "task_dep": [] if alone else ["plan"], "uptodate": [False], "verbosity": 2}
 
 
 def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]) -> dict[str, Any]:
@@ -560,15 +627,23 @@ def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]
     def settled() -> bool:  # a wave with work left runs again (its joint retry) unless nothing it holds changed
         return all(_done(ctx, plan, n) for n in members)
 
+    def verified() -> bool:  # the run's last wave verifies the tip: again until it passed on the tip as it is
+        from tasks.engine import verify
+
+        return verify.all_passed(ctx.pulled_views())
+
+    closing = wave == closing_wave([w.name for w in ctx.cfg.waves])
+
     return {
         "basename": f"wave_{wave}",
         "doc": docs[f"wave_{wave}"],
-        "actions": [(actions.do_wave, [ctx, wave])],
+        "actions": [(actions.do_wave, [ctx, wave, closing])],
         "task_dep": ["plan"] + [f"validate:{n}" for n in members],
         # the plan too: a wave the plan leaves empty would otherwise have no dependency and run every time
         "file_dep": ["reports/plan.json"] + [f"reports/slices/{n}/outcome.json" for n in members],
         "targets": [f"reports/wave-{wave}/report.md", f"reports/wave-{wave}/junit.xml"],
-        "uptodate": [settled],
+        "uptodate": [settled, *([verified] if closing and any(ctx.for_source(n).cfg.current.verify
+                                                               for n in ctx.pulled) else [])],
         "clean": _cleans((clean.remove, [ctx.ws, [f"reports/wave-{wave}"]])),
         "verbosity": 2,
     }
@@ -603,8 +678,9 @@ def task_publish() -> dict[str, Any]:
     # nothing changed since the last publish (reports/publish.json)
     if ctx.dry:  # what it would push and open, after whatever else this dry run simulates
         later = [t for t in request().tasks if t != "publish"]
+        alone = not later  # `doit publish dry=1`: what publishing what the last real run left would do
         later += ["export"] if ctx.pushed else []
-        return {"actions": [(actions.do_dry_publish, [ctx])], "task_dep": later, "uptodate": [False],
+        return {"actions": [(actions.do_dry_publish, [ctx, alone])], "task_dep": later, "uptodate": [False],
                 "verbosity": 2}
     return {"actions": [(actions.do_publish, [ctx])], "uptodate": [False], "clean": cleans, "verbosity": 2}
 

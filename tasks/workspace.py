@@ -7,27 +7,50 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
+DRY = ".forkwave/dry"   # a dry run's own place: doit's state, the reports it computes, its mirrors
+# What the steps before the slices compute (fetch, base, drift and its gates, plan, pre, export): a dry run
+# computes them again, into DRY; everything else under reports/ is a record of real runs, which it only reads.
+COMPUTED = frozenset({"upstream.json", "base.json", "base.md", "drift.json", "drift.md", "drift-gates.json",
+                      "plan.json", "pre.json", "pre", "export.json", "export-logs"})
+
+
+def computed(name: str) -> bool:
+    """Is ``name`` (a report's file name) something the steps before the slices compute?
+
+    >>> computed("plan.json"), computed("wave-b.md"), computed("summary.json"), computed("wave-b")
+    (True, True, False, False)
+    """
+    return name in COMPUTED or (name.startswith("wave-") and name.endswith(".md"))
+
+
 @dataclass(frozen=True)
 class Workspace:
-    """The workspace, seen for one source (``source``) or for the single one (None).
+    """The workspace, seen for one source (``source``) or for the single one (None); ``dry``: by a dry run.
 
     With several sources each keeps its mirror in ``.forkwave/sources/<name>.git`` and its own
     reports (``upstream.json``, ``base.*``, ``drift.*``) in ``reports/sources/<name>/``; with one,
     they stay where they always were (``.forkwave/upstream.git``, ``reports/``).
+
+    A dry run writes no real report and moves no ref: what it computes (``COMPUTED``) lives under
+    ``.forkwave/dry/reports/`` and its mirrors under ``.forkwave/dry/`` (borrowing the real mirrors'
+    objects), while the records of real runs — outcomes, memo, ledger, journal, verifications, what
+    was exported — are read from ``reports/`` as they are.
     """
 
     root: Path
     source: str | None = None
+    dry: bool = False
 
     @property
     def reports(self) -> Path:
+        """The real reports (cached by CI): every run's records."""
         return self.root / "reports"
 
     @property
@@ -36,22 +59,37 @@ class Workspace:
         return self.root / ".forkwave"
 
     @property
+    def computed_reports(self) -> Path:
+        """Where the steps before the slices write: ``reports/``, or a dry run's own copy of it."""
+        return self.root / DRY / "reports" if self.dry else self.reports
+
+    @property
     def mirror(self) -> Path:
-        return self.state / "upstream.git" if self.source is None else self.state / "sources" / f"{self.source}.git"
+        state = self.root / DRY if self.dry else self.state
+        return state / "upstream.git" if self.source is None else state / "sources" / f"{self.source}.git"
 
     @property
     def source_reports(self) -> Path:
-        return self.reports if self.source is None else self.reports / "sources" / self.source
+        """The source's folder of computed reports (``base.*``, ``drift.*``...)."""
+        base = self.computed_reports
+        return base if self.source is None else base / "sources" / self.source
 
     def source_report(self, name: str) -> Path:
-        """One of the source's own reports (``upstream.json``, ``drift.json``, ...)."""
+        """One of the source's own reports (``upstream.json``, ``drift.json``, ``verify.json``...)."""
+        if self.dry and not computed(name):
+            return self.real.source_report(name)
         return self.source_reports / name
 
+    @property
+    def real(self) -> Workspace:
+        """The workspace as a real run sees it (a dry run reads the real records through it)."""
+        return replace(self, dry=False)
+
     def scoped(self, source: str | None) -> Workspace:
-        return Workspace(self.root, source)
+        return replace(self, source=source)
 
     def report(self, name: str) -> Path:
-        return self.reports / name
+        return (self.computed_reports if computed(name) else self.reports) / name
 
     def rel(self, path: str | os.PathLike[str]) -> str:
         """``path`` relative to the workspace: doit's state must survive a move (CI caches)."""

@@ -89,7 +89,7 @@ def test_push_exports_through_the_reversed_map_and_rewrite_and_refuses_what_cann
     assert (push.source, push.status, push.counts.exported, push.counts.deferred) == ("twenty", "partial", 2, 1)
     [target] = read(p.reports / "run-summary.json")["results"]
     assert (target["direction"], target["outputs_created"]) == (
-        "push", ["packages/twenty-ui/a.ts", "packages/twenty-ui/new.ts"])
+        "push", ["packages/twenty-ui/new.ts"])                 # a.ts changes in the source: no output created
 
     published = run_doit(p.workspace, "publish")
     assert published.returncode == 0, published.stdout + published.stderr
@@ -177,9 +177,11 @@ def test_push_checks_and_verify_run_in_the_source_tree_and_a_failure_holds_the_e
     failed = run_doit(p.workspace)
     assert failed.returncode == 2
     assert "push checks failed on the export: no-acme" in failed.stderr and "nothing will be pushed" in failed.stderr
-    published = run_doit(p.workspace, "publish")
-    assert published.returncode == 1 and "failed its push checks (no-acme" in published.stderr
-    assert "on every change" in published.stderr
+    published = run_doit(p.workspace, "publish")   # work for a person (exit 2), naming the source and the check
+    assert published.returncode == 2, published.stdout + published.stderr
+    assert ("publish: twenty: held, nothing pushed to " in published.stderr
+            and "the export failed its push checks on every change: no-acme: " in published.stderr
+            and "(packages/acme-ui/a.ts, packages/acme-ui/new.ts)" in published.stderr)
     assert contrib_ref(p) is None
 
 
@@ -193,7 +195,8 @@ def test_a_failing_export_is_split_and_its_good_part_goes(tmp_path: Path) -> Non
     result = run_doit(p.workspace)
     assert result.returncode == 2, result.stdout + result.stderr
     record = read(p.reports / "export.json")
-    assert record["deferred"] == [{"files": ["packages/acme-ui/todo.ts"], "checks": ["no-fixme"]}]
+    assert [(d["files"], d["checks"]) for d in record["deferred"]] == [(["packages/acme-ui/todo.ts"], ["no-fixme"])]
+    assert record["deferred"][0]["why"]["no-fixme"].startswith("no-fixme: ")
     assert [f["path"] for f in record["files"]] == ["packages/acme-ui/a.ts", "packages/acme-ui/new.ts"]
     assert record["ready"] is True and [c["status"] for c in record["checks"]] == ["passed"]
     assert "export: deferred packages/acme-ui/todo.ts: no-fixme failed with it" in result.stdout
@@ -249,5 +252,6 @@ def test_the_readme_examples_of_this_section_are_valid_configs(tmp_path: Path) -
         cfg = load_config(path)
         assert cfg.sources
     cfg = load_config(tmp_path / "example-0.yaml")
-    assert cfg.current.direction == "both" and [c.name for c in cfg.push_checks] == ["source-build"]
+    assert cfg.current.direction == "both" and [(c.name, c.layout) for c in cfg.push_checks] == [
+        ("source-build", "source"), ("fork-build", "fork")]
     assert cfg.checks == ()  # a push check judges exports only

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,3 +148,54 @@ def test_a_tripped_drift_gate_is_reported_by_the_dry_run(repos: Repos) -> None:
     real = run_doit(repos.workspace)
     assert real.returncode == 2 and "drift gate 'drift_gates.max_conflicts'" in real.stderr
     assert rev(repos.fork, "refs/heads/sync/upstream") is None
+
+
+# --- several sources: a dry run writes reports/dry-run.* and nothing else --------------------------
+
+def everything(v: Any) -> dict[str, str]:
+    """Every file under reports/ but the dry-run report, every ref of the fork, of each mirror and of the fork's
+    remote, as digests: what a dry run must leave byte-identical."""
+    out = {f"refs of {repo.relative_to(v.root)}": refs(repo)
+           for repo in [v.fork, v.remote, *sorted((v.workspace / ".forkwave" / "sources").glob("*.git"))]}
+    out["fork HEAD"] = (v.fork / ".git" / "HEAD").read_text()
+    for path in sorted(p for p in v.reports.rglob("*") if p.is_file() and not p.name.startswith("dry-run.")):
+        out[str(path.relative_to(v.workspace))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_a_dry_run_of_several_sources_after_new_upstream_commits_changes_no_report_and_no_ref(tmp_path: Path) -> None:
+    from addonskit import SOURCES, build, config, repo_files
+    from conftest import write_config
+
+    v = build(tmp_path, verify=True)
+    write_config(v.workspace, config(verify=True, pre=[{"name": "addons", "run": "test -d addons"}]))
+    real = run_doit(v.workspace)
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert run_doit(v.workspace, "publish").returncode == 0
+    planned = read(v.reports / "plan.json")
+    for i, (name, (_, modules)) in enumerate(SOURCES.items()):   # upstream moves on: new modules in each
+        v.upstream(name, repo_files({**modules, f"{name}_extra": "1"}, f"# {name}\n"), f"{name}: extra", 30 + i)
+    before = everything(v)
+    assert any(k.startswith("reports/sources/web/") for k in before) and "reports/pre.json" in before
+
+    dry = run_doit(v.workspace, "dry=1")
+
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert everything(v) == before
+    assert read(v.reports / "plan.json") == planned
+    data = read(v.reports / "dry-run.json")
+    simulated = {c["path"] for s in data["slices"] for c in s["changes"]}
+    assert {"addons/oca/web/web_extra/__manifest__.py", "addons/oca/sale/sale_extra/__manifest__.py"} <= simulated
+    assert data["upstream"] == {n: rev(v.sources[n], "refs/heads/main") for n in SOURCES}
+    # what it computed lives apart, and a second dry run leaves the same bytes
+    assert (v.workspace / ".forkwave" / "dry" / "reports" / "plan.json").exists()
+    again = run_doit(v.workspace, "dry=1")
+    assert again.returncode == 0 and everything(v) == before
+    delta = run_doit(v.workspace, "dry=1", "since=last-success")   # reads the ledger: a copy, never the ledger
+    assert delta.returncode == 0, delta.stdout + delta.stderr
+    assert "since=last-success: upstream changes after" in delta.stdout and everything(v) == before
+    # the real run afterwards plans and lands what the dry run showed
+    after = run_doit(v.workspace)
+    assert after.returncode == 0, after.stdout + after.stderr
+    landed = {f["path"] for s in read(v.reports / "plan.json")["slices"] for f in s["files"]}
+    assert simulated <= landed

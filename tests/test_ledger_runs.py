@@ -35,9 +35,10 @@ def test_a_run_writes_one_row_per_source_and_wave_and_history_prints_them(tmp_pa
     table = run_doit(r.workspace, "history")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0].startswith("| run | source | type | status |") and len(lines) == 4   # head, rule, 2 rows
-    assert {line.split(" | ")[2] for line in lines[2:]} == {"wave-a", "wave-b"}
-    assert all(" | success | " in line and f" | {r.main[:12]} | 1 | 0 | 0 | 0 |" in line for line in lines[2:])
+    assert lines[0].startswith("| run | source | type | status |") and len(lines) == 5   # head, rule, run, 2 rows
+    assert lines[2].startswith(f"| {run.run} | — | run | success | ")                    # the run's own line
+    assert {line.split(" | ")[2] for line in lines[3:]} == {"wave-a", "wave-b"}
+    assert all(" | success | " in line and f" | {r.main[:12]} | 1 | 0 | 0 | 0 |" in line for line in lines[3:])
     machine = run_doit(r.workspace, "history", "format=json")
     doc = json.loads(machine.stdout)                                   # the JSON is all of stdout
     assert [(x["sync_type"], x["status"], x["adopted"], x["revision"]) for x in doc["runs"][0]["syncs"]] == [
@@ -78,7 +79,7 @@ def test_a_run_killed_mid_wave_ends_failed_with_a_note_and_keeps_its_counts(tmp_
     assert run_doit(r.workspace).returncode == 0                       # resumes, and closes the killed run
     runs = {run.run: run for run in ledger_runs(r.reports)}
     old = runs[before.run]
-    assert old.status == "partial" and old.note == "interrupted (no end recorded)"
+    assert old.status == "failed" and old.note == "interrupted during wave b (no end recorded)"
     assert {s.sync_type: (s.status, s.note) for s in old.syncs} == {
         "wave-a": ("success", None), "wave-b": ("failed", "interrupted (no end recorded)")}
     assert list(runs.values())[-1].status == "success"
@@ -123,14 +124,16 @@ def test_the_run_summary_json_beside_summary_json_in_the_seeds_shape(tmp_path: P
     assert run_doit(r.workspace).returncode == 2
     doc = json.loads((r.reports / "run-summary.json").read_text())
     assert (r.reports / "summary.json").exists()
-    assert list(doc) == ["timestamp", "total_targets", "successful", "failed", "total_duration", "results"]
+    assert list(doc) == ["timestamp", "total_targets", "successful", "failed", "total_duration", "results", "status",
+                         "message"]
+    assert (doc["status"], doc["message"]) == ("partial", "work left for a person (deferred or conflicted slices)")
     assert doc["timestamp"] == ledger_runs(r.reports)[-1].started
     assert (doc["total_targets"], doc["successful"], doc["failed"]) == (1, 0, 1)
     [result] = doc["results"]
     assert {k: result[k] for k in ("target", "direction", "success", "status", "outputs_created",
                                    "verification_passed")} == {
         "target": "upstream", "direction": "pull", "success": False, "status": "partial",
-        "outputs_created": ["s1/a.txt"], "verification_passed": None}
+        "outputs_created": [], "verification_passed": None}   # s1/a.txt landed, but changed: no output created
     assert "2 slices: 1 adopted, 1 conflicted" in result["message"]
     assert 0 < result["duration"] <= doc["total_duration"]
 

@@ -46,5 +46,8 @@ def test_vendored_sources_publish_one_shared_sync_branch(vendored: Vendored, tmp
     assert result.returncode == 0, result.stdout + result.stderr
     heads = remote_heads(remote)
     assert heads["sync/upstream"] == git_out(r.fork, "rev-parse", "refs/heads/sync/upstream").strip()
-    title = (r.workspace / "reports" / "pr.md").read_text().splitlines()[0]
-    assert "web + sale" in title
+    text = (r.workspace / "reports" / "pr.md").read_text()
+    assert text.splitlines()[0] == "# chore: sync with web, sale"          # each source named, no revision garbled
+    for name, repo in (("web", r.web), ("sale", r.sale)):                 # each source's own URL and revision
+        sha = git_out(repo, "rev-parse", "refs/heads/main").strip()
+        assert f"| {name} | `../{name}.git` | `main` | `{sha[:12]}` |" in text

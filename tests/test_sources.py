@@ -87,7 +87,11 @@ def test_one_doit_syncs_both_sources_each_with_its_own_drift_and_state(vendored:
     plan = read(r.reports / "plan.json")
     assert set(plan["sources"]) == {"web", "sale"}
     assert {s["source"] for s in plan["slices"]} == {"web", "sale"}
-    assert [s["name"] for s in plan["slices"]] == [f"slice-{i}" for i in range(1, len(plan["slices"]) + 1)]
+    for source in ("web", "sale"):   # each source numbers its own: a run of one names them as a run of both
+        mine = [s["name"] for s in plan["slices"] if s["source"] == source]
+        assert mine == [f"slice-{source}-{i}" for i in range(1, len(mine) + 1)]
+        assert read(r.reports / "sources" / source / "plan.json")["slices"] == [
+            s for s in plan["slices"] if s["source"] == source]
 
     synced = tree(r.fork, "sync/upstream")
     assert synced["addons/oca/sale/models/order.py"] == ("100644", b"ORDER = 2\n")

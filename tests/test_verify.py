@@ -59,7 +59,9 @@ def test_a_verification_below_expected_min_fails_the_run_with_its_output_and_hol
     result = run_doit(repos.workspace)
 
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "forkwave: error: verify 'modules': printed 6, below expected_min 100" in result.stderr
+    said = "verification failed for upstream: verify 'modules': printed 6, below expected_min 100"
+    assert result.stderr.count("forkwave: error: ") == 1 and f"forkwave: error: {said}" in result.stderr  # once
+    assert result.stdout.splitlines()[-1].endswith(f"— exit 2: {said}")   # the last line says why, not "slices"
     assert "counting modules" in result.stdout  # the output, for the person
     record = read(repos.reports / "verify.json")
     assert record["passed"] is False
@@ -69,12 +71,17 @@ def test_a_verification_below_expected_min_fails_the_run_with_its_output_and_hol
     # the slices themselves landed: verification judges what they made, it does not undo them
     assert read(repos.reports / "slices" / "slice-1" / "outcome.json")["status"] == "adopted"
     last = ledger_runs(repos.reports)[-1]  # the ledger: the wave landed, the run did not verify: partial
-    assert [s.status for s in last.syncs] == ["success"]
-    assert last.status == "partial" and "below expected_min 100" in (last.error or "")
+    assert {s.sync_type: s.status for s in last.syncs} == {"wave-a": "success", "verify": "failed"}
+    assert last.status == "partial" and last.error == said
+    summary = read(repos.reports / "run-summary.json")
+    assert (summary["status"], summary["results"][0]["status"], summary["results"][0]["verification_passed"]) == (
+        "partial", "partial", False)
+    assert (read(repos.reports / "summary.json")["status"], read(repos.reports / "summary.json")["run"]) == (
+        "partial", {"id": last.run, "status": "partial"})
 
     published = run_doit(repos.workspace, "publish")
     assert published.returncode == 2, published.stdout + published.stderr
-    assert "publish: held, nothing pushed: verify 'modules': printed 6, below expected_min 100" in published.stderr
+    assert f"publish: held, nothing pushed: {said}" in published.stderr
     assert remote_refs(repos) == ""
 
     configure(repos, {"name": "modules", "run": COUNT, "expected_min": 6, "expected_max": 6})

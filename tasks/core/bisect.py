@@ -29,7 +29,7 @@ the new sync tip (``isolate`` over those atoms: one run, a search only when it f
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,10 +132,14 @@ def singles(atom: Atom) -> list[Atom]:
     return [(f,) for f in atom]
 
 
+Suspects = Callable[[Any, Sequence[Atom]], Iterable[str]]   # (a failure's detail, a part) -> its files to try first
+
+
 class _Search:
     def __init__(self, validate: Validate, max_runs: int, refine: Callable[[Atom], list[Atom]],
-                 waits: Callable[[Atom], bool] = lambda atom: False):
+                 waits: Callable[[Atom], bool] = lambda atom: False, suspects: Suspects | None = None):
         self.validate, self.max_runs, self.refine, self.waits = validate, max_runs, refine, waits
+        self.suspects = suspects
         self.result = Result()
         self.adopted: list[Atom] = []
         self.pending: list[Atom] = []  # halves set aside while their sibling is narrowed
@@ -238,6 +242,8 @@ class _Search:
         if len(part) == 1:
             self.isolate_single(part[0], failure)
             return
+        if self.guided(part, failure):
+            return
         first, second = split_atoms(part)
         if self.out_of_budget(part):
             return
@@ -252,6 +258,46 @@ class _Search:
         else:
             self.pending.extend(second)
             self.solve_failing(first, v.detail)
+
+    def guided(self, part: Sequence[Atom], failure: Any) -> bool:
+        """Suspects first: the files the failure points at (the failing tests, the files they import or
+        name) are set aside — out of their atoms too: a coupled group is a guess at what must land
+        together, and a run that passes without them proves it was too wide — and the rest is judged
+        without them. When the rest passes it is adopted, and ``adopted + suspects`` is the tree that
+        already failed, so the suspects are searched with no run more; otherwise they wait for the
+        rest's culprit to be found, as a halving's second half would. False: the failure points at
+        nothing, or at all of ``part``."""
+        named = set(self.suspects(failure, part)) if self.suspects else set()
+        rest, suspects, cut = [], [], []
+        for atom in part:
+            if not named & set(atom):
+                rest.append(atom)
+                continue
+            pieces = self.refine(atom) if len(atom) > 1 else [atom]  # what may never part stays whole
+            suspects += [p for p in pieces if named & set(p)]
+            rest += [p for p in pieces if not named & set(p)]
+            if len(pieces) > 1 and any(not named & set(p) for p in pieces):
+                cut.append(atom)
+        if not suspects or not rest or self.result.runs >= self.max_runs:
+            return False
+        v = self.run(rest)
+        if v.passed:
+            self.adopt(rest)
+            self.result.split_groups.extend(a for a in cut if len(a) > 1)
+            self.infer(suspects, failure)
+            self.solve_failing(suspects, failure)
+        else:  # the guess was wrong: search the atoms as they were
+            return self._unguided(part, v)
+        return True
+
+    def _unguided(self, part: Sequence[Atom], rest: Verdict) -> bool:
+        """The suspects' rest failed too: fall back to halving ``part`` whole (its atoms kept), knowing the
+        rest's own verdict."""
+        self.suspects = None  # one guess per search: a failure that misleads once misleads again
+        first, second = split_atoms(part)
+        self.pending.extend(second)
+        self.solve(first)
+        return True
 
     def isolate_single(self, atom: Atom, failure: Any) -> None:
         # out of budget: defer with the failure already seen (out_of_budget() would defer it a second time)
@@ -332,15 +378,16 @@ def atoms_of(files: Sequence[str], groups: Sequence[Sequence[str]] = ()) -> list
 def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = None,
             max_runs: int = MAX_RUNS, groups: Sequence[Sequence[str]] = (),
             refine: Callable[[Atom], list[Atom]] = singles,
-            waits: Callable[[Atom], bool] = lambda atom: False) -> Result:
+            waits: Callable[[Atom], bool] = lambda atom: False, suspects: Suspects | None = None) -> Result:
     """Adopt what passes, defer culprits (atoms, or sets of atoms that only fail together).
 
     ``groups`` are coupled files kept together (an atom each); ``refine`` gives the finer parts
     a failing group may be cut into as a last resort (one part: never cut); ``waits`` names atoms
     that, when their part fails, wait for the wave's joint retry (``WAITS``) instead of being
     searched. ``first`` is the verdict of the whole slice when the caller already has it.
+    ``suspects`` names, from a failure's detail, the files of a part to set aside first (``guided``).
     """
-    search = _Search(validate, max_runs, refine, waits)
+    search = _Search(validate, max_runs, refine, waits, suspects)
     atoms = atoms_of(files, groups)
     if first is None:
         search.solve(atoms)

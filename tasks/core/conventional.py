@@ -176,6 +176,78 @@ def decide(commit: Commit, rules: Rules = Rules()) -> Decision:
     return Decision(commit.sha, True, PICKED, reason, review, conv, keep, dropped)
 
 
+def decide_pull_request(merge: Commit, brought: Sequence[Commit], rules: Rules = Rules(),
+                        title: str | None = None) -> Decision:
+    """Pick or skip a merged pull request as one change (its diff against its first parent).
+
+    Its type and scope are the pull request's ``title`` (``pullrequests.title``: the merge's subject,
+    or the body's first line under a forge's ``Merge pull request #N`` subject) when that is a
+    conventional header; else its commits', where one commit of a picked type and scope is enough.
+    Authors are those of its commits: it is skipped when every one of them is excluded. Paths are the
+    merge's, against its first parent.
+
+    >>> m = Commit("m" * 40, ("a" * 40, "b" * 40), subject="Merge pull request #7 from ann/cite",
+    ...            body="feat(cite): a viewer", paths=("src/cite.ts", ".env"))
+    >>> work = [Commit("c" * 40, subject="test(cite): cover it"), Commit("d" * 40, subject="fix(cite): off by one")]
+    >>> rules = Rules(scopes=("cite",), deny=(".env",))
+    >>> d = decide_pull_request(m, work, rules, "feat(cite): a viewer"); d.pick, d.keep
+    (True, ('src/cite.ts',))
+    >>> d.reason
+    "pull request 'feat(cite): a viewer' (2 commits), feat(cite): picked; 1 path dropped: .env (denied by .env)"
+    >>> decide_pull_request(m, work, rules, "Merge pull request #7 from ann/cite").reason.split(";")[0]
+    "pull request 'Merge pull request #7 from ann/cite' (2 commits), fix(cite) (1 of its 2 commits): picked"
+    """
+    header = title if title is not None else merge.subject
+    what = f"pull request {header[:72]!r} ({len(brought)} commit{'' if len(brought) == 1 else 's'})"
+    conv, via = parse(header, merge.body), ""
+    if conv is None:
+        conv, kind, via = _via_commits(brought, rules)
+        if conv is None:
+            return Decision(merge.sha, False, kind, f"{what}: {via}")
+    else:
+        refused = _kind_refusal(conv, rules)
+        if refused:
+            return Decision(merge.sha, False, refused[0], f"{what}: {refused[1]}", False, conv)
+    authors = [c for c in brought if not c.is_merge] or [merge]
+    patterns = [excluded_by(c, rules.exclude_authors) for c in authors]
+    if all(patterns):
+        return Decision(merge.sha, False, AUTHOR, f"{what}: every author is excluded by {patterns[0]!r}", False, conv)
+    if not merge.paths:
+        return Decision(merge.sha, False, NOTHING, f"{what}: changes no path", False, conv)
+    breaking = conv.breaking or any((parse(c.subject, c.body) or conv).breaking for c in brought)
+    conv = Conventional(conv.type, conv.scopes, breaking, conv.description, conv.breaking_note)
+    keep, dropped = split_paths(merge.paths, rules)
+    if not keep:
+        return Decision(merge.sha, False, ALL_DROPPED, f"{what}: every path dropped: " + _dropped_text(dropped),
+                        False, conv, keep, dropped)
+    review = breaking and rules.review_breaking
+    reason = f"{what}, {_header(conv)}{via}: picked" + ("; breaking change: goes to review" if review else "")
+    if dropped:
+        reason += f"; {len(dropped)} path{'s' if len(dropped) > 1 else ''} dropped: " + _dropped_text(dropped)
+    return Decision(merge.sha, True, PICKED, reason, review, conv, keep, dropped)
+
+
+def _via_commits(brought: Sequence[Commit], rules: Rules) -> tuple[Conventional | None, str, str]:
+    """(header, kind, text): the first of a pull request's commits whose type and scope are picked, with
+    how many are (`` (1 of its 2 commits)``); else (None, the kind of refusal, why none is)."""
+    headers = [h for h in (parse(c.subject, c.body) for c in brought if not c.is_merge) if h is not None]
+    if not headers:
+        return None, NOT_CONVENTIONAL, "neither its title nor any of its commits is a conventional commit"
+    taken = [h for h in headers if _kind_refusal(h, rules) is None]
+    if not taken:
+        kind, why = _kind_refusal(headers[0], rules) or (TYPE, "")
+        return None, kind, f"no commit of it has a type and scope that is picked (the first: {why})"
+    return taken[0], PICKED, f" ({len(taken)} of its {len(brought)} commits)"
+
+
+def _kind_refusal(conv: Conventional, rules: Rules) -> tuple[str, str] | None:
+    """(kind, why) when the header's type or scope is not picked, else None."""
+    if "*" not in rules.types and conv.type not in {t.lower() for t in rules.types}:
+        return TYPE, f"type {conv.type!r} is not one of {', '.join(rules.types)}"
+    scope_refusal = _scope_refusal(conv, rules.scopes)
+    return (SCOPE, scope_refusal) if scope_refusal else None
+
+
 def select(commits: Iterable[Commit], rules: Rules = Rules()) -> list[Decision]:
     """``decide`` for each commit, in order."""
     return [decide(c, rules) for c in commits]
@@ -191,11 +263,9 @@ def _refusal(commit: Commit, rules: Rules) -> Decision | None:
     conv = parse(commit.subject, commit.body)
     if conv is None:
         return skip(NOT_CONVENTIONAL, f"not a conventional commit: {commit.subject[:72]!r}")
-    if "*" not in rules.types and conv.type not in {t.lower() for t in rules.types}:
-        return skip(TYPE, f"type {conv.type!r} is not one of {', '.join(rules.types)}", conv)
-    scope_refusal = _scope_refusal(conv, rules.scopes)
-    if scope_refusal:
-        return skip(SCOPE, scope_refusal, conv)
+    refused = _kind_refusal(conv, rules)
+    if refused:
+        return skip(*refused, conv)
     pattern = excluded_by(commit, rules.exclude_authors)
     if pattern:
         return skip(AUTHOR, f"author {commit.author} is excluded by {pattern!r}", conv)

@@ -280,6 +280,7 @@ class Outcome:
     groups_split: tuple[tuple[str, ...], ...] = ()
     slice_commits: tuple[str, ...] = ()            # commit slices: the upstream commits the slice holds
     adopted_commits: tuple[str, ...] = ()          # ... of them, on the sync branch now
+    landed_commits: tuple[str, ...] = ()           # ... of them, landed by this run
     runs: int = 0
     attempts: tuple[Attempt, ...] = ()
     duration: float = 0.0
@@ -288,6 +289,7 @@ class Outcome:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
     retried: tuple[Mapping[str, Any], ...] = ()    # joint retries that landed files of it
+    validated: Mapping[str, Any] = field(default_factory=dict)  # how: "batch" (with the run's record), "alone", "split"
     record: Mapping[str, Any] = field(default_factory=dict)  # MODE_KEYS: the mode's own record
 
     # --- what it says ---------------------------------------------------------------------------
@@ -303,6 +305,19 @@ class Outcome:
                       deferred=len({f for d in self.deferred for f in d.files}),
                       conflicted=len({c.path for c in self.conflicts}),
                       waiting=len({f for w in self.waiting for f in w.files}))
+
+    def landed_by(self, run: str) -> tuple[str, ...]:
+        """What run ``run`` landed of the slice, in its unit (paths, or upstream commits): the outcome's own
+        ``landed`` when that run wrote it, and the files a joint retry of that run landed.
+
+        >>> o = Outcome("s1", "a", "u", Status.ADOPTED, "p", adopted=("a", "b", "c"), landed=("a", "b"), run="r1",
+        ...             retried=({"wave": "a", "commit": "c1", "files": ["c"], "run": "r2"},))
+        >>> o.landed_by("r1"), o.landed_by("r2"), o.landed_by("r3")
+        (('a', 'b'), ('c',), ())
+        """
+        own = (self.landed_commits if self.unit == COMMITS else self.landed) if self.run == run else ()
+        retried = [f for r in self.retried if r.get("run") == run for f in r.get("files") or ()]
+        return tuple(dict.fromkeys((*own, *retried)))
 
     @property
     def left(self) -> bool:
@@ -331,13 +346,16 @@ class Outcome:
                 "reported": [dict(r) for r in self.reported], "applied_before": list(self.applied_before),
                 "groups_split": [list(g) for g in self.groups_split]}
         if self.unit == COMMITS:
-            out |= {"slice_commits": list(self.slice_commits), "adopted_commits": list(self.adopted_commits)}
+            out |= {"slice_commits": list(self.slice_commits), "adopted_commits": list(self.adopted_commits),
+                    "landed_commits": list(self.landed_commits)}
         out |= {k: self.record[k] for k in MODE_KEYS if k in self.record}
         out |= {"counts": self.counts().to_json(), "runs": self.runs,
                 "attempts": [a.to_json() for a in self.attempts], "duration": round(self.duration, 3),
                 "validated_with": self.validated_with, "run": self.run, "inputs": dict(self.inputs)}
         if self.retried:
             out["retried"] = [dict(r) for r in self.retried]
+        if self.validated:
+            out["validated"] = dict(self.validated)
         if self.error:
             out["error"] = self.error
         return out
@@ -361,16 +379,17 @@ class Outcome:
             reported=_tuple(data.get("reported")), applied_before=_tuple(data.get("applied_before")),
             groups_split=tuple(tuple(g) for g in data.get("groups_split") or ()),
             slice_commits=_tuple(data.get("slice_commits") or (data.get("range") or {}).get("commits")),
-            adopted_commits=_tuple(data.get("adopted_commits")),
+            adopted_commits=_tuple(data.get("adopted_commits")), landed_commits=_tuple(data.get("landed_commits")),
             attempts=tuple(Attempt.from_json(a) for a in data.get("attempts") or ()),
             inputs=dict(data.get("inputs") or {}), retried=_tuple(data.get("retried")),
+            validated=dict(data.get("validated") or {}),
             record={k: data[k] for k in MODE_KEYS if k in data},
         )
 
 
 _TYPED = {"status", "mode", "unit", "commits", "files", "adopted", "landed", "removed", "deferred", "conflicts",
           "waiting", "resolved", "rolled_back", "reported", "applied_before", "groups_split", "slice_commits",
-          "adopted_commits", "attempts", "inputs", "retried", "record"}
+          "adopted_commits", "landed_commits", "attempts", "inputs", "retried", "record", "validated"}
 
 
 def paths_of(items: Sequence[Deferral | Wait]) -> list[str]:

@@ -85,6 +85,7 @@ class Plan:
     unassigned: tuple[PlanFile, ...]
     coupling: Mapping[str, Any] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)  # several sources: name -> upstream revision
+    batch_size: int | None = None  # ``batch_size=N`` cut this plan: the commands it prints say so (``again``)
 
     def to_json(self) -> dict[str, Any]:
         head = {"sources": dict(self.sources)} if self.sources else {}
@@ -92,6 +93,7 @@ class Plan:
             "upstream": self.upstream,
             "base": self.base,
             "max_files": self.max_files,
+            **({"batch_size": self.batch_size} if self.batch_size else {}),
             "coupling": dict(self.coupling),
             "waves": [{"name": w, "slices": list(names)} for w, names in self.waves],
             "slices": [s.to_json() for s in self.slices],
@@ -104,7 +106,11 @@ class Plan:
                    tuple((w["name"], tuple(w["slices"])) for w in data.get("waves", ())),
                    tuple(Slice.from_json(s) for s in data.get("slices", ())),
                    tuple(PlanFile.from_json(f) for f in data.get("unassigned", ())),
-                   dict(data.get("coupling") or {}), dict(data.get("sources") or {}))
+                   dict(data.get("coupling") or {}), dict(data.get("sources") or {}), data.get("batch_size"))
+
+    def again(self, name: str) -> str:
+        """The command that runs slice ``name`` again, with the options that named it (see ``again``)."""
+        return again(name, self.batch_size)
 
     def slice(self, name: str) -> Slice:
         """The slice called ``name``; an error naming the plan's slices when there is none."""
@@ -125,6 +131,26 @@ class Plan:
     def view(self, slice_: Slice) -> Plan:
         """The plan as the slice's source sees it: ``upstream`` is that source's revision."""
         return replace(self, upstream=self.revision(slice_))
+
+    def of_source(self, source: str) -> Plan:
+        """The part of a plan of several sources that is ``source``'s: its slices, its revision."""
+        mine = tuple(s for s in self.slices if s.source == source)
+        names = {s.name for s in mine}
+        return replace(self, upstream=self.sources.get(source, self.upstream), slices=mine,
+                       waves=tuple((w, tuple(n for n in members if n in names)) for w, members in self.waves),
+                       unassigned=(), sources={source: self.sources[source]} if source in self.sources else {},
+                       coupling={source: self.coupling[source]} if source in self.coupling else {})
+
+
+def again(name: str, batch_size: int | None = None) -> str:
+    """``doit validate:<name>``, with the ``batch_size=`` that cut the plan naming it: slices are numbered in plan
+    order, so the same name in a plan cut otherwise is other files (a person's commands — resolve, rollback,
+    readopt — act on the plan as it stands and need no option).
+
+    >>> again("slice-58"), again("slice-58", 5)
+    ('doit validate:slice-58', 'doit validate:slice-58 batch_size=5')
+    """
+    return f"doit validate:{name}" + (f" batch_size={batch_size}" if batch_size else "")
 
 
 def assign_wave(path: str, bucket: str, waves: Sequence[Wave]) -> str | None:
@@ -420,22 +446,28 @@ def _slices(cuts: Sequence[tuple[str, Sequence[tuple[str, ...]]]], entries: Mapp
 
 def combine(plans: Sequence[tuple[str, Plan]], waves: Sequence[Wave]) -> Plan:
     """One plan from each source's: waves keep their order, and within a wave the sources keep
-    theirs (config order); slices are numbered ``slice-1..N`` across all of them, each naming its
-    source and that source's revision. ``upstream`` is every source's revision, one string.
+    theirs (config order); each source numbers its own slices, ``slice-<source>-1..N``, each naming
+    its source and that source's revision. ``upstream`` is every source's revision, one string.
+
+    A source's slice names depend on nothing but its own plan: a run of some sources (``sources=``, one
+    CI schedule) names them as a run of all does, so the slices of the others, their outcome files and
+    the commands their reports print keep meaning what they meant.
 
     >>> a = Plan("aaa", None, 2, (("x", ("slice-1",)),), (Slice("slice-1", "x", (PlanFile("p", "c", "b"),)),), ())
     >>> b = Plan("bbb", None, 2, (("x", ("slice-1",)),), (Slice("slice-1", "x", (PlanFile("q", "c", "b"),)),), ())
     >>> [(s.name, s.source, s.upstream) for s in combine([("web", a), ("sale", b)], [Wave("x")]).slices]
-    [('slice-1', 'web', 'aaa'), ('slice-2', 'sale', 'bbb')]
+    [('slice-web-1', 'web', 'aaa'), ('slice-sale-1', 'sale', 'bbb')]
     """
     slices: list[Slice] = []
     index: list[tuple[str, tuple[str, ...]]] = []
+    count = {source: 0 for source, _ in plans}
     for w in waves:
         names = []
         for source, plan in plans:
             members = dict(plan.waves).get(w.name, ())
             for s in (s for s in plan.slices if s.name in members):
-                name = f"slice-{len(slices) + 1}"
+                count[source] += 1
+                name = f"slice-{source}-{count[source]}"
                 slices.append(replace(s, name=name, source=source, upstream=plan.upstream))
                 names.append(name)
         index.append((w.name, tuple(names)))

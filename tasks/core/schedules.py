@@ -171,7 +171,8 @@ case "${FORKWAVE_DIRECTION:-all}" in all|'') ;; *) set -- "$@" "direction=$FORKW
 case "${FORKWAVE_DRY:-}" in true|1) set -- "$@" dry=1 ;; esac
 """
 RUN = ARGS + "doit \"$@\" || test $? -eq 2   # exit 2: work left for a person; 1 and 3 stop the job\n"
-PUBLISH = ARGS + "doit publish \"$@\"\n"
+PUBLISH = ARGS + ("doit publish \"$@\" || test $? -eq 2   # exit 2: a source held for a person, named above; "
+                  "what this job synced went\n")
 HISTORY = "doit history >> \"$GITHUB_STEP_SUMMARY\" 2>/dev/null || true\n"
 
 

@@ -30,9 +30,10 @@ def upstream_paths(report: Mapping[str, Any]) -> int:
 
 
 def conflicts(cfg: Config, mirror: Path, report: Mapping[str, Any]) -> list[str]:
-    """Both-changed paths whose 3-way merge would conflict (binary, symlinks, deleted on one side included)."""
+    """Both-changed paths whose 3-way merge would conflict (binary, symlinks, deleted on one side included); what a
+    ``policy:`` rule settles is no conflict, as at import."""
     paths = [p for p in both_changed(report) if importer.check_path(p) is None]
-    merged = merge.merge_paths(mirror, cfg.fork.path, report["entries"], paths) if paths else {}
+    merged = merge.merge_paths(mirror, cfg.fork.path, report["entries"], paths, cfg.policy) if paths else {}
     return sorted(p for p, m in merged.items() if not m.clean)
 
 

@@ -25,7 +25,7 @@ from tasks.config import Config
 from tasks.core.fingerprint import applicable
 from tasks.core.outcome import Conflict, Deferral, Outcome, Status
 from tasks.errors import ForkwaveError
-from tasks.repo import git, importer
+from tasks.repo import git, importer, worktree
 from tasks.repo.importer import Prepared
 
 FIXED_DATE = "@0 +0000"   # simulated commits: the same inputs make the same objects (a deterministic report)
@@ -53,8 +53,9 @@ class Simulation:
 
 def start_tip(cfg: Config) -> tuple[str, bool]:
     """(the commit the first simulated slice starts on, whether the sync branch exists): the sync branch,
-    else ``fork.branch`` (where the run would create it) — read only, never created."""
-    sync = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}^{{commit}}")
+    else the fork's remote's, else ``fork.branch`` (where the run would start it) — read only, never created."""
+    known = worktree.sync_ref(cfg)
+    sync = git.rev_parse(cfg.fork.path, f"{known}^{{commit}}") if known else None
     if sync:
         return sync, True
     base = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.branch}^{{commit}}")

@@ -1,4 +1,4 @@
-"""``direction: push``: build the source's export, judge it with the push checks in the source's tree, record it.
+"""``direction: push``: build the source's export, judge it with the push checks in a checkout of it, record it.
 
 ``export.json`` (the source's reports) says what would go to ``push_url`` and why each other path does
 not: refused (with the reason), skipped (the source has it, or it was exported before), conflicts
@@ -18,6 +18,7 @@ from tasks.config import Config
 from tasks.engine import verify
 from tasks.engine.validate import default_runner, request_for
 from tasks.repo import export as building
+from tasks.repo import git
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 RECORD, EXPORTED = "export.json", "exported.json"
@@ -39,15 +40,17 @@ def prepare(cfg: Config, ws: Workspace, mirror: Path, report: Mapping[str, Any],
     """The export and its checks' verdicts, recorded (not in a dry run); nothing is pushed here."""
     built = building.build(cfg, mirror, report, exported(ws), fixed_date=FIXED_DATE if dry else None)
     deferred: list[dict[str, Any]] = []
-    results, verdicts = _checks(cfg, ws, mirror, built.tree or "", dry) if built.commit else ([], [])
+    every = [f["path"] for f in built.files]
+    results, verdicts = _checks(cfg, ws, mirror, built, report, every, dry) if built.commit else ([], [])
     if built.commit and not _passed(results, verdicts):
-        deferred = _split(cfg, ws, mirror, built)  # like a wave's slice: the culprits stay, the rest goes
+        deferred = _split(cfg, ws, mirror, built, report)  # like a wave's slice: the culprits stay, the rest goes
         if deferred and built.commit:
-            results, verdicts = _checks(cfg, ws, mirror, built.tree or "", dry)
+            results, verdicts = _checks(cfg, ws, mirror, built, report, [f["path"] for f in built.files], dry)
     record = built.to_json() | {"push_url": cfg.current.push_url, "checks": [], "verify": [], "ready": False,
                                 "deferred": deferred}
     if built.commit:
-        record["checks"] = [r.to_json() | ({"stdout": r.stdout} if not r.ok else {}) for r in results]
+        record["checks"] = [r.to_json() | ({"stdout": r.stdout, "stderr": r.stderr} if not r.ok else {})
+                            | {"layout": _layout(cfg, r.name)} for r in results]
         record["verify"] = verdicts
         record["ready"] = _passed(results, verdicts)
     if not dry:
@@ -59,27 +62,82 @@ def _passed(results: list[Result], verdicts: list[dict[str, Any]]) -> bool:
     return all(r.ok for r in results) and all(v["passed"] for v in verdicts)
 
 
-def _split(cfg: Config, ws: Workspace, mirror: Path, built: building.Export) -> list[dict[str, Any]]:
+def _split(cfg: Config, ws: Workspace, mirror: Path, built: building.Export, report: Mapping[str, Any]
+           ) -> list[dict[str, Any]]:
     """Revert and split the failing export (``tasks.core.bisect.isolate``): what passes stays in the commit,
     the culprits are deferred with the checks that failed; an export that fails on every part keeps nothing."""
     from tasks.core.bisect import Verdict, isolate
 
     def validate(adopted: list[str], part: list[str], n: int = 0) -> Verdict:
-        tree = building.tree_for(mirror, built, sorted({*adopted, *part}))
-        results, verdicts = _checks(cfg, ws, mirror, tree, False)
-        failing = [r.name for r in results if not r.ok] + [v["name"] for v in verdicts if not v["passed"]]
+        results, verdicts = _checks(cfg, ws, mirror, built, report, sorted({*adopted, *part}), False)
+        failing = [(r.name, f"{r.name}: {r.error or r.message}", _output(r.stdout, r.stderr))
+                   for r in results if not r.ok]
+        failing += [(v["name"], v["reason"], _output(v["stdout"], v["stderr"])) for v in verdicts if not v["passed"]]
         return Verdict(not failing, detail=failing)
 
     files = [f["path"] for f in built.files]
     found = isolate(files, validate)
     building.commit_files(cfg, mirror, built, found.adopted)
-    return [{"files": list(group), "checks": list(detail or ())} for group, detail in found.deferred]
+    out = []
+    for group, detail in found.deferred:
+        said = {name: text for name, _, text in detail or () if text}  # what each failing check printed, if anything
+        out.append({"files": list(group), "checks": [name for name, _, _ in detail or ()],
+                    "why": {name: reason for name, reason, _ in detail or ()}, **({"output": said} if said else {})})
+    return out
 
 
-def _checks(cfg: Config, ws: Workspace, mirror: Path, tree: str, dry: bool
-            ) -> tuple[list[Result], list[dict[str, Any]]]:
-    """Each push check, then the source's ``verify:``, on a checkout of the export's tree (a temporary folder,
-    never the fork's worktree)."""
+def _output(stdout: str, stderr: str) -> str:
+    """A failed check's last lines of output (its tails, joined)."""
+    return "\n".join((stdout + "\n" + stderr).strip().splitlines()[-OUTPUT_LINES:])
+
+
+OUTPUT_LINES = 15
+
+
+def say(cfg: Config, record: Mapping[str, Any], where: str) -> list[str]:
+    """What an export's checks said, for the run's output: each push check and verification that did not pass,
+    with its reason, which layout it ran in, and its last lines of output; each deferred part with its checks'."""
+    checks, verify = cfg.push_checks, cfg.current.verify
+    lines = []
+    for r in record["checks"]:
+        if r["status"] in ("passed", "skipped"):
+            continue
+        lines.append(f"export{where}: push check {r['name']} {r['status'].upper()} (in the {r['layout']}'s layout) — "
+                     f"{r.get('error') or r['message']}")
+        lines += _tail(r.get("stdout", ""), r.get("stderr", ""), r.get("log"), where, r["name"])
+    for v in record.get("verify", ()):
+        mark = "passed" if v["passed"] else "FAILED"
+        lines.append(f"export{where}: verify {v['name']} {mark} (in the {v['layout']}'s layout) — {v['reason']}")
+        if not v["passed"]:
+            lines += _tail(v["stdout"], v["stderr"], v["log"], where, v["name"])
+    for d in record.get("deferred", ()):
+        lines.append(f"export{where}: deferred {', '.join(d['files'])}: {', '.join(d['checks'])} failed with it")
+        for name in d["checks"]:
+            layout = next((c.layout for c in (*checks, *verify) if c.name == name), "source")
+            if name in d.get("why", {}):
+                lines.append(f"export{where}:   {d['why'][name]} (in the {layout}'s layout)")
+            text = d.get("output", {}).get(name)
+            if text:
+                lines += [f"export{where}: {name} output with it (last lines):"] + [f"    {x}" for x in text.splitlines()]
+    return lines
+
+
+def _tail(stdout: str, stderr: str, log: str | None, where: str, name: str) -> list[str]:
+    out = _output(stdout, stderr)
+    if not out:
+        return []
+    return [f"export{where}: {name} output (last lines; full log {log or '-'}):"] + [f"    {x}" for x in out.splitlines()]
+
+
+def _layout(cfg: Config, name: str) -> str:
+    return next((c.layout for c in (*cfg.push_checks, *cfg.current.verify) if c.name == name), "source")
+
+
+def _checks(cfg: Config, ws: Workspace, mirror: Path, built: building.Export, report: Mapping[str, Any],
+            paths: list[str], dry: bool) -> tuple[list[Result], list[dict[str, Any]]]:
+    """Each push check, then the source's ``verify:``, on the export of ``paths``: each in a git checkout of its
+    ``layout`` — the exported tree in the source's layout (on the source ref), or the fork's tree as the export
+    leaves it (``layout: fork``) — in a temporary folder, never the fork's worktree."""
     commands = cfg.current.verify
     if dry:  # a dry run says which would run; it runs none
         return ([Result(c.name, "skipped", message="would run on the export (dry run)") for c in cfg.push_checks],
@@ -89,10 +147,25 @@ def _checks(cfg: Config, ws: Workspace, mirror: Path, tree: str, dry: bool
     runner = default_runner(cfg, ws)
     env = {"FORKWAVE_DIRECTION": "push", "FORKWAVE_SOURCE": cfg.source}
     with tempfile.TemporaryDirectory(prefix="forkwave-export-") as tmp:
-        wt = building.checkout(mirror, tree, Path(tmp))
+        trees = _checkouts(cfg, mirror, built, report, paths, {c.layout for c in (*cfg.push_checks, *commands)},
+                           Path(tmp))
         logs = ws.source_report("export-logs")
-        results = [runner.run(request_for(c, wt, env, logs, f"export-{c.name}")) for c in cfg.push_checks]
-        verdicts = [verify.run_command(c, wt, logs, env) for c in commands]
+        results = [runner.run(request_for(c, trees[c.layout], env, logs, f"export-{c.name}")) for c in cfg.push_checks]
+        verdicts = [verify.run_command(c, trees[c.layout], logs, env) | {"layout": c.layout} for c in commands]
     for v in verdicts:
         v["log"] = ws.rel(v["log"])
     return results, verdicts
+
+
+def _checkouts(cfg: Config, mirror: Path, built: building.Export, report: Mapping[str, Any], paths: list[str],
+               layouts: set[str], tmp: Path) -> dict[str, Path]:
+    """A git checkout per layout the checks ask for: ``source`` on the source ref's tip, ``fork`` on the fork's."""
+    out = {}
+    if "source" in layouts:
+        out["source"] = building.checkout(building.tree_for(mirror, built, paths), tmp / "source", built.base,
+                                          built.branch, [git.object_dir(mirror)])
+    if "fork" in layouts:
+        out["fork"] = building.checkout(building.fork_tree_for(cfg, mirror, built, report, paths), tmp / "fork",
+                                        report["fork"]["sha"], cfg.fork.branch,
+                                        [git.object_dir(mirror), git.object_dir(cfg.fork.path)])
+    return out

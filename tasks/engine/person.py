@@ -73,7 +73,7 @@ def resolve(job: SliceRun, path: str | None = None, take: str | None = None) -> 
                 importer.copy_objects(job.mirror, cfg.fork.path, [up[1]])
             changes.append(Change(p, "resolved", up[0] if up else None, up[1] if up else None))
         else:
-            changes.append(_edited(cfg, ws, name, p, c.reason, c.file, tip))
+            changes.append(_edited(cfg, ws, name, p, c.reason, c.file, tip, job.plan.again(name)))
     paths = [c.path for c in conflicts]
     message = (f"forkwave: resolve {', '.join(paths[:5])}{' …' if len(paths) > 5 else ''} of {name} (by a person)\n\n"
                + ("".join(f"Kept the fork's version of {p}.\n" for p in kept) + "\n" if kept else "")
@@ -98,14 +98,15 @@ def record(job: SliceRun, commit: str, paths: Sequence[str]) -> None:
         for p, data in now.items() if data is not None])
 
 
-def _edited(cfg: Config, ws: Workspace, name: str, path: str, reason: str, file: str | None, tip: str) -> Change:
+def _edited(cfg: Config, ws: Workspace, name: str, path: str, reason: str, file: str | None, tip: str,
+            again: str) -> Change:
     """The person's edit of a conflict file, as a change; an error naming the file if it is not ready."""
     if not file:
         raise ForkwaveError(f"{name}: {path}: {reason} — there is no file to edit; resolve it with "
                             f"`doit resolve:{name} path={path} take=fork` (or take=upstream)")
     edited = conflicts_dir(ws, name) / path
     if not edited.is_file():
-        raise ForkwaveError(f"{edited}: missing; run `doit validate:{name}` to write the conflict again")
+        raise ForkwaveError(f"{edited}: missing; run `{again}` to write the conflict again")
     data = edited.read_bytes()
     if history.has_conflict_markers(data):
         raise ForkwaveError(f"{edited}: still has conflict markers (<<<<<<< / >>>>>>>); finish the edit and run "

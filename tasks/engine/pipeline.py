@@ -155,6 +155,7 @@ def run(strategy: Strategy, job: SliceRun) -> Outcome:
                          memo=job.memo, second_pass=True, _baseline=job._baseline)
         second = run(strategy, again)
         second = second.evolve(landed=tuple(sorted({*outcome.landed, *second.landed})),
+                               landed_commits=tuple(dict.fromkeys((*outcome.landed_commits, *second.landed_commits))),
                                runs=second.runs + outcome.runs)
         write_outcome(job.ws, second)
         return second

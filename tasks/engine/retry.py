@@ -43,7 +43,10 @@ def waves_so_far(plan: Plan, wave: str) -> list[str]:
 
 
 def retryable(d: Deferral) -> bool:
-    """Deferred because checks failed — not an unsafe path or a gate that named the file."""
+    """Deferred because checks failed — not an unsafe path or a gate that named the file, and not refused by
+    the run's batch, which judged it with everything else the run lands (unless it waits for later work)."""
+    if d.extra.get("batch") and d.reason != WAITS:
+        return False
     return "path-safety" not in d.checks and not d.reason.startswith("blocked:")
 
 
@@ -125,10 +128,11 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Plan, drift: Drift, wa
         for f in result.adopted:
             by_slice.setdefault(owner[f], []).append(f)
         commit = validate.candidate(result.adopted, message(plan, wave, by_slice))
-        updated = {name: adopt_into(read_outcome(ws, name), files, commit, wave)  # type: ignore[arg-type]
+        updated = {name: adopt_into(read_outcome(ws, name), files, commit, wave, run_id)  # type: ignore[arg-type]
                    for name, files in sorted(by_slice.items())}
         land(cfg, ws, label, commit, start, f"forkwave: joint retry after wave {wave}", updated)
-    still_failing = [deferral(label, files, detail) for files, detail in result.deferred]
+    rerun = f"doit wave_{wave}" + (f" batch_size={plan.batch_size}" if plan.batch_size else "")  # the joint retry
+    still_failing = [deferral(label, files, detail, rerun=rerun) for files, detail in result.deferred]
     explain_waiting(ws, work, still_failing)
     still = deferred_so_far(ws, plan, wave, source)
     record = {"wave": wave, "key": key(cfg, ws, plan, drift, still) if still else None, "run": run_id,
@@ -176,8 +180,9 @@ def message(plan: Plan, wave: str, by_slice: Mapping[str, Sequence[str]]) -> str
                                f"Forkwave-Slices: {', '.join(by_slice)}\n")
 
 
-def adopt_into(outcome: Outcome, files: Sequence[str], commit: str, wave: str) -> Outcome:
-    """The slice's outcome once the joint retry of ``wave`` landed ``files`` of it."""
+def adopt_into(outcome: Outcome, files: Sequence[str], commit: str, wave: str, run_id: str | None = None) -> Outcome:
+    """The slice's outcome once the joint retry of ``wave`` (in run ``run_id``) landed ``files`` of it; the
+    retry names its run, so a run's counts hold what it landed of a slice an earlier run judged."""
     got = set(files)
     classes = {f["path"]: f["class"] for f in outcome.files}
     adopted = sorted(set(outcome.adopted) | got)
@@ -192,4 +197,5 @@ def adopt_into(outcome: Outcome, files: Sequence[str], commit: str, wave: str) -
     return outcome.evolve(status=status, adopted=tuple(adopted), landed=tuple(sorted(set(outcome.landed) | got)),
                           removed=tuple(sorted(p for p in adopted if classes.get(p) in importer.DELETE_CLASSES)),
                           deferred=tuple(deferred), commits=(*outcome.commits, commit), verified_at=commit,
-                          retried=(*outcome.retried, {"wave": wave, "commit": commit, "files": sorted(got)}))
+                          retried=(*outcome.retried, {"wave": wave, "commit": commit, "files": sorted(got),
+                                                      **({"run": run_id} if run_id else {})}))

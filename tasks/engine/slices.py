@@ -24,7 +24,7 @@ from tasks.core import coupling
 from tasks.core.bisect import BUDGET, WAITS, Atom, Result as Isolated, Verdict
 from tasks.core.drift import Drift
 from tasks.core.outcome import Attempt, Conflict, Deferral, Outcome, status_of
-from tasks.core.plan import Plan, Slice
+from tasks.core.plan import Plan, Slice, again
 from tasks.engine import journal
 from tasks.engine.pipeline import files_of, write_outcome
 from tasks.engine.status import on_sync_branch, readopted, slice_dir, sync_view
@@ -109,6 +109,9 @@ def save_conflicts(ws: Workspace, name: str, texts: Mapping[str, bytes | None] |
     written_path = root.parent / "conflicts.json"
     written = read_json(written_path) if written_path.exists() else {}
     edited = {p for p, sha in written.items() if (root / p).is_file() and _sha((root / p).read_bytes()) != sha}
+    moved = adopt_edits(ws, name, [p for p in wanted if p not in edited])
+    written |= moved
+    edited |= set(moved)
     if root.exists():
         for path in sorted(root.rglob("*"), reverse=True):
             rel = str(path.relative_to(root))
@@ -125,8 +128,40 @@ def save_conflicts(ws: Workspace, name: str, texts: Mapping[str, bytes | None] |
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(text)
         record[p] = _sha(text)
+    # an edit of a conflict this slice no longer has stays recorded: the slice that has it now takes it over
+    record |= {p: written[p] for p in sorted(edited - set(wanted))}
     if record or written_path.exists():
         write_if_changed(written_path, dump_json(record))
+
+
+def adopt_edits(ws: Workspace, name: str, paths: Sequence[str]) -> dict[str, str]:
+    """A person's edited conflict file that another slice wrote follows its path to slice ``name``.
+
+    Slices are numbered in plan order, so a new plan (another ``batch_size=``, new upstream commits) may
+    put a conflicted path in a slice of another name; the edit a person began under the old name is
+    moved here, whole, and is never left behind or written over. Returns path -> the sha forkwave wrote
+    (so the moved file still counts as edited).
+    """
+    moved: dict[str, str] = {}
+    if not paths:
+        return moved
+    for record_path in sorted((ws.reports / "slices").glob("*/conflicts.json")):
+        other = record_path.parent.name
+        if other == name:
+            continue
+        record = read_json(record_path)
+        for p in [p for p in paths if p in record and p not in moved]:
+            source = record_path.parent / "conflicts" / p
+            if not source.is_file() or _sha(source.read_bytes()) == record[p]:
+                continue  # not edited: this slice writes its own copy
+            target = conflicts_dir(ws, name) / p
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source.replace(target)
+            moved[p] = record.pop(p)
+            write_if_changed(record_path, dump_json(record))
+            print(f"{name}: your edit of {p} (begun as {other}'s conflict) moved to "
+                  f"{ws.rel(target)}; resolve it with `doit resolve:{name}`", flush=True)
+    return moved
 
 
 def drop_conflict_file(ws: Workspace, name: str, path: str) -> None:
@@ -217,17 +252,18 @@ NEXT_STEPS = {
 }
 
 
-def next_step(name: str, checks: Sequence[str], reason: str) -> str:
+def next_step(rerun: str, checks: Sequence[str], reason: str) -> str:
+    """What a person does about a deferral; ``rerun`` is the command that judges the files again."""
     if reason == WAITS:
         return "nothing yet: retried with everything deferred when the wave ends (and after later waves)"
     if reason == BUDGET:
-        return f"not validated: run `doit validate:{name}` again, or lower `slices.max_files`"
+        return f"not validated: run `{rerun}` again, or lower `slices.max_files`"
     for check in checks:
         if check in NEXT_STEPS:
             return NEXT_STEPS[check]
     named = ", ".join(f"`{c}`" for c in checks) or "the checks"
     return (f"these files fail {named} on top of the sync branch: fix the cause upstream or commit a fix on the sync "
-            f"branch (a person's commit there is respected), then run `doit validate:{name}`")
+            f"branch (a person's commit there is respected), then run `{rerun}`")
 
 
 def why(r: Result) -> str:
@@ -238,7 +274,8 @@ def why(r: Result) -> str:
     return f"{r.name}: {r.error}" + (f" ({code.group(0)})" if code else "")
 
 
-def deferral(name: str, files: Sequence[str], detail: Any, recheck: bool = False) -> Deferral:
+def deferral(name: str, files: Sequence[str], detail: Any, recheck: bool = False, rerun: str | None = None) -> Deferral:
+    """Files judged and refused, why, and what to do; ``rerun`` (default ``doit validate:<name>``) judges them again."""
     failing = [narrow(r, files) for r in failing_of(detail)]
     if isinstance(detail, str):
         reason = detail
@@ -247,7 +284,7 @@ def deferral(name: str, files: Sequence[str], detail: Any, recheck: bool = False
                  ("; ".join(why(r) for r in failing) or "failed")
     checks = tuple(r.name for r in failing)
     first = failing[0] if failing else None
-    return Deferral(tuple(files), reason, next_step(name, checks, reason), checks,
+    return Deferral(tuple(files), reason, next_step(rerun or again(name), checks, reason), checks,
                     "\n".join(filter(None, (first.stdout, first.stderr))) if first else "",
                     tuple({"id": t[0], "line": t[1]} for r in failing for t in r.tests),
                     first.log if first and first.log else None)
@@ -266,7 +303,8 @@ def build_outcome(plan: Plan, slice_: Slice, prepared: Prepared, result: Isolate
     earlier = earlier or {"adopted": [], "commits": []}
     name = slice_.name
     classes = {f.path: f.cls for f in slice_.files}
-    deferred = [deferral(name, files, detail, recheck) for files, detail in (result.deferred if result else ())]
+    deferred = [deferral(name, files, detail, recheck, plan.again(name))
+                for files, detail in (result.deferred if result else ())]
     deferred += [Deferral((path,), f"blocked: {reason}", NEXT_STEPS["path-safety"], ("path-safety",))
                  for path, reason in prepared.blocked]
     landed = sorted(result.adopted) if result and not recheck else []

@@ -52,9 +52,28 @@ def readopted(ws: Workspace) -> list[str]:
 
 
 def file_inputs(cfg: Config, ws: Workspace, upstream: str, drift: Drift, files: Sequence[str]) -> dict[str, str]:
-    """What a file slice's outcome depends on besides forkwave's own commits on the sync branch."""
+    """What a file slice's outcome depends on besides forkwave's own commits on the sync branch.
+
+    ``shaped_by`` is what the config made of its files: their upstream and base blobs as drift saw them
+    (a new ``rewrite`` gives other bytes at the same upstream revision) and the ``policy:`` rules that reach
+    them (a new rule may settle a conflict left for a person); a settled slice runs again when it changes.
+    """
+    entries = drift.entries
+    shaped = {"entries": [[p, entries.get(p, {}).get("upstream"), entries.get(p, {}).get("base")]
+                          for p in sorted(files)]}
+    rules = policy_for(cfg, files)
     return {"upstream": upstream, "fork": drift.fork_sha, "files": digest(sorted(files)),
-            "checks": fingerprint(cfg, files), "person": history.person_digest(sync_view(cfg), readopted(ws))}
+            "checks": fingerprint(cfg, files), "person": history.person_digest(sync_view(cfg), readopted(ws)),
+            "shaped_by": digest(shaped | ({"policy": rules} if rules else {}))}
+
+
+def policy_for(cfg: Config, files: Sequence[str]) -> list[list[Any]]:
+    """The ``policy:`` rules that match one of ``files`` (as plain data), in config order."""
+    if not cfg.policy:
+        return []
+    from tasks.globs import globs  # light, but only needed when there are rules
+
+    return [[list(r.paths), r.take] for r in cfg.policy if any(map(globs(r.paths), files))]
 
 
 def commit_inputs(cfg: Config, upstream: str, drift: Drift, files: Sequence[str], tip: str | None = None,
@@ -68,18 +87,26 @@ def commit_inputs(cfg: Config, upstream: str, drift: Drift, files: Sequence[str]
     return out | ({"shaped_by": digest(shaped_by)} if shaped_by is not None else {})
 
 
-_ON_BRANCH: dict[str, frozenset[str]] = {}
+_ON_BRANCH: dict[tuple[str, bool], frozenset[str]] = {}
 
 
 def on_sync_branch(cfg: Config, commit: str) -> bool:
-    """Is ``commit`` the sync branch tip or one of its ancestors? (one rev-list per tip, cached)"""
+    """Is ``commit`` the sync branch tip or one of its ancestors? The branch's own commits (since
+    ``fork.branch``: forkwave's and a person's moves) are listed once per tip; only a commit not among them
+    (a sync already merged into ``fork.branch``) makes it list the whole history once — a fork's can be
+    tens of thousands of commits."""
     tip = git.ref_tip(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}")
     if tip is None:
         return False
-    if tip not in _ON_BRANCH:
-        out = git.git(cfg.fork.path, "rev-list", "--max-count=20000", tip)
-        _ON_BRANCH[tip] = frozenset(out.decode().split())
-    return commit in _ON_BRANCH[tip]
+    return commit in _ancestry(cfg, tip, own=True) or commit in _ancestry(cfg, tip, own=False)
+
+
+def _ancestry(cfg: Config, tip: str, own: bool) -> frozenset[str]:
+    if (tip, own) not in _ON_BRANCH:
+        base = git.ref_tip(cfg.fork.path, f"refs/heads/{cfg.fork.branch}") if own else None
+        out = git.git(cfg.fork.path, "rev-list", tip, *([f"^{base}"] if base else []), "--")
+        _ON_BRANCH[tip, own] = frozenset(out.decode().split())
+    return _ON_BRANCH[tip, own]
 
 
 Inputs = Callable[[], Mapping[str, Any]]   # the slice's inputs as they are now (the mode says which)
@@ -111,7 +138,8 @@ def unchanged(cfg: Config, ws: Workspace, plan: Plan, name: str, now: Inputs) ->
 
 
 def same_shape(outcome: Outcome, now: Inputs) -> bool:
-    """What shaped a commit slice (its mode's filters and policy, the rollbacks a person readopted) is as it was."""
+    """What shaped the slice is as it was: a commit slice's mode filters and policy (and the rollbacks a person
+    readopted), a file slice's blobs and policy (``file_inputs``)."""
     shaped = outcome.inputs.get("shaped_by")
     return shaped is None or shaped == now().get("shaped_by")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,9 +48,40 @@ def default_runner(cfg: Config, ws: Workspace) -> Runner:
 
 def request_for(check: Check, wt: Path, env: Mapping[str, str], log_dir: Path, label: str) -> Request:
     """What running ``check`` in worktree ``wt`` means, for whichever runner its kind needs."""
-    return Request(check.name, check.run, wt, {**env, **dict(check.env)}, check.timeout, log_dir, kind=check.kind,
-                   image=check.image, network=check.network, cpus=check.cpus, memory=check.memory,
+    return Request(check.name, check.run, wt, {**env, **dict(check.env), **junit_env(check, wt)}, check.timeout, log_dir,
+                   kind=check.kind, image=check.image, network=check.network, cpus=check.cpus, memory=check.memory,
                    compose=check.compose, service=check.service, label=label, node=check.node)
+
+
+# --- test-level results without configuration ------------------------------------------------
+
+_PYTEST = re.compile(r"(?:^|[;&|(`]|\bthen\b|\bdo\b)\s*(?:\w+=\S*\s+)*"          # a command's start, env first
+                     r"(?:[\w./-]*python[\d.]*\s+-m\s+|[\w./-]*/)?py\.?test(?=$|[\s;&|)])")
+AUTO_JUNIT = ".forkwave-junit"   # in the worktree: untracked, cleaned with the next checkout
+
+
+def auto_junit(check: Check) -> str | None:
+    """Where a pytest check writes its JUnit report when the config gives no ``junit:`` (host and container
+    checks; a compose service runs elsewhere): test-level gating without configuration, so a test already
+    failing on the sync tip never blocks, and a failure names the tests a split suspects first.
+
+    >>> from tasks.config import Check
+    >>> auto_junit(Check("unit", run="python -m pytest -q tests")), auto_junit(Check("lint", run="ruff check ."))
+    ('.forkwave-junit/unit.xml', None)
+    """
+    if check.junit or check.compose or not check.run or not _PYTEST.search(check.run):
+        return None
+    return f"{AUTO_JUNIT}/{re.sub(r'[^A-Za-z0-9_.-]', '_', check.name)}.xml"
+
+
+def junit_env(check: Check, wt: Path) -> dict[str, str]:
+    """``PYTEST_ADDOPTS`` that makes pytest write its JUnit report (``auto_junit``), the check's own kept."""
+    path = auto_junit(check)
+    if path is None:
+        return {}
+    where = f"/workspace/{path}" if check.kind == "docker" else str(wt / path)
+    own = dict(check.env).get("PYTEST_ADDOPTS", "")
+    return {"PYTEST_ADDOPTS": f"{own} --junitxml={where}".strip(), "FORKWAVE_JUNIT": path}
 
 
 # --- one check's verdict against the baseline -----------------------------------------
@@ -81,12 +113,16 @@ def gate_on_baseline(result: Result, baseline: Result | None, gating: str) -> Re
 
 
 def with_tests(check: Check, wt: Path, result: Result) -> Result:
-    """Attach the failing test cases of ``check.junit`` (written by the check) to a failed result."""
-    if not check.junit or result.ok or result.status == ERROR or result.timed_out:
+    """Attach the failing test cases of ``check.junit`` (or of the report pytest wrote by itself,
+    ``auto_junit``) to a failed result."""
+    path = check.junit or auto_junit(check)
+    if not path or result.ok or result.status == ERROR or result.timed_out:
         return result
     try:
-        failures = read_failures(wt / check.junit)
+        failures = read_failures(wt / path)
     except JUnitError as exc:
+        if not check.junit:  # pytest never started, or stopped before its report: the output says why
+            return result
         return replace(result, message=f"{result.message}; junit: {exc}")
     if not failures:
         return result

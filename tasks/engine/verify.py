@@ -2,20 +2,22 @@
 
 - ``pre:`` runs on the fork tip (``fork.branch``) before anything is imported; the built-in ``clean``
   refuses a fork checkout with uncommitted changes (``git status``, read only: no index refresh).
-- ``verify:`` (per source) runs on the sync tip after a wave lands; ``post:`` after the run.
+- ``verify:`` (per source) runs on the sync tip after the last wave the run reaches, so it judges what the
+  run finished (a command with ``when: each_wave`` after every wave too); ``post:`` after the run.
 - A command passes when it exits ``expected_exit_code`` and the last number it prints on stdout is
   within ``expected_min``/``expected_max`` (``tasks.core.thresholds``).
 
 Each phase keeps a record (``reports/pre.json``, ``reports/post.json``, the source's ``verify.json``):
 the commit it ran on, each verdict with the tail of its output and its full log. The same commit and
-the same commands are not run again. ``publish_hold`` reads the records: ``doit publish`` holds while a
-verification or post-sync check failed on the sync tip it would push, or has not run on it.
+the same commands are not run again. ``publish_holds`` reads the records: ``doit publish`` holds a
+source while its verification failed on the sync tip it would push, or has not run there with every
+command the config gives it; and every source while a post-sync check failed on that tip.
 """
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
@@ -30,9 +32,11 @@ from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.hashing import digest
 from tasks.redact import Redactor
 from tasks.repo import git, worktree
+from tasks.repo.state import STATE_PATH
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 CANNOT_RUN = {126: "not executable", 127: "command not found"}
+END, EACH_WAVE = "end", "each_wave"   # verify[].when: after the last wave the run reaches, or after every wave
 
 
 class PublishHeld(ForkwaveError):
@@ -49,7 +53,9 @@ def spec(command: Command) -> thresholds.Verify:
 
 
 def fingerprint(commands: Sequence[Command]) -> str:
-    return digest([asdict(c) for c in commands])
+    """What the commands run: ``when`` only says after which wave, and ``layout`` places a verification on an
+    export only, so a record stays good when either changes."""
+    return digest([{k: v for k, v in asdict(c).items() if k not in ("when", "layout")} for c in commands])
 
 
 # --- running one command ------------------------------------------------------------------
@@ -185,37 +191,130 @@ def sync_tip(cfg: Config) -> str | None:
     return git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}^{{commit}}")
 
 
-def verify_source(cfg: Config, ws: Workspace, wave: str) -> dict[str, Any] | None:
-    """The source's ``verify:`` on the sync tip (``cfg`` and ``ws`` as the source sees them); None without any."""
-    commands = cfg.current.verify
+def verify_source(cfg: Config, ws: Workspace, wave: str,
+                  commands: Sequence[Command] | None = None) -> dict[str, Any] | None:
+    """The source's ``verify:`` (or ``commands`` of it) on the sync tip (``cfg`` and ``ws`` as the source sees
+    them); None without any."""
+    commands = cfg.current.verify if commands is None else commands
     tip = sync_tip(cfg)
     if not commands or tip is None or cfg.current.direction == "push":
         return None
     return run_phase(cfg, ws, "verify", commands, tip, {"wave": wave, "direction": "pull"})
 
 
+def current(cfg: Config, ws: Workspace) -> dict[str, Any] | None:
+    """The source's verification record when it is of its sync tip now and of every ``verify:`` command the
+    config gives it (``cfg`` and ``ws`` as the source sees them); None otherwise."""
+    tip = sync_tip(cfg)
+    path = ws.source_report("verify.json")
+    if tip is None or not path.exists():
+        return None
+    kept = read_json(path)
+    return kept if kept.get("commit") == tip and kept.get("commands") == fingerprint(cfg.current.verify) else None
+
+
+def standing(views: Iterable[tuple[str, Config, Workspace]]) -> dict[str, list[dict[str, Any]]]:
+    """Each source's verdicts as they stand on its sync tip (``views``: (name, config, workspace) as each source
+    sees them), for those with a ``verify:`` run there with the commands the config has now."""
+    out = {}
+    for name, cfg, ws in views:
+        kept = current(cfg, ws) if cfg.current.verify else None
+        if kept is not None:
+            out[name] = kept["results"]
+    return out
+
+
+def all_passed(views: Iterable[tuple[str, Config, Workspace]]) -> bool:
+    """Has every source's whole ``verify:`` passed on its sync tip as it is now?"""
+    return all((current(cfg, ws) or {}).get("passed") for _, cfg, ws in views if cfg.current.verify)
+
+
 # --- what publish asks ----------------------------------------------------------------------
 
-def publish_hold(cfg: Config, ws: Workspace, tip: str) -> str | None:
-    """Why ``doit publish`` must not push ``tip`` (a sync tip), or None: a source's verification or the
-    post-sync checks failed on it, or were never run on it."""
-    for source in cfg.sources:
-        if not source.verify or source.direction == "push":  # a push source is verified on its export
+def on_branch(cfg: Config, tip: str, sources: Sequence[str]) -> list[str]:
+    """Of ``sources``, those with something on the branch at ``tip``: a path of theirs it changes since
+    ``fork.branch`` (with one source, that source whenever the branch changes anything)."""
+    changed = [p for p in git.changed_names(cfg.fork.path, f"refs/heads/{cfg.fork.branch}", tip) if p != STATE_PATH]
+    if not cfg.several:
+        return list(sources) if changed else []
+    return [s for s in sources if _owned(cfg, s, changed)]
+
+
+def _owned(cfg: Config, source: str, paths: Sequence[str]) -> list[str]:
+    from tasks.globs import globs
+
+    owns = globs(next(s.paths for s in cfg.sources if s.name == source))
+    return [p for p in paths if owns(p)]
+
+
+def holds(cfg: Config, ws: Workspace, tip: str, sources: Sequence[str]) -> dict[str, str]:
+    """source -> why its part of the branch at ``tip`` must not be merged: its verification failed on its
+    files as they are at ``tip``, or never ran on them. A verification stays good while the source's own
+    paths are as it saw them — another source landing beside it (another CI schedule) changes none of
+    them — and a source with nothing on the branch needs none. A push-only source is verified on its export."""
+    out = {}
+    for name in sources:
+        source = next(s for s in cfg.sources if s.name == name)
+        if not source.verify or source.direction == "push":
             continue
-        path = ws.scoped(source.name if cfg.several else None).source_report("verify.json")
+        path = ws.scoped(name if cfg.several else None).source_report("verify.json")
         kept = read_json(path) if path.exists() else None
-        if kept is None or kept.get("commit") != tip:
-            return (f"verification of {source.name} has not run on {cfg.fork.sync_branch} at {tip[:12]}; run `doit` "
-                    "(it verifies the sync tip when a wave lands), then publish")
-        if not kept["passed"]:
+        if kept is None or not _still_holds(cfg, name, kept.get("commit"), tip):
+            out[name] = (f"verification of {name} has not run on {cfg.fork.sync_branch} at {tip[:12]}"
+                         + (" (nor on an earlier tip with its files as they are)" if cfg.several else "")
+                         + f"; run `doit{' sources=' + name if cfg.several else ''}` (it verifies what it synced), "
+                         "then publish")
+        elif not kept["passed"]:
             bad = next(r for r in kept["results"] if not r["passed"])
-            return f"{bad['reason']} on {tip[:12]} ({ws.rel(path)}); fix it on the sync branch or in the config"
+            out[name] = (f"{bad['reason']} on {str(kept['commit'])[:12]} ({ws.rel(path)}); fix it on the sync branch "
+                         "or in the config")
+    return out
+
+
+def _still_holds(cfg: Config, source: str, verified: str | None, tip: str) -> bool:
+    """Did the verification at commit ``verified`` see the source's files as they are at ``tip``?"""
+    if verified == tip:
+        return True
+    if not verified or not git.rev_parse(cfg.fork.path, f"{verified}^{{commit}}"):
+        return False
+    if not cfg.several:
+        return False  # one source owns every path: only the tip itself
+    moved = git.git(cfg.fork.path, "diff", "--name-only", "-z", "--no-renames", verified, tip, "--").split(b"\0")
+    return not _owned(cfg, source, [p.decode("utf-8", "surrogateescape") for p in moved if p])
+
+
+def post_hold(cfg: Config, ws: Workspace, tip: str) -> str | None:
+    """Why the whole branch at ``tip`` is held by the post-sync checks (they judge the whole tip), or None."""
     path = ws.report("post.json")
     if cfg.post and path.exists():
         kept = read_json(path)
         if kept.get("commit") == tip and not kept["passed"]:
             bad = next(r for r in kept["results"] if not r["passed"])
             return f"post-sync check failed: {bad['reason']} on {tip[:12]} (reports/post.json)"
+    return None
+
+
+def publish_holds(cfg: Config, ws: Workspace, tip: str, sources: Sequence[str] | None = None) -> dict[str, str]:
+    """What holds ``doit publish`` of ``tip``, per source of ``sources`` (default every one) with something on
+    the branch (``holds``), and under ``""`` a post-sync check that failed on it (that holds every source)."""
+    names = [s.name for s in cfg.sources] if sources is None else list(sources)
+    out = holds(cfg, ws, tip, on_branch(cfg, tip, names))
+    post = post_hold(cfg, ws, tip)
+    if post:
+        out[""] = post
+    return out
+
+
+def publish_hold(cfg: Config, ws: Workspace, tip: str, sources: Sequence[str] | None = None) -> str | None:
+    """Why ``doit publish`` must not push ``tip`` at all (None: it may): the post-sync checks failed on it, or
+    every source with something on the branch is held (``holds``)."""
+    post = post_hold(cfg, ws, tip)
+    if post:
+        return post
+    present = on_branch(cfg, tip, [s.name for s in cfg.sources] if sources is None else sources)
+    held = holds(cfg, ws, tip, present)
+    if present and len(held) == len(present):
+        return "; ".join(f"{name}: {why}" if cfg.several else why for name, why in held.items())
     return None
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from tasks.config import Config
 from tasks.core import conventional
+from tasks.core import pullrequests as prs
 from tasks.core.classify import Bases, Bucketer
 from tasks.core.commit import Commit, iso_date
 from tasks.core.outcome import COMMITS, Conflict, Deferral, Outcome, Wait, status_of
@@ -38,11 +39,12 @@ from tasks.errors import CannotRun, ForkwaveError
 from tasks.hashing import digest
 from tasks.modes import commitkit
 from tasks.engine.dryrun import Simulation
-from tasks.repo import commits, git, importer, pickstate
+from tasks.repo import commits, git, importer, pickstate, presence, worktree
 from tasks.repo import drift as tree_drift
 from tasks.workspace import Workspace
 
 FIRST_RUN = 200      # commits looked at when a source has neither a cursor nor a base
+MERGE = "merge"      # pull_requests: a merged pull request is picked whole
 
 
 def rules(cfg: Config) -> conventional.Rules:
@@ -56,8 +58,7 @@ def rules(cfg: Config) -> conventional.Rules:
 # --- what the source offers ----------------------------------------------------------------------
 
 def drift(cfg: Config, mirror: Path, upstream: str, bases: Bases | None, window: set[str] | None) -> dict[str, Any]:
-    head, _, objects = tree_drift.fork_info(cfg)
-    env = git.alternates_env(cfg.fork.path)
+    head, _, _ = tree_drift.fork_info(cfg)
     record = pickstate.read(cfg)
     since = record["cursor"] or (commits.rev(mirror, f"{cfg.base}^{{commit}}") if cfg.base else None)
     if cfg.base and since is None:
@@ -68,30 +69,148 @@ def drift(cfg: Config, mirror: Path, upstream: str, bases: Bases | None, window:
     fresh = list(cooled.ripe)[-FIRST_RUN:] if not since else list(cooled.ripe)
     retry = [commits.commit_info(mirror, s) for s in record["dropped"] if commits.rev(mirror, f"{s}^{{commit}}")]
     considered = [c for c in retry if c.sha not in {f.sha for f in fresh}] + fresh
-    decisions = conventional.select(considered, rules(cfg))
-    present = commits.fork_present(cfg.fork.path, _branches(cfg))
-    held = commits.already_present(mirror, [d.sha for d in decisions if d.pick], present, env=env)
+    units = pull_requests(mirror, fresh, retry, since)
+    offered = offer(cfg, considered, units)
+    held = present(cfg, mirror, upstream, offered, [since] if since else list(fresh[0].parents[:1]) if fresh else [])
     again = {c.sha for c in retry}
-    out = [_entry(c, d, held.get(c.sha), record) | ({"retry": True} if c.sha in again else {})
-           for c, d in zip(considered, decisions)]
+    out = [_entry(o, held.get(o.commit.sha), record) | ({"retry": True} if o.commit.sha in again else {})
+           for o in offered]
     return _report(cfg, upstream, head, since, out, warnings, cooled.waiting)
 
 
-def _branches(cfg: Config) -> list[str]:
-    mine = f"refs/heads/{cfg.fork.sync_branch}"
-    return [f"refs/heads/{cfg.fork.branch}"] + ([mine] if git.rev_parse(cfg.fork.path, mine) else [])
+@dataclass(frozen=True)
+class Offer:
+    """One commit the source offers, decided: a commit of its main line, a merged pull request (``brought``:
+    its commits) or one commit of a pull request picked one by one (``unit``: the merge that brought it)."""
+
+    commit: Commit
+    decision: conventional.Decision
+    brought: tuple[Commit, ...] = ()
+    unit: str | None = None
 
 
-def _entry(c: Commit, d: conventional.Decision, held: commits.Presence | None,
-           record: Mapping[str, Any]) -> dict[str, Any]:
+def pull_requests(mirror: Path, fresh: Sequence[Commit], retry: Sequence[Commit],
+                  since: str | None) -> dict[str, tuple[Commit, ...]]:
+    """merge sha -> the commits it brought, for every merge offered (one ``git log`` for the new ones)."""
+    out: dict[str, tuple[Commit, ...]] = {}
+    if any(c.is_merge for c in fresh):
+        bound = [since] if since else list(fresh[0].parents[:1])
+        out.update(prs.brought(fresh, commits.side_history(mirror, fresh[-1].sha, bound)))
+    for m in (c for c in retry if c.is_merge and c.sha not in out):
+        out.update(prs.brought([m], commits.side_history(mirror, m.sha, m.parents[:1])))
+    return out
+
+
+def offer(cfg: Config, considered: Sequence[Commit], units: Mapping[str, tuple[Commit, ...]]) -> list[Offer]:
+    """Each commit decided; a merged pull request whole (``pull_requests: merge``) or as its commits."""
+    r, whole = rules(cfg), cfg.current.options.pull_requests == MERGE
+    out: list[Offer] = []
+    for c in considered:
+        if c.sha not in units:
+            out.append(Offer(c, conventional.decide(c, r)))
+        elif whole:
+            out.append(Offer(c, conventional.decide_pull_request(c, units[c.sha], r, prs.title(c)), units[c.sha]))
+        else:
+            n = len(units[c.sha])
+            why = (f"pull request {prs.title(c)[:72]!r} ({n} commit{'' if n == 1 else 's'}): its commits are "
+                   "decided one by one (pull_requests: commits)")
+            out.append(Offer(c, conventional.Decision(c.sha, False, conventional.MERGE, why), units[c.sha]))
+            out += [Offer(b, conventional.decide(b, r), unit=c.sha) for b in units[c.sha]]
+    return out
+
+
+def present(cfg: Config, mirror: Path, upstream: str, offered: Sequence[Offer],
+            since: Sequence[str]) -> dict[str, commits.Presence]:
+    """sha -> how the fork already holds it, for each commit to pick (all of them newer than ``since``). A
+    merged pull request is held when the merge is (picked with ``-m 1``, or the same change) or every commit
+    it brought is; one of its commits is held when it is, or when its merge is. Nothing of the fork is read
+    when nothing is to be picked."""
+    picks = [o for o in offered if o.decision.pick]
+    if not picks:
+        return {}
+    every = {o.commit.sha: o.commit for o in offered}
+    wanted = {o.commit.sha: o.commit for o in picks}
+    for o in picks:
+        wanted.update({b.sha: b for b in o.brought if not b.is_merge and b.paths})
+        if o.unit:
+            wanted.setdefault(o.unit, every[o.unit])
+    found = fork_holds(cfg, mirror, upstream, list(wanted.values()))
+    found |= merged(cfg, mirror, upstream, since, [s for s in wanted if s not in found])
+    held = {o.commit.sha: as_unit(o.commit.sha, [b.sha for b in o.brought if not b.is_merge and b.paths], o.unit,
+                                  found) for o in picks}
+    return {sha: h for sha, h in held.items() if h is not None}
+
+
+def as_unit(sha: str, work: Sequence[str], unit: str | None,
+            found: Mapping[str, commits.Presence]) -> commits.Presence | None:
+    """How the fork holds ``sha``: itself; a merged pull request through every commit it brought (``work``);
+    one of its commits through its merge (``unit``)."""
+    if sha in found:
+        return found[sha]
+    if work and all(b in found for b in work):
+        return commits.Presence(sha, found[work[-1]].fork_sha, f"its {len(work)} commits")
+    if unit and unit in found:
+        return commits.Presence(sha, found[unit].fork_sha, f"its pull request {unit[:10]}")
+    return None
+
+
+def fork_holds(cfg: Config, mirror: Path, upstream: str, candidates: Sequence[Commit],
+               refs: Sequence[str] | None = None) -> dict[str, commits.Presence]:
+    """Which ``candidates`` the fork's branch and the integration branch hold, reading the fork only where it
+    diverged from the source (``^<source tip>``: the whole history when they share none)."""
+    branch = f"refs/heads/{cfg.fork.branch}"
+    mine = worktree.sync_ref(cfg)
+    return _holds(cfg.fork.path, mirror, refs or [branch, *([mine] if mine else [])], [upstream], candidates)
+
+
+def merged(cfg: Config, mirror: Path, upstream: str, since: Sequence[str],
+           shas: Sequence[str]) -> dict[str, commits.Presence]:
+    """Which of ``shas`` (source commits newer than ``since``) ``fork.branch`` has in its history — it merged
+    the source, or what the source merged: what ``^<source tip>`` leaves out of the patch-id scan."""
+    base = commits.merge_base(cfg.fork.path, f"refs/heads/{cfg.fork.branch}", upstream,
+                              env=git.alternates_env(mirror)) if shas else None
+    if base is None:
+        return {}
+    history = set(git.git(mirror, "rev-list", base, *(f"^{s}" for s in since), "--").decode().split())
+    return {s: commits.Presence(s, base, "in the history of") for s in shas if s in history}
+
+
+def _holds(fork: Path, mirror: Path, refs: Sequence[str], bound: Sequence[str],
+           candidates: Sequence[Commit]) -> dict[str, commits.Presence]:
+    index = presence.scan(fork, refs, bound, sorted({p for c in candidates for p in c.paths}),
+                          cache=mirror / presence.CACHE, env=git.alternates_env(mirror))
+    found = presence.held(index, mirror, candidates, env=git.alternates_env(fork))
+    index.save()
+    return found
+
+
+def _entry(o: Offer, held: commits.Presence | None, record: Mapping[str, Any]) -> dict[str, Any]:
+    c, d = o.commit, o.decision
     kind, reason, pick = d.kind, d.reason, d.pick
+    done = _processed(o, record)
     if pick and held is not None:
         kind, reason, pick = "already-present", held.reason, False
-    elif pick and str(record["processed"].get(c.sha, "")).startswith("picked"):
-        kind, reason, pick = "processed", f"already processed: {record['processed'][c.sha]}", False
+    elif pick and done:
+        kind, reason, pick = "processed", f"already processed: {done}", False
+    extra = ({"commits": [b.sha for b in o.brought]} if o.brought and d.kind != conventional.MERGE else {}) | \
+        ({"unit": o.unit} if o.unit else {})
     return {"sha": c.sha, "subject": c.subject, "author": c.author, "date": iso_date(c.author_date),
             "pick": pick, "kind": kind, "reason": reason, "review": d.review, "paths": list(d.keep if pick else c.paths),
-            "dropped": [{"path": p, "why": w} for p, w in d.dropped]}
+            "dropped": [{"path": p, "why": w} for p, w in d.dropped]} | extra
+
+
+def _processed(o: Offer, record: Mapping[str, Any]) -> str | None:
+    """What an earlier run did with the commit, when it picked it (or its pull request, or all of its commits)."""
+    done = record["processed"]
+    picked = lambda sha: str(done.get(sha, "")).startswith("picked")  # noqa: E731
+    if picked(o.commit.sha):
+        return str(done[o.commit.sha])
+    if o.unit and picked(o.unit):
+        return f"its pull request {o.unit[:10]} {done[o.unit]}"
+    work = [b.sha for b in o.brought if not b.is_merge and b.paths]
+    if work and all(picked(b) for b in work):
+        return f"its {len(work)} commits were picked"
+    return None
 
 
 def _report(cfg: Config, upstream: str, head: str, since: str | None, out: list[dict[str, Any]],
@@ -139,6 +258,7 @@ class Picks:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     texts: dict[str, bytes] = field(default_factory=dict)   # conflict texts, for a person
     by_person: list[dict[str, Any]] = field(default_factory=list)   # picked by a person since the last run
+    parked: dict[str, Mapping[str, Any]] = field(default_factory=dict)   # dropped before, unchanged: no check runs
 
     @property
     def env(self) -> dict[str, str]:
@@ -147,6 +267,10 @@ class Picks:
     @property
     def fork(self) -> Path:
         return self.job.fork
+
+    def entry(self, c: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The drift's entry of a commit (its dropped paths with it)."""
+        return self.job.drift.commit(c["sha"]) or c
 
     def pick(self, sha: str, onto: str, drop: Sequence[str]) -> commits.Pick:
         return commits.pick(self.fork, sha, onto, drop=drop, env=self.env)
@@ -165,6 +289,9 @@ class Picks:
                                                                      if c.new and c.new[0] != "160000"])
 
     def land_pick(self, info: Commit, tree: str) -> None:
+        """The pick's commit on the tip; every object its tree needs is copied first — in a chain, a middle
+        tree can be one of the source's own, present only in the mirror."""
+        self.bring(tree)
         new = commits.commit_pick(self.fork, tree, self.tip, info, self.job.cfg.source, env=self.env)
         self.picked.append({"sha": info.sha, "subject": info.subject, "commit": new})
         self.tip = new
@@ -193,7 +320,8 @@ class CherryPickMode:
 
     def inputs(self, job: SliceRun, tip: str | None = None) -> dict[str, Any]:
         o = job.cfg.current.options
-        shaped = {"rules": repr(rules(job.cfg)), "min_age": o.min_age, "readopted": readopted(job.ws)}
+        shaped = {"rules": repr(rules(job.cfg)), "min_age": o.min_age, "readopted": readopted(job.ws),
+                  "pull_requests": o.pull_requests}
         return commit_inputs(job.cfg, job.upstream, job.drift, job.slice.paths, tip, shaped_by=shaped)
 
     def step(self, job: SliceRun) -> Step:
@@ -253,14 +381,18 @@ MODE = CherryPickMode()
 
 
 def by_a_person(run: Picks, todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Commits a person picked on the integration branch since the slice was last judged (``cherry-pick -x``,
-    with or without a fix: the trailer names it; or the same patch) count as picked; the rest are left to do."""
+    """Commits a person picked on the integration branch count as picked (``cherry-pick -x``, with or without
+    a fix: the trailer names it; or the same patch; a pull request picked whole with ``-m 1``, or all of its
+    commits); the rest are left to do. Read since the slice was last judged, else — a fresh workspace, a
+    forgotten outcome — since ``fork.branch``: what the integration branch holds of its own."""
     earlier = run.job.earlier
     since = earlier.verified_at if earlier else None
-    if not todo or not since or since == run.job.start or not git.rev_parse(run.fork, f"{since}^{{commit}}"):
+    if since and not git.rev_parse(run.fork, f"{since}^{{commit}}"):
+        since = None
+    bound = since or git.ref_tip(run.fork, f"refs/heads/{run.job.cfg.fork.branch}")
+    if not todo or bound == run.job.start:  # nothing on the branch since: nobody picked anything there
         return todo
-    present = commits.fork_present(run.fork, run.job.start, since=since)
-    held = commits.already_present(run.job.mirror, [c["sha"] for c in todo], present, env=run.env)
+    held = _held_units(run.job, [run.job.start], [bound or f"refs/heads/{run.job.cfg.fork.branch}"], todo)
     for c in todo:
         if c["sha"] in held:
             run.by_person.append({"sha": c["sha"], "subject": c["subject"], "commit": held[c["sha"]].fork_sha,
@@ -268,19 +400,47 @@ def by_a_person(run: Picks, todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in todo if c["sha"] not in held]
 
 
+def _held_units(job: SliceRun, refs: Sequence[str], bound: Sequence[str],
+                todo: Sequence[Mapping[str, Any]]) -> dict[str, commits.Presence]:
+    """Which of ``todo`` (drift entries) the fork's ``refs`` since ``bound`` hold, a pull request whole or
+    through its commits."""
+    shas = [c["sha"] for c in todo] + [b for c in todo for b in c.get("commits") or ()] + \
+        [c["unit"] for c in todo if c.get("unit")]
+    infos = commits.commit_infos(job.mirror, list(dict.fromkeys(shas)))
+    found = _holds(job.fork, job.mirror, refs, bound, list(infos.values()))
+    held = {c["sha"]: as_unit(c["sha"], [b for b in c.get("commits") or ()
+                                         if b in infos and not infos[b].is_merge and infos[b].paths],
+                              c.get("unit"), found) for c in todo}
+    return {sha: h for sha, h in held.items() if h is not None}
+
+
 def _still_dropped(run: Picks, record: Mapping[str, Any], todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Commits dropped before whose dependencies did not change stay dropped, with no check run."""
+    """Commits dropped before whose dependencies did not change stay dropped, with no check run — unless the
+    commit one waited for is in now, or a newer commit to pick changes their paths: the source may have
+    fixed its own commit, so it is offered again with it (``parked``: judged with it, never alone again)."""
+    settled = {c["sha"] for c in run.job.drift.commits if c["kind"] in ("already-present", "processed")} | \
+        {p["sha"] for p in run.by_person}
     left = []
-    for c in todo:
+    for i, c in enumerate(todo):
         was = record["dropped"].get(c["sha"])
-        if was and was.get("key") == dependency_key(run.job.cfg, run.tip, c["paths"]):
-            run.dropped.append({"sha": c["sha"], "subject": c["subject"], "reason": was["reason"],
-                                "kind": was.get("kind") or (NEEDS if was.get("needs") else CHECKS),
-                                "needs": was.get("needs"), "key": was["key"], "files": c["paths"], "again": True,
-                                "conflicted": was.get("conflicted", [])})
-        else:
+        needs = was.get("needs") if was else None
+        if not was or was.get("key") != dependency_key(run.job.cfg, run.tip, c["paths"]) or \
+                (needs and (needs not in record["dropped"] or needs in settled)):  # what it waited for is in
             left.append(c)
+        elif any(set(n["paths"]) & set(c["paths"]) for n in todo[i + 1:] if n["sha"] not in record["dropped"]):
+            run.parked[c["sha"]] = was
+            left.append(c)
+        else:
+            run.dropped.append(_kept(c, was))
     return left
+
+
+def _kept(c: Mapping[str, Any], was: Mapping[str, Any]) -> dict[str, Any]:
+    """A dropped commit as an earlier run left it."""
+    return {"sha": c["sha"], "subject": c["subject"], "reason": was["reason"],
+            "kind": was.get("kind") or (NEEDS if was.get("needs") else CHECKS),
+            "needs": was.get("needs"), "key": was["key"], "files": c["paths"], "again": True,
+            "conflicted": was.get("conflicted", [])}
 
 
 def whole_chain(run: Picks, todo: Sequence[dict[str, Any]]) -> bool:
@@ -303,7 +463,6 @@ def whole_chain(run: Picks, todo: Sequence[dict[str, Any]]) -> bool:
     ok, _ = run.passes(last or "", f"all {len(todo)} commits")
     if not ok:
         return False
-    run.bring(last or "")
     for c, tree, info in trees:
         if tree is None:
             run.skipped.append({"sha": c["sha"], "subject": c["subject"], "reason": info})
@@ -318,12 +477,23 @@ def _drop(c: Mapping[str, Any]) -> list[str]:
 
 def one_by_one(run: Picks, todo: Sequence[dict[str, Any]]) -> None:
     for c in todo:
+        was = run.parked.get(c["sha"])
+        if was is not None:  # known to fail alone: kept for a fix-up that follows, not judged again
+            run.dropped.append(_kept(c, was))
+            continue
         p = run.pick(c["sha"], run.tip, _drop(c))
         if p.empty:
-            run.skipped.append({"sha": c["sha"], "subject": c["subject"], "reason": p.reason})
+            overlap = _overlap(run, c)
+            if overlap is None:
+                run.skipped.append({"sha": c["sha"], "subject": c["subject"], "reason": p.reason})
+            elif not with_its_fix(run, overlap, c):
+                drop(run, c, NEEDS, f"needs {overlap['sha'][:10]} ({overlap['subject']!r}), which was dropped; "
+                                    "alone it changes nothing", overlap)
             continue
         if not p.clean:
             needs = _needs(run, c)
+            if needs and with_its_fix(run, needs, c):
+                continue
             if needs:
                 drop(run, c, NEEDS, f"needs {needs['sha'][:10]} ({needs['subject']!r}), which was dropped", needs)
                 continue
@@ -334,7 +504,9 @@ def one_by_one(run: Picks, todo: Sequence[dict[str, Any]]) -> None:
             continue
         ok, results = run.passes(p.tree or "", c["sha"][:10])
         if not ok:
-            overlap = next((d for d in run.dropped if set(d["files"]) & set(c["paths"])), None)
+            overlap = _overlap(run, c)
+            if overlap and with_its_fix(run, overlap, c):
+                continue
             failing = "; ".join(slices.why(r) for r in slices.failing_of(results)) or "its checks fail"
             if overlap:
                 drop(run, c, NEEDS, f"needs {overlap['sha'][:10]} ({overlap['subject']!r}), which was dropped; "
@@ -342,20 +514,67 @@ def one_by_one(run: Picks, todo: Sequence[dict[str, Any]]) -> None:
             else:
                 drop(run, c, CHECKS, f"fails its checks: {failing}", None, results)
             continue
-        run.bring(p.tree or "")
         run.land_pick(commits.commit_info(run.fork, c["sha"], env=run.env), p.tree or "")
 
 
+def _overlap(run: Picks, c: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The newest dropped commit that changes one of ``c``'s paths."""
+    return next((d for d in reversed(run.dropped) if set(d["files"]) & set(c["paths"])), None)
+
+
 def _needs(run: Picks, c: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The dropped commit on top of which ``c`` applies cleanly, if any (newest first)."""
+    """The dropped commit on top of which ``c`` applies cleanly, if any (newest first). A commit dropped for
+    a conflict counts with its own version of the paths it changes: what a person's resolution would hold."""
     for d in reversed(run.dropped):
-        base = run.pick(d["sha"], run.tip, [])
-        if base.tree is None or not base.clean:
-            continue
-        with_it = commits.commit_tree(run.fork, base.tree, (run.tip,), "candidate\n", env=run.env)
-        if run.pick(c["sha"], with_it, _drop(c)).clean:
+        with_it = _applied(run, d)
+        if with_it is not None and run.pick(c["sha"], with_it, _drop(c)).clean:
             return d
     return None
+
+
+def _applied(run: Picks, d: Mapping[str, Any]) -> str | None:
+    """A candidate commit on the tip with the dropped ``d`` applied: its pick, or — when it conflicts — the tip
+    with ``d``'s paths as ``d`` has them."""
+    base = run.pick(d["sha"], run.tip, _drop(run.entry(d)))
+    if base.tree is not None and base.clean:
+        tree = base.tree
+    elif d.get("kind") == CONFLICT and d["files"]:
+        tree = commits.reset_paths(run.fork, run.tip, d["sha"], d["files"], env=run.env)
+    else:
+        return None
+    return commits.commit_tree(run.fork, tree, (run.tip,), "candidate\n", env=run.env)
+
+
+def with_its_fix(run: Picks, dropped: Mapping[str, Any], c: Mapping[str, Any]) -> bool:
+    """``c`` and the dropped commit it touches (with what waits on that one) picked together and judged once;
+    True when they passed and landed, in source order. A source that fixes its own broken commit in the
+    next one makes exactly this pair: the fix alone is empty, conflicts or fails."""
+    if dropped.get("kind") == CONFLICT:
+        return False  # a conflict waits for a person; a later commit does not resolve it
+    order = {e["sha"]: i for i, e in enumerate(run.job.drift.commits)}
+    waiting = [w for w in run.dropped if w.get("needs") == dropped["sha"]]
+    group = sorted([dropped, *waiting], key=lambda g: order.get(g["sha"], -1)) + [dict(c, files=c["paths"])]
+    tip, trees, empty = run.tip, [], []
+    for g in group:
+        p = run.pick(g["sha"], tip, _drop(run.entry(g)))
+        if p.empty:
+            empty.append(g)
+            continue
+        if not p.clean or p.tree is None:
+            return False
+        tip = commits.commit_tree(run.fork, p.tree, (tip,), "candidate\n", env=run.env)
+        trees.append((g, p.tree))
+    if not trees or trees[-1][0]["sha"] != c["sha"]:
+        return False
+    ok, _ = run.passes(trees[-1][1], f"{dropped['sha'][:10]} with {c['sha'][:10]}")
+    if not ok:
+        return False
+    for g, tree in trees:
+        run.land_pick(commits.commit_info(run.fork, g["sha"], env=run.env), tree)
+    run.skipped += [{"sha": g["sha"], "subject": g["subject"], "reason": "empty on top of the others"} for g in empty]
+    gone = {g["sha"] for g in group}
+    run.dropped = [d for d in run.dropped if d["sha"] not in gone]
+    return True
 
 
 def drop(run: Picks, c: Mapping[str, Any], kind: str, why: str, needs: Mapping[str, Any] | None,
@@ -376,6 +595,9 @@ def updated_record(record: Mapping[str, Any], job: SliceRun, run: Picks) -> dict
         processed[p["sha"]] = f"picked by a person as {p['commit']}"
     for s in run.skipped:
         processed.setdefault(s["sha"], f"skipped: {s['reason']}")
+    for c in job.drift.commits:  # dropped before, and found in the fork since (a person's pick of it)
+        if c["sha"] in record["dropped"] and c["kind"] == "already-present":
+            processed[c["sha"]] = c["reason"]
     dropped = {k: v for k, v in record["dropped"].items() if k not in processed}
     for d in run.dropped:
         dropped[d["sha"]] = {"reason": d["reason"], "key": d["key"], "kind": d["kind"],
@@ -410,7 +632,8 @@ def build_outcome(job: SliceRun, final: str, run: Picks, error: str | None, rech
                                 f"resolve {d['needs'][:10]} first (it is listed above); this commit is tried again "
                                 "with it", (sha,), d["needs"], name))
         else:
-            failing = slices.deferral(name, d["files"], d.get("results") or None) if d.get("results") else None
+            failing = (slices.deferral(name, d["files"], d.get("results") or None, rerun=job.plan.again(name))
+                       if d.get("results") else None)
             deferred.append(Deferral(tuple(d["files"]), f"commit {sha[:10]} {subject!r}: {d['reason']}",
                                      "fix it in the source repository (the next `doit` picks the fix together with "
                                      f"it), or pick it with a fix yourself on {cfg.fork.sync_branch} (`git cherry-pick "
@@ -434,7 +657,8 @@ def build_outcome(job: SliceRun, final: str, run: Picks, error: str | None, rech
         deferred=tuple(deferred), conflicts=tuple(conflicts), waiting=tuple(waiting), reported=tuple(review),
         resolved=tuple({"path": f, "commit": p["commit"], "by": "a person"} for p in run.by_person
                        for f in entries.get(p["sha"], {}).get("paths", ())),
-        slice_commits=job.slice.commits, adopted_commits=tuple(adopted_commits), runs=job.runs,
+        slice_commits=job.slice.commits, adopted_commits=tuple(adopted_commits),
+        landed_commits=tuple(p["sha"] for p in run.picked if p["sha"] in job.slice.commits), runs=job.runs,
         attempts=tuple(job.attempts), error=error,
         record={"review": [p["sha"] for p in run.picked if entries.get(p["sha"], {}).get("review")],
                 "picked": picked, "skipped": run.skipped, "dropped": plain_dropped})
@@ -459,8 +683,9 @@ def resolve(job: SliceRun, path: str | None, take: str | None) -> str:
         raise ForkwaveError(f"{job.name}: nothing to resolve (status {earlier.status if earlier else 'not run'}); "
                             f"see reports/slices/{job.name}/report.md")
     env = git.alternates_env(job.mirror)
-    present = commits.fork_present(job.fork, [f"refs/heads/{job.cfg.fork.sync_branch}"])
-    held = commits.already_present(job.mirror, [d["sha"] for d in dropped], present, env=env)
+    infos = commits.commit_infos(job.mirror, [d["sha"] for d in dropped])
+    held = fork_holds(job.cfg, job.mirror, job.upstream, list(infos.values()),
+                      refs=[f"refs/heads/{job.cfg.fork.sync_branch}"])
     first = next((d for d in dropped if d["sha"] not in held), None)
     if first is None:
         return job.start  # every one picked by a person already: the next `doit` judges the branch

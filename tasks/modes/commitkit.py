@@ -85,9 +85,9 @@ def recheck(job: SliceRun, tip: str) -> Deferral | None:
         return None
     if marked:
         return markers_deferral(job, tip, marked, results)
-    d = slices.deferral(job.name, sorted(changes), results, recheck=True)
+    d = slices.deferral(job.name, sorted(changes), results, recheck=True, rerun=job.plan.again(job.name))
     return Deferral(d.files, d.reason, f"fix it on {job.cfg.fork.sync_branch} (a person's commit there is judged "
-                    f"again), then run `doit validate:{job.name}`", d.checks, d.output, d.tests, d.log)
+                    f"again), then run `{job.plan.again(job.name)}`", d.checks, d.output, d.tests, d.log)
 
 
 MARKERS = "conflict-markers"   # forkwave's own look at the files a person resolved

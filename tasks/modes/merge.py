@@ -351,6 +351,7 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
     held_before = landing.contained(job.fork, shas, start, env=env)
     reverted = {m["reverted"] for m in moves if m["how"] == "revert"}
     adopted_commits = [s for s in shas[:now_held] if s not in reverted]
+    landed_now = [s for s in shas[held_before:now_held] if s not in reverted]   # by this run, not before it
     files = set(job.slice.paths)
     paths_of = (lambda picked: sorted(files & {p for s in picked for p in info[s].paths}))
     deferred = [reverted_deferral(job, info[m["reverted"]], m) for m in moves
@@ -387,10 +388,11 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
         name, job.slice.wave, job.upstream, status, start, mode="merge", unit=COMMITS, source=job.slice.source,
         commit=run.tip if run.tip != start else None, verified_at=run.tip, commits=tuple(dict.fromkeys(mine)),
         files=files_of(job.slice), adopted=tuple(paths_of(adopted_commits)),
-        landed=tuple(paths_of([s for s in shas[held_before:now_held] if s not in reverted])),
+        landed=tuple(paths_of(landed_now)),
         deferred=tuple(deferred), conflicts=tuple(conflicts), waiting=tuple(waiting), resolved=tuple(resolved),
         reported=tuple(policy_reported(moves, info)), slice_commits=tuple(shas),
-        adopted_commits=tuple(adopted_commits), runs=job.runs, attempts=tuple(job.attempts), error=error,
+        adopted_commits=tuple(adopted_commits), landed_commits=tuple(landed_now), runs=job.runs,
+        attempts=tuple(job.attempts), error=error,
         record={"range": {"commits": list(shas), "held_before": held_before, "held": now_held, "moves": moves},
                 "reverted": [m for m in moves if m["how"] == "revert"],
                 "culprit": culprit_json(culprit) if culprit else None})
@@ -501,7 +503,7 @@ def fetch_and_merge(job: SliceRun, sha: str) -> str:
 
 def culprit_deferral(job: SliceRun, culprit: Culprit) -> Deferral:
     c, b = culprit.commit, culprit.bisection
-    d = slices.deferral(job.name, list(c.paths), culprit.results)
+    d = slices.deferral(job.name, list(c.paths), culprit.results, rerun=job.plan.again(job.name))
     return Deferral(d.files, f"upstream commit {c.short} {c.subject!r} by {c.author} fails its checks (commit "
                              f"{b.good + 1} of {b.n}, found in {b.calls} runs): {d.reason}",
                     f"merge {c.short} with a fix from a checkout of the fork ({fetch_and_merge(job, c.sha)}, fix, "

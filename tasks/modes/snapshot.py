@@ -19,9 +19,11 @@ from tasks.core.bisect import isolate
 from tasks.core.classify import Bases
 from tasks.core.commit import iso_date
 from tasks.core.cooldown import cool, parse_duration
-from tasks.core.outcome import FILES
+from tasks.core.bisect import Result as Isolated
+from tasks.core.outcome import FILES, Deferral, Outcome
 from tasks.core.plan import Plan, plan_waves
-from tasks.engine import dryrun, person
+from tasks.engine import batch, dryrun, person
+from tasks.engine import suspects as guided
 from tasks.engine.pipeline import SliceRun, Step
 from tasks.engine.slices import as_recheck, build_outcome, commit_message, earlier_adopted, group_atoms, prepare_slice
 from tasks.engine.status import file_inputs
@@ -90,13 +92,20 @@ class SnapshotMode:
         recheck = bool(recheck_paths) and (earlier["validated_with"] != fingerprint(cfg, slice_.paths)
                                            or earlier["failed"] or bool(prepared.resolved))
         result, commit, error = None, None, None
-        if changes or recheck:
+        portion = in_batch(job, changes)
+        if portion is not None:
+            result = Isolated(adopted=portion.adopted, deferred=list(portion.deferred), split_groups=portion.split)
+            if result.adopted:
+                commit = importer.build_commit(job.fork, job.start, [changes[p] for p in sorted(result.adopted)],
+                                               commit_message(job.plan, slice_, result.adopted))
+        elif changes or recheck:
             try:
                 validate = job.validator(job.start, changes)
                 if changes:
                     groups, cut = group_atoms(slice_)
                     result = isolate(sorted(changes), validate, groups=groups, refine=cut,
-                                     waits=lambda atom: all(changes[f].mode is None for f in atom))
+                                     waits=lambda atom: all(changes[f].mode is None for f in atom),
+                                     suspects=guided.suspects(job.fork, changes))
                     if result.adopted:
                         commit = validate.candidate(result.adopted, commit_message(job.plan, slice_, result.adopted))
                 else:
@@ -107,6 +116,8 @@ class SnapshotMode:
                 error, result, commit = str(exc), None, None
         outcome = build_outcome(job.plan, slice_, prepared, result, job.start, commit, earlier,
                                 recheck=recheck and not changes, error=error)
+        outcome = with_validation(outcome, result, portion, batch.read(job.ws) if portion is not None else None,
+                                  job.run_id)
         again = bool(commit) and not job.second_pass and any(importer.LATER in r for _, r in prepared.blocked)
         return Step(commit or job.start, outcome, f"forkwave: adopt {slice_.name}", again)
 
@@ -128,3 +139,34 @@ class SnapshotMode:
 
 
 MODE = SnapshotMode()
+
+
+def in_batch(job: SliceRun, changes: dict[str, importer.Change]) -> batch.Share | None:
+    """What the run's batch decided for this slice, when its verdict stands for the slice as it is now (every
+    change judged there, the sync branch moved only by the batch's own slices); None: judge it alone."""
+    if not changes:
+        return None
+    record = batch.read(job.ws)
+    if not batch.applies(job.cfg, record, job.name, job.start):
+        return None
+    portion = batch.share(record or {}, changes)
+    return None if portion.unjudged else portion
+
+
+def with_validation(outcome: Outcome, result: Isolated | None, portion: batch.Share | None,
+                    record: dict[str, Any] | None, run_id: str) -> Outcome:
+    """The outcome saying how it was validated — in the run's batch (its deferrals as the batch found them),
+    alone (one run), or split (a search over its files)."""
+    if portion is not None and record is not None:
+        found = {f: d for d in record.get("deferred", ()) for f in d["files"]}
+        deferred = tuple(
+            Deferral.from_json({**found[d.files[0]], "files": list(d.files), "batch": record.get("run")})
+            if d.files[0] in found else d
+            for d in outcome.deferred)
+        return outcome.evolve(deferred=deferred, runs=0, validated={
+            "how": "batch", "run": record.get("run"), "runs": record.get("runs", 0),
+            "slices": len(record.get("scope", ())), "record": "reports/batch.json"})
+    if result is None or not result.attempts:
+        return outcome
+    how = "alone" if len(result.attempts) == 1 else "split"
+    return outcome.evolve(validated={"how": how, "run": run_id, "runs": result.runs})

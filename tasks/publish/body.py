@@ -18,8 +18,19 @@ MARKER = "<!-- forkwave:{branch} -->"                   # first line of every bo
 
 
 @dataclass(frozen=True)
+class Upstream:
+    """One source whose work is on the branch: its name, URL (credentials redacted), ref and the revision synced."""
+
+    name: str
+    url: str
+    ref: str
+    sha: str
+
+
+@dataclass(frozen=True)
 class Sync:
-    """One sync branch as its pull request describes it."""
+    """One sync branch as its pull request describes it. Several sources on one branch (``sources``): the title
+    names them all, the description gives each one's URL and revision, ``held`` the ones not to merge yet."""
 
     branch: str                      # the sync branch (the PR's head)
     base: str                        # fork.branch (the PR's base)
@@ -34,15 +45,26 @@ class Sync:
     draft: bool
     forge: str = "github"            # github | gitlab | none: which token scope to name
     commits: Mapping[str, Sequence[Mapping[str, str]]] = field(default_factory=dict)  # slice -> upstream commits
+    sources: tuple[Upstream, ...] = ()   # several sources on the branch, in config order
+    held: Mapping[str, str] = field(default_factory=dict)   # source -> why its part must not be merged yet
+
+    def url_of(self, slice_source: str | None) -> str:
+        """The URL of the source a slice came from (the one upstream's, with one source)."""
+        return next((u.url for u in self.sources if u.name == slice_source), self.upstream)
 
 
 def title(template: str, sync: Sync) -> str:
-    """``publish.title`` filled in (the config checked its placeholders).
+    """``publish.title`` filled in (the config checked its placeholders). Several sources on one branch are
+    named one after the other, and their revisions (several, one per source) are left to the description.
 
     >>> s = Sync("sync/upstream", "main", "acme/app", "u", "main", "0123456789abcdef", {}, Facts(), Risk(0, "low", ()),
     ...          Decision(False, ""), False)
     >>> title("chore: sync with {source} {short_sha}", s)
     'chore: sync with acme/app 0123456789ab'
+    >>> two = (Upstream("web", "u1", "16.0", "aaa"), Upstream("sale", "u2", "16.0", "bbb"))
+    >>> from dataclasses import replace
+    >>> title("chore: sync with {source} {short_sha}", replace(s, source="web, sale", sha="", ref="", sources=two))
+    'chore: sync with web, sale'
     """
     return " ".join(template.format(source=sync.source, short_sha=sync.sha[:12], sha=sync.sha, ref=sync.ref,
                                     branch=sync.branch, base=sync.base).split())
@@ -177,13 +199,24 @@ def scope_note(sync: Sync) -> str | None:
     return f"this branch changes {shown} (GitHub Actions workflows); a push to GitHub would need the `workflow` scope."
 
 
+def _origin(sync: Sync) -> list[str]:
+    """Where the branch's work comes from: the upstream, or with several sources each one's URL and revision."""
+    f = sync.facts
+    what = (f"from {code(sync.branch, cell=False)} into {code(sync.base, cell=False)}: {_statuses(sync)}; "
+            f"{len(f.files)} file{'' if len(f.files) == 1 else 's'} changed.")
+    if not sync.sources:
+        return [f"## Sync with {quiet(sync.source)} {code(sync.sha[:12], cell=False)}", "",
+                f"Upstream {code(sync.upstream, cell=False)} {code(sync.ref, cell=False)} at "
+                f"{code(sync.sha[:12], cell=False)}, {what}", ""]
+    rows = [[u.name, code(u.url), code(u.ref), code(u.sha[:12]) if u.sha else "—",
+             "held (below)" if u.name in sync.held else "ready"] for u in sync.sources]
+    return [f"## Sync with {quiet(sync.source)}", "", f"From {what}", "",
+            table(["source", "upstream", "ref", "revision", "state"], rows, "lllll"), ""]
+
+
 def _header(sync: Sync, where: str) -> Section:
     f = sync.facts
-    head = [MARKER.format(branch=sync.branch),
-            f"## Sync with {quiet(sync.source)} {code(sync.sha[:12], cell=False)}", "",
-            f"Upstream {code(sync.upstream, cell=False)} {code(sync.ref, cell=False)} at {code(sync.sha[:12], cell=False)}, "
-            f"from {code(sync.branch, cell=False)} into {code(sync.base, cell=False)}: {_statuses(sync)}; "
-            f"{len(f.files)} file{'' if len(f.files) == 1 else 's'} changed.", ""]
+    head = [MARKER.format(branch=sync.branch), *_origin(sync)]
     left = [f"{len(f.conflicts)} conflict(s)" if f.conflicts else "", f"{len(f.deferred)} deferred file(s)"
             if f.deferred else "", f"{len(f.waiting)} file(s) waiting behind a conflict" if f.waiting else "",
             f"{len(f.failed_checks)} failed check(s)" if f.failed_checks else "",
@@ -192,6 +225,8 @@ def _header(sync: Sync, where: str) -> Section:
     left = [x for x in left if x]
     head.append(f"- **Left for a person**: {', '.join(left)} (below)." if left else
                 "- **Left for a person**: nothing; every slice was adopted.")
+    for name, why in sync.held.items():  # its work is on the branch, judged and refused: not to be merged yet
+        head.append(f"- **Held**: {quiet(name)} — {quiet(why)}; this pull request stays a draft until it passes.")
     merge = ("yes: the forge merges this once its required checks pass" if sync.decision.merge else "no")
     head.append(f"- **Auto-merge**: {merge} ({sync.decision.why}).")
     head.append(f"- **Risk**: {number(sync.risk.score)} ({sync.risk.level}); the terms are below.")
@@ -262,13 +297,13 @@ def commit_url(upstream: str, sha: str) -> str | None:
 
 
 def _commits(sync: Sync) -> Section:
-    seen: dict[str, Mapping[str, str]] = {}
-    for name in sync.outcomes:
+    seen: dict[str, tuple[Mapping[str, str], str | None]] = {}
+    for name, o in sync.outcomes.items():
         for c in sync.commits.get(name, ()):
-            seen.setdefault(c["sha"], c)
+            seen.setdefault(c["sha"], (c, o.source if o else None))  # linked to the source it came from
     rows = []
-    for sha, c in seen.items():
-        link = commit_url(sync.upstream, sha)
+    for sha, (c, source) in seen.items():
+        link = commit_url(sync.url_of(source), sha)
         short = f"[{code(sha[:12])}]({link})" if link else code(sha[:12])
         rows.append(f"| {short} | {code(c['subject'][:100])} | {code(c['author'])} |")
     head = [f"### Upstream commits ({len(rows)})", ""]

@@ -5,22 +5,26 @@ pushed is recorded in the source's ``exported.json`` (source path -> blob id), s
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from tasks.config import Config
 from tasks.engine import export
-from tasks.errors import ForkwaveError, ForkwaveFailure
+from tasks.errors import ForkwaveFailure
 from tasks.publish.push import PushRefused, push
 from tasks.redact import redact_url
 from tasks.repo import git
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 
 
-def pending(cfg: Config, ws: Workspace) -> list[tuple[Config, Workspace, dict[str, Any]]]:
-    """(source config, its workspace view, its export record) for every push source with something to push."""
-    out = []
+def pending(cfg: Config, ws: Workspace, only: Sequence[str] | None = None
+            ) -> tuple[list[tuple[Config, Workspace, dict[str, Any]]], list[str]]:
+    """(source config, its workspace view, its export record) for every push source (of ``only``) with something
+    to push; and a line for each one held — its export failed its push checks, which the line names with what
+    each said. A held source holds only itself."""
+    out, held = [], []
     for src in cfg.sources:
-        if src.direction not in ("push", "both"):
+        if src.direction not in ("push", "both") or (only is not None and src.name not in only):
             continue
         c = cfg.for_source(src.name)
         w = ws.scoped(src.name if cfg.several else None)
@@ -29,25 +33,32 @@ def pending(cfg: Config, ws: Workspace) -> list[tuple[Config, Workspace, dict[st
         if record is None:
             print(f"publish: {src.name}: no export yet (run `doit` first)")
         elif not record.get("commit") and record.get("deferred"):
-            failed = sorted({c for d in record["deferred"] for c in d["checks"]})
-            raise ForkwaveError(f"publish: {src.name}: the export failed its push checks ({', '.join(failed)}) on "
-                                f"every change; see {w.rel(path)}; nothing was pushed")
+            blamed: dict[str, list[str]] = {}
+            for d in record["deferred"]:
+                for check in d["checks"]:
+                    blamed.setdefault(d.get("why", {}).get(check) or check, []).extend(d["files"])
+            failed = "; ".join(f"{c} ({', '.join(files[:3])}{' …' if len(files) > 3 else ''})"
+                               for c, files in blamed.items())
+            held.append(f"{src.name}: held, nothing pushed to {redact_url(src.push_url or '')}: the export failed its "
+                        f"push checks on every change: {failed} ({w.rel(path)})")
         elif not record.get("commit"):
             print(f"publish: {src.name}: nothing new to export to {redact_url(src.push_url or '')}")
         elif not record.get("ready"):
-            bad = [r["name"] for r in record["checks"] if r["status"] not in ("passed", "skipped")]
-            bad += [v["name"] for v in record.get("verify", ()) if not v["passed"]]
-            raise ForkwaveError(f"publish: {src.name}: the export failed its push checks ({', '.join(bad)}); "
-                                f"see {w.rel(path)}; nothing was pushed")
+            bad = [f"{r['name']}: {r.get('error') or r['message']}" for r in record["checks"]
+                   if r["status"] not in ("passed", "skipped")]
+            bad += [v["reason"] for v in record.get("verify", ()) if not v["passed"]]
+            held.append(f"{src.name}: held, nothing pushed to {redact_url(src.push_url or '')}: the export failed its "
+                        f"push checks — {'; '.join(bad)} ({w.rel(path)})")
         else:
             out.append((c, w, record))
-    return out
+    return out, held
 
 
-def push_exports(cfg: Config, ws: Workspace) -> list[dict[str, Any]]:
-    """Push each ready export; record what went."""
+def push_exports(cfg: Config, ws: Workspace, only: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Push each ready export (of the sources ``only`` names); record what went. Returns what went and the holds."""
     done = []
-    for c, w, record in pending(cfg, ws):
+    ready, held = pending(cfg, ws, only)
+    for c, w, record in ready:
         src = c.current
         url = src.push_url or ""
         bare, env = git.remote(url) if "://" in url else (url, {})
@@ -69,4 +80,4 @@ def push_exports(cfg: Config, ws: Workspace) -> list[dict[str, Any]]:
               f"{status}")
         done.append({"source": src.name, "branch": src.contrib_branch, "commit": record["commit"],
                      "files": [f["source_path"] for f in record["files"]]})
-    return done
+    return done, held

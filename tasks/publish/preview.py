@@ -25,10 +25,10 @@ EXPORTS: dict[str, dict[str, Any]] = {}   # source -> what its push would export
 GATE_TRIPS: dict[str, list[str]] = {}     # source -> drift gate messages that would stop a real run
 
 
-def outcomes_for(ws: Workspace, plan: Mapping[str, Any]) -> dict[str, Any]:
-    """The slices' outcomes as they would be: simulated ones over the recorded ones."""
+def outcomes_for(ws: Workspace, plan: Mapping[str, Any], only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The slices' outcomes as they would be: simulated ones over the recorded ones (``only`` those sources')."""
     typed = Plan.from_json(plan)
-    recorded = load_outcomes(ws, [s.name for s in typed.slices])
+    recorded = load_outcomes(ws, [s.name for s in typed.slices if only is None or s.source in only])
     return {n: dryrun.as_outcome(dryrun.SIMULATED[n], typed.slice(n), typed.revision(typed.slice(n)))
             if n in dryrun.SIMULATED else o for n, o in recorded.items()}
 
@@ -44,23 +44,28 @@ def publish_preview(cfg: Config, ws: Workspace, plan: Mapping[str, Any], tip: st
     except ForkwaveError as exc:
         return {"error": str(exc)}
     cred = forge.credential(where.forge, env)
-    outcomes = outcomes_for(ws, plan)
+    view, _, only = next((b for b in run.branches_of(cfg) if b[1] == branch), (cfg, branch, None))
+    outcomes = outcomes_for(ws, plan, only)
     changed = [p for p in git.changed_names(cfg.fork.path, f"refs/heads/{base}", tip) if p != STATE_PATH]
     facts = risk.facts(outcomes, changed)
     out: dict[str, Any] = {"branch": branch, "base": base, "tree": git.tree_of(cfg.fork.path, tip),
                            "remote": run.Remote(remote_name, remote_url, {}).shown, "forge": where.forge,
                            "repository": where.repository, "files": list(facts.files)}
-    held = None if simulated else verify.publish_hold(cfg, ws, tip)
+    sources = only or tuple(s.name for s in cfg.sources)
+    present = verify.on_branch(cfg, tip, sources)
+    held = {} if simulated else verify.holds(cfg, ws, tip, present)
+    post = None if simulated else verify.post_hold(cfg, ws, tip)
     if simulated and any(s.verify for s in cfg.sources):
-        held = None
-        out["verify"] = "verification would run on the new sync tip first; publish holds if it fails"
-    if held:
-        out["held"] = held
+        out["verify"] = "verification would run on the new sync tip first; publish holds a source whose fails"
+    if post or (present and len(held) == len(present)):
+        out["held"] = post or "; ".join(f"{n}: {why}" for n, why in held.items())
+    elif held:
+        out["held"] = "; ".join(f"{n}: {why}" for n, why in held.items()) + " (pushed as a draft with the others)"
     if cred is None and where.forge in ("github", "gitlab"):
         out["token"] = f"no token in the environment for {where.forge}: a real publish would stop before pushing"
     if not facts.files:
         return out
-    sync, proposal = run.propose(cfg, ws, plan, branch, facts, outcomes, where.forge, None, cred)
+    sync, proposal = run.propose(view, ws, plan, branch, facts, outcomes, where.forge, None, cred, only, present, held)
     out |= {"pull_request": {"title": proposal.title, "draft": proposal.draft, "labels": list(proposal.labels),
                              "reviewers": list(proposal.reviewers), "assignees": list(proposal.assignees)},
             "risk": sync.risk.to_json(), "automerge": {"merge": sync.decision.merge, "why": sync.decision.why}}
@@ -85,7 +90,8 @@ def assemble(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None) -
         "dry_run": True, "upstream": dict(sorted(upstream.items())),
         "sync_branch": {"name": cfg.fork.sync_branch, "sha": start if exists else None,
                         **({} if exists else {"from": start})},
-        "drift_gates": trips, "totals": dict(sorted(totals.items())), "slices": slices,
+        "pre": [c.name for c in cfg.pre], "drift_gates": trips, "totals": dict(sorted(totals.items())),
+        "slices": slices,
         "exports": [EXPORTS[k] for k in sorted(EXPORTS)],
         # what a real run would exit with, when this dry run simulated one (not for `doit publish dry=1` alone)
         "exit_code": (exitcodes.PERSON if trips or left else exitcodes.OK) if slices or trips or EXPORTS else None,

@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -101,8 +101,24 @@ def facts_of(cfg: Config, ws: Workspace, plan: Mapping[str, Any], head: str,
     if not git.rev_parse(fork, f"refs/heads/{base}^{{commit}}"):
         raise ForkwaveError(f"{cfg.file}: fork.branch: {base!r} is no branch of {fork}")
     changed = [p for p in git.changed_names(fork, f"refs/heads/{base}", head) if p != STATE_PATH]
-    outcomes = load_outcomes(ws, [s["name"] for s in plan["slices"] if only is None or s.get("source") in only])
+    outcomes = load_outcomes(ws, [s["name"] for s in slices_of(cfg, ws, plan, only)])
     return risk.facts(outcomes, changed), outcomes
+
+
+def plan_of(cfg: Config, ws: Workspace, plan: Mapping[str, Any], source: str) -> Mapping[str, Any]:
+    """A source's part of the plan as its last run left it: its own ``plan.json`` (several sources), so a run of
+    another schedule, which planned only its own sources, still publishes this one's slices as they stand."""
+    own = ws.scoped(source).source_report("plan.json") if cfg.several else None
+    if own is not None and own.exists():
+        return read_json(own)
+    return {**plan, "slices": [s for s in plan["slices"] if not cfg.several or s.get("source") == source]}
+
+
+def slices_of(cfg: Config, ws: Workspace, plan: Mapping[str, Any], only: tuple[str, ...] | None) -> list[Any]:
+    """The slices whose outcomes describe a branch: every slice (one source), or each of ``only``'s own."""
+    if only is None or not cfg.several:
+        return [s for s in plan["slices"] if only is None or s.get("source") in only]
+    return [s for source in only for s in plan_of(cfg, ws, plan, source)["slices"]]
 
 
 def branches_of(cfg: Config) -> list[tuple[Config, str, tuple[str, ...] | None]]:
@@ -121,8 +137,10 @@ def _slice_of(outcomes: Mapping[str, Any], path: str) -> str | None:
     return next((n for n, o in outcomes.items() if o and path in o.adopted), None)
 
 
-def publish(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Publish every sync branch (``branches_of``); returns what ``reports/publish.json`` records."""
+def publish(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None,
+            selected: tuple[str, ...] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Publish every sync branch (``branches_of``) that holds work of a ``selected`` source (None: of any);
+    returns what ``reports/publish.json`` records, and source -> why it is held (its part is not to be merged)."""
     env = os.environ if env is None else env
     plan_path = ws.report("plan.json")
     if not plan_path.exists():
@@ -131,24 +149,37 @@ def publish(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None) ->
     record_path = ws.report(RECORD)
     previous = read_json(record_path).get("branches", {}) if record_path.exists() else {}
     branches = dict(previous)
+    held: dict[str, str] = {}
     for view, branch, only in branches_of(cfg):
-        entry = publish_branch(view, ws, plan, branch, previous.get(branch) or {}, env, only)
+        mine = only or tuple(s.name for s in cfg.sources)
+        if selected is not None and not set(mine) & set(selected):
+            continue  # another schedule's branch: its own job publishes it
+        entry, holds = publish_branch(view, ws, plan, branch, previous.get(branch) or {}, env, only, mine)
+        held |= holds
         if entry is not None:
             branches[branch] = entry
             write_if_changed(record_path, dump_json({"branches": branches}))
-    return {"branches": branches}
+    return {"branches": branches}, held
 
 
 def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: str, before: Mapping[str, Any],
-                   env: Mapping[str, str], only: tuple[str, ...] | None = None) -> dict[str, Any] | None:
+                   env: Mapping[str, str], only: tuple[str, ...] | None = None, sources: tuple[str, ...] = ()
+                   ) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """Push one branch and keep its pull request in step; (what publish.json records, or None; the holds)."""
     fork, base, pub = cfg.fork.path, cfg.fork.branch, cfg.publish
     tip = git.rev_parse(fork, f"refs/heads/{branch}^{{commit}}")
     if tip is None:
         print(f"publish: {branch} does not exist in {fork} yet: nothing to publish (run `doit` first)")
-        return None
-    held = verify.publish_hold(cfg, ws, tip)
-    if held:  # a failed (or missing) verification of this very tip: nothing is pushed, nothing opened (exit 2)
-        raise verify.PublishHeld(f"publish: held, nothing pushed: {held}")
+        return None, {}
+    post = verify.post_hold(cfg, ws, tip)
+    if post:  # the post-sync checks judge the whole tip: nothing is pushed, nothing opened (exit 2)
+        raise verify.PublishHeld(f"publish: held, nothing pushed: {post}")
+    present = verify.on_branch(cfg, tip, sources or tuple(s.name for s in cfg.sources))
+    held = verify.holds(cfg, ws, tip, present)
+    if present and len(held) == len(present):  # nothing on the branch is ready: nothing pushed, nothing opened
+        return None, {name: f"held, nothing pushed: {why}" for name, why in held.items()}
+    told = {name: f"held, its part of {branch} is in the draft pull request, not to be merged yet: {why}"
+            for name, why in held.items()}
     _, remote_url = resolve_remote(cfg)
     where = forge.target(pub, remote_url, env, str(cfg.file))
     cred = forge.need_credential(where.forge, env, where.repository) if where.forge != "none" else \
@@ -156,14 +187,15 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
     remote = remote_for(cfg, cred)
     facts, outcomes = facts_of(cfg, ws, plan, f"refs/heads/{branch}", only)
     ahead = git.count_commits(fork, f"refs/heads/{base}..refs/heads/{branch}")
-    sync, proposal = propose(cfg, ws, plan, branch, facts, outcomes, where.forge, report_url(cfg, env), cred, only)
+    sync, proposal = propose(cfg, ws, plan, branch, facts, outcomes, where.forge, report_url(cfg, env), cred, only,
+                             present, held)
     digest = _digest(tip, where, remote,
-                     propose(cfg, ws, plan, branch, facts, outcomes, where.forge, None, cred, only)[1])
+                     propose(cfg, ws, plan, branch, facts, outcomes, where.forge, None, cred, only, present, held)[1])
     if before.get("digest") == digest:  # recorded only once everything below succeeded
         pr = before.get("pr") or {}
         print(f"publish: nothing changed since the last publish ({branch} at {tip[:12]}"
               + (f", {pr.get('url')}" if pr.get("url") else "") + ")")
-        return None
+        return None, told
     _preflight(sync, outcomes)
     pushed = _push(cfg, remote, branch, outcomes)
     entry: dict[str, Any] = {"branch": branch, "base": base, "sha": tip, "remote": remote.shown,
@@ -171,7 +203,7 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
                              "risk": sync.risk.to_json(), "digest": digest}
     if ahead == 0 or not facts.files:
         print(f"publish: {branch} holds nothing {base} lacks: no pull request to open or update")
-        return entry | {"pushed": pushed, "published_at": _now()}
+        return entry | {"pushed": pushed, "published_at": _now()}, told
     print(f"publish: risk {risk.number(sync.risk.score)} ({sync.risk.level}): " + _terms(sync.risk)
           + f"; auto-merge: {'yes' if sync.decision.merge else 'no'} — {sync.decision.why}")
     client = _forge(cfg, ws, where, cred, remote, branch, pr_file(cfg, only))
@@ -192,7 +224,8 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
     return entry | {"pr": {"number": change.number, "url": change.url} if where.forge != "none" else None,
                     "title": proposal.title, "labels": list(proposal.labels), "draft": proposal.draft,
                     "automerge": {"asked": proposal.automerge, "why": sync.decision.why, "state": done.automerge},
-                    "requested": list(done.requested), "pushed": pushed, "published_at": _now()}
+                    "requested": list(done.requested), "held": dict(held), "pushed": pushed,
+                    "published_at": _now()}, told
 
 
 def pr_file(cfg: Config, only: tuple[str, ...] | None) -> str:
@@ -202,19 +235,35 @@ def pr_file(cfg: Config, only: tuple[str, ...] | None) -> str:
 
 def propose(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: str, facts: risk.Facts,
             outcomes: Mapping[str, Any], forge_name: str, link: str | None,
-            cred: forge.Credential | None, only: tuple[str, ...] | None = None) -> tuple[body.Sync, forge.Proposal]:
-    """The pure part: what the pull request of ``branch`` should be (``cfg`` as its source sees it)."""
+            cred: forge.Credential | None, only: tuple[str, ...] | None = None,
+            present: Sequence[str] | None = None, held: Mapping[str, str] | None = None
+            ) -> tuple[body.Sync, forge.Proposal]:
+    """The pure part: what the pull request of ``branch`` should be (``cfg`` as its source sees it). ``present``:
+    the sources with work on the branch (several on one branch are named together); ``held``: those whose part is
+    not to be merged yet — the pull request stays a draft and never merges by itself while any is."""
     pub = cfg.publish
+    held = dict(held or {})
     score = risk.score(facts, dict(pub.weights), pub.low, pub.medium)
-    draft = body.draft(pub.draft, facts)
+    draft = body.draft(pub.draft, facts) or bool(held)
     decision = risk.automerge(score, facts, pub.automerge_max, draft=draft)
-    mine = ws.scoped(cfg.source if cfg.several else None).source_report("upstream.json")
-    upstream = read_json(mine) if mine.exists() else {}
-    name = source_name(cfg) if not only or len(only) == 1 else " + ".join(only)  # a branch several sources share
-    sha = plan.get("upstream") or (plan.get("sources") or {}).get(cfg.source) or upstream.get("sha", "")
-    sync = body.Sync(branch, cfg.fork.branch, name, redact_url(cfg.raw.get("upstream", {}).get("url", cfg.upstream.url)),
-                     upstream.get("ref", cfg.upstream.ref), sha, outcomes, facts, score, decision, draft,
-                     forge_name, {n: upstream_commits(ws, n) for n in outcomes})
+    if held:
+        decision = risk.Decision(False, f"held: {', '.join(held)} did not pass verification")
+    shared = cfg.several and only is not None and len(only) > 1   # one branch, several sources
+    if shared:
+        named = [u for u in upstreams(cfg, ws, plan, only or ()) if u.name in (present or only or ())]
+        named = named or upstreams(cfg, ws, plan, only or ())
+        sync = body.Sync(branch, cfg.fork.branch, ", ".join(u.name for u in named), named[0].url if named else "",
+                         "", "", outcomes, facts, score, decision, draft, forge_name,
+                         {n: upstream_commits(ws, n) for n in outcomes}, tuple(named), held)
+    else:
+        mine = ws.scoped(cfg.source if cfg.several else None).source_report("upstream.json")
+        upstream = read_json(mine) if mine.exists() else {}
+        sha = plan.get("upstream") if not cfg.several else None
+        sha = sha or plan_of(cfg, ws, plan, cfg.source).get("upstream") or upstream.get("sha", "")
+        sync = body.Sync(branch, cfg.fork.branch, source_name(cfg),
+                         redact_url(cfg.raw.get("upstream", {}).get("url", cfg.upstream.url)),
+                         upstream.get("ref", cfg.upstream.ref), sha, outcomes, facts, score, decision, draft,
+                         forge_name, {n: upstream_commits(ws, n) for n in outcomes}, held=held)
     limit = {"github": 65_536, "gitlab": 1_048_576}.get(forge_name)
     redactor = Redactor.for_env(extra=(cred.token,) if cred else ())
     text = redactor.text(body.description(sync, limit, link))
@@ -225,6 +274,19 @@ def propose(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: str, fa
         labels=body.labels(pub.labels, score, facts), managed=body.MANAGED, reviewers=tuple(dict.fromkeys(reviewers)),
         unrequest=unrequest, assignees=pub.assignees, automerge=decision.merge, merge_method=pub.merge_method)
     return sync, proposal
+
+
+def upstreams(cfg: Config, ws: Workspace, plan: Mapping[str, Any], sources: Sequence[str]) -> list[body.Upstream]:
+    """Each source's URL (as written, credentials redacted), ref and the revision its slices were planned at."""
+    out = []
+    for src in (s for s in cfg.sources if s.name in sources):
+        view = cfg.for_source(src.name)
+        fetched = ws.scoped(src.name).source_report("upstream.json")
+        record = read_json(fetched) if fetched.exists() else {}
+        sha = plan_of(cfg, ws, plan, src.name).get("upstream") or record.get("sha", "")
+        out.append(body.Upstream(src.name, redact_url(view.raw.get("upstream", {}).get("url", src.upstream.url)),
+                                 record.get("ref", src.upstream.ref), sha if len(sha) == 40 else record.get("sha", "")))
+    return out
 
 
 def _terms(r: risk.Risk) -> str:

@@ -85,6 +85,17 @@ def first_parent(repo: Repo, ref: str, since: str | None = None, *, limit: int |
     return parse_log(out, marker.encode())
 
 
+def side_history(repo: Repo, ref: str, since: Sequence[str] = (), *, env: Env = None) -> list[Commit]:
+    """Every commit of ``ref`` not reachable from ``since`` — merged branches included, not only the
+    first-parent line — parents before children (``--topo-order``), each with its paths against its
+    first parent: the commits pull requests brought (``tasks.core.pullrequests.brought``). One ``git log``."""
+    marker = "\x01" + secrets.token_hex(8)
+    out = _git(repo, "log", "--topo-order", "--diff-merges=first-parent", "--root", "--no-renames", "--name-only",
+               "-z", "--reverse", "--no-color", "--no-show-signature", f"--format={marker}{LOG_FORMAT}",
+               "--end-of-options", ref, *(f"^{s}" for s in since), "--", env=env)
+    return parse_log(out, marker.encode())
+
+
 def parse_log(out: bytes, marker: bytes) -> list[Commit]:
     r"""Parse ``git log -z --name-only --format=<marker>LOG_FORMAT`` output.
 
@@ -137,6 +148,18 @@ def commit_info(repo: Repo, sha: str, *, env: Env = None) -> Commit:
     return found[0]
 
 
+def commit_infos(repo: Repo, shas: Sequence[str], *, env: Env = None) -> dict[str, Commit]:
+    """sha -> its record (paths against its first parent) for each of ``shas`` the repository has, in one
+    ``git log --no-walk``."""
+    if not shas:
+        return {}
+    marker = "\x01" + secrets.token_hex(8)
+    out = _git(repo, "log", "--no-walk=unsorted", "--stdin", "--diff-merges=first-parent", "--root", "--no-renames",
+               "--name-only", "-z", "--no-color", "--no-show-signature", f"--format={marker}{LOG_FORMAT}",
+               env=env, input="".join(f"{s}\n" for s in shas).encode())
+    return {c.sha: c for c in parse_log(out, marker.encode())}
+
+
 # --- ancestry ---------------------------------------------------------------------------
 
 def merge_base(repo: Repo, a: str, b: str, *, env: Env = None) -> str | None:
@@ -182,17 +205,20 @@ DIFF_OPTS = ("-p", "-U3", "--full-index", "--no-renames", "--no-color", "--no-ex
              "--src-prefix=a/", "--dst-prefix=b/", "--diff-algorithm=myers")
 
 
-def patch_ids(repo: Repo, shas: Iterable[str], *, env: Env = None) -> dict[str, str]:
+def patch_ids(repo: Repo, shas: Iterable[str], *, env: Env = None,
+              first_parents: Mapping[str, str] | None = None) -> dict[str, str]:
     """sha -> ``git patch-id --stable`` of each commit's change against its parent, in one batch.
 
     Merges and empty commits have no patch-id and are left out: they can never count as
     already present. (A mode-only change has one: the same mode change is the same patch.)
+    A merge named in ``first_parents`` (merge -> its first parent) has the patch-id of its change
+    against that parent: what a ``cherry-pick -m 1`` of it applies.
     """
     todo = list(dict.fromkeys(shas))
     if not todo:
         return {}
-    diff = _git(repo, "diff-tree", "--stdin", "--root", *DIFF_OPTS, input="".join(f"{s}\n" for s in todo).encode(),
-                env=env)
+    lines = "".join(f"{s} {first_parents[s]}\n" if first_parents and s in first_parents else f"{s}\n" for s in todo)
+    diff = _git(repo, "diff-tree", "--stdin", "--root", *DIFF_OPTS, input=lines.encode(), env=env)
     return parse_patch_ids(_git(repo, "patch-id", "--stable", input=diff, env=env)) if diff else {}
 
 
@@ -239,11 +265,12 @@ def parse_trailers(out: bytes) -> dict[str, str]:
 class Presence:
     sha: str        # the source commit
     fork_sha: str   # the fork commit that holds it
-    how: str        # "trailer" (a pick of it) or "patch-id" (the same change under another sha)
+    how: str        # "trailer" (a pick of it), "patch-id" (the same change under another sha), or how a unit is held
 
     @property
     def reason(self) -> str:
-        how = "picked as" if self.how == "trailer" else "same change (patch-id) as"
+        how = {"trailer": "picked as", "patch-id": "same change (patch-id) as",
+               "in the history of": "in the history of"}.get(self.how, f"{self.how}: the last in")
         return f"already present: {how} {self.fork_sha[:10]}"
 
 

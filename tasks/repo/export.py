@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,8 @@ from tasks.config import Config
 from tasks.core import directions
 from tasks.core.rewrite import rewriter
 from tasks.repo import git
+
+FIXED = "@0 +0000"  # the checked-out commit's dates: the same export, the same commit
 
 
 @dataclass
@@ -98,11 +100,29 @@ def commit_files(cfg: Config, mirror: Path, out: Export, paths: list[str], fixed
     out.commit = _commit(mirror, out.tree, out.base, _message(cfg, out), fixed_date)
 
 
-def _tree(mirror: Path, parent: str, changes: list[tuple[str, str, str]]) -> str:
+NULL = "0" * 40  # ``--index-info`` with mode 0: the path is removed
+
+
+def fork_tree_for(cfg: Config, mirror: Path, out: Export, report: Mapping[str, Any], paths: list[str]) -> str:
+    """The export's ``paths`` in the fork's layout: the fork's tree as the drift saw it, with every path the source
+    owns as the source would hold it once the export lands — its own version (mapped and rewritten, as drift
+    compares it) where nothing of the fork's goes, the fork's where it does. Written in the mirror, which reads
+    the fork's objects as an alternate; the fork's object store gets nothing."""
+    going = {f["path"] for f in out.files if f["path"] in set(paths)}
+    changes = []
+    for path, entry in sorted(report["entries"].items()):
+        if path in going or entry.get("upstream") == entry.get("fork"):
+            continue
+        mode, oid = entry["upstream"].split(" ") if entry.get("upstream") else ("0", NULL)
+        changes.append((mode, oid, path))
+    return _tree(mirror, report["fork"]["sha"], changes, git.alternates_env(cfg.fork.path))
+
+
+def _tree(mirror: Path, parent: str, changes: list[tuple[str, str, str]], env: Mapping[str, str] | None = None) -> str:
     fd, index = tempfile.mkstemp(prefix="forkwave-export-index-")
     os.close(fd)
     os.unlink(index)
-    env = {"GIT_INDEX_FILE": index}
+    env = {**(env or {}), "GIT_INDEX_FILE": index}
     try:
         git.git(mirror, "read-tree", parent, env=env)
         info = b"".join(f"{mode} {oid}\t".encode() + path.encode("utf-8", "surrogateescape") + b"\0"
@@ -128,15 +148,17 @@ def _commit(mirror: Path, tree: str, parent: str, message: str, fixed_date: str 
     return git.git(mirror, "commit-tree", tree, "-p", parent, input=message.encode(), env=env).decode().strip()
 
 
-def checkout(mirror: Path, tree: str, where: Path) -> Path:
-    """``tree`` written out under ``where`` (a temporary index, no worktree registration, no ref)."""
-    fd, index = tempfile.mkstemp(prefix="forkwave-export-co-")
-    os.close(fd)
-    os.unlink(index)
-    try:
-        git.git(None, "--git-dir", str(mirror), "--work-tree", str(where), "read-tree", "-u", "--reset", tree,
-                env={"GIT_INDEX_FILE": index})
-    finally:
-        if os.path.exists(index):
-            os.unlink(index)
+def checkout(tree: str, where: Path, parent: str, branch: str, objects: Sequence[Path]) -> Path:
+    """``tree`` as a git checkout at ``where``, as a clone would have it: a repository of its own on ``branch``,
+    at a commit of ``tree`` whose parent is ``parent`` (the source ref's tip, or the fork's), index and files as
+    that commit holds them — ``git ls-files``, ``git log`` and ``git diff HEAD~1`` work in it. Its objects are
+    borrowed (``objects``: the mirror's, the fork's, as alternates); the commit it makes stays in its own store,
+    which goes with the folder: no ref or object of the mirror or the fork is written."""
+    git.git(None, "init", "--quiet", f"--initial-branch={branch}", str(where))
+    (where / ".git" / "objects" / "info" / "alternates").write_text("".join(f"{o.resolve()}\n" for o in objects))
+    dated = {"GIT_AUTHOR_DATE": FIXED, "GIT_COMMITTER_DATE": FIXED}
+    commit = git.git(where, "commit-tree", tree, "-p", parent, input=b"forkwave: the export, checked out\n",
+                     env=dated).decode().strip()
+    git.git(where, "update-ref", f"refs/heads/{branch}", commit)
+    git.git(where, "read-tree", "-u", "--reset", commit)
     return where

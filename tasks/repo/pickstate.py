@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tasks.config import Config
-from tasks.repo import git, importer, state
+from tasks.repo import git, importer, state, worktree
 from tasks.repo.importer import Change
 
 KEY = "cherry-pick"
@@ -20,8 +20,9 @@ KEEP = 5000  # processed SHAs kept per source (the cursor covers the older ones)
 
 
 def read(cfg: Config, rev: str | None = None) -> dict[str, Any]:
-    """The source's record at ``rev`` (default: its integration branch, else ``fork.branch``)."""
-    rev = rev or git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}") or f"refs/heads/{cfg.fork.branch}"
+    """The source's record at ``rev`` (default: its integration branch, else the fork's remote's — a fresh clone —,
+    else ``fork.branch``)."""
+    rev = rev or worktree.sync_ref(cfg) or f"refs/heads/{cfg.fork.branch}"
     data = state.read(cfg, rev) or {}
     if cfg.several:
         data = (data.get("sources") or {}).get(cfg.source) or {}

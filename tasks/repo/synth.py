@@ -5,7 +5,7 @@ Used by the bundled demo, the benchmarks and the tests: a commit is a whole snap
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +49,10 @@ def _quote(path: str) -> bytes:
 
 
 def commit_tree(repo: Path, files: Mapping[str, Content], *, message: str = "snapshot", branch: str = "main",
-                tick: int = 0, author: str = "Dev <dev@example.com>", tag: str | None = None) -> str:
-    """Commit ``files`` as the whole tree on ``branch`` (child of its tip if it exists)."""
+                tick: int = 0, author: str = "Dev <dev@example.com>", tag: str | None = None,
+                merge: Sequence[str] = ()) -> str:
+    """Commit ``files`` as the whole tree on ``branch`` (child of its tip if it exists; ``merge``: more parents,
+    a merge commit)."""
     parent = git.rev_parse(repo, f"refs/heads/{branch}")
     when = f"{EPOCH + tick * 60} +0000"
     msg = message.encode()
@@ -59,6 +61,7 @@ def commit_tree(repo: Path, files: Mapping[str, Content], *, message: str = "sna
               b"data %d" % len(msg), msg]
     if parent:
         stream.append(f"from {parent}".encode())
+    stream += [f"merge {m}".encode() for m in merge]
     stream.append(b"deleteall")
     for path in sorted(files):
         mode, data = _blob(files[path])

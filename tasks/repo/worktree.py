@@ -151,17 +151,65 @@ def lockfile_digest(wt: Path) -> str:
 
 
 def sync_tip(cfg: Config) -> str:
-    """The sync branch's commit, creating the branch from ``fork.branch`` when missing."""
-    ref = f"refs/heads/{cfg.fork.sync_branch}"
-    tip = git.ref_tip(cfg.fork.path, ref)
+    """The sync branch's commit. A missing branch starts from the fork's remote's (``adopt``); only when the
+    remote has none either is it cut from ``fork.branch``."""
+    tip = git.ref_tip(cfg.fork.path, f"refs/heads/{cfg.fork.sync_branch}") or adopt(cfg)
     if tip:
         return tip
-    base = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.branch}")
+    base = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.branch}^{{commit}}")
     if base is None:
         raise ForkwaveError(f"{cfg.file}: fork.branch: no branch {cfg.fork.branch!r} in {cfg.fork.path}")
-    git.git(cfg.fork.path, "update-ref", "-m", "forkwave: create sync branch", ref, base, "")
+    return _create(cfg, base, "forkwave: create sync branch")
+
+
+def adopt(cfg: Config) -> str | None:
+    """A missing sync branch made from the fork's remote's (a fresh clone: the remote holds every processed
+    commit, resolution and rollback), tracking it as ``git switch <branch>`` would; None when the remote has
+    none. Never a new branch over a remote one: its history is the record of what was done."""
+    ref = f"refs/heads/{cfg.fork.sync_branch}"
+    shared = remote_ref(cfg)
+    if git.ref_tip(cfg.fork.path, ref) or shared is None:
+        return None
+    start = git.rev_parse(cfg.fork.path, f"{shared}^{{commit}}") or ""
+    tip = _create(cfg, start, f"forkwave: sync branch from {shared}")
+    if tip == start:  # ours: track the remote's, as `git switch` does
+        remote = shared.removeprefix("refs/remotes/").removesuffix(f"/{cfg.fork.sync_branch}")
+        git.git(cfg.fork.path, "config", f"branch.{cfg.fork.sync_branch}.remote", remote)
+        git.git(cfg.fork.path, "config", f"branch.{cfg.fork.sync_branch}.merge", ref)
+    return tip
+
+
+def _create(cfg: Config, start: str, why: str) -> str:
+    """The sync branch made at ``start`` (compare-and-swap from nothing: one made meanwhile stands)."""
+    ref = f"refs/heads/{cfg.fork.sync_branch}"
+    out = git.git(cfg.fork.path, "update-ref", "-m", why, ref, start, "", check=False)
     git.refs_moved(cfg.fork.path)
-    return base
+    now = git.rev_parse(cfg.fork.path, ref)
+    if now is None:
+        raise ForkwaveError(f"could not create {cfg.fork.sync_branch} in {cfg.fork.path}: {out.decode().strip()}")
+    return now
+
+
+def fork_remote(cfg: Config) -> str | None:
+    """The remote of the fork its branches are shared through: ``publish.remote`` when it names one, else
+    ``origin`` when the fork has it."""
+    for name in dict.fromkeys((cfg.publish.remote, "origin")):
+        if git.remote_url(cfg.fork.path, name):
+            return name
+    return None
+
+
+def remote_ref(cfg: Config, branch: str | None = None) -> str | None:
+    """``refs/remotes/<remote>/<branch>`` (default: the sync branch) when the fork's remote has it."""
+    remote = fork_remote(cfg)
+    ref = f"refs/remotes/{remote}/{branch or cfg.fork.sync_branch}" if remote else None
+    return ref if ref and git.ref_tip(cfg.fork.path, ref) else None
+
+
+def sync_ref(cfg: Config) -> str | None:
+    """Where the sync branch's state is read before the branch is made: the local branch, else the remote's."""
+    ref = f"refs/heads/{cfg.fork.sync_branch}"
+    return ref if git.ref_tip(cfg.fork.path, ref) else remote_ref(cfg)
 
 
 def move_sync(cfg: Config, new: str, old: str, message: str, ws: Workspace | None = None) -> None:

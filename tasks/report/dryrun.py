@@ -24,11 +24,15 @@ def _list(items: list[str], empty: str = "none") -> str:
 
 def render(data: Mapping[str, Any]) -> str:
     """The report a person reads before running for real."""
-    lines = ["# Dry run", "", "Nothing was written: no branch, state, outcome, memo, ledger entry or remote. "
+    lines = ["# Dry run", "", "Nothing was written: no branch, state, outcome, memo, ledger entry, remote or "
+             "report but this one (what it computed — fetch, drift, plan — is under `.forkwave/dry/`). "
              "This is what `doit` would do with the same inputs.", "",
              "Checks are not run (the built-in gates are): each slice lists the checks that would run, "
              "and a real run defers what they catch.", ""]
     lines += _head(data)
+    if data.get("pre"):
+        lines += [f"- **pre-sync checks** a real run runs first, on the fork tip: {_list(data['pre'])} "
+                  "(a dry run runs no command)", ""]
     for trip in data.get("drift_gates", ()):
         lines += [f"- **stop**: {trip}"]
     if data.get("drift_gates"):

@@ -1,6 +1,7 @@
 """``doit history``'s output (pure): the ledger's recent runs as a markdown or plain table, or JSON.
 
-One table line per sync (a run with no sync yet gets one line of its own), newest run first:
+Per run, newest first, one line for the run itself (type ``run``: its own status, the phase it is in
+while it runs, why it ended as it did) and one per sync (a source's wave, its verification, an export):
 
     | run | source | type | status | started | took | revision | adopted | deferred | conflicted | exported | note |
 """
@@ -37,18 +38,19 @@ def render(runs: Sequence[Run], fmt: str | None = "markdown", *, where: str = "r
 
 
 def rows(runs: Sequence[Run]) -> list[list[str]]:
-    """The table's cells, one list per sync."""
+    """The table's cells: per run, its own line, then one list per sync."""
     out = []
     for run in runs:
-        for sync in run.syncs or (None,):
-            out.append(_cells(run, sync))
+        out.append(_cells(run, None))
+        out.extend(_cells(run, sync) for sync in run.syncs)
     return out
 
 
 def _cells(run: Run, sync: Sync | None) -> list[str]:
     if sync is None:
-        return [run.run, "—", "—", _status(run, run.status), run.started, _took(run.started, run.ended), "",
-                "", "", "", "", _note(run.error, run.note)]
+        now = f"now: {run.phase}" if run.ended is None and run.phase else None
+        return [run.run, "—", "run", _status(run, run.status), run.started, _took(run.started, run.ended), "",
+                "", "", "", "", _note(run.error, run.note or now)]
     c = sync.counts
     return [run.run, sync.source, sync.sync_type, _status(run, sync.status), sync.started,
             _took(sync.started, sync.ended), (sync.revision or "")[:12], *_counted(c), _note(sync.error, sync.note)]
@@ -103,7 +105,9 @@ def markdown(runs: Sequence[Run]) -> str:
 
     >>> from tasks.report.ledger import Counts
     >>> s = Sync("r1", "oca", "wave-a", "success", "T1", "T2", "0123456789abcdef", Counts(3), None, "a|b")
-    >>> print(markdown([Run("r1", "T1", "T2", 1, "m", "ledger", None, None, (s,))]).splitlines()[2])
+    >>> print("\\n".join(markdown([Run("r1", "T1", "T2", 1, "m", "ledger", None, None, "success", "wave a",
+    ...                                (s,))]).splitlines()[2:]))
+    | r1 | — | run | success | T1 |  |  |  |  |  |  |  |
     | r1 | oca | wave-a | success | T1 |  | 0123456789ab | 3 | 0 | 0 | 0 | a\\|b |
     """
     numeric = {COLUMNS.index(c) for c in ("adopted", "deferred", "conflicted", "exported")}
@@ -133,9 +137,9 @@ def as_json(runs: Sequence[Run]) -> str:
 
 
 def _run_json(run: Run) -> dict[str, Any]:
-    return {"run": run.run, "status": run.status, "started": run.started, "ended": run.ended, "pid": run.pid,
-            "machine": run.machine, "live": run.live, "origin": run.origin, "error": run.error, "note": run.note,
-            "syncs": [_sync_json(s) for s in run.syncs]}
+    return {"run": run.run, "status": run.status, "phase": run.phase, "started": run.started, "ended": run.ended,
+            "pid": run.pid, "machine": run.machine, "live": run.live, "origin": run.origin, "error": run.error,
+            "note": run.note, "syncs": [_sync_json(s) for s in run.syncs]}
 
 
 def _sync_json(s: Sync) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The sync ledger: runs and their syncs per (source, sync type), in SQLite at ``reports/ledger.sqlite``.
 
-One ``runs`` row per run (who ran it: pid, machine, the lock it held) and one ``syncs`` row
-per (run, source, sync type — a wave name or a direction) with ``status`` exactly
-``running``, ``success``, ``failed`` or ``partial``, start and end (UTC ISO), the upstream
-revision, counts of paths (adopted, deferred, conflicted, exported), the error, a note.
+One ``runs`` row per run (who ran it: pid, machine, the lock it held; its status, the phase it is
+in, why it ended as it did) and one ``syncs`` row per (run, source, sync type — a wave name, a
+direction, ``verify``) with ``status`` exactly ``running``, ``success``, ``failed`` or ``partial``
+(``tasks.core.runstatus``), start and end (UTC ISO), the upstream revision, counts of what *this*
+run did (adopted, deferred, conflicted, exported), the error, a note.
 
 Why SQLite, and how it is used:
 
@@ -12,8 +13,10 @@ Why SQLite, and how it is used:
   one rolls it back when the file is next opened.
 - **Readers never wait** (``doit history`` while a run goes on): WAL mode; opening the
   ledger only reads unless the schema must be created or migrated or ``history.jsonl`` grew.
-- **Rows a dead run left ``running``** are closed ``failed`` with the note ``interrupted (no
-  end recorded)`` by the next run (``begin``). A run writes the ledger only while it holds the
+- **Rows a dead run left ``running``** are closed ``failed`` by the next run (``begin``): the
+  run with the note ``interrupted during <phase> (no end recorded)``, naming the phase it was in
+  (``fetch web``, ``wave b``, ``verify web``, ``post-sync checks``, ``publish``...), its open syncs
+  with ``interrupted (no end recorded)``. A run writes the ledger only while it holds the
   workspace lock (``.forkwave/lock``, an ``flock`` the kernel drops when the process dies), so
   the next run, holding that lock, knows every other run that held it is over. Without the
   lock (another workspace path), a run is dead when its pid is gone on the machine that
@@ -42,13 +45,14 @@ from pathlib import Path
 from typing import Any
 
 from tasks import faults
+from tasks.core import runstatus
 from tasks.errors import ForkwaveError, ForkwaveFailure
 
 LEDGER = "ledger.sqlite"
 JSONL = "history.jsonl"
-STATUSES = ("running", "success", "failed", "partial")
-CLOSED = ("success", "failed", "partial")
-INTERRUPTED = "interrupted (no end recorded)"
+STATUSES = runstatus.STATUSES
+CLOSED = runstatus.CLOSED
+INTERRUPTED = runstatus.interrupted(None)
 LEGACY_SYNC_TYPE = "pull"   # history.jsonl recorded whole runs of the one upstream: its pull
 
 # MIGRATIONS[i] takes the schema from version i to i + 1 (version 0: an empty file). Append, never edit.
@@ -77,6 +81,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (   # counts carry their unit: files for snapshot slices, upstream commits for merge and cherry-pick
         "ALTER TABLE syncs ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE syncs ADD COLUMN unit TEXT NOT NULL DEFAULT 'files'",
+    ),
+    (   # a run's own status (runs before this version: NULL, read from their syncs) and the phase it is in
+        "ALTER TABLE runs ADD COLUMN status TEXT CHECK (status IN ('running', 'success', 'failed', 'partial'))",
+        "ALTER TABLE runs ADD COLUMN phase TEXT",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -127,7 +135,11 @@ class Sync:
 
 @dataclass(frozen=True)
 class Run:
-    """A run and its syncs; ``live`` says whether a still-running run's process is there (None: unknown)."""
+    """A run and its syncs; ``live`` says whether a still-running run's process is there (None: unknown).
+
+    ``recorded`` is the status the run wrote when it ended (None for runs of earlier versions, whose
+    status is read from their syncs); ``phase`` the last phase it entered.
+    """
 
     run: str
     started: str
@@ -137,11 +149,18 @@ class Run:
     origin: str
     error: str | None
     note: str | None
+    recorded: str | None = None
+    phase: str | None = None
     syncs: tuple[Sync, ...] = ()
     live: bool | None = None
 
     @property
     def status(self) -> str:
+        """``running`` until the run ends — between its waves too, whatever its syncs say —, then its own."""
+        if self.ended is None:
+            return runstatus.RUNNING
+        if self.recorded in CLOSED:
+            return self.recorded
         return aggregate([s.status for s in self.syncs] + (["failed"] if self.error else []), self.ended)
 
 
@@ -155,7 +174,8 @@ class LastSuccess:
 
 
 def aggregate(statuses: Sequence[str], ended: str | None = "") -> str:
-    """A run's status from its syncs' (an ended run without syncs succeeded: it had nothing to do).
+    """A run's status from its syncs', for runs recorded before runs kept their own (an ended run without
+    syncs succeeded: it had nothing to do).
 
     >>> aggregate(["success", "success"]), aggregate(["success", "failed"]), aggregate(["failed", "running"])
     ('success', 'partial', 'running')
@@ -301,13 +321,23 @@ class Ledger:
             # a run id history.jsonl already holds (runlock still writing it): this ledger takes it over
             db.execute("DELETE FROM syncs WHERE run IN (SELECT run FROM runs WHERE run = ? AND origin != 'ledger')",
                        (run,))
-            db.execute("INSERT INTO runs (run, started, pid, machine, pid_start, lock) VALUES (?, ?, ?, ?, ?, ?) "
+            db.execute("INSERT INTO runs (run, started, pid, machine, pid_start, lock, status) "
+                       "VALUES (?, ?, ?, ?, ?, ?, 'running') "
                        "ON CONFLICT (run) DO UPDATE SET pid = excluded.pid, machine = excluded.machine, "
-                       "pid_start = excluded.pid_start, lock = excluded.lock, origin = 'ledger', ended = NULL",
+                       "pid_start = excluded.pid_start, lock = excluded.lock, origin = 'ledger', ended = NULL, "
+                       "status = 'running'",
                        (run, self._now(), pid, machine(), process_start(pid), _lock_text(lock)))
 
         self._tolerant(f"run {run}", write)
         return closed
+
+    def enter(self, run: str, phase: str) -> None:
+        """The run starts a phase (``fetch web``, ``wave b``, ``verify web``, ``post-sync checks``, ``publish``):
+        if it dies there, the next run says so."""
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE runs SET phase = ? WHERE run = ? AND ended IS NULL", (phase, run))
+
+        self._tolerant(f"the phase of run {run}", write)
 
     def open_sync(self, run: str, source: str, sync_type: str, *, revision: str | None = None) -> None:
         """A sync starts: its row reads ``running`` until ``close_sync`` (or the next run, if this one dies)."""
@@ -347,8 +377,12 @@ class Ledger:
             (run, source, sync_type, status, now, now, revision, c.adopted, c.deferred, c.conflicted, c.exported,
              c.waiting, c.unit, error, note, blob)))
 
-    def finish(self, run: str, *, error: str | None = None, note: str | None = None) -> str:
-        """The run ends: syncs it left open close ``failed``; returns the run's status."""
+    def finish(self, run: str, *, status: str | None = None, error: str | None = None,
+               note: str | None = None) -> str:
+        """The run ends as ``status`` (None: as its syncs say); syncs it left open close ``failed``. Returns
+        the run's status. ``error`` says why it is not a success (an error, or the work left for a person)."""
+        if status is not None and status not in CLOSED:
+            raise ValueError(f"a run ends as one of {CLOSED}, not {status!r}")
         now = self._now()
 
         def write(db: sqlite3.Connection) -> None:
@@ -356,8 +390,8 @@ class Ledger:
                        "note = COALESCE(note, 'the run ended before this sync did') "
                        "WHERE run = ? AND status = 'running'",
                        (now, error, run))
-            db.execute("UPDATE runs SET ended = ?, error = ?, note = COALESCE(?, note) WHERE run = ?",
-                       (now, error, note, run))
+            db.execute("UPDATE runs SET ended = ?, error = ?, note = COALESCE(?, note), status = ? WHERE run = ?",
+                       (now, error, note, status, run))
 
         self._tolerant(f"the end of run {run}", write)
         if self.current == run:
@@ -373,14 +407,14 @@ class Ledger:
         ``holding``: the workspace lock the caller holds; every run that recorded that lock
         (and every run imported from history.jsonl, written under it) is then over.
         """
-        dead = [r.run for r in self._open_runs() if r.run != self.current and self._is_dead(r, holding)]
+        dead = [r for r in self._open_runs() if r.run != self.current and self._is_dead(r, holding)]
         if dead:
             self._tolerant("interrupted runs", lambda db: self._close_dead(db, dead))
-        return dead
+        return [r.run for r in dead]
 
     def _open_runs(self) -> list[_Open]:
         rows = self._db.execute(
-            "SELECT run, pid, machine, pid_start, lock, origin FROM runs WHERE ended IS NULL "
+            "SELECT run, pid, machine, pid_start, lock, origin, phase FROM runs WHERE ended IS NULL "
             "OR run IN (SELECT run FROM syncs WHERE status = 'running') ORDER BY started, rowid").fetchall()
         return [_Open(*row) for row in rows]
 
@@ -391,13 +425,14 @@ class Ledger:
             return not process_alive(run.pid, run.pid_start)
         return False  # another machine, no pid: nothing here can tell
 
-    def _close_dead(self, db: sqlite3.Connection, runs: Sequence[str]) -> None:
+    def _close_dead(self, db: sqlite3.Connection, runs: Sequence[_Open]) -> None:
+        """A dead run is ``failed`` whatever its syncs say, with the phase it died in."""
         now = self._now()
         for run in runs:
             db.execute("UPDATE syncs SET status = 'failed', ended = ?, note = ? WHERE run = ? AND status = 'running'",
-                       (now, INTERRUPTED, run))
-            db.execute("UPDATE runs SET ended = ?, note = COALESCE(note, ?) WHERE run = ? AND ended IS NULL",
-                       (now, INTERRUPTED, run))
+                       (now, INTERRUPTED, run.run))
+            db.execute("UPDATE runs SET ended = ?, note = COALESCE(note, ?), status = 'failed' "
+                       "WHERE run = ? AND ended IS NULL", (now, runstatus.interrupted(run.phase), run.run))
 
     def live(self, run: str) -> bool | None:
         """Is ``run`` still going? True/False when this machine can tell, None when it cannot."""
@@ -420,7 +455,7 @@ class Ledger:
         self._db.execute("BEGIN")  # one snapshot for both queries, even while a run writes
         try:
             heads = self._db.execute(
-                f"SELECT run, started, ended, pid, machine, origin, error, note FROM runs {where} "
+                f"SELECT {RUN_COLUMNS} FROM runs {where} "
                 "ORDER BY started DESC, rowid DESC LIMIT ?", (*args, limit)).fetchall()
             syncs = self._syncs([h[0] for h in heads])
         finally:
@@ -431,8 +466,7 @@ class Ledger:
         return [_with_live(r, self) for r in runs]
 
     def run(self, run: str) -> Run | None:
-        head = self._db.execute("SELECT run, started, ended, pid, machine, origin, error, note FROM runs "
-                                "WHERE run = ?", (run,)).fetchone()
+        head = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run = ?", (run,)).fetchone()
         return None if head is None else Run(*head, syncs=tuple(self._syncs([run]).get(run, ())))
 
     def _syncs(self, runs: Sequence[str]) -> dict[str, list[Sync]]:
@@ -478,6 +512,9 @@ class Ledger:
         self._tolerant(f"the import of {path.name}", write)
 
 
+RUN_COLUMNS = "run, started, ended, pid, machine, origin, error, note, status, phase"   # Run's fields, in order
+
+
 def _ensure_run(db: sqlite3.Connection, run: str, now: str) -> sqlite3.Connection:
     """A sync's run row, made if ``begin`` was not called (or its write was lost to a full disk)."""
     db.execute("INSERT OR IGNORE INTO runs (run, started) VALUES (?, ?)", (run, now))
@@ -492,6 +529,7 @@ class _Open:
     pid_start: str | None
     lock: str | None
     origin: str
+    phase: str | None = None
 
 
 def _with_live(run: Run, ledger: Ledger) -> Run:

@@ -15,6 +15,7 @@ from checks.disk import markdown as disk_markdown, usage
 from checks.junit import suites_xml, testcase
 from checks.model import Result
 from tasks.core.outcome import COMMITS, ICONS, Deferral, Outcome, Status, Wait, add, plural
+from tasks.core.runstatus import RUNNING, judge
 from tasks.core.plan import CI_DEFINITIONS, Plan
 from tasks.globs import globs
 from tasks.report.render import code, table
@@ -36,6 +37,7 @@ SIDE_EFFECTS: dict[str, tuple[str, ...]] = {
                      ".nvmrc", ".node-version"),
 }
 STATUS_ICON = {str(k): v for k, v in ICONS.items()}
+NOT_RUN = "not run"   # the reports' word for a slice no run has reached yet
 
 
 def icon(status: Status | str) -> str:
@@ -242,6 +244,8 @@ def slice_markdown(o: Outcome, fork: str, sync_branch: str, commits: Sequence[Ma
     out = [f"# {name} ({where}): {icon(o.status)} {o.status}", "",
            f"Upstream {what} onto {code(sync_branch)} at {code(o.parent[:12])}; {counted}"
            f"{attempts_line(o)}; {o.duration:.1f} s" + (f"; run {code(run)}" if run else "") + ".", ""]
+    if o.validated:
+        out += [f"Validated {validation(o.validated, '../../')}.", ""]
     steps = next_steps(o)
     if steps:
         out += ["## What to do next", ""] + [f"- {s}" for s in steps] + [""]
@@ -278,6 +282,44 @@ def slice_markdown(o: Outcome, fork: str, sync_branch: str, commits: Sequence[Ma
         out += ["## Upstream commits behind these changes", ""] + commits_table(commits)
     out += _checks_section(o)
     return "\n".join(out)
+
+
+def validation(v: Mapping[str, Any], up: str = "") -> str:
+    """How an outcome was judged, in words: in the run's batch (with a link to its record), alone, or split."""
+    runs = v.get("runs", 0)
+    if v.get("how") == "batch":
+        return (f"in the run's batch: {v.get('slices', '?')} slices judged together in {runs} check run(s) "
+                f"(run {code(str(v.get('run')), cell=False)}, [batch report]({up}batch/report.md)); no run of its own")
+    if v.get("how") == "alone":
+        return f"alone: its changes judged together ({runs} check run)"
+    return f"split: its changes searched for what fails ({runs} check run(s))"
+
+
+def batch_markdown(record: Mapping[str, Any]) -> str:
+    """``reports/batch/report.md``: what the run judged at once, what passed, and what the search deferred."""
+    deferred = record.get("deferred", ())
+    out = ["# The run's batch", "",
+           f"Everything run {code(str(record.get('run')), cell=False)} would land on the sync branch — "
+           f"{record.get('files', 0)} change(s) of {len(record.get('scope', ()))} slice(s) in wave(s) "
+           f"{', '.join(record.get('waves', ()))} — judged together on {code(str(record.get('start', ''))[:12], cell=False)} "
+           f"before any slice: {'**passed**' if record.get('passed') else '**failed**, then searched'} in "
+           f"{record.get('runs', 0)} check run(s) (and the baseline).", "",
+           "Each slice still lands as its own commit, wave by wave; the tip the last wave leaves is the tree "
+           "judged here.", ""]
+    if deferred:
+        out += [f"## Deferred ({sum(len(d['files']) for d in deferred)})", ""]
+        out += [f"- {d.get('slice', '?')}: {', '.join(code(f, cell=False) for f in d['files'][:10])}: {d['reason']}"
+                for d in deferred] + [""]
+    rows = [[a["n"], a["files"], "inferred" if a["inferred"] else "passed" if a["passed"] else "failed",
+             "yes" if a["ran"] and not a["inferred"] else "no"] for a in record.get("attempts", ())]
+    if rows:
+        out += ["## Attempts", "", table(["attempt", "changes", "verdict", "ran"], rows, "rrll"), ""]
+    out += [f"Slices: {', '.join(record.get('scope', ()))}.", ""]
+    return "\n".join(out)
+
+
+def write_batch(ws: Workspace, record: Mapping[str, Any]) -> None:
+    write_if_changed(ws.reports / "batch" / "report.md", batch_markdown(record))
 
 
 def _deferred_section(o: Outcome) -> list[str]:
@@ -419,7 +461,7 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
     waiting = [(o.slice, w) for o in done for w in o.waiting]
     counts: dict[str, int] = {}
     for o in outcomes.values():
-        s = str(o.status) if o else "not run"
+        s = str(o.status) if o else NOT_RUN
         counts[s] = counts.get(s, 0) + 1
     by_source = any(o and o.source for o in outcomes.values())  # several sources: a column, sorted by it
     mixed = any(o and o.unit == COMMITS for o in done)
@@ -427,7 +469,7 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
     for n, o in outcomes.items():
         c = o.counts() if o else None
         row = ([o.source or "" if o else ""] if by_source else []) + [
-            f"[{n}](../slices/{n}/report.md)", f"{icon(o.status)} {o.status}" if o else "not run",
+            f"[{n}](../slices/{n}/report.md)", f"{icon(o.status)} {o.status}" if o else NOT_RUN,
             (_size(o) if mixed else c.total) if o and c else "", c.adopted if c else "", c.deferred if c else "",
             c.conflicted if c else ""] + ([c.waiting if c else ""] if mixed else []) + [
             o.runs if o else "", code(o.commits[-1][:12]) if o and o.commits else ""]
@@ -443,6 +485,11 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
         out += ["Counts are in each slice's unit: files for a snapshot slice, upstream commits for a merge range or "
                 "cherry-picked commits.", ""]
     out += [table(header, rows, align), ""]
+    hows = [o.validated.get("how") for o in done if o.validated]
+    if hows:
+        words = {"batch": "in the run's batch", "alone": "alone", "split": "split"}
+        out += ["Validated: " + ", ".join(f"{hows.count(h)} {words[h]}" for h in words if h in hows)
+                + (" ([batch report](../batch/report.md))" if "batch" in hows else "") + ".", ""]
     if deferred or conflicts or waiting:
         out += ["## What to do next", ""]
         out += [f"- {s}: conflict in {code(c.path, cell=False)}"
@@ -517,7 +564,7 @@ def write_wave(ws: Workspace, wave: str, names: Sequence[str], fork: str, sync_b
     if (d / "disk.json").exists():
         text += "\n" + "\n".join(disk_markdown(read_json(d / "disk.json")))
     write_if_changed(d / "report.md", text)
-    return {n: (str(o.status) if o else "not run") for n, o in outcomes.items()}
+    return {n: (str(o.status) if o else NOT_RUN) for n, o in outcomes.items()}
 
 
 # --- summary.json ------------------------------------------------------------------------------
@@ -542,16 +589,29 @@ def slice_summary(o: Outcome) -> dict[str, Any]:
     return out
 
 
-def write_summary(ws: Workspace, plan: Plan) -> dict[str, Any]:
+SETTLED = ("adopted", "empty", "rolled-back")
+
+
+def write_summary(ws: Workspace, plan: Plan, *, run: str | None = None,
+                  verification: Mapping[str, bool | None] | None = None) -> dict[str, Any]:
+    """``reports/summary.json``: every slice of the plan as it stands, and the sync's status.
+
+    ``status`` is ``running`` while run ``run`` writes it (``settle_summary`` says how it ended);
+    otherwise, by ``tasks.core.runstatus``'s rules over every slice of the plan (what landed is what
+    any run landed: the file describes the sync, not one run): ``success`` when every slice is settled
+    and every source's verification (``verification``: each source that has a ``verify:`` -> passed on
+    the sync tip, None when it has not run there) passed, else ``partial`` when something landed, else
+    ``failed``. ``run`` holds the id and
+    status of the run that wrote it.
+    """
     waves: dict[str, dict[str, Any]] = {}
     done: list[Outcome] = []
     for w, names in plan.waves:
         outcomes = load_outcomes(ws, names)
         done += [o for o in outcomes.values() if o]
-        waves[w] = {n: (slice_summary(o) if o else {"status": "not run"}) for n, o in outcomes.items()}
+        waves[w] = {n: (slice_summary(o) if o else {"status": NOT_RUN}) for n, o in outcomes.items()}
     every = [s for w in waves.values() for s in w.values()]
     statuses = [s["status"] for s in every]
-    settled = ("adopted", "empty", "rolled-back")
     waiting = {f for o in done for w in o.waiting for f in w.files}
     files = {"adopted": len({p for o in done for p in (*o.adopted,)}),
              "deferred": len({f for o in done for d in o.deferred for f in d.files}),
@@ -559,18 +619,66 @@ def write_summary(ws: Workspace, plan: Plan) -> dict[str, Any]:
     if waiting:
         files["waiting"] = len(waiting)
     units = add(o.counts() for o in done)
-    summary = {"upstream": plan.upstream,
-               "status": "success" if all(s in settled for s in statuses) else
-                         "partial" if any(s in ("adopted", "split", "conflicted") for s in statuses) else "failed",
-               "slices": len(statuses),
-               "counts": {s: statuses.count(s) for s in sorted(set(statuses))},
-               "files": files}
+    checked = dict(verification or {})
+    summary: dict[str, Any] = {"upstream": plan.upstream,
+                               "status": RUNNING if run else sync_status(every, checked),
+                               "slices": len(statuses),
+                               "counts": {s: statuses.count(s) for s in sorted(set(statuses))},
+                               "files": files}
     if COMMITS in units:
         summary["commits"] = units[COMMITS]
-    summary |= {"next_steps": list(dict.fromkeys(
+    summary |= {"verification": checked,
+                "run": {"id": run, "status": RUNNING} if run else None,
+                "next_steps": list(dict.fromkeys(
                     f"{n}: {step}" for w in waves.values() for n, s in w.items()
                     for step in ([c["next"] for c in s.get("conflicts", ()) if c.get("next")]
                                  + [d["next"] for d in s.get("deferred", ()) if d.get("next")]))),
                 "waves": waves}
     write_if_changed(ws.report("summary.json"), dump_json(summary))
     return summary
+
+
+def sync_status(slices: Sequence[Mapping[str, Any]], verification: Mapping[str, bool | None]) -> str:
+    """The sync's status from its slices' summaries (``slice_summary``) and each source's verification.
+
+    >>> done = {"status": "adopted", "adopted": ["a.py"], "deferred": [], "conflicts": []}
+    >>> left = {"status": "conflicted", "adopted": [], "deferred": [], "conflicts": [{"path": "b.py"}]}
+    >>> sync_status([done], {}), sync_status([done], {"web": False}), sync_status([done, left], {})
+    ('success', 'partial', 'partial')
+    >>> sync_status([done], {"web": True}), sync_status([done], {"web": None})   # not verified on the tip yet
+    ('success', 'partial')
+    >>> sync_status([left], {}), sync_status([{"status": "not run"}], {"web": None})
+    ('failed', 'failed')
+    """
+    left = any(_left(s) for s in slices) or any(v is not True for v in verification.values())
+    landed = any(s.get("adopted") or (s.get("counts") or {}).get("adopted") for s in slices)
+    return judge(landed=landed, left=left, failed=any(s["status"] == "error" for s in slices))
+
+
+def _left(s: Mapping[str, Any]) -> bool:
+    if s["status"] == "rolled-back":
+        return False
+    return s["status"] not in SETTLED or bool(s.get("deferred") or s.get("conflicts") or s.get("waiting"))
+
+
+def settle_summary(ws: Workspace, run: str, status: str,
+                   verification: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
+    """Run ``run`` ended as ``status``: the ``summary.json`` it left ``running`` says so, and gives the sync's
+    status from the slices it lists (a summary another run wrote since is left alone). ``verification``:
+    each source's verdicts on the sync tip as the run ended (a source it lacks was not verified there);
+    None keeps what the file says (a dead run's)."""
+    path = ws.report("summary.json")
+    if not path.exists():
+        return
+    summary = read_json(path)
+    mine = summary.get("run") or {}
+    if mine.get("id") != run:
+        return
+    summary["run"] = {"id": run, "status": status}
+    if verification is not None:
+        summary["verification"] = {s: (all(r["passed"] for r in verification[s]) if s in verification else None)
+                                   for s in summary.get("verification") or {}}
+    if summary.get("status") == RUNNING:
+        every = [s for w in summary.get("waves", {}).values() for s in w.values()]
+        summary["status"] = sync_status(every, summary.get("verification") or {})
+    write_if_changed(path, dump_json(summary))

@@ -61,7 +61,7 @@ def test_a_slow_check_in_a_real_run_beats_on_stderr_that_is_no_terminal(tmp_path
     result = run_doit(r.workspace, env={"FORKWAVE_HEARTBEAT": "0.4", "FORKWAVE_SHOW_TASKS": ""})
     assert result.returncode == 0, result.stdout + result.stderr
     lines = beats(result.stderr)
-    assert any(m["what"].startswith("check 'slow' (slice-1") and m["last"] == "installing" for m in lines), \
+    assert any(m["what"].startswith("check 'slow' (batch-1") and m["last"] == "installing" for m in lines), \
         result.stderr
 
 

@@ -396,9 +396,8 @@ def test_a_module_and_its_test_in_other_folders_land_in_one_slice_and_pass_toget
     assert (group["files"], group["why"], group["split"]) == (["doit/x.py", "tests/test_x.py"], ["test of doit/x.py"], None)
     out = outcome(r, name)
     assert out["status"] == "adopted" and sorted(out["adopted"]) == ["doit/x.py", "tests/test_x.py"]
-    assert out["runs"] == 1                                        # no split, no search: one run
-    wave_a = [s["name"] for s in plan(r)["slices"] if s["wave"] == "a"]
-    assert runs.read_text().count("run") == len(wave_a)            # one run a slice (no failure: no baseline)
+    assert out["runs"] == 0 and out["validated"]["how"] == "batch"  # no split, no search: judged in the batch
+    assert runs.read_text().count("run") == 1                      # wave a's batch, once (it passes: no baseline)
     assert plan(r)["coupling"]["too_large"][0]["files"] == 36      # the padded commit couples nothing
 
 

@@ -63,8 +63,9 @@ def outcome(**data: Any) -> Outcome:
     return Outcome.from_json({"wave": "a", "upstream": "u", "parent": "p", **data})
 
 
-ADOPTED = outcome(slice="slice-1", status="adopted", adopted=["a.py", "gone.py"], removed=["gone.py"])
-SPLIT = outcome(slice="slice-2", status="split", adopted=["b.py"],
+ADOPTED = outcome(slice="slice-1", status="adopted", adopted=["a.py", "gone.py"], removed=["gone.py"],
+                  files=[{"path": "a.py", "class": "upstream-added"}, {"path": "gone.py", "class": "upstream-deleted"}])
+SPLIT = outcome(slice="slice-2", status="split", adopted=["b.py"], files=[{"path": "b.py", "class": "upstream-changed"}],
                 deferred=[{"files": ["c.py", "d.py"], "reason": "check build failed"}])
 CONFLICTED = outcome(slice="slice-3", status="conflicted", adopted=[], conflicts=[{"path": "e.py"}])
 DEFERRED = outcome(slice="slice-4", status="reverted", adopted=[], deferred=[{"files": ["f.py"]}])
@@ -92,10 +93,17 @@ def target(**kw: Any) -> dict[str, Any]:
     ({"outcomes": [DEFERRED, CONFLICTED]}, "failed", "2 slices: 1 deferred, 1 conflicted"),   # nothing landed
     ({"outcomes": [ADOPTED], "verification": [PASS]}, "success", "1 slice: 1 adopted; 2 files adopted"),
     ({"outcomes": [ADOPTED], "verification": [FAIL]}, "partial",
-     "1 slice: 1 adopted; 2 files adopted; verify 'modules': printed 87, below expected_min 100"),
+     "1 slice: 1 adopted; 2 files adopted; verification failed for oca_web: verify 'modules': printed 87, below "
+     "expected_min 100"),
     ({"outcomes": [EMPTY], "verification": [FAIL]}, "failed",
-     "1 slice: 1 adopted; verify 'modules': printed 87, below expected_min 100"),
-    ({"outcomes": [ADOPTED], "error": "fetch: upstream unreachable"}, "failed", "fetch: upstream unreachable"),
+     "1 slice: 1 adopted; verification failed for oca_web: verify 'modules': printed 87, below expected_min 100"),
+    # an error after something landed: partial (the landed work is there), the error first
+    ({"outcomes": [ADOPTED], "error": "fetch: upstream unreachable"}, "partial",
+     "fetch: upstream unreachable; 1 slice: 1 adopted; 2 files adopted"),
+    ({"outcomes": [DEFERRED], "error": "fetch: upstream unreachable"}, "failed",
+     "fetch: upstream unreachable; 1 slice: 1 deferred"),
+    ({"outcomes": [ADOPTED], "held": "drift gate 'drift_gates.max_conflicts' stopped the run"}, "partial",
+     "drift gate 'drift_gates.max_conflicts' stopped the run; 1 slice: 1 adopted; 2 files adopted"),
     ({"direction": "push", "exported": ["x.py", "y.py", "x.py"]}, "success", "nothing to do; 2 paths exported"),
     ({"direction": "push", "exported": ["x.py"], "outcomes": [DEFERRED]}, "partial",
      "1 slice: 1 deferred; 1 path exported"),
@@ -114,7 +122,9 @@ def test_result_has_the_seeds_keys_and_outputs() -> None:
     r = target_result(target(outcomes=[ADOPTED, SPLIT], exported=["z.py"], verification=[PASS], duration=12.34567))
     assert list(r) == ["target", "direction", "success", "status", "message", "duration", "outputs_created",
                        "verification_passed"]
-    assert r["outputs_created"] == ["a.py", "b.py", "gone.py", "z.py"]   # adopted (deletions too) and exported
+    assert r["outputs_created"] == ["a.py"]   # created: not b.py (changed), gone.py (deleted), z.py (not an add)
+    pushed = target_result(target(direction="push", exported=["new.py", "old.py"], created=["new.py"]))
+    assert pushed["outputs_created"] == ["new.py"]                          # an export adds new.py to the source
     assert r["duration"] == 12.346 and r["verification_passed"] is True
     assert target_result(target())["verification_passed"] is None         # nothing verified: null, not true
 
@@ -147,3 +157,32 @@ def test_summary_of_no_targets() -> None:
 ])
 def test_tally(outcomes: list[Outcome], exported: list[str], expected: dict[str, int]) -> None:
     assert tally(outcomes, exported) == expected
+
+
+# --- this run's work, not the running total -------------------------------------------------------
+
+EARLIER = outcome(slice="slice-1", status="adopted", adopted=["a.py"], landed=["a.py"], run="r1",
+                  files=[{"path": "a.py", "class": "upstream-added"}])
+RETRIED = outcome(slice="slice-2", status="adopted", adopted=["b.py", "c.py"], landed=["b.py", "c.py"], run="r1",
+                  files=[{"path": "b.py", "class": "upstream-changed"}, {"path": "c.py", "class": "missing"}],
+                  retried=[{"wave": "a", "commit": "c1", "files": ["c.py"], "run": "r2"}])
+PICKED = outcome(slice="slice-3", status="adopted", mode="cherry-pick", run="r2", adopted=["p.py"], landed=["p.py"],
+                 slice_commits=[f"{i:040x}" for i in (7, 8)], adopted_commits=[f"{i:040x}" for i in (7, 8)],
+                 landed_commits=[f"{8:040x}"], files=[{"path": "p.py", "class": "upstream-added"}])
+
+
+def test_counts_and_outputs_are_the_runs_own() -> None:
+    """A slice an earlier run adopted counts nothing for the next; a joint retry's files count for its run."""
+    assert tally([EARLIER, RETRIED], run="r2")["adopted"] == 1                 # c.py, by r2's joint retry
+    assert tally([EARLIER, RETRIED], run="r1")["adopted"] == 3
+    assert tally([PICKED], run="r2") == {"unit": "commits", "adopted": 1, "deferred": 0, "conflicted": 0,
+                                         "waiting": 0, "exported": 0}   # the one pick r2 made, not the earlier one
+    r = target_result(target(outcomes=[EARLIER, RETRIED], run="r2"))
+    assert (r["status"], r["outputs_created"]) == ("success", ["c.py"])
+    nothing_new = target_result(target(outcomes=[EARLIER, CONFLICTED], run="r3"))
+    assert nothing_new["status"] == "failed" and nothing_new["outputs_created"] == []   # nothing landed by r3
+
+
+def test_the_summary_carries_the_runs_own_status_after_the_seeds_keys() -> None:
+    s = summary([target(outcomes=[ADOPTED])], "t", run={"status": "partial", "message": "post-sync check failed"})
+    assert list(s)[-2:] == ["status", "message"] and (s["status"], s["successful"]) == ("partial", 1)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import commit_tree, run_doit
 from slicekit import build, outcome, read, rev, slice_names, tree
 
@@ -87,7 +89,8 @@ def test_with_junit_only_new_failing_tests_block(tmp_path: Path) -> None:
     base = {"run_tests.py": JUNIT, "t/a.txt": "a BROKEN\n", "t/b.txt": "b\n", "src/one.txt": "1\n", "src/two.txt": "2\n"}
     upstream = {**base, "src/one.txt": "1 v2\n", "t/b.txt": "b BROKEN\n", "src/two.txt": "2 v2\n"}
     check = {"name": "tests", "run": "python3 run_tests.py", "junit": "report.xml"}
-    r = build(tmp_path, base, upstream, checks=[check], slices={"max_files": 1})
+    # each slice judged on its own: the attempts record each verdict against the baseline
+    r = build(tmp_path, base, upstream, checks=[check], slices={"max_files": 1}, batch=False)
 
     assert run_doit(r.workspace).returncode == 2
 
@@ -113,7 +116,9 @@ def test_with_junit_only_new_failing_tests_block(tmp_path: Path) -> None:
 
 # --- the joint retry ---------------------------------------------------------------------------------
 
-def test_a_deletion_blocked_by_an_old_test_a_later_wave_removes_lands_in_the_same_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batched", [True, False])
+def test_a_deletion_blocked_by_an_old_test_a_later_wave_removes_lands_in_the_same_run(tmp_path: Path,
+                                                                                     batched: bool) -> None:
     log = tmp_path / "runs.log"
     base = {"lib/__init__.py": "", "lib/legacy.py": "def old(): return 1\n", "lib/core.py": "x = 1\n",
             "tests/__init__.py": "", "tests/test_imports.py": "from lib.legacy import old\n"}
@@ -122,7 +127,7 @@ def test_a_deletion_blocked_by_an_old_test_a_later_wave_removes_lands_in_the_sam
     upstream = {k: v for k, v in core.items() if k != "tests/test_imports.py"}    # commit 3: the old test goes
     imports = counting("imports", log, "for f in tests/test_*.py; do [ -e \"$f\" ] || continue; "
                                        "m=${f%.py}; python3 -c \"import ${m//\\//.}\" || exit 1; done")
-    r = build(tmp_path, base, upstream, steps=[no_legacy, core], checks=[imports],
+    r = build(tmp_path, base, upstream, steps=[no_legacy, core], checks=[imports], batch=batched,
               waves={"a": {"paths": ["lib/**"]}, "b": {"paths": ["tests/**"]}}, slices={"max_files": 1})
 
     result = run_doit(r.workspace)
@@ -134,10 +139,14 @@ def test_a_deletion_blocked_by_an_old_test_a_later_wave_removes_lands_in_the_sam
     name = next(n for n in slice_names(r) if "lib/legacy.py" in [f["path"] for f in outcome(r, n)["files"]])
     out = outcome(r, name)
     assert out["status"] == "adopted" and "lib/legacy.py" in out["removed"]
-    assert out["retried"][0]["wave"] == "b"                       # landed by wave b's joint retry
-    retry = read(r.reports / "wave-b" / "retry.json")
-    assert retry["adopted"] == ["lib/legacy.py"] and retry["runs"] == 1
-    assert "## Joint retry" in (r.reports / "wave-b" / "report.md").read_text()
+    if batched:  # judged with wave b's deletion of the old test from the start: nothing to retry
+        assert out["validated"]["how"] == "batch" and "retried" not in out
+        assert runs(log) == ["baseline", "batch"]
+    else:
+        assert out["retried"][0]["wave"] == "b"                   # landed by wave b's joint retry
+        retry = read(r.reports / "wave-b" / "retry.json")
+        assert retry["adopted"] == ["lib/legacy.py"] and retry["runs"] == 1
+        assert "## Joint retry" in (r.reports / "wave-b" / "report.md").read_text()
     assert run_doit(r.workspace).returncode == 0                  # and a second run has nothing left
 
 
@@ -179,6 +188,7 @@ def test_six_files_a_gate_names_are_deferred_in_two_runs(tmp_path: Path) -> None
     assert all(d["checks"] == ["secrets"] for d in out["deferred"])
     assert len(out["deferred"]) == 6                               # each with its own reason
     assert sorted(out["adopted"]) == sorted(good)
-    assert [x for x in runs(log) if x != "baseline"] == [name]     # one check run: the gate needed no search
-    assert out["runs"] == 1 and len(out["attempts"]) == 2
+    assert [x for x in runs(log) if x != "baseline"] == ["batch"]  # one check run: the gate needed no search
+    assert out["validated"]["how"] == "batch" and out["validated"]["runs"] == 1
+    assert len(read(r.reports / "batch.json")["attempts"]) == 2    # the gate named them; the rest judged again
     assert token not in json.dumps(out)

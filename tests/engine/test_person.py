@@ -212,4 +212,8 @@ def test_summary_and_ledger_say_what_was_adopted_deferred_and_conflicted(tmp_pat
     again = read(r.reports / "summary.json")
     assert again["counts"] == summary["counts"] and again["files"] == summary["files"]
     assert "slice-1: conflicted — unchanged since run" in rerun.stdout
-    assert len(ledger_runs(r.reports)) == recorded                # no action ran: no run to record
+    runs = ledger_runs(r.reports)                                  # every task up to date, and still a run:
+    assert len(runs) == recorded + 1 and runs[-1].status == "failed"   # it landed nothing, and exits 2
+    [wave_a] = runs[-1].syncs                                      # this run's counts: what is left, nothing adopted
+    assert (wave_a.status, wave_a.counts.adopted, wave_a.counts.deferred, wave_a.counts.conflicted) == (
+        "failed", 0, 1, 1)

@@ -102,7 +102,9 @@ def test_twenty_thousand_files_reach_the_check_through_a_file(tmp_path: Path) ->
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     [name] = slice_names(r)
     out = outcome(r, name)
-    assert out["status"] == "adopted" and len(out["adopted"]) == 20_000 and out["runs"] == 1
+    assert out["status"] == "adopted" and len(out["adopted"]) == 20_000
+    assert out["validated"] == {"how": "batch", "run": out["run"], "runs": 1, "slices": 1,
+                                "record": "reports/batch.json"}     # the check ran once, in the batch
 
 
 # --- item 14: a check that cannot run is an error, never pre-existing -----------------------------------

@@ -142,7 +142,8 @@ def test_sigkill_mid_wave_leaves_only_whole_slices_and_the_next_run_resumes(tmp_
     slow = {"name": "slow", "when": ["s2/**"],
             "run": f"[ -z \"$FORKWAVE_SLICE\" ] && exit 0; [ -e {started} ] && exit 0; touch {started}; "
                    f"while [ -e {hold} ]; do sleep 0.05; done; echo {marker}"}  # baseline: FORKWAVE_SLICE unset
-    r = three_slices(tmp_path, {**UPSTREAM, "s2/b.txt": "b\n"}, checks=[NOBROKEN, slow])
+    # each slice judged on its own, so the kill falls between whole slices of one wave
+    r = three_slices(tmp_path, {**UPSTREAM, "s2/b.txt": "b\n"}, checks=[NOBROKEN, slow], batch=False)
     proc = start_doit(r.workspace, log=tmp_path / "killed.log")
     try:
         wait_for(started.exists, 60, "the slow check of slice-2 to start")
@@ -234,6 +235,8 @@ def test_reports_restored_into_a_fresh_checkout_re_run_nothing(tmp_path: Path) -
                  "report"):
         assert status[task] == "up to date", task
     left = {p.name for p in (b / "ws" / ".forkwave").iterdir()} if (b / "ws" / ".forkwave").exists() else set()
-    assert left <= {"config.checked"}                                       # no mirror, no worktree needed
+    assert left <= {"config.checked", "lock"}            # no mirror, no worktree needed: only the run's lock
     assert rev(b / "fork", "sync/upstream") == sync_tip
     assert read(b / "ws" / "reports" / "summary.json")["status"] == "success"
+    last = ledger_runs(b / "ws" / "reports")[-1]                           # a run with nothing new is a run
+    assert last.status == "success" and all(s.counts.adopted == 0 for s in last.syncs)

@@ -32,7 +32,8 @@ class Run:
 
 @pytest.fixture(scope="module")
 def split_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    repos = build(tmp_path_factory.mktemp("split"), BASE, UPSTREAM, checks=CHECKS)
+    # each slice judged and split on its own (the run's batch is tests/engine/test_batch.py's)
+    repos = build(tmp_path_factory.mktemp("split"), BASE, UPSTREAM, checks=CHECKS, batch=False)
     return Run(repos, run_doit(repos.workspace))
 
 
@@ -143,7 +144,8 @@ def test_a_check_that_times_out_fails_quickly_and_leaves_no_process(tmp_path: Pa
     sleep = f"sleep 30.{uuid.uuid4().int % 10**6:06d}"                # a command line no other process has
     base = {"keep.txt": "keep\n"}
     r = build(tmp_path, base, {**base, "new.txt": "new\n"},  # only the slice's tree is slow, not the baseline
-              checks=[{"name": "slow", "run": f"if [ -e new.txt ]; then {sleep} && echo {marker}; fi", "timeout": 1}])
+              checks=[{"name": "slow", "run": f"if [ -e new.txt ]; then {sleep} && echo {marker}; fi", "timeout": 1}],
+              batch=False)
 
     started = time.monotonic()
     result = run_doit(r.workspace, "wave_a", timeout=60)

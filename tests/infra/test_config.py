@@ -401,7 +401,7 @@ BAD_VERIFY = [
      "6:14: key 'sources.0.verify.0': expected_min 3 is above expected_max 1; swap them"),
     ("unknown-key", "verify: [{name: a, run: x, command: y}]",
      "6:32: unknown key 'sources.0.verify.0.command'; expected one of: expected_exit_code, expected_max, "
-     "expected_min, name, run, timeout"),
+     "expected_min, layout, name, run, timeout, when"),
     ("name-twice", "verify: [{name: a, run: x}, {name: a, run: y}]",
      "6:40: key 'sources.0.verify.1.name': 'a' is used twice; give each its own name"),
     ("gates-list", "drift_gates: [1]", "6:18: key 'sources.0.drift_gates': expected a mapping, got list [1]"),

@@ -147,7 +147,7 @@ def test_two_sibling_sources_filtered_picked_and_remembered(tmp_path: Path) -> N
     again = run_doit(s.ws)
     assert again.returncode == 2 and s.check_runs() == before and (s.branch("web"), s.branch("api")) == tips
     assert {t: v for t, v in again.status().items() if t.startswith("validate:")} == {
-        "validate:slice-1": "up to date", "validate:slice-2": "up to date"}
+        "validate:slice-web-1": "up to date", "validate:slice-api-1": "up to date"}
     # a fresh workspace knows it all from the fork: still no check, nothing picked twice
     fresh = tmp_path / "ws2"
     fresh.mkdir()

@@ -53,7 +53,7 @@ WRITE_THROUGH = {"name": "bundle", "run": "for d in dist up2 esc; do mkdir -p $d
 
 
 def test_links_that_escape_only_together_are_blocked_and_nothing_is_written_outside(tmp_path: Path) -> None:
-    r = build(tmp_path, BASE, BASE, checks=[WRITE_THROUGH])
+    r = build(tmp_path, BASE, BASE, checks=[WRITE_THROUGH], batch=False)  # the slice's own attempts are read
     (r.root / OUTSIDE).mkdir()  # a folder that exists next to the workspace, as $HOME or / always do
     upstream_with(r, [("z/z/z/z/s", Symlink("../../../..")),               # the root: harmless alone
                       ("dist", Symlink("z/z/z/z/s/../../../outside")),      # inside as text; through s, out
@@ -190,7 +190,8 @@ SUB_V1, SUB_V2, SUB_FORK = "1" * 40, "2" * 40, "3" * 40  # commits of another re
 
 
 def test_gitlinks_whose_commit_nobody_has_are_imported_as_gitlinks(tmp_path: Path) -> None:
-    r = build(tmp_path, BASE, BASE, checks=[{"name": "ok", "run": "test -d vendor/lib && test -d vendor/new"}])
+    r = build(tmp_path, BASE, BASE, checks=[{"name": "ok", "run": "test -d vendor/lib && test -d vendor/new"}],
+              batch=False)  # the slice's own attempts are read
     # v1 had vendor/lib at SUB_V1 on both sides; upstream moves it, adds vendor/new and .gitmodules
     base_items = [("README.md", "# base\n"), ("src/app.js", "app v1\n"), ("vendor/lib", Gitlink(SUB_V1)),
                   ("vendor/both", Gitlink(SUB_V1))]

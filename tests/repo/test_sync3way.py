@@ -444,7 +444,7 @@ LEGACY = {"name": "no-legacy", "run": "test ! -e legacy.txt"}
 @pytest.mark.parametrize("gating", ["baseline", "strict"])
 def test_a_check_failing_on_the_fork_already_is_pre_existing_unless_strict(tmp_path: Path, gating: str) -> None:
     base = {"legacy.txt": "still here\n", "src/app.js": "app v1\n"}
-    r = build(tmp_path, base, {**base, "src/app.js": "app v2\n"}, checks=[LEGACY],
+    r = build(tmp_path, base, {**base, "src/app.js": "app v2\n"}, checks=[LEGACY], batch=False,
               **({"gating": "strict"} if gating == "strict" else {}))
 
     result = run_doit(r.workspace, "wave_a")

@@ -31,10 +31,12 @@ def test_doctests() -> None:
 
 
 def test_markdown_table() -> None:
-    text = render([run(sync(), sync("push", "failed", error="push refused\nby the remote", counts=Counts(exported=2)))])
-    head, rule, first, second = text.splitlines()
+    text = render([run(sync(), sync("push", "failed", error="push refused\nby the remote", counts=Counts(exported=2)),
+                       recorded="partial", error="push refused")])
+    head, rule, own, first, second = text.splitlines()
     assert head == "| " + " | ".join(COLUMNS) + " |"
     assert rule == "|---|---|---|---|---|---|---|---:|---:|---:|---:|---|"
+    assert own == "| r1 | — | run | partial | 2026-01-01T10:00:00Z | 60 s |  |  |  |  |  | push refused |"
     assert first == "| r1 | oca | wave-a | success | 2026-01-01T10:00:00Z | 42 s | 0123456789ab | 3 | 1 | 0 | 0 |  |"
     assert second.endswith("| failed | 2026-01-01T10:00:00Z | 42 s | 0123456789ab | 0 | 0 | 0 | 2 "
                            "| push refused by the remote |")
@@ -45,20 +47,21 @@ def test_markdown_table() -> None:
     ("x" * 150, "x" * 99 + "…"),
 ])
 def test_markdown_cells_stay_in_their_column(note: str, cell: str) -> None:
-    line = render([run(sync(note=note))]).splitlines()[2]
+    line = render([run(sync(note=note))]).splitlines()[3]
     assert line.endswith(f"| {cell} |")
 
 
 def test_error_and_note_share_the_note_column() -> None:
-    assert rows([run(sync(status="failed", error="boom", note="interrupted"))])[0][-1] == "boom; interrupted"
+    assert rows([run(sync(status="failed", error="boom", note="interrupted"))])[1][-1] == "boom; interrupted"
 
 
 def test_plain_table_aligns_columns() -> None:
     text = render([run(sync(), sync("wave-b", counts=Counts(120)))], "plain")
     lines = text.splitlines()
     assert lines[0].split() == list(COLUMNS)
-    assert len({line.index("oca") for line in lines[1:]}) == 1                       # one column start
-    adopted = [line[lines[0].index("adopted"):lines[0].index("adopted") + 7] for line in lines[1:]]
+    assert len({line.index("oca") for line in lines[2:]}) == 1                       # one column start
+    assert lines[1].index(" run ") + 1 == lines[0].index("type")                     # the run's own line: type run
+    adopted = [line[lines[0].index("adopted"):lines[0].index("adopted") + 7] for line in lines[2:]]
     assert adopted == ["      3", "    120"]                                          # numbers to the right
     assert "|" not in text
 
@@ -69,12 +72,26 @@ def test_plain_table_aligns_columns() -> None:
 ])
 def test_a_running_row_says_what_is_known_of_its_process(live: bool | None, pid: int | None, status: str) -> None:
     r = run(sync(status="running", ended=None), ended=None, live=live, pid=pid)
-    assert rows([r])[0][3] == status and rows([r])[0][5] == ""                       # no duration yet
+    assert rows([r])[1][3] == status and rows([r])[1][5] == ""                       # no duration yet
+    assert rows([r])[0][3] == status                                                 # the run itself, likewise
+
+
+def test_a_run_between_its_waves_is_running_and_says_where_it_is() -> None:
+    """Its wave a closed as a success, wave b not begun: the run is running, not a success."""
+    r = run(sync(), ended=None, live=True, recorded="running", phase="verify web")
+    assert rows([r])[0] == ["r1", "—", "run", "running", "2026-01-01T10:00:00Z", "", "", "", "", "", "",
+                            "now: verify web"]
+    assert json.loads(render([r], "json"))["runs"][0]["status"] == "running"
 
 
 def test_a_run_without_syncs_has_a_line() -> None:
-    assert rows([run(error="config: bad key")])[0] == ["r1", "—", "—", "failed", "2026-01-01T10:00:00Z", "60 s",
-                                                       "", "", "", "", "", "config: bad key"]
+    assert rows([run(error="config: bad key", recorded="failed")]) == [
+        ["r1", "—", "run", "failed", "2026-01-01T10:00:00Z", "60 s", "", "", "", "", "", "config: bad key"]]
+
+
+def test_a_run_of_an_earlier_version_takes_its_status_from_its_syncs() -> None:
+    assert run(sync(), sync("wave-b", "failed")).status == "partial"            # recorded: None
+    assert run(sync("wave-b", "failed"), recorded="success").status == "success"   # its own word wins
 
 
 @pytest.mark.parametrize(("started", "ended", "took"), [
@@ -91,7 +108,7 @@ def test_json_has_every_run_and_sync() -> None:
     data = json.loads(render([run(sync(), sync("push", "partial")), run(run="r0")], "json"))
     assert [r["run"] for r in data["runs"]] == ["r1", "r0"]
     first = data["runs"][0]
-    assert (first["status"], first["pid"], first["live"]) == ("partial", 42, None)
+    assert (first["status"], first["pid"], first["live"], first["phase"]) == ("partial", 42, None, None)
     assert first["syncs"][0] == {"source": "oca", "sync_type": "wave-a", "status": "success",
                                  "started": "2026-01-01T10:00:00Z", "ended": "2026-01-01T10:00:42Z",
                                  "revision": "0123456789abcdef0123", "unit": "files", "adopted": 3, "deferred": 1,

@@ -60,7 +60,7 @@ def test_a_new_ledger_is_a_wal_database_with_a_schema_version(ledger: Ledger, re
     db = sqlite3.connect(reports / LEDGER)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"          # kept in the file itself
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
-    assert ledger.schema_version() == SCHEMA_VERSION == 2
+    assert ledger.schema_version() == SCHEMA_VERSION == 3
 
 
 def test_a_successful_run(ledger: Ledger, lock: Path) -> None:
@@ -160,7 +160,7 @@ def test_the_next_run_holding_the_lock_closes_a_dead_runs_rows(reports: Path, lo
     wave = next(s for s in r1.syncs if s.sync_type == "wave-a")
     assert (wave.status, wave.note, wave.ended) == ("failed", INTERRUPTED, "2026-01-01T11:40:00Z")
     assert next(s for s in r1.syncs if s.sync_type == "pull").status == "success"    # what it closed stays
-    assert r1.status == "partial" and r1.ended and r1.note == INTERRUPTED
+    assert r1.status == "failed" and r1.ended and r1.note == INTERRUPTED   # a dead run failed, whatever it closed
 
 
 def test_holding_the_lock_closes_a_run_whose_pid_lives_on(reports: Path, lock: Path) -> None:
@@ -269,11 +269,13 @@ from tasks.core.outcome import Outcome
 def outcome(name, status, **data):
     return Outcome.from_json({"slice": name, "wave": "a", "upstream": "u", "parent": "p", "status": status, **data})
 run = runlock.acquire(Workspace(Path(sys.argv[1])), sys.argv[2])
-run.record("slice-1", outcome("slice-1", "adopted", adopted=["a.py", "b.py"]), source="oca", wave="a",
-           revision=sys.argv[2])
-run.record("slice-2", outcome("slice-2", "split", adopted=["c.py"], deferred=[{"files": ["d.py"]}],
-                              conflicts=[{"path": "e.py"}]), source="oca", wave="a", revision=sys.argv[2])
+run.record("slice-1", outcome("slice-1", "adopted", adopted=["a.py", "b.py"], landed=["a.py", "b.py"], run=run.id),
+           source="oca", wave="a", revision=sys.argv[2])
+run.record("slice-2", outcome("slice-2", "split", adopted=["c.py"], landed=["c.py"], run=run.id,
+                              deferred=[{"files": ["d.py"]}], conflicts=[{"path": "e.py"}]),
+           source="oca", wave="a", revision=sys.argv[2])
 if sys.argv[3] == "kill":
+    runlock.enter("wave a")
     os.kill(os.getpid(), signal.SIGKILL)
 if sys.argv[3] == "fail":
     runlock.mark_failed("fetch: the mirror is gone")
@@ -301,8 +303,10 @@ def test_runlock_writes_the_ledger_and_the_next_run_closes_a_killed_one(tmp_path
         assert (sync.source, sync.sync_type, sync.status, sync.revision) == ("oca", "wave-a", "partial", "rev-1")
         assert sync.counts == Counts(adopted=3, deferred=1, conflicted=1) and first.status == "partial"
         assert (killed.status, killed.syncs[0].status, killed.syncs[0].note) == ("failed", "failed", INTERRUPTED)
+        assert killed.note == "interrupted during wave a (no end recorded)"  # the phase it died in
         assert killed.syncs[0].counts == Counts(3, 1, 1)                   # what it had done stays readable
-        assert (third.status, third.error, third.syncs[0].error) == ("failed",) + ("fetch: the mirror is gone",) * 2
+        # an error after something landed: partial, with the error
+        assert (third.status, third.error, third.syncs[0].error) == ("partial",) + ("fetch: the mirror is gone",) * 2
 
 
 def test_history_jsonl_that_grows_is_imported_again_and_native_runs_win(tmp_path: Path, lock: Path) -> None:
@@ -342,14 +346,14 @@ def test_a_migration_keeps_the_rows_and_bumps_the_version(ledger: Ledger, report
     ledger.begin("r1", lock=lock)
     ledger.close_sync("r1", "oca", "wave-a", "success", revision="rev")
     ledger.finish("r1")
-    v3 = (*ledger_module.MIGRATIONS, ("ALTER TABLE syncs ADD COLUMN duration REAL",
+    v4 = (*ledger_module.MIGRATIONS, ("ALTER TABLE syncs ADD COLUMN duration REAL",
                                       "UPDATE syncs SET duration = 0"))
     db = sqlite3.connect(reports / LEDGER, isolation_level=None)
-    assert migrate(db, reports / LEDGER, v3) == 3
+    assert migrate(db, reports / LEDGER, v4) == 4
     assert db.execute("SELECT run, revision, duration FROM syncs").fetchall() == [("r1", "rev", 0.0)]
-    assert migrate(db, reports / LEDGER, v3) == 3                       # idempotent
+    assert migrate(db, reports / LEDGER, v4) == 4                       # idempotent
     db.close()
-    with pytest.raises(ForkwaveError, match="schema version 3 is newer than this forkwave knows \\(2\\); upgrade"):
+    with pytest.raises(ForkwaveError, match="schema version 4 is newer than this forkwave knows \\(3\\); upgrade"):
         Ledger.open(reports)
 
 
@@ -359,14 +363,14 @@ def test_a_failed_migration_changes_nothing(ledger: Ledger, reports: Path) -> No
     with pytest.raises(sqlite3.OperationalError):
         migrate(db, reports / LEDGER, broken)
     assert "a" not in [c[1] for c in db.execute("PRAGMA table_info(syncs)")]
-    assert ledger.schema_version() == 2
+    assert ledger.schema_version() == 3
 
 
 def test_an_empty_file_becomes_a_ledger(reports: Path) -> None:
     reports.mkdir()
     (reports / LEDGER).write_bytes(b"")
     with Ledger.open(reports) as ledger:
-        assert ledger.schema_version() == 2
+        assert ledger.schema_version() == 3
 
 
 def test_an_unreadable_ledger_is_set_aside(reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -420,11 +424,14 @@ def outcome(name, status, **data):
     return Outcome.from_json({"slice": name, "wave": "a", "upstream": "u", "parent": "p", "status": status, **data})
 run = runlock.acquire(Workspace(Path(sys.argv[1])), "rev")
 run.targets = ["oca", "apps"]
-run.record("slice-1", outcome("slice-1", "adopted", adopted=["a.py"]), source="oca", wave="a", revision="rev")
+run.record("slice-1", outcome("slice-1", "adopted", adopted=["a.py"], landed=["a.py"], run=run.id,
+                              files=[{"path": "a.py", "class": "upstream-added"}]), source="oca", wave="a",
+           revision="rev")
 run.close("oca", "wave-a")
 run.record("slice-2", outcome("slice-2", "conflicted", conflicts=[{"path": "b.py"}]), source="oca", wave="b",
            revision="rev")
-run.record("export-1", outcome("export-1", "adopted", adopted=["x.py"]), source="oca", kind="push", revision="rev")
+run.record("export-1", outcome("export-1", "adopted", adopted=["x.py"]), source="oca", kind="push", revision="rev",
+           exported=["x.py"], created=["x.py"])
 """
 
 

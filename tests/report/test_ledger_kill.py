@@ -120,7 +120,7 @@ def test_a_run_killed_inside_a_transaction(tmp_path: Path) -> None:
         run1 = nxt.run("run-1")
         waves = {s.sync_type: s for s in run1.syncs}
         assert (waves["wave-b"].status, waves["wave-b"].note) == ("failed", INTERRUPTED)
-        assert waves["wave-a"].status == "success" and run1.ended is not None and run1.status == "partial"
+        assert waves["wave-a"].status == "success" and run1.ended is not None and run1.status == "failed"
         assert nxt.last_success("oca", "wave-a").revision == "rev-1"
         assert nxt.last_success("oca", "wave-b") is None
     integrity(reports)
