@@ -246,12 +246,16 @@ def test_a_resolution_goes_with_publish_and_a_fresh_clone_replays_it(tmp_path: P
     published = run_doit(d.ws, "publish")
     assert rev(origin, resolutions.REF) == rev(d.fork, resolutions.REF), published.stdout + published.stderr
 
+    # a CI job's clone of main alone (the pull request of the sync branch merged and its branch deleted, say):
+    # it starts a sync branch of its own from main, meets upstream 3's conflict again, and has no record of
+    # its own: the remote's is fetched and replayed
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", "--branch", "main", str(origin), str(clone)], check=True)
+    subprocess.run(["git", "clone", "-q", "--single-branch", "--branch", "main", str(origin), str(clone)], check=True)
+    assert rev(clone, "refs/remotes/origin/sync/upstream") is None
     ws = tmp_path / "ws2"
     ws.mkdir()
     write_config(ws, {**_config(d), "fork": {"path": "../clone", "branch": "main"}})
-    res = run_doit(ws)  # a CI job: its clone has no record of its own; the remote's is fetched and replayed
+    res = run_doit(ws)
     first = json.loads((ws / "reports" / "slices" / "slice-1" / "outcome.json").read_text())
     assert first["status"] == "adopted", res.stdout + res.stderr
     assert {r["path"] for r in first["reported"]} == set(WORKFLOWS)
