@@ -443,8 +443,9 @@ def do_batch(ctx: Context, waves: list[str]) -> Any:
         return True
     if not members:
         return True
-    for m in members:  # `running` in the ledger before any check, as a slice's own run opens it
-        where = _where(ctx, m.slice, m.plan)
+    first = members[0].slice.wave
+    for m in (m for m in members if m.slice.wave == first):  # `running` before any check, as a slice opens it;
+        where = _where(ctx, m.slice, m.plan)                   # a later wave's row opens when that wave starts
         run.sync(where["source"], runlock.sync_type(where["wave"]), where["revision"])
     try:
         record = batch.run(ctx.cfg, ctx.ws, members, run.id, last=plan.waves[-1][0] in waves)

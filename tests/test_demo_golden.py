@@ -7,6 +7,7 @@ only for a change meant to alter them, and say so in the commit.
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,9 @@ def test_the_whole_demo_ends_as_it_did(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
     golden = json.loads((GOLDEN.parent / "demo-summary.json").read_text())
     assert normalised(summary) == golden
+    # a CI test view shows the slices that need a person red: a failing case per conflict and deferral
+    for wave in summary["waves"].values():
+        for name, entry in wave.items():
+            suite = ET.parse(tmp_path / "reports" / "slices" / name / "junit.xml").getroot().find("testsuite")
+            left = len(entry["conflicts"]) + len(entry["deferred"])
+            assert int(suite.get("failures")) == left, name

@@ -266,8 +266,8 @@ def holds(cfg: Config, ws: Workspace, tip: str, sources: Sequence[str]) -> dict[
                          "then publish")
         elif not kept["passed"]:
             bad = next(r for r in kept["results"] if not r["passed"])
-            out[name] = (f"{bad['reason']} on {str(kept['commit'])[:12]} ({ws.rel(path)}); fix it on the sync branch "
-                         "or in the config")
+            out[name] = (f"verification failed for {name}: {bad['reason']} on {str(kept['commit'])[:12]} "
+                         f"({ws.rel(path)}); fix it on the sync branch or in the config")
     return out
 
 

@@ -110,8 +110,16 @@ def wave_manifest(plan: Plan, wave: str) -> str:
     names = dict(plan.waves)[wave]
     slices = [s for s in plan.slices if s.name in set(names)]
     files = sum(len(s.files) for s in slices)
-    out = [f"# Wave {wave}: {len(slices)} slices, {files} files", "",
-           f"Upstream {code(plan.upstream[:12])}, at most {plan.max_files} files a slice. "
+    commits = sum(len(s.commits) for s in slices)
+    if any(s.commits for s in plan.slices):  # ranges or picks are cut by commit count, not by files
+        size = (f"a merge range or cherry-pick slice holds at most {_max_commits(plan)} upstream commits, in "
+                f"order" + (f"; a file slice at most {plan.max_files} files" if not all(s.commits for s in plan.slices)
+                            else ""))
+        head = f"# Wave {wave}: {len(slices)} slices, {commits} commits, {files} files"
+    else:
+        size, head = f"at most {plan.max_files} files a slice", f"# Wave {wave}: {len(slices)} slices, {files} files"
+    out = [head, "",
+           f"Upstream {code(plan.upstream[:12])}, {size}. "
            f"Run one slice with `doit validate:<slice>`, the whole wave with `doit wave_{wave}`.", "",
            "Coupled files — one upstream commit's, a module and its test, a manifest and its lockfile, "
            "a `couple:` rule — share a slice, in the earliest wave of any of them. A group larger than a "
@@ -123,14 +131,23 @@ def wave_manifest(plan: Plan, wave: str) -> str:
         classes = _counts(f.cls for f in s.files)
         buckets = _counts(f.bucket for f in s.files)
         over = (f" · **{len(s.files)} files, over {plan.max_files}: a manifest and its lockfile are never split**"
-                if len(s.files) > plan.max_files else "")
+                if len(s.files) > plan.max_files and not s.commits else "")
+        held = (f"{len(s.commits)} commits ({code(s.commits[0][:12])}..{code(s.commits[-1][:12])}) changing "
+                if s.commits else "")
         out += [f"## {s.name}", "",
-                f"{len(s.files)} files · classes: {classes} · buckets: {buckets}{over}", ""]
+                f"{held}{len(s.files)} files · classes: {classes} · buckets: {buckets}{over}", ""]
         if s.ci:
             out += [CI_NOTE, ""]
         out += [table(["file", "class", "bucket"], ((code(f.path), f.cls, code(f.bucket)) for f in s.files)), ""]
         out += _groups(s.groups, plan.max_files)
     return "\n".join(out)
+
+
+def _max_commits(plan: Plan) -> int | str:
+    """``slices.max_commits`` as the plan recorded it (per source, with several)."""
+    found = {c["max_commits"] for c in [plan.coupling, *plan.coupling.values()] if isinstance(c, Mapping)
+             and "max_commits" in c}
+    return found.pop() if len(found) == 1 else " or ".join(str(n) for n in sorted(found)) or "?"
 
 
 def _groups(groups: Sequence[Group], max_files: int) -> list[str]:

@@ -174,3 +174,11 @@ def test_a_dry_run_in_merge_mode_shows_each_commit_and_writes_nothing_else(tmp_p
     assert sims["slice-3"]["conflicts"] == [{"path": "shared.txt", "reason": f"merge of {m.shas[32][:10]} conflicts"}]
     again = run_doit(m.ws, "dry=1")
     assert again.returncode == 0 and (m.reports / "dry-run.json").read_text() == data  # the same bytes
+
+
+def test_a_merge_plan_says_its_slices_are_cut_by_commits(tmp_path: Path) -> None:
+    m = build(tmp_path, checks=False, top={"slices": {"max_commits": 5}})
+    assert run_doit(m.ws, "plan").returncode == 0
+    manifest = (m.reports / "wave-a.md").read_text()
+    assert "at most 5 upstream commits" in manifest and "files a slice" not in manifest
+    assert f"5 commits (`{m.shas[AT][:12]}`..`{m.shas[AT + 4][:12]}`) changing" in manifest
