@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from checks import tracking
+from checks.engines import Engine, EngineGone
 from checks.tracking import remove_leftovers
 from checks.host import RedactedLog, describe, run_group
 from checks.model import FAILED, PASSED, Request, Result, tail
@@ -46,17 +47,20 @@ class ComposeRunner:
     plus ``FORKWAVE_CA_BUNDLE``, the host CA bundle's path, so a compose file can mount it:
     ``- ${FORKWAVE_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro``."""
 
-    def __init__(self, ca_bundle: Path | None = None, **_: object) -> None:
+    def __init__(self, ca_bundle: Path | None = None, engine: Engine | None = None, **_: object) -> None:
         self.base = compose_command()
         self.ca_bundle = ca_bundle
+        self.engine = engine   # None: the local engine, as the environment names it
+        self.client = engine.client() if engine is not None else None   # EngineGone when it does not answer
 
     def run(self, request: Request) -> Result:
         assert request.log_dir is not None and request.compose and request.service
         request.log_dir.mkdir(parents=True, exist_ok=True)
         project = project_name(request.label, request.name)
-        tracking.started("compose", project)
+        tracking.started("compose", project, self.engine.record() if self.engine else None)
         cmd = [*self.base, "-p", project, "-f", request.compose]
-        env = {**os.environ, **request.env}
+        env = {**os.environ, **request.env, **(self.engine.env() if self.engine else {})}
+        env = {k: v for k, v in env.items() if v != "" or k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
         if self.ca_bundle:
             env["FORKWAVE_CA_BUNDLE"] = str(self.ca_bundle)
         deadline = time.monotonic() + request.timeout
@@ -64,6 +68,7 @@ class ComposeRunner:
         out_path = request.log_dir / f"{request.name}.stdout.log"
         err_path = request.log_dir / f"{request.name}.stderr.log"
         verdict: tuple[str, str] = (FAILED, "")
+        gone = False
         redactor = Redactor.for_env(env)  # service logs too: compose interpolates this environment into them
         last = LastLine()  # build, up, the test service's output: the heartbeat's last line
         with RedactedLog(out_path, redactor, last) as out, RedactedLog(err_path, redactor, last) as err, \
@@ -75,8 +80,12 @@ class ComposeRunner:
                 out.flush()
                 run_group([*cmd, "logs", "--no-color"], request.cwd, env, 60, out, err)
                 run_group([*cmd, "down", "-v", "--remove-orphans", "--rmi", "local", "-t", "5"], request.cwd, env, DOWN_TIMEOUT, out, err)
-                remove_leftovers(project)
-                tracking.finished("compose", project)
+                gone = self.engine is not None and not self.engine.answers()
+                if not gone:  # else the record stays: the next run reaps the stack where it ran
+                    remove_leftovers(project, self.client)
+                    tracking.finished("compose", project)
+        if verdict[0] != PASSED and gone:
+            raise EngineGone(self.engine, f"stopped answering while {request.name!r} ran")  # type: ignore[arg-type]
         stdout = out_path.read_text("utf-8", "replace")
         stderr = err_path.read_text("utf-8", "replace")
         return Result(request.name, verdict[0], time.monotonic() - start, redactor.line(verdict[1]), tail(stdout),
@@ -99,7 +108,7 @@ class ComposeRunner:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return FAILED, f"timed out after {request.timeout:g} s before `{step}` (stack taken down)"
-            code, timed_out = run_group(argv, request.cwd, env, remaining, out, err)  # type: ignore[arg-type]
+            code, timed_out = run_group(argv, request.cwd, env, remaining, out, err, request.cancel)  # type: ignore[arg-type]
             if timed_out:
                 return FAILED, f"timed out after {request.timeout:g} s during `{step}` (stack taken down)"
             if code != 0:

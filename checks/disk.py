@@ -38,7 +38,12 @@ def _sizes(root: Path) -> tuple[int, int]:
 
 def usage(state: Path, client: Any | None = None) -> dict[str, Any]:
     """Bytes used under ``state`` (``.forkwave``) by the worktree, node_modules, each cache, and the images it used."""
-    worktree, modules = _sizes(state / "worktree") if (state / "worktree").is_dir() else (0, 0)
+    worktree = modules = 0
+    slots = sorted(p for p in state.glob("worktree-*") if p.name.split("-", 1)[1].isdigit())
+    for wt in [state / "worktree", *slots]:  # and those of candidates judged beside it (tasks.engine.bench)
+        if wt.is_dir():
+            plain, mods = _sizes(wt)
+            worktree, modules = worktree + plain, modules + mods
     cache = state / "cache"
     caches = {p.name: images.folder_size(p) for p in sorted(cache.iterdir()) if p.is_dir()} if cache.is_dir() else {}
     used = {tag: _image_size(client, tag) for tag in images.recorded(cache)} if cache.is_dir() else {}
@@ -64,10 +69,10 @@ def mb(n: int) -> str:
 
 def markdown(u: dict[str, Any]) -> list[str]:
     """The wave report's "Disk" section."""
-    rows = [("worktree (without node_modules)", u["worktree"]), ("node_modules", u["node_modules"])]
+    rows = [("worktrees (without node_modules)", u["worktree"]), ("node_modules", u["node_modules"])]
     rows += [(f"cache: {name}", size) for name, size in u["caches"].items()]
     out = ["## Disk", "", "| what | size |", "| --- | ---: |", *(f"| {w} | {mb(s)} |" for w, s in rows),
-           f"| **total** (`.forkwave/worktree` and `.forkwave/cache`) | **{mb(u['total'])}** |"]
+           f"| **total** (`.forkwave/worktree*` and `.forkwave/cache`) | **{mb(u['total'])}** |"]
     if u["images"]:
         out += ["", "Node images this workspace used (layers are shared between them): "
                 + ", ".join(f"`{t}` {mb(s)}" for t, s in u["images"].items()) + "."]

@@ -5,17 +5,27 @@ manager caches live in a host folder mounted at /cache, so ten slices of one pac
 download their dependencies once; ``node_modules`` stays in the worktree between slices.
 A ``forkwave/node`` check runs on the node the worktree pins (``checks.toolchain``), in
 ``forkwave/node:<version>`` (``checks.images``, built on demand).
+
+On an engine that cannot see this machine's files (``files: copy``: ``tcp://``, ``ssh://``), the
+worktree is copied into the container instead (``node_modules`` left out), the cache is a volume
+on that engine, the check runs as the image's user, and its ``junit`` file is copied back.
 """
 from __future__ import annotations
 
 import os
+import tarfile
+import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
 
-from checks import images, offline, toolchain, tracking
+from checks import engines, images, offline, toolchain, tracking
+from checks.engines import Engine, EngineGone
 from checks.host import CANNOT_RUN, describe
-from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
+from checks.model import ERROR, FAILED, PASSED, Cancelled, Request, Result, cancelled, tail
+from tasks.config import Engine as EngineConfig
 from tasks.errors import ForkwaveError
 from tasks.progress import Heartbeat, LastLine
 from tasks.redact import LineRedactor, Redactor
@@ -76,12 +86,23 @@ def _nano_cpus(cpus: float | None) -> int | None:
 
 
 class DockerRunner:
-    def __init__(self, ca_bundle: Path | None = None, pass_env: tuple[str, ...] = (), network: str | None = None,
-                 cache_dir: Path | None = None, client: object | None = None):
-        import docker
+    """Container checks on one engine (``engine``; the local one by default). ``engines`` are all the run's
+    engines: the first that answers picks node images, and images missing here are copied from them.
 
-        self.client = client or docker.from_env()
-        self.client.ping()  # type: ignore[attr-defined]
+    An engine that stops answering while a check runs raises ``EngineGone`` (the check judged nothing);
+    ``checks.runners.Dispatch`` runs it again on another engine.
+    """
+
+    def __init__(self, ca_bundle: Path | None = None, pass_env: tuple[str, ...] = (), network: str | None = None,
+                 cache_dir: Path | None = None, client: object | None = None, engine: Engine | None = None,
+                 engines: Sequence[Engine] = ()):
+        if engine is None:
+            engine = Engine(EngineConfig(), cache_dir, first=True)
+            if client is not None:
+                engine._client = client
+        self.engine = engine
+        self.engines = list(engines) or [engine]
+        self.client = engine.client()  # EngineGone when it does not answer
         self.ca_bundle, self.pass_env, self.network = ca_bundle, pass_env, network
         self.cache_dir = cache_dir
 
@@ -114,8 +135,10 @@ class DockerRunner:
                 image = images.DEFAULT_NODE
             lines.append(f"node: nothing pinned, {image}'s own")
         else:
-            env = images.build_env(self.ca_bundle, request.network or self.network, self.pass_env)
-            picked = images.ensure_node(self.client, tc.node.spec, env, log_dir / f"{request.name}.image.log")
+            # one engine decides which image a pin takes, so every engine judges with the same node
+            ref = engines.reference(self.engines)
+            env = images.build_env(self.ca_bundle, request.network or self.network, self.pass_env) | ref.env()
+            picked = images.ensure_node(ref.client(), tc.node.spec, env, log_dir / f"{request.name}.image.log")
             images.record(self.cache_dir, picked.image)
             image = picked.image
             built = ", built now from the npm registry" if picked.built else ""
@@ -126,10 +149,12 @@ class DockerRunner:
         return image, env, lines
 
     def _volumes(self, request: Request) -> dict[str, dict[str, str]]:
-        volumes = {str(request.cwd): {"bind": "/workspace", "mode": "rw"}}
-        if self.cache_dir is not None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            volumes[str(self.cache_dir)] = {"bind": "/cache", "mode": "rw"}
+        volumes = {} if self.engine.copies else {str(request.cwd): {"bind": "/workspace", "mode": "rw"}}
+        cache = self.engine.cache() if self.cache_dir is not None else None
+        if cache is not None:
+            volumes[cache[1]] = {"bind": "/cache", "mode": "rw"}
+        if self.engine.copies:  # the rest travels in the archive (copy_in)
+            return volumes
         if self.ca_bundle:
             volumes[str(self.ca_bundle)] = {"bind": CA_IN_CONTAINER, "mode": "ro"}
         files = request.env.get("FORKWAVE_FILES_FROM")
@@ -138,8 +163,17 @@ class DockerRunner:
         return volumes
 
     def run(self, request: Request) -> Result:
+        try:
+            return self._run(request)
+        except (EngineGone, Cancelled):
+            raise
+        except Exception as exc:
+            if engines.unreachable(exc):
+                raise EngineGone(self.engine, f"stopped answering: {engines._first_line(exc)}") from None
+            raise
+
+    def _run(self, request: Request) -> Result:
         import docker.errors
-        import requests.exceptions
 
         log_dir = request.log_dir
         assert log_dir is not None and request.command and (request.image or request.node)
@@ -149,44 +183,54 @@ class DockerRunner:
             image, tool_env, header = self._toolchain(request, log_dir)
         except ForkwaveError as exc:
             return Result(request.name, ERROR, time.monotonic() - start, str(exc))
+        if len(self.engines) > 1:
+            try:  # an image another engine has is copied here, once: every engine runs the same image
+                engines.ensure(self.engine, image, self.engines, _say)
+            except ForkwaveError:
+                pass  # on no engine: create says so below, as with one engine
         environment = self._env(request, tool_env)
         redactor = Redactor.for_env(environment)  # the container's env and forkwave's own
         try:
             container = self.client.containers.create(  # type: ignore[attr-defined]
                 image, ["sh", "-c", f"mkdir -p \"$HOME\" && {request.command}"],
                 working_dir="/workspace", environment=environment, volumes=self._volumes(request),
-                user=_owner(request.cwd), network_mode=request.network or self.network,
+                user=None if self.engine.copies else _owner(request.cwd), network_mode=request.network or self.network,
                 nano_cpus=_nano_cpus(request.cpus), mem_limit=request.memory,
                 labels={"forkwave": "check", "forkwave.check": request.name, "forkwave.attempt": request.label},
                 name=f"forkwave-{request.label}-{request.name}-{os.getpid()}".replace(":", "-"))
         except docker.errors.ImageNotFound:
-            return Result(request.name, ERROR, 0.0, f"image {image} not found; build it (`doit images`) "
+            where = f" on {self.engine.describe()}" if len(self.engines) > 1 else ""
+            return Result(request.name, ERROR, 0.0, f"image {image} not found{where}; build it (`doit images`) "
                                                     "or pull it, then run again")
         except docker.errors.APIError as exc:
+            if engines.unreachable(exc):
+                raise
             return Result(request.name, ERROR, 0.0,
                           redactor.text(f"could not create the container: {exc.explanation or exc}"))
-        timed_out = False
+        timed_out, gone = False, True
         try:
-            tracking.started("container", container.id)
+            tracking.started("container", container.id, self.engine.record())
+            if self.engine.copies:
+                copy_in(container, request, self.ca_bundle)
             container.start()
             follow = _Follow(container, redactor)
-            try:
-                with Heartbeat(f"{describe(request)} in {image}", follow.last):
-                    code = container.wait(timeout=request.timeout)["StatusCode"]
-                follow.thread.join(timeout=5)  # the stream ends with the container: no reader outlives the check
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-                timed_out, code = True, -1
-                try:
-                    container.kill()
-                except docker.errors.APIError:  # it exited just as the wait gave up: nothing to kill
-                    pass
+            with Heartbeat(f"{describe(request)} in {image}" + _on(self), follow.last):
+                code, timed_out = self._wait(container, request)
+            follow.thread.join(timeout=5)  # the stream ends with the container: no reader outlives the check
+            if code in engines.KILLED and not timed_out:  # killed by its engine going down, or by the check itself?
+                time.sleep(engines.SETTLE)
+                if not self.engine.answers():
+                    raise EngineGone(self.engine, f"stopped answering while {request.name!r} ran (its container "
+                                                  f"was stopped, exit {code})")
             stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
             stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
             if code != 0:  # Yarn Berry leaves its build scripts' output in the container's /tmp
                 stderr += _berry_build_logs(container, stdout + stderr)
+            if self.engine.copies:
+                copy_out(container, request)
+            gone = False
         finally:
-            container.remove(force=True)
-            tracking.finished("container", container.id)
+            _remove(container, keep_record=gone and not self.engine.answers())
         duration = time.monotonic() - start
         stdout, stderr = redactor.text(stdout), redactor.text(stderr)  # before anything is written
         (log_dir / f"{request.name}.stdout.log").write_text("".join(f"[forkwave] {h}\n" for h in header) + stdout)
@@ -205,6 +249,143 @@ class DockerRunner:
                           redactor.line(f"exit code {code} in {image}: {request.command}" + (f" ({why})" if why else "")),
                           tail(stdout), tail(stderr))
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr))
+
+    def _wait(self, container: Any, request: Request) -> tuple[int, bool]:
+        """(exit code, timed out); ``Cancelled`` when the request's cancel flag is set meanwhile (the container
+        is killed at once, so its slot is free for a candidate that is wanted)."""
+        import docker.errors
+        import requests.exceptions
+
+        with _KillOnCancel(container, request.cancel):
+            try:
+                code = container.wait(timeout=request.timeout)["StatusCode"], False
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+                if not _timed_out(exc):  # the engine itself is gone: run() says so
+                    raise
+                try:
+                    container.kill()
+                except docker.errors.APIError:  # it exited just as the wait gave up: nothing to kill
+                    pass
+                code = -1, True
+        if cancelled(request):
+            raise Cancelled(request.name)
+        return code
+
+
+class _KillOnCancel:
+    """While a container runs: a watcher that kills it the moment ``cancel`` is set (no API polling)."""
+
+    def __init__(self, container: Any, cancel: threading.Event | None):
+        self.container, self.cancel, self.done = container, cancel, threading.Event()
+
+    def __enter__(self) -> _KillOnCancel:
+        if self.cancel is not None:
+            threading.Thread(target=self._watch, name="cancel-watch", daemon=True).start()
+        return self
+
+    def _watch(self) -> None:
+        assert self.cancel is not None
+        while not self.done.is_set():
+            if self.cancel.wait(0.1):
+                _kill(self.container)
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+
+
+def _timed_out(exc: Exception) -> bool:
+    """The wait gave up (the SDK reports a unix socket's read timeout as a ConnectionError), rather than the
+    engine going away."""
+    import requests.exceptions
+    import urllib3.exceptions
+
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    return any(isinstance(a, urllib3.exceptions.ReadTimeoutError) for a in exc.args) or "Read timed out" in str(exc)
+
+
+def _on(runner: DockerRunner) -> str:
+    return f" on {runner.engine.describe()}" if len(runner.engines) > 1 else ""
+
+
+def _say(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
+
+
+def _kill(container: Any) -> None:
+    try:
+        container.kill()
+    except Exception:  # gone already
+        pass
+
+
+def _remove(container: Any, keep_record: bool) -> None:
+    """Always remove the container; when its engine is gone, the record stays for the next run to reap."""
+    try:
+        container.remove(force=True)
+    except Exception:
+        if keep_record:
+            return
+    tracking.finished("container", container.id)
+
+
+# --- an engine that cannot see this machine's files: the worktree travels in an archive --------------
+
+SKIP_DIRS = ("node_modules",)  # installed inside, from the engine's cache volume: not copied each time
+
+
+def archive(request: Request, ca_bundle: Path | None) -> IO[bytes]:
+    """A tar of what a mounting engine would mount: the worktree (without ``.git`` and ``node_modules``)
+    at ``workspace/``, the file list and the CA bundle at their places. Spooled to disk, not held in memory."""
+    out = tempfile.TemporaryFile()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        tar.add(str(request.cwd), arcname="workspace", filter=_skip)
+        files = request.env.get("FORKWAVE_FILES_FROM")
+        if files:
+            tar.add(files, arcname=FILES_IN_CONTAINER.lstrip("/"))
+        if ca_bundle:
+            tar.add(str(ca_bundle), arcname=CA_IN_CONTAINER.lstrip("/"))
+    out.seek(0)
+    return out
+
+
+def _skip(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    parts = info.name.split("/")
+    if parts[1:2] == [".git"] or any(p in SKIP_DIRS for p in parts[1:]):
+        return None
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def copy_in(container: Any, request: Request, ca_bundle: Path | None) -> None:
+    with archive(request, ca_bundle) as data:
+        container.put_archive("/", data)
+
+
+def copy_out(container: Any, request: Request) -> None:
+    """The files forkwave reads after the check (its ``junit:`` report), back into the worktree."""
+    import docker.errors
+
+    for rel in request.outputs:
+        try:
+            stream, _ = container.get_archive(f"/workspace/{rel}")
+        except docker.errors.NotFound:
+            continue  # not written: the reader says so
+        with tempfile.TemporaryFile() as buf:
+            for chunk in stream:
+                buf.write(chunk)
+            buf.seek(0)
+            with tarfile.open(fileobj=buf) as tar:
+                member = next((m for m in tar if m.isfile()), None)
+                data = tar.extractfile(member).read() if member is not None else None  # type: ignore[union-attr]
+        if data is not None:
+            target = request.cwd / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
 
 
 class _Follow:

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import IO
 
 from checks import tracking
-from checks.model import ERROR, FAILED, PASSED, Request, Result, tail
+from checks.model import ERROR, FAILED, PASSED, Cancelled, Request, Result, tail
 from tasks.progress import Heartbeat, LastLine
 from tasks.redact import LineRedactor, Redactor
 
@@ -79,16 +79,30 @@ def describe(request: Request) -> str:
     return f"check {request.name!r}" + (f" ({request.label})" if request.label else "")
 
 
+POLL = 0.5  # seconds between looks at a cancel flag while a process group runs
+
+
 def run_group(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, out: IO[bytes],
-              err: IO[bytes]) -> tuple[int, bool]:
-    """Run ``argv`` in its own process group; (exit code, timed out). The group never outlives us."""
+              err: IO[bytes], cancel: threading.Event | None = None) -> tuple[int, bool]:
+    """Run ``argv`` in its own process group; (exit code, timed out). The group never outlives us.
+
+    ``cancel`` set while it runs: the group is killed and ``Cancelled`` raised (its verdict is no longer wanted).
+    """
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                             start_new_session=True)
     tracking.started("pgid", proc.pid)
+    deadline = time.monotonic() + max(timeout, 0.001)
     try:
-        return proc.wait(timeout=max(timeout, 0.001)), False
-    except subprocess.TimeoutExpired:
-        return _kill_group(proc), True
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return proc.wait(timeout=max(min(left, POLL) if cancel is not None else left, 0.001)), False
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    _kill_group(proc)
+                    raise Cancelled(" ".join(argv[:3])) from None
+                if time.monotonic() >= deadline:
+                    return _kill_group(proc), True
     except BaseException:  # Ctrl-C: never leave the group running
         _kill_group(proc)
         raise
@@ -109,7 +123,8 @@ class HostRunner:
         with RedactedLog(out_path, redactor, last) as out, RedactedLog(err_path, redactor, last) as err, \
                 Heartbeat(describe(request), last):
             try:
-                code, timed_out = run_group(["bash", "-c", request.command], request.cwd, env, request.timeout, out, err)
+                code, timed_out = run_group(["bash", "-c", request.command], request.cwd, env, request.timeout, out, err,
+                                            request.cancel)
             except OSError as exc:
                 return Result(request.name, ERROR, 0.0, redactor.text(f"could not start: {exc}"))
         duration = time.monotonic() - start

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from tasks.redact import Redactor, env_secrets
 
 NODE_REPO = "forkwave/node"
 DEFAULT_NODE = f"{NODE_REPO}:bookworm"
+BUILT = ("forkwave/base:bookworm", "forkwave/python:3.11", DEFAULT_NODE)   # what build-images.sh makes
 VERSION_LABEL = "forkwave.node-version"
 CONTAINERS = Path(__file__).resolve().parent.parent / "containers"
 BUILD_NODE = CONTAINERS / "build-node.sh"
@@ -173,8 +174,10 @@ def folder_size(path: Path) -> int:
     return total
 
 
-def clean(cache_dir: Path, client: Any | None = None) -> list[str]:
-    """Remove the node images this workspace built or used and its package-manager caches.
+def clean(cache_dir: Path, client: Any | None = None, engines: Iterable[Any] = ()) -> list[str]:
+    """Remove the node images this workspace built or used and its package-manager caches: the folder
+    (every engine that mounts has its cache under it) and the cache volume of each engine in ``engines``
+    (``containers.engines``) that gets the worktree copied.
 
     An image a container still uses, or one another tag shares layers with, is left with a
     line saying so; the base, python and default node images are never removed (CI and
@@ -183,11 +186,30 @@ def clean(cache_dir: Path, client: Any | None = None) -> list[str]:
     lines = []
     for tag in recorded(cache_dir) if cache_dir.is_dir() else []:
         lines.append(_remove_image(client, tag))
+    lines += [line for e in engines if (line := _remove_volume(e, cache_dir))]
     if cache_dir.exists():
         size = folder_size(cache_dir)
         shutil.rmtree(cache_dir, ignore_errors=True)
         lines.append(f"removed {cache_dir} ({size / 1e6:.0f} MB)")
     return lines
+
+
+def _remove_volume(config: Any, cache_dir: Path) -> str | None:
+    """An engine's cache volume (engines that copy the worktree keep their cache on the engine)."""
+    import docker.errors
+    from checks.engines import Engine, EngineGone
+
+    engine = Engine(config, cache_dir)
+    try:
+        if not engine.copies:
+            return None
+        _, name = engine.cache() or ("", "")
+        engine.client().volumes.get(name).remove(force=True)
+        return f"removed volume {name} on {engine.describe()}"
+    except docker.errors.NotFound:
+        return None
+    except (EngineGone, docker.errors.APIError) as exc:
+        return f"kept the cache volume on {engine.describe()}: {getattr(exc, 'why', None) or exc}"
 
 
 def _remove_image(client: Any | None, tag: str) -> str:
@@ -210,10 +232,28 @@ def _remove_image(client: Any | None, tag: str) -> str:
         return f"kept image {tag}: {getattr(exc, 'explanation', None) or exc}"
 
 
-def _client() -> Any:
+def _client(engine: Any = None) -> Any:
+    """A client for ``engine`` (a ``containers.engines`` entry), or the local engine."""
+    if engine is not None:
+        from checks.engines import Engine
+
+        return Engine(engine).client()
     import docker
 
     return docker.from_env()
+
+
+def engine_env(engines: Sequence[Any] = ()) -> dict[str, str]:
+    """What the build scripts' docker CLI needs to build on the first of ``engines`` that answers (the local
+    one: nothing)."""
+    if not engines:
+        return {}
+    from checks.engines import EngineGone, from_config, reference
+
+    try:
+        return {k: v for k, v in reference(from_config(engines)).env().items() if v}
+    except EngineGone:
+        return {k: v for k, v in from_config(engines)[0].env().items() if v}   # the build says what is wrong
 
 
 # --- `doit images`: every image the config's checks need ------------------------------------------
@@ -248,8 +288,13 @@ def node_specs(checks: Iterable[Any], files: dict[str, str]) -> list[str]:
     return specs
 
 
-def build_images(checks: Iterable[Any], fork: Path, branch: str, env: dict[str, str], cache_dir: Path) -> None:
-    """build-images.sh with the node versions the checks need on ``branch`` of the fork, recorded for ``clean``."""
+def build_images(checks: Iterable[Any], fork: Path, branch: str, env: dict[str, str], cache_dir: Path,
+                 engines: Sequence[Any] = ()) -> None:
+    """build-images.sh with the node versions the checks need on ``branch`` of the fork, recorded for ``clean``;
+    on the first of ``engines`` that answers (the others get the images copied when a check needs them)."""
+    env = env | engine_env(engines)
+    if len(engines) > 1:
+        _gather(engines)
     specs = node_specs(checks, pins_at(fork, branch) if fork.is_dir() else {})
     BuildProgress("image build: base, python, node", env).run(["bash", str(CONTAINERS / "build-images.sh")], env)
     for spec in specs:
@@ -258,13 +303,67 @@ def build_images(checks: Iterable[Any], fork: Path, branch: str, env: dict[str, 
         print(f"images: {picked} for node {spec}")
 
 
-def nodes_present(checks: Iterable[Any], fork: Path, branch: str) -> bool:
-    """Does the engine hold a node image for every node version the checks need on ``branch``? (False without one.)"""
-    try:
-        import docker
+def _gather(configs: Sequence[Any]) -> None:
+    """Copy to the reference engine the images another engine already has, so the build skips them
+    (``docker save``/``load`` keeps an image's id and labels: the script finds them up to date)."""
+    from checks.engines import EngineGone, ensure, from_config, reference
 
-        local = local_node_images(docker.from_env())
+    engines = from_config(configs)
+    try:
+        ref = reference(engines)
+    except EngineGone:
+        return   # the build says what is wrong
+    for tag in BUILT:
+        try:
+            ensure(ref, tag, engines, lambda line: print(line, file=sys.stderr, flush=True))
+        except ForkwaveError:
+            continue   # on no engine: the script builds it
+
+
+def nodes_present(checks: Iterable[Any], fork: Path, branch: str, engines: Sequence[Any] = ()) -> bool:
+    """Does the reference engine (the first of ``containers.engines`` that answers; the local one) hold a node
+    image for every node version the checks need on ``branch``? It decides which image a pin takes, so the
+    image must be there. (False without an engine.)"""
+    try:
+        from checks.engines import from_config, reference
+
+        ref = reference(from_config(engines)) if engines else None
+        local = local_node_images(ref.client() if ref else _client(None))
         specs = node_specs(checks, pins_at(fork, branch) if fork.is_dir() else {})
     except Exception:
         return False
     return all(best_version(spec, local) for spec in specs)
+
+
+def present(tags: Iterable[str], engines: Sequence[Any] = ()) -> bool:
+    """Is each of ``tags`` on some engine of ``engines`` (``containers.engines``; the local one)? An engine that
+    lacks one gets it copied from another when a check first needs it. False without an engine."""
+    from checks.engines import EngineGone, from_config
+
+    probes = from_config(engines) if engines else None
+
+    def somewhere(tag: str) -> bool:
+        if probes is None:
+            return _has(_client(None), tag)
+        for probe in probes:
+            try:
+                if probe.has(tag):
+                    return True
+            except EngineGone:
+                continue
+        return False
+
+    try:
+        return all(somewhere(t) for t in tags)
+    except Exception:
+        return False
+
+
+def _has(client: Any, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False

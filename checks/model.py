@@ -1,7 +1,8 @@
 """Describing a check run apart from running it (tox's ExecuteRequest -> Outcome)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +30,18 @@ class Request:
     service: str | None = None
     label: str = ""  # unique per slice and attempt (container / compose project names)
     node: str | None = None  # a node version or range for a forkwave/node check (the check's ``node:``)
+    outputs: tuple[str, ...] = ()  # worktree paths the check writes that forkwave reads (its ``junit:`` file)
+    # set when the verdict is no longer wanted (a candidate judged ahead that the search will not ask for):
+    # the runner stops the check and raises ``Cancelled``
+    cancel: threading.Event | None = field(default=None, compare=False, repr=False)
+
+
+class Cancelled(Exception):
+    """A check stopped because its verdict is no longer wanted: it judged nothing."""
+
+
+def cancelled(request: Request) -> bool:
+    return request.cancel is not None and request.cancel.is_set()
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,8 @@ class Result:
     error: str = ""                           # the first meaningful error line of the output
     timed_out: bool = False
     memo: bool = False                        # answered from the verdict memo, not run now
+    engine: str = ""                          # the Docker engine it ran on (container and compose checks)
+    rerun: str = ""                           # why it ran again on ``engine``: the engine it started on failed
 
     @property
     def ok(self) -> bool:
@@ -57,7 +72,7 @@ class Result:
         out: dict[str, object] = {"name": self.name, "kind": self.kind, "status": self.status,
                                   "duration": round(self.duration, 3), "message": self.message, "log": self.log}
         out["files"] = list(self.files)
-        for key in ("tests", "error", "timed_out", "memo"):
+        for key in ("tests", "error", "timed_out", "memo", "engine", "rerun"):
             value = getattr(self, key)
             if value:
                 out[key] = [list(t) for t in value] if key == "tests" else value
@@ -70,7 +85,19 @@ class Result:
                    data.get("log"), str(data.get("kind") or "check"),  # type: ignore[arg-type]
                    tuple(data.get("files") or ()),  # type: ignore[arg-type]
                    tuple(tuple(t) for t in data.get("tests") or ()),  # type: ignore[union-attr]
-                   str(data.get("error") or ""), bool(data.get("timed_out")), bool(data.get("memo")))
+                   str(data.get("error") or ""), bool(data.get("timed_out")), bool(data.get("memo")),
+                   str(data.get("engine") or ""), str(data.get("rerun") or ""))
+
+    def moved(self, note: str) -> Result:
+        """This result, from a check that ran again elsewhere: ``note`` says why, in its message too."""
+        return replace(self, rerun=note, message=f"{self.message}; {note}" if self.message else note)
+
+    def unmoved(self) -> Result:
+        """Without the note of ``moved`` (the verdict memo keeps what the tree did, not what the engines did)."""
+        if not self.rerun:
+            return self
+        message = self.message.removesuffix(self.rerun).removesuffix("; ")
+        return replace(self, rerun="", message=message)
 
 
 class Runner(Protocol):

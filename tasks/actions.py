@@ -962,24 +962,3 @@ class UnknownSlice:
             print(f"forkwave: error: {exc}", file=sys.stderr)
             return Failed(str(exc), exitcodes.USAGE)
         return True
-
-
-def images_present(tags: list[str]) -> bool:
-    """Are all ``tags`` in the local engine? (False when there is no engine.)"""
-    try:
-        import docker
-
-        client = docker.from_env()
-        return all(_has_image(client, t) for t in tags)
-    except Exception:
-        return False
-
-
-def _has_image(client: Any, tag: str) -> bool:
-    import docker.errors
-
-    try:
-        client.images.get(tag)
-        return True
-    except docker.errors.ImageNotFound:
-        return False

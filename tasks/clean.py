@@ -61,11 +61,12 @@ def remove(ws: Workspace, paths: Iterable[str | Path]) -> None:
 
 
 def worktree(ws: Workspace, fork: Path) -> None:
-    """Remove forkwave's private worktree and the fork's record of it (nothing else of the fork)."""
-    from tasks.repo.worktree import path_for
+    """Remove forkwave's private worktrees (the one, and those of candidates judged beside it) and the fork's
+    record of them (nothing else of the fork)."""
+    from tasks.repo.worktree import path_for, slot_paths
 
-    wt = path_for(ws)
-    remove(ws, [wt, wt.with_name(wt.name + ".lockfiles")])
+    for wt in [path_for(ws), *slot_paths(ws)]:
+        remove(ws, [wt, wt.with_name(wt.name + ".lockfiles")])
     if (fork / ".git").exists() or git.is_repo(fork):
         git.git(fork, "worktree", "prune", check=False)
 

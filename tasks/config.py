@@ -251,10 +251,34 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Engine:
+    """One Docker engine of ``containers.engines``: a ``DOCKER_HOST`` URL or a context, and its slots."""
+
+    name: str = "local"
+    url: str | None = None          # None with no context either: the local engine, as docker.from_env() finds it
+    context: str | None = None
+    slots: int = default("containers.engines[].slots")
+    files: str | None = "mount"     # mount: bind-mounted; copy: copied into each container; None: as the context's endpoint
+    cert_path: Path | None = None
+    tls_verify: bool = default("containers.engines[].tls_verify")
+
+    @property
+    def endpoint(self) -> str:
+        """How a person recognises it: the URL, ``context <name>``, or the local default."""
+        return self.url or (f"context {self.context}" if self.context else "the local engine (DOCKER_HOST)")
+
+
+@dataclass(frozen=True)
 class Containers:
     ca_bundle: Path | None = None
     pass_env: tuple[str, ...] = ()
     network: str | None = None
+    engines: tuple[Engine, ...] = (Engine(),)
+
+
+@dataclass(frozen=True)
+class Host:
+    slots: int = default("host.slots")
 
 
 @dataclass(frozen=True)
@@ -327,6 +351,7 @@ class Config:
     push_checks: tuple[Check, ...] = ()   # checks with direction push or both: they judge exports
     gates: tuple[str, ...] = default("gates")
     containers: Containers = Containers()
+    host: Host = Host()
     rewrite: tuple[RewriteRule, ...] = ()
     deletions: str = default("deletions")
     gating: str = default("gating")
@@ -588,7 +613,8 @@ def _describe(err: Any) -> str:  # a jsonschema.ValidationError
     if err.validator == "additionalProperties":
         extra, allowed = _unknown(err)[0], sorted(err.schema.get("properties", {}))
         where = f"{key}." if err.absolute_path else ""
-        return f"unknown key '{where}{extra}'{_suggestion(extra, allowed)}; expected one of: {', '.join(allowed)}"
+        shown = extra if len(str(extra)) <= 60 else f"{str(extra)[:57]}..."   # a pasted line is no key: one line stays short
+        return f"unknown key '{where}{shown}'{_suggestion(extra, allowed)}; expected one of: {', '.join(allowed)}"
     if err.validator == "required":
         missing = re.search(r"'([^']+)'", err.message)
         name = missing.group(1) if missing else "?"
@@ -793,8 +819,55 @@ def _resolve(path: Path, here: Path, text: str, key: str) -> Path:
 
 def _containers(path: Path, here: Path, data: dict[str, Any]) -> Containers:
     ca = data.get("ca_bundle")
+    engines = _engines(path, here, data["engines"]) if data.get("engines") else {}
     return Containers(ca_bundle=None if not ca else _resolve(path, here, ca, "containers.ca_bundle"),
-                      **_given(data, "pass_env", "network"))
+                      **_given(data, "pass_env", "network"), **engines)
+
+
+def _engines(path: Path, here: Path, given: list[dict[str, Any]]) -> dict[str, tuple[Engine, ...]]:
+    taken = {e["name"] for e in given if "name" in e}
+    engines = []
+    for i, e in enumerate(given):
+        url = e.get("url")
+        name = e.get("name") or _free_name(engine_name(url, e.get("context")), taken)
+        taken.add(name)
+        cert = e.get("cert_path")
+        engines.append(Engine(name, url, e.get("context"), **_given(e, "slots", "tls_verify"),
+                              files=e.get("files") or _files_for(url),
+                              cert_path=_resolve(path, here, cert, f"containers.engines.{i}.cert_path") if cert
+                              else None))
+    return {"engines": tuple(engines)}
+
+
+def _files_for(url: str | None) -> str | None:
+    """A socket on this machine mounts the worktree; a remote engine gets it copied; a context's endpoint
+    is read when the engine is first used (None)."""
+    return None if url is None else "mount" if url.startswith("unix://") else "copy"
+
+
+def engine_name(url: str | None, context: str | None) -> str:
+    """An engine's name when the config gives none: its context's, its URL's host, or ``local``.
+
+    >>> engine_name("ssh://ci@build-2.example.com:2222", None), engine_name("unix:///run/docker.sock", None)
+    ('build-2.example.com', 'local')
+    >>> engine_name(None, "ci-box")
+    'ci-box'
+    """
+    if context:
+        return context
+    scheme, _, rest = (url or "").partition("://")
+    if scheme == "unix" or not rest:
+        return "local"
+    host = rest.split("/")[0].rpartition("@")[2]
+    return host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0].strip("[")
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    n, out = 1, name
+    while out in taken:
+        n += 1
+        out = f"{name}-{n}"
+    return out
 
 
 def _env_str(value: Any) -> str:
@@ -843,6 +916,7 @@ def _build(path: Path, data: dict[str, Any], relative_to: Path | None = None) ->
         checks=tuple(c for c in checks if c.direction in directions_pull()),
         push_checks=tuple(c for c in checks if c.direction in directions_push()),
         containers=_containers(path, here, data.get("containers") or {}),
+        host=Host(**_given(data.get("host") or {}, "slots")),
         rewrite=first.rewrite,
         couple=tuple(tuple(rule) for rule in data.get("couple") or ()),
         publish=_publish(data.get("publish") or {}),

@@ -55,6 +55,9 @@ MAX_FILES = 100_000     # slices.max_files: more files than any slice can hold i
 MAX_COMMITS = 10_000    # slices.max_commits: commits per range (merge) or per slice (cherry-pick)
 MAX_TIMEOUT = 604_800   # a check's timeout, seconds: a week
 MAX_CPUS = 4096
+MAX_SLOTS = 256         # checks one engine (or the host) runs at once
+ENGINE_SCHEMES = ("unix", "tcp", "ssh")   # DOCKER_HOST's forms
+FILES = ("mount", "copy")   # how a container gets the worktree: bind-mounted, or copied in
 DEFAULT_TIMEOUT = 1800
 
 DEFAULT_IGNORE = ("**/node_modules/**", ".yarn/cache/**")
@@ -249,6 +252,31 @@ def _node(check: dict[str, Any]) -> Found:
     return None
 
 
+def _engine_url(url: str) -> Found:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ENGINE_SCHEMES or not rest.strip("/"):
+        return (f"{short(url)} is no Docker endpoint; give unix:///path/docker.sock, tcp://host:2376 or "
+                "ssh://user@host (as DOCKER_HOST takes them), or a Docker context's name in `context`")
+    if scheme == "tcp" and "@" in rest.split("/")[0]:
+        return "tcp:// takes no credentials; give TLS client certificates in `cert_path`"
+    return None
+
+
+def _engine(engine: dict[str, Any]) -> Found:
+    """An engine is a URL or a context, not both; TLS certificates are for tcp:// only."""
+    if ("url" in engine) == ("context" in engine):
+        return "give either 'url' (unix://, tcp://, ssh://) or 'context' (a Docker context's name)"
+    if "cert_path" in engine and not str(engine.get("url", "")).startswith("tcp://"):
+        return ("cert_path", "TLS certificates apply to tcp:// engines (a context keeps its own)")
+    return None
+
+
+def _unique_engines(engines: list[dict[str, Any]]) -> Found:
+    names = [e["name"] for e in engines if "name" in e]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    return f"engine name {dupes[0]!r} is used twice; names must be unique" if dupes else None
+
+
 def _unique(noun: str) -> Any:
     def check(items: list[dict[str, Any]]) -> Found:
         names = [item["name"] for item in items]
@@ -438,6 +466,25 @@ CHECK = Obj((
     LAYOUT,
 ), check=_check_kind, title="checks[]")
 
+ENGINE = Obj((
+    Field("name", text(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", rule=NAME_RULE, label="name"),
+          "names it in reports and its cache folder; unique",
+          Derived("the context's name, the URL's host, or `local` for a `unix://` socket (`-2`, `-3` when taken)")),
+    Field("url", text(label="URL", check=_engine_url),
+          "a `DOCKER_HOST`: `unix:///var/run/docker.sock`, `tcp://host:2376` (TLS: `cert_path`), `ssh://user@host`",
+          None, shown="— (or `context`)"),
+    Field("context", text(label="context name", check=_no_option),
+          "a Docker context's name (`docker context ls`) instead of `url`", None, shown="— (or `url`)"),
+    Field("slots", integer(1, MAX_SLOTS), "checks it runs at once", 1),
+    Field("files", choice(*FILES),
+          "`mount`: containers mount the worktree (the engine runs on this machine); `copy`: it is copied into each "
+          "container (`node_modules` left out) and a `junit` file copied back",
+          Derived("`mount` for `unix://` (a context: its endpoint's), else `copy`")),
+    Field("cert_path", text(label="path", check=_path),
+          "a folder with `ca.pem`, `cert.pem`, `key.pem` for a `tcp://` engine's TLS (as `DOCKER_CERT_PATH`)", None),
+    Field("tls_verify", boolean(), "check the engine's certificate against `ca.pem` (as `DOCKER_TLS_VERIFY`)", True),
+), check=_engine, title="containers.engines[]")
+
 PUBLISH = Obj((
     Field("remote", text(label="remote or URL", check=_no_option), "a remote of the fork, or a URL", "origin"),
     Field("forge", choice(*FORGES), "`auto` reads the remote's host", "auto"),
@@ -520,7 +567,13 @@ CONFIG = Obj((
               "a CA bundle mounted and trusted inside containers", None),
         Field("pass_env", STRINGS, "host variables passed into containers", ()),
         Field("network", text(null=True), "every container's network, unless a check names its own", None),
-    ), title="containers"), "what every container check gets", {}),
+        Field("engines", Items(ENGINE, min_items=1, check=_unique_engines),
+              "the Docker engines container and compose checks are spread over (the first one resolves images)",
+              Derived("the local engine (`DOCKER_HOST`, else the default socket), 1 slot")),
+    ), title="containers"), "what every container check gets, and the engines they run on", {}),
+    Field("host", Obj((
+        Field("slots", integer(1, MAX_SLOTS), "host checks run at once (each candidate in its own worktree)", 1),
+    ), title="host"), "where host checks run: this machine", {}),
     Field("gates", Items(choice(*GATES), label="list of " + ", ".join(f"`{g}`" for g in GATES)),
           "built-in gates run on every slice", GATES),
     Field("couple", Items(Items(GLOB, min_items=1), label="list of lists of globs"),

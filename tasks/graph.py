@@ -300,14 +300,16 @@ def task_images() -> dict[str, Any]:
         return {"actions": None, "uptodate": [True], "clean": clean}
     from checks import images
 
-    def present() -> bool:
-        return actions.images_present([*IMAGES, "forkwave/base:bookworm"]) and images.nodes_present(
-            ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch)
-
     c = ctx.cfg.containers
+
+    def present() -> bool:  # on some engine: the others get it copied when a check needs it there
+        return images.present([*IMAGES, "forkwave/base:bookworm"], c.engines) and images.nodes_present(
+            ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch, c.engines)
+
+    env = images.build_env(c.ca_bundle, c.network, c.pass_env)
     return {
         "actions": [(_reports_dir, [ctx]), (images.build_images, [ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch,
-                                           images.build_env(c.ca_bundle, c.network, c.pass_env), ctx.ws.state / "cache"])],
+                                           env, ctx.ws.state / "cache", c.engines])],
         "file_dep": [ctx.ws.rel(CONTAINERS / s) for s in IMAGE_SOURCES],
         "uptodate": [present],
         "clean": clean,
@@ -325,7 +327,7 @@ def _clean_images(ctx: Context) -> None:
     from checks import images
 
     _reports_dir(ctx)
-    for line in images.clean(ctx.ws.state / "cache"):
+    for line in images.clean(ctx.ws.state / "cache", engines=ctx.cfg.containers.engines):
         print(f"clean: {line}")
 
 

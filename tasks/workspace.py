@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import tempfile
@@ -139,7 +140,10 @@ def atomic_write(path: Path, blob: bytes, *, durable: bool = True) -> None:
         raise
 
 
+@functools.cache
 def _umask() -> int:
+    """The process's umask, read once: reading it means setting it, and while it is 0 a file another thread
+    (or a process it starts) makes would be writable by everyone."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -26,15 +26,22 @@ with are found by halving, and the whole set is deferred as inseparable.
 Files that only pass together are kept in one atom by the planner (coupling); what is left
 is found when a wave ends and everything deferred is validated again as one part on top of
 the new sync tip (``isolate`` over those atoms: one run, a search only when it fails).
+
+Looking ahead: the search is a deterministic function of the verdicts it gets, so what it
+asks next under either verdict of the call it is waiting for is known in advance — replay it
+with that verdict assumed (``upcoming``). A validator with several slots (engines, host slots;
+``Slots``) is told those calls and judges them while the current one runs; the search itself is
+the same and takes the same verdicts, so its outcome is the same as with one slot.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 Atom = tuple[str, ...]
 Validate = Callable[[Sequence[str], Sequence[str], int], "Verdict"]
+CallKey = tuple[tuple[str, ...], tuple[str, ...]]   # (adopted, part)
 MAX_RUNS = 64
 BUDGET = "split budget exhausted: not validated"
 WAITS = "waits: fails with the tree as it is; retried with everything deferred when the wave ends"
@@ -378,7 +385,8 @@ def atoms_of(files: Sequence[str], groups: Sequence[Sequence[str]] = ()) -> list
 def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = None,
             max_runs: int = MAX_RUNS, groups: Sequence[Sequence[str]] = (),
             refine: Callable[[Atom], list[Atom]] = singles,
-            waits: Callable[[Atom], bool] = lambda atom: False, suspects: Suspects | None = None) -> Result:
+            waits: Callable[[Atom], bool] = lambda atom: False, suspects: Suspects | None = None,
+            slots: Slots | None = None) -> Result:
     """Adopt what passes, defer culprits (atoms, or sets of atoms that only fail together).
 
     ``groups`` are coupled files kept together (an atom each); ``refine`` gives the finer parts
@@ -386,7 +394,37 @@ def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = No
     that, when their part fails, wait for the wave's joint retry (``WAITS``) instead of being
     searched. ``first`` is the verdict of the whole slice when the caller already has it.
     ``suspects`` names, from a failure's detail, the files of a part to set aside first (``guided``).
+
+    ``slots``, a validator with room for more than one candidate at once, is told before and while
+    each call is judged which calls the search may make from here (``upcoming``), and judges them on
+    its free slots; the search takes the same verdicts, so the result is the one without it.
     """
+    def search(v: Validate) -> Result:
+        return _isolate(files, v, first, max_runs, groups, refine, waits, suspects)
+
+    if slots is None or slots.width < 2:
+        return search(validate)
+    known: dict[CallKey, Verdict] = {}
+
+    def told(adopted: Sequence[str], part: Sequence[str], n: int) -> Verdict:
+        call = Call(tuple(adopted), tuple(part), n)
+        while True:  # keep every slot busy until this call's verdict is in
+            slots.judge_ahead(upcoming(search, known, slots.width, slots.ready()))
+            if slots.wait(call):
+                break
+        verdict = validate(adopted, part, n)
+        known[call.key] = verdict
+        return verdict
+
+    try:
+        return search(told)
+    finally:
+        slots.judge_ahead([])  # what is still judged ahead is no longer wanted
+
+
+def _isolate(files: Sequence[str], validate: Validate, first: Verdict | None, max_runs: int,
+             groups: Sequence[Sequence[str]], refine: Callable[[Atom], list[Atom]],
+             waits: Callable[[Atom], bool], suspects: Suspects | None) -> Result:
     search = _Search(validate, max_runs, refine, waits, suspects)
     atoms = atoms_of(files, groups)
     if first is None:
@@ -399,3 +437,98 @@ def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = No
         search.solve_failing(atoms, first.detail)
     search.drain()
     return search.finish()
+
+
+# --- looking ahead -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Call:
+    """One question the search asks: does ``adopted + part`` pass? (``n``: the attempt's number)."""
+
+    adopted: tuple[str, ...]
+    part: tuple[str, ...]
+    n: int
+
+    @property
+    def key(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return self.adopted, self.part
+
+
+class Slots(Protocol):
+    """A validator that judges several candidates at once (``tasks.engine.validate.Validator`` with a bench)."""
+
+    @property
+    def width(self) -> int: ...
+
+    def judge_ahead(self, calls: Sequence[Call]) -> None:
+        """Judge these calls (most wanted first) on free slots, and stop judging any other."""
+
+    def ready(self) -> Mapping[CallKey, Verdict]:
+        """Verdicts of calls judged ahead that are done."""
+
+    def wait(self, call: Call) -> bool:
+        """Block until ``call`` is judged (True) or another judging ends and frees a slot (False)."""
+
+
+class _Asked(Exception):
+    """Raised from a replay's validator at the first call whose verdict is not known or assumed."""
+
+    def __init__(self, call: Call):
+        self.call = call
+
+
+PASS, FAIL = Verdict(True), Verdict(False)
+
+
+def replay(search: Callable[[Validate], Any], assumed: Mapping[CallKey, Verdict]) -> Call | None:
+    """The first call ``search`` makes whose verdict ``assumed`` lacks (None: it finishes)."""
+    def validate(adopted: Sequence[str], part: Sequence[str], n: int) -> Verdict:
+        call = Call(tuple(adopted), tuple(part), n)
+        if call.key in assumed:
+            return assumed[call.key]
+        raise _Asked(call)
+
+    try:
+        search(validate)
+    except _Asked as asked:
+        return asked.call
+    return None
+
+
+def upcoming(search: Callable[[Validate], Any], known: Mapping[CallKey, Verdict], limit: int,
+             ready: Mapping[CallKey, Verdict] | None = None) -> list[Call]:
+    """Up to ``limit`` calls ``search`` may make next, given the verdicts ``known``: the one it makes
+    now, then, breadth first, the one after it fails and the one after it passes, and so on. A call
+    whose verdict is ``ready`` (judged ahead, not yet asked for) takes no slot: only its real verdict
+    is followed.
+
+    Failure first: in the searches of ``benchmarks/engines.py``'s model (one or two culprits among 16
+    or 32 files, every position) it cuts the rounds a search takes with two slots by a further tenth
+    over passing first. A failure is assumed imprecise (no file blamed): a gate that names files
+    takes the search elsewhere, and what was judged ahead for that branch is simply not asked for.
+
+    The whole slice first; if it fails, ``a, b``; if they fail too, ``a`` alone (a passing slice
+    ends the search: nothing follows that branch). With ``a, b`` judged ahead and passing, ``c``
+    is asked on top of them:
+
+    >>> files = ["a", "b", "c", "d"]
+    >>> search = lambda v: isolate(files, v)
+    >>> [(c.adopted, c.part) for c in upcoming(search, {}, 3)]
+    [((), ('a', 'b', 'c', 'd')), ((), ('a', 'b')), ((), ('a',))]
+    >>> [(c.adopted, c.part) for c in upcoming(search, {}, 2, {((), ("a", "b")): PASS})]
+    [((), ('a', 'b', 'c', 'd')), (('a', 'b'), ('c',))]
+    """
+    ready = ready or {}
+    found: list[Call] = []
+    queue = [dict(known)]
+    while queue and len(found) < limit:
+        assumed = queue.pop(0)
+        call = replay(search, assumed)
+        if call is None or call.key in {c.key for c in found}:
+            continue
+        if call.key in ready:
+            queue.append({**assumed, call.key: ready[call.key]})
+            continue
+        found.append(call)
+        queue += [{**assumed, call.key: FAIL}, {**assumed, call.key: PASS}]
+    return found

@@ -2,7 +2,7 @@
 
 Merge queues (bors, Zuul, Mergify) validate the batch and split only when it fails. forkwave does
 the same with a run's file slices: every slice of the waves the run reaches is prepared on the sync
-tip, and the union of their changes is judged **once** (the baseline only if a check fails). When it passes, every
+tip, and the union of their changes is judged **once** (the baseline first). When it passes, every
 slice still lands as its own commit, wave by wave — the playbook's order and traceability — with no
 check of its own: the batch's verdict is theirs, and the tip the last wave leaves is the tree the
 batch judged. When it fails, the search runs over the whole batch (``core.bisect.isolate``, atoms
@@ -33,7 +33,8 @@ from tasks.core.plan import Plan, Slice
 from tasks.engine import suspects as guided
 from tasks.engine.memo import Memo
 from tasks.engine.slices import deferral, group_atoms, prepare_slice, refine
-from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
+from tasks.engine import bench as benches
+from tasks.engine.validate import Validator, default_runner, fingerprint, lazy_baseline
 from tasks.errors import CannotRun
 from tasks.hashing import digest
 from tasks.repo import git, importer, worktree
@@ -103,13 +104,21 @@ def run(cfg: Config, ws: Workspace, members: Sequence[Member], run_id: str = "ru
     first_wave = min((m.slice.wave for m in members), key=lambda w: [x.name for x in cfg.waves].index(w))
     print(f"batch: {len(changes)} change(s) of {len(members)} slice(s) in wave(s) {', '.join(record['waves'])}, "
           f"judged together on {cfg.fork.sync_branch} at {start[:12]} ...", flush=True)
-    validate = Validator(cfg, ws, "batch", start, changes, runner, memo, ws.reports / "batch" / "logs" / run_id,
-                         baseline=lambda: baseline(cfg, ws, first_wave, members[0].plan.upstream, runner, memo,
-                                                   run_id))  # when a check fails: a passing batch runs once
-    groups, cut, waits = atoms_of(members, prepared, changes)
-    result = isolate(sorted(changes), validate, groups=groups, refine=cut,
-                     waits=(lambda atom: False) if last else waits,
-                     suspects=guided.suspects(cfg.fork.path, changes))
+    bench = benches.make(runner, [c.kind for c in cfg.checks])   # several slots: candidates side by side
+    try:
+        base = lazy_baseline(bench, cfg, ws, first_wave, members[0].plan.upstream, runner, memo, run_id)
+        validate = Validator(cfg, ws, "batch", start, changes, runner, memo, ws.reports / "batch" / "logs" / run_id,
+                             baseline=base, bench=bench)
+        groups, cut, waits = atoms_of(members, prepared, changes)
+        result = isolate(sorted(changes), validate, groups=groups, refine=cut,
+                         waits=(lambda atom: False) if last else waits,
+                         suspects=guided.suspects(cfg.fork.path, changes), slots=validate if bench else None)
+    except BaseException:  # Ctrl-C or an error: nothing judged beside the batch may outlive it
+        if bench is not None:
+            bench.close(abort=True)
+        raise
+    if bench is not None:
+        bench.close()
     adopted = {p: entry(changes[p]) for p in result.adopted}
     tree = importer.build_tree(cfg.fork.path, start, [changes[p] for p in sorted(result.adopted)])
     record |= {"passed": not result.deferred, "tree": tree, "adopted": adopted,
@@ -120,11 +129,19 @@ def run(cfg: Config, ws: Workspace, members: Sequence[Member], run_id: str = "ru
                             for files, detail in result.deferred],
                "runs": result.runs, "attempts": [{"n": a.n, "files": len(a.files), "passed": a.passed,
                                                  "inferred": a.inferred, "ran": a.ran} for a in result.attempts],
+               "engines": engine_notes(result),
                "duration": round(time.monotonic() - started, 3)}
     print(f"batch: {'passed' if record['passed'] else 'split'} — {len(adopted)} of {len(changes)} change(s) pass "
           f"together, {sum(len(d['files']) for d in record['deferred'])} deferred; {result.runs} run(s) "
           "(reports/batch.json)", flush=True)
     return _write(ws, record)
+
+
+def engine_notes(result: bisect.Result) -> list[str]:
+    """The batch's checks that ran again on another Docker engine because theirs failed (``Result.rerun``)."""
+    return list(dict.fromkeys(f"attempt {a.n}, check `{r.name}`: {r.rerun}" for a in result.attempts
+                              if not a.inferred and isinstance(a.detail, list)
+                              for r in a.detail if getattr(r, "rerun", "")))
 
 
 def still_holds(cfg: Config, record: Mapping[str, Any], members: Sequence[Member], start: str,

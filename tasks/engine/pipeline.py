@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,10 +24,11 @@ from tasks.config import Config
 from tasks.core.drift import Drift
 from tasks.core.outcome import Attempt, Outcome, Status
 from tasks.core.plan import Plan, Slice
-from tasks.engine import journal
+from tasks.engine import bench as benches, journal
+from tasks.engine.bench import Bench
 from tasks.engine.memo import Memo
 from tasks.engine.status import outcome_path, read_outcome, slice_dir
-from tasks.engine.validate import Validator, baseline, default_runner, fingerprint, results_at, verdict_of
+from tasks.engine.validate import Validator, baseline_on, default_runner, fingerprint, results_at, verdict_of
 from tasks.errors import CannotRun
 from tasks.repo import worktree
 from tasks.repo.importer import Change
@@ -37,8 +39,10 @@ from tasks.workspace import Workspace, dump_json, write_if_changed
 class SliceRun:
     """One slice's run: its config (as its source sees it), workspace, mirror, plan, drift and slice.
 
-    ``start`` and ``earlier`` are filled in by the pipeline; the baseline is run the first time a
-    candidate fails a check (a slice whose candidates pass, or that has nothing to judge, never runs it).
+    ``start`` and ``earlier`` are filled in by the pipeline. With one slot the baseline is run the
+    first time a check fails (a slice whose candidates pass, or that has nothing to judge, never runs
+    it); when the runner has room for several candidates at once (engines' and the host's slots), a
+    ``Bench`` judges them side by side, the baseline beside the first ones.
     """
 
     cfg: Config
@@ -54,7 +58,9 @@ class SliceRun:
     memo: Memo | None = None
     attempts: list[Attempt] = field(default_factory=list)
     second_pass: bool = False    # run again at once because what landed unblocked more of it
-    _baseline: dict[str, Result] | None = None
+    _baseline: dict[str, Result] | Future[dict[str, Result]] | None = None
+    bench: Bench | None = None
+    _benched: bool = False
 
     @property
     def name(self) -> str:
@@ -74,20 +80,40 @@ class SliceRun:
 
     def baseline(self) -> dict[str, Result]:
         """Every check once on the sync tip before the wave (shared by the wave's slices, memoised)."""
+        base = self._start_baseline()
+        return base.result() if isinstance(base, Future) else base
+
+    def _start_baseline(self) -> dict[str, Result] | Future[dict[str, Result]]:
+        """The baseline, or, on a bench, its judging under way beside the slice's first candidates."""
         if self._baseline is None:
-            self.runner = self.runner or default_runner(self.cfg, self.ws)
+            bench = self.benched()
             self.memo = self.memo or Memo(self.ws)
-            self._baseline = baseline(self.cfg, self.ws, self.slice.wave, self.upstream, self.runner, self.memo,
-                                      self.run_id)
+            self._baseline = baseline_on(bench, self.cfg, self.ws, self.slice.wave, self.upstream, self.runner,
+                                         self.memo, self.run_id)
         return self._baseline
 
-    def validator(self, start: str, changes: Mapping[str, Change], name: str | None = None) -> Validator:
-        """A validator for candidates of ``changes`` on top of ``start``; the baseline runs when a check fails."""
+    def benched(self) -> Bench | None:
+        """The bench for this slice's candidates (None: one at a time, on this thread)."""
         self.runner = self.runner or default_runner(self.cfg, self.ws)
+        if not self._benched:
+            self.bench = self.bench or benches.make(self.runner, [c.kind for c in self.cfg.checks])
+            self._benched = True
+        return self.bench
+
+    def validator(self, start: str, changes: Mapping[str, Change], name: str | None = None) -> Validator:
+        """A validator for candidates of ``changes`` on top of ``start`` (the baseline beside them on a bench, else
+        when a check first fails)."""
+        bench = self.benched()
         self.memo = self.memo or Memo(self.ws)
-        base = self._baseline if self._baseline is not None else self.baseline
+        base = self._start_baseline() if bench is not None or self._baseline is not None else self.baseline
         return Validator(self.cfg, self.ws, name or self.name, start, changes, self.runner, self.memo, self.log_root,
-                         baseline=base)
+                         baseline=base, bench=self.bench)
+
+    def close(self, abort: bool = False) -> None:
+        """Let what is judged beside the slice end (what was judged ahead and not wanted stops at once);
+        ``abort``: stop all of it (the run is stopping)."""
+        if self.bench is not None:
+            self.bench.close(abort)
 
     def judge(self, tip: str, tree: str, changes: Mapping[str, Change], label: str,
               commits: str | None = None, against: str | None = None) -> tuple[bool, list[Result]]:
@@ -96,8 +122,8 @@ class SliceRun:
         v = self.validator(tip, changes)
         if against is not None:
             assert self.memo is not None
-            v.baseline = lambda: results_at(self.cfg, self.ws, against, self.runner, self.memo, self.log_root,
-                                            f"{self.name}-reference")
+            v.baseline = results_at(self.cfg, self.ws, against, self.runner, self.memo, self.log_root,
+                                    f"{self.name}-reference")
         n = len(self.attempts) + 1
         results = v.judge(tree, sorted(changes), n)
         verdict = verdict_of(results)
@@ -136,6 +162,16 @@ class Strategy(Protocol):
 
 def run(strategy: Strategy, job: SliceRun) -> Outcome:
     """One slice end to end; returns (and writes) its outcome."""
+    try:
+        outcome = _run(strategy, job)
+    except BaseException:  # Ctrl-C or an error: nothing judged beside the slice may outlive it
+        job.close(abort=True)
+        raise
+    job.close()
+    return outcome
+
+
+def _run(strategy: Strategy, job: SliceRun) -> Outcome:
     started = time.monotonic()
     worktree.guard(job.cfg, job.ws)
     job.start = worktree.sync_tip(job.cfg)
@@ -152,8 +188,9 @@ def run(strategy: Strategy, job: SliceRun) -> Outcome:
     write_outcome(job.ws, outcome)
     if step.again:
         again = SliceRun(job.cfg, job.ws, job.mirror, job.plan, job.drift, job.slice, job.run_id, job.runner,
-                         memo=job.memo, second_pass=True, _baseline=job._baseline)
-        second = run(strategy, again)
+                         memo=job.memo, second_pass=True, _baseline=job._baseline, bench=job.bench,
+                         _benched=job._benched)
+        second = _run(strategy, again)
         second = second.evolve(landed=tuple(sorted({*outcome.landed, *second.landed})),
                                landed_commits=tuple(dict.fromkeys((*outcome.landed_commits, *second.landed_commits))),
                                runs=second.runs + outcome.runs)
@@ -178,10 +215,7 @@ def files_of(slice_: Slice) -> tuple[dict[str, Any], ...]:
 # --- landing ---------------------------------------------------------------------------------------
 
 def write_outcome(ws: Workspace, outcome: Outcome) -> None:
-    """The slice's outcome file (fsynced, unless it only waits and judged nothing: that a next run decides again
-    at no cost, and a long run of waiting ranges would otherwise pay a disk flush each)."""
-    idle = outcome.status is Status.WAITING and not outcome.attempts and outcome.commit is None
-    write_if_changed(outcome_path(ws, outcome.slice), dump_json(outcome.to_json()), durable=not idle)
+    write_if_changed(outcome_path(ws, outcome.slice), dump_json(outcome.to_json()))
 
 
 def land(cfg: Config, ws: Workspace, key: str, commit: str, start: str, message: str,

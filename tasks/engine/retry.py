@@ -26,7 +26,8 @@ from tasks.engine.memo import Memo
 from tasks.engine.pipeline import land, write_outcome
 from tasks.engine.slices import deferral, group_atoms, prepare_slice, refine
 from tasks.engine.status import read_outcome, readopted, sync_view
-from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
+from tasks.engine import bench as benches
+from tasks.engine.validate import Validator, default_runner, fingerprint, lazy_baseline
 from tasks.errors import CannotRun
 from tasks.hashing import digest
 from tasks.repo import history, importer, worktree
@@ -101,10 +102,12 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Plan, drift: Drift, wa
     runner = runner or default_runner(cfg, ws)
     memo = Memo(ws)
     print(f"wave {wave}: retrying {len(changes)} deferred file(s) of {len(work)} slice(s) together ...", flush=True)
+    bench = benches.make(runner, [c.kind for c in cfg.checks])
     try:
         validate = Validator(cfg, ws, label, start, changes, runner, memo,
                              ws.reports / f"wave-{wave}" / "retry-logs" / run_id,
-                             baseline=lambda: baseline(cfg, ws, wave, plan.upstream, runner, memo, run_id))
+                             baseline=lazy_baseline(bench, cfg, ws, wave, plan.upstream, runner, memo, run_id),
+                             bench=bench)
         # files deferred together stay together; so do the slices' coupled groups
         groups = merge_groups([*(s for sets in work.values() for s in sets if len(s) > 1),
                                *(g for name in work for g in group_atoms(plan.slice(name))[0])])
@@ -116,11 +119,16 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Plan, drift: Drift, wa
                    if d.reason == WAITS for f in d.files}
         last = wave == plan.waves[-1][0]
         result = isolate(sorted(changes), validate, groups=groups, refine=lambda atom: refine(atom, finer, locked),
-                         waits=(lambda atom: False) if last else (lambda atom: set(atom) <= waiting))
-    except CannotRun as exc:
-        record = {"wave": wave, "key": None, "error": str(exc), "run": run_id}
-        write_if_changed(path, dump_json(record))
+                         waits=(lambda atom: False) if last else (lambda atom: set(atom) <= waiting),
+                         slots=validate if bench else None)
+    except BaseException as exc:  # Ctrl-C or an error: nothing judged ahead may outlive the retry
+        if bench is not None:
+            bench.close(abort=True)
+        if isinstance(exc, CannotRun):
+            write_if_changed(path, dump_json({"wave": wave, "key": None, "error": str(exc), "run": run_id}))
         raise
+    if bench is not None:
+        bench.close()
     commit = None
     updated: dict[str, Outcome] = {}
     if result.adopted:

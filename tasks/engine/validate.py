@@ -10,9 +10,14 @@ test case, that already fails on the sync tip does not block (``gating: baseline
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
+import shutil
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent import futures
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,12 +25,13 @@ from typing import Any
 from checks import tracking
 from checks.diagnose import error_line
 from checks.gates import run_gate
-from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Request, Result, Runner
+from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Cancelled, Request, Result, Runner
 from tasks.config import SecretsPolicy
 from checks.runners import Dispatch
 from checks.testcases import JUnitError, read_failures
 from tasks.repo import git, importer, objects, worktree
-from tasks.core.bisect import Verdict
+from tasks.core.bisect import Call, Verdict
+from tasks.engine.bench import Bench
 from tasks.config import DEFAULT_DENY_EXCEPT, Check, Config
 from tasks.errors import CannotRun
 from tasks.globs import globs
@@ -38,19 +44,30 @@ from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
 FILES_INLINE = 32_000  # bytes of FORKWAVE_FILES kept in the environment; beyond, only FORKWAVE_FILES_FROM
 
 
+_RUNNERS: dict[tuple[Path, Any, Any], Dispatch] = {}
+
+
 def default_runner(cfg: Config, ws: Workspace) -> Runner:
-    """Host, docker and compose runners, configured from ``containers:``."""
+    """Host, docker and compose runners, configured from ``containers:`` (the engines and their slots) and
+    ``host:`` (the host's slots). One per workspace and config for the whole run (the doit process), so
+    an engine found gone stays gone and an image copied to an engine is known there."""
     c = cfg.containers
     tracking.use(ws.state / "running")
-    return Dispatch(options={"ca_bundle": c.ca_bundle, "pass_env": c.pass_env, "network": c.network,
-                             "cache_dir": ws.state / "cache"})
+    key = (ws.state, c, cfg.host)
+    if key not in _RUNNERS:
+        _RUNNERS[key] = Dispatch(options={"ca_bundle": c.ca_bundle, "pass_env": c.pass_env, "network": c.network,
+                                          "cache_dir": ws.state / "cache"}, engines=c.engines,
+                                 host_slots=cfg.host.slots)
+    return _RUNNERS[key]
 
 
 def request_for(check: Check, wt: Path, env: Mapping[str, str], log_dir: Path, label: str) -> Request:
     """What running ``check`` in worktree ``wt`` means, for whichever runner its kind needs."""
+    report = check.junit or auto_junit(check)   # an engine that copies the worktree in copies it back
     return Request(check.name, check.run, wt, {**env, **dict(check.env), **junit_env(check, wt)}, check.timeout, log_dir,
                    kind=check.kind, image=check.image, network=check.network, cpus=check.cpus, memory=check.memory,
-                   compose=check.compose, service=check.service, label=label, node=check.node)
+                   compose=check.compose, service=check.service, label=label, node=check.node,
+                   outputs=(report,) if report else ())
 
 
 # --- test-level results without configuration ------------------------------------------------
@@ -133,9 +150,31 @@ def with_tests(check: Check, wt: Path, result: Result) -> Result:
 
 # --- the validator ----------------------------------------------------------------------
 
+Key = tuple[str, tuple[str, ...]]   # (candidate tree, the part it judges): what one judging is of
+_OWNERS = itertools.count(1)
+
+
+@dataclass
+class _Job:
+    """A candidate judged on a bench worker: its results come back through ``future``; ``cancel``
+    stops it when the search will not ask for it after all."""
+
+    key: Key
+    future: Future[list[Result]]
+    cancel: threading.Event
+    log_dir: Path
+    memo: list[tuple[str, str, int]] = field(default_factory=list)   # (fingerprint, tree, index) of what it put
+    claimed: bool = False   # an attempt took its results; asked again, they come as the memo's
+
+
 @dataclass
 class Validator:
-    """Builds the candidate for (adopted + part), judges it (memo first), returns a Verdict."""
+    """Builds the candidate for (adopted + part), judges it (memo first), returns a Verdict.
+
+    With a ``bench`` (several slots), candidates are judged on its workers, each in a worktree of its
+    own: ``bisect.isolate`` hands this validator the calls it will make next (``judge_ahead``), and
+    they run while the current one does; a call the search then makes is answered by its judging.
+    """
 
     cfg: Config
     ws: Workspace
@@ -145,28 +184,69 @@ class Validator:
     runner: Runner | None
     memo: Memo
     log_root: Path                     # reports/slices/<name>/logs/<run id>
-    # the wave's baseline, or what runs it: it is needed only when a check fails (to excuse it, or with
-    # ``gating: strict`` to show it failed before too), so a candidate that passes every check never waits for it
-    baseline: Mapping[str, Result] | Callable[[], Mapping[str, Result]] = field(default_factory=dict)
-    wt: Path | None = None
-    checked_out: str | None = None
+    # the wave's baseline: its results, its judging under way beside the candidates (a bench), or what runs it
+    # when a check first fails (one slot: a candidate that passes every check never waits for it)
+    baseline: Mapping[str, Result] | Future[dict[str, Result]] | Callable[[], Mapping[str, Result]] = \
+        field(default_factory=dict)
+    bench: Bench | None = None
     trees: dict[str, str] = field(default_factory=dict)
+    _jobs: dict[Key, _Job] = field(default_factory=dict)
+    _calls: dict[tuple[tuple[str, ...], tuple[str, ...]], Key] = field(default_factory=dict)
+    _ahead: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _owner: int = field(default_factory=lambda: next(_OWNERS))   # whose checkout a worktree holds
+
+    @property
+    def width(self) -> int:
+        return self.bench.width if self.bench else 1
 
     def candidate(self, paths: Sequence[str], message: str) -> str:
         return importer.build_commit(self.cfg.fork.path, self.start, [self.changes[p] for p in sorted(paths)],
                                      message)
 
+    def tree(self, adopted: Sequence[str], part: Sequence[str]) -> str:
+        """The candidate tree of ``adopted + part`` on the start (built once per pair)."""
+        call = (tuple(adopted), tuple(part))
+        if call not in self._calls:
+            paths = sorted({*adopted, *part})
+            tree = importer.build_tree(self.cfg.fork.path, self.start, [self.changes[p] for p in paths])
+            self._calls[call] = (tree, tuple(part))
+        return self._calls[call][0]
+
     def __call__(self, adopted: Sequence[str], part: Sequence[str], n: int = 0) -> Verdict:
-        paths = sorted({*adopted, *part})
-        tree = importer.build_tree(self.cfg.fork.path, self.start, [self.changes[p] for p in paths])
+        tree = self.tree(adopted, part)
         self.trees[str(n)] = tree
         results = self.judge(tree, part, n)
         return verdict_of(results)
 
     def judge(self, tree: str, part: Sequence[str], n: int, commit: str | None = None) -> list[Result]:
         """Every gate and check on ``tree``; ``part`` picks the gates' files and the checks that apply."""
+        if self.bench is None:
+            log_dir = self.log_root / f"attempt-{n}" if n else self.log_root
+            raw = self._raw(tree, part, 0, log_dir, f"{self.name}-{n}", str(n), commit)
+        else:
+            raw = self._claim(self._job(tree, part, commit), n)
+        return self._gated(raw)
+
+    def _gated(self, raw: Sequence[Result]) -> list[Result]:
+        """Raw results against the baseline; a check that could not run stops the judging (``CannotRun``)."""
+        failed = any(r.kind == "check" and not r.ok and r.status != ERROR for r in raw)
+        base = self._baseline() if failed else {}  # (strict gating excuses nothing, but the report shows it)
+        results = [gate_on_baseline(r, base.get(r.name), self.cfg.gating) if r.kind == "check" else r for r in raw]
+        errors = [r for r in results if r.status == ERROR]
+        if errors:
+            raise CannotRun(f"check {errors[0].name!r} cannot run: {errors[0].message}")
+        return results
+
+    def _baseline(self) -> Mapping[str, Result]:
+        if callable(self.baseline):
+            self.baseline = self.baseline()
+        return self.baseline.result() if isinstance(self.baseline, Future) else self.baseline
+
+    def _raw(self, tree: str, part: Sequence[str], slot: int, log_dir: Path, label: str, files_key: str,
+             commit: str | None, job: _Job | None = None) -> list[Result]:
+        """Gates and checks on ``tree``, raw (not yet compared with the baseline), in worktree ``slot``."""
         written = [p for p in part if p not in self.changes or self.changes[p].mode is not None]
-        results = [self.gate(g, tree, written, commit) for g in self.cfg.gates]
+        results = [self.gate(g, tree, written, commit, slot) for g in self.cfg.gates]
         gated = [r.name for r in results if not r.ok]
         for check, applies in applicable(self.cfg.checks, part):
             if gated:  # this tree cannot land whatever the checks say: they run on what is left of it
@@ -175,74 +255,163 @@ class Validator:
             if not applies:
                 results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
                 continue
-            raw = self.check(check, tree, part, n, commit)
-            failed = not raw.ok and raw.status != ERROR  # (strict gating excuses nothing, but the wave report
-            results.append(gate_on_baseline(raw, self.baseline_of(check.name) if failed else None,  # shows it)
-                                            self.cfg.gating))
-        errors = [r for r in results if r.status == ERROR]
-        if errors:
-            raise CannotRun(f"check {errors[0].name!r} cannot run: {errors[0].message}")
+            results.append(self.check(check, tree, part, 0, commit, slot=slot, log_dir=log_dir, label=label,
+                                      files_key=files_key, job=job, index=len(results)))
         return results
 
-    def baseline_of(self, name: str) -> Result | None:
-        """The check's result on the wave's baseline, which runs now if it has not yet (in the same worktree:
-        what this validator had checked out is checked out again when it is needed)."""
-        if callable(self.baseline):
-            self.baseline = self.baseline()
-            self.checked_out = None
-        return self.baseline.get(name)
-
-    def gate(self, gate: str, tree: str, files: Sequence[str], commit: str | None) -> Result:
+    def gate(self, gate: str, tree: str, files: Sequence[str], commit: str | None, slot: int = 0) -> Result:
         key = digest({"gate": gate, "files": sorted(files), "deny": list(self.cfg.deny), "start": self.start,
                       "policy": gate_policy(self.cfg)})
         known = self.memo.get(key, tree)
         if known is not None:
             return replace(Result.from_json(known), memo=True)
-        root = self.checkout(tree, commit)
+        root = self.checkout(tree, commit, slot)
         # baseline-relative: the gate compares with the start (sync tip) and counts what the part introduces
         result = run_gate(gate, files, self.cfg.deny, root, repo=self.cfg.fork.path, parent=self.start,
                           secrets=self.cfg.secrets, deny_except=self.cfg.deny_except)
         self.memo.put(key, tree, result.to_json() | {"stdout": result.stdout})
         return result
 
-    def check(self, check: Check, tree: str, part: Sequence[str], n: int, commit: str | None) -> Result:
+    def check(self, check: Check, tree: str, part: Sequence[str], n: int, commit: str | None, *, slot: int = 0,
+              log_dir: Path | None = None, label: str | None = None, files_key: str | None = None,
+              job: _Job | None = None, index: int = 0, cancel: threading.Event | None = None) -> Result:
         key = check_fingerprint(check, containers_key(self.cfg), part)
         seen = verdict_tree(self.cfg.fork.path, tree)
         known = self.memo.get(key, seen)
         if known is not None:
             return replace(Result.from_json(known), memo=True)
-        wt = self.checkout(tree, commit)
-        log_dir = self.log_root / f"attempt-{n}" if n else self.log_root
-        env = files_env(self.ws, self.name, n, part)
+        wt = self.checkout(tree, commit, slot)
+        log_dir = log_dir or (self.log_root / f"attempt-{n}" if n else self.log_root)
+        env = files_env(self.ws, self.name, files_key or str(n), part)
         if self.name.startswith("baseline-"):  # the baseline is no slice: checks can tell (README)
             env.pop("FORKWAVE_SLICE")
         if check.kind == "host":  # git in the worktree reads the candidate where it is, and writes nothing to the fork
             env |= objects.for_checks(self.cfg.fork.path)
         if self.runner is None:
             raise CannotRun("no check runner is configured")
-        res = self.runner.run(request_for(check, wt, env, log_dir, f"{self.name}-{n}"))
+        request = replace(request_for(check, wt, env, log_dir, label or f"{self.name}-{n}"),
+                          cancel=job.cancel if job else cancel)
+        res = self.runner.run(request)
         res = with_tests(check, wt, res)
         log_path = log_dir / f"{check.name}.stdout.log"
         log = str(log_path.relative_to(self.ws.reports)) if log_path.exists() else None
         res = replace(res, log=log, error=res.error or ("" if res.ok else error_line(res.stdout, res.stderr,
                                                                                      check.run)))
-        self.memo.put(key, seen, res.to_json() | {"stdout": res.stdout, "stderr": res.stderr})
+        self.memo.put(key, seen, _memo_entry(res))
+        if job is not None:
+            job.memo.append((key, seen, index))
         return res
 
-    def checkout(self, tree: str, commit: str | None) -> Path:
-        """The worktree at ``tree`` (made once per tree; the candidate commit is made only now)."""
-        if self.checked_out == tree and self.wt is not None:
-            return self.wt
+    def checkout(self, tree: str, commit: str | None, slot: int = 0) -> Path:
+        """Worktree ``slot`` at ``tree`` (made once per tree; the candidate commit is made only now)."""
+        wt = worktree.path_for(self.ws, slot)
+        if worktree.held(wt) == (self._owner, tree) and wt.is_dir():
+            return wt
         commit = commit or git.git(self.cfg.fork.path, "commit-tree", tree, "-p", self.start,
                                    input=f"forkwave candidate {self.name}\n".encode()).decode().strip()
-        self.wt = worktree.ensure(self.cfg, self.ws, commit)
-        self.checked_out = tree
-        return self.wt
+        wt = worktree.ensure(self.cfg, self.ws, commit, slot)
+        worktree.hold(wt, self._owner, tree)
+        return wt
 
     def recheck(self, paths: Sequence[str], n: int = 1) -> Verdict:
         """One verdict on the start commit itself, for files already on it (re-checks, resolutions)."""
         tree = git.tree_of(self.cfg.fork.path, self.start)
         return verdict_of(self.judge(tree, paths, n, commit=self.start))
+
+    # --- several candidates at once (``bisect.Slots``) -------------------------------------------
+
+    def _job(self, tree: str, part: Sequence[str], commit: str | None = None) -> _Job:
+        """The judging of (``tree``, ``part``) on the bench: the one already started, or a new one."""
+        assert self.bench is not None
+        key: Key = (tree, tuple(part))
+        job = self._jobs.get(key)
+        if job is not None and not job.cancel.is_set():
+            return job
+        k = next(self._ahead)
+        job = _Job(key, Future(), threading.Event(), self.log_root / f"ahead-{k}")
+
+        def work(slot: int) -> list[Result]:
+            if job.cancel.is_set():
+                raise Cancelled(f"{self.name} ahead-{k}")
+            return self._raw(tree, part, slot, job.log_dir, f"{self.name}-a{k}", f"ahead-{k}", commit, job)
+
+        job.future = self.bench.submit(work, job.cancel)
+        self._jobs[key] = job
+        return job
+
+    def _claim(self, job: _Job, n: int) -> list[Result]:
+        """The job's results as attempt ``n``: its logs move to ``attempt-<n>``, as if it ran just now."""
+        raw = job.future.result()
+        if job.claimed:  # the same candidate asked again: what one slot would get from the memo
+            return [r if r.status == SKIPPED else replace(r, memo=True) for r in raw]
+        job.claimed = True
+        target = self.log_root / f"attempt-{n}" if n else self.log_root
+        if not job.log_dir.is_dir() or target == job.log_dir:  # nothing ran (memo, skipped): no logs to move
+            return raw
+        if n and target.exists():
+            shutil.rmtree(target)
+        if n:
+            job.log_dir.rename(target)
+        else:  # attempt 0 logs in the root: move each file up
+            target.mkdir(parents=True, exist_ok=True)
+            for f in job.log_dir.iterdir():
+                f.replace(target / f.name)
+            job.log_dir.rmdir()
+        old, new = str(job.log_dir.relative_to(self.ws.reports)), str(target.relative_to(self.ws.reports))
+        moved = [replace(r, log=new + r.log[len(old):]) if r.log and r.log.startswith(old + "/") else r for r in raw]
+        for key, tree, index in job.memo:  # the memo links the logs where they are now
+            self.memo.put(key, tree, _memo_entry(moved[index]))
+        job.log_dir, job.memo = target, []
+        job.future = _done(moved)
+        return moved
+
+    def judge_ahead(self, calls: Sequence[Call]) -> None:
+        """Judge ``calls`` (most wanted first) on free slots; stop what the search no longer asks for."""
+        wanted = [(self.tree(c.adopted, c.part), c.part) for c in calls]
+        for key, job in list(self._jobs.items()):
+            if key not in wanted and not job.future.done():
+                job.cancel.set()
+                job.future.cancel()
+        for tree, part in wanted:
+            self._job(tree, part)
+
+    def ready(self) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Verdict]:
+        """Verdicts of calls judged ahead and done (none before the baseline is: each verdict needs it)."""
+        if isinstance(self.baseline, Future) and not self.baseline.done():
+            return {}
+        out = {}
+        for call, key in self._calls.items():
+            job = self._jobs.get(key)
+            if job is None or not job.future.done() or job.future.cancelled() or job.future.exception():
+                continue
+            try:
+                out[call] = verdict_of(self._gated(job.future.result()))
+            except CannotRun:
+                continue  # the search meets it when it asks, and stops there
+        return out
+
+    def wait(self, call: Call) -> bool:
+        """Until ``call``'s judging is done (True) or another one's is, freeing a slot (False)."""
+        key = self._calls.get(call.key)
+        job = self._jobs.get(key) if key else None
+        if job is None:
+            return True  # nothing ahead for it: the search's own call judges it
+        if job.future.done():
+            return True
+        running = [j.future for j in self._jobs.values() if not j.future.done()]
+        futures.wait(running, return_when=futures.FIRST_COMPLETED)
+        return job.future.done()
+
+
+def _memo_entry(res: Result) -> dict[str, Any]:
+    clean = res.unmoved()   # the verdict memo keeps what the tree did, not which engine failed meanwhile
+    return clean.to_json() | {"stdout": clean.stdout, "stderr": clean.stderr}
+
+
+def _done(results: list[Result]) -> Future[list[Result]]:
+    future: Future[list[Result]] = Future()
+    future.set_result(results)
+    return future
 
 
 _VERDICT_TREES: dict[str, str] = {}
@@ -272,15 +441,6 @@ def _without_state(fork: Path, tree: str) -> str:
     return git.mktree(fork, sorted(rest, key=lambda e: e.name))
 
 
-def results_at(cfg: Config, ws: Workspace, commit: str, runner: Runner | None, memo: Memo, log_root: Path,
-               name: str) -> dict[str, Result]:
-    """Every check on ``commit`` as it stands (through the memo: usually known already), by name — what a
-    person's change is judged against: the branch before the person changed it, not the wave's baseline."""
-    v = Validator(cfg, ws, name, commit, {}, runner, memo, log_root)
-    tree = git.tree_of(cfg.fork.path, commit)
-    return {check.name: v.check(check, tree, [], 0, commit) for check in cfg.checks}
-
-
 def verdict_of(results: Sequence[Result]) -> Verdict:
     """Passed, or failed — precisely when every failure is a gate naming its files."""
     failing = [r for r in results if not r.ok]
@@ -290,7 +450,7 @@ def verdict_of(results: Sequence[Result]) -> Verdict:
     return Verdict(not failing, list(results), blame, ran)
 
 
-def files_env(ws: Workspace, name: str, n: int, part: Sequence[str]) -> dict[str, str]:
+def files_env(ws: Workspace, name: str, n: int | str, part: Sequence[str]) -> dict[str, str]:
     """``FORKWAVE_FILES_FROM`` (a file, always) and ``FORKWAVE_FILES`` (inline, only while it is small):
     20,000 paths in one variable exceed the OS's argument limit and no check would start."""
     listing = "\n".join(part)
@@ -313,13 +473,44 @@ def checks_key(cfg: Config) -> str:
     return hashlib.sha1(json.dumps([c.__dict__ for c in cfg.checks], sort_keys=True, default=str).encode()).hexdigest()
 
 
+def results_at(cfg: Config, ws: Workspace, commit: str, runner: Runner | None, memo: Memo, log_root: Path,
+               name: str) -> dict[str, Result]:
+    """Every check on ``commit`` as it stands (through the memo: usually known already), by name — what a
+    person's change is judged against: the branch before the person changed it, not the wave's baseline."""
+    v = Validator(cfg, ws, name, commit, {}, runner, memo, log_root)
+    tree = git.tree_of(cfg.fork.path, commit)
+    return {check.name: v.check(check, tree, [], 0, commit) for check in cfg.checks}
+
+
+def lazy_baseline(bench: Bench | None, cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runner | None,
+                  memo: Memo, run_id: str = "run") -> Future[dict[str, Result]] | Callable[[], dict[str, Result]]:
+    """The baseline as a validator takes it: on a bench, under way beside the first candidates (``baseline_on``);
+    with one slot, run only when a check fails — a candidate that passes is judged with one run of each check,
+    as a person would judge it."""
+    if bench is not None:
+        return baseline_on(bench, cfg, ws, wave, upstream, runner, memo, run_id)  # type: ignore[return-value]
+    return lambda: baseline(cfg, ws, wave, upstream, runner, memo, run_id)
+
+
+def baseline_on(bench: Bench | None, cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runner | None,
+                memo: Memo, run_id: str) -> dict[str, Result] | Future[dict[str, Result]]:
+    """The baseline now, or, on a bench, under way beside the first candidates (a Future the verdicts wait
+    for; closing the bench with ``abort`` stops it)."""
+    if bench is None:
+        return baseline(cfg, ws, wave, upstream, runner, memo, run_id)
+    stop = threading.Event()
+    return bench.submit(lambda slot: baseline(cfg, ws, wave, upstream, runner, memo, run_id, slot, stop), stop)
+
+
 def baseline(cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runner | None = None,
-             memo: Memo | None = None, run_id: str = "run") -> dict[str, Result]:
+             memo: Memo | None = None, run_id: str = "run", slot: int = 0,
+             cancel: threading.Event | None = None) -> dict[str, Result]:
     """Every check, once, on the sync branch as it stands before the wave (reused for the wave's slices).
 
     Returns check name -> raw result. Recorded in ``reports/wave-<x>/baseline.json``. A check
     that cannot run there (exit 126/127, a missing image) or that times out stops the wave:
-    nothing it would judge may land.
+    nothing it would judge may land. ``slot``: the worktree it is checked out in (a bench worker's,
+    when it runs beside the slice's first candidates).
     """
     if not cfg.checks:
         return {}
@@ -336,7 +527,7 @@ def baseline(cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runne
     print(f"baseline: wave {wave}: {len(cfg.checks)} checks on {cfg.fork.sync_branch} at {tip[:12]} ...", flush=True)
     results = []
     for check in cfg.checks:
-        res = v.check(check, tree, [], 0, tip)
+        res = v.check(check, tree, [], 0, tip, slot=slot, cancel=cancel)
         if res.status == ERROR or res.timed_out:
             raise CannotRun(f"wave {wave}: check {check.name!r} cannot run on the baseline ({cfg.fork.sync_branch} at "
                             f"{tip[:12]}): {res.message}; fix the check (or the machine it runs on) and run again — "

@@ -105,7 +105,8 @@ class SnapshotMode:
                     groups, cut = group_atoms(slice_)
                     result = isolate(sorted(changes), validate, groups=groups, refine=cut,
                                      waits=lambda atom: all(changes[f].mode is None for f in atom),
-                                     suspects=guided.suspects(job.fork, changes))
+                                     suspects=guided.suspects(job.fork, changes),
+                                     slots=validate if validate.bench else None)
                     if result.adopted:
                         commit = validate.candidate(result.adopted, commit_message(job.plan, slice_, result.adopted))
                 else:
@@ -165,7 +166,8 @@ def with_validation(outcome: Outcome, result: Isolated | None, portion: batch.Sh
             for d in outcome.deferred)
         return outcome.evolve(deferred=deferred, runs=0, validated={
             "how": "batch", "run": record.get("run"), "runs": record.get("runs", 0),
-            "slices": len(record.get("scope", ())), "record": "reports/batch.json"})
+            "slices": len(record.get("scope", ())), "record": "reports/batch.json"}
+            | ({"engines": record["engines"]} if record.get("engines") else {}))
     if result is None or not result.attempts:
         return outcome
     how = "alone" if len(result.attempts) == 1 else "split"

@@ -45,7 +45,7 @@ class Quarantine:
     dir: Path
     own: Path                      # the fork's own object directory
     state: Path                    # the workspace's .forkwave/: its mirrors are read as alternates
-    worktree: Path
+    worktrees: set[Path]           # forkwave's worktrees of the fork (a slot each), routed here too
 
     def alternates(self) -> list[str]:
         """The fork's objects, then every mirror of the workspace that exists (a fetch may add one mid-run; a dry
@@ -80,19 +80,32 @@ def start(state: Path, fork: Path, worktree: Path) -> Quarantine | None:
     if not git.is_repo(fork):
         return None
     own = git.object_dir(fork)
-    state, worktree = state.resolve(), worktree.resolve()
+    state = state.resolve()
+    slots = {worktree.resolve(), *(p.resolve() for p in state.glob(f"{worktree.name}-*") if p.is_dir())}
     root = state / FOLDER
     for stale in sorted(root.iterdir()) if root.is_dir() else ():
-        drop(Quarantine(fork, stale, own, state, worktree))
-    q = Quarantine(fork, root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}", own, state, worktree)
+        drop(Quarantine(fork, stale, own, state, slots))
+    q = Quarantine(fork, root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}", own, state, set())
     for sub in ("pack", "info"):
         (q.dir / sub).mkdir(parents=True, exist_ok=True)
     _OPEN[key] = q
     git.route(fork, q.env)
-    git.route(worktree, lambda: q.env(refs=True))
+    attach(fork, worktree)
     if len(_OPEN) == 1:
         atexit.register(close_all)
     return q
+
+
+def attach(fork: Path, worktree: Path) -> None:
+    """Route forkwave's worktree ``worktree`` (slot 0 or another one) of ``fork`` through its private directory:
+    a candidate checked out there reads from it (its HEAD may name one; ``rest`` moves it off when the run ends)."""
+    q = active(fork)
+    if q is None:
+        return
+    wt = Path(worktree).resolve()
+    if wt not in q.worktrees:
+        q.worktrees.add(wt)
+        git.route(wt, lambda: q.env(refs=True))
 
 
 def active(fork: Path) -> Quarantine | None:
@@ -110,22 +123,23 @@ def close_all() -> None:
     for key in list(_OPEN):
         q = _OPEN.pop(key)
         git.unroute(q.fork)
-        git.unroute(q.worktree)
+        for wt in q.worktrees:
+            git.unroute(wt)
         drop(q)
 
 
 def drop(q: Quarantine) -> None:
-    """Rest forkwave's worktree on a commit of the fork, then remove the private directory."""
+    """Rest forkwave's worktrees on commits of the fork, then remove the private directory."""
     try:
-        rest(q)
+        for wt in sorted(q.worktrees):
+            rest(q, wt)
     finally:
         shutil.rmtree(q.dir, ignore_errors=True)
 
 
-def rest(q: Quarantine) -> None:
-    """Forkwave's worktree, if its HEAD names an object only ``q`` holds, checked out at the nearest first-parent
-    ancestor the fork has (the candidate's start): the fork's gc and fsck must find every HEAD it has."""
-    wt = q.worktree
+def rest(q: Quarantine, wt: Path) -> None:
+    """Forkwave's worktree ``wt``, if its HEAD names an object only ``q`` holds, checked out at the nearest
+    first-parent ancestor the fork has (the candidate's start): the fork's gc and fsck must find every HEAD."""
     if not (wt / ".git").exists():
         return
     head = git.git(wt, "rev-parse", "--verify", "--quiet", "HEAD", check=False,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import threading
 from pathlib import Path
 
 from tasks import faults
@@ -17,8 +18,28 @@ KEEP = ("node_modules",)  # survive between attempts while the lockfiles are unc
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml")
 
 
-def path_for(ws: Workspace) -> Path:
-    return ws.state / "worktree"
+_REGISTRY = threading.Lock()  # `git worktree add/prune` edit the fork's list of worktrees: one at a time
+_HELD: dict[Path, tuple[int, str]] = {}   # worktree -> (who checked it out, what): see ``held``
+
+
+def held(wt: Path) -> tuple[int, str] | None:
+    """Who last checked ``wt`` out through ``hold`` and what (any ``ensure`` since forgets it): a judge that
+    finds its own candidate there skips the checkout, and never mistakes another's for it."""
+    return _HELD.get(wt)
+
+
+def hold(wt: Path, owner: int, what: str) -> None:
+    _HELD[wt] = (owner, what)
+
+
+def path_for(ws: Workspace, slot: int = 0) -> Path:
+    """The private worktree; slot *k* > 0 is another one, for a candidate judged beside it (``tasks.engine.bench``)."""
+    return ws.state / ("worktree" if slot == 0 else f"worktree-{slot}")
+
+
+def slot_paths(ws: Workspace) -> list[Path]:
+    """The extra worktrees earlier runs made (slots 1, 2, ...), for ``doit clean``."""
+    return sorted(p for p in ws.state.glob("worktree-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit())
 
 
 def parse_worktrees(out: bytes) -> list[dict[str, str]]:
@@ -61,21 +82,25 @@ def guard(cfg: Config, ws: Workspace) -> None:
                                 f"(git -C {t['worktree']} switch {cfg.fork.branch}) and run again")
 
 
-def ensure(cfg: Config, ws: Workspace, commit: str) -> Path:
+def ensure(cfg: Config, ws: Workspace, commit: str, slot: int = 0) -> Path:
     """A clean detached worktree of the fork at ``commit``; stale ones are pruned, unlocked or rebuilt."""
-    wt = path_for(ws)
-    git.git(cfg.fork.path, "worktree", "prune")
-    registered = any(str(Path(t["worktree"]).resolve()) == str(wt.resolve()) for t in worktrees(cfg.fork.path))
-    if wt.exists() and not registered:
-        shutil.rmtree(wt)
-    if not wt.exists():
-        return _add(cfg, wt, commit)
+    wt = path_for(ws, slot)
+    objects.attach(cfg.fork.path, wt)  # a candidate checked out here reads the run's private object directory
+    _HELD.pop(wt, None)
+    with _REGISTRY:
+        git.git(cfg.fork.path, "worktree", "prune")
+        registered = any(str(Path(t["worktree"]).resolve()) == str(wt.resolve()) for t in worktrees(cfg.fork.path))
+        if wt.exists() and not registered:
+            shutil.rmtree(wt)
+        if not wt.exists():
+            return _add(cfg, wt, commit)
     clear_stale_locks(wt)
     try:
         checkout(wt, commit)
     except ForkwaveError:  # a killed checkout can leave a worktree git refuses to use: it is ours, rebuild it
-        remove(cfg, wt)
-        return _add(cfg, wt, commit)
+        with _REGISTRY:
+            remove(cfg, wt)
+            return _add(cfg, wt, commit)
     return wt
 
 

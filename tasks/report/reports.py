@@ -223,6 +223,22 @@ def attempts_line(o: Outcome) -> str:
     return f"{len(attempts)} attempt(s): {', '.join(parts)}" if attempts else "no validation needed"
 
 
+def engine_notes(o: Outcome) -> list[str]:
+    """Checks that ran again on another Docker engine because the one they started on failed (``rerun``):
+    the slice's own, and those of the run's batch when the batch judged it."""
+    own = [f"attempt {a.n}, check {code(r['name'], cell=False)}: {r['rerun']}"
+           for a in o.attempts for r in a.results if r.get("rerun")]
+    return list(dict.fromkeys(own + [f"in the run's batch, {line}" for line in o.validated.get("engines", ())]))
+
+
+def _engines_section(lines: Sequence[str]) -> list[str]:
+    if not lines:
+        return []
+    return ["## Engines", "", "A Docker engine failed during the run; its checks ran again on another engine and the "
+            "run went on (no verdict was taken from the engine that failed):", "", *(f"- {line}" for line in lines),
+            ""]
+
+
 def next_steps(o: Outcome) -> list[str]:
     steps = [f"conflict {code(c.path, cell=False)}: {c.next}" for c in o.conflicts if c.next]
     steps += [f"deferred {', '.join(code(f, cell=False) for f in d.files[:5])}"
@@ -280,6 +296,7 @@ def slice_markdown(o: Outcome, fork: str, sync_branch: str, commits: Sequence[Ma
     out += _commits_section(o, fork, sync_branch)
     if o.unit != COMMITS:
         out += ["## Upstream commits behind these changes", ""] + commits_table(commits)
+    out += _engines_section(engine_notes(o))
     out += _checks_section(o)
     return "\n".join(out)
 
@@ -310,6 +327,7 @@ def batch_markdown(record: Mapping[str, Any]) -> str:
         out += [f"## Deferred ({sum(len(d['files']) for d in deferred)})", ""]
         out += [f"- {d.get('slice', '?')}: {', '.join(code(f, cell=False) for f in d['files'][:10])}: {d['reason']}"
                 for d in deferred] + [""]
+    out += _engines_section(record.get("engines", ()))
     rows = [[a["n"], a["files"], "inferred" if a["inferred"] else "passed" if a["passed"] else "failed",
              "yes" if a["ran"] and not a["inferred"] else "no"] for a in record.get("attempts", ())]
     if rows:
@@ -501,6 +519,11 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
                 "resolve that first; they follow on the next `doit`"] if waiting else []
         out += [""]
     out += _baseline_section(baseline)
+    moved = [f"baseline, check {code(r['name'], cell=False)}: {r['rerun']}"
+             for r in (baseline or {}).get("results", ()) if r.get("rerun")]
+    out += _engines_section(list(dict.fromkeys(moved + [
+        line if line.startswith("in the run's batch") else f"{o.slice}, {line}"   # one line for the batch's
+        for o in done for line in engine_notes(o)])))
     effects = side_effects(sorted({*adopted, *removed}))
     out += ["## Side effects to review", ""]
     for kind, paths in effects.items():

@@ -273,3 +273,87 @@ def test_memo_answers_do_not_count_against_the_budget() -> None:
 
     result = isolate(files, memoised, max_runs=1)
     assert result.runs == 0 and [fs for fs, _ in result.deferred] == [(files[9],)]
+
+
+# --- looking ahead: several candidates at once, the same search ------------------------------------
+
+class Ahead:
+    """A validator with ``width`` slots, as ``bisect.Slots`` sees one: what it is told to judge ahead it
+    judges (with the model) out of order, and the search then asks it — or never does."""
+
+    def __init__(self, model: Model, width: int = 2):
+        self.model, self.width = model, width
+        self.judged: dict[tuple[tuple[str, ...], tuple[str, ...]], Verdict] = {}
+        self.told: list[list[tuple[tuple[str, ...], tuple[str, ...]]]] = []
+
+    def judge_ahead(self, calls):  # type: ignore[no-untyped-def]
+        self.told.append([c.key for c in calls])
+        for c in calls:
+            if c.key not in self.judged:
+                self.judged[c.key] = Model(self.model.bad, self.model.together, self.model.precise)(c.adopted, c.part)
+
+    def ready(self):  # type: ignore[no-untyped-def]
+        return dict(self.judged)
+
+    def wait(self, call) -> bool:  # type: ignore[no-untyped-def]
+        return True
+
+
+SEARCHES = [  # (files, bad sets, sets that only work together, precise)
+    *[(files_in_dirs(16), [[f]], [], False) for f in files_in_dirs(16)],
+    *[(files_in_dirs(16), [[a], [b]], [], False) for a, b in itertools.combinations(files_in_dirs(16)[::3], 2)],
+    (files_in_dirs(24), [[files_in_dirs(24)[3], files_in_dirs(24)[17]]], [], False),      # fail only together
+    (files_in_dirs(24), [], [[files_in_dirs(24)[2], files_in_dirs(24)[20]]], False),      # pass only together
+    (files_in_dirs(24), [[files_in_dirs(24)[5]], [files_in_dirs(24)[9]]], [], True),      # a gate names them
+    (files_in_dirs(12), [[f] for f in files_in_dirs(12)], [], False),                     # everything fails
+    (files_in_dirs(12), [], [], False),                                                    # nothing does
+]
+
+
+@pytest.mark.parametrize("width", [2, 3])
+@pytest.mark.parametrize("files,bad,together,precise", SEARCHES)
+def test_judging_ahead_changes_nothing_the_search_asks_or_decides(files: list[str], bad: list[list[str]],
+                                                                  together: list[list[str]], precise: bool,
+                                                                  width: int) -> None:
+    alone, model = Model(bad, together, precise), Model(bad, together, precise)
+    ahead = Ahead(Model(bad, together, precise), width)
+    one = isolate(files, alone, groups=[together[0]] if together else ())
+    many = isolate(files, model, groups=[together[0]] if together else (), slots=ahead)
+    assert (many.adopted, many.deferred, many.split_groups) == (one.adopted, one.deferred, one.split_groups)
+    assert many.attempts == one.attempts
+    assert (model.calls, model.numbers) == (alone.calls, alone.numbers)   # the same questions, in the same order
+    assert all(len(told) <= width for told in ahead.told)
+    assert set(model.calls) <= set(ahead.judged)                         # every question was judged ahead
+    assert ahead.told[-1] == []                                          # and what was left is dropped at the end
+
+
+def test_what_is_judged_ahead_is_the_call_now_then_the_next_after_a_failure_then_after_a_pass() -> None:
+    files = files_in_dirs(8, per_dir=8)
+    ahead = Ahead(Model([[files[5]]]), width=3)
+    isolate(files, Model([[files[5]]]), slots=ahead)
+    whole, first_half, its_half = ((), tuple(files)), ((), tuple(files[:4])), ((), tuple(files[:2]))
+    assert ahead.told[0] == [whole, first_half, its_half]
+    # verdicts judged ahead are followed, not guessed: the whole slice failed and its first half passed, so
+    # next comes the second half's first quarter on top of it, then what follows that failing, then passing
+    on_top = tuple(files[:4])
+    assert ahead.told[1] == [(on_top, tuple(files[4:6])), (on_top, (files[4],)), (tuple(files[:6]), (files[6],))]
+    assert ahead.told[-1] == []
+
+
+def test_a_validator_with_one_slot_is_not_told_anything() -> None:
+    files = files_in_dirs(8)
+    ahead = Ahead(Model([[files[1]]]), width=1)
+    isolate(files, Model([[files[1]]]), slots=ahead)
+    assert ahead.told == []
+
+
+def test_what_is_judged_ahead_is_dropped_when_the_search_stops_with_an_error() -> None:
+    files = files_in_dirs(8)
+    ahead = Ahead(Model([]), width=2)
+
+    def broken(adopted: Sequence[str], part: Sequence[str], n: int) -> Verdict:
+        raise RuntimeError("a check could not run")
+
+    with pytest.raises(RuntimeError):
+        isolate(files, broken, slots=ahead)
+    assert ahead.told[-1] == []

@@ -135,3 +135,40 @@ def worktree(tmp_path: Path) -> Path:
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     return tmp_path / "logs"
+
+
+# --- a second engine on this machine (tests/dockerd.py) ------------------------------------------
+
+def _second_engine_problem() -> str | None:
+    from dockerd import problem
+
+    return problem()
+
+
+def _need_second_engine() -> None:
+    why = _second_engine_problem()
+    if why is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and the two-engine tests must run, but {why}", pytrace=False)
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def second_engine(docker_client: Any) -> Iterator[Any]:
+    """A second dockerd for the session, in its own network namespace, with the base and python images."""
+    from dockerd import Dockerd
+
+    _need_second_engine()
+    with Dockerd.started(images=["forkwave/base:bookworm", "forkwave/python:3.11"]) as daemon:
+        yield daemon
+
+
+@pytest.fixture
+def spare_engine(docker_client: Any) -> Iterator[Any]:
+    """A second dockerd of the test's own (a test may stop it), with the base image."""
+    from dockerd import Dockerd
+
+    _need_second_engine()
+    with Dockerd.started(images=["forkwave/base:bookworm"]) as daemon:
+        yield daemon

@@ -162,4 +162,4 @@ def test_dispatch_sends_image_checks_to_docker_and_keeps_the_runner(worktree: Pa
     second = dispatch.run(docker_request("two", "python3 -c 'print(1 + 1)'", worktree, log_dir, label, image=PYTHON))
     assert (first.status, second.status, second.stdout) == (PASSED, PASSED, "2")
     assert first.stdout.startswith("12.")
-    assert list(dispatch.runners) == ["docker"]
+    assert list(dispatch.runners) == [("docker", "local")]   # one runner for the one engine

@@ -141,8 +141,33 @@ BAD_CONFIGS = [
      "3:46: key 'checks.0.memory': expected a size such as 512m or 4g, got 'lots'"),
     ("check-dupe", MINIMAL + "checks: [{name: t, run: x}, {name: t, run: y}]\n",
      "3:9: key 'checks': check name 't' is used twice; names must be unique"),
+    ("engine-scheme", MINIMAL + "containers: {engines: [{url: 'http://box:2375'}]}\n",
+     "3:30: key 'containers.engines.0.url': 'http://box:2375' is no Docker endpoint; give "
+     "unix:///path/docker.sock, tcp://host:2376 or ssh://user@host (as DOCKER_HOST takes them), or a Docker "
+     "context's name in `context`"),
+    ("engine-both", MINIMAL + "containers: {engines: [{url: 'ssh://ci@box', context: box}]}\n",
+     "3:24: key 'containers.engines.0': give either 'url' (unix://, tcp://, ssh://) or 'context' (a Docker "
+     "context's name)"),
+    ("engine-neither", MINIMAL + "containers: {engines: [{slots: 2}]}\n",
+     "3:24: key 'containers.engines.0': give either 'url' (unix://, tcp://, ssh://) or 'context' (a Docker "
+     "context's name)"),
+    ("engine-tls-ssh", MINIMAL + "containers: {engines: [{url: 'ssh://ci@box', cert_path: certs}]}\n",
+     "3:57: key 'containers.engines.0.cert_path': TLS certificates apply to tcp:// engines (a context keeps "
+     "its own)"),
+    ("engine-tcp-user", MINIMAL + "containers: {engines: [{url: 'tcp://me:pw@box:2376'}]}\n",
+     "3:30: key 'containers.engines.0.url': tcp:// takes no credentials; give TLS client certificates in "
+     "`cert_path`"),
+    ("engine-slots", MINIMAL + "containers: {engines: [{url: 'unix:///d.sock', slots: 0}]}\n",
+     "3:55: key 'containers.engines.0.slots': expected a number >= 1, got 0"),
+    ("engine-files", MINIMAL + "containers: {engines: [{url: 'unix:///d.sock', files: rsync}]}\n",
+     "3:55: key 'containers.engines.0.files': expected one of mount, copy, got 'rsync'"),
+    ("engine-dupe", MINIMAL + "containers: {engines: [{name: b, url: 'unix:///a'}, {name: b, url: 'unix:///b'}]}\n",
+     "3:23: key 'containers.engines': engine name 'b' is used twice; names must be unique"),
+    ("engines-empty", MINIMAL + "containers: {engines: []}\n",
+     "3:23: key 'containers.engines': expected a non-empty list"),
+    ("host-slots", MINIMAL + "host: {slots: -1}\n", "3:15: key 'host.slots': expected a number >= 1, got -1"),
     ("containers-unknown", MINIMAL + "containers: {ca: /x}\n",
-     "3:14: unknown key 'containers.ca'; expected one of: ca_bundle, network, pass_env"),
+     "3:14: unknown key 'containers.ca'; expected one of: ca_bundle, engines, network, pass_env"),
     ("tab-yaml", "upstream:\n\turl: u\n",
      "2:1: unreadable YAML (found character '\\t' that cannot start any token); fix the syntax"),
     # issue 8, item 1: forkwave must never commit onto the fork's own branch
@@ -244,6 +269,35 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str) 
         load_config(path)
     assert str(err.value) == (f"{path}:{message}" if message[0].isdigit() else f"{path}: {message}")
     assert "\n" not in str(err.value)
+
+
+def test_engines_and_host_slots(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, MINIMAL + """\
+host: {slots: 3}
+containers:
+  engines:
+    - {url: "unix:///var/run/docker.sock", slots: 2}
+    - {url: "unix:///run/user/1000/docker.sock"}
+    - {url: "ssh://ci@build-2.example.com", slots: 4}
+    - {context: build-box}
+    - {name: gpu, url: "tcp://10.0.0.5:2376", cert_path: certs, tls_verify: false, files: mount}
+""")
+    assert cfg.host.slots == 3
+    got = [(e.name, e.url or e.context, e.slots, e.files) for e in cfg.containers.engines]
+    assert got == [("local", "unix:///var/run/docker.sock", 2, "mount"),
+                   ("local-2", "unix:///run/user/1000/docker.sock", 1, "mount"),   # names are unique
+                   ("build-2.example.com", "ssh://ci@build-2.example.com", 4, "copy"),
+                   ("build-box", "build-box", 1, None),                           # read from the context later
+                   ("gpu", "tcp://10.0.0.5:2376", 1, "mount")]
+    gpu = cfg.containers.engines[-1]
+    assert gpu.cert_path == tmp_path / "certs" and gpu.tls_verify is False
+
+
+def test_without_engines_there_is_the_local_one_and_one_host_slot(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, MINIMAL)
+    [engine] = cfg.containers.engines
+    assert (engine.name, engine.url, engine.context, engine.slots) == ("local", None, None, 1)
+    assert cfg.host.slots == 1
 
 
 def test_merge_keys_may_override_what_they_merge(tmp_path: Path) -> None:
