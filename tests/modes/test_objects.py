@@ -24,10 +24,10 @@ def whole(fork: Path, ws: Path) -> None:
     fsck = subprocess.run(["git", "-C", str(fork), "fsck", "--no-dangling", "--no-progress"], capture_output=True,
                           text=True)
     assert fsck.returncode == 0 and not fsck.stderr.strip(), fsck.stderr
-    wt = ws / ".forkwave" / "worktree"
-    if wt.exists():
-        head = subprocess.run(["git", "-C", str(wt), "rev-parse", "HEAD"], capture_output=True, text=True)
-        assert head.returncode == 0, head.stderr  # read without any private directory
+    for wt in (ws / ".forkwave").glob("worktree*"):  # every slot's worktree
+        if wt.is_dir():
+            head = subprocess.run(["git", "-C", str(wt), "rev-parse", "HEAD"], capture_output=True, text=True)
+            assert head.returncode == 0, head.stderr  # read without any private directory
     assert not any((ws / ".forkwave" / objects.FOLDER).glob("*")), "a private object directory was left behind"
 
 
@@ -122,3 +122,14 @@ def test_a_run_killed_with_a_candidate_checked_out_is_cleaned_up_by_the_next_one
     assert m.holds(30) and not m.holds(31)
     whole(m.fork, m.ws)  # the worktree moved off the dropped objects, the killed run's directory gone
     assert objects.unreachable(m.fork) == before
+
+
+def test_candidates_judged_side_by_side_in_several_worktrees_stay_private(tmp_path: Path) -> None:
+    m = merge.build(tmp_path, conflict_at=25, bad_at=22, top={"host": {"slots": 2}})
+    before = objects.unreachable(m.fork)
+    res = run_doit(m.ws)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert m.holds(21) and not m.holds(22)
+    assert (m.ws / ".forkwave" / "worktree-1").is_dir()  # a second candidate was judged beside the first
+    assert objects.unreachable(m.fork) == before
+    whole(m.fork, m.ws)
