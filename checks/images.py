@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.toolchain import best_version
-from tasks import proc
+from tasks import assets, proc
 from tasks.errors import ForkwaveError
 from tasks.progress import Heartbeat, LastLine
 from tasks.redact import Redactor, env_secrets
@@ -28,7 +28,7 @@ NODE_REPO = "forkwave/node"
 DEFAULT_NODE = f"{NODE_REPO}:bookworm"
 BUILT = ("forkwave/base:bookworm", "forkwave/python:3.11", DEFAULT_NODE)   # what build-images.sh makes
 VERSION_LABEL = "forkwave.node-version"
-CONTAINERS = Path(__file__).resolve().parent.parent / "containers"
+CONTAINERS = assets.folder("containers")
 BUILD_NODE = CONTAINERS / "build-node.sh"
 RECORD = "images.json"
 BUILD_TIMEOUT = 1800.0

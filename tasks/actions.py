@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ from tasks.core.plan import Plan, Slice, combine
 from tasks.core.vocabulary import ACTIONABLE
 from tasks.engine import pipeline, retry, runlock, slices, status
 from tasks.engine.pipeline import SliceRun
-from tasks.errors import CannotRun, Failed, ForkwaveError, Held, user_errors
+from tasks.errors import Failed, ForkwaveError, Held, NotRun, Stopped, user_errors
 from tasks.redact import redact_url
 from tasks.report import base as basereport
 from tasks.report import render, reports
@@ -417,16 +420,59 @@ def do_import(ctx: Context, name: str) -> bool:
     return True
 
 
-_CANNOT_RUN: list[str] = []  # a check that cannot run stops every later slice of this run
+# --- one error every slice would meet stops them all, said once ---------------------------------
+
+_STOP: list[Stopped] = []  # the run-wide error that stopped this run's slices (the first one)
+
+
+def run_wide(action: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a slice step (the batch, a slice, a wave's joint retry): the first run-wide error
+    (``ForkwaveError.run_wide``: a check that cannot run, the sync branch checked out in a person's worktree,
+    a lock another run holds) is printed once and stops the run; every later step then does nothing and says
+    nothing — each slice would only have met the same error."""
+    @functools.wraps(action)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _STOP:
+            return NotRun(f"not run: {_STOP[0].message}", _STOP[0].exit_code)
+        try:
+            return action(*args, **kwargs)
+        except ForkwaveError as exc:
+            if not exc.run_wide:
+                raise
+            return stop_run(str(exc), exc.exit_code)
+
+    return wrapper
+
+
+def stop_run(message: str, code: int) -> Stopped:
+    """The run's slices stop here: the error once on stderr, the run failed in the ledger."""
+    print(f"forkwave: error: {message}", file=sys.stderr, flush=True)
+    runlock.mark_failed(message)
+    _STOP.append(Stopped(message, code))
+    return _STOP[0]
+
+
+def preconditions(ctx: Context, plan: Plan, names: list[str]) -> None:
+    """What every slice of the run needs, checked once before any of them: no person's worktree has a sync
+    branch they land on checked out (``worktree.guard``; the pipeline asks again before each move)."""
+    seen: set[tuple[Path, str]] = set()
+    for name in names:
+        c = ctx.for_source(plan.slice(name).source or ctx.sources[0])
+        if (c.cfg.fork.path, c.cfg.fork.sync_branch) not in seen:
+            seen.add((c.cfg.fork.path, c.cfg.fork.sync_branch))
+            worktree.guard(c.cfg, c.ws)
 
 
 @user_errors
-def do_batch(ctx: Context, waves: list[str]) -> Any:
-    """Judge the union of the run's file slices once, before any of them (``tasks.engine.batch``)."""
+@run_wide
+def do_batch(ctx: Context, waves: list[str], names: list[str]) -> Any:
+    """Before any slice of the run (``names``): its preconditions, then the union of its file slices in
+    ``waves`` judged once (``tasks.engine.batch``; no waves: ``batch: false``, or only slices named)."""
     from tasks.engine import batch
 
     run = _locked(ctx, fork=True)
     plan = read_plan(ctx)
+    preconditions(ctx, plan, names)
     members, mixed = [], []
     for name in (n for w in waves for n in plan.members(w)):
         c, job, mode = job_for(ctx, plan, name, run.id)
@@ -447,26 +493,18 @@ def do_batch(ctx: Context, waves: list[str]) -> Any:
     for m in (m for m in members if m.slice.wave == first):  # `running` before any check, as a slice opens it;
         where = _where(ctx, m.slice, m.plan)                   # a later wave's row opens when that wave starts
         run.sync(where["source"], runlock.sync_type(where["wave"]), where["revision"])
-    try:
-        record = batch.run(ctx.cfg, ctx.ws, members, run.id, last=plan.waves[-1][0] in waves)
-        reports.write_batch(ctx.ws, record)
-    except CannotRun as exc:
-        _CANNOT_RUN.append(str(exc))
-        runlock.mark_failed(str(exc))
-        print(f"forkwave: error: {exc}", file=sys.stderr, flush=True)
-        return Failed(str(exc), exitcodes.FAILURE)
+    record = batch.run(ctx.cfg, ctx.ws, members, run.id, last=plan.waves[-1][0] in waves)
+    reports.write_batch(ctx.ws, record)
     return True
 
 
 @user_errors
+@run_wide
 def do_validate(ctx: Context, name: str, position: str) -> Any:
     run = _locked(ctx, fork=True)
     whole = read_plan(ctx)
     c, job, mode = job_for(ctx, whole, name, run.id)
     fork, sync = str(c.cfg.fork.path), c.cfg.fork.sync_branch
-    if _CANNOT_RUN:
-        print(f"[{position}] {name}: not run — {_CANNOT_RUN[0]}", flush=True)
-        return Failed(f"{name}: not run, a check cannot run", exitcodes.FAILURE)
     where = _where(c, job.slice, job.plan)
     same = status.unchanged(c.cfg, c.ws, job.plan, name, lambda: mode.inputs(job))
     if same:  # adopted already (maybe by a run killed before doit saved it), or waiting for a person
@@ -489,12 +527,9 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
         reports.write_wave(c.ws, outcome.wave, list(whole.members(outcome.wave)), fork, sync)
         _write_summary(ctx, whole)
     run.record(name, outcome, **where)
-    if outcome.error:
-        _CANNOT_RUN.append(outcome.error)
-        runlock.mark_failed(outcome.error)
+    if outcome.error:  # a check that cannot run: every later slice would meet it too
         print(f"[{position}] {name}: error (reports/slices/{name}/report.md)", flush=True)
-        print(f"forkwave: error: {outcome.error}", file=sys.stderr, flush=True)
-        return Failed(outcome.error, exitcodes.FAILURE)
+        return stop_run(outcome.error, exitcodes.FAILURE)
     print(f"[{position}] {name}: {outcome.status} — {outcome.counts().line()}, {outcome.runs} runs, "
           f"{time.monotonic() - started:.1f} s (reports/slices/{name}/report.md)", flush=True)
     # work left for a person is no failure of the task: its wave must still run (the joint retry may land
@@ -525,6 +560,7 @@ def plural_of(job: SliceRun) -> str:
 
 
 @user_errors
+@run_wide
 def do_wave(ctx: Context, wave: str, closing: bool = False) -> Any:
     """The wave ends (its joint retry, its reports, its ledger rows); ``closing``: the last wave this run
     reaches (``tasks.cli.closing_wave``), after which each source's whole ``verify:`` runs."""
@@ -587,21 +623,14 @@ def _write_summary(ctx: Context, plan: Plan) -> dict[str, Any]:
 def _retry(ctx: Context, run: runlock.Run, plan: Plan, wave: str) -> None:
     """Each file-slice source's deferrals of the wave (and the ones before) retried together on its upstream."""
     for source in ctx.sources:
-        if _CANNOT_RUN:
-            break
         c = ctx.for_source(source)
         only = source if ctx.cfg.several else None
         if not modes.mode_of(c.cfg).joint_retry or not retry.deferred_so_far(ctx.ws, plan, wave, only):
             continue
         view = Plan.from_json({**plan.to_json(), "upstream": plan.sources[source]}) if only else plan
         mirror = fetch.ensure_commit(c.cfg, c.ws, view.upstream)
-        try:
-            record = retry.retry(c.cfg, c.ws, mirror, view, read_drift(c),
-                                 wave, run_id=run.id, source=only)
-        except CannotRun as exc:
-            _CANNOT_RUN.append(str(exc))
-            runlock.mark_failed(str(exc))
-            raise
+        record = retry.retry(c.cfg, c.ws, mirror, view, read_drift(c),
+                             wave, run_id=run.id, source=only)  # a check that cannot run stops the run (run_wide)
         for name, files in (record or {}).get("by_slice", {}).items():
             if files and record.get("run") == run.id:
                 outcome = status.read_outcome(ctx.ws, name)
@@ -723,24 +752,43 @@ def do_report(ctx: Context) -> dict[str, Any]:
     for w, names in plan.waves:
         reports.write_wave(ctx.ws, w, list(names), str(ctx.cfg.fork.path), ctx.cfg.fork.sync_branch)
     _write_summary(ctx, plan)
-    print(f"report: reports/summary.json and {len(plan.waves)} wave reports written")
+    from tasks.report import dashboard
+
+    dashboard.write(ctx.ws)
+    print(f"report: reports/summary.json, {len(plan.waves)} wave reports and the dashboard "
+          f"(reports/{dashboard.PAGE}, reports/{dashboard.MARKDOWN}) written")
     return {"digest": outcomes_digest(ctx)}
 
 
 @user_errors
 def do_publish(ctx: Context) -> bool:
     """Push the sync branch, open or update its pull request, automerge by risk (``tasks.publish``)."""
-    from tasks.publish import run  # its forge libraries load only when a forge is used
-
-    from tasks.publish import contrib
+    from tasks.engine import verify
+    from tasks.publish import contrib, run  # its forge libraries load only when a forge is used
 
     _locked(ctx, fork=True)  # nothing may move the sync branch while it is pushed
     faults.point("publish")
     # what this run was asked for: `doit publish sources=web` (one CI schedule) publishes what that run synced
     chosen = tuple(ctx.sources) if ctx.selected is not None else None
-    _, held = run.publish(ctx.cfg, ctx.ws, selected=tuple(ctx.pulled) if chosen else None)
+    try:
+        _, held = run.publish(ctx.cfg, ctx.ws, selected=tuple(ctx.pulled) if chosen else None)
+    except verify.PublishHeld:   # held whole (a post-sync check failed): the dashboard issue says so
+        _dashboard_issue(ctx)
+        raise
     _, refused = contrib.push_exports(ctx.cfg, ctx.ws, tuple(ctx.pushed) if chosen else None)  # to each push_url
+    _dashboard_issue(ctx)
     return _publish_holds(ctx, held, refused, chosen)
+
+
+def _dashboard_issue(ctx: Context) -> None:
+    """The sync dashboard issue (``tasks.publish.issue``), from the dashboard as this publish leaves it."""
+    from tasks.publish import issue
+    from tasks.report import dashboard
+
+    dashboard.write(ctx.ws)   # with what this publish held
+    said = issue.publish(ctx.cfg, ctx.ws, os.environ)
+    if said:
+        print(said)
 
 
 def _publish_holds(ctx: Context, held: dict[str, str], refused: list[str], chosen: tuple[str, ...] | None) -> Any:
@@ -918,16 +966,32 @@ def do_ci(ctx: Context) -> bool:
 
     groups = schedules.group([(s.name, s.schedule) for s in ctx.cfg.sources])
     options = schedules.CiOptions(fork_path=_ci_fork_path(ctx))
+    refused = []
     for rel, text in ((".github/workflows/forkwave.yml", schedules.github_workflow(groups, options)),
                       (".gitlab-ci.yml", schedules.gitlab_ci(groups, options))):
-        changed = write_if_changed(ctx.ws.root / rel, text)
+        path = ctx.ws.root / rel
+        if path.exists() and not schedules.written_by_forkwave(path.read_text(encoding="utf-8", errors="replace")):
+            refused.append(rel)  # the repository's own file of that name: never written over
+            continue
+        changed = write_if_changed(path, text)
         print(f"ci: {rel} {'written' if changed else 'unchanged'} ({len(groups)} schedule"
               f"{'' if len(groups) == 1 else 's'})")
     for group in groups:
         print(f"ci:   {group.cron:<16} {', '.join(group.sources)}")
     if not groups:
         print("ci: no source has a schedule: key; the files run by hand only")
+    if refused:
+        one = len(refused) == 1
+        return _fail_once(f"ci: {' and '.join(refused)} {'is' if one else 'are'} not forkwave's (no "
+                          f"'{schedules.MARKER}' line): left as {'it is' if one else 'they are'}; rename or remove "
+                          f"{'it' if one else 'them'} and run `doit ci` again to write forkwave's", exitcodes.USAGE)
     return True
+
+
+def _fail_once(message: str, code: int) -> Failed:
+    """An expected failure, said once on stderr (the reporter prints no failure a task returned)."""
+    print(f"forkwave: error: {message}", file=sys.stderr)
+    return Failed(message, code)
 
 
 def _ci_fork_path(ctx: Context) -> str:

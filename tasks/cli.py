@@ -29,7 +29,7 @@ from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from tasks import exitcodes
-from tasks.errors import Failed, Held
+from tasks.errors import Failed, Held, NotRun
 from tasks.workspace import read_json
 
 SHOW_TASKS = "FORKWAVE_SHOW_TASKS"  # =1: also print doit's own task lines (`.  name` ran, `-- name` up to date)
@@ -202,6 +202,27 @@ def closing_wave(waves: Sequence[str], req: Request | None = None) -> str | None
     return named[-1] if named else None
 
 
+def reached(waves: Sequence[tuple[str, Sequence[str]]], req: Request | None = None) -> list[str]:
+    """The slices a run is asked to reach, in plan order (``waves``: the plan's, wave -> slice names): every one
+    for a plain ``doit`` (``post`` and ``batch`` wait for every wave), a named wave's, a named slice's.
+
+    >>> waves = [("a", ["slice-1", "slice-2"]), ("b", ["slice-3"])]
+    >>> reached(waves, Request("run")), reached(waves, Request("run", ("wave_b",)))
+    (['slice-1', 'slice-2', 'slice-3'], ['slice-3'])
+    >>> reached(waves, Request("run", ("validate:slice-2", "drift"))), reached(waves, Request("run", ("drift",)))
+    (['slice-2'], [])
+    """
+    req = req or request()
+    every = [n for _, names in waves for n in names]
+    if not req.runs:
+        return []
+    if not req.tasks or "post" in req.tasks or "batch" in req.tasks:
+        return every
+    named = {n for w, names in waves if f"wave_{w}" in req.tasks for n in names}
+    named |= {t.partition(":")[2] for t in req.tasks if t.partition(":")[0] == "validate"}
+    return [n for n in every if n in named]
+
+
 def phase_of(task: str, wave_of: Any = None) -> str | None:
     """The phase of the run a task is (the ledger names it when the run dies there); None: no phase of its own.
 
@@ -299,13 +320,16 @@ def unknown(req: Request, tasks: Sequence[Any]) -> list[str]:
 # --- the run's output ---------------------------------------------------------------------
 
 def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequence[str] = (),
-                 commits: Mapping[str, int] | None = None, reason: str | None = None) -> str:
+                 commits: Mapping[str, int] | None = None, reason: str | None = None, planned: int = 0,
+                 demo: bool = False) -> str:
     """The run's last line: slice counts (and, for commit slices, the upstream commits), the report to open,
     what the exit status means — ``reason`` when the run knows it (a failed verification, a drift gate, an
     error), else the exit code's general meaning.
 
-    ``slices``: slice name -> (wave, state) with state as ``Status.state`` gives it; ``commits``: the commit
-    slices' counts added up (``tasks.core.outcome.add``), when there are any.
+    ``slices``: slice name -> (wave, state) with state as ``Status.state`` gives it (``error``: a check could not
+    run); ``commits``: the commit slices' counts added up (``tasks.core.outcome.add``), when there are any;
+    ``planned``: how many slices the run was asked to reach — more than ran when an error stopped it; ``demo``:
+    the bundled demo, which leaves work for a person on purpose and exits 0 for it (``exit_code``).
 
     >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("b", "conflicted")}, 2)
     'forkwave: 2 slices: 1 adopted, 0 deferred, 1 conflicted; open reports/wave-b/report.md — exit 2: work left for a person (deferred or conflicted slices)'
@@ -315,31 +339,61 @@ def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequ
     >>> summary_line({"slice-1": ("a", "conflicted"), "slice-2": ("a", "waiting")}, 2,
     ...              commits={"total": 40, "adopted": 2, "deferred": 0, "conflicted": 1, "waiting": 37, "skipped": 0})
     'forkwave: 2 slices: 0 adopted, 0 deferred, 1 conflicted, 1 waiting (commits: 2 of 40 adopted, 1 conflicted, 37 waiting); open reports/wave-a/report.md — exit 2: work left for a person (deferred or conflicted slices)'
+    >>> summary_line({}, 3, ["batch"], planned=12)
+    'forkwave: 12 slices planned, none run; stopped before any slice (the error is above) — exit 3: forkwave or its environment failed'
+    >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("a", "error")}, 3, ["validate:slice-2"], planned=12)
+    'forkwave: 12 slices planned, 2 run: 1 adopted, 0 deferred, 0 conflicted, 1 error; 10 not run; open reports/wave-a/report.md; stopped at validate:slice-2 (the error is above) — exit 3: forkwave or its environment failed'
+    >>> summary_line({"slice-1": ("a", "conflicted")}, 2, demo=True)
+    'forkwave: 1 slice: 0 adopted, 0 deferred, 1 conflicted; open reports/wave-a/report.md — exit 0 (the bundled demo): a real run would exit 2: work left for a person (deferred or conflicted slices)'
     """
     parts = []
-    if slices:
-        counts = Counter(state for _, state in slices.values())
-        shown = [s for s in ("adopted", "deferred", "conflicted", "waiting", "rolled back")
-                 if counts[s] or s not in ("waiting", "rolled back")]
+    if planned > len(slices):
+        parts.append(f"{planned} slice{'' if planned == 1 else 's'} planned, "
+                     + (f"{len(slices)} run: {_counts(slices, commits)}; {planned - len(slices)} not run"
+                        if slices else "none run"))
+    elif slices:
         n = len(slices)
-        line = f"{n} slice{'' if n == 1 else 's'}: " + ", ".join(f"{counts[s]} {s}" for s in shown)
-        if commits:
-            line += f" (commits: {commits['adopted']} of {commits['total']} adopted" + "".join(
-                f", {commits[k]} {k}" for k in ("deferred", "conflicted", "waiting", "skipped") if commits[k]) + ")"
-        parts.append(line)
-        open_waves = sorted({w for w, s in slices.values() if s in ("deferred", "conflicted", "waiting")}) \
+        parts.append(f"{n} slice{'' if n == 1 else 's'}: {_counts(slices, commits)}")
+    if slices:
+        open_waves = sorted({w for w, s in slices.values() if s in ("deferred", "conflicted", "waiting", "error")}) \
             or sorted({w for w, _ in slices.values()})
         parts.append("open " + ", ".join(f"reports/wave-{w}/report.md" for w in open_waves))
-    if stopped:
-        parts.append(f"stopped at {', '.join(stopped)} (the error is above)")
+    if stopped:  # the batch task is where what every slice needs is checked, before any of them
+        where = "before any slice" if list(stopped) == ["batch"] else f"at {', '.join(stopped)}"
+        parts.append(f"stopped {where} (the error is above)")
     meaning = reason or (exitcodes.MEANING[code] if slices or code else "done")
-    return f"forkwave: {'; '.join(parts) or 'done'} — exit {code}: {meaning}"
+    shown = exit_code(code, demo)
+    status = f"exit {code}" if shown == code else f"exit {shown} (the bundled demo): a real run would exit {code}"
+    return f"forkwave: {'; '.join(parts) or 'done'} — {status}: {meaning}"
+
+
+def exit_code(code: int, demo: bool) -> int:
+    """The process's exit status: the run's code, but 0 for the bundled demo's work left for a person — the demo
+    leaves it on purpose, and a first command should not end red. A failure or a usage error stays as it is.
+
+    >>> exit_code(2, demo=True), exit_code(3, demo=True), exit_code(2, demo=False)
+    (0, 3, 2)
+    """
+    return exitcodes.OK if demo and code == exitcodes.PERSON else code
+
+
+def _counts(slices: Mapping[str, tuple[str, str]], commits: Mapping[str, int] | None) -> str:
+    """``1 adopted, 0 deferred, 1 conflicted`` (waiting, rolled back and error only when there are any), and the
+    commit slices' upstream commits."""
+    counts = Counter(state for _, state in slices.values())
+    shown = [s for s in ("adopted", "deferred", "conflicted", "waiting", "rolled back", "error")
+             if counts[s] or s not in ("waiting", "rolled back", "error")]
+    line = ", ".join(f"{counts[s]} {s}" for s in shown)
+    if commits:
+        line += f" (commits: {commits['adopted']} of {commits['total']} adopted" + "".join(
+            f", {commits[k]} {k}" for k in ("deferred", "conflicted", "waiting", "skipped") if commits[k]) + ")"
+    return line
 
 
 def slice_states(reports: Path, names: Sequence[str]) -> tuple[dict[str, tuple[str, str]], dict[str, int] | None]:
     """(name -> (wave, summary state), the commit slices' counts added up or None) from each slice's
     ``outcome.json`` (slices without one are left out)."""
-    from tasks.core.outcome import COMMITS, Outcome, add
+    from tasks.core.outcome import COMMITS, Outcome, Status, add
 
     found, outcomes = {}, []
     for name in names:
@@ -348,7 +402,7 @@ def slice_states(reports: Path, names: Sequence[str]) -> tuple[dict[str, tuple[s
             outcome = Outcome.from_json(read_json(path))
             outcomes.append(outcome)
             state = "conflicted" if outcome.conflicts and outcome.status.state != "rolled back" else outcome.status.state
-            found[name] = (outcome.wave, state)
+            found[name] = (outcome.wave, "error" if outcome.status is Status.ERROR else state)  # judged nothing
     return found, add(o.counts() for o in outcomes).get(COMMITS)
 
 
@@ -396,6 +450,7 @@ class Reporter(ConsoleReporter):
         self.held = False  # a verification, pre-sync check or drift gate left work for a person (tasks.errors.Held)
         self.problems: list[Any] = []  # tasks.engine.runlock.Problem: what stopped or held each part, in order
         self.plan: Any = None  # tasks.core.plan.Plan, read once: slice tasks exist only once `plan` ran
+        self.planned = False  # this run planned (or found its plan up to date): the plan's slices are this run's
 
     def initialize(self, tasks: Any, selected_tasks: Any) -> None:
         from tasks.context import context
@@ -416,6 +471,7 @@ class Reporter(ConsoleReporter):
         group, _, name = task.name.partition(":")
         if group == "validate" and name:
             self.slices[name] = None
+        self.planned = self.planned or task.name == "plan"
 
     def _wave_of(self, name: str) -> str | None:
         plan = self._plan()
@@ -486,8 +542,13 @@ class Reporter(ConsoleReporter):
     def add_failure(self, task: Any, fail: Any) -> None:
         if isinstance(fail, UnmetDependency):  # its cause was reported where it happened
             return
+        if isinstance(fail, NotRun):  # a run-wide error stopped it: said once, where it happened
+            group, _, name = task.name.partition(":")
+            self.slices.pop(name if group == "validate" else "", None)
+            return
         from tasks.engine.runlock import Problem
 
+        self.planned = self.planned and task.name != "plan"  # a failed plan left an earlier run's on disk
         code = getattr(fail, "exit_code", None)
         if code is None:  # not a failure forkwave expected: a crash or a doit error, shown once
             code = exitcodes.FAILURE
@@ -498,6 +559,14 @@ class Reporter(ConsoleReporter):
         self.held = self.held or isinstance(fail, Held)
         message = str(getattr(fail, "message", "") or "").strip() or f"{task.name} failed"
         self.problems.append(Problem(self._source_of(task.name), message.splitlines()[0], code))
+
+    def _planned(self) -> int:
+        """How many slices this run was asked to reach (``reached``), once it planned; 0 without a plan of its own
+        (a drift gate or an error before ``plan``: the plan on disk is an earlier run's) or in a dry run."""
+        from tasks.context import context
+
+        plan = self._plan() if self.planned and not context().dry else None
+        return len(reached(plan.waves)) if plan is not None else 0
 
     def _source_of(self, task: str) -> str | None:
         """The source a failed task worked for: ``fetch:web``'s, a slice's; None for the run's own steps."""
@@ -551,9 +620,10 @@ class Reporter(ConsoleReporter):
         reason = self._held(left) if code == exitcodes.PERSON else None
         self._conclude(code, reason or self._error(code) or (exitcodes.MEANING[code] if code else None))
         if not (reads_only() and code == exitcodes.OK):  # `doit history format=json`: the JSON is all of stdout
-            self.write(summary_line(states, code, self.stopped, commits, reason) + "\n")
+            self.write(summary_line(states, code, self.stopped, commits, reason, self._planned(), context().demo)
+                       + "\n")
         self.outstream.flush()
-        raise SystemExit(code) from None
+        raise SystemExit(exit_code(code, context().demo)) from None
 
     def _conclude(self, code: int, reason: str | None) -> None:
         """The run's status follows the exit code: the ledger and run-summary.json hear it before the run ends."""

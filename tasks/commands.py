@@ -35,7 +35,8 @@ from tasks.cli import either, suggest
 from tasks.context import EVERY, VARIABLES, Variable
 from tasks.redact import redact_text
 
-DODO = Path(__file__).resolve().parent.parent / "dodo.py"
+DODOS = (Path(__file__).resolve().parent / "dodo.py",          # the table of contents (`forkwave` loads it)
+         Path(__file__).resolve().parent.parent / "dodo.py")   # a checkout's, which reads it
 STATE = Path("reports") / ".doit.json"  # tasks.cli.dep_file(): where doit keeps its state for forkwave
 # doit reports these itself in one line ("ERROR: ..."); they are no crash
 DOIT_ERRORS = (CmdParseError, InvalidCommand, InvalidDodoFile, InvalidTask)
@@ -64,7 +65,7 @@ def is_forkwave(values: Mapping[str, Any]) -> bool:
     if values.get("seek_file") and not dodo.is_absolute():
         dodo = next((d / dodo for d in (Path.cwd(), *Path.cwd().parents) if (d / dodo).exists()), dodo)
     try:
-        return dodo.resolve() == DODO
+        return dodo.resolve() in DODOS
     except OSError:
         return False
 

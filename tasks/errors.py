@@ -16,6 +16,9 @@ class ForkwaveError(Exception):
     """A problem the user can fix: the message names the file/key/path and the next step (exit 1)."""
 
     exit_code = exitcodes.USAGE
+    # every slice of the run needs what is missing, so each would fail alike: the run stops before (or at) its
+    # first slice and says it once (``tasks.actions.run_wide``)
+    run_wide = False
 
 
 class ForkwaveFailure(ForkwaveError):
@@ -28,6 +31,22 @@ class ForkwaveFailure(ForkwaveError):
 class CannotRun(ForkwaveFailure):
     """A check could not run at all (command not found, missing image, timeout on the baseline):
     it judged nothing, so nothing it would have judged may land."""
+
+    run_wide = True
+
+
+class Precondition(ForkwaveError):
+    """Something every slice of the run needs is not there — the sync branch checked out in a person's
+    worktree: each slice would be refused alike, so the run stops before its slices (exit 1)."""
+
+    run_wide = True
+
+
+class Busy(ForkwaveFailure):
+    """Another forkwave run holds the workspace, or another workspace is syncing the fork (exit 3): nothing of
+    this run may touch the fork until it ends."""
+
+    run_wide = True
 
 
 def user_errors(action: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,6 +93,15 @@ class Failed(TaskFailed):
         super().__init__(message)
         self.exit_code = exit_code
 
+
+
+class Stopped(Failed):
+    """The run-wide error that stopped the run's slices (``ForkwaveError.run_wide``), printed once."""
+
+
+class NotRun(Failed):
+    """A slice task a run-wide error kept from running: it says nothing (the error was said once) and the last
+    line counts it among the slices not run."""
 
 
 class Held(Failed):

@@ -14,7 +14,8 @@ from typing import Any
 from doit import create_after
 from doit.tools import config_changed
 
-from tasks.cli import closing_wave, request
+from tasks import assets
+from tasks.cli import closing_wave, reached, request
 from tasks.context import Context, context
 from tasks.core.fingerprint import validation_config
 from tasks.workspace import read_json
@@ -284,7 +285,7 @@ def task_post() -> dict[str, Any]:
 
 
 IMAGES = {"forkwave/python:3.11": "python/Dockerfile", "forkwave/node:bookworm": "node/Dockerfile"}
-CONTAINERS = Path(__file__).resolve().parent.parent / "containers"
+CONTAINERS = assets.folder("containers")
 IMAGE_SOURCES = [*IMAGES.values(), "node-release/Dockerfile", "shims/yarn", "lib.sh", "build-base.sh", "build-images.sh",
                  "build-node.sh"]
 
@@ -531,11 +532,12 @@ def batch_scope(ctx: Context) -> list[str]:
 
 
 def _batch_task(ctx: Context, plan: dict[str, Any] | None) -> dict[str, Any]:
-    """``batch``: the union of the run's file slices judged once before any slice (``tasks.engine.batch``)."""
+    """``batch``: before any slice the run reaches, what they all need (``actions.preconditions``), then the union
+    of the run's file slices judged once (``tasks.engine.batch``)."""
     waves = batch_scope(ctx)
-    if plan is None or not waves:
+    members = reached([(w["name"], w["slices"]) for w in plan["waves"]], request()) if plan else []
+    if not members:
         return {"basename": "batch", "actions": None, "uptodate": [True]}
-    members = [n for w in plan["waves"] if w["name"] in waves for n in w["slices"]]
 
     def settled() -> bool:  # no slice of it will run: nothing to judge, not even from its record
         return all(_done(ctx, plan, n) for n in members)
@@ -543,7 +545,7 @@ def _batch_task(ctx: Context, plan: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "basename": "batch",
         "doc": _group_docs(ctx, plan)["batch"],
-        "actions": [(actions.do_batch, [ctx, waves])],
+        "actions": [(actions.do_batch, [ctx, waves, members])],
         "task_dep": ["images", "plan"],
         "file_dep": ["reports/plan.json"],
         # when a slice will run, the same changes on the same tip with the same checks are answered from the
@@ -652,7 +654,8 @@ def _wave_task(ctx: Context, wave: str, members: list[str], docs: dict[str, str]
 
 
 def task_report() -> dict[str, Any]:
-    """reports/summary.json and every wave report, from the slices' latest outcomes."""
+    """reports/summary.json, every wave report and the dashboard (reports/index.html, dashboard.md), from the
+    slices' latest outcomes."""
     ctx = context()
     if ctx.dry:  # a dry run writes reports/dry-run.* only
         return {"actions": None, "uptodate": [True]}
@@ -663,8 +666,10 @@ def task_report() -> dict[str, Any]:
     return {
         "actions": [(actions.do_report, [ctx])],
         "task_dep": ["plan"],
+        "targets": [ctx.ws.rel(ctx.ws.reports / "dashboard.md"), ctx.ws.rel(ctx.ws.reports / "index.html")],
         "uptodate": [unchanged],
-        "clean": _cleans((clean.remove, [ctx.ws, ["reports/summary.json"]])),
+        "clean": _cleans((clean.remove, [ctx.ws, ["reports/summary.json", "reports/dashboard.md",
+                                                   "reports/index.html"]])),
         "verbosity": 2,
     }
 

@@ -104,15 +104,23 @@ class FakeGitHub(Fake):
         "disablePullRequestAutoMerge": {"pullRequestId", "clientMutationId"},
         "convertPullRequestToDraft": {"pullRequestId", "clientMutationId"},
         "markPullRequestReadyForReview": {"pullRequestId", "clientMutationId"},
+        "pinIssue": {"issueId", "clientMutationId"},
     }
+    ISSUE_CREATE = {"title", "body", "assignee", "milestone", "labels", "assignees", "type"}
+    ISSUE_UPDATE = {"title", "body", "assignee", "state", "state_reason", "milestone", "labels", "assignees", "type"}
+    ISSUE_QUERY = {"milestone", "state", "assignee", "type", "creator", "mentioned", "labels", "sort", "direction",
+                   "since", "per_page", "page"}
 
     def __init__(self, url: str, repository: str = "o/r", prefix: str = "", remote: Path | None = None):
         super().__init__(url)
         self.repository, self.prefix, self.remote = repository, prefix, remote
         self.owner = repository.split("/")[0]
         self.pulls: dict[int, dict[str, Any]] = {}
+        self.issues: dict[int, dict[str, Any]] = {}   # numbered with the pull requests, as GitHub does
         self.clean = False          # auto-merge is refused: nothing the branch protection requires is pending
         self.automerge_allowed = True
+        self.app_token = False      # a GitHub App's installation token: GET /user is refused
+        self.pin_allowed = True
         r, g = re.escape(f"{prefix}/repos/{repository}"), re.escape(prefix.removesuffix("/v3") + "/graphql")
         self.routes = [
             ("GET", rf"{r}/pulls", "list_pulls"), ("POST", rf"{r}/pulls", "create_pull"),
@@ -123,6 +131,9 @@ class FakeGitHub(Fake):
             ("DELETE", rf"{r}/pulls/(\d+)/requested_reviewers", "remove_reviewers"),
             ("POST", rf"{r}/issues/(\d+)/assignees", "add_assignees"),
             ("PUT", rf"{r}/pulls/(\d+)/merge", "merge"), ("POST", g, "graphql"),
+            ("GET", rf"{r}/issues", "list_issues"), ("POST", rf"{r}/issues", "create_issue"),
+            ("GET", rf"{r}/issues/(\d+)", "get_issue"), ("PATCH", rf"{r}/issues/(\d+)", "update_issue"),
+            ("GET", re.escape(f"{prefix}/user"), "get_user"),
         ]
 
     def authorized(self, request: Request) -> bool:
@@ -185,7 +196,7 @@ class FakeGitHub(Fake):
                 ["git", "-C", str(self.remote), "rev-parse", "--verify", "--quiet", f"refs/heads/{body['head']}"],
                 capture_output=True).returncode != 0:
             return self.violation(request, f"head {body['head']!r} is not a branch of the repository (push it first)")
-        n = len(self.pulls) + 1
+        n = self.next_number()
         self.pulls[n] = {"number": n, "state": "open", "title": body["title"], "body": body.get("body") or "",
                          "draft": body.get("draft", False), "merged": False, "labels": [], "reviewers": [],
                          "teams": [], "assignees": [], "automerge": None, "head": body["head"], "base": body["base"]}
@@ -284,6 +295,8 @@ class FakeGitHub(Fake):
         if not m or m.group(1) not in self.MUTATIONS:
             return self.violation(request, f"unknown GraphQL operation in {body['query'][:80]!r}", 400)
         name, given = m.group(1), (body.get("variables") or {}).get("input")
+        if name == "pinIssue":
+            return self._pinIssue(request, given)
         bad = self.check_fields(request, given, self.MUTATIONS[name], {"pullRequestId"})
         if bad:
             return bad
@@ -323,6 +336,93 @@ class FakeGitHub(Fake):
                                                                  "pullRequest": {"isDraft": False}}}})
 
 
+    # --- issues (GitHub lists pull requests among them) ----------------------------------------
+
+    def next_number(self) -> int:
+        return max([*self.pulls, *self.issues], default=0) + 1
+
+    def issue_json(self, i: dict[str, Any]) -> dict[str, Any]:
+        n, base = i["number"], f"{self.api}/repos/{self.repository}"
+        return {"url": f"{base}/issues/{n}", "id": 2000 + n, "node_id": f"I_kw{n}", "number": n,
+                "html_url": f"https://github.example/{self.repository}/issues/{n}", "state": i["state"],
+                "title": i["title"], "body": i["body"], "user": {"login": i["user"], "id": 1},
+                "labels": [{"id": k, "name": lb, "url": f"{base}/labels/{lb}"} for k, lb in enumerate(i["labels"])],
+                "assignees": [], "locked": False, "comments": 0, "state_reason": i.get("state_reason")}
+
+    def pull_as_issue(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A pull request as ``GET /issues`` lists it: an issue with a ``pull_request`` key."""
+        out = self.issue_json({"number": p["number"], "state": p["state"], "title": p["title"], "body": p["body"],
+                               "user": BOT, "labels": p["labels"]})
+        html = f"https://github.example/{self.repository}/pull/{p['number']}"
+        return out | {"html_url": html, "pull_request": {"url": f"{self.api}/repos/{self.repository}/pulls/{p['number']}",
+                                                          "html_url": html}}
+
+    def add_issue(self, title: str, body: str, labels: list[str] | None = None, user: str = BOT,
+                  state: str = "open") -> int:
+        """An issue made as a person (or the bot, earlier) would: for tests to start from."""
+        n = self.next_number()
+        self.issues[n] = {"number": n, "title": title, "body": body, "labels": list(labels or ()), "user": user,
+                          "state": state}
+        return n
+
+    def list_issues(self, request: Request, body: Any) -> Response:
+        bad = self.check_query(request, self.ISSUE_QUERY)
+        if bad:
+            return bad
+        a = request.args
+        state = a.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            return self.violation(request, "state must be open, closed or all")
+        wanted = [x for x in a.get("labels", "").split(",") if x]
+        items = [(i["number"], self.issue_json(i), i) for i in self.issues.values()]
+        items += [(p["number"], self.pull_as_issue(p), {**p, "user": BOT}) for p in self.pulls.values()]
+        found = [out for _, out, i in sorted(items, key=lambda x: -x[0])   # newest first, as GitHub sorts
+                 if (state == "all" or i["state"] == state) and all(lb in i["labels"] for lb in wanted)
+                 and (a.get("creator") is None or i["user"] == a["creator"])]
+        return _json(found)
+
+    def create_issue(self, request: Request, body: Any) -> Response:
+        bad = self.check_fields(request, body, self.ISSUE_CREATE, {"title"},
+                                {"title": (str, int), "body": (str, type(None)), "labels": list})
+        if bad or (bad := self._body_ok(request, body)):
+            return bad
+        n = self.add_issue(str(body["title"]), body.get("body") or "", body.get("labels"))
+        return _json(self.issue_json(self.issues[n]), 201)
+
+    def get_issue(self, request: Request, body: Any, n: str) -> Response:
+        i = self.issues.get(int(n))
+        return _json(self.issue_json(i)) if i else _json({"message": "Not Found"}, 404)
+
+    def update_issue(self, request: Request, body: Any, n: str) -> Response:
+        i = self.issues.get(int(n))
+        if i is None:
+            return _json({"message": "Not Found"}, 404)
+        bad = self.check_fields(request, body, self.ISSUE_UPDATE,
+                                types={"title": (str, int), "body": (str, type(None)), "labels": list, "state": str})
+        if bad or (bad := self._body_ok(request, body)):
+            return bad
+        i.update({k: body[k] for k in ("title", "body", "state", "labels") if k in body})
+        return _json(self.issue_json(i))
+
+    def get_user(self, request: Request, body: Any) -> Response:
+        if self.app_token:
+            return _json({"message": "Resource not accessible by integration"}, 403)
+        return _json({"login": BOT, "id": 1, "type": "User"})
+
+    def _pinIssue(self, request: Request, given: Any) -> Response:  # noqa: N802
+        bad = self.check_fields(request, given, self.MUTATIONS["pinIssue"], {"issueId"})
+        if bad:
+            return bad
+        i = next((i for i in self.issues.values() if f"I_kw{i['number']}" == given["issueId"]), None)
+        if i is None:
+            return _json({"data": {"pinIssue": None}, "errors": [{"type": "NOT_FOUND",
+                                                                   "message": "Could not resolve to a node"}]})
+        if not self.pin_allowed:
+            return self._error("pinIssue", "Resource not accessible by personal access token")
+        i["pinned"] = True
+        return _json({"data": {"pinIssue": {"issue": {"id": given["issueId"]}}}})
+
+
 # --- GitLab ------------------------------------------------------------------------------------
 
 class FakeGitLab(Fake):
@@ -338,12 +438,22 @@ class FakeGitLab(Fake):
     MERGE = {"merge_commit_message", "squash_commit_message", "squash", "should_remove_source_branch",
              "merge_when_pipeline_succeeds", "auto_merge", "sha"}
     DRAFT = re.compile(r"^\s*(\[draft\]|\(draft\)|draft:)", re.IGNORECASE)
+    ISSUE_CREATE = {"title", "description", "labels", "assignee_id", "assignee_ids", "confidential", "created_at",
+                    "due_date", "discussion_to_resolve", "epic_id", "epic_iid", "iid", "issue_type",
+                    "merge_request_to_resolve_discussions_of", "milestone_id", "weight"}
+    ISSUE_UPDATE = {"title", "description", "labels", "add_labels", "remove_labels", "assignee_ids", "confidential",
+                    "discussion_locked", "due_date", "epic_id", "epic_iid", "issue_type", "milestone_id",
+                    "state_event", "updated_at", "weight"}
+    ISSUE_QUERY = {"state", "labels", "scope", "search", "in", "author_id", "author_username", "assignee_id",
+                   "per_page", "page", "order_by", "sort", "iids[]", "milestone", "created_after", "created_before",
+                   "updated_after", "updated_before", "confidential", "with_labels_details"}
 
     def __init__(self, url: str, project: str = "g/sub/p", users: dict[str, int] | None = None):
         super().__init__(url)
         self.project = project
         self.users = {"alice": 11, "bob": 12, "carol": 13, BOT: 1, **(users or {})}
         self.mrs: dict[int, dict[str, Any]] = {}
+        self.issues: dict[int, dict[str, Any]] = {}
         self.pipeline = True        # a pipeline runs: merge_when_pipeline_succeeds waits for it
         self.checking = 0           # merges refused (405) while GitLab still checks mergeability
         pid = re.escape(f"/api/v4/projects/{project.replace('/', '%2F')}")
@@ -353,6 +463,8 @@ class FakeGitLab(Fake):
             ("PUT", rf"{pid}/merge_requests/(\d+)/merge", "merge"),
             ("POST", rf"{pid}/merge_requests/(\d+)/cancel_merge_when_pipeline_succeeds", "cancel"),
             ("GET", r"/api/v4/users", "find_users"),
+            ("GET", rf"{pid}/issues", "list_issues"), ("POST", rf"{pid}/issues", "create_issue"),
+            ("GET", rf"{pid}/issues/(\d+)", "get_issue"), ("PUT", rf"{pid}/issues/(\d+)", "update_issue"),
         ]
 
     def authorized(self, request: Request) -> bool:
@@ -459,6 +571,72 @@ class FakeGitLab(Fake):
             return bad
         name = request.args.get("username")
         return _json([{"id": self.users[name], "username": name, "name": name}] if name in self.users else [])
+
+
+    # --- issues -------------------------------------------------------------------------------
+
+    def issue_json(self, i: dict[str, Any]) -> dict[str, Any]:
+        return {"id": 900 + i["iid"], "iid": i["iid"], "project_id": 42, "title": i["title"],
+                "description": i["description"], "state": i["state"], "labels": list(i["labels"]),
+                "author": {"id": self.users[i["author"]], "username": i["author"]}, "assignees": [],
+                "confidential": False, "web_url": f"https://gitlab.example/{self.project}/-/issues/{i['iid']}"}
+
+    def add_issue(self, title: str, description: str, labels: list[str] | None = None, author: str = BOT,
+                  state: str = "opened") -> int:
+        n = len(self.issues) + 1
+        self.issues[n] = {"iid": n, "title": title, "description": description, "labels": list(labels or ()),
+                          "author": author, "state": state}
+        return n
+
+    def list_issues(self, request: Request, body: Any) -> Response:
+        bad = self.check_query(request, self.ISSUE_QUERY)
+        if bad:
+            return bad
+        a = request.args
+        if a.get("state") not in (None, "opened", "closed", "all"):
+            return self.violation(request, "state must be opened, closed or all", 400)
+        if a.get("scope") not in (None, "created_by_me", "assigned_to_me", "all"):
+            return self.violation(request, "scope must be created_by_me, assigned_to_me or all", 400)
+        wanted = [x for x in a.get("labels", "").split(",") if x]
+        found = [self.issue_json(i) for i in sorted(self.issues.values(), key=lambda i: -i["iid"])
+                 if a.get("state", "all") in ("all", i["state"]) and all(lb in i["labels"] for lb in wanted)
+                 and (a.get("scope") != "created_by_me" or i["author"] == BOT)]
+        return _json(found)
+
+    def create_issue(self, request: Request, body: Any) -> Response:
+        bad = self.check_fields(request, body, self.ISSUE_CREATE, {"title"}, {"title": str, "description": str})
+        if bad or (bad := self._description_ok(request, body)):
+            return bad
+        labels = self._labels(request, body.get("labels", ""), "labels")
+        if isinstance(labels, Response):
+            return labels
+        n = self.add_issue(body["title"], body.get("description", ""), labels)
+        return _json(self.issue_json(self.issues[n]), 201)
+
+    def get_issue(self, request: Request, body: Any, n: str) -> Response:
+        i = self.issues.get(int(n))
+        return _json(self.issue_json(i)) if i else _json({"message": "404 Not found"}, 404)
+
+    def update_issue(self, request: Request, body: Any, n: str) -> Response:
+        i = self.issues.get(int(n))
+        if i is None:
+            return _json({"message": "404 Not found"}, 404)
+        bad = self.check_fields(request, body, self.ISSUE_UPDATE, types={"title": str, "description": str})
+        if bad or (bad := self._description_ok(request, body)):
+            return bad
+        if not body:
+            return self.violation(request, "at least one attribute is required", 400)
+        for key in ("add_labels", "remove_labels", "labels"):
+            if key in body:
+                names = self._labels(request, body[key], key)
+                if isinstance(names, Response):
+                    return names
+                i["labels"] = (names if key == "labels" else [lb for lb in i["labels"] if lb not in names]
+                               if key == "remove_labels" else i["labels"] + [lb for lb in names if lb not in i["labels"]])
+        i.update({k: body[k] for k in ("title", "description") if k in body})
+        if body.get("state_event") in ("close", "reopen"):
+            i["state"] = "closed" if body["state_event"] == "close" else "opened"
+        return _json(self.issue_json(i))
 
 
 def serve(httpserver: Any, fake: Fake) -> Fake:

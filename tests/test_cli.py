@@ -115,6 +115,22 @@ def test_summary_line(slices: dict[str, tuple[str, str]], code: int, stopped: li
     assert summary_line(slices, code, stopped) == line
 
 
+@pytest.mark.parametrize("slices,stopped,planned,line", [
+    ({}, ["batch"], 12, "forkwave: 12 slices planned, none run; stopped before any slice (the error is above) — exit 3: "
+                        "forkwave or its environment failed"),
+    ({"slice-1": ("a", "error")}, ["validate:slice-1"], 7,
+     "forkwave: 7 slices planned, 1 run: 0 adopted, 0 deferred, 0 conflicted, 1 error; 6 not run; open "
+     "reports/wave-a/report.md; stopped at validate:slice-1 (the error is above) — exit 3: forkwave or its "
+     "environment failed"),
+    ({"slice-1": ("a", "adopted")}, [], 1,   # every slice the run reached ran: no "planned"
+     "forkwave: 1 slice: 1 adopted, 0 deferred, 0 conflicted; open reports/wave-a/report.md — exit 3: forkwave or its "
+     "environment failed"),
+])
+def test_the_last_line_counts_the_slices_an_error_kept_from_running(
+        slices: dict[str, tuple[str, str]], stopped: list[str], planned: int, line: str) -> None:
+    assert summary_line(slices, 3, stopped, planned=planned) == line
+
+
 # --- exit codes through the real CLI ------------------------------------------------------------
 
 def assert_quiet(result: DoitResult) -> None:
@@ -303,8 +319,8 @@ def test_exit_3_for_a_crash_with_its_traceback_shown_once(tmp_path: Path) -> Non
     assert result.returncode == 3, result.stdout + result.stderr
     assert result.stderr.count("Traceback") == 1 and result.stderr.count("KeyError") == 1
     assert "forkwave crashed; this is a bug" in result.stderr
-    assert result.stdout.splitlines()[-1] == ("forkwave: stopped at KeyError (the error is above) — exit 3: "
-                                              "forkwave or its environment failed")
+    assert result.stdout.splitlines()[-1] == ("forkwave: 1 slice planned, none run; stopped at KeyError (the error is "
+                                              "above) — exit 3: forkwave or its environment failed")
 
 
 def test_exit_1_for_a_config_error_an_action_finds(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def test_the_readme_commands_work_in_a_fresh_venv(tmp_path: Path) -> None:
 
     demo = subprocess.run(["bash", "-c", first], cwd=checkout, env=fresh_env(), capture_output=True, text=True,
                           timeout=900)
-    assert demo.returncode == 2, demo.stdout + demo.stderr                   # the demo leaves work on purpose
+    assert demo.returncode == 0, demo.stdout + demo.stderr   # the demo leaves work on purpose, and says a real run exits 2
     lines = demo.stdout.splitlines()
     assert lines[0].startswith(f"forkwave: no forkwave.yaml in {checkout}: running the bundled demo")
     assert f"\n{lines[-1]}\n" in README                                       # the last line, as the README shows it
@@ -97,7 +97,8 @@ def test_the_demo_needs_only_python_and_git(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
     result = run_doit(ws, env={"PATH": str(tools)})
-    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr          # the demo: "a real run would exit 2"
+    assert "a real run would exit 2: work left for a person" in result.stdout.splitlines()[-1]
     outcomes = [json.loads(p.read_text()) for p in sorted((ws / "reports" / "slices").glob("*/outcome.json"))]
     deferred = [(d["files"], d["checks"]) for o in outcomes for d in o["deferred"]]
     assert deferred == [(["packages/acme-front/src/pages/page10.js"], ["build"])]

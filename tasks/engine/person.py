@@ -22,7 +22,7 @@ from tasks.repo import git, history, importer, worktree
 from tasks.config import Config
 from tasks.errors import ForkwaveError
 from tasks.repo.importer import Change
-from tasks.core.outcome import Status
+from tasks.core.outcome import Outcome, Status
 from tasks.engine.pipeline import SliceRun, write_outcome
 from tasks.engine.slices import conflicts_dir, drop_conflict_file
 from tasks.engine.status import on_sync_branch, readopted, sync_view
@@ -61,8 +61,14 @@ def resolve(job: SliceRun, path: str | None = None, take: str | None = None) -> 
         known = ", ".join(c.path for c in (outcome.conflicts if outcome else ())) or "none"
         raise ForkwaveError(f"{name}: no conflict{' at ' + path if path else ''} to resolve (conflicts: {known}); "
                             f"see reports/slices/{name}/report.md")
-    changes, kept = [], []
     tip = worktree.sync_tip(cfg)
+    done = resolved_since(cfg, outcome, [c.path for c in conflicts], tip)  # type: ignore[arg-type]
+    for p in done:  # settled after the run that reported it (an earlier `take=`, a person's commit): no copy left
+        drop_conflict_file(ws, name, p)
+    conflicts = [c for c in conflicts if c.path not in done]
+    if not conflicts:
+        return tip  # every conflict asked for is resolved on the sync branch already: the next run validates it
+    changes, kept = [], []
     for c in conflicts:
         p = c.path
         if take == "fork":
@@ -96,6 +102,21 @@ def record(job: SliceRun, commit: str, paths: Sequence[str]) -> None:
     resolutions.record(job.cfg.fork.path, [
         resolutions.Resolution(p, merged[p].conflict or b"", data, {"slice": job.name, "by": f"doit resolve:{job.name}"})
         for p, data in now.items() if data is not None])
+
+
+def resolved_since(cfg: Config, outcome: Outcome, paths: Sequence[str], tip: str) -> dict[str, str]:
+    """The conflicts of ``outcome`` a person's commit on the sync branch settled after the run that reported them
+    (``doit resolve`` with ``path=``, a commit of their own): path -> that commit."""
+    if not outcome.verified_at or outcome.verified_at == tip:
+        return {}
+    newer = set(git.git(cfg.fork.path, "rev-list", f"{outcome.verified_at}..{tip}", "--").decode().split())
+    hist = sync_view(cfg)
+    found = {}
+    for p in paths:
+        last = history.last_change(hist, p)
+        if last is not None and not last.automatic and last.sha in newer:
+            found[p] = last.sha
+    return found
 
 
 def _edited(cfg: Config, ws: Workspace, name: str, path: str, reason: str, file: str | None, tip: str,
@@ -141,6 +162,14 @@ def rollback(job: SliceRun) -> str:
                 after[ch.path] = ch.new
     tip = worktree.sync_tip(cfg)
     now = importer.tip_entries(cfg.fork.path, tip, sorted(before))
+    undone = history.rollbacks(sync_view(cfg), readopted(ws))  # (path, the entry a revert took away) -> the revert
+    rolled = {p: undone[p, history.entry_text(after[p])] for p in before
+              if (p, history.entry_text(after[p])) in undone and now.get(p) == before[p]}
+    if rolled and len(rolled) == len(before):  # its outcome may say otherwise (a conflict still open): the branch
+        done = sorted(set(rolled.values()))      # is the record
+        raise ForkwaveError(f"{name}: already rolled back in {', '.join(c[:12] for c in done)}; "
+                            f"`doit readopt:{name}` takes it again")
+    before = {p: e for p, e in before.items() if p not in rolled}
     moved = sorted(p for p in before if now.get(p) != after[p])
     if moved:
         raise ForkwaveError(f"{name}: {moved[0]} changed on {cfg.fork.sync_branch} after the slice landed it; "
@@ -151,8 +180,9 @@ def rollback(job: SliceRun) -> str:
                f"Forkwave-Rollback: {name}\n")
     commit = _commit(cfg, ws, changes, message, f"forkwave: roll back {name}")
     if outcome:  # the slice is settled: rolled back (the next run says the same, from the branch)
+        reverts = {**rolled, **dict.fromkeys(before, commit)}
         write_outcome(ws, outcome.evolve(status=Status.ROLLED_BACK,
-                                         rolled_back=tuple({"path": p, "commit": commit} for p in sorted(before))))
+                                         rolled_back=tuple({"path": p, "commit": c} for p, c in sorted(reverts.items()))))
     return commit
 
 

@@ -31,7 +31,7 @@ from typing import IO, Any
 from tasks import errors, exitcodes
 from tasks.core import runstatus
 from tasks.core.outcome import Outcome
-from tasks.errors import ForkwaveError, ForkwaveFailure
+from tasks.errors import Busy, ForkwaveError
 from tasks.workspace import Workspace
 
 
@@ -257,7 +257,7 @@ def acquire(ws: Workspace, upstream: str | None = None) -> Run:
 
 def _hold(path: Path, who: str, refused: Callable[[str], str]) -> IO[str]:
     """An ``flock`` on ``path`` (the kernel drops it when the process dies), with ``who`` written in it;
-    held by another process: ``ForkwaveFailure(refused(what the holder wrote))``."""
+    held by another process: ``Busy(refused(what the holder wrote))``."""
     handle = open(path, "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -265,7 +265,7 @@ def _hold(path: Path, who: str, refused: Callable[[str], str]) -> IO[str]:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise ForkwaveFailure(refused(holder)) from None
+        raise Busy(refused(holder)) from None
     handle.seek(0)
     handle.truncate()
     handle.write(who + "\n")
@@ -348,6 +348,8 @@ def target_result(target: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _finish() -> None:
+    from tasks.report.board import RUNS
+
     global _RUN
     run, _RUN = _RUN, None
     if run is None:
@@ -357,11 +359,15 @@ def _finish() -> None:
         for source, kind in list(run.syncs):  # syncs no wave closed: `doit validate:slice-3`, or a stop
             run.close(source, kind, error)
         status, why = verdict(run)
+        runs = None
         if run.ledger is not None:
             run.ledger.finish(run.id, status=status, error=why)
+            runs = run.ledger.recent(RUNS)
             run.ledger.close()
         write_summary(run, status, why)
         settle_summary(run.ws, run.id, status, run.verification if run.code is not None else None)
+        if not DRY:
+            write_dashboard(run.ws, runs)
     finally:
         if run.fork_lock is not None:
             run.fork_lock.close()
@@ -378,6 +384,20 @@ def settle_summary(ws: Workspace, run_id: str, status: str,
         reports.settle_summary(ws, run_id, status, verification)
     except (OSError, ForkwaveError) as exc:
         print(f"forkwave: warning: {ws.report('summary.json')} could not be written ({exc})", file=sys.stderr)
+
+
+def write_dashboard(ws: Workspace, runs: Sequence[Any] | None) -> None:
+    """The dashboard as the run left things (``tasks.report.dashboard``); a disk that refuses it costs the page,
+    never the run, and a workspace with no plan yet has nothing to show."""
+    from tasks.report import dashboard
+
+    if not ws.report("plan.json").exists():
+        return
+    try:
+        dashboard.write(ws, runs)
+    except (OSError, ForkwaveError) as exc:
+        print(f"forkwave: warning: the dashboard (reports/{dashboard.PAGE}) could not be written ({exc})",
+              file=sys.stderr)
 
 
 RUN_SUMMARY = "run-summary.json"

@@ -70,10 +70,12 @@ def prepare_slice(cfg: Config, ws: Workspace, mirror: Path, slice_: Slice, drift
     mine = {p for p, t in touched.items() if not t.automatic}  # a person's version on the branch is theirs: no replay
     merges = merge.merge_paths(mirror, cfg.fork.path, entries, both, cfg.policy,
                                replay=[p for p in both if p not in mine]) if both else {}
-    if save:
-        save_conflicts(ws, slice_.name, merges)
     prepared = importer.prepare([f.to_json() for f in slice_.files], entries, tree, targets, merges, cfg.deletions,
                                 cfg.is_denied, touched, history.rollbacks(hist, readopted(ws)))
+    if save:  # a copy to edit only for what is still conflicted: a conflict a person resolved has none
+        open_ = {p for p, _ in prepared.conflicts}
+        save_conflicts(ws, slice_.name, {p: m for p, m in merges.items() if p in open_},
+                       resolved=[p for p, _ in prepared.resolved])
     return with_policy(prepared, merges)
 
 
@@ -99,10 +101,19 @@ def _sha(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
-def save_conflicts(ws: Workspace, name: str, texts: Mapping[str, bytes | None] | Mapping[str, merge.Merge]) -> None:
+def save_conflicts(ws: Workspace, name: str, texts: Mapping[str, bytes | None] | Mapping[str, merge.Merge],
+                   resolved: Sequence[str] = ()) -> None:
     """Each conflict as a diff3-style file for a person, at the file's path (``texts``: path -> text, or the
     slice's merges). A file a person has started editing (its bytes are not what forkwave wrote) is left as it is;
-    one whose conflict is gone is removed."""
+    one whose conflict is gone is removed — an edited one too when the slice found the conflict ``resolved`` on
+    the sync branch (the resolution committed there is what counts; the line printed names what went)."""
+    for path in resolved:
+        copy = conflicts_dir(ws, name) / path
+        if copy.is_file() and path not in texts:
+            if _edited_copy(ws, name, path):
+                print(f"{name}: {path} is resolved on the sync branch; your unfinished edit of its conflict copy "
+                      f"({ws.rel(copy)}) is removed", flush=True)
+            drop_conflict_file(ws, name, path)
     wanted = {p: (t.conflict if isinstance(t, merge.Merge) else t) for p, t in texts.items()}
     wanted = {p: t for p, t in wanted.items() if t is not None and importer.check_path(p) is None}
     root = conflicts_dir(ws, name)
@@ -165,14 +176,27 @@ def adopt_edits(ws: Workspace, name: str, paths: Sequence[str]) -> dict[str, str
 
 
 def drop_conflict_file(ws: Workspace, name: str, path: str) -> None:
-    """A conflict a person resolved: its copy for editing goes (an edited one too: it is committed now)."""
+    """A conflict a person resolved: its copy for editing goes (an edited one too: it is committed now), and the
+    folders it leaves empty."""
     root = conflicts_dir(ws, name)
     (root / path).unlink(missing_ok=True)
+    folder = (root / path).parent
+    while folder != root.parent and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
     record_path = root.parent / "conflicts.json"
     if record_path.exists():
         record = read_json(record_path)
         record.pop(path, None)
         write_if_changed(record_path, dump_json(record))
+
+
+def _edited_copy(ws: Workspace, name: str, path: str) -> bool:
+    """Is the conflict copy of ``path`` no longer what forkwave wrote (a person began editing it)?"""
+    root = conflicts_dir(ws, name)
+    record_path = root.parent / "conflicts.json"
+    written = read_json(record_path).get(path) if record_path.exists() else None
+    return (root / path).is_file() and _sha((root / path).read_bytes()) != written
 
 
 # --- one slice ---------------------------------------------------------------------------

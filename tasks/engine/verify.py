@@ -266,8 +266,8 @@ def holds(cfg: Config, ws: Workspace, tip: str, sources: Sequence[str]) -> dict[
                          "then publish")
         elif not kept["passed"]:
             bad = next(r for r in kept["results"] if not r["passed"])
-            out[name] = (f"verification failed for {name}: {bad['reason']} on {str(kept['commit'])[:12]} "
-                         f"({ws.rel(path)}); fix it on the sync branch or in the config")
+            out[name] = (f"{bad['reason']} on {str(kept['commit'])[:12]} ({ws.rel(path)}); fix it on the sync branch "
+                         "or in the config")
     return out
 
 
@@ -298,7 +298,7 @@ def publish_holds(cfg: Config, ws: Workspace, tip: str, sources: Sequence[str] |
     """What holds ``doit publish`` of ``tip``, per source of ``sources`` (default every one) with something on
     the branch (``holds``), and under ``""`` a post-sync check that failed on it (that holds every source)."""
     names = [s.name for s in cfg.sources] if sources is None else list(sources)
-    out = holds(cfg, ws, tip, on_branch(cfg, tip, names))
+    out = {name: said(name, why) for name, why in holds(cfg, ws, tip, on_branch(cfg, tip, names)).items()}
     post = post_hold(cfg, ws, tip)
     if post:
         out[""] = post
@@ -314,8 +314,13 @@ def publish_hold(cfg: Config, ws: Workspace, tip: str, sources: Sequence[str] | 
     present = on_branch(cfg, tip, [s.name for s in cfg.sources] if sources is None else sources)
     held = holds(cfg, ws, tip, present)
     if present and len(held) == len(present):
-        return "; ".join(f"{name}: {why}" if cfg.several else why for name, why in held.items())
+        return "; ".join(f"{name}: {why}" if cfg.several else said(name, why) for name, why in held.items())
     return None
+
+
+def said(name: str, why: str) -> str:
+    """A hold as one line naming its source (``holds`` keys its reasons by source)."""
+    return why if why.startswith("verification of ") else f"verification failed for {name}: {why}"
 
 
 def verified(ws: Workspace, source: str | None = None) -> dict[str, Any] | None:

@@ -55,9 +55,32 @@ class Proposal:
     merge_method: str = "merge"
 
 
+@dataclass(frozen=True)
+class Issue:
+    """An issue as the forge has it now (the sync dashboard forkwave keeps)."""
+
+    number: int
+    url: str
+    title: str
+    body: str
+    labels: tuple[str, ...] = ()
+    open: bool = True
+    native: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the one sync dashboard issue should be: found again by ``marker`` in its body (and ``label``)."""
+
+    title: str
+    body: str
+    label: str
+    marker: str
+
+
 class Forge(Protocol):
     name: str
-    body_limit: int | None            # characters a description may hold
+    body_limit: int | None            # characters a description (or an issue's body) may hold
 
     def find(self, head: str, base: str) -> Change | None: ...
     def open(self, p: Proposal) -> Change: ...
@@ -67,6 +90,10 @@ class Forge(Protocol):
     def assign(self, c: Change, add: Sequence[str]) -> None: ...
     def enable_automerge(self, c: Change, method: str) -> str: ...
     def disable_automerge(self, c: Change) -> None: ...
+    def find_issue(self, marker: str, label: str) -> Issue | None: ...
+    def open_issue(self, title: str, body: str, labels: Sequence[str]) -> Issue: ...
+    def update_issue(self, issue: Issue, *, title: str, body: str, labels: Sequence[str]) -> Issue: ...
+    def pin_issue(self, issue: Issue) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -115,6 +142,22 @@ def sync(forge: Forge, p: Proposal, requested_before: Sequence[str] = ()) -> Syn
     requested = tuple(dict.fromkeys([*requested_before, *(r.lstrip("@") for r in asked)]))
     labels = tuple(lb for lb in dict.fromkeys([*change.labels, *add]) if lb not in remove)
     return Synced(replace(change, labels=labels), tuple(did), requested, state)
+
+
+def sync_issue(forge: Forge, n: Notice) -> tuple[Issue, str]:
+    """Keep the one issue ``n`` describes, as Renovate keeps its Dependency Dashboard: found by its marker (among
+    the issues with its label, else those the token's user opened), opened (and pinned) when there is none,
+    its body updated in place — never a second one. A person who closed it is left alone."""
+    found = forge.find_issue(n.marker, n.label)
+    if found is None:
+        issue = forge.open_issue(n.title, n.body, (n.label,))
+        return issue, f"opened, {forge.pin_issue(issue)}"
+    if not found.open:
+        return found, "closed by a person: left as it is (reopen it to have it kept up to date)"
+    labels = tuple(dict.fromkeys((*found.labels, n.label)))
+    if (found.title, found.body, found.labels) == (n.title, n.body, labels):
+        return found, "up to date already"
+    return forge.update_issue(found, title=n.title, body=n.body, labels=labels), "updated"
 
 
 def load(name: str) -> type:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tasks.errors import ForkwaveFailure
-from tasks.publish.forge import Change, Credential, Proposal
+from tasks.publish.forge import Change, Credential, Issue, Proposal
 from tasks.redact import redact_text
 
 BODY_LIMIT = 65_536          # characters GitHub takes in a pull request's body
@@ -130,3 +130,67 @@ class GitHub:
     def disable_automerge(self, c: Change) -> None:
         with self._errors(f"disable auto-merge on #{c.number}"):
             c.native.disable_automerge()
+
+    # --- the sync dashboard issue ----------------------------------------------------------------
+
+    @staticmethod
+    def _issue(i: Any) -> Issue:
+        return Issue(i.number, i.html_url, i.title, i.body or "", tuple(lb.name for lb in i.labels),
+                     i.state == "open", native=i)
+
+    def _marked(self, issues: Any, marker: str) -> Issue | None:
+        """The open issue (else the newest closed one) whose body holds ``marker``; GitHub lists pull requests
+        among issues, and their ``html_url`` says so."""
+        closed = None
+        for i in issues:
+            if "/pull/" in i.html_url or marker not in (i.body or ""):
+                continue
+            if i.state == "open":
+                return self._issue(i)
+            closed = closed or i
+        return self._issue(closed) if closed is not None else None
+
+    def _login(self) -> str | None:
+        """The token's user (a GitHub App's installation token has none it may ask for: None)."""
+        from github import GithubException
+
+        try:
+            return self.gh.get_user().login
+        except GithubException:
+            return None
+
+    def find_issue(self, marker: str, label: str) -> Issue | None:
+        with self._errors(f"list the issues labelled {label}"):
+            found = self._marked(self.repo.get_issues(state="all", labels=[label]), marker)
+        if found is not None:
+            return found
+        login = self._login()   # a person may have taken the label off: the issues its user opened
+        if login is None:
+            return None
+        with self._errors(f"list the issues {login} opened"):
+            return self._marked(self.repo.get_issues(state="all", creator=login), marker)
+
+    def open_issue(self, title: str, body: str, labels: Sequence[str]) -> Issue:
+        with self._errors("open the sync dashboard issue"):
+            return self._issue(self.repo.create_issue(title=title, body=body, labels=list(labels)))
+
+    def update_issue(self, issue: Issue, *, title: str, body: str, labels: Sequence[str]) -> Issue:
+        with self._errors(f"update issue #{issue.number}"):
+            changes: dict[str, Any] = {"title": title, "body": body}
+            if tuple(labels) != issue.labels:
+                changes["labels"] = list(labels)
+            issue.native.edit(**changes)
+        return self._issue(issue.native)
+
+    def pin_issue(self, issue: Issue) -> str:
+        """Pin it above the issue list (GraphQL ``pinIssue``); a token that may not is no failure: said, not raised."""
+        from github import GithubException
+
+        try:
+            self.gh.requester.graphql_named_mutation("pinIssue", {"issueId": issue.native.node_id}, "issue { id }")
+        except GithubException as exc:
+            data = exc.data if isinstance(exc.data, dict) else {}
+            why = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                            for e in data.get("errors") or ()) or str(exc.status)
+            return f"not pinned ({redact_text(why, self.secrets)}): pin it by hand if you like"
+        return "pinned"

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from tasks.errors import ForkwaveFailure
-from tasks.publish.forge import Change, Credential, Proposal
+from tasks.publish.forge import Change, Credential, Issue, Proposal
 from tasks.redact import redact_text
 
 DRAFT = re.compile(r"^\s*(\[draft\]|\(draft\)|draft:|draft\s-\s|draft\s|\[wip\]|wip:)\s*", re.IGNORECASE)
@@ -139,3 +139,38 @@ class GitLab:
         mr = self.project.mergerequests.get(c.number, lazy=True)
         with self._errors(f"cancel the automatic merge of !{c.number}"):
             mr.cancel_merge_when_pipeline_succeeds()
+
+    # --- the sync dashboard issue ----------------------------------------------------------------
+
+    @staticmethod
+    def _issue(data: Mapping[str, Any]) -> Issue:
+        return Issue(data["iid"], data.get("web_url", ""), data["title"], data.get("description") or "",
+                     tuple(data.get("labels") or ()), data.get("state") == "opened", native=data)
+
+    def _marked(self, what: str, marker: str, **filters: Any) -> Issue | None:
+        """The open issue (else the newest closed one) with ``marker`` in its description, of every state."""
+        with self._errors(f"list the issues {what}"):
+            found = [i.attributes for i in self.project.issues.list(get_all=True, **filters)]
+        mine = [i for i in found if marker in (i.get("description") or "")]
+        best = next((i for i in mine if i.get("state") == "opened"), mine[0] if mine else None)
+        return self._issue(best) if best is not None else None
+
+    def find_issue(self, marker: str, label: str) -> Issue | None:
+        return (self._marked(f"labelled {label}", marker, labels=[label])
+                or self._marked("the token's user opened", marker, scope="created_by_me"))
+
+    def open_issue(self, title: str, body: str, labels: Sequence[str]) -> Issue:
+        with self._errors("open the sync dashboard issue"):
+            created = self.project.issues.create({"title": title, "description": body, "labels": ",".join(labels)})
+        return self._issue(created.attributes)
+
+    def update_issue(self, issue: Issue, *, title: str, body: str, labels: Sequence[str]) -> Issue:
+        data: dict[str, Any] = {"title": title, "description": body}
+        missing = [lb for lb in labels if lb not in issue.labels]
+        if missing:
+            data["add_labels"] = ",".join(missing)
+        with self._errors(f"update issue #{issue.number}"):
+            return self._issue(self.project.issues.update(issue.number, data))
+
+    def pin_issue(self, issue: Issue) -> str:
+        return "not pinned (GitLab has no pinned issues: its label finds it)"

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from tasks.publish.forge import Change, Proposal
+from tasks.publish.forge import Change, Issue, Proposal
 from tasks.report.render import code
 from tasks.workspace import write_if_changed
 
@@ -25,8 +25,9 @@ class NoForge:
     name = "none"
     body_limit = None
 
-    def __init__(self, path: Path, fast_forward: Callable[[], str]):
+    def __init__(self, path: Path, fast_forward: Callable[[], str], issue: Path | None = None):
         self.path, self.fast_forward = path, fast_forward
+        self.issue = issue or path.with_name("dashboard-issue.md")   # what the sync dashboard issue would say
 
     def find(self, head: str, base: str) -> Change | None:
         return None  # a file has nothing to find: it is written whole each time
@@ -53,3 +54,18 @@ class NoForge:
 
     def disable_automerge(self, c: Change) -> None:
         pass
+
+    def find_issue(self, marker: str, label: str) -> Issue | None:
+        return None  # the file is written whole each time
+
+    def open_issue(self, title: str, body: str, labels: Sequence[str]) -> Issue:
+        write_if_changed(self.issue, "\n".join([f"# {title}", "",
+                                                f"- labels: {', '.join(code(lb, cell=False) for lb in labels)}",
+                                                "", "---", "", body]))
+        return Issue(0, str(self.issue), title, body, tuple(labels))
+
+    def update_issue(self, issue: Issue, *, title: str, body: str, labels: Sequence[str]) -> Issue:
+        return self.open_issue(title, body, labels)
+
+    def pin_issue(self, issue: Issue) -> str:
+        return f"written to {self.issue.name} (no forge to keep an issue on)"

@@ -23,6 +23,7 @@ from tasks.errors import ForkwaveError, ForkwaveFailure
 from tasks.publish import body, forge, risk
 from tasks.publish.push import PushRefused, Pushed, push
 from tasks.redact import Redactor, redact_url
+from tasks.report.board import EVERY
 from tasks.report.reports import load_outcomes, upstream_commits
 from tasks.repo.state import STATE_PATH
 from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
@@ -147,19 +148,39 @@ def publish(cfg: Config, ws: Workspace, env: Mapping[str, str] | None = None,
         raise ForkwaveError(f"{plan_path} is missing: nothing to publish yet; run `doit` first")
     plan = read_json(plan_path)
     record_path = ws.report(RECORD)
-    previous = read_json(record_path).get("branches", {}) if record_path.exists() else {}
+    record = read_json(record_path) if record_path.exists() else {}
+    previous = record.get("branches", {})
     branches = dict(previous)
     held: dict[str, str] = {}
+    asked: list[str] = []
+    kept = dict(record.get("held") or {})
     for view, branch, only in branches_of(cfg):
         mine = only or tuple(s.name for s in cfg.sources)
         if selected is not None and not set(mine) & set(selected):
             continue  # another schedule's branch: its own job publishes it
-        entry, holds = publish_branch(view, ws, plan, branch, previous.get(branch) or {}, env, only, mine)
+        asked += mine
+        try:
+            entry, holds = publish_branch(view, ws, plan, branch, previous.get(branch) or {}, env, only, mine)
+        except verify.PublishHeld as exc:   # a post-sync check failed on the tip: every source is held
+            _record(record_path, branches, {EVERY: str(exc)})
+            raise
         held |= holds
         if entry is not None:
             branches[branch] = entry
-            write_if_changed(record_path, dump_json({"branches": branches}))
+        kept = {s: h for s, h in kept.items() if s not in asked and s != EVERY}
+        _record(record_path, branches, kept | held)
     return {"branches": branches}, held
+
+
+def _record(path: Path, branches: Mapping[str, Any], held: Mapping[str, Any]) -> None:
+    """``publish.json``: each branch as last published, and each source the last publish held, with why and when
+    (the dashboard lists them for a person)."""
+    now = _now()
+    holds = {s: h if isinstance(h, Mapping) else {"why": h, "at": now} for s, h in held.items()}
+    if not branches and not holds and not path.exists():
+        return
+    record = {k: v for k, v in (read_json(path) if path.exists() else {}).items() if k not in ("branches", "held")}
+    write_if_changed(path, dump_json({"branches": dict(branches), **({"held": holds} if holds else {}), **record}))
 
 
 def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: str, before: Mapping[str, Any],
@@ -177,7 +198,7 @@ def publish_branch(cfg: Config, ws: Workspace, plan: Mapping[str, Any], branch: 
     present = verify.on_branch(cfg, tip, sources or tuple(s.name for s in cfg.sources))
     held = verify.holds(cfg, ws, tip, present)
     if present and len(held) == len(present):  # nothing on the branch is ready: nothing pushed, nothing opened
-        return None, {name: f"held, nothing pushed: {why}" for name, why in held.items()}
+        return None, {name: f"held, nothing pushed: {verify.said(name, why)}" for name, why in held.items()}
     told = {name: f"held, its part of {branch} is in the draft pull request, not to be merged yet: {why}"
             for name, why in held.items()}
     _, remote_url = resolve_remote(cfg)

@@ -160,8 +160,10 @@ def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[st
     rolled back (``history.rollbacks``).
 
     A person's version of a path on the sync branch is never overwritten: it is kept as
-    their resolution (or, holding conflict markers, reported as an unfinished one). A path
-    forkwave itself changed there may take newer upstream work. Content a person rolled back
+    their resolution (or, holding conflict markers, reported as an unfinished one). A conflict
+    a person settled by committing upstream's own version (``take=upstream``, or by hand) is
+    resolved too: the content alone cannot tell it from an import, the commit's author can.
+    A path forkwave itself changed there may take newer upstream work. Content a person rolled back
     is not imported again while upstream offers the same.
     """
     merges, touched, rolled = merges or {}, touched or {}, rolled or {}
@@ -182,7 +184,10 @@ def prepare(files: Iterable[Mapping[str, str]], entries: Mapping[str, Mapping[st
                 resolved.append((path, who.commit))
             continue
         if cls in CONFLICT_REASONS and not (merge and merge.clean):
-            conflicts.append((path, merge.reason if merge else CONFLICT_REASONS[cls]))
+            if who and not who.automatic and now == target:  # a person took upstream's side: committed its content
+                resolved.append((path, who.commit))
+            else:
+                conflicts.append((path, merge.reason if merge else CONFLICT_REASONS[cls]))
             continue
         if now == upstream or (merge and merge.clean and now == (merge.mode, merge.oid)):
             applied.append(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 from tasks import faults
 from tasks.repo import git, objects
 from tasks.config import Config
-from tasks.errors import ForkwaveError
+from tasks.errors import ForkwaveError, Precondition
 from tasks.workspace import Workspace
 
 # as many checkout workers as cores (git >= 2.32; ignored before): a first checkout writes every file of the fork
@@ -77,7 +77,7 @@ def guard(cfg: Config, ws: Workspace) -> None:
     ours = str(path_for(ws).resolve())
     for t in worktrees(cfg.fork.path):
         if t.get("branch") == ref and str(Path(t["worktree"]).resolve()) != ours:
-            raise ForkwaveError(f"{cfg.fork.sync_branch} is checked out in {t['worktree']}; forkwave never moves a "
+            raise Precondition(f"{cfg.fork.sync_branch} is checked out in {t['worktree']}; forkwave never moves a "
                                 f"branch under a checkout: switch that checkout to another branch "
                                 f"(git -C {t['worktree']} switch {cfg.fork.branch}) and run again")
 

@@ -124,7 +124,8 @@ def test_a_compose_check_validates_a_slice_through_the_pipeline(tmp_path: Path, 
     make_repo(tmp_path / "fork", files, message="fork", tick=5)
     ws = tmp_path / "ws"
     ws.mkdir()
-    write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": "../fork"}, "base": "v1",
+    # each slice judged in its own container run (its attempts and logs are read): no batch
+    write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": "../fork"}, "base": "v1", "batch": False,
                       "waves": {"a": {"buckets": ["*"]}},
                       "checks": [{"name": "stack", "compose": "docker-compose.yml", "service": "test",
                                   "timeout": 300}]})

@@ -34,7 +34,8 @@ def pair(root: Path, base: dict[str, str], upstream: dict[str, str], **config: A
     commit_tree(fork, rebrand(base, "twenty-", "acme-"), message="acme fork", author="Acme <a@example.com>", tick=5)
     ws = root / "ws"
     ws.mkdir()
-    write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": "../fork"}, "base": "v1",
+    # each slice judged in its own container run (its attempts and logs are read): no batch
+    write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": "../fork"}, "base": "v1", "batch": False,
                       "map": MAP, "waves": ONE_WAVE, **config})
     return ws
 

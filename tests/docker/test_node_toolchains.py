@@ -223,7 +223,8 @@ def monorepo_wave(tmp_path: Path, files: dict[str, str | bytes], run: str) -> tu
     fork = make_repo(tmp_path / "fork", files, message="fork", tick=5)
     ws = tmp_path / "ws"
     ws.mkdir()
-    write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": "../fork"}, "base": "v1",
+    # each slice judged in its own container run (its attempts and logs are read): no batch
+    write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": "../fork"}, "base": "v1", "batch": False,
                       "waves": {"a": {"buckets": ["*"]}},
                       "checks": [{"name": "build", "image": "forkwave/node", "run": run, "timeout": 900}],
                       "containers": {"ca_bundle": str(HOST_CA)}})

@@ -28,7 +28,8 @@ def test_an_nx_build_validates_a_slice_in_a_container(tmp_path: Path) -> None:
     fork = make_repo(tmp_path / "fork", base, message="fork", tick=5)
     ws = tmp_path / "ws"
     ws.mkdir()
-    write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": "../fork"}, "base": "v1",
+    # each slice judged in its own container run (its attempts and logs are read): no batch
+    write_config(ws, {"upstream": {"url": "../upstream.git"}, "fork": {"path": "../fork"}, "base": "v1", "batch": False,
                       "waves": {"a": {"buckets": ["*"]}}, "checks": [NX_BUILD],
                       "containers": {"ca_bundle": str(HOST_CA)}})
 

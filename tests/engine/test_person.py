@@ -217,3 +217,120 @@ def test_summary_and_ledger_say_what_was_adopted_deferred_and_conflicted(tmp_pat
     [wave_a] = runs[-1].syncs                                      # this run's counts: what is left, nothing adopted
     assert (wave_a.status, wave_a.counts.adopted, wave_a.counts.deferred, wave_a.counts.conflicted) == (
         "failed", 0, 1, 1)
+
+
+# --- taking upstream's side, conflict copies, a second rollback ----------------------------------------
+
+UPSTREAM_CONF = UPSTREAM["conf/default.json"]
+
+
+def conflict_copy(r: Repos, name: str, path: str = "conf/default.json") -> Path:
+    return r.reports / "slices" / name / "conflicts" / path
+
+
+def test_take_upstream_resolves_the_conflict_and_the_next_run_adopts_it(tmp_path: Path) -> None:
+    r = repos(tmp_path)
+    assert run_doit(r.workspace).returncode == 2
+    name = slice_with(r, "conf/default.json")
+    assert conflict_copy(r, name).is_file()
+
+    taken = run_doit(r.workspace, f"resolve:{name}", "path=conf/default.json", "take=upstream")
+
+    assert taken.returncode == 0, taken.stderr
+    resolution = rev(r.fork, "sync/upstream")
+    assert f"resolution committed on sync/upstream as {resolution[:12]}" in taken.stdout
+    assert not (r.reports / "slices" / name / "conflicts").exists()   # the copy and the folders it was in
+    again = run_doit(r.workspace, f"resolve:{name}", "path=conf/default.json", "take=upstream")
+    assert again.returncode == 0 and "your resolution is on sync/upstream already" in again.stdout
+    assert rev(r.fork, "sync/upstream") == resolution                  # nothing committed twice
+
+    after = run_doit(r.workspace)
+
+    assert after.returncode == 0, after.stdout + after.stderr
+    out = outcome(r, name)
+    assert out["status"] == "adopted" and out["conflicts"] == []
+    assert out["resolved"] == [{"path": "conf/default.json", "commit": resolution, "by": "a person"}]
+    assert tree(r.fork, "sync/upstream")["conf/default.json"] == ("100644", UPSTREAM_CONF.encode())
+    assert not conflict_copy(r, name).exists()
+    assert after.stdout.rstrip().splitlines()[-1].startswith("forkwave: 3 slices: 3 adopted, 0 deferred, 0 conflicted")
+
+
+def test_committing_upstreams_version_by_hand_resolves_the_conflict(tmp_path: Path) -> None:
+    r = repos(tmp_path)
+    run_doit(r.workspace)
+    name = slice_with(r, "conf/default.json")
+    checkout = person_checkout(r, "sync/upstream")
+    fix = commit_in(checkout, {"conf/default.json": UPSTREAM_CONF}, "take upstream's default.json")
+    done_with(r, checkout)
+
+    after = run_doit(r.workspace)
+
+    assert after.returncode == 0, after.stdout + after.stderr
+    out = outcome(r, name)
+    assert out["status"] == "adopted" and out["conflicts"] == []
+    assert out["resolved"] == [{"path": "conf/default.json", "commit": fix, "by": "a person"}]
+    assert not (r.reports / "slices" / name / "conflicts").exists()
+
+
+def test_a_resolution_committed_by_hand_removes_the_conflict_copy_even_an_edited_one(tmp_path: Path) -> None:
+    r = repos(tmp_path)
+    run_doit(r.workspace)
+    name = slice_with(r, "conf/default.json")
+    conflict_copy(r, name).write_text('{"a": 2, "acme": tru\n')        # an edit begun, then done on the branch
+    checkout = person_checkout(r, "sync/upstream")
+    commit_in(checkout, {"conf/default.json": '{"a": 2, "acme": true}\n'}, "resolve default.json")
+    done_with(r, checkout)
+
+    after = run_doit(r.workspace)
+
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert not conflict_copy(r, name).exists()
+    assert (f"{name}: conf/default.json is resolved on the sync branch; your unfinished edit of its conflict copy "
+            f"(reports/slices/{name}/conflicts/conf/default.json) is removed") in after.stdout
+    assert json.loads((r.reports / "slices" / name / "conflicts.json").read_text()) == {}
+
+
+TWO_BASE = {**BASE, "conf/extra.json": '{"b": 1}\n'}
+TWO_UPSTREAM = {**UPSTREAM, "conf/extra.json": '{"b": 2}\n'}
+TWO_FORK = {**FORK, "conf/extra.json": '{"b": 1, "acme": true}\n'}
+
+
+def test_after_a_partial_take_a_plain_resolve_commits_the_other_edited_conflict(tmp_path: Path) -> None:
+    r = build(tmp_path, TWO_BASE, TWO_UPSTREAM, TWO_FORK, checks=CHECKS, couple=[["conf/*"]])
+    run_doit(r.workspace)
+    name = slice_with(r, "conf/extra.json")
+    assert sorted(c["path"] for c in outcome(r, name)["conflicts"]) == ["conf/default.json", "conf/extra.json"]
+
+    assert run_doit(r.workspace, f"resolve:{name}", "path=conf/default.json", "take=upstream").returncode == 0
+    assert not conflict_copy(r, name).exists() and conflict_copy(r, name, "conf/extra.json").is_file()
+    conflict_copy(r, name, "conf/extra.json").write_text('{"b": 2, "acme": true}\n')
+    rest = run_doit(r.workspace, f"resolve:{name}")                  # the one left: the edited copy
+
+    assert rest.returncode == 0, rest.stderr
+    assert not (r.reports / "slices" / name / "conflicts").exists()
+    assert run_doit(r.workspace).returncode == 0
+    synced = tree(r.fork, "sync/upstream")
+    assert synced["conf/default.json"][1] == UPSTREAM_CONF.encode()
+    assert synced["conf/extra.json"][1] == b'{"b": 2, "acme": true}\n'
+    assert outcome(r, name)["status"] == "adopted"
+
+
+def test_a_second_rollback_says_the_slice_is_rolled_back_and_how_to_take_it_again(tmp_path: Path) -> None:
+    """The slice keeps an open conflict, so its outcome says conflicted, not rolled back: the branch is the record."""
+    r = repos(tmp_path, slices={"max_files": 2}, couple=[["conf/default.json", "src/app.js"]])
+    run_doit(r.workspace)
+    name = slice_with(r, "src/app.js")
+    assert outcome(r, name)["status"] == "conflicted" and outcome(r, name)["adopted"] == ["src/app.js"]
+    assert run_doit(r.workspace, f"rollback:{name}").returncode == 0
+    revert = rev(r.fork, "sync/upstream")
+
+    for between in ((), ("wave_a",)):   # at once, and after a run that reported the slice again
+        if between:
+            run_doit(r.workspace, *between)
+            assert outcome(r, name)["status"] == "conflicted"
+        twice = run_doit(r.workspace, f"rollback:{name}")
+        assert twice.returncode == 1
+        assert f"forkwave: error: {name}: already rolled back in {revert[:12]}; `doit readopt:{name}` takes it " \
+               "again" in twice.stderr
+        assert "changed on sync/upstream after the slice landed it" not in twice.stderr
+        assert rev(r.fork, "sync/upstream") == revert

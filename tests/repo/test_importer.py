@@ -9,7 +9,7 @@ import pytest
 from conftest import Executable, Symlink, git_out, make_repo
 from slicekit import rev, tree
 from tasks.repo import importer
-from tasks.repo.importer import CONFLICT_REASONS, Change, Prepared, check_path
+from tasks.repo.importer import CONFLICT_REASONS, Change, Prepared, Touch, check_path
 
 
 @pytest.mark.parametrize("path,mode,target,reason", [
@@ -99,6 +99,35 @@ def test_prepare(cls: str, e: dict[str, str | None], tip: str | None, expected: 
         [(got_path, reason)] = prepared.conflicts if kind == "conflict" else prepared.blocked
         assert got_path == path and expected[1] in reason
     assert Prepared.from_json(prepared.to_json()) == prepared
+
+
+PERSON, FORKWAVE = Touch("f" * 40, automatic=False, markers=False), Touch("9" * 40, automatic=True, markers=False)
+
+
+@pytest.mark.parametrize("cls,e,tip,who,expected", [
+    # a conflict a person settled on the sync branch: their own version, or upstream's (take=upstream, by hand)
+    ("both-changed", entry(B, C, A), "100644 " + "f" * 40, PERSON, "resolved"),
+    ("both-changed", entry(B, C, A), B, PERSON, "resolved"),
+    ("differs", entry(B, C), B, PERSON, "resolved"),
+    ("both-changed", entry(None, C, A), None, PERSON, "resolved"),               # deleted upstream: deleted too
+    # the fork's version as it was is no resolution unless a person said so (take=fork: `kept`)
+    ("both-changed", entry(B, C, A), C, PERSON, "conflict"),
+    ("both-changed", entry(B, C, A), C, Touch("f" * 40, False, False, kept=True), "resolved"),
+    # forkwave's own commit of upstream's content resolves nothing
+    ("both-changed", entry(B, C, A), B, FORKWAVE, "conflict"),
+    # outside a conflict, upstream's content put there by a person is simply applied
+    ("upstream-changed", entry(B, A, A), B, PERSON, "applied"),
+])
+def test_a_persons_commit_on_the_sync_branch(cls: str, e: dict[str, str | None], tip: str | None, who: Touch,
+                                             expected: str) -> None:
+    path = "pkg/x"
+    prepared = importer.prepare([{"path": path, "class": cls}], {path: e}, {path: pair(tip)} if tip else {}, LINKS,
+                                touched={path: who})
+    got = {"resolved": [p for p, _ in prepared.resolved], "conflict": [p for p, _ in prepared.conflicts],
+           "applied": list(prepared.applied)}
+    assert got[expected] == [path] and sum(map(len, got.values())) == 1, got
+    if expected == "resolved":
+        assert prepared.resolved == ((path, who.commit),)
 
 
 def test_build_commit_applies_changes_off_branch(tmp_path: Path) -> None:
