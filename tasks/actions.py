@@ -27,8 +27,8 @@ from tasks.errors import Failed, ForkwaveError, Held, NotRun, Stopped, user_erro
 from tasks.redact import redact_url
 from tasks.report import base as basereport
 from tasks.report import render, reports
-from tasks.repo import basedetect, demo, drift, fetch, git, importer, state, treemap, worktree
-from tasks.workspace import dump_json, read_json, write_if_changed
+from tasks.repo import basedetect, demo, drift, fetch, git, importer, objects, resolutions, state, treemap, worktree
+from tasks.workspace import dump_json, read_json, read_parsed, write_if_changed
 
 
 @user_errors
@@ -370,14 +370,25 @@ def _source_read(ctx: Context, name: str, task: str) -> Any:
 
 
 def read_plan(ctx: Context) -> Plan:
-    return Plan.from_json(_read(ctx, "plan.json", "plan"))
+    """The plan, typed (parsed once while the file stays the same: every slice of a run reads it)."""
+    if not ctx.ws.report("plan.json").exists():
+        _read(ctx, "plan.json", "plan")
+    return read_parsed(ctx.ws.report("plan.json"), Plan.from_json)
+
+
+def read_drift(ctx: Context) -> Drift:
+    """The source's drift, typed (parsed once while the file stays the same)."""
+    path = ctx.ws.source_report("drift.json")
+    if not path.exists():
+        _source_read(ctx, "drift.json", "drift")
+    return read_parsed(path, Drift.from_json)
 
 
 def slice_view(ctx: Context, plan: Plan, name: str) -> tuple[Context, Plan, Drift, Slice]:
     """(the context of the slice's source, the plan as that source sees it, its drift, the slice)."""
     slice_ = plan.slice(name)
     c = ctx.for_source(slice_.source or ctx.sources[0])
-    return c, plan.view(slice_), Drift.from_json(_source_read(c, "drift.json", "drift")), slice_
+    return c, plan.view(slice_), read_drift(c), slice_
 
 
 def job_for(ctx: Context, plan: Plan, name: str, run_id: str = "run") -> tuple[Context, SliceRun, modes.Mode]:
@@ -397,11 +408,29 @@ def _locked(ctx: Context, fork: bool = True) -> runlock.Run:
         runlock.dry_run()  # before the lock records anything: a dry run is in no ledger
     run = runlock.acquire(ctx.ws, read_json(path)["sha"] if path.exists() else None)
     run.targets = run.targets or ctx.pulled  # the sources this run pulls (a source's view keeps the selection)
+    if ctx.cfg.fork.path.is_dir():  # what the run writes in the fork goes to a private object directory first
+        objects.start(ctx.ws.state, ctx.cfg.fork.path, worktree.path_for(ctx.ws))
+        _shared_resolutions(ctx)
     if fork and run.fork_lock is None and not ctx.dry:  # reconciling may move the sync branch: never in a dry run
         runlock.lock_fork(run, ctx.cfg.fork.path)
         if run.fork_lock is not None:
             slices.reconcile(ctx.cfg, ctx.ws)
     return run
+
+
+_FETCHED: list[str] = []
+
+
+def _shared_resolutions(ctx: Context) -> None:
+    """Once a run: the resolutions recorded on the fork's remote (``worktree.fork_remote``), so a fresh clone or a
+    CI job replays what a person resolved elsewhere (not with ``offline=1``, nor in a dry run)."""
+    fork = str(ctx.cfg.fork.path)
+    if ctx.offline or ctx.dry or fork in _FETCHED:
+        return
+    _FETCHED.append(fork)
+    remote = worktree.fork_remote(ctx.cfg)
+    if remote is not None:
+        resolutions.fetch(ctx.cfg.fork.path, remote)
 
 
 def _where(ctx: Context, slice_: Slice, plan: Plan) -> dict[str, Any]:
@@ -450,7 +479,8 @@ def do_import(ctx: Context, name: str) -> bool:
                                              for k in ("upstream", "fork", "base", "renamed_from")}}
                           for f in slice_.files],
                 "commits": listed}
-    write_if_changed(status.slice_dir(ctx.ws, name) / "import.json", dump_json(manifest))
+    # made again from plan.json and drift.json whenever it is missing or stale: no fsync
+    write_if_changed(status.slice_dir(ctx.ws, name) / "import.json", dump_json(manifest), durable=False)
     return True
 
 
@@ -557,8 +587,9 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
     started = time.monotonic()
     outcome = pipeline.run(mode, job)
     reports.write_slice(c.ws, outcome, fork, sync)
-    reports.write_wave(c.ws, outcome.wave, list(whole.members(outcome.wave)), fork, sync)
-    _write_summary(ctx, whole)
+    if _refresh_due(outcome):
+        reports.write_wave(c.ws, outcome.wave, list(whole.members(outcome.wave)), fork, sync)
+        _write_summary(ctx, whole)
     run.record(name, outcome, **where)
     if outcome.error:  # a check that cannot run: every later slice would meet it too
         print(f"[{position}] {name}: error (reports/slices/{name}/report.md)", flush=True)
@@ -567,6 +598,21 @@ def do_validate(ctx: Context, name: str, position: str) -> Any:
           f"{time.monotonic() - started:.1f} s (reports/slices/{name}/report.md)", flush=True)
     # work left for a person is no failure of the task: its wave must still run (the joint retry may land
     # it); the run's exit code (2) comes from the outcome (tasks.cli)
+    return True
+
+
+REFRESH_SECONDS = 2.0   # a run of ranges that only wait does not rewrite the wave report after each one
+_REFRESHED: list[float] = []
+
+
+def _refresh_due(outcome: Outcome) -> bool:
+    """Refresh the wave report and summary after this slice? After any that ran a check or landed, the first of a
+    process, and otherwise every ``REFRESH_SECONDS``: rewriting a report of n slices after each of n slices
+    that merely wait costs n², and the wave task writes it whole when the wave ends."""
+    now = time.monotonic()
+    if _REFRESHED and not (outcome.runs or outcome.commit) and now - _REFRESHED[-1] < REFRESH_SECONDS:
+        return False
+    _REFRESHED.append(now)
     return True
 
 
@@ -647,7 +693,7 @@ def _retry(ctx: Context, run: runlock.Run, plan: Plan, wave: str) -> None:
             continue
         view = Plan.from_json({**plan.to_json(), "upstream": plan.sources[source]}) if only else plan
         mirror = fetch.ensure_commit(c.cfg, c.ws, view.upstream)
-        record = retry.retry(c.cfg, c.ws, mirror, view, Drift.from_json(_source_read(c, "drift.json", "drift")),
+        record = retry.retry(c.cfg, c.ws, mirror, view, read_drift(c),
                              wave, run_id=run.id, source=only)  # a check that cannot run stops the run (run_wide)
         for name, files in (record or {}).get("by_slice", {}).items():
             if files and record.get("run") == run.id:

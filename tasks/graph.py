@@ -592,7 +592,9 @@ def _done(ctx: Context, plan: dict[str, Any] | None, name: str) -> bool:
     from tasks.core.plan import Plan
     from tasks.engine.pipeline import SliceRun
 
-    typed = _PLANS.setdefault(id(plan), Plan.from_json(plan))
+    if id(plan) not in _PLANS:
+        _PLANS[id(plan)] = Plan.from_json(plan)
+    typed = _PLANS[id(plan)]
     slice_ = typed.slice(name)
     source = slice_.source or ctx.sources[0]
     c = ctx.for_source(source)

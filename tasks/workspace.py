@@ -7,9 +7,12 @@ import functools
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 DRY = ".forkwave/dry"   # a dry run's own place: doit's state, the reports it computes, its mirrors
@@ -97,17 +100,18 @@ class Workspace:
 FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
-def write_if_changed(path: Path, data: bytes | str) -> bool:
+def write_if_changed(path: Path, data: bytes | str, *, durable: bool = True) -> bool:
     """Write atomically, and only when the bytes differ (so doit's file_dep stays up to date).
 
     A full disk never leaves a torn file: the old one stays whole, and the error is one line
-    naming the path (exit 3).
+    naming the path (exit 3). ``durable=False``: no fsync, for what is rendered again from a
+    durable record on the next run (a report from its outcome file).
     """
     blob = data.encode("utf-8") if isinstance(data, str) else data
     if path.exists() and path.read_bytes() == blob:
         return False
     try:
-        atomic_write(path, blob)
+        atomic_write(path, blob, durable=durable)
     except OSError as exc:
         if exc.errno in FULL:
             from tasks.errors import ForkwaveFailure
@@ -118,7 +122,7 @@ def write_if_changed(path: Path, data: bytes | str) -> bool:
     return True
 
 
-def atomic_write(path: Path, blob: bytes) -> None:
+def atomic_write(path: Path, blob: bytes, *, durable: bool = True) -> None:
     """``path`` holds ``blob`` or what it held before, never a part (temp file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -127,7 +131,8 @@ def atomic_write(path: Path, blob: bytes) -> None:
             os.fchmod(fh.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
             fh.write(blob)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -150,3 +155,19 @@ def dump_json(value: Any) -> str:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+_PARSED: dict[tuple[str, Callable[[Any], Any]], tuple[tuple[int, int, int], Any]] = {}
+
+
+def read_parsed(path: Path, parse: Callable[[Any], T]) -> T:
+    """``parse(read_json(path))``, parsed once per version of the file (inode, size, modification time): a run
+    reads the plan, a source's drift and every outcome again for each of its slices. The value is shared between
+    callers: it must not be changed (the typed records are frozen)."""
+    stat = path.stat()
+    version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    key = (str(path), parse)
+    known = _PARSED.get(key)
+    if known is None or known[0] != version:
+        known = _PARSED[key] = (version, parse(read_json(path)))
+    return known[1]

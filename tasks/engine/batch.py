@@ -34,7 +34,7 @@ from tasks.engine import suspects as guided
 from tasks.engine.memo import Memo
 from tasks.engine.slices import deferral, group_atoms, prepare_slice, refine
 from tasks.engine import bench as benches
-from tasks.engine.validate import Validator, baseline_on, default_runner, fingerprint
+from tasks.engine.validate import Validator, default_runner, fingerprint, lazy_baseline
 from tasks.errors import CannotRun
 from tasks.hashing import digest
 from tasks.repo import git, importer, worktree
@@ -106,7 +106,7 @@ def run(cfg: Config, ws: Workspace, members: Sequence[Member], run_id: str = "ru
           f"judged together on {cfg.fork.sync_branch} at {start[:12]} ...", flush=True)
     bench = benches.make(runner, [c.kind for c in cfg.checks])   # several slots: candidates side by side
     try:
-        base = baseline_on(bench, cfg, ws, first_wave, members[0].plan.upstream, runner, memo, run_id)
+        base = lazy_baseline(bench, cfg, ws, first_wave, members[0].plan.upstream, runner, memo, run_id)
         validate = Validator(cfg, ws, "batch", start, changes, runner, memo, ws.reports / "batch" / "logs" / run_id,
                              baseline=base, bench=bench)
         groups, cut, waits = atoms_of(members, prepared, changes)

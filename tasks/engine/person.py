@@ -87,7 +87,21 @@ def resolve(job: SliceRun, path: str | None = None, take: str | None = None) -> 
     commit = _commit(cfg, ws, changes, message, f"forkwave: resolve {name}")
     for p in paths:  # the copies a person edited are committed now
         drop_conflict_file(ws, name, p)
+    record(job, commit, [c.path for c in changes])
     return commit
+
+
+def record(job: SliceRun, commit: str, paths: Sequence[str]) -> None:
+    """The person's resolutions of both-changed files, recorded in the fork (``tasks.repo.resolutions``): the same
+    conflict met again — a rollback re-adopted, a clean workspace, another source — is settled the same way."""
+    from tasks.repo import merge, resolutions
+
+    merged = merge.merge_paths(job.mirror, job.cfg.fork.path, job.drift.entries,
+                               [p for p in paths if p in job.drift.entries])
+    now = git.read_paths(job.cfg.fork.path, commit, [p for p, m in merged.items() if m.conflict])
+    resolutions.record(job.cfg.fork.path, [
+        resolutions.Resolution(p, merged[p].conflict or b"", data, {"slice": job.name, "by": f"doit resolve:{job.name}"})
+        for p, data in now.items() if data is not None])
 
 
 def resolved_since(cfg: Config, outcome: Outcome, paths: Sequence[str], tip: str) -> dict[str, str]:

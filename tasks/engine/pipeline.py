@@ -28,7 +28,7 @@ from tasks.engine import bench as benches, journal
 from tasks.engine.bench import Bench
 from tasks.engine.memo import Memo
 from tasks.engine.status import outcome_path, read_outcome, slice_dir
-from tasks.engine.validate import Validator, baseline_on, default_runner, fingerprint, verdict_of
+from tasks.engine.validate import Validator, baseline_on, default_runner, fingerprint, results_at, verdict_of
 from tasks.errors import CannotRun
 from tasks.repo import worktree
 from tasks.repo.importer import Change
@@ -39,10 +39,10 @@ from tasks.workspace import Workspace, dump_json, write_if_changed
 class SliceRun:
     """One slice's run: its config (as its source sees it), workspace, mirror, plan, drift and slice.
 
-    ``start`` and ``earlier`` are filled in by the pipeline; the baseline is run the first time a
-    candidate is judged (a slice with nothing to judge runs no check at all). When the runner has
-    room for several candidates at once (engines' and the host's slots), a ``Bench`` judges them side
-    by side, the baseline beside the first ones.
+    ``start`` and ``earlier`` are filled in by the pipeline. With one slot the baseline is run the
+    first time a check fails (a slice whose candidates pass, or that has nothing to judge, never runs
+    it); when the runner has room for several candidates at once (engines' and the host's slots), a
+    ``Bench`` judges them side by side, the baseline beside the first ones.
     """
 
     cfg: Config
@@ -101,9 +101,11 @@ class SliceRun:
         return self.bench
 
     def validator(self, start: str, changes: Mapping[str, Change], name: str | None = None) -> Validator:
-        """A validator for candidates of ``changes`` on top of ``start`` (the baseline first, or beside them)."""
-        base = self._start_baseline()
-        assert self.memo is not None
+        """A validator for candidates of ``changes`` on top of ``start`` (the baseline beside them on a bench, else
+        when a check first fails)."""
+        bench = self.benched()
+        self.memo = self.memo or Memo(self.ws)
+        base = self._start_baseline() if bench is not None or self._baseline is not None else self.baseline
         return Validator(self.cfg, self.ws, name or self.name, start, changes, self.runner, self.memo, self.log_root,
                          baseline=base, bench=self.bench)
 
@@ -114,9 +116,14 @@ class SliceRun:
             self.bench.close(abort)
 
     def judge(self, tip: str, tree: str, changes: Mapping[str, Change], label: str,
-              commits: str | None = None) -> tuple[bool, list[Result]]:
-        """The checks' verdict on ``tree`` (``changes`` on top of ``tip``), recorded as the next attempt."""
+              commits: str | None = None, against: str | None = None) -> tuple[bool, list[Result]]:
+        """The checks' verdict on ``tree`` (``changes`` on top of ``tip``), recorded as the next attempt; a failure
+        is excused by the wave's baseline, or by the results on commit ``against`` when given."""
         v = self.validator(tip, changes)
+        if against is not None:
+            assert self.memo is not None
+            v.baseline = results_at(self.cfg, self.ws, against, self.runner, self.memo, self.log_root,
+                                    f"{self.name}-reference")
         n = len(self.attempts) + 1
         results = v.judge(tree, sorted(changes), n)
         verdict = verdict_of(results)

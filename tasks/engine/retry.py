@@ -27,7 +27,7 @@ from tasks.engine.pipeline import land, write_outcome
 from tasks.engine.slices import deferral, group_atoms, prepare_slice, refine
 from tasks.engine.status import read_outcome, readopted, sync_view
 from tasks.engine import bench as benches
-from tasks.engine.validate import Validator, baseline, default_runner, fingerprint
+from tasks.engine.validate import Validator, default_runner, fingerprint, lazy_baseline
 from tasks.errors import CannotRun
 from tasks.hashing import digest
 from tasks.repo import history, importer, worktree
@@ -104,9 +104,10 @@ def retry(cfg: Config, ws: Workspace, mirror: Path, plan: Plan, drift: Drift, wa
     print(f"wave {wave}: retrying {len(changes)} deferred file(s) of {len(work)} slice(s) together ...", flush=True)
     bench = benches.make(runner, [c.kind for c in cfg.checks])
     try:
-        base_results = baseline(cfg, ws, wave, plan.upstream, runner, memo, run_id)
         validate = Validator(cfg, ws, label, start, changes, runner, memo,
-                             ws.reports / f"wave-{wave}" / "retry-logs" / run_id, baseline=base_results, bench=bench)
+                             ws.reports / f"wave-{wave}" / "retry-logs" / run_id,
+                             baseline=lazy_baseline(bench, cfg, ws, wave, plan.upstream, runner, memo, run_id),
+                             bench=bench)
         # files deferred together stay together; so do the slices' coupled groups
         groups = merge_groups([*(s for sets in work.values() for s in sets if len(s) > 1),
                                *(g for name in work for g in group_atoms(plan.slice(name))[0])])

@@ -64,12 +64,14 @@ def prepare_slice(cfg: Config, ws: Workspace, mirror: Path, slice_: Slice, drift
              if (entries[p]["upstream"] or "").startswith("120000 ")]
     both = [f.path for f in slice_.files
             if f.cls == "both-changed" and importer.check_path(f.path) is None]  # git cannot take the others
-    merges = merge.merge_paths(mirror, cfg.fork.path, entries, both, cfg.policy) if both else {}
     tree, targets = importer.read_tip(cfg.fork.path, mirror, tip, links)  # links are judged in the whole tree
     hist = sync_view(cfg)
+    touched = touched_paths(cfg, hist, paths, tree)
+    mine = {p for p, t in touched.items() if not t.automatic}  # a person's version on the branch is theirs: no replay
+    merges = merge.merge_paths(mirror, cfg.fork.path, entries, both, cfg.policy,
+                               replay=[p for p in both if p not in mine]) if both else {}
     prepared = importer.prepare([f.to_json() for f in slice_.files], entries, tree, targets, merges, cfg.deletions,
-                                cfg.is_denied, touched_paths(cfg, hist, paths, tree),
-                                history.rollbacks(hist, readopted(ws)))
+                                cfg.is_denied, touched, history.rollbacks(hist, readopted(ws)))
     if save:  # a copy to edit only for what is still conflicted: a conflict a person resolved has none
         open_ = {p for p, _ in prepared.conflicts}
         save_conflicts(ws, slice_.name, {p: m for p, m in merges.items() if p in open_},
@@ -78,13 +80,16 @@ def prepare_slice(cfg: Config, ws: Workspace, mirror: Path, slice_: Slice, drift
 
 
 def with_policy(prepared: Prepared, merges: Mapping[str, merge.Merge]) -> Prepared:
-    """A merge that a ``policy:`` rule settled is reported as such (``regenerate``: a check must rebuild it)."""
+    """A merge that a ``policy:`` rule settled is reported as such (``regenerate``: a check must rebuild it), and
+    one settled as a person resolved the same conflict before."""
     from dataclasses import replace
 
     from tasks.repo.policy import REGENERATE
+    from tasks.repo.resolutions import REPLAYED
 
     taken = [(m.path, REGENERATE if m.reason.endswith("regenerate") else f"{m.reason} for its conflicting hunks")
              for m in merges.values() if m.clean and m.reason.startswith("policy take:")]
+    taken += [(m.path, m.reason) for m in merges.values() if m.clean and m.reason.startswith(REPLAYED)]
     return replace(prepared, reported=(*prepared.reported, *taken)) if taken else prepared
 
 

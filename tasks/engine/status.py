@@ -19,7 +19,7 @@ from tasks.core.outcome import Outcome, Status
 from tasks.core.plan import Plan
 from tasks.hashing import digest
 from tasks.repo import git, history
-from tasks.workspace import Workspace, read_json
+from tasks.workspace import Workspace, read_json, read_parsed
 
 SUCCESS = tuple(str(s) for s in (Status.ADOPTED, Status.EMPTY, Status.ROLLED_BACK))  # settled: nothing left to do
 
@@ -34,7 +34,7 @@ def outcome_path(ws: Workspace, name: str) -> Path:
 
 def read_outcome(ws: Workspace, name: str) -> Outcome | None:
     path = outcome_path(ws, name)
-    return Outcome.from_json(read_json(path)) if path.exists() else None
+    return read_parsed(path, Outcome.from_json) if path.exists() else None
 
 
 def read_outcomes(ws: Workspace, names: Sequence[str]) -> dict[str, Outcome | None]:

@@ -15,7 +15,7 @@ import json
 import re
 import shutil
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -29,7 +29,7 @@ from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Cancelled, Request
 from tasks.config import SecretsPolicy
 from checks.runners import Dispatch
 from checks.testcases import JUnitError, read_failures
-from tasks.repo import git, importer, worktree
+from tasks.repo import git, importer, objects, worktree
 from tasks.core.bisect import Call, Verdict
 from tasks.engine.bench import Bench
 from tasks.config import DEFAULT_DENY_EXCEPT, Check, Config
@@ -184,7 +184,10 @@ class Validator:
     runner: Runner | None
     memo: Memo
     log_root: Path                     # reports/slices/<name>/logs/<run id>
-    baseline: Mapping[str, Result] | Future[dict[str, Result]] = field(default_factory=dict)
+    # the wave's baseline: its results, its judging under way beside the candidates (a bench), or what runs it
+    # when a check first fails (one slot: a candidate that passes every check never waits for it)
+    baseline: Mapping[str, Result] | Future[dict[str, Result]] | Callable[[], Mapping[str, Result]] = \
+        field(default_factory=dict)
     bench: Bench | None = None
     trees: dict[str, str] = field(default_factory=dict)
     _jobs: dict[Key, _Job] = field(default_factory=dict)
@@ -226,7 +229,8 @@ class Validator:
 
     def _gated(self, raw: Sequence[Result]) -> list[Result]:
         """Raw results against the baseline; a check that could not run stops the judging (``CannotRun``)."""
-        base = self._baseline()
+        failed = any(r.kind == "check" and not r.ok and r.status != ERROR for r in raw)
+        base = self._baseline() if failed else {}  # (strict gating excuses nothing, but the report shows it)
         results = [gate_on_baseline(r, base.get(r.name), self.cfg.gating) if r.kind == "check" else r for r in raw]
         errors = [r for r in results if r.status == ERROR]
         if errors:
@@ -234,6 +238,8 @@ class Validator:
         return results
 
     def _baseline(self) -> Mapping[str, Result]:
+        if callable(self.baseline):
+            self.baseline = self.baseline()
         return self.baseline.result() if isinstance(self.baseline, Future) else self.baseline
 
     def _raw(self, tree: str, part: Sequence[str], slot: int, log_dir: Path, label: str, files_key: str,
@@ -279,6 +285,8 @@ class Validator:
         env = files_env(self.ws, self.name, files_key or str(n), part)
         if self.name.startswith("baseline-"):  # the baseline is no slice: checks can tell (README)
             env.pop("FORKWAVE_SLICE")
+        if check.kind == "host":  # git in the worktree reads the candidate where it is, and writes nothing to the fork
+            env |= objects.for_checks(self.cfg.fork.path)
         if self.runner is None:
             raise CannotRun("no check runner is configured")
         request = replace(request_for(check, wt, env, log_dir, label or f"{self.name}-{n}"),
@@ -463,6 +471,25 @@ def baseline_path(ws: Workspace, wave: str) -> Path:
 
 def checks_key(cfg: Config) -> str:
     return hashlib.sha1(json.dumps([c.__dict__ for c in cfg.checks], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def results_at(cfg: Config, ws: Workspace, commit: str, runner: Runner | None, memo: Memo, log_root: Path,
+               name: str) -> dict[str, Result]:
+    """Every check on ``commit`` as it stands (through the memo: usually known already), by name — what a
+    person's change is judged against: the branch before the person changed it, not the wave's baseline."""
+    v = Validator(cfg, ws, name, commit, {}, runner, memo, log_root)
+    tree = git.tree_of(cfg.fork.path, commit)
+    return {check.name: v.check(check, tree, [], 0, commit) for check in cfg.checks}
+
+
+def lazy_baseline(bench: Bench | None, cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runner | None,
+                  memo: Memo, run_id: str = "run") -> Future[dict[str, Result]] | Callable[[], dict[str, Result]]:
+    """The baseline as a validator takes it: on a bench, under way beside the first candidates (``baseline_on``);
+    with one slot, run only when a check fails — a candidate that passes is judged with one run of each check,
+    as a person would judge it."""
+    if bench is not None:
+        return baseline_on(bench, cfg, ws, wave, upstream, runner, memo, run_id)  # type: ignore[return-value]
+    return lambda: baseline(cfg, ws, wave, upstream, runner, memo, run_id)
 
 
 def baseline_on(bench: Bench | None, cfg: Config, ws: Workspace, wave: str, upstream: str, runner: Runner | None,

@@ -27,7 +27,7 @@ from tasks.engine import slices
 from tasks.engine.pipeline import SliceRun
 from tasks.engine.status import on_sync_branch, readopted
 from tasks.errors import ForkwaveError
-from tasks.repo import commits, git, history, importer, worktree
+from tasks.repo import commits, git, history, importer, resolutions, worktree
 from tasks.repo.importer import Change
 from tasks.workspace import dump_json, write_if_changed
 
@@ -65,19 +65,63 @@ def needs_recheck(job: SliceRun) -> bool:
 
 
 def recheck(job: SliceRun, tip: str) -> Deferral | None:
-    """Judge ``tip`` as it stands (what changed since the slice was last judged); a deferral when it fails."""
+    """Judge ``tip`` as it stands (what changed since the slice was last judged); a deferral when it fails.
+
+    The person's change is judged against the branch before it (``since``), not the wave's baseline: a check the
+    person broke is the person's to fix, never "pre-existing". The files the slice left in conflict are also read
+    for conflict markers a person committed (``git commit -a`` in the middle of a merge): those fail whatever the
+    checks say, and the deferral names them and the checks that caught them.
+    """
     since = job.earlier.verified_at if job.earlier and job.earlier.verified_at else job.start
     if not git.rev_parse(job.fork, f"{since}^{{commit}}"):
         since = job.start
     changes = tree_changes(job.fork, git.tree_of(job.fork, since), git.tree_of(job.fork, tip), "recheck")
     if not changes:
         return None
-    ok, results = job.judge(tip, git.tree_of(job.fork, tip), changes, "the sync tip as a person left it")
-    if ok:
+    marked = conflict_markers(job.fork, tip, [p for p in left_in_conflict(job.earlier) if p in changes])
+    ok, results = job.judge(tip, git.tree_of(job.fork, tip), changes, "the sync tip as a person left it",
+                            against=since if since != tip else None)
+    if ok and not marked:
         return None
+    if marked:
+        return markers_deferral(job, tip, marked, results)
     d = slices.deferral(job.name, sorted(changes), results, recheck=True, rerun=job.plan.again(job.name))
     return Deferral(d.files, d.reason, f"fix it on {job.cfg.fork.sync_branch} (a person's commit there is judged "
                     f"again), then run `{job.plan.again(job.name)}`", d.checks, d.output, d.tests, d.log)
+
+
+MARKERS = "conflict-markers"   # forkwave's own look at the files a person resolved
+
+
+def left_in_conflict(outcome: Outcome | None) -> list[str]:
+    """The paths the slice reported in conflict (a person resolves these)."""
+    if outcome is None:
+        return []
+    culprit = outcome.record.get("culprit") or {}
+    return sorted({c.path for c in outcome.conflicts} | set(culprit.get("conflicted") or ()))
+
+
+def conflict_markers(fork: Path, tip: str, paths: Sequence[str]) -> list[str]:
+    """Which of ``paths`` hold conflict markers (``<<<<<<<`` / ``>>>>>>>`` at a line start) at ``tip``."""
+    return sorted(p for p, data in git.read_paths(fork, tip, paths).items()
+                  if data is not None and history.has_conflict_markers(data))
+
+
+def markers_deferral(job: SliceRun, tip: str, marked: Sequence[str], results: Sequence[Any]) -> Deferral:
+    """A person's commit with conflict markers: the files, the person's commit, the checks that also fail."""
+    failing = slices.failing_of(results)
+    caught = "; ".join(slices.why(r) for r in failing)
+    who = git.git(job.fork, "log", "-1", "--format=%h %s (%an)", tip).decode().strip()
+    listed = ", ".join(marked)
+    reason = (f"conflict markers (<<<<<<< / >>>>>>>) committed in {listed} on {job.cfg.fork.sync_branch} by "
+              f"{who}: caught by {MARKERS}" + (f" and by the checks: {caught}" if caught else
+                                               " (no configured check looks at them)"))
+    return Deferral(tuple(marked), reason,
+                    f"finish the resolution on {job.cfg.fork.sync_branch}: edit {listed} (remove the markers, keep "
+                    f"what both sides need), commit, then run `doit`", (MARKERS, *(r.name for r in failing)),
+                    "\n".join(filter(None, (failing[0].stdout, failing[0].stderr))) if failing else "",
+                    tuple({"id": t[0], "line": t[1]} for r in failing for t in r.tests),
+                    failing[0].log if failing and failing[0].log else None)
 
 
 # --- rollback and readopt --------------------------------------------------------------------------
@@ -193,6 +237,9 @@ def commit_resolution(job: SliceRun, tip: str, culprit: Mapping[str, Any], path:
     worktree.move_sync(job.cfg, commit, tip, f"forkwave: resolve {job.name}", job.ws)
     for p in conflicted:
         slices.drop_conflict_file(job.ws, job.name, p)
+    resolutions.record(job.fork, resolutions.resolutions_of(  # made once: the same conflict is settled this way again
+        job.fork, result, commit, conflicted, {"slice": job.name, "upstream": sha, "by": f"doit resolve:{job.name}"},
+        env=dict(env)))
     return commit
 
 

@@ -27,7 +27,7 @@ from tasks.config import Config
 from tasks.core import ranges
 from tasks.core.classify import Bases, Bucketer
 from tasks.core.commit import Commit, iso_date
-from tasks.core.outcome import COMMITS, Conflict, Deferral, Outcome, Wait, status_of
+from tasks.core.outcome import COMMITS, Conflict, Deferral, Outcome, Status, Wait, status_of
 from tasks.core.plan import Plan
 from tasks.core.rangeplan import plan_ranges
 from tasks.engine import slices
@@ -37,7 +37,7 @@ from tasks.errors import CannotRun, ForkwaveError
 from tasks.modes import commitkit
 from tasks.engine.dryrun import Simulation
 from tasks.redact import redact_url
-from tasks.repo import commits, git, landing, merge, policy
+from tasks.repo import commits, culprits, git, landing, merge, policy, resolutions
 from tasks.repo import drift as tree_drift
 from tasks.repo.commits import TreeMerge
 from tasks.workspace import Workspace
@@ -83,6 +83,7 @@ class Culprit:
     bisection: ranges.Bisection
     results: list[Any] = field(default_factory=list)   # the failing candidate's check results
     merge: TreeMerge | None = None
+    fork: Commit | None = None    # a conflict: the fork commit it conflicts with (``tasks.repo.culprits``)
 
 
 @dataclass
@@ -94,7 +95,9 @@ class Range:
     env: dict[str, str]
     moves: list[dict[str, Any]] = field(default_factory=list)
     recheck: Deferral | None = None   # the sync tip as a person left it fails its checks
+    held: list[Commit] = field(default_factory=list)   # pending commits not tried: the tip itself fails first
     taken: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    replayed: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def cfg(self) -> Config:
@@ -105,16 +108,25 @@ class Range:
         return self.job.fork
 
     def merged(self, sha: str) -> TreeMerge:
-        """``sha`` merged into the tip, conflicts a ``policy:`` rule covers resolved (``self.taken``)."""
-        fixed, taken = policy.resolve(self.fork, commits.merge(self.fork, self.tip, sha, env=self.env),
-                                      self.cfg.policy)
-        self.taken[(self.tip, sha)] = taken
+        """``sha`` merged into the tip, conflicts a ``policy:`` rule covers (``self.taken``) or a person resolved
+        before (``self.replayed``) resolved."""
+        fixed, taken, replayed = settle(self.cfg, commits.merge(self.fork, self.tip, sha, env=self.env), self.env)
+        self.taken[(self.tip, sha)], self.replayed[(self.tip, sha)] = taken, replayed
         return fixed
 
     def passes(self, tree: str, label: str) -> tuple[bool, list[Any]]:
         """The checks' verdict on ``tree`` (a candidate on top of the current tip), through the memo."""
         changes = commitkit.tree_changes(self.fork, git.tree_of(self.fork, self.tip), tree, "merge", self.env)
         return self.job.judge(self.tip, tree, changes, label)
+
+
+def settle(cfg: Config, raw: TreeMerge, env: dict[str, str] | None = None
+           ) -> tuple[TreeMerge, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """A merge's conflicts settled by ``policy:`` rules, then by resolutions a person made before (recorded in the
+    fork, ``tasks.repo.resolutions``); (the merge, (path, take) by policy, (path, record id) replayed)."""
+    fixed, taken = policy.resolve(cfg.fork.path, raw, cfg.policy, env=env)
+    fixed, replayed = resolutions.apply(cfg.fork.path, fixed, env=env)
+    return fixed, taken, replayed
 
 
 def on_failure(cfg: Config) -> str:
@@ -145,6 +157,9 @@ class MergeMode:
         kept = commitkit.still_rolled_back(job)
         if kept is not None:
             return Step(job.start, kept)
+        behind = waits_behind_earlier(job)
+        if behind is not None:  # the range before it stopped, and the branch has not moved since: nothing to try
+            return Step(job.start, behind)
         shas = list(job.slice.commits)
         env = git.alternates_env(job.mirror)  # the mirror's objects are read, not copied, until something lands
         start = commitkit.readopt_first(job, env) or job.start
@@ -156,11 +171,18 @@ class MergeMode:
         if pending and pending[0].parents and not commits.is_ancestor(job.fork, pending[0].parents[0], start, env=env):
             waits = pending[0].parents[0]  # an earlier range's commit is not merged yet: a merge cannot skip it
         elif pending:
-            landing.bring(job.mirror, job.fork, shas[-1], [start])
             try:
-                culprit, _ = advance(run, pending, on_failure(job.cfg))
+                if start == job.start and commitkit.needs_recheck(job):  # a person's merge or fix is judged first
+                    run.recheck = commitkit.recheck(job, start)
+                if run.recheck is None:
+                    landing.bring(job.mirror, job.fork, shas[-1], [start])
+                    culprit, _ = advance(run, pending, on_failure(job.cfg))
+                else:
+                    run.held = pending
             except CannotRun as exc:
                 error = str(exc)
+            except StartFails as exc:
+                run.recheck, run.held = exc.deferral, exc.pending
         elif start != job.start or commitkit.needs_recheck(job):
             try:
                 run.recheck = commitkit.recheck(job, start)
@@ -224,6 +246,9 @@ def bisect(run: Range, pending: Sequence[Commit]) -> tuple[int, Culprit | None]:
         cb = ranges.first_bad(n, lambda i: at(i).clean, known={0: True})
         clean_upto = cb.good
         conflict = Culprit("conflict", pending[cb.good], cb, merge=at(cb.good + 1))
+        conflict.fork = culprits.fork_commit(run.fork, run.tip, conflict.commit.sha, at(cb.good + 1).conflicted_paths,
+                                             lambda m: settle(run.cfg, m, run.env)[0].clean,
+                                             env=run.env)
     if clean_upto == 0:
         return 0, conflict
     failing: dict[int, list[Any]] = {}
@@ -239,9 +264,32 @@ def bisect(run: Range, pending: Sequence[Commit]) -> tuple[int, Culprit | None]:
     if b.status == ranges.CLEAN:
         return clean_upto, conflict
     if b.status == ranges.START_FAILS:
-        raise CannotRun(f"{run.job.name}: the sync branch at {run.tip[:12]} itself fails its checks "
-                        "(gating: strict); fix it there and run again")
+        raise StartFails(start_failure(run, failing.get(0, [])), list(pending))
     return b.good, Culprit("checks", pending[b.culprit], b, failing.get(b.culprit + 1, []))
+
+
+class StartFails(Exception):
+    """The sync tip itself fails its checks (``gating: strict``): no upstream commit can be blamed or merged."""
+
+    def __init__(self, deferral: Deferral, pending: list[Commit]) -> None:
+        super().__init__(deferral.reason)
+        self.deferral, self.pending = deferral, pending
+
+
+def start_failure(run: Range, results: Sequence[Any]) -> Deferral:
+    """What is wrong with the sync tip as it stands, naming the failing checks (and a person's files with conflict
+    markers, if a person's merge left some)."""
+    job = run.job
+    marked = commitkit.conflict_markers(job.fork, run.tip, commitkit.left_in_conflict(job.earlier))
+    if marked:
+        return commitkit.markers_deferral(job, run.tip, marked, results)
+    failing = slices.failing_of(results)
+    why = "; ".join(slices.why(r) for r in failing) or "its checks fail"
+    return Deferral((), f"{job.cfg.fork.sync_branch} at {run.tip[:12]} itself fails its checks (gating: strict), so "
+                        f"no upstream commit can be judged on it: {why}",
+                    f"fix {job.cfg.fork.sync_branch} (commit the fix there), or set `gating: baseline` to let "
+                    f"failures it already has pass; then run `doit`", tuple(r.name for r in failing),
+                    "\n".join(filter(None, (failing[0].stdout, failing[0].stderr))) if failing else "")
 
 
 def move(run: Range, commit: Commit, count: int) -> None:
@@ -251,11 +299,13 @@ def move(run: Range, commit: Commit, count: int) -> None:
                f"{'s' if count != 1 else ''})\n\n{commit.subject}\n\nUpstream-Revision: {commit.sha}\n"
                f"Forkwave-Slice: {run.job.name}\n")
     taken = run.taken.get((run.tip, commit.sha), ())
-    if taken:
-        message += "".join(f"Forkwave-Policy: {p} take {t}\n" for p, t in taken)
+    replayed = run.replayed.get((run.tip, commit.sha), ())
+    message += "".join(f"Forkwave-Policy: {p} take {t}\n" for p, t in taken)
+    message += "".join(f"Forkwave-Resolution: {p} as recorded in {key[:12]}\n" for p, key in replayed)
     new, how = landing.land_commit(run.fork, run.tip, commit.sha, merged.tree, message, env=run.env)
     run.moves.append({"from": run.tip, "to": new, "upstream": commit.sha, "how": how, "commits": count,
-                      **({"policy": [{"path": p, "take": t} for p, t in taken]} if taken else {})})
+                      **({"policy": [{"path": p, "take": t} for p, t in taken]} if taken else {}),
+                      **({"replayed": [{"path": p, "record": k} for p, k in replayed]} if replayed else {})})
     run.tip = new
 
 
@@ -316,6 +366,11 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
     waiting = []
     if waits:
         waiting.append(waiting_behind(job, [info[s] for s in shas[now_held:]], waits))
+    elif run.held:
+        waiting.append(Wait(tuple(paths_of([c.sha for c in run.held])), f"waits until {job.cfg.fork.sync_branch} passes "
+                            "its checks again (see above: the branch itself fails, so no commit can be judged on it)",
+                            "fix the sync branch first (see above); these follow on the next `doit`",
+                            tuple(c.sha for c in run.held), None, name))
     elif culprit:
         rest = [info[s] for s in shas[shas.index(culprit.commit.sha) + 1:]]
         if rest:
@@ -323,7 +378,7 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
                                 f"{culprit.commit.short} {culprit.commit.subject!r} (a merge cannot skip a commit)",
                                 f"resolve {culprit.commit.short} first (see above); these follow on the next `doit`",
                                 tuple(c.sha for c in rest), culprit.commit.sha, name))
-    resolved = person_resolved(job, start)
+    resolved = still_resolved(job, person_resolved(job, start))
     if run.recheck is not None:
         deferred.append(run.recheck)
     mine = [m["to"] for m in moves]
@@ -341,6 +396,50 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
         record={"range": {"commits": list(shas), "held_before": held_before, "held": now_held, "moves": moves},
                 "reverted": [m for m in moves if m["how"] == "revert"],
                 "culprit": culprit_json(culprit) if culprit else None})
+
+
+def waits_behind_earlier(job: SliceRun) -> Outcome | None:
+    """The range's outcome when the source's range before it stopped at a culprit, or waits itself, and the sync
+    branch is where that decision left it: this range waits too, decided from that outcome alone (no merge, no
+    ancestry walk, no check).
+
+    A merge cannot skip a commit: while the earlier range's culprit is not merged, no commit after it can be.
+    """
+    earlier_slice = previous_range(job)
+    if earlier_slice is None or job.earlier is not None and job.earlier.status is not Status.WAITING:
+        return None
+    before = read_outcome(job.ws, earlier_slice.name)
+    if before is None or before.verified_at != job.start or before.error:
+        return None
+    culprit = before.record.get("culprit")
+    offered = job.drift.by_sha()
+    shas = list(job.slice.commits)
+    files = tuple(sorted(set(job.slice.paths) & {p for s in shas for p in (offered.get(s) or {}).get("paths", ())}))
+    if culprit:
+        wait = Wait(files, f"waits behind {earlier_slice.name}'s upstream commit {culprit['short']} "
+                    f"{culprit['subject']!r}, not merged yet (a merge cannot skip a commit)",
+                    f"resolve {earlier_slice.name} first (its report says how); this range follows on the next `doit`",
+                    tuple(shas), culprit["sha"], earlier_slice.name)
+    elif before.status is Status.WAITING and before.waiting and before.waiting[0].behind:
+        w = before.waiting[0]
+        wait = Wait(files, w.reason, w.next, tuple(shas), w.behind, w.slice)
+    else:
+        return None
+    return Outcome(job.name, job.slice.wave, job.upstream, Status.WAITING, job.start, mode="merge", unit=COMMITS,
+                   source=job.slice.source, verified_at=job.start, files=files_of(job.slice), waiting=(wait,),
+                   slice_commits=tuple(shas), record={"range": {"commits": shas, "held_before": 0, "held": 0,
+                                                                "moves": []}, "reverted": [], "culprit": None})
+
+
+def previous_range(job: SliceRun) -> Any:
+    """The plan's slice of the same source right before this one (its commits come just before), if any."""
+    before = None
+    for s in job.plan.slices:
+        if s.name == job.name:
+            return before
+        if s.source == job.slice.source:
+            before = s
+    return None
 
 
 def waiting_behind(job: SliceRun, pending: Sequence[Commit], waits: str) -> Wait:
@@ -363,12 +462,16 @@ def waiting_behind(job: SliceRun, pending: Sequence[Commit], waits: str) -> Wait
 
 
 def policy_reported(moves: Sequence[Mapping[str, Any]], info: Mapping[str, Commit]) -> list[dict[str, str]]:
-    """Paths a ``policy:`` rule settled in the slice's merges (``regenerate``: a check must rebuild them)."""
+    """Paths a ``policy:`` rule settled in the slice's merges (``regenerate``: a check must rebuild them), and
+    conflicts settled as a person resolved them before."""
     out = {}
     for m in moves:
         for t in m.get("policy", ()):
             out[t["path"]] = (policy.REGENERATE if t["take"] == "regenerate" else
                               f"policy take: {t['take']} for its conflicting hunks (merge of {m['upstream'][:10]})")
+        for r in m.get("replayed", ()):
+            out[r["path"]] = (f"{resolutions.REPLAYED} (merge of {m['upstream'][:10]}; record {r['record'][:12]} in "
+                              f"{resolutions.REF})")
     return [{"path": p, "reason": r} for p, r in sorted(out.items())]
 
 
@@ -376,7 +479,19 @@ def culprit_json(culprit: Culprit) -> dict[str, Any]:
     failures = [slices.why(r) for r in slices.failing_of(culprit.results)]
     record = ranges.culprit_record(culprit.commit, culprit.bisection, failures=failures)
     return record | {"kind": culprit.kind, "line": ranges.culprit_line(culprit.commit),
-                     **({"conflicted": list(culprit.merge.conflicted_paths)} if culprit.merge else {})}
+                     **({"conflicted": list(culprit.merge.conflicted_paths)} if culprit.merge else {}),
+                     **({"fork_commit": fork_commit_json(culprit.fork)} if culprit.fork else {})}
+
+
+def fork_commit_json(c: Commit) -> dict[str, Any]:
+    return {"sha": c.sha, "short": c.short, "subject": c.subject, "author": c.author, "date": iso_date(c.author_date)}
+
+
+def conflicts_with(culprit: Culprit) -> str:
+    """``upstream 3f1d2b4a23 'refac: …' (Up <…>) conflicts with fork commit 1a2b3c4d5e 'ci: …' (Ops <…>)``."""
+    c, f = culprit.commit, culprit.fork
+    line = f"upstream commit {c.short} {c.subject!r} ({c.author})"
+    return line + (f" conflicts with fork commit {f.short} {f.subject!r} ({f.author})" if f else "")
 
 
 def fetch_and_merge(job: SliceRun, sha: str) -> str:
@@ -408,7 +523,7 @@ def reverted_deferral(job: SliceRun, c: Commit, move_: Mapping[str, Any]) -> Def
 def conflict_entries(job: SliceRun, culprit: Culprit, tip: str, env: dict[str, str]) -> list[Conflict]:
     """The conflicting commit's paths, with diff3 texts under ``reports/slices/<name>/conflicts/``."""
     raw = commits.merge(job.fork, tip, culprit.commit.sha, env=env)
-    result, _ = policy.resolve(job.fork, raw, job.cfg.policy)  # what a rule settles is no conflict to report
+    result = settle(job.cfg, raw, env)[0]  # what a rule or a recorded resolution settles is no conflict to report
     left = {c.path for c in result.conflicts}
     texts = {p: t for p, t in commits.conflict_texts(job.fork, raw, env=env).items() if p in left or not raw.conflicts}
     slices.save_conflicts(job.ws, job.name, {p: merge.Merge(p, False, reason="conflict", conflict=t)
@@ -417,8 +532,8 @@ def conflict_entries(job: SliceRun, culprit: Culprit, tip: str, env: dict[str, s
     step = (f"edit reports/slices/{job.name}/conflicts/ and run `doit resolve:{job.name}` (forkwave commits the merge "
             f"of {c.short} with your edits), or merge it yourself from a checkout of the fork "
             f"({fetch_and_merge(job, c.sha)}, resolve, commit) and run `doit resolve:{job.name}`")
-    return [Conflict(p, f"merge conflict with upstream commit {c.short} {c.subject!r} ({c.author}): "
-                     + (result.why(p) or "conflict"), step, f"conflicts/{p}" if p in texts else None, c.sha)
+    return [Conflict(p, f"merge conflict: {conflicts_with(culprit)}: " + (result.why(p) or "conflict"), step,
+                     f"conflicts/{p}" if p in texts else None, c.sha)
             for p in result.conflicted_paths]
 
 
@@ -429,10 +544,24 @@ def person_resolved(job: SliceRun, start: str) -> list[dict[str, Any]]:
     sha = culprit.get("sha")
     if not sha or sha in {m.get("upstream") for m in moves_of(earlier)}:
         return []
-    if not commits.is_ancestor(job.fork, sha, start, env=git.alternates_env(job.mirror)):
+    env = git.alternates_env(job.mirror)
+    if not commits.is_ancestor(job.fork, sha, start, env=env):
         return []
     paths = culprit.get("conflicted") or culprit.get("files") or []
+    if culprit.get("kind") == "conflict" and earlier and earlier.verified_at:  # what the person faced, and did
+        faced = commits.merge(job.fork, earlier.verified_at, sha, env=env)
+        resolutions.record(job.fork, resolutions.resolutions_of(
+            job.fork, faced, start, paths, {"slice": job.name, "upstream": sha, "by": f"a person's merge in {start}"},
+            env=env))
     return [{"path": p, "commit": start, "by": "a person"} for p in paths]
+
+
+def still_resolved(job: SliceRun, found: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The resolutions earlier runs of the slice recorded that are still on the sync branch, with ``found`` (new)."""
+    new = {r["path"] for r in found}
+    kept = [dict(r) for r in (job.earlier.resolved if job.earlier else ())
+            if r.get("path") not in new and r.get("commit") and slices.on_sync_branch(job.cfg, r["commit"])]
+    return kept + [dict(r) for r in found]
 
 
 # --- a person's resolution -------------------------------------------------------------------------
@@ -473,7 +602,7 @@ def simulate(job: SliceRun, tip: str) -> Simulation:
     good, conflict = len(pending), None
     for i, c in enumerate(pending):
         merged = commits.merge(job.fork, tip, c.sha, env=env)
-        fixed, _ = policy.resolve(job.fork, merged, job.cfg.policy)
+        fixed = settle(job.cfg, merged, env)[0]
         if not fixed.clean:
             good, conflict = i, (c, fixed)
             break
@@ -486,7 +615,7 @@ def simulate(job: SliceRun, tip: str) -> Simulation:
     new_tip = tip
     if good:
         last = pending[good - 1]
-        tree = policy.resolve(job.fork, commits.merge(job.fork, tip, last.sha, env=env), job.cfg.policy)[0].tree
+        tree = settle(job.cfg, commits.merge(job.fork, tip, last.sha, env=env), env)[0].tree
         new_tip = commitkit.simulated_commit(job.fork, tree, (tip, last.sha), job.name, env)
     landed = sorted(set(job.slice.paths) & {p for c in pending[:good] for p in c.paths})
     blocked = sorted(set(job.slice.paths) - set(landed))

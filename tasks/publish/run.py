@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tasks.repo import git
+from tasks.repo import git, resolutions
 from tasks.modes import registry as modes
 from tasks.config import Config, integration_branch
 from tasks.engine import verify
@@ -351,6 +351,24 @@ def _push(cfg: Config, remote: Remote, branch: str, outcomes: Mapping[str, Any])
         raise ForkwaveFailure(f"publish: {exc}") from None
     for p in done:
         print(f"publish: pushed {branch} to {remote.shown}: {_pushed(p)}")
+    return [{"ref": p.ref, "status": p.status} for p in done] + _push_resolutions(cfg, remote, secrets)
+
+
+def _push_resolutions(cfg: Config, remote: Remote, secrets: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The fork's recorded resolutions (``tasks.repo.resolutions``) beside the branch, so every clone and CI has
+    them: the remote's first joined in (never a forced push); a refusal is a warning, the branch is pushed."""
+    fork = cfg.fork.path
+    resolutions.fetch(fork, remote.name)
+    resolutions.join(fork)
+    if git.rev_parse(fork, resolutions.REF) is None:
+        return []
+    try:
+        done = push(fork, remote.name, [f"{resolutions.REF}:{resolutions.REF}"], remote.env, secrets,
+                    shown=remote.shown)
+    except PushRefused as exc:
+        print(f"publish: warning: {remote.shown} did not take the recorded resolutions ({exc}); they stay in this "
+              "clone and go with the next publish")
+        return []
     return [{"ref": p.ref, "status": p.status} for p in done]
 
 

@@ -45,7 +45,7 @@ def _git(repo: Repo, *args: str, env: Env = None, input: bytes | None = None) ->
 def _git_rc(repo: Repo, *args: str, env: Env = None, input: bytes | None = None) -> tuple[int, bytes, bytes]:
     """(exit code, stdout, stderr) of a git command whose exit code carries an answer (merge-tree, merge-base)."""
     argv = ["git", "-C", str(repo), *args]
-    proc = run(argv, input=input, check=False, env=git.git_env(dict(env or {})))
+    proc = run(argv, input=input, check=False, env=git.git_env(dict(env or {}), repo=repo, args=args))
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -270,13 +270,20 @@ def is_current(cfg: Config, ws: Workspace, *, offline: bool) -> bool:
     return remote_sha(cfg.upstream.url, cfg.upstream.ref) == recorded.get("sha")
 
 
+_HELD: set[tuple[str, str]] = set()   # (mirror, commit) found there by this process: a mirror only grows
+
+
 def ensure_commit(cfg: Config, ws: Workspace, sha: str) -> Path:
-    """Make sure the mirror holds ``sha`` (a fresh CI checkout restores reports/ but not the mirror)."""
+    """Make sure the mirror holds ``sha`` (a fresh CI checkout restores reports/ but not the mirror); asked once
+    per process (every slice of a run asks)."""
     if cfg.current.command is not None:  # a command source's outputs come back from its bundle, never a remote
         from tasks.repo import outputs
 
         return outputs.ensure(cfg, ws, sha)
+    if (str(ws.mirror), sha) in _HELD:
+        return ws.mirror
     if (ws.mirror / "HEAD").exists() and not is_shallow(ws.mirror) and git.rev_parse(ws.mirror, f"{sha}^{{commit}}"):
+        _HELD.add((str(ws.mirror), sha))
         return ws.mirror
     _fetch_with_retries(cfg, ws)
     _require_history(cfg, ws, offline=False)

@@ -3,14 +3,16 @@
 The environment is built in one place: inherited ``GIT_*`` variables are scrubbed (a
 ``GIT_DIR`` left over from a hook must not redirect us), the commit identity and dates
 are pinned where we commit, and prompts are disabled so a bad credential fails instead
-of hanging.
+of hanging. A repository ``tasks.repo.objects`` has routed (the fork during a run, and
+forkwave's worktree of it) gets its private object directory here, for every command but
+those that move refs or keep the store (``OWN_STORE``).
 """
 from __future__ import annotations
 
 import os
 import re
 from functools import lru_cache
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -23,14 +25,77 @@ IDENTITY = {"GIT_AUTHOR_NAME": "forkwave", "GIT_AUTHOR_EMAIL": "forkwave@localho
             "GIT_COMMITTER_NAME": "forkwave", "GIT_COMMITTER_EMAIL": "forkwave@localhost"}
 
 
-def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def git_env(extra: dict[str, str] | None = None, *, repo: str | Path | None = None,
+            args: Sequence[str] = (), own: bool = False) -> dict[str, str]:
+    """git's environment for one command; in a routed ``repo`` (unless ``own`` or an ``OWN_STORE`` command)
+    with its private object directory, alternates given in ``extra`` read as well."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="/bin/true", SSH_ASKPASS="/bin/true",
                GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
     env.update(IDENTITY)
+    private = {} if own else routed(repo, args)
+    env.update(private)
     if extra:
+        alternates = [a for a in (private.get(ALTERNATES), extra.get(ALTERNATES)) if a]
         env.update(extra)
+        if alternates:
+            env[ALTERNATES] = os.pathsep.join(alternates)
     return env
+
+
+# --- the private object directory (tasks.repo.objects owns it; routed here, so no caller passes it) ------------
+
+ALTERNATES = "GIT_ALTERNATE_OBJECT_DIRECTORIES"
+# Commands that move refs or keep the object store run against the repository's own store: git then
+# refuses a ref to an object the fork lacks, and a landing's objects go where they belong.
+OWN_STORE = frozenset({"update-ref", "symbolic-ref", "branch", "tag", "fetch", "push", "worktree", "gc", "repack",
+                       "prune", "pack-refs", "reflog", "unpack-objects", "index-pack", "fsck", "count-objects",
+                       "remote", "config", "init", "clone"})
+_ROUTES: dict[str, Callable[[], dict[str, str]]] = {}
+_KEYS: dict[str, str] = {}
+
+
+def _route_key(repo: str | Path) -> str:
+    raw = str(repo)
+    if raw not in _KEYS:
+        _KEYS[raw] = str(Path(raw).resolve())
+    return _KEYS[raw]
+
+
+def route(repo: str | Path, env: Callable[[], dict[str, str]]) -> None:
+    """Every later command in ``repo`` (bar ``OWN_STORE``) runs with ``env()`` (``tasks.repo.objects.start``)."""
+    _ROUTES[_route_key(repo)] = env
+
+
+def unroute(repo: str | Path) -> None:
+    _ROUTES.pop(_route_key(repo), None)
+
+
+def routed(repo: str | Path | None, args: Sequence[str] = ()) -> dict[str, str]:
+    """The private object directory's variables for this command in ``repo`` ({} when not routed)."""
+    if repo is None or not _ROUTES:
+        return {}
+    make = _ROUTES.get(_route_key(repo))
+    if make is None or _command(args) in OWN_STORE:
+        return {}
+    return make()
+
+
+def _command(args: Sequence[str]) -> str:
+    """The git subcommand in ``args`` (after ``-c k=v`` and other global options).
+
+    >>> _command(["-c", "versionsort.suffix=-", "for-each-ref", "x"]), _command(["update-ref", "r", "x"])
+    ('for-each-ref', 'update-ref')
+    """
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in ("-c", "-C"):
+            skip = True
+        elif not a.startswith("-"):
+            return a
+    return ""
 
 
 # A credential helper given through git's environment (GIT_CONFIG_COUNT/KEY/VALUE), never argv:
@@ -76,10 +141,12 @@ def credential_env(username: str, password: str) -> dict[str, str]:
 
 def git(repo: str | Path | None, *args: str, input: bytes | None = None, check: bool = True,
         secrets: tuple[str, ...] = (), env: dict[str, str] | None = None,
-        timeout: float | None = None) -> bytes:
-    """Run ``git -C repo args...`` and return stdout bytes (raises a redacted error)."""
+        timeout: float | None = None, own: bool = False) -> bytes:
+    """Run ``git -C repo args...`` and return stdout bytes (raises a redacted error); ``own``: against the
+    repository's own object store even when it is routed to a private one."""
     argv = ["git"] + (["-C", str(repo)] if repo is not None else []) + list(args)
-    return run(argv, input=input, check=check, secrets=secrets, env=git_env(env), timeout=timeout).stdout
+    return run(argv, input=input, check=check, secrets=secrets, env=git_env(env, repo=repo, args=args, own=own),
+               timeout=timeout).stdout
 
 
 # What ``git fetch --progress`` prints that is no message: progress counters (``Receiving objects:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from tasks.repo import git
+from tasks.repo import git, objects
 from tasks.globs import denied
 
 LATER = "it lands in a second pass of the slice"  # blocked only until what the first pass removes is gone
@@ -501,7 +501,7 @@ def copy_objects(mirror: Path, fork: Path, oids: Iterable[str]) -> None:
     ids the mirror lacks are left to ``build_commit`` (which fails on a truly missing blob).
     """
     wanted = sorted(set(oids))
-    if not wanted:
+    if not wanted or objects.reads(fork, mirror):  # a private object directory reads the mirror as it is
         return
     missing = [o for o, found in zip(wanted, git.resolve_many(fork, wanted)) if not found]
     in_mirror = [o for o, found in zip(missing, git.resolve_many(mirror, missing)) if found] if missing else []

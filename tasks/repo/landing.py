@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tasks.config import Config
-from tasks.repo import commits, git
+from tasks.repo import commits, git, objects
 
 BACKUP = "refs/forkwave/backup"
 
@@ -19,9 +19,10 @@ def bring(mirror: Path, fork: Path, tip: str, have: Sequence[str]) -> None:
     """Copy ``tip`` and its history the fork lacks (everything not reachable from ``have``) from the mirror.
 
     One ``pack-objects --revs`` in the mirror, reading the fork's objects as alternates so the
-    exclusions resolve there; no ref of either repository moves.
+    exclusions resolve there; no ref of either repository moves. Nothing to do while the fork writes to a
+    private object directory: that reads the mirror, and a landing copies what it needs (``objects.settle``).
     """
-    if git.resolve_many(fork, [f"{tip}^{{commit}}"])[0]:
+    if objects.reads(fork, mirror) or git.resolve_many(fork, [f"{tip}^{{commit}}"])[0]:
         return
     revs = f"{tip}\n" + "".join(f"^{h}\n" for h in have)
     pack = git.git(mirror, "pack-objects", "--revs", "--stdout", "-q", input=revs.encode(),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.repo import git
+from tasks.repo import git, resolutions
 
 REGULAR = ("100644", "100755")
 
@@ -79,9 +79,10 @@ def merge_text(base: bytes, fork: bytes, up: bytes) -> tuple[bool, bytes]:
 
 
 def merge_paths(mirror: Path, fork_repo: Path, entries: Mapping[str, Mapping[str, Any]],
-                paths: Sequence[str], policy: Sequence[Any] = ()) -> dict[str, Merge]:
+                paths: Sequence[str], policy: Sequence[Any] = (), replay: Sequence[str] = ()) -> dict[str, Merge]:
     """Merge each both-changed path (entries give base/upstream/fork ``mode oid``); a conflicting one that
-    a ``policy:`` rule covers takes that rule's side for its conflicting hunks (``tasks.repo.policy``)."""
+    a ``policy:`` rule covers takes that rule's side for its conflicting hunks (``tasks.repo.policy``); one of
+    ``replay`` a person resolved before is resolved the same way (``tasks.repo.resolutions``)."""
     env = git.alternates_env(fork_repo)
     triples = {p: (_entry(entries[p]["base"]), _entry(entries[p]["upstream"]), _entry(entries[p]["fork"]))
                for p in paths}
@@ -103,9 +104,14 @@ def merge_paths(mirror: Path, fork_repo: Path, entries: Mapping[str, Mapping[str
             if take:
                 clean, text = True, merge_favoring(contents[base[1]] if base else b"", contents[fork[1]],
                                                    contents[up[1]], take)
+        why = f"policy take: {take}" if take else ""
+        if not clean and path in replay:
+            found = resolutions.book(fork_repo).find(fork_repo, text)
+            if found:
+                clean, text, why = True, found[1], f"{resolutions.REPLAYED} (record {found[0][:12]})"
         if clean:
             oid = git.git(fork_repo, "hash-object", "-w", "--no-filters", "--stdin", input=text).decode().strip()
-            out[path] = Merge(path, True, merge_mode(base, up, fork), oid, reason=f"policy take: {take}" if take else "")
+            out[path] = Merge(path, True, merge_mode(base, up, fork), oid, reason=why)
         else:
             out[path] = Merge(path, False, reason="3-way merge conflict", conflict=text)
     return out

@@ -7,11 +7,13 @@ import threading
 from pathlib import Path
 
 from tasks import faults
-from tasks.repo import git
+from tasks.repo import git, objects
 from tasks.config import Config
 from tasks.errors import ForkwaveError, Precondition
 from tasks.workspace import Workspace
 
+# as many checkout workers as cores (git >= 2.32; ignored before): a first checkout writes every file of the fork
+CHECKOUT = (*objects.NO_REFLOG, "-c", "checkout.workers=0")
 KEEP = ("node_modules",)  # survive between attempts while the lockfiles are unchanged: installs are expensive
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml")
 
@@ -83,6 +85,7 @@ def guard(cfg: Config, ws: Workspace) -> None:
 def ensure(cfg: Config, ws: Workspace, commit: str, slot: int = 0) -> Path:
     """A clean detached worktree of the fork at ``commit``; stale ones are pruned, unlocked or rebuilt."""
     wt = path_for(ws, slot)
+    objects.attach(cfg.fork.path, wt)  # a candidate checked out here reads the run's private object directory
     _HELD.pop(wt, None)
     with _REGISTRY:
         git.git(cfg.fork.path, "worktree", "prune")
@@ -102,8 +105,12 @@ def ensure(cfg: Config, ws: Workspace, commit: str, slot: int = 0) -> Path:
 
 
 def _add(cfg: Config, wt: Path, commit: str) -> Path:
+    """The worktree made on ``fork.branch`` (a commit the fork holds: ``worktree add`` reads the fork's own store),
+    then ``commit`` checked out in it (which may be a candidate in the private object directory)."""
     wt.parent.mkdir(parents=True, exist_ok=True)
-    git.git(cfg.fork.path, "worktree", "add", "--detach", "--force", str(wt), commit)
+    home = git.rev_parse(cfg.fork.path, f"refs/heads/{cfg.fork.branch}") or commit
+    git.git(cfg.fork.path, *objects.NO_REFLOG, "worktree", "add", "--detach", "--no-checkout", "--force", str(wt), home)
+    git.git(wt, *CHECKOUT, "checkout", "--quiet", "--detach", "--force", commit)
     _marker(wt).write_text(lockfile_digest(wt))  # what a later checkout compares its lockfiles with
     return wt
 
@@ -123,18 +130,18 @@ STALE_LOCKS = ("index.lock", "HEAD.lock")
 
 
 def clear_stale_locks(wt: Path) -> list[Path]:
-    """Remove the lock files a killed git left in the private worktree's own git directory.
+    """Remove the lock files a killed git left in the private worktree's own git directory, and its HEAD's reflog.
 
     Only forkwave uses this worktree, and only while it holds the workspace and fork locks,
-    so a lock found there now belongs to a process that is gone.
+    so a lock found there now belongs to a process that is gone. Its HEAD names candidates
+    in the run's private object directory, which is dropped: a reflog of them would hold
+    names of objects the fork never had (``git fsck`` reports them, ``git gc`` fails on them).
     """
-    gitdir_file = wt / ".git"
-    if not gitdir_file.is_file():
+    gitdir = _gitdir(wt)
+    if gitdir is None:
         return []
-    gitdir = Path(gitdir_file.read_text().split(":", 1)[1].strip())
-    gitdir = gitdir if gitdir.is_absolute() else (wt / gitdir).resolve()
     cleared = []
-    for name in STALE_LOCKS:
+    for name in (*STALE_LOCKS, "logs/HEAD"):
         lock = gitdir / name
         if lock.exists():
             lock.unlink()
@@ -142,10 +149,19 @@ def clear_stale_locks(wt: Path) -> list[Path]:
     return cleared
 
 
+def _gitdir(wt: Path) -> Path | None:
+    """The worktree's own git directory (``<fork>/.git/worktrees/<name>``), from its ``.git`` file."""
+    gitdir_file = wt / ".git"
+    if not gitdir_file.is_file():
+        return None
+    gitdir = Path(gitdir_file.read_text().split(":", 1)[1].strip())
+    return gitdir if gitdir.is_absolute() else (wt / gitdir).resolve()
+
+
 def checkout(wt: Path, commit: str) -> None:
     """Check ``commit`` out clean. ``node_modules`` is kept unless a lockfile changed."""
     faults.point("checkout")
-    git.git(wt, "checkout", "--quiet", "--detach", "--force", commit)
+    git.git(wt, *CHECKOUT, "checkout", "--quiet", "--detach", "--force", commit)
     marker = _marker(wt)
     digest = lockfile_digest(wt)
     keep = marker.exists() and marker.read_text() == digest
@@ -226,6 +242,7 @@ def move_sync(cfg: Config, new: str, old: str, message: str, ws: Workspace | Non
     that is not forkwave's has it checked out (``ws`` names forkwave's own)."""
     if ws is not None:
         guard(cfg, ws)
+    objects.settle(cfg.fork.path, new)  # the commit's objects the fork lacks, from the private directory
     ref = f"refs/heads/{cfg.fork.sync_branch}"
     out = git.git(cfg.fork.path, "update-ref", "-m", message, ref, new, old, check=False)
     git.refs_moved(cfg.fork.path)

@@ -19,7 +19,7 @@ from tasks.core.runstatus import RUNNING, judge
 from tasks.core.plan import CI_DEFINITIONS, Plan
 from tasks.globs import globs
 from tasks.report.render import code, table
-from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
+from tasks.workspace import Workspace, dump_json, read_json, read_parsed, write_if_changed
 
 # each label its own line in "Side effects to review"; first match wins
 SIDE_EFFECTS: dict[str, tuple[str, ...]] = {
@@ -132,7 +132,15 @@ def upstream_commits(ws: Workspace, name: str) -> list[dict[str, str]]:
     """The upstream commits of a slice (commit slices: its own; file slices: those that touched its files since
     its base), from its import manifest."""
     path = ws.reports / "slices" / name / "import.json"
-    return read_json(path).get("commits", []) if path.exists() else []
+    return read_parsed(path, _manifest_commits) if path.exists() else []
+
+
+def _manifest_commits(manifest: Mapping[str, Any]) -> list[dict[str, str]]:
+    return list(manifest.get("commits", []))
+
+
+def _manifest_renamed(manifest: Mapping[str, Any]) -> dict[str, str]:
+    return {f["path"]: f["renamed_from"] for f in manifest.get("files", ()) if f.get("renamed_from")}
 
 
 def commits_table(commits: Sequence[Mapping[str, str]], fates: Mapping[str, str] | None = None) -> list[str]:
@@ -169,9 +177,7 @@ def commit_fates(o: Outcome) -> dict[str, str]:
 def renamed_of(ws: Workspace, name: str) -> dict[str, str]:
     """fork path -> the upstream path it was paired with, for the slice's renamed files."""
     path = ws.reports / "slices" / name / "import.json"
-    if not path.exists():
-        return {}
-    return {f["path"]: f["renamed_from"] for f in read_json(path).get("files", ()) if f.get("renamed_from")}
+    return read_parsed(path, _manifest_renamed) if path.exists() else {}
 
 
 def file_label(path: str, renamed: Mapping[str, str]) -> str:
@@ -354,7 +360,7 @@ def _deferred_section(o: Outcome) -> list[str]:
 def _conflicts_section(o: Outcome, sync_branch: str) -> list[str]:
     if not o.conflicts:
         return []
-    out = ["## Conflicts (not imported)", ""]
+    out = ["## Conflicts (not imported)", ""] + smallest_conflict(o)
     for c in o.conflicts:
         link = f" — resolve from [{c.file}]({c.file})" if c.file else ""
         out += [f"- {code(c.path, cell=False)}: {c.reason}{link}"]
@@ -364,6 +370,19 @@ def _conflicts_section(o: Outcome, sync_branch: str) -> list[str]:
     return out + ["", f"Resolve each one: edit the file under `conflicts/` and run `doit resolve:{o.slice}`, or commit "
                   f"your resolution on {code(sync_branch, cell=False)} from any checkout of your own; the next "
                   "`doit` validates it and reports the slice adopted.", ""]
+
+
+def smallest_conflict(o: Outcome) -> list[str]:
+    """The upstream commit that conflicts and the fork commit it conflicts with, in one line (commit slices)."""
+    culprit = o.record.get("culprit") or {}
+    mine = culprit.get("fork_commit")
+    if culprit.get("kind") != "conflict" or not mine:
+        return []
+    paths = culprit.get("conflicted") or []
+    shown = ", ".join(code(p, cell=False) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return [f"Upstream commit {code(culprit['short'], cell=False)} {culprit['subject']!r} ({culprit['author']}) "
+            f"conflicts with fork commit {code(mine['short'], cell=False)} {mine['subject']!r} ({mine['author']}) "
+            f"in {shown}.", ""]
 
 
 def _commits_section(o: Outcome, fork: str, sync_branch: str) -> list[str]:
@@ -404,12 +423,15 @@ def commits_by_sha(ws: Workspace, name: str) -> dict[str, Mapping[str, Any]]:
 def write_slice(ws: Workspace, o: Outcome, fork: str, sync_branch: str) -> None:
     d = ws.reports / "slices" / o.slice
     commits = upstream_commits(ws, o.slice)
-    write_if_changed(d / "junit.xml", suites_xml([(o.slice, slice_cases(o, {c["sha"]: c for c in commits}))]))
-    write_if_changed(d / "report.md", slice_markdown(o, fork, sync_branch, commits, renamed_of(ws, o.slice)))
+    # rendered from outcome.json again by every run that reaches the slice: no fsync
+    write_if_changed(d / "junit.xml", suites_xml([(o.slice, slice_cases(o, {c["sha"]: c for c in commits}))]),
+                     durable=False)
+    write_if_changed(d / "report.md", slice_markdown(o, fork, sync_branch, commits, renamed_of(ws, o.slice)),
+                     durable=False)
 
 
 def load_outcomes(ws: Workspace, names: Sequence[str]) -> dict[str, Outcome | None]:
-    return {n: (Outcome.from_json(read_json(p)) if (p := ws.reports / "slices" / n / "outcome.json").exists()
+    return {n: (read_parsed(p, Outcome.from_json) if (p := ws.reports / "slices" / n / "outcome.json").exists()
                 else None) for n in names}
 
 

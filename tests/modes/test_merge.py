@@ -157,8 +157,10 @@ def test_a_check_breaking_at_31_lands_up_to_30_and_names_31(tmp_path: Path) -> N
 
 
 def person_merges(m: Merge, k: int, fixes: dict[str, str]) -> None:
-    """A person's merge of upstream commit ``k`` on the sync branch in a worktree of their own, with ``fixes``."""
+    """A person's merge of upstream commit ``k`` on the sync branch in a worktree of their own, with ``fixes`` —
+    fetched first, as the report says: the fork holds only what forkwave landed."""
     wt = m.root / "person"
+    git_out(m.fork, "fetch", "--quiet", "--no-tags", str(m.upstream), "main")
     git_out(m.fork, "worktree", "add", "--quiet", str(wt), "sync/upstream")
     subprocess.run(["git", "-C", str(wt), "merge", "--quiet", "--no-edit", m.shas[k - 1]], capture_output=True)
     for path, text in fixes.items():
