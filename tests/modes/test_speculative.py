@@ -49,7 +49,7 @@ def decided(ws: Path, fork: Path, branch: str, name: str = "slice-1") -> dict[st
                 | {"results": [(r["name"], r["status"]) for r in a["results"]]} for a in out["attempts"]]
     keep = ("status", "adopted", "landed", "adopted_commits", "landed_commits", "deferred", "conflicts", "waiting",
             "runs", "error")
-    culprit = (out.get("record") or {}).get("culprit")
+    culprit = out.get("culprit")
     return plain({k: out.get(k) for k in keep} | {"attempts": attempts, "culprit": culprit})
 
 
@@ -105,6 +105,8 @@ def test_a_merge_range_bisected_on_two_slots_decides_what_one_slot_does(tmp_path
     (_, one, tree_one), (m, two, tree_two) = runs[1], runs[2]
     assert two == one
     assert tree_two == tree_one                 # the same merges landed
+    if case in ("culprit", "culprit-first"):
+        assert two["culprit"]["position"] == MERGE_CASES[case]["bad_at"] - merges.AT
     if case != "clean":
         start = git_out(m.fork, "rev-parse", "main^{tree}").strip()
         assert overlapped(m.root / "checks.log", start), "no two candidates were judged at once"
