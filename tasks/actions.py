@@ -557,7 +557,8 @@ def do_batch(ctx: Context, waves: list[str], names: list[str]) -> Any:
     for m in (m for m in members if m.slice.wave == first):  # `running` before any check, as a slice opens it;
         where = _where(ctx, m.slice, m.plan)                   # a later wave's row opens when that wave starts
         run.sync(where["source"], runlock.sync_type(where["wave"]), where["revision"])
-    record = batch.run(ctx.cfg, ctx.ws, members, run.id, last=plan.waves[-1][0] in waves)
+    record = batch.run(ctx.cfg, ctx.ws, members, run.id, last=plan.waves[-1][0] in waves,
+                       fanout=_flag("fanout"))
     reports.write_batch(ctx.ws, record)
     return True
 
@@ -757,6 +758,10 @@ def _var(name: str) -> str | None:
     from doit import get_var
 
     return get_var(name) or None
+
+
+def _flag(name: str) -> bool:
+    return (_var(name) or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _person_job(ctx: Context, name: str) -> tuple[Context, SliceRun, modes.Mode]:
@@ -1107,9 +1112,10 @@ def do_ci(ctx: Context) -> bool:
 
     groups = schedules.group([(s.name, s.schedule) for s in ctx.cfg.sources])
     options = schedules.CiOptions(fork_path=_ci_fork_path(ctx))
+    matrix = _ci_matrix(ctx, groups)
     refused = []
-    for rel, text in ((".github/workflows/forkwave.yml", schedules.github_workflow(groups, options)),
-                      (".gitlab-ci.yml", schedules.gitlab_ci(groups, options))):
+    for rel, text in ((".github/workflows/forkwave.yml", schedules.github_workflow(groups, options, matrix)),
+                      (".gitlab-ci.yml", schedules.gitlab_ci(groups, options, matrix))):
         path = ctx.ws.root / rel
         if path.exists() and not schedules.written_by_forkwave(path.read_text(encoding="utf-8", errors="replace")):
             refused.append(rel)  # the repository's own file of that name: never written over
@@ -1127,6 +1133,35 @@ def do_ci(ctx: Context) -> bool:
                           f"'{schedules.MARKER}' line): left as {'it is' if one else 'they are'}; rename or remove "
                           f"{'it' if one else 'them'} and run `doit ci` again to write forkwave's", exitcodes.USAGE)
     return True
+
+
+def _ci_matrix(ctx: Context, groups: Any) -> dict[str, tuple[str, ...]]:
+    """``matrix=sources``: per schedule, the sources the batch judges (file slices on the shared sync branch,
+    pulled), each judged on a runner of its own; a schedule with fewer than two, or one whose run has no
+    batch (``batch: false``; a source landing commits on the shared branch), stays one job — said why."""
+    wanted = (_var("matrix") or "").strip().lower()
+    if not wanted:
+        return {}
+    if wanted != "sources":
+        raise ForkwaveError(f"matrix={wanted}: `doit ci` fans out by source only; write matrix=sources (or leave "
+                            "it out for one job per schedule)")
+    out: dict[str, tuple[str, ...]] = {}
+    for group in groups:
+        srcs = [s for s in ctx.cfg.sources if s.name in group.sources]
+        batched = tuple(s.name for s in srcs if modes.mode_named(s.mode).file_slices
+                        and not modes.mode_named(s.mode).own_branch and s.direction in ("pull", "both"))
+        mixed = [s.name for s in srcs if not modes.mode_named(s.mode).file_slices
+                 and not modes.mode_named(s.mode).own_branch]
+        why = ("batch: false judges each slice on its own" if not ctx.cfg.batch else
+               f"{', '.join(mixed)} land{'s' if len(mixed) == 1 else ''} commits on the shared sync branch (no batch)"
+               if mixed else "fewer than two of its sources are judged in the batch" if len(batched) < 2 else "")
+        if why:
+            print(f"ci: {group.cron}: one job, not fanned out: {why}")
+            continue
+        out[group.cron] = batched
+        print(f"ci: {group.cron}: fanned out: {', '.join(batched)} each judged on a runner of its own, then one job "
+              "lands and publishes")
+    return out
 
 
 def _fail_once(message: str, code: int) -> Failed:

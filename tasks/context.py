@@ -53,6 +53,12 @@ VARIABLES: tuple[Variable, ...] = (
              "how the runs are printed (default markdown; json for machines)"),
     Variable("limit", "limit=N", ("history",), "how many recent runs (default 20)"),
     Variable("all", "all=1", ("clean",), "`doit clean` with no task removes the ledger and the verdict memo too"),
+    Variable("matrix", "matrix=sources", ("ci",),
+             "`doit ci` writes a CI matrix: each source's batch judged on a runner of its own, then one job lands "
+             "and publishes"),
+    Variable("fanout", "fanout=1", ("batch",),
+             "a CI matrix job: `doit batch sources=NAME fanout=1` judges that source's batch, lands nothing and "
+             "leaves reports/fanout/NAME.json for the final job"),
 )
 
 

@@ -91,7 +91,8 @@ class Ci:
         return proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def ci_for(tmp: Path, **overrides: Any) -> tuple[Vendored, Ci]:
+def ci_for(tmp: Path, ci_args: tuple[str, ...] = (), kind: type[Ci] | None = None,
+           **overrides: Any) -> tuple[Vendored, Ci]:
     """The vendored fork, and a workspace repository whose config CI can use (the fork at fork/, the
     sources by absolute URL, publishing to the fork's origin) with the workflow `doit ci` wrote committed."""
     v = build(tmp)
@@ -103,12 +104,12 @@ def ci_for(tmp: Path, **overrides: Any) -> tuple[Vendored, Ci]:
     ws.mkdir()
     write_config(ws, cfg)
     (ws / ".gitignore").write_text("reports/\n.forkwave/\nfork/\n")
-    made = run_doit(ws, "ci")
+    made = run_doit(ws, "ci", *ci_args)
     assert made.returncode == 0, made.stdout + made.stderr
     subprocess.run(["git", "init", "-q", "-b", "main", str(ws)], check=True)
     subprocess.run(["git", "-C", str(ws), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(ws), "commit", "-qm", "forkwave workspace"], check=True)
-    c = Ci(v, tmp)
+    c = (kind or Ci)(v, tmp)
     subprocess.run(["git", "clone", "-q", "--bare", str(ws), str(c.repo)], check=True)
     return v, c
 

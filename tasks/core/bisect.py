@@ -31,15 +31,18 @@ Looking ahead: the search is a deterministic function of the verdicts it gets, s
 asks next under either verdict of the call it is waiting for is known in advance — replay it
 with that verdict assumed (``upcoming``). A validator with several slots (engines, host slots;
 ``Slots``) is told those calls and judges them while the current one runs; the search itself is
-the same and takes the same verdicts, so its outcome is the same as with one slot.
+the same and takes the same verdicts, so its outcome is the same as with one slot. ``speculate``
+does this for any search that is such a function — the commit modes' bisection of a range
+(``tasks.core.ranges.first_bad``) and picks judged one by one as well as this one.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 Atom = tuple[str, ...]
+R = TypeVar("R")
 Validate = Callable[[Sequence[str], Sequence[str], int], "Verdict"]
 CallKey = tuple[tuple[str, ...], tuple[str, ...]]   # (adopted, part)
 MAX_RUNS = 64
@@ -404,22 +407,7 @@ def isolate(files: Sequence[str], validate: Validate, first: Verdict | None = No
 
     if slots is None or slots.width < 2:
         return search(validate)
-    known: dict[CallKey, Verdict] = {}
-
-    def told(adopted: Sequence[str], part: Sequence[str], n: int) -> Verdict:
-        call = Call(tuple(adopted), tuple(part), n)
-        while True:  # keep every slot busy until this call's verdict is in
-            slots.judge_ahead(upcoming(search, known, slots.width, slots.ready()))
-            if slots.wait(call):
-                break
-        verdict = validate(adopted, part, n)
-        known[call.key] = verdict
-        return verdict
-
-    try:
-        return search(told)
-    finally:
-        slots.judge_ahead([])  # what is still judged ahead is no longer wanted
+    return speculate(asking(search), lambda call: validate(call.adopted, call.part, call.n), slots)
 
 
 def _isolate(files: Sequence[str], validate: Validate, first: Verdict | None, max_runs: int,
@@ -455,52 +443,118 @@ class Call:
 
 
 class Slots(Protocol):
-    """A validator that judges several candidates at once (``tasks.engine.validate.Validator`` with a bench)."""
+    """Judges several candidates at once (``tasks.engine.validate.Validator`` with a bench; a commit mode's
+    questions through ``tasks.engine.validate.Ahead``). A question is anything with a hashable ``key``: an
+    ``isolate`` search's is a ``Call``."""
 
     @property
     def width(self) -> int: ...
 
-    def judge_ahead(self, calls: Sequence[Call]) -> None:
-        """Judge these calls (most wanted first) on free slots, and stop judging any other."""
+    def judge_ahead(self, calls: Sequence[Any]) -> None:
+        """Judge these questions (most wanted first) on free slots, and stop judging any other."""
 
-    def ready(self) -> Mapping[CallKey, Verdict]:
-        """Verdicts of calls judged ahead that are done."""
+    def ready(self) -> Mapping[Any, Verdict]:
+        """Verdicts of questions judged ahead that are done, by their ``key``."""
 
-    def wait(self, call: Call) -> bool:
+    def wait(self, call: Any) -> bool:
         """Block until ``call`` is judged (True) or another judging ends and frees a slot (False)."""
 
 
 class _Asked(Exception):
-    """Raised from a replay's validator at the first call whose verdict is not known or assumed."""
+    """Raised from a replay's validator at the first question whose verdict is not known or assumed."""
 
-    def __init__(self, call: Call):
-        self.call = call
+    def __init__(self, question: Any):
+        self.question = question
 
 
 PASS, FAIL = Verdict(True), Verdict(False)
+Ask = Callable[[Any], Verdict]        # a question (anything with a hashable ``key``) -> its verdict
+
+
+def asking(search: Callable[[Validate], R]) -> Callable[[Ask], R]:
+    """An ``isolate`` search (which calls ``validate(adopted, part, n)``) as one that asks ``Call`` questions."""
+    def run(ask: Ask) -> R:
+        return search(lambda adopted, part, n: ask(Call(tuple(adopted), tuple(part), n)))
+    return run
+
+
+def first_question(search: Callable[[Ask], Any], assumed: Mapping[Hashable, Verdict]) -> Any | None:
+    """The first question ``search`` asks whose verdict ``assumed`` lacks (None: it finishes)."""
+    def ask(question: Any) -> Verdict:
+        if question.key in assumed:
+            return assumed[question.key]
+        raise _Asked(question)
+
+    try:
+        search(ask)
+    except _Asked as asked:
+        return asked.question
+    return None
+
+
+def questions(search: Callable[[Ask], Any], known: Mapping[Hashable, Verdict], limit: int,
+              ready: Mapping[Hashable, Verdict] | None = None, prefer: Verdict = FAIL) -> list[Any]:
+    """Up to ``limit`` questions ``search`` may ask next, given the verdicts ``known``: the one it asks now,
+    then, breadth first, the one after it gets ``prefer`` and the one after the other verdict, and so on.
+    A question whose verdict is ``ready`` (judged ahead, not yet asked) takes no slot: only its real verdict
+    is followed. ``search`` is any deterministic function of the verdicts it gets (a file split, a commit
+    bisection, picks judged one by one)."""
+    other = PASS if prefer is FAIL else FAIL
+    ready = ready or {}
+    found: list[Any] = []
+    queue = [dict(known)]
+    while queue and len(found) < limit:
+        assumed = queue.pop(0)
+        question = first_question(search, assumed)
+        if question is None or question.key in {q.key for q in found}:
+            continue
+        if question.key in ready:
+            queue.append({**assumed, question.key: ready[question.key]})
+            continue
+        found.append(question)
+        queue += [{**assumed, question.key: prefer}, {**assumed, question.key: other}]
+    return found
+
+
+def speculate(search: Callable[[Ask], R], ask: Ask, slots: Slots, prefer: Verdict = FAIL,
+              rehearse: Callable[[Ask], Any] | None = None) -> R:
+    """``search(ask)``, with the questions it may ask next judged ahead on ``slots`` while each is answered.
+
+    Before and while a question is answered, ``slots`` is told what the search asks next under either
+    verdict (``questions``, ``prefer`` explored first) and judges it on its free slots; ``ask`` is called
+    for each question the search really asks, in the order it asks them, and its verdicts are what the
+    search follows — so the result is the one without ``slots``. ``rehearse`` replays the search with
+    assumed verdicts when the real ``search`` has side effects a replay must not have (default: ``search``).
+    """
+    rehearse = rehearse or search
+    known: dict[Hashable, Verdict] = {}
+
+    def told(question: Any) -> Verdict:
+        while True:  # keep every slot busy until this question's verdict is in
+            slots.judge_ahead(questions(rehearse, known, slots.width, slots.ready(), prefer))
+            if slots.wait(question):
+                break
+        verdict = ask(question)
+        known[question.key] = verdict
+        return verdict
+
+    try:
+        return search(told)
+    finally:
+        slots.judge_ahead([])  # what is still judged ahead is no longer wanted
 
 
 def replay(search: Callable[[Validate], Any], assumed: Mapping[CallKey, Verdict]) -> Call | None:
-    """The first call ``search`` makes whose verdict ``assumed`` lacks (None: it finishes)."""
-    def validate(adopted: Sequence[str], part: Sequence[str], n: int) -> Verdict:
-        call = Call(tuple(adopted), tuple(part), n)
-        if call.key in assumed:
-            return assumed[call.key]
-        raise _Asked(call)
-
-    try:
-        search(validate)
-    except _Asked as asked:
-        return asked.call
-    return None
+    """The first call an ``isolate`` search makes whose verdict ``assumed`` lacks (None: it finishes)."""
+    return first_question(asking(search), assumed)
 
 
 def upcoming(search: Callable[[Validate], Any], known: Mapping[CallKey, Verdict], limit: int,
              ready: Mapping[CallKey, Verdict] | None = None) -> list[Call]:
-    """Up to ``limit`` calls ``search`` may make next, given the verdicts ``known``: the one it makes
-    now, then, breadth first, the one after it fails and the one after it passes, and so on. A call
-    whose verdict is ``ready`` (judged ahead, not yet asked for) takes no slot: only its real verdict
-    is followed.
+    """Up to ``limit`` calls an ``isolate`` search may make next, given the verdicts ``known``: the one it
+    makes now, then, breadth first, the one after it fails and the one after it passes, and so on. A call
+    whose verdict is ``ready`` (judged ahead, not yet asked for) takes no slot: only its real verdict is
+    followed.
 
     Failure first: in the searches of ``benchmarks/engines.py``'s model (one or two culprits among 16
     or 32 files, every position) it cuts the rounds a search takes with two slots by a further tenth
@@ -518,17 +572,4 @@ def upcoming(search: Callable[[Validate], Any], known: Mapping[CallKey, Verdict]
     >>> [(c.adopted, c.part) for c in upcoming(search, {}, 2, {((), ("a", "b")): PASS})]
     [((), ('a', 'b', 'c', 'd')), (('a', 'b'), ('c',))]
     """
-    ready = ready or {}
-    found: list[Call] = []
-    queue = [dict(known)]
-    while queue and len(found) < limit:
-        assumed = queue.pop(0)
-        call = replay(search, assumed)
-        if call is None or call.key in {c.key for c in found}:
-            continue
-        if call.key in ready:
-            queue.append({**assumed, call.key: ready[call.key]})
-            continue
-        found.append(call)
-        queue += [{**assumed, call.key: FAIL}, {**assumed, call.key: PASS}]
-    return found
+    return questions(asking(search), known, limit, ready)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tasks.core import bisect
 from tasks.core.commit import Commit, iso_date, short_list
 from tasks.errors import ForkwaveError
 
@@ -71,8 +72,19 @@ def max_calls(n: int, *, check_ends: bool = False) -> int:
     return (math.ceil(math.log2(n)) if n > 1 else 0) + (2 if check_ends and n else 0)
 
 
+@dataclass(frozen=True)
+class Point:
+    """One question of ``first_bad``: does the tree with commits 1..``i`` of the range pass?"""
+
+    i: int
+
+    @property
+    def key(self) -> int:
+        return self.i
+
+
 def first_bad(n: int, verdict: Callable[[int], bool], known: Mapping[int, bool] | None = None, *,
-              check_ends: bool = False) -> Bisection:
+              check_ends: bool = False, slots: bisect.Slots | None = None) -> Bisection:
     """The first of ``n`` commits whose tree fails, like ``git bisect`` on first-parent history.
 
     The start (``i = 0``) is taken as good and the whole range (``i = n``) as bad, unless
@@ -89,7 +101,21 @@ def first_bad(n: int, verdict: Callable[[int], bool], known: Mapping[int, bool] 
     (5, 6)
     >>> first_bad(8, lambda i: True, check_ends=True).status
     'clean'
+
+    ``slots`` (room for several candidates at once) is told, while each ``verdict`` runs, which ``Point``s
+    the search asks next under either answer (``bisect.speculate``), and judges them on its free slots;
+    ``verdict`` is still called for each point the search asks, in the same order, so the result — and
+    every call — is the one without it.
     """
+    if slots is not None and slots.width > 1:
+        def search(ask: bisect.Ask) -> Bisection:
+            return _first_bad(n, lambda i: ask(Point(i)).passed, known, check_ends)
+        return bisect.speculate(search, lambda p: bisect.Verdict(bool(verdict(p.i))), slots)
+    return _first_bad(n, verdict, known, check_ends)
+
+
+def _first_bad(n: int, verdict: Callable[[int], bool], known: Mapping[int, bool] | None,
+               check_ends: bool) -> Bisection:
     if n < 0:
         raise ForkwaveError(f"bisect: a range of {n} commits; count the commits from 0")
     answers = dict(known or {})

@@ -14,7 +14,7 @@ Validated by hand rather than with croniter: croniter accepts exactly those exte
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -178,20 +178,42 @@ PUBLISH = ARGS + ("doit publish \"$@\" || test $? -eq 2   # exit 2: a source hel
 SUMMARY = ("if [ -f reports/dashboard.md ]; then cat reports/dashboard.md >> \"$GITHUB_STEP_SUMMARY\"; "
            "else doit history >> \"$GITHUB_STEP_SUMMARY\" 2>/dev/null || true; fi\n")
 DASHBOARD = "reports/index.html"      # the dashboard page: an artifact of its own on GitLab (expose_as)
+CACHE = {"path": "reports/", "key": "forkwave-reports-${{ github.ref_name }}-${{ github.run_id }}-"
+                                    "${{ github.run_attempt }}"}
+# A matrix job (``doit ci matrix=sources``): one source's batch judged on the sync tip, nothing landed; exit 2
+# (a change deferred) is what judging is for. What it leaves for the final job: the verdicts (content-addressed
+# by check and tree, so the memos of every job are unioned by copying), the logs they link, and its record.
+JUDGE = ('doit batch "sources=$FORKWAVE_SOURCE" fanout=1 || test $? -eq 2   # exit 2: something deferred; '
+         "the final job lands\n")
+JUDGED = ("reports/memo/", "reports/batch/logs/", "reports/fanout/")
+FANOUT = """The fan-out (`doit ci matrix=sources`): each source of a schedule is judged on a runner of its own
+(`doit batch sources=<it> fanout=1`: that source's batch on the sync tip, nothing landed), and one job
+then gathers their verdict memos, logs and records into reports/ and runs the schedule as a single job
+would: each source's search is asked again and answered by the memo, and what they adopted is judged
+together once before anything lands."""
 EXPOSE_AS = "forkwave dashboard"
 
 
-def github_workflow(schedules: Sequence[Schedule], options: CiOptions = CiOptions()) -> str:
+def github_workflow(schedules: Sequence[Schedule], options: CiOptions = CiOptions(),
+                    matrix: Mapping[str, Sequence[str]] | None = None) -> str:
     """The GitHub Actions workflow: one cron per schedule, a job per schedule running only its sources.
 
     Each scheduled job runs when ``github.event.schedule`` is its cron; ``workflow_dispatch``
-    runs the ``manual`` job with a source pattern, a direction and a dry-run switch.
+    runs the ``manual`` job with a source pattern, a direction and a dry-run switch. ``matrix`` (cron ->
+    the sources of that schedule judged apart, ``doit ci matrix=sources``): a schedule with two or more
+    gets a ``judge-<i>`` job whose ``strategy.matrix`` judges each source's batch on a runner of its own,
+    and its ``sync-<i>`` job gathers their artifacts, then lands and publishes (see ``FANOUT``).
     """
     doc = {"name": options.name, "on": _github_triggers(schedules),
            "permissions": {"contents": "write", "pull-requests": "write", "checks": "write"},
            "concurrency": {"group": "forkwave-${{ github.ref }}", "cancel-in-progress": False},
-           "jobs": _github_jobs(schedules, options)}
-    return _header(schedules, "GitHub Actions (.github/workflows/)") + _dump(doc)
+           "jobs": _github_jobs(schedules, options, _fanned(schedules, matrix))}
+    return _header(schedules, "GitHub Actions (.github/workflows/)", fanned=_fanned(schedules, matrix)) + _dump(doc)
+
+
+def _fanned(schedules: Sequence[Schedule], matrix: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
+    """The schedules that fan out: two or more of their sources judged apart."""
+    return {s.cron: tuple(matrix[s.cron]) for s in schedules if len((matrix or {}).get(s.cron, ())) > 1}
 
 
 def _github_triggers(schedules: Sequence[Schedule]) -> dict[str, object]:
@@ -206,12 +228,19 @@ def _github_triggers(schedules: Sequence[Schedule]) -> dict[str, object]:
     return triggers
 
 
-def _github_jobs(schedules: Sequence[Schedule], options: CiOptions) -> dict[str, object]:
+def _github_jobs(schedules: Sequence[Schedule], options: CiOptions,
+                 fanned: Mapping[str, Sequence[str]]) -> dict[str, object]:
     jobs: dict[str, object] = {}
     for i, s in enumerate(schedules, 1):
-        jobs[f"sync-{i}"] = _github_job(f"sync {s.cron} ({', '.join(s.sources)})",
-                                        f"github.event_name == 'schedule' && github.event.schedule == '{s.cron}'",
-                                        {"FORKWAVE_SOURCES": ",".join(s.sources)}, options)
+        when = f"github.event_name == 'schedule' && github.event.schedule == '{s.cron}'"
+        env = {"FORKWAVE_SOURCES": ",".join(s.sources)}
+        if s.cron not in fanned:
+            jobs[f"sync-{i}"] = _github_job(f"sync {s.cron} ({', '.join(s.sources)})", when, env, options)
+            continue
+        jobs[f"judge-{i}"] = _github_judge(i, s, fanned[s.cron], when, options)
+        final = _github_job(f"sync {s.cron} ({', '.join(s.sources)}): land what the matrix judged",
+                            f"!cancelled() && {when}", env, options, gather=f"forkwave-judged-{i}-*")
+        jobs[f"sync-{i}"] = {"needs": [f"judge-{i}"], **final}
     jobs["manual"] = _github_job("sync by hand", "github.event_name == 'workflow_dispatch'",
                                  {"FORKWAVE_SOURCES": "${{ inputs.sources }}",
                                   "FORKWAVE_DIRECTION": "${{ inputs.direction }}",
@@ -219,15 +248,29 @@ def _github_jobs(schedules: Sequence[Schedule], options: CiOptions) -> dict[str,
     return jobs
 
 
-def _github_job(name: str, condition: str, env: dict[str, str], options: CiOptions) -> dict[str, object]:
+def _github_job(name: str, condition: str, env: dict[str, str], options: CiOptions,
+                gather: str | None = None) -> dict[str, object]:
     return {"name": name, "if": condition, "runs-on": options.runs_on, "timeout-minutes": options.timeout_minutes,
-            "env": env, "steps": _github_steps(options)}
+            "env": env, "steps": _github_steps(options, gather)}
 
 
-def _github_steps(o: CiOptions) -> list[dict[str, object]]:
-    cache = {"path": "reports/", "key": "forkwave-reports-${{ github.ref_name }}-${{ github.run_id }}-"
-                                         "${{ github.run_attempt }}"}
-    steps: list[dict[str, object]] = [
+def _github_judge(i: int, s: Schedule, sources: Sequence[str], when: str, o: CiOptions) -> dict[str, object]:
+    """The matrix of schedule ``i``: each source's batch judged on a runner of its own, its verdicts and logs an
+    artifact; nothing lands, nothing is pushed, the cache is only read."""
+    steps = _github_setup(o) + [
+        {"name": "Judge this source's batch (nothing lands)", "run": JUDGE},
+        {"name": "Upload what it judged", "if": "always()", "uses": "actions/upload-artifact@v4",
+         "with": {"name": f"forkwave-judged-{i}-${{{{ matrix.source }}}}", "path": "\n".join(JUDGED) + "\n",
+                  "if-no-files-found": "ignore", "retention-days": 1}},
+    ]
+    return {"name": f"judge {s.cron} (${{{{ matrix.source }}}})", "if": when, "runs-on": o.runs_on,
+            "timeout-minutes": o.timeout_minutes, "strategy": {"fail-fast": False, "matrix": {"source": list(sources)}},
+            "env": {"FORKWAVE_SOURCE": "${{ matrix.source }}"}, "steps": steps}
+
+
+def _github_setup(o: CiOptions) -> list[dict[str, object]]:
+    """Check out both repositories, install forkwave, restore ``reports/`` (doit's state, the memo, the ledger)."""
+    return [
         {"uses": "actions/checkout@v4"},
         {"name": "Check out the fork", "uses": "actions/checkout@v4",
          "with": {"repository": o.fork_repository, "path": o.fork_path, "fetch-depth": 0,
@@ -237,9 +280,22 @@ def _github_steps(o: CiOptions) -> list[dict[str, object]]:
         {"uses": "actions/setup-python@v5", "with": {"python-version": o.python}},
         {"name": "Install forkwave", "run": o.install},
         {"name": "Restore reports/ (doit state, artifacts, the ledger)", "uses": "actions/cache/restore@v4",
-         "with": {**cache, "restore-keys": "forkwave-reports-${{ github.ref_name }}-\n"}},
-        {"name": "Run forkwave", "run": RUN},
+         "with": {**CACHE, "restore-keys": "forkwave-reports-${{ github.ref_name }}-\n"}},
     ]
+
+
+def _github_steps(o: CiOptions, gather: str | None = None) -> list[dict[str, object]]:
+    cache = CACHE
+    steps = _github_setup(o)
+    if gather:
+        steps.append({"name": "Gather what the matrix judged (verdict memo, logs, records)",
+                      "uses": "actions/download-artifact@v4",
+                      "with": {"pattern": gather, "merge-multiple": True, "path": "reports/"}})
+    return steps + _github_run(o, cache)
+
+
+def _github_run(o: CiOptions, cache: dict[str, str]) -> list[dict[str, object]]:
+    steps: list[dict[str, object]] = [{"name": "Run forkwave", "run": RUN}]
     if o.publish:
         steps.append({"name": "Publish the sync branches", "env": {"FORKWAVE_TOKEN": "${{ secrets.FORK_TOKEN }}"},
                       "run": PUBLISH})
@@ -260,20 +316,46 @@ def _github_after(o: CiOptions, cache: dict[str, str]) -> list[dict[str, object]
     ]
 
 
-def gitlab_ci(schedules: Sequence[Schedule], options: CiOptions = CiOptions()) -> str:
+def gitlab_ci(schedules: Sequence[Schedule], options: CiOptions = CiOptions(),
+              matrix: Mapping[str, Sequence[str]] | None = None) -> str:
     """The GitLab CI file: a job per schedule, run by a pipeline schedule whose SCHEDULE is its cron.
 
     GitLab keeps pipeline schedules in the project, not in this file: the header lists the
     schedules to create (cron, UTC, and the variable ``SCHEDULE`` set to the same cron text).
     A pipeline run by hand runs ``manual`` with ``FORKWAVE_SOURCES``/``_DIRECTION``/``_DRY``.
+    ``matrix`` as for ``github_workflow``: a ``judge-<i>`` job with ``parallel:matrix`` (stage ``judge``)
+    before ``sync-<i>``, which ``needs`` its artifacts.
     """
-    doc: dict[str, object] = {"variables": _gitlab_variables(), ".forkwave": _gitlab_template(options)}
+    fanned = _fanned(schedules, matrix)
+    doc: dict[str, object] = {"variables": _gitlab_variables()}
+    if fanned:
+        doc["stages"] = ["judge", "sync"]
+        doc[".forkwave-judge"] = _gitlab_judge_template(options)
+    doc[".forkwave"] = _gitlab_template(options) | ({"stage": "sync"} if fanned else {})
     for i, s in enumerate(schedules, 1):
-        doc[f"sync-{i}"] = {"extends": ".forkwave", "variables": {"FORKWAVE_SOURCES": ",".join(s.sources)},
-                            "rules": [{"if": f'$CI_PIPELINE_SOURCE == "schedule" && $SCHEDULE == "{s.cron}"'}]}
+        rule = {"if": f'$CI_PIPELINE_SOURCE == "schedule" && $SCHEDULE == "{s.cron}"'}
+        job: dict[str, object] = {"extends": ".forkwave", "variables": {"FORKWAVE_SOURCES": ",".join(s.sources)},
+                                  "rules": [rule]}
+        if s.cron in fanned:
+            doc[f"judge-{i}"] = {"extends": ".forkwave-judge", "parallel": {"matrix": [
+                {"FORKWAVE_SOURCE": list(fanned[s.cron])}]}, "rules": [rule]}
+            # when a matrix job fails, the final job still runs and judges what it left itself
+            job |= {"needs": [{"job": f"judge-{i}", "artifacts": True}], "rules": [rule | {"when": "always"}]}
+        doc[f"sync-{i}"] = job
     doc["manual"] = {"extends": ".forkwave", "rules": [{"if": '$CI_PIPELINE_SOURCE == "web"'}]}
     doc["dashboard"] = _gitlab_dashboard([f"sync-{i}" for i in range(1, len(schedules) + 1)] + ["manual"])
-    return _header(schedules, "GitLab CI (.gitlab-ci.yml)", gitlab=True) + _dump(doc)
+    return _header(schedules, "GitLab CI (.gitlab-ci.yml)", gitlab=True, fanned=fanned) + _dump(doc)
+
+
+def _gitlab_judge_template(o: CiOptions) -> dict[str, object]:
+    """A matrix job: the sync job's setup, the reports cache only read (the final job writes it), no resource
+    group (it pushes nothing), and what it judged as its artifacts."""
+    setup = _gitlab_template(o)
+    return {"stage": "judge", "image": setup["image"], "timeout": setup["timeout"],
+            "cache": [{"key": "forkwave-reports-$CI_COMMIT_REF_SLUG", "paths": ["reports/"], "policy": "pull"},
+                      {"key": "forkwave-pkg-cache", "paths": [".forkwave/cache/"]}],
+            "before_script": setup["before_script"], "script": [JUDGE],
+            "artifacts": {"when": "always", "expire_in": "1 day", "paths": list(JUDGED)}}
 
 
 def _gitlab_dashboard(jobs: Sequence[str]) -> dict[str, object]:
@@ -331,11 +413,16 @@ def written_by_forkwave(text: str) -> bool:
     return any(line.strip() == MARKER or _EARLIER in line for line in head)
 
 
-def _header(schedules: Sequence[Schedule], what: str, gitlab: bool = False) -> str:
+def _header(schedules: Sequence[Schedule], what: str, gitlab: bool = False,
+            fanned: Mapping[str, Sequence[str]] | None = None) -> str:
+    command = "`doit ci matrix=sources`" if fanned else "`doit ci`"
     lines = [MARKER,
-             f"# {what}, written by `doit ci` from the sources' schedule: keys; change those and run",
-             "# `doit ci` again rather than editing this file. Each schedule (UTC) runs only its sources:"]
-    lines += [f"#   {s.cron:<16} {', '.join(s.sources)}" for s in schedules] or ["#   (no source has a schedule)"]
+             f"# {what}, written by {command} from the sources' schedule: keys; change those and run",
+             f"# {command} again rather than editing this file. Each schedule (UTC) runs only its sources:"]
+    lines += [f"#   {s.cron:<16} {', '.join(s.sources)}" + (" (fanned out)" if s.cron in (fanned or {}) else "")
+              for s in schedules] or ["#   (no source has a schedule)"]
+    if fanned:
+        lines += [f"# {line}" for line in FANOUT.splitlines()]
     if gitlab:
         lines += ["# GitLab keeps pipeline schedules in the project, not here: for each line above create one",
                   "# (Build > Pipeline schedules) with that cron, timezone UTC, and the variable SCHEDULE set to",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from tasks.core import bisect, coupling
 from tasks.core.bisect import WAITS, Atom, isolate
 from tasks.core.drift import Drift
 from tasks.core.plan import Plan, Slice
+from tasks.engine import fanout
 from tasks.engine import suspects as guided
 from tasks.engine.memo import Memo
 from tasks.engine.slices import deferral, group_atoms, prepare_slice, refine
@@ -72,12 +73,14 @@ def entry(c: Change) -> str | None:
 # --- the batch -------------------------------------------------------------------------------------
 
 def run(cfg: Config, ws: Workspace, members: Sequence[Member], run_id: str = "run",
-        runner: Runner | None = None, last: bool = True) -> dict[str, Any]:
+        runner: Runner | None = None, last: bool = True, fanout: bool = False) -> dict[str, Any]:
     """Judge the union of the members' changes on the sync tip once; search it only when it fails.
 
     Returns the record (also written to ``reports/batch.json``); a record with the same key is
     returned as it is, running nothing. ``last``: the batch reaches the plan's last wave, so an upstream
-    deletion has nothing later to wait for.
+    deletion has nothing later to wait for. ``fanout``: a CI matrix job judging one source's slices, whose
+    record (``tasks.engine.fanout``) the final job reads; when every source of the batch has one that
+    judged what this batch holds on this start, each source's search is asked again first (``by_source``).
     """
     started = time.monotonic()
     worktree.guard(cfg, ws)
@@ -109,10 +112,16 @@ def run(cfg: Config, ws: Workspace, members: Sequence[Member], run_id: str = "ru
         base = lazy_baseline(bench, cfg, ws, first_wave, members[0].plan.upstream, runner, memo, run_id)
         validate = Validator(cfg, ws, "batch", start, changes, runner, memo, ws.reports / "batch" / "logs" / run_id,
                              baseline=base, bench=bench)
-        groups, cut, waits = atoms_of(members, prepared, changes)
-        result = isolate(sorted(changes), validate, groups=groups, refine=cut,
-                         waits=(lambda atom: False) if last else waits,
-                         suspects=guided.suspects(cfg.fork.path, changes), slots=validate if bench else None)
+        fanned = judged_apart(cfg, ws, members, start, changes, owner)
+        if fanned:
+            print(f"batch: {', '.join(fanned)} judged on runners of their own (reports/fanout/): each one's search "
+                  "asked again from the memo, then what they adopted judged together", flush=True)
+            result = by_source(cfg, validate, members, prepared, changes, owner, fanned, bench is not None, last)
+        else:
+            groups, cut, waits = atoms_of(members, prepared, changes)
+            result = isolate(sorted(changes), validate, groups=groups, refine=cut,
+                             waits=(lambda atom: False) if last else waits,
+                             suspects=guided.suspects(cfg.fork.path, changes), slots=validate if bench else None)
     except BaseException:  # Ctrl-C or an error: nothing judged beside the batch may outlive it
         if bench is not None:
             bench.close(abort=True)
@@ -134,7 +143,101 @@ def run(cfg: Config, ws: Workspace, members: Sequence[Member], run_id: str = "ru
     print(f"batch: {'passed' if record['passed'] else 'split'} — {len(adopted)} of {len(changes)} change(s) pass "
           f"together, {sum(len(d['files']) for d in record['deferred'])} deferred; {result.runs} run(s) "
           "(reports/batch.json)", flush=True)
+    if fanout:
+        leave_for_final_job(ws, members, record, last)
     return _write(ws, record)
+
+
+# --- a CI matrix: each source judged on a runner of its own ------------------------------------------
+
+def leave_for_final_job(ws: Workspace, members: Sequence[Member], record: Mapping[str, Any], last: bool) -> None:
+    """A matrix job's batch of one source: its record for the final job (``reports/fanout/<source>.json``)."""
+    sources = sorted({m.slice.source or "upstream" for m in members})
+    if len(sources) != 1:
+        print(f"batch: fanout=1 judges one source a job; this batch holds {', '.join(sources)}: no record left")
+        return
+    fanout.write(ws, sources[0], {"source": sources[0], "key": record["key"], "start": record["start"],
+                                  "last": last, "adopted": len(record["adopted"]),
+                                  "deferred": len(record["deferred"]), "runs": record["runs"]})
+
+
+def _sources(members: Sequence[Member]) -> list[str]:
+    return list(dict.fromkeys(m.slice.source or "upstream" for m in members))
+
+
+def judged_apart(cfg: Config, ws: Workspace, members: Sequence[Member], start: str,
+                 changes: Mapping[str, Change], owner: Mapping[str, str]) -> list[str]:
+    """The sources of a batch of several whose matrix jobs each judged exactly their part of it on this start
+    (their records' keys are the batch key of that part); [] unless every source with changes has one."""
+    sources = _sources(members)
+    if len(sources) < 2:
+        return []
+    judged = []
+    for source in sources:
+        part = [m for m in members if (m.slice.source or "upstream") == source]
+        mine = {p: c for p, c in changes.items() if owner[p] in {m.slice.name for m in part}}
+        if not mine:
+            continue
+        rec = fanout.read(ws, source)
+        if rec is None or rec.get("start") != start or rec.get("key") != batch_key(cfg, start, part, mine):
+            return []
+        judged.append(source)
+    return judged if len(judged) > 1 else []
+
+
+def by_source(cfg: Config, validate: Validator, members: Sequence[Member], prepared: Mapping[str, Prepared],
+              changes: Mapping[str, Change], owner: Mapping[str, str], sources: Sequence[str], slots: bool,
+              last: bool) -> bisect.Result:
+    """Each source's search as its matrix job made it (the same changes, atoms, suspects and ``last``: the
+    same questions, answered by the memo), then the union of what they adopted judged once; a union that
+    fails is searched like any batch (new trees only). Attempts are numbered one after the other."""
+    total, adopted = bisect.Result(), []
+    for source in sources:
+        part = [m for m in members if (m.slice.source or "upstream") == source]
+        mine = {p: c for p, c in changes.items() if owner[p] in {m.slice.name for m in part}}
+        rec = fanout.read(ws_of(validate), source) or {}
+        groups, cut, waits = atoms_of(part, prepared, mine)
+        found = isolate(sorted(mine), numbered(validate, len(total.attempts)), groups=groups, refine=cut,
+                        waits=(lambda atom: False) if rec.get("last", last) else waits,
+                        suspects=guided.suspects(cfg.fork.path, mine), slots=validate if slots else None)
+        _add(total, found, len(total.attempts))
+        adopted += found.adopted
+    if len({owner_source(owner, members, p) for p in adopted}) < 2:   # one source's set: its search judged it whole
+        total.adopted = adopted
+        return total
+    n = len(total.attempts) + 1
+    union = validate((), sorted(adopted), n)
+    total.attempts.append(bisect.Attempt(n, tuple(sorted(adopted)), 0, union.passed, detail=union.detail,
+                                         ran=union.ran))
+    if union.passed:
+        total.adopted = adopted
+        return total
+    groups, cut, waits = atoms_of(members, prepared, {p: changes[p] for p in adopted})
+    found = isolate(sorted(adopted), numbered(validate, n), first=union, groups=groups, refine=cut,
+                    waits=(lambda atom: False) if last else waits, suspects=guided.suspects(cfg.fork.path, changes),
+                    slots=validate if slots else None)
+    _add(total, found, n)
+    total.adopted = found.adopted
+    return total
+
+
+def ws_of(validate: Validator) -> Workspace:
+    return validate.ws
+
+
+def owner_source(owner: Mapping[str, str], members: Sequence[Member], path: str) -> str:
+    return next(m.slice.source or "upstream" for m in members if m.slice.name == owner[path])
+
+
+def numbered(validate: Validator, offset: int) -> bisect.Validate:
+    """``validate`` with attempt numbers after the ``offset`` ones already made."""
+    return lambda adopted, part, n: validate(adopted, part, n + offset)
+
+
+def _add(total: bisect.Result, found: bisect.Result, offset: int) -> None:
+    total.attempts += [replace(a, n=a.n + offset) for a in found.attempts]
+    total.deferred += found.deferred
+    total.split_groups += found.split_groups
 
 
 def engine_notes(result: bisect.Result) -> list[str]:

@@ -6,14 +6,19 @@ that width runs each candidate's judging on a worker that holds one worktree slo
 (``tasks.repo.worktree``: slot 0 is the private worktree, slot *k* ``.forkwave/worktree-<k>``), so
 two candidates are never checked out in one folder. With width 1 there is no bench at all: the
 candidate is judged on the caller's thread, as it always was.
+
+The bench also keeps what is judged on it (``jobs``, by candidate), for every validator of the slice:
+a candidate a commit mode's search judged ahead with one validator is claimed by the validator of the
+call that asks for it, and never judged twice.
 """
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from checks.model import Runner
 from checks.runners import Dispatch
@@ -34,6 +39,8 @@ class Bench:
         for slot in range(width):
             self._slots.put(slot)
         self._cancels: list[threading.Event] = []
+        self.jobs: dict[Hashable, Any] = {}        # candidate -> its judging (``tasks.engine.validate``'s jobs)
+        self.numbers = itertools.count(1)          # ahead-<k>: where a judging ahead keeps its logs
 
     def submit(self, work: Callable[[int], T], cancel: threading.Event | None = None) -> Future[T]:
         """Run ``work(slot)`` on a free worker with a worktree slot of its own; ``cancel`` is what stops its

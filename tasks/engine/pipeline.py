@@ -12,7 +12,7 @@ mode's step takes one argument instead of the six to thirteen the old runners to
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,8 @@ from tasks.engine import bench as benches, journal
 from tasks.engine.bench import Bench
 from tasks.engine.memo import Memo
 from tasks.engine.status import outcome_path, read_outcome, slice_dir
-from tasks.engine.validate import Validator, baseline_on, default_runner, fingerprint, results_at, verdict_of
+from tasks.engine.validate import (Ahead, Candidate, Validator, baseline_on, default_runner, fingerprint, results_at,
+                                  verdict_of)
 from tasks.errors import CannotRun
 from tasks.repo import worktree
 from tasks.repo.importer import Change
@@ -108,6 +109,17 @@ class SliceRun:
         base = self._start_baseline() if bench is not None or self._baseline is not None else self.baseline
         return Validator(self.cfg, self.ws, name or self.name, start, changes, self.runner, self.memo, self.log_root,
                          baseline=base, bench=self.bench)
+
+    def ahead(self, candidate: Callable[[Any], Candidate]) -> Ahead | None:
+        """Slots for a commit mode's search (``bisect.speculate``): each question -> (start, tree, changes), judged
+        ahead on the slice's bench; None when there is one slot (each candidate judged when asked, as always)."""
+        base = self._start_baseline()   # the bench is made with the baseline, which every verdict needs
+        if self.bench is None:
+            return None
+        assert self.memo is not None
+        return Ahead(lambda start, changes: Validator(self.cfg, self.ws, self.name, start, changes, self.runner,
+                                                      self.memo, self.log_root, baseline=base, bench=self.bench),
+                     candidate, self.bench)
 
     def close(self, abort: bool = False) -> None:
         """Let what is judged beside the slice end (what was judged ahead and not wanted stops at once);

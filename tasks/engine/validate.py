@@ -150,7 +150,7 @@ def with_tests(check: Check, wt: Path, result: Result) -> Result:
 
 # --- the validator ----------------------------------------------------------------------
 
-Key = tuple[str, tuple[str, ...]]   # (candidate tree, the part it judges): what one judging is of
+Key = tuple[str, str, tuple[str, ...]]   # (start tree, candidate tree, the part it judges): what one judging is of
 _OWNERS = itertools.count(1)
 
 
@@ -190,10 +190,22 @@ class Validator:
         field(default_factory=dict)
     bench: Bench | None = None
     trees: dict[str, str] = field(default_factory=dict)
-    _jobs: dict[Key, _Job] = field(default_factory=dict)
     _calls: dict[tuple[tuple[str, ...], tuple[str, ...]], Key] = field(default_factory=dict)
-    _ahead: itertools.count = field(default_factory=lambda: itertools.count(1))
     _owner: int = field(default_factory=lambda: next(_OWNERS))   # whose checkout a worktree holds
+    _start_tree: str = ""
+
+    @property
+    def _jobs(self) -> dict[Key, _Job]:
+        """What is judged on the bench, shared by every validator of the slice (``Bench.jobs``)."""
+        assert self.bench is not None
+        return self.bench.jobs   # type: ignore[return-value]
+
+    def key(self, tree: str, part: Sequence[str]) -> Key:
+        """A judging's identity: the start's tree (a commit mode's look-ahead builds its start anew, with the
+        same tree), the candidate tree and the part whose checks and gates apply."""
+        if not self._start_tree:
+            self._start_tree = git.tree_of(self.cfg.fork.path, self.start)
+        return self._start_tree, tree, tuple(part)
 
     @property
     def width(self) -> int:
@@ -209,8 +221,8 @@ class Validator:
         if call not in self._calls:
             paths = sorted({*adopted, *part})
             tree = importer.build_tree(self.cfg.fork.path, self.start, [self.changes[p] for p in paths])
-            self._calls[call] = (tree, tuple(part))
-        return self._calls[call][0]
+            self._calls[call] = self.key(tree, part)
+        return self._calls[call][1]
 
     def __call__(self, adopted: Sequence[str], part: Sequence[str], n: int = 0) -> Verdict:
         tree = self.tree(adopted, part)
@@ -323,11 +335,11 @@ class Validator:
     def _job(self, tree: str, part: Sequence[str], commit: str | None = None) -> _Job:
         """The judging of (``tree``, ``part``) on the bench: the one already started, or a new one."""
         assert self.bench is not None
-        key: Key = (tree, tuple(part))
+        key = self.key(tree, part)
         job = self._jobs.get(key)
         if job is not None and not job.cancel.is_set():
             return job
-        k = next(self._ahead)
+        k = next(self.bench.numbers)
         job = _Job(key, Future(), threading.Event(), self.log_root / f"ahead-{k}")
 
         def work(slot: int) -> list[Result]:
@@ -368,39 +380,102 @@ class Validator:
     def judge_ahead(self, calls: Sequence[Call]) -> None:
         """Judge ``calls`` (most wanted first) on free slots; stop what the search no longer asks for."""
         wanted = [(self.tree(c.adopted, c.part), c.part) for c in calls]
-        for key, job in list(self._jobs.items()):
-            if key not in wanted and not job.future.done():
-                job.cancel.set()
-                job.future.cancel()
+        drop_others(self._jobs, {self.key(tree, part) for tree, part in wanted})
         for tree, part in wanted:
             self._job(tree, part)
 
     def ready(self) -> dict[tuple[tuple[str, ...], tuple[str, ...]], Verdict]:
         """Verdicts of calls judged ahead and done (none before the baseline is: each verdict needs it)."""
-        if isinstance(self.baseline, Future) and not self.baseline.done():
-            return {}
         out = {}
         for call, key in self._calls.items():
-            job = self._jobs.get(key)
-            if job is None or not job.future.done() or job.future.cancelled() or job.future.exception():
-                continue
-            try:
-                out[call] = verdict_of(self._gated(job.future.result()))
-            except CannotRun:
-                continue  # the search meets it when it asks, and stops there
+            verdict = self.judged(key)
+            if verdict is not None:
+                out[call] = verdict
         return out
+
+    def judged(self, key: Key) -> Verdict | None:
+        """The verdict of the judging ``key`` when it is done (None: not yet, or the baseline is not)."""
+        if isinstance(self.baseline, Future) and not self.baseline.done():
+            return None
+        job = self._jobs.get(key)
+        if job is None or not job.future.done() or job.future.cancelled() or job.future.exception():
+            return None
+        try:
+            return verdict_of(self._gated(job.future.result()))
+        except CannotRun:
+            return None  # the search meets it when it asks, and stops there
 
     def wait(self, call: Call) -> bool:
         """Until ``call``'s judging is done (True) or another one's is, freeing a slot (False)."""
-        key = self._calls.get(call.key)
-        job = self._jobs.get(key) if key else None
-        if job is None:
-            return True  # nothing ahead for it: the search's own call judges it
-        if job.future.done():
-            return True
-        running = [j.future for j in self._jobs.values() if not j.future.done()]
-        futures.wait(running, return_when=futures.FIRST_COMPLETED)
-        return job.future.done()
+        return wait_for(self._jobs, self._calls.get(call.key))
+
+    def ahead(self, tree: str, part: Sequence[str], commit: str | None = None) -> Key:
+        """Start judging (``tree``, ``part``) on the bench, unless it is judged or under way already."""
+        self._job(tree, part, commit)
+        return self.key(tree, part)
+
+
+def drop_others(jobs: dict[Key, _Job], wanted: set[Key]) -> None:
+    """Cancel every judging on the bench that is not ``wanted`` and not done."""
+    for key, job in list(jobs.items()):
+        if key not in wanted and not job.future.done():
+            job.cancel.set()
+            job.future.cancel()
+
+
+def wait_for(jobs: dict[Key, _Job], key: Key | None) -> bool:
+    """Until the judging ``key`` is done (True) or another one's is, freeing a slot (False)."""
+    job = jobs.get(key) if key else None
+    if job is None or job.future.done():
+        return True  # nothing ahead for it: the search's own call judges it
+    running = [j.future for j in jobs.values() if not j.future.done()]
+    futures.wait(running, return_when=futures.FIRST_COMPLETED)
+    return job.future.done()
+
+
+Candidate = tuple[str, str, Mapping[str, Change]]   # (start commit, candidate tree, its changes on the start)
+
+
+@dataclass
+class Ahead:
+    """``bisect.Slots`` for a commit mode's search: each question is a candidate tree on a start commit
+    (``candidate``: the question -> (start, tree, changes)), judged ahead on the slice's bench through a
+    validator of its own; the call that then asks for it (``SliceRun.judge``) claims that judging, on the
+    same bench, as its attempt."""
+
+    validator: Callable[[str, Mapping[str, Change]], Validator]
+    candidate: Callable[[Any], Candidate]
+    bench: Bench
+    _asked: dict[Any, tuple[Validator, Key]] = field(default_factory=dict)
+
+    @property
+    def width(self) -> int:
+        return self.bench.width
+
+    def _entry(self, question: Any) -> tuple[Validator, Key]:
+        if question.key not in self._asked:
+            start, tree, changes = self.candidate(question)
+            v = self.validator(start, changes)
+            self._asked[question.key] = (v, v.key(tree, sorted(changes)))
+        return self._asked[question.key]
+
+    def judge_ahead(self, calls: Sequence[Any]) -> None:
+        wanted = [self._entry(q) for q in calls]
+        drop_others(self.bench.jobs, {key for _, key in wanted})   # type: ignore[arg-type]
+        for v, (_, tree, part) in wanted:
+            v.ahead(tree, part)
+
+    def ready(self) -> dict[Any, Verdict]:
+        out = {}
+        for qkey, (v, key) in self._asked.items():
+            verdict = v.judged(key)
+            if verdict is not None:
+                out[qkey] = verdict
+        return out
+
+    def wait(self, call: Any) -> bool:
+        entry = self._asked.get(call.key)
+        return wait_for(self.bench.jobs, entry[1] if entry else None)   # type: ignore[arg-type]
 
 
 def _memo_entry(res: Result) -> dict[str, Any]:

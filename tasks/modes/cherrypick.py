@@ -19,16 +19,17 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tasks.config import Config
-from tasks.core import conventional
+from tasks.core import bisect, conventional
 from tasks.core import pullrequests as prs
 from tasks.core.classify import Bases, Bucketer
 from tasks.core.commit import Commit, iso_date
 from tasks.core.outcome import COMMITS, Conflict, Deferral, Outcome, Wait, status_of
+from tasks.core.bisect import Verdict
 from tasks.core.plan import Plan
 from tasks.core.rangeplan import plan_picks
 from tasks.engine import slices
@@ -249,6 +250,20 @@ def plan(cfg: Config, report: Mapping[str, Any], history: Callable[[], Any]) -> 
 CONFLICT, CHECKS, NEEDS = "conflict", "checks", "needs"
 
 
+@dataclass(frozen=True)
+class Question:
+    """One judging of the picks: ``tree``, picked onto a tip whose tree is ``base`` (``tip``: a commit with it)."""
+
+    base: str
+    tree: str
+    tip: str
+    label: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.base, self.tree
+
+
 @dataclass
 class Picks:
     job: SliceRun
@@ -259,6 +274,9 @@ class Picks:
     texts: dict[str, bytes] = field(default_factory=dict)   # conflict texts, for a person
     by_person: list[dict[str, Any]] = field(default_factory=list)   # picked by a person since the last run
     parked: dict[str, Mapping[str, Any]] = field(default_factory=dict)   # dropped before, unchanged: no check runs
+    ask: Callable[[Question], Verdict] | None = None   # judging through a search that looks ahead (speculate)
+    rehearsal: bool = False   # a replay with verdicts assumed: what would land moves a stand-in tip only
+    known: dict[Any, Any] = field(default_factory=dict)   # picks, trees, commits by what they depend on
 
     @property
     def env(self) -> dict[str, str]:
@@ -272,29 +290,63 @@ class Picks:
         """The drift's entry of a commit (its dropped paths with it)."""
         return self.job.drift.commit(c["sha"]) or c
 
+    def _once(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        if key not in self.known:
+            self.known[key] = make()
+        return self.known[key]
+
+    def tree_of(self, commit: str) -> str:
+        return self._once(("tree", commit), lambda: commits.tree_of(self.fork, commit, env=self.env))
+
+    def info(self, sha: str) -> Commit:
+        return self._once(("info", sha), lambda: commits.commit_info(self.fork, sha, env=self.env))
+
     def pick(self, sha: str, onto: str, drop: Sequence[str]) -> commits.Pick:
-        return commits.pick(self.fork, sha, onto, drop=drop, env=self.env)
+        """``sha`` picked onto ``onto`` (a tree-level result: the same for any commit with ``onto``'s tree)."""
+        return self._once(("pick", sha, self.tree_of(onto), tuple(drop)),
+                          lambda: commits.pick(self.fork, sha, onto, drop=drop, env=self.env))
 
     def passes(self, tree: str, label: str) -> tuple[bool, list[Any]]:
+        if self.ask is not None:
+            verdict = self.ask(Question(self.tree_of(self.tip), tree, self.tip, label))
+            return verdict.passed, list(verdict.detail or [])
+        return self.judged(tree, label)
+
+    def judged(self, tree: str, label: str) -> tuple[bool, list[Any]]:
         changes = commitkit.tree_changes(self.fork, git.tree_of(self.fork, self.tip), tree, "pick", self.env)
         self.bring(tree)
         return self.job.judge(self.tip, tree, changes, label)
 
-    def bring(self, tree: str) -> None:
+    def candidate(self, q: Question) -> tuple[str, str, dict[str, Any]]:
+        """A question as a candidate to judge ahead: (its tip, its tree, its changes), its objects in the fork."""
+        self.bring(q.tree, q.base)
+        return q.tip, q.tree, commitkit.tree_changes(self.fork, q.base, q.tree, "pick", self.env)
+
+    def bring(self, tree: str, base: str | None = None) -> None:
         """Copy the source's objects a candidate tree needs into the fork: the root, the new trees and blobs
         (``diff-tree -t`` lists both; an unchanged subtree is one the fork holds already)."""
         out = git.git(self.fork, "diff-tree", "-r", "-t", "-z", "--no-renames", "--no-abbrev",
-                      git.tree_of(self.fork, self.tip), tree, env=self.env)
+                      base or git.tree_of(self.fork, self.tip), tree, env=self.env)
         importer.copy_objects(self.job.mirror, self.fork, [tree] + [c.new[1] for c in git.parse_diff_raw(out)
                                                                      if c.new and c.new[0] != "160000"])
 
     def land_pick(self, info: Commit, tree: str) -> None:
         """The pick's commit on the tip; every object its tree needs is copied first — in a chain, a middle
         tree can be one of the source's own, present only in the mirror."""
+        if self.rehearsal:  # the same tree on a stand-in commit (fixed dates: the same one each replay)
+            self.picked.append({"sha": info.sha, "subject": info.subject, "commit": ""})
+            self.tip = self._once(("stand-in", self.tip, tree), lambda: commits.commit_tree(
+                self.fork, tree, (self.tip,), "candidate\n", env={**self.env, **commits.FIXED_DATES}))
+            return
         self.bring(tree)
         new = commits.commit_pick(self.fork, tree, self.tip, info, self.job.cfg.source, env=self.env)
         self.picked.append({"sha": info.sha, "subject": info.subject, "commit": new})
         self.tip = new
+
+    def rehearse(self, ask: Callable[[Question], Verdict]) -> Picks:
+        """A copy as it stands, judging through ``ask``, whose landings move only a stand-in tip."""
+        return replace(self, picked=list(self.picked), dropped=list(self.dropped), skipped=list(self.skipped),
+                       texts=dict(self.texts), by_person=list(self.by_person), ask=ask, rehearsal=True)
 
 
 def dependency_key(cfg: Config, tip: str, paths: Sequence[str]) -> str:
@@ -340,7 +392,7 @@ class CherryPickMode:
         error, recheck = None, None
         try:
             if todo and not whole_chain(run, todo):
-                one_by_one(run, todo)
+                judge_one_by_one(run, todo)
             elif not todo and (start != job.start or commitkit.needs_recheck(job) or run.by_person):
                 recheck = commitkit.recheck(job, start)
                 if recheck is not None:
@@ -475,6 +527,31 @@ def _drop(c: Mapping[str, Any]) -> list[str]:
     return [d["path"] for d in c.get("dropped", ())]
 
 
+def judge_one_by_one(run: Picks, todo: Sequence[dict[str, Any]]) -> None:
+    """``one_by_one``; with free slots, the picks it judges next — the next commit on top of this one, passing
+    first, as a gate queue assumes — are judged while the current one runs (``bisect.speculate``). The picks
+    follow the real verdicts in the same order, so what lands, drops and waits is the one-slot outcome."""
+    slots = run.job.ahead(run.candidate)
+    if slots is None:
+        one_by_one(run, todo)
+        return
+    before = run.rehearse(run.ask or (lambda q: bisect.FAIL))   # the state each replay starts from
+
+    def search(ask: Callable[[Question], Verdict]) -> None:
+        run.ask = ask
+        try:
+            one_by_one(run, todo)
+        finally:
+            run.ask = None
+
+    def real(q: Question) -> Verdict:
+        ok, results = run.judged(q.tree, q.label)
+        return Verdict(ok, results)
+
+    bisect.speculate(search, real, slots, prefer=bisect.PASS,
+                     rehearse=lambda ask: one_by_one(before.rehearse(ask), todo))
+
+
 def one_by_one(run: Picks, todo: Sequence[dict[str, Any]]) -> None:
     for c in todo:
         was = run.parked.get(c["sha"])
@@ -514,7 +591,7 @@ def one_by_one(run: Picks, todo: Sequence[dict[str, Any]]) -> None:
             else:
                 drop(run, c, CHECKS, f"fails its checks: {failing}", None, results)
             continue
-        run.land_pick(commits.commit_info(run.fork, c["sha"], env=run.env), p.tree or "")
+        run.land_pick(run.info(c["sha"]), p.tree or "")
 
 
 def _overlap(run: Picks, c: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -570,7 +647,7 @@ def with_its_fix(run: Picks, dropped: Mapping[str, Any], c: Mapping[str, Any]) -
     if not ok:
         return False
     for g, tree in trees:
-        run.land_pick(commits.commit_info(run.fork, g["sha"], env=run.env), tree)
+        run.land_pick(run.info(g["sha"]), tree)
     run.skipped += [{"sha": g["sha"], "subject": g["subject"], "reason": "empty on top of the others"} for g in empty]
     gone = {g["sha"] for g in group}
     run.dropped = [d for d in run.dropped if d["sha"] not in gone]

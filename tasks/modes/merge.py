@@ -116,8 +116,12 @@ class Range:
 
     def passes(self, tree: str, label: str) -> tuple[bool, list[Any]]:
         """The checks' verdict on ``tree`` (a candidate on top of the current tip), through the memo."""
-        changes = commitkit.tree_changes(self.fork, git.tree_of(self.fork, self.tip), tree, "merge", self.env)
-        return self.job.judge(self.tip, tree, changes, label)
+        return self.job.judge(*self.candidate(tree)[:3], label)
+
+    def candidate(self, tree: str) -> tuple[str, str, dict[str, Any]]:
+        """``tree`` as a candidate on the current tip: (the tip, the tree, its changes on the tip)."""
+        return self.tip, tree, commitkit.tree_changes(self.fork, git.tree_of(self.fork, self.tip), tree, "merge",
+                                                      self.env)
 
 
 def settle(cfg: Config, raw: TreeMerge, env: dict[str, str] | None = None
@@ -253,14 +257,18 @@ def bisect(run: Range, pending: Sequence[Commit]) -> tuple[int, Culprit | None]:
         return 0, conflict
     failing: dict[int, list[Any]] = {}
 
+    def tree(i: int) -> str:
+        return at(i).tree if i else git.tree_of(run.fork, run.tip)
+
     def verdict(i: int) -> bool:
-        tree = at(i).tree if i else git.tree_of(run.fork, run.tip)
-        ok, results = run.passes(tree, f"1..{i} of {n}" if i else "the sync tip")
+        ok, results = run.passes(tree(i), f"1..{i} of {n}" if i else "the sync tip")
         if not ok:
             failing[i] = results
         return ok
 
-    b = ranges.first_bad(clean_upto, verdict, check_ends=True)
+    # with free slots, the merges the bisection asks next are judged while the current one runs
+    slots = run.job.ahead(lambda point: run.candidate(tree(point.i)))
+    b = ranges.first_bad(clean_upto, verdict, check_ends=True, slots=slots)
     if b.status == ranges.CLEAN:
         return clean_upto, conflict
     if b.status == ranges.START_FAILS:

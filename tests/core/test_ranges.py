@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import doctest
 import math
+from collections.abc import Callable
 
 import pytest
 
 from tasks.core import commit, ranges
+from tasks.core.bisect import Verdict
 from tasks.core.commit import Commit
 from tasks.core.ranges import CLEAN, CULPRIT, EMPTY, START_FAILS, cut, first_bad, max_calls
 from tasks.errors import ForkwaveError
@@ -137,3 +139,49 @@ def test_culprit_record_names_the_commit_and_where_it_was_found() -> None:
                       "date": "2023-11-14T22:13:20Z", "files": ["a.py"], "position": 11, "of": 20,
                       "runs": found.calls, "landed_before": 10, "failures": ["unit: test_cache failed"]}
     assert ranges.culprit_line(c).startswith("ababababab feat: cache (Ann <a@x>, 2023-11-14T22:13:20Z; 1 file: a.py")
+
+
+# --- judged ahead on free slots ---------------------------------------------------------------------
+
+class Ahead:
+    """``bisect.Slots`` with ``width`` slots: what it is told to judge ahead it judges at once, out of order."""
+
+    def __init__(self, truth: Callable[[int], bool], width: int = 2):
+        self.truth, self.width = truth, width
+        self.judged: dict[int, bool] = {}
+        self.told: list[list[int]] = []
+
+    def judge_ahead(self, points):  # type: ignore[no-untyped-def]
+        self.told.append([p.i for p in points])
+        for p in points:
+            self.judged.setdefault(p.i, self.truth(p.i))
+
+    def ready(self):  # type: ignore[no-untyped-def]
+        return {i: Verdict(ok) for i, ok in self.judged.items()}
+
+    def wait(self, point) -> bool:  # type: ignore[no-untyped-def]
+        return True
+
+
+@pytest.mark.parametrize("width", [2, 3])
+@pytest.mark.parametrize("n,bad", [(20, b) for b in range(0, 21)] + [(1, 0), (1, 1), (2, 1), (7, 3)])
+def test_a_bisection_judged_ahead_asks_and_finds_what_it_does_alone(n: int, bad: int, width: int) -> None:
+    """The commits from ``bad`` on fail (``bad`` 0: the start fails too)."""
+    def truth(i: int) -> bool:
+        return i < bad if bad else False
+
+    asked_alone: list[int] = []
+    asked: list[int] = []
+    alone = first_bad(n, lambda i: asked_alone.append(i) or truth(i), check_ends=True)
+    ahead = Ahead(truth, width)
+    found = first_bad(n, lambda i: asked.append(i) or truth(i), check_ends=True, slots=ahead)
+    assert found == alone and asked == asked_alone        # the same points, in the same order, the same answer
+    assert set(asked) <= set(ahead.judged) and all(len(t) <= width for t in ahead.told)
+    assert ahead.told[-1] == []                          # what is left is dropped at the end
+
+
+def test_what_a_bisection_judges_ahead_is_the_point_now_then_the_next_after_a_failure() -> None:
+    ahead = Ahead(lambda i: i < 6, width=3)
+    first_bad(8, lambda i: i < 6, check_ends=True, slots=ahead)
+    # the whole range; if it fails, the start; if that passes, the middle
+    assert ahead.told[0] == [8, 0, 4]
