@@ -375,13 +375,13 @@ def test_suggestions_for_a_mistyped_task(name: str, names: list[str], expected: 
 
 
 def test_every_variable_forkwave_reads_is_in_the_table() -> None:
-    """The table is the truth: every get_var()/_var() name in the code is a row, and every row is read."""
+    """The table is the truth: every get_var()/_var()/_flag() name in the code is a row, and every row is read."""
     import re
 
     from conftest import ROOT
 
     code = "\n".join(p.read_text(encoding="utf-8") for folder in ("tasks", "checks") for p in (ROOT / folder).rglob("*.py"))
-    read = set(re.findall(r"""(?:get_var|_var)\(["'](\w+)["']""", code))
+    read = set(re.findall(r"""(?:get_var|_var|_flag)\(["'](\w+)["']""", code))
     assert read == {v.name for v in VARIABLES}
 
 

@@ -246,7 +246,8 @@ class Validator:
         results = [gate_on_baseline(r, base.get(r.name), self.cfg.gating) if r.kind == "check" else r for r in raw]
         errors = [r for r in results if r.status == ERROR]
         if errors:
-            raise CannotRun(f"check {errors[0].name!r} cannot run: {errors[0].message}")
+            why = errors[0].message   # a runner's message may already say "cannot run (exit …)"
+            raise CannotRun(f"check {errors[0].name!r} {why if why.startswith('cannot run') else 'cannot run: ' + why}")
         return results
 
     def _baseline(self) -> Mapping[str, Result]:
