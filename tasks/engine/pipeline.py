@@ -113,9 +113,9 @@ class SliceRun:
     def ahead(self, candidate: Callable[[Any], Candidate]) -> Ahead | None:
         """Slots for a commit mode's search (``bisect.speculate``): each question -> (start, tree, changes), judged
         ahead on the slice's bench; None when there is one slot (each candidate judged when asked, as always)."""
-        base = self._start_baseline()   # the bench is made with the baseline, which every verdict needs
-        if self.bench is None:
-            return None
+        if self.benched() is None:
+            return None     # one slot: no baseline is judged unless a failure needs excusing
+        base = self._start_baseline()   # on a bench the baseline runs beside the first candidates
         assert self.memo is not None
         return Ahead(lambda start, changes: Validator(self.cfg, self.ws, self.name, start, changes, self.runner,
                                                       self.memo, self.log_root, baseline=base, bench=self.bench),
