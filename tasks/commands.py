@@ -113,7 +113,7 @@ def overview() -> str:
         who = "every task" if EVERY in v.tasks else ", ".join(v.tasks)
         lines.append(f"  {v.shape:<{shape}}  {who}: {v.about}")
     lines += ["", "`doit help TASK` describes a task and its variables; `doit help COMMAND` a doit command "
-              "(run, list, info, forget, clean, ignore, dumpdb); README.md has the rest."]
+              "(run, list, info, forget, clean, ignore, dumpdb); docs/ has the rest (docs/reference/commands.md)."]
     return "\n".join(lines)
 
 

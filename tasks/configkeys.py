@@ -313,7 +313,7 @@ NAME_RULE = "letters, digits, '.', '-' or '_'"
 LOWER_RULE = "lowercase letters, digits, '-' or '_'"
 LOWER_NAME = "^[a-z0-9][a-z0-9_-]*$"
 GLOB = text(label="glob", check=_glob)
-GLOBS = Items(GLOB, label="list of [globs](../../README.md#using-it-on-your-fork)")
+GLOBS = Items(GLOB, label="list of [globs](../guides/configuration.md#globs)")
 STRINGS = Items(text(), label="list of strings")
 BRANCH = text(label="branch name", check=_branch)
 URL = text(label="URL or path", check=_no_option)
@@ -671,7 +671,7 @@ INTRO = f"""# Configuration reference
 
 Every key of `forkwave.yaml`, with its type, default and meaning. Only `fork.path` and one of
 `upstream` or `sources` are required; relative paths are relative to the config file. The
-[README](../../README.md#using-it-on-your-fork) shows a full config and says how each part behaves.
+[guide to writing forkwave.yaml](../guides/configuration.md) shows a full config and says how each part behaves.
 
 A config error is one line naming the file, the line and column, and the key, and exits 1.
 This `forkwave.yaml`

@@ -470,16 +470,16 @@ def slice_creators(eager: bool | None = None) -> dict[str, Any]:
 def _group_docs(ctx: Context, plan: dict[str, Any] | None) -> dict[str, str]:
     """The first line ``doit list`` shows for each slice group and wave."""
     count = {w["name"]: len(w["slices"]) for w in plan["waves"]} if plan else {}
-    docs = {"import": "per slice: its import manifest (files with upstream, fork and base entries, commits)",
-            "validate": "per slice: import onto the sync branch in a private worktree, validate, adopt or split",
-            "batch": "judge everything the run lands at once, before any slice; search it only when it fails "
-                     "(reports/batch.json)",
-            **PERSON}
+    docs = dict(GROUP_DOCS)
     for w in ctx.cfg.waves:
-        n = count.get(w.name)
-        what = "its slices (once plan has run)" if n is None else f"its {n} slice{'' if n == 1 else 's'}"
-        docs[f"wave_{w.name}"] = f"wave {w.name}: validate {what}, then write reports/wave-{w.name}/"
+        docs[f"wave_{w.name}"] = wave_doc(w.name, count.get(w.name))
     return docs
+
+
+def wave_doc(wave: str, slices: int | None = None) -> str:
+    """What ``doit list`` says of ``wave_<wave>`` (``slices``: how many the plan gave it; None before a plan)."""
+    what = "its slices (once plan has run)" if slices is None else f"its {slices} slice{'' if slices == 1 else 's'}"
+    return f"wave {wave}: validate {what}, then write reports/wave-{wave}/"
 
 
 def _about(wave: str, files: list[Any]) -> str:
@@ -551,14 +551,14 @@ def _batch_task(ctx: Context, plan: dict[str, Any] | None) -> dict[str, Any]:
     waves = batch_scope(ctx)
     members = reached([(w["name"], w["slices"]) for w in plan["waves"]], request()) if plan else []
     if not members:
-        return {"basename": "batch", "actions": None, "uptodate": [True]}
+        return {"basename": "batch", "doc": GROUP_DOCS["batch"], "actions": None, "uptodate": [True]}
 
     def settled() -> bool:  # no slice of it will run: nothing to judge, not even from its record
         return all(_done(ctx, plan, n) for n in members)
 
     return {
         "basename": "batch",
-        "doc": _group_docs(ctx, plan)["batch"],
+        "doc": GROUP_DOCS["batch"],
         "actions": [(actions.do_batch, [ctx, waves, members])],
         "task_dep": ["images", "plan"],
         "file_dep": ["reports/plan.json"],
@@ -616,6 +616,14 @@ PERSON = {"resolve": "per slice, when asked: commit your resolution of its confl
           "rollback": "per slice, when asked: revert what it landed on the sync branch (your checkout is not "
                       "touched); the next runs leave it alone until upstream changes it",
           "readopt": "per slice, when asked: stop honouring its rollbacks; the next doit imports it again"}
+
+
+# the slice groups' descriptions (their creators are made from the plan, so doit has no docstring for them)
+GROUP_DOCS = {"import": "per slice: its import manifest (files with upstream, fork and base entries, commits)",
+              "validate": "per slice: import onto the sync branch in a private worktree, validate, adopt or split",
+              "batch": "judge everything the run lands at once, before any slice; search it only when it fails "
+                       "(reports/batch.json)",
+              **PERSON}
 
 
 def person_only() -> bool:

@@ -291,14 +291,14 @@ def test_config_errors_of_command_sources_are_one_line(tmp_path: Path) -> None:
         assert result.stderr.count("\n") == 1, result.stderr
 
 
-def test_the_readmes_directional_config_loads_with_the_six_targets(tmp_path: Path) -> None:
-    """The README's directional section shows the directional-sync document's six targets as one forkwave.yaml."""
+def test_the_command_source_guides_config_loads_with_the_six_targets(tmp_path: Path) -> None:
+    """The command-source guide shows the directional-sync document's six targets as one forkwave.yaml."""
     import re
 
     from tasks.config import load_config
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### Command sources"):readme.index("### Verification (`verify:`)")]
+    section = (Path(__file__).resolve().parent.parent / "docs" / "guides" / "command-sources.md").read_text(
+        encoding="utf-8")
     block = re.findall(r"^```yaml\n(.*?)^```", section, re.M | re.S)[0]
     cfg = load_config(write_config(tmp_path, block))
     kinds = [(s.name, s.direction, "command" if s.command else "repository") for s in cfg.sources]

@@ -240,8 +240,9 @@ def test_the_readme_examples_of_this_section_are_valid_configs(tmp_path: Path) -
     from conftest import ROOT
     from tasks.config import load_config
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Directions, verification, gates and dry runs", 1)[1].split("\n## ", 1)[0]
+    # the guide's directions, verification, gates and dry runs, with its page on command sources
+    section = "".join((ROOT / "docs" / "guides" / page).read_text(encoding="utf-8")
+                      for page in ("directions.md", "command-sources.md"))
     blocks = re.findall(r"```yml\n(.*?)```", section, re.S)
     assert len(blocks) == 4
     for i, block in enumerate(blocks):

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # top to bottom; a prefix of the module name (a package) or a module name
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("face", ("tasks.dodo", "tasks.console", "tasks.graph", "tasks.actions", "tasks.context", "tasks.cli", "tasks.clean",
-              "tasks.commands")),
+              "tasks.commands", "tasks.commandref")),
     ("publish", ("tasks.publish",)),
     ("modes", ("tasks.modes",)),
     ("engine", ("tasks.engine",)),

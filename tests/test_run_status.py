@@ -1,6 +1,6 @@
 """Several vendored sources on one sync branch, told truthfully: ``verify:`` judges what the run finished,
 and the ledger, ``run-summary.json``, ``summary.json``, ``doit history`` and the last line say one status
-(docs/statuses.md) with this run's counts."""
+(docs/reference/statuses.md) with this run's counts."""
 from __future__ import annotations
 
 import json

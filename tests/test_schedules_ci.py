@@ -85,15 +85,15 @@ def test_the_one_upstream_shorthand_takes_a_schedule_too(tmp_path: Path) -> None
     assert github["jobs"]["sync-1"]["env"]["FORKWAVE_SOURCES"] == "upstream"
 
 
-def test_the_readmes_sources_and_schedules_example_loads_and_groups_as_it_says(tmp_path: Path) -> None:
+def test_the_ci_guides_sources_and_schedules_example_loads_and_groups_as_it_says(tmp_path: Path) -> None:
     from conftest import ROOT
 
     from tasks.config import load_config
     from tasks.context import check_schedules
     from tasks.core.schedules import group
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    [block] = [b.split("```", 1)[0] for b in readme.split("```yml\nsources:\n")[1:]
+    guide = (ROOT / "docs" / "guides" / "ci.md").read_text(encoding="utf-8")
+    [block] = [b.split("```", 1)[0] for b in guide.split("```yml\nsources:\n")[1:]
                if "schedule:" in b.split("```", 1)[0]]                     # the schedules example
     path = write_config(tmp_path, "sources:\n" + block + "fork: {path: fork}\n")
     cfg = load_config(path)

@@ -1,4 +1,4 @@
-"""docs/statuses.md is the table of every status forkwave gives: each slice status of ``Status`` and each run
+"""docs/reference/statuses.md is the table of every status forkwave gives: each slice status of ``Status`` and each run
 and sync status of ``tasks.core.runstatus`` is in it, as the code means it, and every row names a real one."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tasks.core.outcome import SETTLED, STATES, Status
 from tasks.report.reports import NOT_RUN
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "statuses.md"
+DOC = ROOT / "docs" / "reference" / "statuses.md"
 
 
 def table(heading: str) -> list[list[str]]:
@@ -48,5 +48,5 @@ def test_the_table_names_the_surfaces_that_say_them() -> None:
 
 
 def test_the_readme_and_the_architecture_link_to_it() -> None:
-    assert "(docs/statuses.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/reference/statuses.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
     assert "statuses.md" in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ A run — and each sync it works on (a source's wave, its verification, an expor
   died in, the next run closes it ``failed``, naming the phase).
 
 "Landed" is always *this* run's work (files or commits it put on the sync branch, paths it
-exported), never what earlier runs left there. ``docs/statuses.md`` has the table, with the slice
+exported), never what earlier runs left there. ``docs/reference/statuses.md`` has the table, with the slice
 statuses beside these.
 """
 from __future__ import annotations

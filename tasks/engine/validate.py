@@ -296,7 +296,7 @@ class Validator:
         wt = self.checkout(tree, commit, slot)
         log_dir = log_dir or (self.log_root / f"attempt-{n}" if n else self.log_root)
         env = files_env(self.ws, self.name, files_key or str(n), part)
-        if self.name.startswith("baseline-"):  # the baseline is no slice: checks can tell (README)
+        if self.name.startswith("baseline-"):  # the baseline is no slice: checks can tell (docs/guides/snapshot.md, Baseline gating)
             env.pop("FORKWAVE_SLICE")
         if check.kind == "host":  # git in the worktree reads the candidate where it is, and writes nothing to the fork
             env |= objects.for_checks(self.cfg.fork.path)

@@ -286,5 +286,5 @@ def need_credential(forge: str, env: Mapping[str, str], repository: str | None) 
     if found is None:
         names = " or ".join(TOKEN_VARIABLES[forge])
         raise ForkwaveFailure(f"publish: no token for {forge} in the environment; set {names} to a token that can "
-                              f"push to {repository} and open pull requests (see README, Publishing)")
+                              f"push to {repository} and open pull requests (see docs/guides/publishing.md, Tokens and scopes)")
     return found

@@ -166,12 +166,13 @@ def test_publish_config_errors_name_the_key(tmp_path: Path, publish: Any, messag
     assert str(exc.value).startswith(str(tmp_path / "forkwave.yaml"))
 
 
-def test_the_readmes_publish_snippets_load(tmp_path: Path) -> None:
+def test_the_publishing_guides_publish_snippets_load(tmp_path: Path) -> None:
     import re
 
     from conftest import ROOT
 
-    snippets = re.findall(r"^```yml\n(publish:.*?)^```", (ROOT / "README.md").read_text(encoding="utf-8"), re.M | re.S)
+    guide = (ROOT / "docs" / "guides" / "publishing.md").read_text(encoding="utf-8")
+    snippets = re.findall(r"^```yml\n(publish:.*?)^```", guide, re.M | re.S)
     assert snippets
     for snippet in snippets:
         path = tmp_path / "forkwave.yaml"

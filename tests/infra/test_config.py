@@ -321,19 +321,30 @@ def test_a_config_not_in_utf8_is_one_line(tmp_path: Path) -> None:
     assert str(err.value) == f"{path}: not UTF-8 text (byte 48); save the config as UTF-8"
 
 
-README_BLOCKS = re.findall(r"^```yaml\n(.*?)^```", (ROOT / "README.md").read_text(encoding="utf-8"), re.M | re.S)
+def yaml_blocks(path: Path) -> list[str]:
+    return re.findall(r"^```yaml\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S)
+
+
+README_BLOCKS = yaml_blocks(ROOT / "README.md")
+FULL_CONFIG = yaml_blocks(ROOT / "docs" / "guides" / "configuration.md")[0]
+# every ```yaml config the README and the docs show; the generated reference shows a broken one on purpose
+DOC_BLOCKS = [(f"{page.relative_to(ROOT)}-{i}", block)
+              for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+              if page != ROOT / "docs" / "reference" / "config.md"
+              for i, block in enumerate(yaml_blocks(page))]
 
 
 def test_the_readme_shows_a_config() -> None:
     assert README_BLOCKS and "upstream:" in README_BLOCKS[0]
+    assert FULL_CONFIG in [block for _, block in DOC_BLOCKS]  # so the full config's own checks below run
 
 
-@pytest.mark.parametrize("block", README_BLOCKS, ids=[f"block-{i}" for i in range(len(README_BLOCKS))])
-def test_every_config_in_the_readme_loads(tmp_path: Path, block: str) -> None:
-    """Issue 8, item 18: what the README shows is what a user copies; it must load as shown."""
+@pytest.mark.parametrize("block", [b for _, b in DOC_BLOCKS], ids=[name for name, _ in DOC_BLOCKS])
+def test_every_config_in_the_readme_and_docs_loads(tmp_path: Path, block: str) -> None:
+    """Issue 8, item 18: what the README and the docs show is what a user copies; it must load as shown."""
     cfg = load_config(write_config(tmp_path, block))
     assert cfg.fork.path.is_absolute() and cfg.upstream.url.startswith("https://")
-    if block is README_BLOCKS[0]:  # the full config of "Using it on your fork"
+    if block == FULL_CONFIG:  # the full config of "Writing forkwave.yaml"
         assert cfg.upstream.url == "https://github.com/twentyhq/twenty.git"
         assert cfg.containers.network is None and [c.name for c in cfg.checks][-1] == "e2e"
     if "sources:" in block:

@@ -1,4 +1,4 @@
-"""Config fuzz (issue 8, item 17): seeded mutations of the README's example config never end in a traceback.
+"""Config fuzz (issue 8, item 17): seeded mutations of the full example config (docs/guides/configuration.md) never end in a traceback.
 
 Every mutation is loaded with ``load_config`` (it must return a Config or raise one
 ``ForkwaveError`` line naming the file); a sample goes through the real ``doit`` command,
@@ -18,7 +18,8 @@ from conftest import ROOT, run_doit
 from tasks.config import Config, load_config
 from tasks.errors import ForkwaveError
 
-EXAMPLE = re.findall(r"^```yaml\n(.*?)^```", (ROOT / "README.md").read_text(encoding="utf-8"), re.M | re.S)[0]
+GUIDE = ROOT / "docs" / "guides" / "configuration.md"
+EXAMPLE = re.findall(r"^```yaml\n(.*?)^```", GUIDE.read_text(encoding="utf-8"), re.M | re.S)[0]
 MUTATIONS = 400
 CLI_EVERY = 25  # 16 of them through doit
 

@@ -43,7 +43,7 @@ def test_every_link_of_the_page_lands_on_a_heading() -> None:
     anchors = {fields.anchor(h.replace("`", "")) for h in re.findall(r"^#+ (.+)$", page, re.M)}
     links = set(re.findall(r"\]\(#([^)]+)\)", page))
     assert links and links <= anchors, sorted(links - anchors)
-    assert (ROOT / "README.md").exists() and "(../../README.md#using-it-on-your-fork)" in page
+    assert (ROOT / "docs" / "guides" / "configuration.md").exists() and "(../guides/configuration.md)" in page
 
 
 def test_the_schema_is_a_valid_json_schema_with_a_description_for_every_key() -> None:

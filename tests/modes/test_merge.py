@@ -329,12 +329,13 @@ def test_mode_keys_load(tmp_path: Path) -> None:
     assert cfg.policy[0].take == "upstream" and cfg.for_source("web").current.options.types == ("*",)
 
 
-def test_every_config_of_the_readmes_sync_modes_loads(tmp_path: Path) -> None:
-    """The complete configs the README shows for merge and cherry-pick mode load as shown."""
+def test_every_config_of_the_sync_mode_guides_loads(tmp_path: Path) -> None:
+    """The complete configs the sync-mode guides show for merge and cherry-pick mode load as shown."""
     import re
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Sync modes"):readme.index("## Containers")]
+    guides = Path(__file__).resolve().parents[2] / "docs" / "guides"
+    section = "".join((guides / page).read_text(encoding="utf-8")
+                      for page in ("sync-modes.md", "merge-mode.md", "cherry-pick-mode.md"))
     blocks = re.findall(r"^```yml\n(.*?)^```", section, re.M | re.S)
     modes = []
     for i, block in enumerate(blocks):
