@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import IO
 
 from checks import secret_rules
-from tasks.redact import TOKEN_PATTERNS
 
 MAX_TEXT = 8_000_000   # bytes; a larger text file is streamed through the token shapes only
 SNIFF = 8192           # a NUL byte in the first 8 KB marks a binary file (git's own rule)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ from tasks.errors import Failed, ForkwaveError, Held, NotRun, Stopped, user_erro
 from tasks.redact import redact_url
 from tasks.report import base as basereport
 from tasks.report import render, reports
-from tasks.repo import basedetect, demo, drift, fetch, git, importer, objects, resolutions, state, treemap, worktree
+from tasks.repo import basedetect, demo, fetch, git, importer, objects, resolutions, state, treemap, worktree
 from tasks.workspace import dump_json, read_json, read_parsed, write_if_changed
 
 

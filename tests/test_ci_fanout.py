@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from addonskit import SCHEDULES, Vendored
 from conftest import git_out

@@ -348,7 +348,7 @@ def test_forget_and_info_find_slice_tasks(tmp_path: Path) -> None:
 
 # --- a strict command line: variables, help, suggestions, doit's own crashes ---------------------------
 
-from tasks.cli import close_matches, suggest, variables  # noqa: E402
+from tasks.cli import suggest, variables  # noqa: E402
 from tasks.context import VARIABLES  # noqa: E402
 
 KNOWN = ", ".join(f"{v.name}=" for v in VARIABLES)

@@ -36,7 +36,6 @@ from tasks.engine.memo import Memo
 from tasks.engine.slices import deferral, group_atoms, prepare_slice, refine
 from tasks.engine import bench as benches
 from tasks.engine.validate import Validator, default_runner, fingerprint, lazy_baseline
-from tasks.errors import CannotRun
 from tasks.hashing import digest
 from tasks.repo import git, importer, worktree
 from tasks.repo.importer import Change, Prepared

@@ -15,8 +15,7 @@ the branch's own history (``tasks.repo.history``), so any clone knows it too:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from tasks.repo import git, history, importer, worktree
 from tasks.config import Config
@@ -26,7 +25,7 @@ from tasks.core.outcome import Outcome, Status
 from tasks.engine.pipeline import SliceRun, write_outcome
 from tasks.engine.slices import conflicts_dir, drop_conflict_file
 from tasks.engine.status import on_sync_branch, readopted, sync_view
-from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
+from tasks.workspace import Workspace, dump_json, write_if_changed
 
 TAKES = ("fork", "upstream")
 

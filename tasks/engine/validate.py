@@ -26,15 +26,13 @@ from checks import tracking
 from checks.diagnose import error_line
 from checks.gates import run_gate
 from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Cancelled, Request, Result, Runner
-from tasks.config import SecretsPolicy
 from checks.runners import Dispatch
 from checks.testcases import JUnitError, read_failures
 from tasks.repo import git, importer, objects, worktree
 from tasks.core.bisect import Call, Verdict
 from tasks.engine.bench import Bench
-from tasks.config import DEFAULT_DENY_EXCEPT, Check, Config
+from tasks.config import Check, Config
 from tasks.errors import CannotRun
-from tasks.globs import globs
 from tasks.repo.importer import Change
 from tasks.engine.memo import Memo, check_fingerprint
 from tasks.core.fingerprint import applicable, containers_key, fingerprint, gate_policy, validation_config  # noqa: F401

@@ -47,7 +47,9 @@ class PublishHeld(ForkwaveError):
 
 def spec(command: Command) -> thresholds.Verify:
     """The thresholds' view of a command (bounds as exact decimals, as the config wrote them)."""
-    bound = (lambda v: None if v is None else Decimal(str(v)))
+    def bound(v: float | None) -> Decimal | None:
+        return None if v is None else Decimal(str(v))
+
     return thresholds.Verify(command.name, command.run or "", command.expected_exit_code,
                              bound(command.expected_min), bound(command.expected_max))
 

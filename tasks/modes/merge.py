@@ -18,7 +18,7 @@ Nothing is recorded in a state file: the merge commits on the sync branch are th
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -361,7 +361,10 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
     adopted_commits = [s for s in shas[:now_held] if s not in reverted]
     landed_now = [s for s in shas[held_before:now_held] if s not in reverted]   # by this run, not before it
     files = set(job.slice.paths)
-    paths_of = (lambda picked: sorted(files & {p for s in picked for p in info[s].paths}))
+
+    def paths_of(picked: Iterable[str]) -> list[str]:
+        return sorted(files & {p for s in picked for p in info[s].paths})
+
     deferred = [reverted_deferral(job, info[m["reverted"]], m) for m in moves
                 if m["how"] == "revert" and m["reverted"] in info]
     conflicts: list[Conflict] = []

@@ -20,12 +20,13 @@ npm error A complete log of this run can be found in: /tmp/h/.npm/_logs/2026-12-
 """
 NPM9 = NPM.replace("npm error", "npm ERR!")
 NPM_FILE_DEP = NPM.replace("/workspace/node_modules/fetches-binary", "/workspace/vendor/fetches-binary")
+# yarn 1 prints "Arguments: " with a space at its end (\x20 here, not an invisible trailing space)
 YARN1 = f"""\
 [4/4] Building fresh packages...
 error /workspace/node_modules/fetches-binary: Command failed.
 Exit code: 1
 Command: node install.js
-Arguments: 
+Arguments:\x20
 Directory: /workspace/node_modules/fetches-binary
 Output:
 fetches-binary: downloading {URL}

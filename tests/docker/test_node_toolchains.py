@@ -106,7 +106,7 @@ def test_a_range_takes_the_newest_local_image_that_fits(node24: str, runner: Doc
     result = runner.run(docker_request("v", "node -v", worktree, log_dir, label, image=NODE, node=node))
     assert result.status == PASSED, result
     assert result.stdout.startswith("v24.")
-    assert header(log_dir, "v")[0].startswith(f"[forkwave] node 24.") and f"({source})" in header(log_dir, "v")[0]
+    assert header(log_dir, "v")[0].startswith("[forkwave] node 24.") and f"({source})" in header(log_dir, "v")[0]
 
 
 def test_a_pin_no_release_matches_is_an_error_naming_the_file(runner: DockerRunner, worktree: Path, log_dir: Path,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import commit_tree, git_out, run_doit
-from slicekit import Repos, build, commits, outcome, read, rev, slice_names, tree
+from slicekit import Repos, build, commits, outcome, read, slice_names, tree
 from tasks.config import load_config
 from tasks.engine import batch
 from tasks.workspace import Workspace

@@ -277,7 +277,7 @@ def test_workflow_changes_get_their_own_slice_and_a_refused_push_says_which_scop
     assert (f"publish: sync/upstream changes .github/workflows/ci.yml ({name}): GitHub takes this push only from "
             "a token with the `workflow` scope") in result.stdout
     line = one_error_line(result)
-    assert f"refused sync/upstream: the token may not change GitHub workflows (.github/workflows/ci.yml)" in line
+    assert "refused sync/upstream: the token may not change GitHub workflows (.github/workflows/ci.yml)" in line
     assert "a token with the `workflow` scope (classic) or Workflows: write" in line
     assert f"or roll back {name} (`doit rollback:{name}`)" in line
     assert rev(remote, "refs/heads/sync/upstream") is None and fake.pulls == {}
