@@ -178,7 +178,8 @@ def real(positions: list[int], sleep: float) -> bool:
             if not (same and only):
                 print(a["log"][-3000:], b["log"][-3000:])
     if len(positions) > 1:
-        print(f"   all {len(positions)} positions: {totals[1]:.1f} s with two engines against {totals[0]:.1f} s with one: "
+        print(f"   all {len(positions)} positions: {totals[1]:.1f} s with two engines against {totals[0]:.1f} s with "
+              "one: "
               f"{totals[1] / totals[0]:.2f}x (target {TARGET}x)")
     return ok
 

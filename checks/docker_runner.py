@@ -244,7 +244,8 @@ class DockerRunner:
         (log_dir / f"{request.name}.stderr.log").write_text(stderr)
         if timed_out:
             return Result(request.name, FAILED, duration,
-                          f"timed out after {request.timeout:g} s (container killed and removed)", tail(stdout), tail(stderr),
+                          f"timed out after {request.timeout:g} s (container killed and removed)", tail(stdout),
+                          tail(stderr),
                           timed_out=True)
         if code in CANNOT_RUN:
             return Result(request.name, ERROR, duration, f"cannot run in {image} (exit {code}: "

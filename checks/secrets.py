@@ -31,7 +31,8 @@ OVERLAP = 4096         # longer than any token shape, so a token across two chun
 # which report the token's prefix ("ghp") as its value (so values could not be compared
 # with the parent's, nor matched by ``secrets.allow``); ForkwaveTokenDetector covers both.
 PLUGINS = ("ArtifactoryDetector", "AWSKeyDetector", "AzureStorageKeyDetector", "BasicAuthDetector",
-           "CloudantDetector", "DiscordBotTokenDetector", "IbmCloudIamDetector", "IbmCosHmacDetector", "JwtTokenDetector", "KeywordDetector",
+           "CloudantDetector", "DiscordBotTokenDetector", "IbmCloudIamDetector", "IbmCosHmacDetector",
+           "JwtTokenDetector", "KeywordDetector",
            "MailchimpDetector", "NpmDetector", "OpenAIDetector", "PrivateKeyDetector", "PypiTokenDetector",
            "SendGridDetector", "SlackDetector", "SoftlayerDetector", "SquareOAuthDetector", "StripeDetector",
            "TelegramBotTokenDetector", "TwilioKeyDetector")

@@ -947,7 +947,8 @@ def do_export(ctx: Context) -> Any:
         from tasks.publish import preview
 
         preview.EXPORTS[src.name] = {"source": src.name, "branch": src.contrib_branch, "push_url":
-                                     redact_url(src.push_url or ""), "paths": [f["source_path"] for f in record["files"]],
+                                     redact_url(src.push_url or ""),
+                                     "paths": [f["source_path"] for f in record["files"]],
                                      "refused": record["refused"], "conflicts": record["conflicts"]}
         return _dry_report(ctx)
     _ledger_export(ctx, upstream["sha"], record, bad)

@@ -302,7 +302,8 @@ class FakeGitHub(Fake):
             return bad
         p = next((p for p in self.pulls.values() if f"PR_kw{p['number']}" == given["pullRequestId"]), None)
         if p is None:
-            return _json({"data": {name: None}, "errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a node"}]})
+            return _json({"data": {name: None},
+                          "errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a node"}]})
         return getattr(self, "_" + name)(p, given)
 
     @staticmethod
@@ -328,7 +329,8 @@ class FakeGitHub(Fake):
 
     def _convertPullRequestToDraft(self, p: dict[str, Any], given: dict[str, Any]) -> Response:  # noqa: N802
         p["draft"] = True
-        return _json({"data": {"convertPullRequestToDraft": {"clientMutationId": None, "pullRequest": {"isDraft": True}}}})
+        draft = {"clientMutationId": None, "pullRequest": {"isDraft": True}}
+        return _json({"data": {"convertPullRequestToDraft": draft}})
 
     def _markPullRequestReadyForReview(self, p: dict[str, Any], given: dict[str, Any]) -> Response:  # noqa: N802
         p["draft"] = False
@@ -354,7 +356,8 @@ class FakeGitHub(Fake):
         out = self.issue_json({"number": p["number"], "state": p["state"], "title": p["title"], "body": p["body"],
                                "user": BOT, "labels": p["labels"]})
         html = f"https://github.example/{self.repository}/pull/{p['number']}"
-        return out | {"html_url": html, "pull_request": {"url": f"{self.api}/repos/{self.repository}/pulls/{p['number']}",
+        return out | {"html_url": html,
+                      "pull_request": {"url": f"{self.api}/repos/{self.repository}/pulls/{p['number']}",
                                                           "html_url": html}}
 
     def add_issue(self, title: str, body: str, labels: list[str] | None = None, user: str = BOT,
@@ -491,7 +494,8 @@ class FakeGitLab(Fake):
             return bad
         a = request.args
         found = [m for m in self.mrs.values() if m["state"] == a.get("state", m["state"])
-                 and m["source"] == a.get("source_branch", m["source"]) and m["target"] == a.get("target_branch", m["target"])]
+                 and m["source"] == a.get("source_branch", m["source"])
+                 and m["target"] == a.get("target_branch", m["target"])]
         return _json([self.mr_json(m) for m in found])
 
     def _labels(self, request: Request, value: Any, key: str) -> list[str] | Response:

@@ -116,7 +116,8 @@ def test_summary_line(slices: dict[str, tuple[str, str]], code: int, stopped: li
 
 
 @pytest.mark.parametrize("slices,stopped,planned,line", [
-    ({}, ["batch"], 12, "forkwave: 12 slices planned, none run; stopped before any slice (the error is above) — exit 3: "
+    ({}, ["batch"], 12,
+     "forkwave: 12 slices planned, none run; stopped before any slice (the error is above) — exit 3: "
                         "forkwave or its environment failed"),
     ({"slice-1": ("a", "error")}, ["validate:slice-1"], 7,
      "forkwave: 7 slices planned, 1 run: 0 adopted, 0 deferred, 0 conflicted, 1 error; 6 not run; open "
@@ -380,7 +381,8 @@ def test_every_variable_forkwave_reads_is_in_the_table() -> None:
 
     from conftest import ROOT
 
-    code = "\n".join(p.read_text(encoding="utf-8") for folder in ("tasks", "checks") for p in (ROOT / folder).rglob("*.py"))
+    code = "\n".join(p.read_text(encoding="utf-8")
+                     for folder in ("tasks", "checks") for p in (ROOT / folder).rglob("*.py"))
     read = set(re.findall(r"""(?:get_var|_var)\(["'](\w+)["']""", code))
     assert read == {v.name for v in VARIABLES}
 

@@ -50,8 +50,8 @@ def test_doit_ci_writes_one_cron_per_distinct_schedule_each_running_only_its_sou
     steps = [s for j in github["jobs"].values() for s in j["steps"]]
     assert any(s.get("uses", "").startswith("actions/cache/restore") and s["with"]["path"] == "reports/"
                for s in steps)
-    assert {s["with"]["path"] for j in github["jobs"].values() for s in j["steps"] if "repository" in s.get("with", {})} \
-        == {"fork"}                                                    # fork.path as written
+    assert {s["with"]["path"] for j in github["jobs"].values() for s in j["steps"]
+            if "repository" in s.get("with", {})} == {"fork"}                                                    # fork.path as written
 
     gitlab = yaml.safe_load((ws / ".gitlab-ci.yml").read_text())
     jsonschema.Draft7Validator(schema("gitlab-ci")).validate(gitlab)

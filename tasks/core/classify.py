@@ -180,4 +180,5 @@ class Bases:
     def to_json(self) -> dict[str, Any] | None:
         if not self.shas:
             return None
-        return {"source": self.source, "rev": self.rev, "sha": self.default, "groups": dict(sorted(self.groups.items()))}
+        return {"source": self.source, "rev": self.rev, "sha": self.default,
+                "groups": dict(sorted(self.groups.items()))}

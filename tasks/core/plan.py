@@ -390,7 +390,8 @@ def apart(links: Sequence[coupling.Link], ci: frozenset[str]) -> list[coupling.L
         if not inside or len(inside) == len(link.files):
             out.append(link)
             continue
-        out += [coupling.Link(link.kind, link.why, part) for part in (tuple(f for f in link.files if f not in ci), inside)
+        outside = tuple(f for f in link.files if f not in ci)
+        out += [coupling.Link(link.kind, link.why, part) for part in (outside, inside)
                 if len(part) > 1]
     return out
 

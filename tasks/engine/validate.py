@@ -62,7 +62,8 @@ def default_runner(cfg: Config, ws: Workspace) -> Runner:
 def request_for(check: Check, wt: Path, env: Mapping[str, str], log_dir: Path, label: str) -> Request:
     """What running ``check`` in worktree ``wt`` means, for whichever runner its kind needs."""
     report = check.junit or auto_junit(check)   # an engine that copies the worktree in copies it back
-    return Request(check.name, check.run, wt, {**env, **dict(check.env), **junit_env(check, wt)}, check.timeout, log_dir,
+    return Request(check.name, check.run, wt, {**env, **dict(check.env), **junit_env(check, wt)}, check.timeout,
+                   log_dir,
                    kind=check.kind, image=check.image, network=check.network, cpus=check.cpus, memory=check.memory,
                    compose=check.compose, service=check.service, label=label, node=check.node,
                    outputs=(report,) if report else ())
@@ -263,7 +264,8 @@ class Validator:
                 results.append(Result(check.name, SKIPPED, 0.0, f"not run: gate {gated[0]} failed on this tree"))
                 continue
             if not applies:
-                results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
+                results.append(Result(check.name, SKIPPED, 0.0,
+                                      f"no file of this part matches when: {list(check.when)}"))
                 continue
             results.append(self.check(check, tree, part, 0, commit, slot=slot, log_dir=log_dir, label=label,
                                       files_key=files_key, job=job, index=len(results)))

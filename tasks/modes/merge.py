@@ -378,7 +378,8 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
     if waits:
         waiting.append(waiting_behind(job, [info[s] for s in shas[now_held:]], waits))
     elif run.held:
-        waiting.append(Wait(tuple(paths_of([c.sha for c in run.held])), f"waits until {job.cfg.fork.sync_branch} passes "
+        waiting.append(Wait(tuple(paths_of([c.sha for c in run.held])),
+                            f"waits until {job.cfg.fork.sync_branch} passes "
                             "its checks again (see above: the branch itself fails, so no commit can be judged on it)",
                             "fix the sync branch first (see above); these follow on the next `doit`",
                             tuple(c.sha for c in run.held), None, name))
@@ -393,7 +394,8 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
     if run.recheck is not None:
         deferred.append(run.recheck)
     mine = [m["to"] for m in moves]
-    status = status_of(error=error is not None, recheck_failed=run.recheck is not None, conflicts=bool(conflicts), deferred=bool(deferred),
+    status = status_of(error=error is not None, recheck_failed=run.recheck is not None, conflicts=bool(conflicts),
+                       deferred=bool(deferred),
                        adopted=bool(adopted_commits) or bool(resolved), waiting=bool(waiting))
     return Outcome(
         name, job.slice.wave, job.upstream, status, start, mode="merge", unit=COMMITS, source=job.slice.source,
@@ -526,7 +528,8 @@ def reverted_deferral(job: SliceRun, c: Commit, move_: Mapping[str, Any]) -> Def
     return Deferral(tuple(sorted(set(job.slice.paths) & set(c.paths))),
                     f"upstream commit {c.short} {c.subject!r} merged and reverted in {move_['to'][:10]} "
                     f"(on_failure: revert): {move_.get('why', 'its checks fail')}",
-                    f"fix it upstream (the next `doit` merges the fix), or take it with a fix yourself: revert the revert "
+                    "fix it upstream (the next `doit` merges the fix), or take it with a fix yourself: revert the "
+                    "revert "
                     f"on {job.cfg.fork.sync_branch} (`git revert {move_['to']}`), fix, commit",
                     commit=c.sha)
 

@@ -82,7 +82,8 @@ def store_blobs(repo: Path, blobs: Mapping[str, bytes]) -> None:
             with open(path, "wb") as fh:
                 fh.write(data)
             paths.append(path)
-        out = git.git(repo, "hash-object", "-w", "--no-filters", "--stdin-paths", input="\n".join(paths).encode() + b"\n")
+        out = git.git(repo, "hash-object", "-w", "--no-filters", "--stdin-paths",
+                      input="\n".join(paths).encode() + b"\n")
     written = out.decode().split()
     assert sorted(written) == sorted(blobs), "hash-object disagrees with blob_oid"
 

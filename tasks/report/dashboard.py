@@ -218,7 +218,8 @@ def _conflicts(st: SliceState, board: Board) -> Todo:
     paths = list(dict.fromkeys(c.path for c in o.conflicts))
     first = o.conflicts[0]
     return Todo("conflict", ICONS[Status.CONFLICTED], _title(st, board, f"{plural(len(paths), 'conflicts')}"),
-                (f"{_paths(paths)}: {first.reason}",), _prose(first.next or f"resolve it and run `doit resolve:{st.name}`"),
+                (f"{_paths(paths)}: {first.reason}",),
+                _prose(first.next or f"resolve it and run `doit resolve:{st.name}`"),
                 command_in(first.next) or f"doit resolve:{st.name}", full_report(st.name))
 
 
@@ -491,7 +492,8 @@ def spark(values: Sequence[int]) -> str:
 
 def trend_markdown(s: Series) -> list[str]:
     shown = s.points[-HISTORY_ROWS:]
-    out = [f"**{_escape(s.source)}** ({s.unit}), {plural(len(s.points), 'runs')}: adopted {spark([p.adopted for p in s.points])}"
+    out = [f"**{_escape(s.source)}** ({s.unit}), {plural(len(s.points), 'runs')}: adopted "
+           f"{spark([p.adopted for p in s.points])}"
            f" · left {spark([p.left for p in s.points])}", "",
            "| run started | status | adopted | left |", "| --- | --- | ---: | ---: |"]
     out += [f"| {code(p.when)} | {_escape(p.status)} | {p.adopted} | {p.left} |" for p in reversed(shown)]

@@ -118,7 +118,8 @@ def html(sections: Sequence[Section]) -> str:
     return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">\n'
-            f"<title>{escape(title)} · forkwave</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
+            f"<title>{escape(title)} · "
+            f"forkwave</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
             "<footer>Written by forkwave from <code>reports/</code>: every slice's report is linked beside it. "
             "This page loads nothing from the network.</footer>\n"
             f"<script>{SCRIPT}</script>\n</body>\n</html>\n")

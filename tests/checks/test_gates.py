@@ -34,7 +34,8 @@ GHP = "ghp_" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2"
     ("main.ts", "session({ secret: sessionSecret })", None),                           # a reference
     ("compose.yaml", "  URL: postgres://u:${PG_DATABASE_PASSWORD}@db:5432/x", None),  # templated
     ("install.sh", 'echo "APP_SECRET=$(openssl rand -base64 32)"', None),
-    (".github/workflows/ci.yml", "  POSTGRES_PASSWORD: postgres", None),                              # throwaway CI password
+    # throwaway CI password
+    (".github/workflows/ci.yml", "  POSTGRES_PASSWORD: postgres", None),
     ("docs.md", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE", None),                       # AWS's documentation key
     ("db.yaml", "password: changeme", None),
     ("db.yaml", "password: <your password here>", None),
@@ -76,7 +77,8 @@ def test_secrets_gate_names_file_and_line_but_never_the_value(tmp_path: Path) ->
     (tmp_path / "clean.txt").write_text("nothing here\n")
     (tmp_path / "link").symlink_to("conf/aws.py")                          # symlink: not followed
 
-    result = run_gate("secrets", ["conf/aws.py", "conf/db.ini", "clean.txt", "link", "gone.txt"], DEFAULT_DENY, tmp_path)
+    result = run_gate("secrets", ["conf/aws.py", "conf/db.ini", "clean.txt", "link", "gone.txt"], DEFAULT_DENY,
+                      tmp_path)
 
     assert result.status == "failed" and result.kind == "gate"
     assert result.files == ("conf/aws.py", "conf/db.ini")
@@ -130,7 +132,8 @@ def test_secrets_policy_allow_regexes_and_paths(tmp_path: Path) -> None:
     assert run_gate("secrets", ["a.py", "fixtures/b.py"], (), tmp_path).files == ("a.py", "fixtures/b.py")
     by_value = run_gate("secrets", ["a.py"], (), tmp_path, secrets=SecretsPolicy(allow=("^ghp_Ab1Cd2",)))
     by_line = run_gate("secrets", ["a.py"], (), tmp_path, secrets=SecretsPolicy(allow=(r"^TOKEN = ",)))
-    by_path = run_gate("secrets", ["a.py", "fixtures/b.py"], (), tmp_path, secrets=SecretsPolicy(paths=("fixtures/**",)))
+    by_path = run_gate("secrets", ["a.py", "fixtures/b.py"], (), tmp_path,
+                       secrets=SecretsPolicy(paths=("fixtures/**",)))
     assert by_value.status == by_line.status == "passed"
     assert by_path.files == ("a.py",)
 

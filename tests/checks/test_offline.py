@@ -80,8 +80,10 @@ def test_each_package_manager_names_the_package_and_the_download(output: str) ->
 
 @pytest.mark.parametrize("output, found", [
     (PUPPETEER.replace("/puppeteer", "/@puppeteer/browsers"), [("@puppeteer/browsers", "storage.googleapis.com",
-                                                                 "storage.googleapis.com", "EAI_AGAIN storage.googleapis.com")]),
-    (PUPPETEER, [("puppeteer", "storage.googleapis.com", "storage.googleapis.com", "EAI_AGAIN storage.googleapis.com")]),
+                                                                 "storage.googleapis.com",
+                                                                 "EAI_AGAIN storage.googleapis.com")]),
+    (PUPPETEER,
+     [("puppeteer", "storage.googleapis.com", "storage.googleapis.com", "EAI_AGAIN storage.googleapis.com")]),
     (NODE_GYP, [("bcrypt", "github.com",
                  "https://github.com/kelektiv/node.bcrypt.js/releases/download/v5.1.1/"
                  "bcrypt_lib-v5.1.1-napi-v3-linux-x64-glibc.tar.gz", "ENOTFOUND github.com"),

@@ -97,7 +97,8 @@ def test_without_pins_the_default_image_keeps_debians_node_and_has_the_tools_too
 
 @pytest.mark.parametrize("node, files, source", [
     ("24", {".nvmrc": "18"}, "the check's node: 24"),                       # the check's node: beats .nvmrc
-    (None, {"package.json": json.dumps({"name": "x", "engines": {"node": "^24.5.0"}})}, "package.json engines.node: ^24.5.0"),
+    (None, {"package.json": json.dumps({"name": "x", "engines": {"node": "^24.5.0"}})},
+     "package.json engines.node: ^24.5.0"),
 ])
 def test_a_range_takes_the_newest_local_image_that_fits(node24: str, runner: DockerRunner, worktree: Path,
                                                         log_dir: Path, label: str, node: str | None,

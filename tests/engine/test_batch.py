@@ -127,7 +127,8 @@ def test_a_persons_commit_between_batch_slices_makes_the_batch_stand_aside(tmp_p
 
 @pytest.mark.parametrize("command,expected", [
     ("python -m pytest -q", ".forkwave-junit/unit.xml"), ("pytest", ".forkwave-junit/unit.xml"),
-    ("cd sub && python3.11 -m pytest tests", ".forkwave-junit/unit.xml"), (".venv/bin/pytest -x", ".forkwave-junit/unit.xml"),
+    ("cd sub && python3.11 -m pytest tests", ".forkwave-junit/unit.xml"),
+    (".venv/bin/pytest -x", ".forkwave-junit/unit.xml"),
     ("ruff check .", None), ("echo pytest-like", None), ("npm test", None),
 ])
 def test_pytest_checks_write_junit_without_being_told(command: str, expected: str | None) -> None:

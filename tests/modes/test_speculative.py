@@ -98,7 +98,8 @@ def test_a_merge_range_bisected_on_two_slots_decides_what_one_slot_does(tmp_path
                                                   "host": {"slots": slots}}, **MERGE_CASES[case])
         res = run_doit(m.ws, timeout=600)
         assert res.returncode == (0 if case == "clean" else 2), res.stdout + res.stderr
-        runs[slots] = (m, decided(m.ws, m.fork, "sync/upstream"), git_out(m.fork, "rev-parse", "refs/heads/sync/upstream^{tree}").strip())
+        runs[slots] = (m, decided(m.ws, m.fork, "sync/upstream"),
+                       git_out(m.fork, "rev-parse", "refs/heads/sync/upstream^{tree}").strip())
         logs_where_reported(m.ws)
         trees = [t for _, _, t in spans(log)]
         assert len(trees) == len(set(trees)), "a tree was checked twice"

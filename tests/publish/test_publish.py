@@ -249,7 +249,8 @@ def test_github_a_clean_low_risk_sync_asks_for_auto_merge(tmp_path: Path, httpse
 def test_github_without_a_token_nothing_is_pushed(tmp_path: Path, httpserver: Any) -> None:
     fake = serve(httpserver, FakeGitHub(httpserver.url_for("/")))
     repos, remote = synced(tmp_path, SMALL, publish=github_config(httpserver))
-    env = {k: "" for k in ("FORKWAVE_TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN")}
+    env = {k: "" for k in ("FORKWAVE_TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN",
+                           "GITHUB_ENTERPRISE_TOKEN")}
     result = publish(repos, **env)
     assert result.returncode == 3
     assert "publish: no token for github in the environment; set FORKWAVE_TOKEN or GH_TOKEN" in one_error_line(result)

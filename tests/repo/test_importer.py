@@ -238,7 +238,8 @@ def test_a_link_to_a_deny_listed_path_is_blocked_whatever_its_case() -> None:
     ({"lib2": link("lib")}, [add("lib2/y.js")],
      {"lib2/y.js": "lib2 is a symlink on the sync branch; nothing can go underneath it"}),
     ({"lib2": link("lib")}, [drop("lib2"), add("lib2/y.js")],            # a folder again: after the deletion
-     {"lib2/y.js": "lib2 is a symlink on the sync branch; nothing can go underneath it; it lands in a second pass of the slice, "
+     {"lib2/y.js": "lib2 is a symlink on the sync branch; nothing can go underneath it; it lands in a second pass of "
+                   "the slice, "
                    "once that deletion has landed"}),
     ({"README": (F, "r")}, [add("README/x")], {"README/x": "README is a file on the sync branch; nothing can go "
                                                           "underneath it"}),

@@ -68,7 +68,8 @@ def board() -> Board:
     ]
     web = [
         state("slice-web-1", "a", picked("slice-web-1", "a", Status.CONFLICTED, adopted_commits=SHAS[:2],
-                                         conflicts=(Conflict("x.py", "merge conflict", "fix and run `doit resolve:slice-web-1`",
+                                         conflicts=(Conflict("x.py", "merge conflict",
+                                                             "fix and run `doit resolve:slice-web-1`",
                                                              None, SHAS[2]),),
                                          waiting=(Wait(("y.py",), "waits behind it", "", SHAS[3:], SHAS[2],
                                                        "slice-web-1"),)),
@@ -164,7 +165,8 @@ def test_the_runs_over_time_come_from_the_ledgers_wave_syncs(board: Board) -> No
     series = {s.source: s for s in trend.series}
     assert list(series) == ["upstream", "web"]
     assert [(p.run, p.adopted, p.left) for p in series["upstream"].points] == [("r1", 2, 0), ("r2", 2, 2)]
-    assert [(p.run, p.adopted, p.left) for p in series["web"].points] == [("r2", 2, 4)] and series["web"].unit == COMMITS
+    assert [(p.run, p.adopted, p.left) for p in series["web"].points] == [("r2", 2, 4)]
+    assert series["web"].unit == COMMITS
     header = dashboard.markdown([dashboard.header(board)])
     assert "Last run `r2`" in header                                   # the publish run synced nothing
 
@@ -247,5 +249,6 @@ def test_the_chart_scales_to_the_largest_value_and_names_each_run() -> None:
 def test_a_link_to_a_file_with_spaces_or_brackets_stays_one_link() -> None:
     from tasks.report.blocks import Link
 
-    assert dashboard.relative(Link("log", "verify/logs/my check (1).log")) == "[log](verify/logs/my%20check%20%281%29.log)"
+    assert dashboard.relative(Link("log",
+                                   "verify/logs/my check (1).log")) == "[log](verify/logs/my%20check%20%281%29.log)"
     assert 'href="verify/logs/my%20check%20%281%29.log"' in page._inline(Link("log", "verify/logs/my check (1).log"))
