@@ -117,10 +117,8 @@ def main() -> None:
         git.git(up, "fast-import", "--quiet", input=body)
         base, tip = git.rev_parse(up, "base^{commit}"), git.rev_parse(up, "main")
         assert base and tip
-        print(f"built {args.files:,} files and {args.commits:,} commits after the base in {time.perf_counter() - t:.1f} "
-              ""
-              ""
-              "s")
+        print(f"built {args.files:,} files and {args.commits:,} commits after the base "
+              f"in {time.perf_counter() - t:.1f} s")
 
         t_log, log = timed(lambda: git.first_parent_paths(up, tip, base), args.runs)
         t_hist, commits = timed(lambda: coupling.history({base: log}, ()), args.runs)

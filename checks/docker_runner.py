@@ -254,7 +254,8 @@ class DockerRunner:
         if code != 0:
             why = "; ".join(filter(None, [offline.summary(stdout + "\n" + stderr), _corepack_hint(stdout + stderr)]))
             return Result(request.name, FAILED, duration,
-                          redactor.line(f"exit code {code} in {image}: {request.command}" + (f" ({why})" if why else "")),
+                          redactor.line(f"exit code {code} in {image}: {request.command}"
+                                        + (f" ({why})" if why else "")),
                           tail(stdout), tail(stderr), exit_code=code)
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr), exit_code=code)
 

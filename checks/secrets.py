@@ -218,8 +218,9 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
     "SlackDetector": (r"xox|hooks\.slack\.com", ""),
     "SquareOAuthDetector": ("sq0csp-", ""),
     "StripeDetector": ("k_live_", ""),
-    "ForkwaveTokenDetector": (r"gh[pousr]_|github_pat_|gl[a-z]{2,7}-|GR1348941|xox|hooks\.slack|AIza|k_live_|npm_|pypi-|"
-                              r"T3BlbkFJ|sk-ant-|hf_|SG\.|shp[acps]|_v1_|A3T|AKIA|ASIA|ABIA|ACCA|PRIVATE KEY", "aws"),
+    "ForkwaveTokenDetector": (r"gh[pousr]_|github_pat_|gl[a-z]{2,7}-|GR1348941|xox|hooks\.slack|AIza|k_live_|"
+                              r"npm_|pypi-|T3BlbkFJ|sk-ant-|hf_|SG\.|shp[acps]|_v1_|A3T|AKIA|ASIA|ABIA|ACCA|"
+                              r"PRIVATE KEY", "aws"),
 }
 
 

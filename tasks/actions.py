@@ -954,7 +954,8 @@ def do_export(ctx: Context) -> Any:
     _ledger_export(ctx, upstream["sha"], record, bad)
     if record["deferred"]:
         failed = sorted({c for d in record["deferred"] for c in d["checks"]})
-        kept = f"the other {len(record['files'])} files will be pushed" if record["commit"] else "nothing will be pushed"
+        kept = (f"the other {len(record['files'])} files will be pushed" if record["commit"]
+                else "nothing will be pushed")
         return _held(f"export{_for(ctx)}: push checks failed on the export: {', '.join(failed)}; "
                      f"{sum(len(d['files']) for d in record['deferred'])} files deferred, {kept} "
                      f"({ctx.ws.rel(ctx.ws.source_report(export.RECORD))})")

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tasks import assets, fields
-from tasks.configkeys import (AVAILABLE_MODES, MODE_TRAITS, BUILTIN_CHECKS, ModeTraits, CONFIG, DEFAULT_DENY,
-                              DEFAULT_DENY_EXCEPT,  # noqa: F401
+from tasks.configkeys import (AVAILABLE_MODES, MODE_TRAITS, BUILTIN_CHECKS, ModeTraits, CONFIG,  # noqa: F401
+                              DEFAULT_DENY, DEFAULT_DENY_EXCEPT,
                               COMMAND_ONLY, DEFAULT_IGNORE, DEFAULT_RISK_WEIGHTS, DEFAULT_TITLE, DEFAULT_WAVES,
                               DIRECTIONS, DRIFT_GATE_KEYS, FORGES, GATES, GLOB_CHARS, MAX_COMMITS, MAX_CPUS,
                               MAX_FILES, MAX_TIMEOUT, MODE_ONLY, MODES, ON_FAILURE, OUTPUT_REF, REPOSITORY_ONLY,

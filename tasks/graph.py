@@ -105,7 +105,7 @@ def _rel(ctx: Context, name: str) -> str:
 
 
 def task_fetch() -> Any:
-    """Mirror each source and record the commit its ref names (reports/upstream.json; several: reports/sources/<name>/)."""
+    """Mirror each source and record the commit its ref names (reports/upstream.json, or reports/sources/<name>/)."""
 
     def make(c: Context, name: str) -> dict[str, Any]:
         def unchanged() -> bool:
@@ -247,7 +247,7 @@ def _drift_section(c: Context, section: dict[str, Any]) -> Any:
 
 
 def task_export() -> Any:
-    """Export the fork's own work back to each push source (direction: push|both): reports/…/export.json; `doit publish` pushes it."""
+    """Export the fork's own work to each push/both source: reports/…/export.json; `doit publish` pushes it."""
     ctx = context()
     pushing = ctx.pushed
     if not pushing:

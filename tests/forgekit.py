@@ -542,8 +542,9 @@ class FakeGitLab(Fake):
                 names = self._labels(request, body[key], key)
                 if isinstance(names, Response):
                     return names
-                m["labels"] = (names if key == "labels" else [lb for lb in m["labels"] if lb not in names]
-                               if key == "remove_labels" else m["labels"] + [lb for lb in names if lb not in m["labels"]])
+                m["labels"] = (names if key == "labels"
+                               else [lb for lb in m["labels"] if lb not in names] if key == "remove_labels"
+                               else m["labels"] + [lb for lb in names if lb not in m["labels"]])
         for key, field in (("title", "title"), ("description", "description"), ("reviewer_ids", "reviewers"),
                            ("assignee_ids", "assignees")):
             if key in body:
@@ -635,8 +636,9 @@ class FakeGitLab(Fake):
                 names = self._labels(request, body[key], key)
                 if isinstance(names, Response):
                     return names
-                i["labels"] = (names if key == "labels" else [lb for lb in i["labels"] if lb not in names]
-                               if key == "remove_labels" else i["labels"] + [lb for lb in names if lb not in i["labels"]])
+                i["labels"] = (names if key == "labels"
+                               else [lb for lb in i["labels"] if lb not in names] if key == "remove_labels"
+                               else i["labels"] + [lb for lb in names if lb not in i["labels"]])
         i.update({k: body[k] for k in ("title", "description") if k in body})
         if body.get("state_event") in ("close", "reopen"):
             i["state"] = "closed" if body["state_event"] == "close" else "opened"
@@ -684,8 +686,9 @@ while (line := read()) is not None:
     commands.append(line.split(" "))
 for old, new, ref in commands:
     base = [old] if set(old) != {"0"} else ["--root"]
-    changed = subprocess.run(["git", "diff-tree", "-r", "--name-only", "--no-commit-id", *base, new] if base != ["--root"]
-                             else ["git", "ls-tree", "-r", "--name-only", new], capture_output=True, text=True).stdout
+    changed = subprocess.run(["git", "diff-tree", "-r", "--name-only", "--no-commit-id", *base, new]
+                             if base != ["--root"] else ["git", "ls-tree", "-r", "--name-only", new],
+                             capture_output=True, text=True).stdout
     bad = [p for p in changed.splitlines() if p.startswith(".github/workflows/")]
     if bad:
         write(f"ng {ref} refusing to allow a Personal Access Token to create or update workflow `{bad[0]}` "

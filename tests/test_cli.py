@@ -211,7 +211,8 @@ def test_exit_1_for_an_unknown_task_name(tmp_path: Path, args: tuple[str, ...]) 
     r = adoptable(tmp_path)
     result = run_doit(r.workspace, *args)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stderr == "forkwave: error: unknown task 'wavex' (did you mean 'wave_a'?); `doit list` shows the tasks\n"
+    assert result.stderr == ("forkwave: error: unknown task 'wavex' (did you mean 'wave_a'?); "
+                             "`doit list` shows the tasks\n")
     assert result.stdout == "" and not (r.workspace / "reports").exists()  # nothing ran
 
 

@@ -298,7 +298,8 @@ def cut_group(group: Sequence[str], links: Sequence[coupling.Link], max_files: i
     whole unit as their anchor, so they stay in the unit's wave.
 
     >>> t = coupling.Link("test", "test of a/x.py", ("a/x.py", "t/test_x.py"))
-    >>> c = [coupling.Link("commit", f"commit {i}", f) for i, f in enumerate([("a/x.py", "b/y.py"), ("b/y.py", "c/z.py")])]
+    >>> c = [coupling.Link("commit", f"commit {i}", f)
+    ...      for i, f in enumerate([("a/x.py", "b/y.py"), ("b/y.py", "c/z.py")])]
     >>> [f for f, _ in cut_group(["a/x.py", "b/y.py", "c/z.py", "t/test_x.py"], [t, *c], 3,
     ...                          {"a/x.py": 0, "t/test_x.py": 0, "b/y.py": 1, "c/z.py": 1})]
     [('a/x.py', 't/test_x.py'), ('b/y.py', 'c/z.py')]

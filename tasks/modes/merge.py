@@ -220,7 +220,9 @@ MODE = MergeMode()
 
 
 def advance(run: Range, pending: list[Commit], failing: str) -> tuple[Culprit | None, list[Commit]]:
-    """Land (in ``run.tip``, objects only) as much of ``pending`` as passes; (the culprit that stops it, what is left)."""
+    """Land (in ``run.tip``, objects only) as much of ``pending`` as passes.
+
+    Returns the culprit that stops it (if any) and what is left."""
     while pending:
         good, culprit = bisect(run, pending)
         if good:

@@ -1,4 +1,4 @@
-"""The forge behind a remote: a small protocol (find, open, update, labels, reviewers, automerge), which one, which token.
+"""The forge behind a remote: a small protocol (find, open, update, labels, reviewers, automerge), which one, its token.
 
 Each forge is a module with one class implementing ``Forge`` (``github``, ``gitlab``, ``none``);
 ``FORGES`` maps ``publish.forge`` to it, and ``sync`` keeps one pull request per branch in step

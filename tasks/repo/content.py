@@ -96,7 +96,8 @@ def similarity(a: bytes, b: bytes) -> float:
     Measured in bytes, not lines, so two small files sharing only ``}`` and ``return x;``
     do not look alike.
 
-    >>> similarity(b"a\\nb\\nc\\n", b"c\\nb\\na\\n"), similarity(b"aaaa\\nb\\n", b"aaaa\\nc\\n"), similarity(b"x\\n", b"y\\n")
+    >>> (similarity(b"a\\nb\\nc\\n", b"c\\nb\\na\\n"), similarity(b"aaaa\\nb\\n", b"aaaa\\nc\\n"),
+    ...  similarity(b"x\\n", b"y\\n"))
     (1.0, 0.7142857142857143, 0.0)
     """
     return _score(*_lines(a), *_lines(b))

@@ -474,7 +474,8 @@ def bar_markdown(b: Bar) -> str:
     items = ", ".join(f"{s.n} {s.label}" for s in b.segments)
     slices = ", ".join(f"{n} {status}" for status, n in b.slices)
     count = sum(n for _, n in b.slices)
-    return f"{squares(b.segments, b.total)} **{plural(b.total, b.unit)}**: {items} · {plural(count, 'slices')}: {slices}"
+    return (f"{squares(b.segments, b.total)} **{plural(b.total, b.unit)}**: {items} · "
+            f"{plural(count, 'slices')}: {slices}")
 
 
 SPARK = "▁▂▃▄▅▆▇█"

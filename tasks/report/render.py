@@ -87,7 +87,9 @@ def drift_board(report: Mapping[str, Any], upstream_url: str, deny: Sequence[str
         out += [f"- {code(p, cell=False)}"
                 + (f" (matched by {code(m, cell=False)})" if (m := _match(p, patterns)) else "")
                 for p in blocked[:100]]
-        out += ([f"- … and {len(blocked) - 100} more (drift.json → paths.blocked)"] if len(blocked) > 100 else []) + [""]
+        if len(blocked) > 100:
+            out.append(f"- … and {len(blocked) - 100} more (drift.json → paths.blocked)")
+        out.append("")
     if report.get("warnings"):
         out += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
     return "\n".join(out)

@@ -219,8 +219,9 @@ def attempts_line(o: Outcome) -> str:
     nothing = sum(1 for a in attempts if not a.inferred and not a.results)
     memo = sum(1 for a in attempts if not a.inferred and a.results and not a.ran)
     ran = len(attempts) - inferred - memo - nothing
-    parts = [f"{ran} run"] + ([f"{inferred} inferred"] if inferred else []) + ([f"{memo} from the memo"] if memo else []) \
-        + ([f"{nothing} with no check or gate to run"] if nothing else [])
+    parts = ([f"{ran} run"] + ([f"{inferred} inferred"] if inferred else [])
+             + ([f"{memo} from the memo"] if memo else [])
+             + ([f"{nothing} with no check or gate to run"] if nothing else []))
     return f"{len(attempts)} attempt(s): {', '.join(parts)}" if attempts else "no validation needed"
 
 
@@ -256,8 +257,8 @@ def slice_markdown(o: Outcome, fork: str, sync_branch: str, commits: Sequence[Ma
     name, run = o.slice, o.run
     where = f"wave {o.wave}" + (f", source {o.source}" if o.source else "")
     counted = f"{o.counts().line()}; " if o.unit == COMMITS else ""
-    what = (f"{code(o.slice_commits[0][:12])}..{code(o.slice_commits[-1][:12])}" if o.unit == COMMITS and o.slice_commits
-            else code(o.upstream[:12]))
+    what = (f"{code(o.slice_commits[0][:12])}..{code(o.slice_commits[-1][:12])}"
+            if o.unit == COMMITS and o.slice_commits else code(o.upstream[:12]))
     out = [f"# {name} ({where}): {icon(o.status)} {o.status}", "",
            f"Upstream {what} onto {code(sync_branch)} at {code(o.parent[:12])}; {counted}"
            f"{attempts_line(o)}; {o.duration:.1f} s" + (f"; run {code(run)}" if run else "") + ".", ""]

@@ -106,8 +106,8 @@ def test_secrets_gate_streams_large_and_binary_files(tmp_path: Path) -> None:
     assert GHP not in result.stdout + result.message
 
 
-def test_a_file_that_cannot_be_read_fails_the_gate_unless_its_path_is_allowed(tmp_path: Path,
-                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_that_cannot_be_read_fails_the_gate_unless_its_path_is_allowed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "vault.dat").write_bytes(b"sealed")
     (tmp_path / "ok.txt").write_text("fine\n")
     real = secrets_mod.Scanner.scan_file

@@ -27,11 +27,13 @@ def project(upstream: bool, broken: bool = False) -> dict[str, str]:
     for i in range(PAIRS):
         files[f"proj/mod{i}.py"] = f"VERSION = {v}\n"
         # named apart from the module (as a real suite's tests often are): no name couples them
-        files[f"tests/test_part{i}.py"] = f"from proj.mod{i} import VERSION\n\n\ndef test_v():\n    assert VERSION == {v}\n"
+        files[f"tests/test_part{i}.py"] = (f"from proj.mod{i} import VERSION\n\n\n"
+                                           f"def test_v():\n    assert VERSION == {v}\n")
     for i in range(3):  # callers of the API: none works with the other side's api.py
         files[f"proj/use{i}.py"] = (f"from proj import api\n\n\ndef run():\n"
                                     f"    return api.{'load' if upstream else 'fetch'}('u{i}')\n")
-        files[f"tests/test_flow{i}.py"] = f"from proj.use{i} import run\n\n\ndef test_run():\n    assert run() == 'U{i}'\n"
+        files[f"tests/test_flow{i}.py"] = (f"from proj.use{i} import run\n\n\n"
+                                           f"def test_run():\n    assert run() == 'U{i}'\n")
     if broken:
         files["proj/mod2.py"] = "VERSION = 2\nraise RuntimeError('mod2 is broken upstream')\n"
     return files

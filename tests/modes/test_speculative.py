@@ -118,7 +118,8 @@ def test_a_merge_range_bisected_on_two_slots_decides_what_one_slot_does(tmp_path
 def without_keys(record: dict[str, Any]) -> dict[str, Any]:
     """The record without each dropped commit's ``key``: a digest of the check's definition, whose log path
     differs between the two workspaces."""
-    return record | {"dropped": {sha: {k: v for k, v in d.items() if k != "key"} for sha, d in record["dropped"].items()}}
+    dropped = {sha: {k: v for k, v in d.items() if k != "key"} for sha, d in record["dropped"].items()}
+    return record | {"dropped": dropped}
 
 
 def picks(root: Path, slots: int) -> fixups.Sibling:

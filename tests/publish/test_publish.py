@@ -90,7 +90,8 @@ def test_a_high_risk_sync_waits_for_review(tmp_path: Path) -> None:
 def test_a_second_publish_with_nothing_new_is_a_no_op(tmp_path: Path) -> None:
     repos, remote = synced(tmp_path, LARGE, publish={"forge": "none"})
     assert publish(repos).returncode == 0
-    logged, record, pr = pushes(remote), (repos.reports / "publish.json").read_bytes(), (repos.reports / "pr.md").read_bytes()
+    logged = pushes(remote)
+    record, pr = (repos.reports / "publish.json").read_bytes(), (repos.reports / "pr.md").read_bytes()
     again = publish(repos)
     assert again.returncode == 0, again.stderr
     assert "publish: nothing changed since the last publish (sync/upstream at" in again.stdout
@@ -98,7 +99,8 @@ def test_a_second_publish_with_nothing_new_is_a_no_op(tmp_path: Path) -> None:
     assert (repos.reports / "publish.json").read_bytes() == record and (repos.reports / "pr.md").read_bytes() == pr
     rewrite_config(repos, publish={"forge": "none", "title": "sync: {source} @ {short_sha}"})
     changed = publish(repos)                                                 # a new title is something new
-    assert "nothing changed" not in changed.stdout and "publish: wrote reports/pr.md (sync: upstream @" in changed.stdout
+    assert "nothing changed" not in changed.stdout
+    assert "publish: wrote reports/pr.md (sync: upstream @" in changed.stdout
 
 
 def test_a_branch_someone_else_moved_is_reported_not_overwritten(tmp_path: Path) -> None:

@@ -183,7 +183,8 @@ def test_the_markdown_has_no_raw_html_and_narrow_tables(board: Board) -> None:
             cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
             assert len(cells) <= 4, line
     assert "[slice-2](slices/slice-2/report.md)" in text
-    assert "| [slice-5](slices/slice-5/report.md) | ⬜ not run (3 files) | no run has reached it yet | `doit validate:slice-5` |" in text
+    assert ("| [slice-5](slices/slice-5/report.md) | ⬜ not run (3 files) | no run has reached it yet "
+            "| `doit validate:slice-5` |") in text
 
 
 def test_the_issue_body_names_slices_without_links_and_fits_the_limit(board: Board) -> None:
