@@ -90,7 +90,7 @@ def test_secrets_gate_names_file_and_line_but_never_the_value(tmp_path: Path) ->
 
 
 def test_secrets_gate_streams_large_and_binary_files(tmp_path: Path) -> None:
-    """Issue 8 item 10: a token at the end of a 3 MB file, or after a NUL byte, is found (not skipped)."""
+    """A token at the end of a 3 MB file, or after a NUL byte, is found (not skipped)."""
     (tmp_path / "bundle.js").write_bytes(b"var a=1;function f(x){return x+1}\n" * 90_000 + f"t='{GHP}'\n".encode())
     (tmp_path / "huge.sql").write_bytes(b"INSERT INTO t VALUES (1);\n" * 400_000 + f"-- {GHP}\n".encode())
     (tmp_path / "blob.bin").write_bytes(b"\0\1\2binary" + GHP.encode() + b"\0")
@@ -144,7 +144,7 @@ def _repo_with(tmp_path: Path, files: dict[str, str]) -> tuple[Path, str]:
 
 
 def test_secrets_gate_blocks_only_what_the_part_introduces(tmp_path: Path) -> None:
-    """Issue 9 item 5: a secret already on the sync tip is pre-existing (reported, not blocking)."""
+    """A secret already on the sync tip is pre-existing (reported, not blocking)."""
     old_password = "Old-Pr0d-Passw0rd!"
     repo, tip = _repo_with(tmp_path, {"conf/db.ini": f"[db]\npassword = {old_password}\n", "a.py": "A = 1\n"})
     wt = tmp_path / "candidate"

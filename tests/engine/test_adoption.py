@@ -1,4 +1,4 @@
-"""Land everything that can land, with as few check runs as it takes (issue 9).
+"""Land everything that can land, with as few check runs as it takes.
 
 Every check here appends a line to a file when it runs, so the tests count real runs — not
 attempts, not memo answers.

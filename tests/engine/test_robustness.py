@@ -1,4 +1,4 @@
-"""Never write a branch that is not forkwave's, never wedge, never lose a record (issue 8, items 2 and 11-16).
+"""Never write a branch that is not forkwave's, never wedge, never lose a record.
 
 Kills are real SIGKILLs of a doit process group, aimed at named fault points
 (``FORKWAVE_FAULT``, see ``tasks/faults.py``) or at moments read off the file system; a

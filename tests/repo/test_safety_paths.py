@@ -1,4 +1,4 @@
-"""Issue 8, items 4-7: an upstream tree can never reach outside the repository, nor wedge a slice.
+"""An upstream tree can never reach outside the repository, nor wedge a slice.
 
 Hostile upstream trees are written with ``git mktree`` (tests/hostile.py), run through the
 real pipeline (``doit wave_a``), and judged by what they leave: the reason in
