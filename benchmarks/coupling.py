@@ -9,8 +9,8 @@ file. Every path the history changed is planned (a synthetic drift, all upstream
 Timed, median of ``--runs``: the one ``git log --name-only`` of the history
 (``git.first_parent_paths``), merging and mapping it (``coupling.history``), and
 ``plan_waves`` with coupling — beside ``plan_waves`` without the history (tests, lockfiles
-only) and the plan before coupled groups (each path to its wave, waves cut by directory). It prints how many groups the plan keeps whole,
-how many it had to split, and that the mass commit coupled nothing.
+only) and the plan before coupled groups (each path to its wave, waves cut by directory). It prints how many groups the
+plan keeps whole, how many it had to split, and that the mass commit coupled nothing.
 
     python -m benchmarks.coupling [--files 10000] [--commits 5000] [--max-files 25] [--runs 3] [--keep DIR]
 """
@@ -117,7 +117,8 @@ def main() -> None:
         git.git(up, "fast-import", "--quiet", input=body)
         base, tip = git.rev_parse(up, "base^{commit}"), git.rev_parse(up, "main")
         assert base and tip
-        print(f"built {args.files:,} files and {args.commits:,} commits after the base in {time.perf_counter() - t:.1f} s")
+        print(f"built {args.files:,} files and {args.commits:,} commits after the base "
+              f"in {time.perf_counter() - t:.1f} s")
 
         t_log, log = timed(lambda: git.first_parent_paths(up, tip, base), args.runs)
         t_hist, commits = timed(lambda: coupling.history({base: log}, ()), args.runs)
@@ -140,7 +141,8 @@ def main() -> None:
             print(f"files per wave, {label}: " + ", ".join(f"{w} {n:,}" for w, n in per_wave.items()))
         groups = [g for s in plan.slices for g in s.groups]
         whole = [g for g in groups if not g.split]
-        print(f"slices: {len(plan.slices):,} with coupling, {sum(len(c) for c in old.values()):,} baseline; coupled groups kept whole: "
+        print(f"slices: {len(plan.slices):,} with coupling, {sum(len(c) for c in old.values()):,} baseline; coupled "
+              "groups kept whole: "
               f"{len(whole):,} ({sum(len(g.files) for g in whole):,} files); parts of groups larger than "
               f"{args.max_files}, cut: {len(groups) - len(whole):,}; largest slice "
               f"{max(len(s.files) for s in plan.slices)} files (a manifest/lockfile group is never split)")

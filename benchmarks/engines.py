@@ -172,13 +172,15 @@ def real(positions: list[int], sleep: float) -> bool:
             only = b["deferred"] == [[FILES[pos]]]
             verdict = "meets" if ratio <= TARGET else "misses"
             print(f"   → two engines take {ratio:.2f}x the time of one ({verdict} the {TARGET}x target); "
-                  f"same outcome: {'yes' if same else 'NO'}; only the poisoned file deferred: {'yes' if only else 'NO'}")
+                  f"same outcome: {'yes' if same else 'NO'}; "
+                  f"only the poisoned file deferred: {'yes' if only else 'NO'}")
             ok = ok and same and only and ratio <= TARGET
             totals = [totals[0] + a["seconds"], totals[1] + b["seconds"]]
             if not (same and only):
                 print(a["log"][-3000:], b["log"][-3000:])
     if len(positions) > 1:
-        print(f"   all {len(positions)} positions: {totals[1]:.1f} s with two engines against {totals[0]:.1f} s with one: "
+        print(f"   all {len(positions)} positions: {totals[1]:.1f} s with two engines against {totals[0]:.1f} s with "
+              "one: "
               f"{totals[1] / totals[0]:.2f}x (target {TARGET}x)")
     return ok
 

@@ -10,7 +10,7 @@ a fast-forward), and it fails when ``git grep`` finds ``BROKEN`` in that tree.
 Printed per position: the runs ``tasks.core.ranges.first_bad`` needs to name the commit — from
 nothing known, so the whole range's run and the start's (the baseline) count — beside a linear
 per-commit scan (commit 1, then 1..2, ... until one fails), and whether the named commit is the
-broken one. Target (issue 13): ceil(log2 200) + 2 = 10 runs.
+broken one. Target: ceil(log2 200) + 2 = 10 runs.
 
 Then, for ``--engine`` positions (default 5), the same through merge mode's own runner
 (``tasks.engine.merging.bisect``): each candidate judged by the ``Validator`` — a real host

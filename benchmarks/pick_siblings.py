@@ -16,10 +16,10 @@ Printed, forkwave beside plain git in the same run:
 - **a whole pick run**: ``doit`` in a fresh workspace on a copy of the fork (fetch, drift, plan, the
   pick, its checks, reports), beside plain git on another copy (fetch the sibling, ``git switch -c``,
   ``git cherry-pick -x -m 1`` of the feature's merge, the same check as many times as forkwave ran it),
-  the median of ``--repeat`` runs each, forkwave's modules compiled as an installed one's are. Target: <= 1.3x. The check is ``--check``: both sides run the
-  same command in a checkout of the same tree. Its default, ``sleep 3``, stands in for the real case's
-  checks: there the run was 39-48x a plain cherry-pick and 1.6x cherry-pick plus the checks, which puts
-  its six check runs near 3.5 s each. A cheaper check weighs forkwave's own time more: the line after
+  the median of ``--repeat`` runs each, forkwave's modules compiled as an installed one's are. Target: <= 1.3x. The
+  check is ``--check``: both sides run the same command in a checkout of the same tree. Its default, ``sleep 3``, stands
+  in for the real case's checks: there the run was 39-48x a plain cherry-pick and 1.6x cherry-pick plus the checks,
+  which puts its six check runs near 3.5 s each. A cheaper check weighs forkwave's own time more: the line after
   the ratio prints that time alone.
 
     python -m benchmarks.pick_siblings [--fork-commits 10000] [--check 'sleep 3'] [--repeat 3] [--keep DIR]
@@ -86,7 +86,8 @@ def build(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     tip = s.commit("refs/heads/shared", "chore: initial import",
                    {file_of(i): f"export const v{i} = 0;\n" for i in range(args.files)}, [])
     for k in range(1, args.shared):
-        tip = s.commit("refs/heads/shared", f"fix: shared change {k}", {file_of(k * 7 % args.files): f"// {k}\n"}, [tip])
+        tip = s.commit("refs/heads/shared", f"fix: shared change {k}", {file_of(k * 7 % args.files): f"// {k}\n"},
+                       [tip])
     shared = tip
     # the fork: its own commits, never on the feature's files
     fork = shared
@@ -100,11 +101,13 @@ def build(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     feature: dict[str, Any] = {}
     for k in range(args.main_line):
         if k in plain_at:
-            main = s.commit("refs/heads/sibling", f"chore(release): v1.{k}", {"package.json": f'{{"v": {k}}}\n'}, [main])
+            main = s.commit("refs/heads/sibling", f"chore(release): v1.{k}", {"package.json": f'{{"v": {k}}}\n'},
+                            [main])
             continue
         prs += 1
         if prs == feature_at:
-            main, commits = pull_request(s, main, prs, "feat(citations): citation viewer", feature_commits(args.feature))
+            main, commits = pull_request(s, main, prs, "feat(citations): citation viewer",
+                                         feature_commits(args.feature))
             feature = {"merge": main, "commits": commits}
         else:
             scope = SCOPES[prs % len(SCOPES)]
@@ -119,10 +122,12 @@ def build(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     sibling = init_repo(root / "sibling.git", bare=True)
     git.git(sibling, "fetch", "--quiet", "--no-tags", str(world), "refs/heads/sibling:refs/heads/main")
     fork_repo = init_repo(root / "fork")
-    git.git(fork_repo, "fetch", "--quiet", "--no-tags", "--update-head-ok", str(world), "refs/heads/fork:refs/heads/main")
+    git.git(fork_repo, "fetch", "--quiet", "--no-tags", "--update-head-ok", str(world),
+            "refs/heads/fork:refs/heads/main")
     check_out(fork_repo)
     return {"sibling": sibling, "fork": fork_repo, "base": git.rev_parse(world, "refs/heads/shared"),
-            "feature": git.rev_parse(world, "refs/heads/feature-merge"), "tip": git.rev_parse(world, "refs/heads/sibling-tip")}
+            "feature": git.rev_parse(world, "refs/heads/feature-merge"),
+            "tip": git.rev_parse(world, "refs/heads/sibling-tip")}
 
 
 def feature_commits(n: int) -> list[tuple[str, dict[str, str]]]:
@@ -254,7 +259,8 @@ def main() -> None:
         fails = 0
 
         # 1. the analysis with 0 candidates, beside git cherry
-        none_ws = workspace(root, "ws-none", config(root, shapes, str(shapes["fork"]), ["nothing-has-this"], args.check))
+        none_ws = workspace(root, "ws-none",
+                            config(root, shapes, str(shapes["fork"]), ["nothing-has-this"], args.check))
         doit(none_ws, "list")  # compiles forkwave's modules once, as installing it does
         _, fetched = doit(none_ws, "fetch")
         assert fetched.returncode == 0, fetched.stdout + fetched.stderr

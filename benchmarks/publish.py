@@ -29,7 +29,8 @@ def huge(n: int) -> body.Sync:
     paths = [f"packages/p{i % 50}/src/module_{i}/index.ts" for i in range(n)]
     outcomes: dict[str, Any] = {"slice-1": {
         "slice": "slice-1", "status": "conflicted", "adopted": paths, "files": [],
-        "conflicts": [{"path": f"c/{i}.ts", "reason": "3-way merge conflict", "next": "resolve it"} for i in range(300)],
+        "conflicts": [{"path": f"c/{i}.ts", "reason": "3-way merge conflict",
+                       "next": "resolve it"} for i in range(300)],
         "deferred": [{"files": [f"d/{i}.ts"], "reason": "build failed", "checks": ["build"], "next": "fix it"}
                      for i in range(400)]}}
     commits = {"slice-1": [{"sha": f"{i:040x}", "subject": f"commit {i} of upstream's history", "author": "Dev"}

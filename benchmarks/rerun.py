@@ -1,6 +1,6 @@
 """A 50-slice wave, all adopted, re-run with nothing changed: how long does `doit` take?
 
-Target (issue #3): under 0.5 s median. Printed beside `doit list` on the same
+Target: under 0.5 s median. Printed beside `doit list` on the same
 workspace, which is the floor: doit loading the dodo file and the task creators.
 
     python benchmarks/rerun.py [--slices 50] [--repeat 7]

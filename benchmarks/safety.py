@@ -1,4 +1,4 @@
-"""What the input-safety checks of issue 8 cost: strict config loading, and judging a slice's
+"""What the input-safety checks cost: strict config loading, and judging a slice's
 symlinks against the whole sync tip.
 
 Printed beside a baseline each: ``yaml.safe_load`` of the same config (what loading did

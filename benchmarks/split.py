@@ -1,6 +1,6 @@
 """How many validation runs revert-and-split needs to isolate culprits.
 
-Targets (issue #3): one culprit among 32 files in at most 11 runs; two among 64 in at
+Targets: one culprit among 32 files in at most 11 runs; two among 64 in at
 most 22. Two parts:
 
 1. the search itself (``tasks.core.bisect.isolate``), exhaustively: every culprit position,

@@ -1,7 +1,7 @@
 """How light is the doit face? ``doit list`` and a no-op ``doit`` on the demo, beside a bare doit.
 
 doit runs every task creator on every command, even ``doit list``, so whatever the creators
-import is paid every time. Target (issue 12): ``doit list`` and a no-op ``doit`` within 1.3x of
+import is paid every time. Target: ``doit list`` and a no-op ``doit`` within 1.3x of
 a bare doit's ``doit list`` (a dodo.py with one task), medians of ``--repeat`` runs each,
 interleaved so the machine's noise falls on all three alike.
 

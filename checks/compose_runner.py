@@ -79,7 +79,8 @@ class ComposeRunner:
                 out.write(f"\n--- service logs ({project}) ---\n".encode())
                 out.flush()
                 run_group([*cmd, "logs", "--no-color"], request.cwd, env, 60, out, err)
-                run_group([*cmd, "down", "-v", "--remove-orphans", "--rmi", "local", "-t", "5"], request.cwd, env, DOWN_TIMEOUT, out, err)
+                run_group([*cmd, "down", "-v", "--remove-orphans", "--rmi", "local", "-t", "5"], request.cwd, env,
+                          DOWN_TIMEOUT, out, err)
                 gone = self.engine is not None and not self.engine.answers()
                 if not gone:  # else the record stays: the next run reaps the stack where it ran
                     remove_leftovers(project, self.client)

@@ -12,7 +12,8 @@ _PY_FILE = re.compile(r'^\s*File "([^"]+)", line (\d+)')
 _PY_EXC = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|AssertionError)(?::\s*(.*))?$")
 _LOCATION = re.compile(r"(?:^|\s)((?:[\w.@-]+/)*[\w.@-]+\.[A-Za-z]{1,5})(?::(\d+)(?::\d+)?|\((\d+),\d+\))")
 _ERROR_WORD = re.compile(r"\b(error|failed|failure|fatal|exception|cannot|not found|undefined)\b", re.I)
-_ECHO = re.compile(r"^(?:> |\+ |\$ |npm (?:ERR!|error\b|WARN\b|warn\b)|yarn (?:run|install) v|error Command failed|info Visit |"
+_ECHO = re.compile(r"^(?:> |\+ |\$ |npm (?:ERR!|error\b|WARN\b|warn\b)|yarn (?:run|install) v|error Command failed|"
+                   r"info Visit |"
                    r"\s*at |Done in |\s*\^+\s*$)")
 _THROWN = re.compile(r"^\s*(?:Uncaught )?[A-Z]\w*(?:Error|Exception): \S")
 

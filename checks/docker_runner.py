@@ -244,7 +244,8 @@ class DockerRunner:
         (log_dir / f"{request.name}.stderr.log").write_text(stderr)
         if timed_out:
             return Result(request.name, FAILED, duration,
-                          f"timed out after {request.timeout:g} s (container killed and removed)", tail(stdout), tail(stderr),
+                          f"timed out after {request.timeout:g} s (container killed and removed)", tail(stdout),
+                          tail(stderr),
                           timed_out=True)
         if code in CANNOT_RUN:
             return Result(request.name, ERROR, duration, f"cannot run in {image} (exit {code}: "
@@ -253,7 +254,8 @@ class DockerRunner:
         if code != 0:
             why = "; ".join(filter(None, [offline.summary(stdout + "\n" + stderr), _corepack_hint(stdout + stderr)]))
             return Result(request.name, FAILED, duration,
-                          redactor.line(f"exit code {code} in {image}: {request.command}" + (f" ({why})" if why else "")),
+                          redactor.line(f"exit code {code} in {image}: {request.command}"
+                                        + (f" ({why})" if why else "")),
                           tail(stdout), tail(stderr), exit_code=code)
         return Result(request.name, PASSED, duration, "", tail(stdout), tail(stderr), exit_code=code)
 

@@ -50,7 +50,8 @@ def unreachable(exc: BaseException) -> bool:
     if isinstance(exc, docker.errors.APIError):  # a daemon on its way down answers 5xx before it stops listening
         text = str(exc.explanation or exc).lower()
         return exc.status_code in (502, 503) or "shutting down" in text or "is restarting" in text
-    return isinstance(exc, docker.errors.DockerException) and "error while fetching server api version" in str(exc).lower()
+    return (isinstance(exc, docker.errors.DockerException)
+            and "error while fetching server api version" in str(exc).lower())
 
 
 class Engine:

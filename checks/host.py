@@ -133,7 +133,8 @@ class HostRunner:
         stdout = out_path.read_text("utf-8", "replace")
         stderr = err_path.read_text("utf-8", "replace")
         if timed_out:
-            return Result(request.name, FAILED, duration, f"timed out after {request.timeout:g} s (process group killed)",
+            return Result(request.name, FAILED, duration,
+                          f"timed out after {request.timeout:g} s (process group killed)",
                           tail(stdout), tail(stderr), timed_out=True)
         if code in CANNOT_RUN:
             return Result(request.name, ERROR, duration, f"cannot run (exit {code}: {CANNOT_RUN[code]}): "

@@ -93,7 +93,7 @@ class BuildProgress:
         if self.log is not None and self.log.is_file():
             with open(self.log, "rb") as f:
                 f.seek(max(0, self.log.stat().st_size - 4096))
-                lines = [l for l in re.split(r"[\r\n]", f.read().decode("utf-8", "replace")) if l.strip()]
+                lines = [line for line in re.split(r"[\r\n]", f.read().decode("utf-8", "replace")) if line.strip()]
             if lines:
                 return self.redactor.line(lines[-1])
         return self.last()

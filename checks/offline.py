@@ -17,7 +17,8 @@ _NET_ERRORS = [
     re.compile(r"(?P<err>Could not resolve host): (?P<host>[\w.-]+)"),
     re.compile(r"(?P<err>Failed to connect to) (?P<host>[\w.-]+) port"),
     re.compile(r"unable to resolve host address ['‘](?P<host>[\w.-]+)['’]", re.I),
-    re.compile(r"(?P<err>Temporary failure in name resolution|Name or service not known).*?(?:host=['\"]?|//)(?P<host>[\w.-]+)"),
+    re.compile(r"(?P<err>Temporary failure in name resolution|Name or service not "
+               r"known).*?(?:host=['\"]?|//)(?P<host>[\w.-]+)"),
     re.compile(r"(?P<err>unable to access) '(?:https?|git)://(?P<host>[\w.-]+)"),
 ]
 # Where a package manager names the package whose script is running or failed.
@@ -106,7 +107,8 @@ def summary(output: str) -> str:
     return f"unreachable host: {'; '.join(u.describe() for u in found)}; remedies: {REMEDIES}"
 
 
-BERRY_BUILD_LOG = re.compile(r"YN0009: .*?(?P<pkg>(?:@[\w.-]+/)?[\w.-]+)@\S+.*logs can be found here: (?P<log>/\S+?build\.log)")
+BERRY_BUILD_LOG = re.compile(r"YN0009: .*?(?P<pkg>(?:@[\w.-]+/)?[\w.-]+)@\S+.*logs can be found here: "
+                             r"(?P<log>/\S+?build\.log)")
 
 
 def berry_build_logs(output: str) -> list[tuple[str, str]]:

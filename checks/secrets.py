@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import IO
 
 from checks import secret_rules
-from tasks.redact import TOKEN_PATTERNS
 
 MAX_TEXT = 8_000_000   # bytes; a larger text file is streamed through the token shapes only
 SNIFF = 8192           # a NUL byte in the first 8 KB marks a binary file (git's own rule)
@@ -32,7 +31,8 @@ OVERLAP = 4096         # longer than any token shape, so a token across two chun
 # which report the token's prefix ("ghp") as its value (so values could not be compared
 # with the parent's, nor matched by ``secrets.allow``); ForkwaveTokenDetector covers both.
 PLUGINS = ("ArtifactoryDetector", "AWSKeyDetector", "AzureStorageKeyDetector", "BasicAuthDetector",
-           "CloudantDetector", "DiscordBotTokenDetector", "IbmCloudIamDetector", "IbmCosHmacDetector", "JwtTokenDetector", "KeywordDetector",
+           "CloudantDetector", "DiscordBotTokenDetector", "IbmCloudIamDetector", "IbmCosHmacDetector",
+           "JwtTokenDetector", "KeywordDetector",
            "MailchimpDetector", "NpmDetector", "OpenAIDetector", "PrivateKeyDetector", "PypiTokenDetector",
            "SendGridDetector", "SlackDetector", "SoftlayerDetector", "SquareOAuthDetector", "StripeDetector",
            "TelegramBotTokenDetector", "TwilioKeyDetector")
@@ -218,8 +218,9 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
     "SlackDetector": (r"xox|hooks\.slack\.com", ""),
     "SquareOAuthDetector": ("sq0csp-", ""),
     "StripeDetector": ("k_live_", ""),
-    "ForkwaveTokenDetector": (r"gh[pousr]_|github_pat_|gl[a-z]{2,7}-|GR1348941|xox|hooks\.slack|AIza|k_live_|npm_|pypi-|"
-                              r"T3BlbkFJ|sk-ant-|hf_|SG\.|shp[acps]|_v1_|A3T|AKIA|ASIA|ABIA|ACCA|PRIVATE KEY", "aws"),
+    "ForkwaveTokenDetector": (r"gh[pousr]_|github_pat_|gl[a-z]{2,7}-|GR1348941|xox|hooks\.slack|AIza|k_live_|"
+                              r"npm_|pypi-|T3BlbkFJ|sk-ant-|hf_|SG\.|shp[acps]|_v1_|A3T|AKIA|ASIA|ABIA|ACCA|"
+                              r"PRIVATE KEY", "aws"),
 }
 
 

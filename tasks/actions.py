@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ from tasks.errors import Failed, ForkwaveError, Held, NotRun, Stopped, user_erro
 from tasks.redact import redact_url
 from tasks.report import base as basereport
 from tasks.report import render, reports
-from tasks.repo import basedetect, demo, drift, fetch, git, importer, objects, resolutions, state, treemap, worktree
+from tasks.repo import basedetect, demo, fetch, git, importer, objects, resolutions, state, treemap, worktree
 from tasks.workspace import dump_json, read_json, read_parsed, write_if_changed
 
 
@@ -948,13 +947,15 @@ def do_export(ctx: Context) -> Any:
         from tasks.publish import preview
 
         preview.EXPORTS[src.name] = {"source": src.name, "branch": src.contrib_branch, "push_url":
-                                     redact_url(src.push_url or ""), "paths": [f["source_path"] for f in record["files"]],
+                                     redact_url(src.push_url or ""),
+                                     "paths": [f["source_path"] for f in record["files"]],
                                      "refused": record["refused"], "conflicts": record["conflicts"]}
         return _dry_report(ctx)
     _ledger_export(ctx, upstream["sha"], record, bad)
     if record["deferred"]:
         failed = sorted({c for d in record["deferred"] for c in d["checks"]})
-        kept = f"the other {len(record['files'])} files will be pushed" if record["commit"] else "nothing will be pushed"
+        kept = (f"the other {len(record['files'])} files will be pushed" if record["commit"]
+                else "nothing will be pushed")
         return _held(f"export{_for(ctx)}: push checks failed on the export: {', '.join(failed)}; "
                      f"{sum(len(d['files']) for d in record['deferred'])} files deferred, {kept} "
                      f"({ctx.ws.rel(ctx.ws.source_report(export.RECORD))})")

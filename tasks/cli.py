@@ -331,20 +331,28 @@ def summary_line(slices: Mapping[str, tuple[str, str]], code: int, stopped: Sequ
     ``planned``: how many slices the run was asked to reach — more than ran when an error stopped it; ``demo``:
     the bundled demo, which leaves work for a person on purpose and exits 0 for it (``exit_code``).
 
-    >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("b", "conflicted")}, 2)
-    'forkwave: 2 slices: 1 adopted, 0 deferred, 1 conflicted; open reports/wave-b/report.md — exit 2: work left for a person (deferred or conflicted slices)'
+    >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("b", "conflicted")}, 2)  # doctest: +NORMALIZE_WHITESPACE
+    'forkwave: 2 slices: 1 adopted, 0 deferred, 1 conflicted; open reports/wave-b/report.md — exit 2: work left for a
+    person (deferred or conflicted slices)'
     >>> summary_line({"slice-1": ("a", "adopted")}, 2, reason="verification failed for web: verify 'n': printed 4, "
-    ...              "below expected_min 6")
-    "forkwave: 1 slice: 1 adopted, 0 deferred, 0 conflicted; open reports/wave-a/report.md — exit 2: verification failed for web: verify 'n': printed 4, below expected_min 6"
-    >>> summary_line({"slice-1": ("a", "conflicted"), "slice-2": ("a", "waiting")}, 2,
+    ...              "below expected_min 6")  # doctest: +NORMALIZE_WHITESPACE
+    "forkwave: 1 slice: 1 adopted, 0 deferred, 0 conflicted; open reports/wave-a/report.md — exit 2: verification failed
+    for web: verify 'n': printed 4, below expected_min 6"
+    >>> summary_line({"slice-1": ("a", "conflicted"), "slice-2": ("a", "waiting")}, 2,  # doctest: +NORMALIZE_WHITESPACE
     ...              commits={"total": 40, "adopted": 2, "deferred": 0, "conflicted": 1, "waiting": 37, "skipped": 0})
-    'forkwave: 2 slices: 0 adopted, 0 deferred, 1 conflicted, 1 waiting (commits: 2 of 40 adopted, 1 conflicted, 37 waiting); open reports/wave-a/report.md — exit 2: work left for a person (deferred or conflicted slices)'
-    >>> summary_line({}, 3, ["batch"], planned=12)
-    'forkwave: 12 slices planned, none run; stopped before any slice (the error is above) — exit 3: forkwave or its environment failed'
-    >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("a", "error")}, 3, ["validate:slice-2"], planned=12)
-    'forkwave: 12 slices planned, 2 run: 1 adopted, 0 deferred, 0 conflicted, 1 error; 10 not run; open reports/wave-a/report.md; stopped at validate:slice-2 (the error is above) — exit 3: forkwave or its environment failed'
-    >>> summary_line({"slice-1": ("a", "conflicted")}, 2, demo=True)
-    'forkwave: 1 slice: 0 adopted, 0 deferred, 1 conflicted; open reports/wave-a/report.md — exit 0 (the bundled demo): a real run would exit 2: work left for a person (deferred or conflicted slices)'
+    'forkwave: 2 slices: 0 adopted, 0 deferred, 1 conflicted, 1 waiting (commits: 2 of 40 adopted, 1 conflicted,
+    37 waiting); open reports/wave-a/report.md — exit 2: work left for a person (deferred or conflicted slices)'
+    >>> summary_line({}, 3, ["batch"], planned=12)  # doctest: +NORMALIZE_WHITESPACE
+    'forkwave: 12 slices planned, none run; stopped before any slice (the error is above) — exit 3: forkwave or its
+    environment failed'
+    >>> summary_line({"slice-1": ("a", "adopted"), "slice-2": ("a", "error")}, 3,  # doctest: +NORMALIZE_WHITESPACE
+    ...              ["validate:slice-2"], planned=12)
+    'forkwave: 12 slices planned, 2 run: 1 adopted, 0 deferred, 0 conflicted, 1 error; 10 not run; open
+    reports/wave-a/report.md; stopped at validate:slice-2 (the error is above) — exit 3: forkwave or its environment
+    failed'
+    >>> summary_line({"slice-1": ("a", "conflicted")}, 2, demo=True)  # doctest: +NORMALIZE_WHITESPACE
+    'forkwave: 1 slice: 0 adopted, 0 deferred, 1 conflicted; open reports/wave-a/report.md — exit 0 (the bundled demo):
+    a real run would exit 2: work left for a person (deferred or conflicted slices)'
     """
     parts = []
     if planned > len(slices):
@@ -401,7 +409,8 @@ def slice_states(reports: Path, names: Sequence[str]) -> tuple[dict[str, tuple[s
         if path.exists():
             outcome = Outcome.from_json(read_json(path))
             outcomes.append(outcome)
-            state = "conflicted" if outcome.conflicts and outcome.status.state != "rolled back" else outcome.status.state
+            rolled_back = outcome.status.state == "rolled back"
+            state = "conflicted" if outcome.conflicts and not rolled_back else outcome.status.state
             found[name] = (outcome.wave, "error" if outcome.status is Status.ERROR else state)  # judged nothing
     return found, add(o.counts() for o in outcomes).get(COMMITS)
 

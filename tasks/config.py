@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tasks import assets, fields
-from tasks.configkeys import (AVAILABLE_MODES, MODE_TRAITS, BUILTIN_CHECKS, ModeTraits, CONFIG, DEFAULT_DENY, DEFAULT_DENY_EXCEPT,  # noqa: F401
+from tasks.configkeys import (AVAILABLE_MODES, MODE_TRAITS, BUILTIN_CHECKS, ModeTraits, CONFIG,  # noqa: F401
+                              DEFAULT_DENY, DEFAULT_DENY_EXCEPT,
                               COMMAND_ONLY, DEFAULT_IGNORE, DEFAULT_RISK_WEIGHTS, DEFAULT_TITLE, DEFAULT_WAVES,
                               DIRECTIONS, DRIFT_GATE_KEYS, FORGES, GATES, GLOB_CHARS, MAX_COMMITS, MAX_CPUS,
                               MAX_FILES, MAX_TIMEOUT, MODE_ONLY, MODES, ON_FAILURE, OUTPUT_REF, REPOSITORY_ONLY,
@@ -376,7 +377,8 @@ class Engine:
     url: str | None = None          # None with no context either: the local engine, as docker.from_env() finds it
     context: str | None = None
     slots: int = default("containers.engines[].slots")
-    files: str | None = "mount"     # mount: bind-mounted; copy: copied into each container; None: as the context's endpoint
+    # mount: bind-mounted; copy: copied into each container; None: as the context's endpoint
+    files: str | None = "mount"
     cert_path: Path | None = None
     tls_verify: bool = default("containers.engines[].tls_verify")
 
@@ -733,7 +735,8 @@ def _describe(err: Any) -> str:  # a jsonschema.ValidationError
     if err.validator == "additionalProperties":
         extra, allowed = _unknown(err)[0], sorted(err.schema.get("properties", {}))
         where = f"{key}." if err.absolute_path else ""
-        shown = extra if len(str(extra)) <= 60 else f"{str(extra)[:57]}..."   # a pasted line is no key: one line stays short
+        # a pasted line is no key: one line stays short
+        shown = extra if len(str(extra)) <= 60 else f"{str(extra)[:57]}..."
         return f"unknown key '{where}{shown}'{_suggestion(extra, allowed)}; expected one of: {', '.join(allowed)}"
     if err.validator == "required":
         missing = re.search(r"'([^']+)'", err.message)

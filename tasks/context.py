@@ -33,7 +33,8 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("config", "config=PATH", (EVERY,), "the config file (default: forkwave.yaml in the workspace, else the demo)"),
+    Variable("config", "config=PATH", (EVERY,),
+             "the config file (default: forkwave.yaml in the workspace, else the demo)"),
     Variable("sources", "sources=NAME,GLOB", (EVERY,), "only these sources (names or globs, comma-separated)"),
     Variable("direction", "direction=pull|push|both", (EVERY,), "only the sources that go that way"),
     Variable("dry", "dry=1", (EVERY,), "up to the plan, then each slice simulated (reports/dry-run.md); "

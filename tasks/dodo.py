@@ -24,7 +24,7 @@ This file is a table of contents: the creators live in ``tasks/graph.py``, the c
 from tasks import cli, doitstate
 
 cli.refuse_unknown_variables()      # `doit dyr=1`: one line and exit 1, before the config is read or anything runs
-from tasks.graph import (  # noqa: F401
+from tasks.graph import (  # noqa: E402, F401  (after the check above, so a typo costs no import)
     slice_creators, task__workspace, task_base, task_ci, task_demo, task_drift, task_export, task_fetch, task_history,
     task_images, task_plan, task_post, task_pre, task_publish, task_report,
 )

@@ -105,7 +105,7 @@ def _rel(ctx: Context, name: str) -> str:
 
 
 def task_fetch() -> Any:
-    """Mirror each source and record the commit its ref names (reports/upstream.json; several: reports/sources/<name>/)."""
+    """Mirror each source and record the commit its ref names (reports/upstream.json, or reports/sources/<name>/)."""
 
     def make(c: Context, name: str) -> dict[str, Any]:
         def unchanged() -> bool:
@@ -247,7 +247,7 @@ def _drift_section(c: Context, section: dict[str, Any]) -> Any:
 
 
 def task_export() -> Any:
-    """Export the fork's own work back to each push source (direction: push|both): reports/…/export.json; `doit publish` pushes it."""
+    """Export the fork's own work to each push/both source: reports/…/export.json; `doit publish` pushes it."""
     ctx = context()
     pushing = ctx.pushed
     if not pushing:
@@ -300,7 +300,8 @@ def task_post() -> dict[str, Any]:
 
 IMAGES = {"forkwave/python:3.11": "python/Dockerfile", "forkwave/node:bookworm": "node/Dockerfile"}
 CONTAINERS = assets.folder("containers")
-IMAGE_SOURCES = [*IMAGES.values(), "node-release/Dockerfile", "shims/yarn", "lib.sh", "build-base.sh", "build-images.sh",
+IMAGE_SOURCES = [*IMAGES.values(), "node-release/Dockerfile", "shims/yarn", "lib.sh", "build-base.sh",
+                 "build-images.sh",
                  "build-node.sh"]
 
 
@@ -323,7 +324,8 @@ def task_images() -> dict[str, Any]:
 
     env = images.build_env(c.ca_bundle, c.network, c.pass_env)
     return {
-        "actions": [(_reports_dir, [ctx]), (images.build_images, [ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch,
+        "actions": [(_reports_dir, [ctx]),
+                    (images.build_images, [ctx.cfg.checks, ctx.cfg.fork.path, ctx.cfg.fork.branch,
                                            env, ctx.ws.state / "cache", c.engines])],
         "file_dep": [ctx.ws.rel(CONTAINERS / s) for s in IMAGE_SOURCES],
         "uptodate": [present],
@@ -361,7 +363,8 @@ def task_plan() -> dict[str, Any]:
         # change that moves no planned path leaves drift.json, and so the coupling, as it was
         # each source's direction too: a push source plans nothing, `both` plans what is not two-sided, so
         # push -> both must plan what the source offers even when no drift.json changed
-        "uptodate": [config_changed({**ctx.cfg.section("waves", "couple"), "max_files": ctx.max_files}   # batch_size=N wins
+        # batch_size=N wins
+        "uptodate": [config_changed({**ctx.cfg.section("waves", "couple"), "max_files": ctx.max_files}
                                     | ({"max_commits": ctx.max_commits} if _commit_keys(ctx) else {})
                                     | ({"sources": ctx.sources} if ctx.cfg.several else {})
                                     | {"directions": {n: ctx.direction_of(n) for n in ctx.sources}})],

@@ -35,7 +35,8 @@ def node_spec(raw: str, source: str) -> str | None:
             return str(max(LTS.values()))
         if name in LTS:
             return str(LTS[name])
-        raise ForkwaveError(f"{source}: unknown LTS alias {text!r} (known: lts/*, {', '.join('lts/' + n for n in LTS)}); "
+        raise ForkwaveError(f"{source}: unknown LTS alias {text!r} (known: lts/*, "
+                            f"{', '.join('lts/' + n for n in LTS)}); "
                             "write a version such as 24.5.0")
     spec = re.sub(r"(^|\s|\|\||[<>=^~])v(?=\d)", r"\1", text)
     if not text or not _SPEC_CHARS.match(spec) or nodesemver.valid_range(spec, False) is None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tasks.errors import ForkwaveError, ForkwaveFailure
+from tasks.errors import ForkwaveFailure
 from tasks.progress import pieces
 from tasks.redact import Redactor, redact_text
 

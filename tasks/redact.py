@@ -27,7 +27,8 @@ TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compil
                               r"(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"),
     ("GitHub Token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b"),
     ("GitHub Fine-Grained Token", r"\bgithub_pat_[A-Za-z0-9_]{60,255}\b"),
-    ("GitLab Token", r"\bgl(?:pat|dt|ptt|rt|cbt|oas|ft|imt|soat|agent)-[A-Za-z0-9_-]{20,}|\bGR1348941[A-Za-z0-9_-]{20,}"),
+    ("GitLab Token",
+     r"\bgl(?:pat|dt|ptt|rt|cbt|oas|ft|imt|soat|agent)-[A-Za-z0-9_-]{20,}|\bGR1348941[A-Za-z0-9_-]{20,}"),
     ("Slack Token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}"),
     ("Slack Webhook", r"https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,}"),
     ("Google API Key", r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
@@ -45,8 +46,8 @@ TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compil
 # The BEGIN line itself says what follows and stays readable; the body is masked instead.
 _REDACT_PATTERNS = tuple(rx for name, rx in TOKEN_PATTERNS if name != "Private Key")
 # Every pattern above holds one of these: most log lines need only this one search.
-_TRIGGER = re.compile(r"gh[pousr]_|github_pat_|gl[a-z]{1,5}-|GR1348941|xox|hooks\.slack|AIza|k_live_|npm_|pypi-|sk-|hf_|SG\.|"
-                      r"shp|_v1_|eyJ|A3T|AKIA|ASIA|ABIA|ACCA|(?i:aws)")
+_TRIGGER = re.compile(r"gh[pousr]_|github_pat_|gl[a-z]{1,5}-|GR1348941|xox|hooks\.slack|AIza|k_live_|npm_|pypi-|"
+                      r"sk-|hf_|SG\.|shp|_v1_|eyJ|A3T|AKIA|ASIA|ABIA|ACCA|(?i:aws)")
 # A private key's body: on the BEGIN line itself (escaped newlines, as in a JSON service
 # account) or on the lines after it (base64 and PEM headers), up to the END line.
 _KEY_INLINE = re.compile(r"(-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----)((?:\\[rn]|[A-Za-z0-9+/=]|[ \t])+)")

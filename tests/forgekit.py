@@ -302,7 +302,8 @@ class FakeGitHub(Fake):
             return bad
         p = next((p for p in self.pulls.values() if f"PR_kw{p['number']}" == given["pullRequestId"]), None)
         if p is None:
-            return _json({"data": {name: None}, "errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a node"}]})
+            return _json({"data": {name: None},
+                          "errors": [{"type": "NOT_FOUND", "message": "Could not resolve to a node"}]})
         return getattr(self, "_" + name)(p, given)
 
     @staticmethod
@@ -328,7 +329,8 @@ class FakeGitHub(Fake):
 
     def _convertPullRequestToDraft(self, p: dict[str, Any], given: dict[str, Any]) -> Response:  # noqa: N802
         p["draft"] = True
-        return _json({"data": {"convertPullRequestToDraft": {"clientMutationId": None, "pullRequest": {"isDraft": True}}}})
+        draft = {"clientMutationId": None, "pullRequest": {"isDraft": True}}
+        return _json({"data": {"convertPullRequestToDraft": draft}})
 
     def _markPullRequestReadyForReview(self, p: dict[str, Any], given: dict[str, Any]) -> Response:  # noqa: N802
         p["draft"] = False
@@ -354,7 +356,8 @@ class FakeGitHub(Fake):
         out = self.issue_json({"number": p["number"], "state": p["state"], "title": p["title"], "body": p["body"],
                                "user": BOT, "labels": p["labels"]})
         html = f"https://github.example/{self.repository}/pull/{p['number']}"
-        return out | {"html_url": html, "pull_request": {"url": f"{self.api}/repos/{self.repository}/pulls/{p['number']}",
+        return out | {"html_url": html,
+                      "pull_request": {"url": f"{self.api}/repos/{self.repository}/pulls/{p['number']}",
                                                           "html_url": html}}
 
     def add_issue(self, title: str, body: str, labels: list[str] | None = None, user: str = BOT,
@@ -491,7 +494,8 @@ class FakeGitLab(Fake):
             return bad
         a = request.args
         found = [m for m in self.mrs.values() if m["state"] == a.get("state", m["state"])
-                 and m["source"] == a.get("source_branch", m["source"]) and m["target"] == a.get("target_branch", m["target"])]
+                 and m["source"] == a.get("source_branch", m["source"])
+                 and m["target"] == a.get("target_branch", m["target"])]
         return _json([self.mr_json(m) for m in found])
 
     def _labels(self, request: Request, value: Any, key: str) -> list[str] | Response:
@@ -538,8 +542,9 @@ class FakeGitLab(Fake):
                 names = self._labels(request, body[key], key)
                 if isinstance(names, Response):
                     return names
-                m["labels"] = (names if key == "labels" else [lb for lb in m["labels"] if lb not in names]
-                               if key == "remove_labels" else m["labels"] + [lb for lb in names if lb not in m["labels"]])
+                m["labels"] = (names if key == "labels"
+                               else [lb for lb in m["labels"] if lb not in names] if key == "remove_labels"
+                               else m["labels"] + [lb for lb in names if lb not in m["labels"]])
         for key, field in (("title", "title"), ("description", "description"), ("reviewer_ids", "reviewers"),
                            ("assignee_ids", "assignees")):
             if key in body:
@@ -631,8 +636,9 @@ class FakeGitLab(Fake):
                 names = self._labels(request, body[key], key)
                 if isinstance(names, Response):
                     return names
-                i["labels"] = (names if key == "labels" else [lb for lb in i["labels"] if lb not in names]
-                               if key == "remove_labels" else i["labels"] + [lb for lb in names if lb not in i["labels"]])
+                i["labels"] = (names if key == "labels"
+                               else [lb for lb in i["labels"] if lb not in names] if key == "remove_labels"
+                               else i["labels"] + [lb for lb in names if lb not in i["labels"]])
         i.update({k: body[k] for k in ("title", "description") if k in body})
         if body.get("state_event") in ("close", "reopen"):
             i["state"] = "closed" if body["state_event"] == "close" else "opened"
@@ -680,8 +686,9 @@ while (line := read()) is not None:
     commands.append(line.split(" "))
 for old, new, ref in commands:
     base = [old] if set(old) != {"0"} else ["--root"]
-    changed = subprocess.run(["git", "diff-tree", "-r", "--name-only", "--no-commit-id", *base, new] if base != ["--root"]
-                             else ["git", "ls-tree", "-r", "--name-only", new], capture_output=True, text=True).stdout
+    changed = subprocess.run(["git", "diff-tree", "-r", "--name-only", "--no-commit-id", *base, new]
+                             if base != ["--root"] else ["git", "ls-tree", "-r", "--name-only", new],
+                             capture_output=True, text=True).stdout
     bad = [p for p in changed.splitlines() if p.startswith(".github/workflows/")]
     if bad:
         write(f"ng {ref} refusing to allow a Personal Access Token to create or update workflow `{bad[0]}` "

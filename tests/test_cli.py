@@ -116,7 +116,8 @@ def test_summary_line(slices: dict[str, tuple[str, str]], code: int, stopped: li
 
 
 @pytest.mark.parametrize("slices,stopped,planned,line", [
-    ({}, ["batch"], 12, "forkwave: 12 slices planned, none run; stopped before any slice (the error is above) — exit 3: "
+    ({}, ["batch"], 12,
+     "forkwave: 12 slices planned, none run; stopped before any slice (the error is above) — exit 3: "
                         "forkwave or its environment failed"),
     ({"slice-1": ("a", "error")}, ["validate:slice-1"], 7,
      "forkwave: 7 slices planned, 1 run: 0 adopted, 0 deferred, 0 conflicted, 1 error; 6 not run; open "
@@ -210,7 +211,8 @@ def test_exit_1_for_an_unknown_task_name(tmp_path: Path, args: tuple[str, ...]) 
     r = adoptable(tmp_path)
     result = run_doit(r.workspace, *args)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stderr == "forkwave: error: unknown task 'wavex' (did you mean 'wave_a'?); `doit list` shows the tasks\n"
+    assert result.stderr == ("forkwave: error: unknown task 'wavex' (did you mean 'wave_a'?); "
+                             "`doit list` shows the tasks\n")
     assert result.stdout == "" and not (r.workspace / "reports").exists()  # nothing ran
 
 
@@ -348,7 +350,7 @@ def test_forget_and_info_find_slice_tasks(tmp_path: Path) -> None:
 
 # --- a strict command line: variables, help, suggestions, doit's own crashes ---------------------------
 
-from tasks.cli import close_matches, suggest, variables  # noqa: E402
+from tasks.cli import suggest, variables  # noqa: E402
 from tasks.context import VARIABLES  # noqa: E402
 
 KNOWN = ", ".join(f"{v.name}=" for v in VARIABLES)
@@ -380,7 +382,8 @@ def test_every_variable_forkwave_reads_is_in_the_table() -> None:
 
     from conftest import ROOT
 
-    code = "\n".join(p.read_text(encoding="utf-8") for folder in ("tasks", "checks") for p in (ROOT / folder).rglob("*.py"))
+    code = "\n".join(p.read_text(encoding="utf-8")
+                     for folder in ("tasks", "checks") for p in (ROOT / folder).rglob("*.py"))
     read = set(re.findall(r"""(?:get_var|_var|_flag)\(["'](\w+)["']""", code))
     assert read == {v.name for v in VARIABLES}
 

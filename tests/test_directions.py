@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import pytest
 
 from conftest import commit_tree, make_repo, run_doit, write_config
 from slicekit import ledger_runs, plan, read, rev, tree

@@ -166,7 +166,7 @@ def test_post_checks_run_on_the_sync_tip_and_hold_publish(repos: Repos, tmp_path
 
 # --- several sources ---------------------------------------------------------------------------
 
-def test_each_source_has_its_gates_and_verification(vendored: Vendored) -> None:
+def test_each_source_has_its_gates_and_verification(vendored: Vendored) -> None:  # noqa: F811  (the fixture)
     r = vendored
     cfg = sources_config(drift_gates={"max_upstream_paths": 100})
     cfg["sources"][0]["drift_gates"] = {"max_upstream_paths": 1}   # web: __manifest__.py, app.js (both), new.js

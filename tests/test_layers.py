@@ -14,8 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # top to bottom; a prefix of the module name (a package) or a module name
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("face", ("tasks.dodo", "tasks.console", "tasks.graph", "tasks.actions", "tasks.context", "tasks.cli", "tasks.clean",
-              "tasks.commands", "tasks.commandref")),
+    ("face",
+     ("tasks.dodo", "tasks.console", "tasks.graph", "tasks.actions", "tasks.context", "tasks.cli", "tasks.clean",
+      "tasks.commands", "tasks.commandref")),
     ("publish", ("tasks.publish",)),
     ("modes", ("tasks.modes",)),
     ("engine", ("tasks.engine",)),
@@ -23,7 +24,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("checks", ("checks",)),
     ("repo", ("tasks.repo",)),
     ("core", ("tasks.core",)),
-    ("infra", ("tasks.assets", "tasks.config", "tasks.configkeys", "tasks.fields", "tasks.workspace", "tasks.errors", "tasks.exitcodes", "tasks.proc", "tasks.redact",
+    ("infra", ("tasks.assets", "tasks.config", "tasks.configkeys", "tasks.fields", "tasks.workspace", "tasks.errors",
+               "tasks.exitcodes", "tasks.proc", "tasks.redact",
                "tasks.globs", "tasks.strictyaml", "tasks.faults", "tasks.doitstate", "tasks.refnames",
                "tasks.nodeversions", "tasks.hashing", "tasks.progress", "tasks")),
 ]

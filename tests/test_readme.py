@@ -66,7 +66,8 @@ def test_the_readme_commands_work_in_a_fresh_venv(tmp_path: Path) -> None:
 
     demo = subprocess.run(["bash", "-c", first], cwd=checkout, env=fresh_env(), capture_output=True, text=True,
                           timeout=900)
-    assert demo.returncode == 0, demo.stdout + demo.stderr   # the demo leaves work on purpose, and says a real run exits 2
+    # the demo leaves work on purpose, and says a real run exits 2
+    assert demo.returncode == 0, demo.stdout + demo.stderr
     lines = demo.stdout.splitlines()
     assert lines[0].startswith(f"forkwave: no forkwave.yaml in {checkout}: running the bundled demo")
     assert f"\n{lines[-1]}\n" in README                                       # the last line, as the README shows it

@@ -1,4 +1,4 @@
-"""Issue 8 item 8 end to end: a check that prints secrets leaves none in any artifact or log forkwave writes."""
+"""End to end: a check that prints secrets leaves none in any artifact or log forkwave writes."""
 from __future__ import annotations
 
 from pathlib import Path

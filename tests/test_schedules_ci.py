@@ -50,8 +50,8 @@ def test_doit_ci_writes_one_cron_per_distinct_schedule_each_running_only_its_sou
     steps = [s for j in github["jobs"].values() for s in j["steps"]]
     assert any(s.get("uses", "").startswith("actions/cache/restore") and s["with"]["path"] == "reports/"
                for s in steps)
-    assert {s["with"]["path"] for j in github["jobs"].values() for s in j["steps"] if "repository" in s.get("with", {})} \
-        == {"fork"}                                                    # fork.path as written
+    checkouts = {s["with"]["path"] for s in steps if "repository" in s.get("with", {})}
+    assert checkouts == {"fork"}                                       # fork.path as written
 
     gitlab = yaml.safe_load((ws / ".gitlab-ci.yml").read_text())
     jsonschema.Draft7Validator(schema("gitlab-ci")).validate(gitlab)
@@ -61,7 +61,8 @@ def test_doit_ci_writes_one_cron_per_distinct_schedule_each_running_only_its_sou
     assert gitlab[".forkwave"]["cache"][0]["paths"] == ["reports/"] and "manual" in gitlab
 
     again = run_doit(ws, "ci")                                         # deterministic: nothing rewritten
-    assert "ci: .github/workflows/forkwave.yml unchanged" in again.stdout and "ci: .gitlab-ci.yml unchanged" in again.stdout
+    assert "ci: .github/workflows/forkwave.yml unchanged" in again.stdout
+    assert "ci: .gitlab-ci.yml unchanged" in again.stdout
     assert not (ws / "reports" / "ledger.sqlite").exists()            # ci is no run: no ledger row
 
 
@@ -79,7 +80,8 @@ def test_the_one_upstream_shorthand_takes_a_schedule_too(tmp_path: Path) -> None
                               "schedule": "30 3 * * *"})
     result = run_doit(ws, "ci")
     assert result.returncode == 0, result.stderr
-    assert "fork.path '../elsewhere' is outside the workspace; the CI files check the fork out at fork/" in result.stdout
+    assert ("fork.path '../elsewhere' is outside the workspace; the CI files check the fork out at fork/"
+            in result.stdout)
     github = yaml.safe_load((ws / ".github" / "workflows" / "forkwave.yml").read_text())
     assert [s["cron"] for s in github["on"]["schedule"]] == ["30 3 * * *"]
     assert github["jobs"]["sync-1"]["env"]["FORKWAVE_SOURCES"] == "upstream"
@@ -172,7 +174,8 @@ def test_doit_ci_matrix_sources_fans_out_schedules_whose_sources_the_batch_judge
     jsonschema.Draft7Validator(schema("gitlab-ci")).validate(gitlab)
     assert gitlab["stages"] == ["judge", "sync"]
     assert gitlab["judge-1"]["parallel"]["matrix"] == [{"FORKWAVE_SOURCE": ["oca_web", "oca_sale"]}]
-    assert gitlab[".forkwave-judge"]["cache"][0]["policy"] == "pull" and "resource_group" not in gitlab[".forkwave-judge"]
+    assert gitlab[".forkwave-judge"]["cache"][0]["policy"] == "pull"
+    assert "resource_group" not in gitlab[".forkwave-judge"]
     assert gitlab["sync-1"]["needs"] == [{"job": "judge-1", "artifacts": True}]
     assert gitlab["sync-1"]["rules"][0]["when"] == "always"
 

@@ -113,8 +113,9 @@ def reclassified(report: Mapping[str, Any], changes: Mapping[str, tuple[str, str
     >>> r = {"totals": {"identical": 3, "differs": 1}, "buckets": {"docs": {"differs": 1}}, "paths": {"differs": ["d"]},
     ...      "entries": {"d": {"class": "differs", "bucket": "docs", "base": None, "fork": "100644 f"}}}
     >>> out = reclassified(r, {"d": ("upstream-changed", "100644 f")})
-    >>> out["totals"], out["buckets"], out["paths"], out["entries"]["d"]["base"]
-    ({'identical': 3, 'upstream-changed': 1}, {'docs': {'upstream-changed': 1}}, {'upstream-changed': ['d']}, '100644 f')
+    >>> out["totals"], out["buckets"], out["paths"], out["entries"]["d"]["base"]  # doctest: +NORMALIZE_WHITESPACE
+    ({'identical': 3, 'upstream-changed': 1}, {'docs': {'upstream-changed': 1}}, {'upstream-changed': ['d']},
+    '100644 f')
     """
     if not changes:
         return dict(report)
@@ -180,4 +181,5 @@ class Bases:
     def to_json(self) -> dict[str, Any] | None:
         if not self.shas:
             return None
-        return {"source": self.source, "rev": self.rev, "sha": self.default, "groups": dict(sorted(self.groups.items()))}
+        return {"source": self.source, "rev": self.rev, "sha": self.default,
+                "groups": dict(sorted(self.groups.items()))}

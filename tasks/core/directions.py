@@ -77,8 +77,9 @@ def unrewrite(rw: Rewriter, path: str, data: bytes, source_data: bytes | None) -
     >>> rw = Rewriter((RewriteRule("twenty", "acme"),))
     >>> unrewrite(rw, "a.ts", b"acme app", None)
     (b'twenty app', '')
-    >>> unrewrite(rw, "a.ts", b"acme and twenty", None)[1]
-    "rewrite 'twenty' -> 'acme' is not reversible on this file: mapping it back and forth does not give the fork's bytes"
+    >>> unrewrite(rw, "a.ts", b"acme and twenty", None)[1]  # doctest: +NORMALIZE_WHITESPACE
+    "rewrite 'twenty' -> 'acme' is not reversible on this file: mapping it back and forth does not give the fork's
+    bytes"
     >>> unrewrite(rw, "a.ts", b"acme", b"twenty, or acme")[1]
     "rewrite 'twenty' -> 'acme' is not reversible on this file: the source's version already holds 'acme'"
     """
@@ -92,7 +93,8 @@ def unrewrite(rw: Rewriter, path: str, data: bytes, source_data: bytes | None) -
         held = rw.irreversible(path, source_data)
         if held:
             rule = next(r for r in rules if f"{r.src!r} -> {r.dst!r}" == held[0])
-            return None, f"rewrite {held[0]} is not reversible on this file: the source's version already holds {rule.dst!r}"
+            return None, (f"rewrite {held[0]} is not reversible on this file: "
+                          f"the source's version already holds {rule.dst!r}")
     back = data
     for rule in reversed(rules):
         back = back.replace(rule.dst.encode(), rule.src.encode()) if rule.dst else back
@@ -185,8 +187,9 @@ def to_send(fork: Mapping[str, tuple[str, str]], sent: Mapping[str, str], *,
     >>> f = {"a.md": ("100644", "a2"), "b.md": ("100644", "b1"), "c.md": ("100644", "c2"), "l": ("120000", "x")}
     >>> s = to_send(f, {"a.md": "a1", "b.md": "b1", "gone.md": "g1"}, pulled=lambda p: p == "c.md",
     ...             source={"c.md": "c3"}, entries={"c.md": {"class": "both-changed", "fork": "100644 c2"}})
-    >>> s.send, s.conflicts, s.refused, dict(s.state)
-    ((('a.md', 'a2'), ('gone.md', None)), ('c.md',), (('l', 'not a regular file (symlinks and submodules are not sent)'),), {'a.md': 'a2', 'b.md': 'b1'})
+    >>> s.send, s.conflicts, s.refused, dict(s.state)  # doctest: +NORMALIZE_WHITESPACE
+    ((('a.md', 'a2'), ('gone.md', None)), ('c.md',), (('l', 'not a regular file (symlinks and submodules are not
+    sent)'),), {'a.md': 'a2', 'b.md': 'b1'})
     """
     source, entries = source or {}, entries or {}
     send: list[tuple[str, str | None]] = []

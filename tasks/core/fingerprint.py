@@ -26,9 +26,11 @@ def validation_config(cfg: Config, files: Sequence[str]) -> dict[str, Any]:
     """What validating ``files`` depends on: the checks that apply to them, gates, deny list, sync branch."""
     checks = [c for c, applies in applicable(cfg.checks, files) if applies]
     # `layout` places a check on an export only: what it judges on the sync branch is the same either way
-    out = {"checks": [{k: v for k, v in c.__dict__.items() if k != "layout"} for c in checks], "gates": list(cfg.gates), "deny": list(cfg.deny),
+    out = {"checks": [{k: v for k, v in c.__dict__.items() if k != "layout"} for c in checks], "gates": list(cfg.gates),
+           "deny": list(cfg.deny),
            "sync": cfg.fork.sync_branch, "gating": cfg.gating}
-    if cfg.deny_except != DEFAULT_DENY_EXCEPT or cfg.secrets != SecretsPolicy():  # kept out when default: old digests hold
+    # kept out when default: old digests hold
+    if cfg.deny_except != DEFAULT_DENY_EXCEPT or cfg.secrets != SecretsPolicy():
         out["gate_policy"] = gate_policy(cfg)
     if any(c.kind != "host" for c in checks):  # where container checks run is part of what they check
         out["containers"] = containers_key(cfg)

@@ -235,8 +235,10 @@ class Counts:
 def add(counts: Iterable[Counts]) -> dict[str, dict[str, int]]:
     """Counts summed per unit: ``{"files": {...}, "commits": {...}}`` (units no slice has are left out).
 
-    >>> add([Counts("files", 3, adopted=2, deferred=1), Counts("commits", 5, adopted=5), Counts("files", 1, 1)])
-    {'files': {'total': 4, 'adopted': 3, 'deferred': 1, 'conflicted': 0, 'waiting': 0, 'skipped': 0}, 'commits': {'total': 5, 'adopted': 5, 'deferred': 0, 'conflicted': 0, 'waiting': 0, 'skipped': 0}}
+    >>> add([Counts("files", 3, adopted=2, deferred=1),  # doctest: +NORMALIZE_WHITESPACE
+    ...      Counts("commits", 5, adopted=5), Counts("files", 1, 1)])
+    {'files': {'total': 4, 'adopted': 3, 'deferred': 1, 'conflicted': 0, 'waiting': 0, 'skipped': 0},
+    'commits': {'total': 5, 'adopted': 5, 'deferred': 0, 'conflicted': 0, 'waiting': 0, 'skipped': 0}}
     """
     out: dict[str, dict[str, int]] = {}
     for c in counts:

@@ -298,7 +298,8 @@ def cut_group(group: Sequence[str], links: Sequence[coupling.Link], max_files: i
     whole unit as their anchor, so they stay in the unit's wave.
 
     >>> t = coupling.Link("test", "test of a/x.py", ("a/x.py", "t/test_x.py"))
-    >>> c = [coupling.Link("commit", f"commit {i}", f) for i, f in enumerate([("a/x.py", "b/y.py"), ("b/y.py", "c/z.py")])]
+    >>> c = [coupling.Link("commit", f"commit {i}", f)
+    ...      for i, f in enumerate([("a/x.py", "b/y.py"), ("b/y.py", "c/z.py")])]
     >>> [f for f, _ in cut_group(["a/x.py", "b/y.py", "c/z.py", "t/test_x.py"], [t, *c], 3,
     ...                          {"a/x.py": 0, "t/test_x.py": 0, "b/y.py": 1, "c/z.py": 1})]
     [('a/x.py', 't/test_x.py'), ('b/y.py', 'c/z.py')]
@@ -390,7 +391,8 @@ def apart(links: Sequence[coupling.Link], ci: frozenset[str]) -> list[coupling.L
         if not inside or len(inside) == len(link.files):
             out.append(link)
             continue
-        out += [coupling.Link(link.kind, link.why, part) for part in (tuple(f for f in link.files if f not in ci), inside)
+        outside = tuple(f for f in link.files if f not in ci)
+        out += [coupling.Link(link.kind, link.why, part) for part in (outside, inside)
                 if len(part) > 1]
     return out
 

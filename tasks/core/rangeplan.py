@@ -17,8 +17,9 @@ def plan_ranges(drift: Mapping[str, Any], waves: Sequence[Wave], max_commits: in
     >>> d = {"upstream": {"sha": "u"}, "base": {"sha": "b"}, "entries": {},
     ...      "commits": [{"sha": s, "paths": [f"{s}.txt"]} for s in "xyz"]}
     >>> p = plan_ranges(d, [Wave("a"), Wave("b")], 2, 25, lambda p: "root")
-    >>> [(s.name, s.commits, [f.path for f in s.files]) for s in p.slices], p.waves
-    ([('slice-1', ('x', 'y'), ['x.txt', 'y.txt']), ('slice-2', ('z',), ['z.txt'])], (('a', ('slice-1', 'slice-2')), ('b', ())))
+    >>> [(s.name, s.commits, [f.path for f in s.files]) for s in p.slices], p.waves  # doctest: +NORMALIZE_WHITESPACE
+    ([('slice-1', ('x', 'y'), ['x.txt', 'y.txt']), ('slice-2', ('z',), ['z.txt'])], (('a', ('slice-1', 'slice-2')),
+    ('b', ())))
     """
     entries = drift.get("entries") or {}
     first = waves[0].name
@@ -47,7 +48,8 @@ def plan_picks(drift: Mapping[str, Any], waves: Sequence[Wave], max_commits: int
     ...     {"sha": "c", "pick": True, "paths": ["z"]}]}
     >>> [(s.commits, s.cursor) for s in plan_picks(d, [Wave("a")], 1, 25, str).slices]
     [(('a',), 'b'), (('c',), 'c')]
-    >>> d["commits"] = [{"sha": "m", "pick": False, "paths": []}, {"sha": "p", "pick": True, "paths": ["x"], "unit": "m"},
+    >>> d["commits"] = [{"sha": "m", "pick": False, "paths": []},
+    ...                 {"sha": "p", "pick": True, "paths": ["x"], "unit": "m"},
     ...                 {"sha": "q", "pick": True, "paths": ["y"], "unit": "m"}]
     >>> [(s.commits, s.cursor) for s in plan_picks(d, [Wave("a")], 1, 25, str).slices]
     [(('p',), None), (('q',), 'm')]

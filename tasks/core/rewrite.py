@@ -8,13 +8,10 @@ mapping the fork's file back upstream would turn those too. Such files get a war
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 from tasks.config import RewriteRule  # the rule is config data; this module applies it
-from tasks.globs import globs
 
 
 def blob_oid(data: bytes) -> str:

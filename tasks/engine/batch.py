@@ -36,7 +36,6 @@ from tasks.engine.memo import Memo
 from tasks.engine.slices import deferral, group_atoms, prepare_slice, refine
 from tasks.engine import bench as benches
 from tasks.engine.validate import Validator, default_runner, fingerprint, lazy_baseline
-from tasks.errors import CannotRun
 from tasks.hashing import digest
 from tasks.repo import git, importer, worktree
 from tasks.repo.importer import Change, Prepared
@@ -133,7 +132,8 @@ def run(cfg: Config, ws: Workspace, members: Sequence[Member], run_id: str = "ru
     record |= {"passed": not result.deferred, "tree": tree, "adopted": adopted,
                "deferred_entries": {f: entry(changes[f]) for files, _ in result.deferred for f in files},
                "groups_split": [list(g) for g in result.split_groups],
-               "deferred": [deferral(owner[files[0]], files, detail, rerun=members[0].plan.again(owner[files[0]])).to_json()
+               "deferred": [deferral(owner[files[0]], files, detail,
+                                     rerun=members[0].plan.again(owner[files[0]])).to_json()
                             | {"slice": owner[files[0]]}
                             for files, detail in result.deferred],
                "runs": result.runs, "attempts": [{"n": a.n, "files": len(a.files), "passed": a.passed,

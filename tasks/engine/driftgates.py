@@ -25,7 +25,9 @@ def both_changed(report: Mapping[str, Any]) -> list[str]:
 
 
 def upstream_paths(report: Mapping[str, Any]) -> int:
-    """Paths upstream changed that the plan would take (added, changed, deleted, both-changed; 2-way: missing, differs)."""
+    """Paths upstream changed that the plan would take.
+
+    Added, changed, deleted and both-changed; in a 2-way comparison, missing and differs."""
     return sum(1 for e in report["entries"].values() if e["class"] in UPSTREAM_WORK)
 
 

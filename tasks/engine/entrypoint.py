@@ -151,7 +151,8 @@ def version(stdout: str) -> str | None:
 def last_line(stdout: str, stderr: str, failed: bool) -> str:
     """The result's last line: on failure the last line it wrote to stderr (else to stdout), on success stdout's.
 
-    >>> last_line("fetched\\n", "curl: (7) Failed to connect\\n", True), last_line("sent 2 pages\\n\\n", "warn\\n", False)
+    >>> (last_line("fetched\\n", "curl: (7) Failed to connect\\n", True),
+    ...  last_line("sent 2 pages\\n\\n", "warn\\n", False))
     ('curl: (7) Failed to connect', 'sent 2 pages')
     """
     for text in ((stderr, stdout) if failed else (stdout,)):

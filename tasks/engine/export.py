@@ -118,7 +118,8 @@ def say(cfg: Config, record: Mapping[str, Any], where: str) -> list[str]:
                 lines.append(f"export{where}:   {d['why'][name]} (in the {layout}'s layout)")
             text = d.get("output", {}).get(name)
             if text:
-                lines += [f"export{where}: {name} output with it (last lines):"] + [f"    {x}" for x in text.splitlines()]
+                lines += [f"export{where}: {name} output with it (last lines):"]
+                lines += [f"    {x}" for x in text.splitlines()]
     return lines
 
 
@@ -126,7 +127,8 @@ def _tail(stdout: str, stderr: str, log: str | None, where: str, name: str) -> l
     out = _output(stdout, stderr)
     if not out:
         return []
-    return [f"export{where}: {name} output (last lines; full log {log or '-'}):"] + [f"    {x}" for x in out.splitlines()]
+    return ([f"export{where}: {name} output (last lines; full log {log or '-'}):"]
+            + [f"    {x}" for x in out.splitlines()])
 
 
 def _layout(cfg: Config, name: str) -> str:

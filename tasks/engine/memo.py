@@ -11,8 +11,6 @@ the file list is part of its fingerprint.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any

@@ -15,8 +15,7 @@ the branch's own history (``tasks.repo.history``), so any clone knows it too:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from tasks.repo import git, history, importer, worktree
 from tasks.config import Config
@@ -26,7 +25,7 @@ from tasks.core.outcome import Outcome, Status
 from tasks.engine.pipeline import SliceRun, write_outcome
 from tasks.engine.slices import conflicts_dir, drop_conflict_file
 from tasks.engine.status import on_sync_branch, readopted, sync_view
-from tasks.workspace import Workspace, dump_json, read_json, write_if_changed
+from tasks.workspace import Workspace, dump_json, write_if_changed
 
 TAKES = ("fork", "upstream")
 
@@ -100,7 +99,8 @@ def record(job: SliceRun, commit: str, paths: Sequence[str]) -> None:
                                [p for p in paths if p in job.drift.entries])
     now = git.read_paths(job.cfg.fork.path, commit, [p for p, m in merged.items() if m.conflict])
     resolutions.record(job.cfg.fork.path, [
-        resolutions.Resolution(p, merged[p].conflict or b"", data, {"slice": job.name, "by": f"doit resolve:{job.name}"})
+        resolutions.Resolution(p, merged[p].conflict or b"", data,
+                               {"slice": job.name, "by": f"doit resolve:{job.name}"})
         for p, data in now.items() if data is not None])
 
 
@@ -182,7 +182,8 @@ def rollback(job: SliceRun) -> str:
     if outcome:  # the slice is settled: rolled back (the next run says the same, from the branch)
         reverts = {**rolled, **dict.fromkeys(before, commit)}
         write_outcome(ws, outcome.evolve(status=Status.ROLLED_BACK,
-                                         rolled_back=tuple({"path": p, "commit": c} for p, c in sorted(reverts.items()))))
+                                         rolled_back=tuple({"path": p, "commit": c}
+                                                           for p, c in sorted(reverts.items()))))
     return commit
 
 
@@ -192,7 +193,8 @@ def readopt(job: SliceRun) -> list[str]:
     """Stop honouring the rollbacks of the slice's files; returns the reverts now ignored."""
     cfg, ws, name = job.cfg, job.ws, job.name
     own = set(job.slice.paths)
-    reverts = sorted({sha for (path, _), sha in history.rollbacks(sync_view(cfg), readopted(ws)).items() if path in own})
+    rolled_back = history.rollbacks(sync_view(cfg), readopted(ws))
+    reverts = sorted({sha for (path, _), sha in rolled_back.items() if path in own})
     if not reverts:
         raise ForkwaveError(f"{name}: none of its files was rolled back on {cfg.fork.sync_branch}; nothing to readopt")
     path = ws.report("readopt.json")

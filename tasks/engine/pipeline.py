@@ -193,7 +193,8 @@ def _run(strategy: Strategy, job: SliceRun) -> Outcome:
     except CannotRun as exc:  # a mode that could not record more says at least this
         step = Step(job.start, failed(job, strategy, str(exc)))
     outcome = step.outcome.evolve(
-        duration=round(time.monotonic() - started, 3), run=job.run_id, validated_with=fingerprint(job.cfg, job.slice.paths), inputs=strategy.inputs(job, step.tip))
+        duration=round(time.monotonic() - started, 3), run=job.run_id,
+        validated_with=fingerprint(job.cfg, job.slice.paths), inputs=strategy.inputs(job, step.tip))
     if step.tip != job.start:
         land(job.cfg, job.ws, f"slice-{job.name}", step.tip, job.start, step.message or f"forkwave: {job.name}",
              {job.name: outcome})

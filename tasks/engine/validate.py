@@ -26,15 +26,13 @@ from checks import tracking
 from checks.diagnose import error_line
 from checks.gates import run_gate
 from checks.model import ERROR, FAILED, PREEXISTING, SKIPPED, Cancelled, Request, Result, Runner
-from tasks.config import SecretsPolicy
 from checks.runners import Dispatch
 from checks.testcases import JUnitError, read_failures
 from tasks.repo import git, importer, objects, worktree
 from tasks.core.bisect import Call, Verdict
 from tasks.engine.bench import Bench
-from tasks.config import DEFAULT_DENY_EXCEPT, Check, Config
+from tasks.config import Check, Config
 from tasks.errors import CannotRun
-from tasks.globs import globs
 from tasks.repo.importer import Change
 from tasks.engine.memo import Memo, check_fingerprint
 from tasks.core.fingerprint import applicable, containers_key, fingerprint, gate_policy, validation_config  # noqa: F401
@@ -64,7 +62,8 @@ def default_runner(cfg: Config, ws: Workspace) -> Runner:
 def request_for(check: Check, wt: Path, env: Mapping[str, str], log_dir: Path, label: str) -> Request:
     """What running ``check`` in worktree ``wt`` means, for whichever runner its kind needs."""
     report = check.junit or auto_junit(check)   # an engine that copies the worktree in copies it back
-    return Request(check.name, check.run, wt, {**env, **dict(check.env), **junit_env(check, wt)}, check.timeout, log_dir,
+    return Request(check.name, check.run, wt, {**env, **dict(check.env), **junit_env(check, wt)}, check.timeout,
+                   log_dir,
                    kind=check.kind, image=check.image, network=check.network, cpus=check.cpus, memory=check.memory,
                    compose=check.compose, service=check.service, label=label, node=check.node,
                    outputs=(report,) if report else ())
@@ -266,7 +265,8 @@ class Validator:
                 results.append(Result(check.name, SKIPPED, 0.0, f"not run: gate {gated[0]} failed on this tree"))
                 continue
             if not applies:
-                results.append(Result(check.name, SKIPPED, 0.0, f"no file of this part matches when: {list(check.when)}"))
+                results.append(Result(check.name, SKIPPED, 0.0,
+                                      f"no file of this part matches when: {list(check.when)}"))
                 continue
             results.append(self.check(check, tree, part, 0, commit, slot=slot, log_dir=log_dir, label=label,
                                       files_key=files_key, job=job, index=len(results)))
@@ -296,7 +296,8 @@ class Validator:
         wt = self.checkout(tree, commit, slot)
         log_dir = log_dir or (self.log_root / f"attempt-{n}" if n else self.log_root)
         env = files_env(self.ws, self.name, files_key or str(n), part)
-        if self.name.startswith("baseline-"):  # the baseline is no slice: checks can tell (docs/guides/snapshot.md, Baseline gating)
+        # the baseline is no slice: checks can tell (docs/guides/snapshot.md, Baseline gating)
+        if self.name.startswith("baseline-"):
             env.pop("FORKWAVE_SLICE")
         if check.kind == "host":  # git in the worktree reads the candidate where it is, and writes nothing to the fork
             env |= objects.for_checks(self.cfg.fork.path)

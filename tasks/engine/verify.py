@@ -47,7 +47,9 @@ class PublishHeld(ForkwaveError):
 
 def spec(command: Command) -> thresholds.Verify:
     """The thresholds' view of a command (bounds as exact decimals, as the config wrote them)."""
-    bound = (lambda v: None if v is None else Decimal(str(v)))
+    def bound(v: float | None) -> Decimal | None:
+        return None if v is None else Decimal(str(v))
+
     return thresholds.Verify(command.name, command.run or "", command.expected_exit_code,
                              bound(command.expected_min), bound(command.expected_max))
 
@@ -61,7 +63,9 @@ def fingerprint(commands: Sequence[Command]) -> str:
 # --- running one command ------------------------------------------------------------------
 
 def run_command(command: Command, cwd: Path, log_dir: Path, env: Mapping[str, str]) -> dict[str, Any]:
-    """Run one command in ``cwd`` and judge it; the verdict as JSON (output tails redacted, full logs in ``log_dir``)."""
+    """Run one command in ``cwd`` and judge it; the verdict as JSON.
+
+    Its output tails are redacted; the full logs are in ``log_dir``."""
     log_dir.mkdir(parents=True, exist_ok=True)
     out_path, err_path = log_dir / f"{command.name}.stdout.log", log_dir / f"{command.name}.stderr.log"
     full_env = {**os.environ, **env}
@@ -105,7 +109,9 @@ def clean_checkout(fork: Path) -> dict[str, Any]:
 
 def run_all(cfg: Config, ws: Workspace, commands: Sequence[Command], commit: str, log_dir: Path,
             env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Every command, in order, in the private worktree checked out at ``commit`` (checked out once, if any needs it)."""
+    """Every command, in order, in the private worktree checked out at ``commit``.
+
+    The worktree is checked out once, and only if a command needs it."""
     results, wt = [], None
     for command in commands:
         if command.builtin == "clean":

@@ -196,7 +196,8 @@ def _entry(o: Offer, held: commits.Presence | None, record: Mapping[str, Any]) -
     extra = ({"commits": [b.sha for b in o.brought]} if o.brought and d.kind != conventional.MERGE else {}) | \
         ({"unit": o.unit} if o.unit else {})
     return {"sha": c.sha, "subject": c.subject, "author": c.author, "date": iso_date(c.author_date),
-            "pick": pick, "kind": kind, "reason": reason, "review": d.review, "paths": list(d.keep if pick else c.paths),
+            "pick": pick, "kind": kind, "reason": reason, "review": d.review,
+            "paths": list(d.keep if pick else c.paths),
             "dropped": [{"path": p, "why": w} for p, w in d.dropped]} | extra
 
 

@@ -198,7 +198,8 @@ def readopt_first(job: SliceRun, env: Mapping[str, str]) -> str | None:
         raise ForkwaveError(f"{job.name}: its rollback {commit[:12]} cannot be reverted cleanly on "
                             f"{job.cfg.fork.sync_branch} ({', '.join(undone.conflicted_paths[:3])} changed since); "
                             f"revert it by hand (`git revert {commit}`) and run `doit`")
-    message = f"Reapply {job.name} (forkwave readopt)\n\nThis reverts commit {commit}.\n\nForkwave-Readopt: {job.name}\n"
+    message = (f"Reapply {job.name} (forkwave readopt)\n\nThis reverts commit {commit}.\n\n"
+               f"Forkwave-Readopt: {job.name}\n")
     return commits.commit_tree(job.fork, undone.tree, (job.start,), message, env=dict(env))
 
 
@@ -214,7 +215,8 @@ def commit_resolution(job: SliceRun, tip: str, culprit: Mapping[str, Any], path:
     result = commits.merge(job.fork, tip, sha, env=dict(env)) if merge_parent else \
         commits.pick(job.fork, sha, tip, env=dict(env)).result
     if result is None:
-        raise ForkwaveError(f"{job.name}: {sha[:10]} changes nothing on {job.cfg.fork.sync_branch} any more; run `doit`")
+        raise ForkwaveError(f"{job.name}: {sha[:10]} changes nothing on {job.cfg.fork.sync_branch} any more; "
+                            "run `doit`")
     conflicted = list(result.conflicted_paths)
     if path is not None and path not in conflicted:
         raise ForkwaveError(f"{job.name}: no conflict at {path} (conflicts: {', '.join(conflicted) or 'none'})")

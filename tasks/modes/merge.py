@@ -18,7 +18,7 @@ Nothing is recorded in a state file: the merge commits on the sync branch are th
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,7 +220,9 @@ MODE = MergeMode()
 
 
 def advance(run: Range, pending: list[Commit], failing: str) -> tuple[Culprit | None, list[Commit]]:
-    """Land (in ``run.tip``, objects only) as much of ``pending`` as passes; (the culprit that stops it, what is left)."""
+    """Land (in ``run.tip``, objects only) as much of ``pending`` as passes.
+
+    Returns the culprit that stops it (if any) and what is left."""
     while pending:
         good, culprit = bisect(run, pending)
         if good:
@@ -361,7 +363,10 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
     adopted_commits = [s for s in shas[:now_held] if s not in reverted]
     landed_now = [s for s in shas[held_before:now_held] if s not in reverted]   # by this run, not before it
     files = set(job.slice.paths)
-    paths_of = (lambda picked: sorted(files & {p for s in picked for p in info[s].paths}))
+
+    def paths_of(picked: Iterable[str]) -> list[str]:
+        return sorted(files & {p for s in picked for p in info[s].paths})
+
     deferred = [reverted_deferral(job, info[m["reverted"]], m) for m in moves
                 if m["how"] == "revert" and m["reverted"] in info]
     conflicts: list[Conflict] = []
@@ -375,7 +380,8 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
     if waits:
         waiting.append(waiting_behind(job, [info[s] for s in shas[now_held:]], waits))
     elif run.held:
-        waiting.append(Wait(tuple(paths_of([c.sha for c in run.held])), f"waits until {job.cfg.fork.sync_branch} passes "
+        waiting.append(Wait(tuple(paths_of([c.sha for c in run.held])),
+                            f"waits until {job.cfg.fork.sync_branch} passes "
                             "its checks again (see above: the branch itself fails, so no commit can be judged on it)",
                             "fix the sync branch first (see above); these follow on the next `doit`",
                             tuple(c.sha for c in run.held), None, name))
@@ -390,7 +396,8 @@ def build_outcome(job: SliceRun, info: Mapping[str, Commit], shas: Sequence[str]
     if run.recheck is not None:
         deferred.append(run.recheck)
     mine = [m["to"] for m in moves]
-    status = status_of(error=error is not None, recheck_failed=run.recheck is not None, conflicts=bool(conflicts), deferred=bool(deferred),
+    status = status_of(error=error is not None, recheck_failed=run.recheck is not None, conflicts=bool(conflicts),
+                       deferred=bool(deferred),
                        adopted=bool(adopted_commits) or bool(resolved), waiting=bool(waiting))
     return Outcome(
         name, job.slice.wave, job.upstream, status, start, mode="merge", unit=COMMITS, source=job.slice.source,
@@ -523,7 +530,8 @@ def reverted_deferral(job: SliceRun, c: Commit, move_: Mapping[str, Any]) -> Def
     return Deferral(tuple(sorted(set(job.slice.paths) & set(c.paths))),
                     f"upstream commit {c.short} {c.subject!r} merged and reverted in {move_['to'][:10]} "
                     f"(on_failure: revert): {move_.get('why', 'its checks fail')}",
-                    f"fix it upstream (the next `doit` merges the fix), or take it with a fix yourself: revert the revert "
+                    "fix it upstream (the next `doit` merges the fix), or take it with a fix yourself: revert the "
+                    "revert "
                     f"on {job.cfg.fork.sync_branch} (`git revert {move_['to']}`), fix, commit",
                     commit=c.sha)
 

@@ -273,7 +273,8 @@ def _deferred(sync: Sync) -> Section:
 def _side_effects(sync: Sync) -> Section:
     effects = side_effects(list(sync.facts.files))
     items = [f"- **{kind}**: " + ", ".join(code(p, cell=False) for p in paths[:20])
-             + (f" … and {len(paths) - 20} more" if len(paths) > 20 else "") for kind, paths in effects.items() if paths]
+             + (f" … and {len(paths) - 20} more" if len(paths) > 20 else "")
+             for kind, paths in effects.items() if paths]
     return Section(["### Side effects to review", ""], items or ["- none"], [""], keep=60)
 
 

@@ -54,7 +54,8 @@ def pending(cfg: Config, ws: Workspace, only: Sequence[str] | None = None
     return out, held
 
 
-def push_exports(cfg: Config, ws: Workspace, only: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+def push_exports(cfg: Config, ws: Workspace,
+                 only: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Push each ready export (of the sources ``only`` names); record what went. Returns what went and the holds."""
     done = []
     ready, held = pending(cfg, ws, only)

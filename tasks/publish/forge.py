@@ -1,4 +1,4 @@
-"""The forge behind a remote: a small protocol (find, open, update, labels, reviewers, automerge), which one, which token.
+"""The forge behind a remote: a small protocol (find, open, update, labels, reviewers, automerge), which one, its token.
 
 Each forge is a module with one class implementing ``Forge`` (``github``, ``gitlab``, ``none``);
 ``FORGES`` maps ``publish.forge`` to it, and ``sync`` keeps one pull request per branch in step
@@ -286,5 +286,6 @@ def need_credential(forge: str, env: Mapping[str, str], repository: str | None) 
     if found is None:
         names = " or ".join(TOKEN_VARIABLES[forge])
         raise ForkwaveFailure(f"publish: no token for {forge} in the environment; set {names} to a token that can "
-                              f"push to {repository} and open pull requests (see docs/guides/publishing.md, Tokens and scopes)")
+                              f"push to {repository} and open pull requests "
+                              "(see docs/guides/publishing.md, Tokens and scopes)")
     return found

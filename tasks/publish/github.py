@@ -53,7 +53,8 @@ class GitHub:
                     403: "the token may not do that: it needs contents: write and pull-requests: write",
                     404: f"no repository {self.repository} there, or the token cannot see it"}.get(exc.status, "")
             raise ForkwaveFailure(f"publish: GitHub refused to {what} ({exc.status}: "
-                                  f"{redact_text(str(detail), self.secrets)})" + (f"; {step}" if step else "")) from None
+                                  f"{redact_text(str(detail), self.secrets)})"
+                                  + (f"; {step}" if step else "")) from None
 
     def _change(self, pr: Any) -> Change:
         return Change(number=pr.number, url=pr.html_url, title=pr.title, body=pr.body or "", draft=bool(pr.draft),

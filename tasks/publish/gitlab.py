@@ -111,7 +111,8 @@ class GitLab:
             print(f"publish: GitLab takes no group as a reviewer; left out {', '.join(teams)}")
         current = [r["id"] for r in c.native.get("reviewers") or ()]
         gone = set(self._user_ids([n for n in remove if "/" not in n]))
-        wanted = [i for i in dict.fromkeys([*current, *self._user_ids([n for n in add if "/" not in n])]) if i not in gone]
+        added = self._user_ids([n for n in add if "/" not in n])
+        wanted = [i for i in dict.fromkeys([*current, *added]) if i not in gone]
         self._put(c, f"request reviewers on !{c.number}", {"reviewer_ids": wanted})
 
     def assign(self, c: Change, add: Sequence[str]) -> None:

@@ -32,7 +32,9 @@ class Pushed:
 
 
 class PushRefused(ForkwaveFailure):
-    """The remote refused a ref: ``kind`` is ``non-fast-forward``, ``workflow-scope``, ``remote-rejected`` or ``failed``."""
+    """The remote refused a ref.
+
+    ``kind`` is ``non-fast-forward``, ``workflow-scope``, ``remote-rejected`` or ``failed``."""
 
     def __init__(self, message: str, kind: str, path: str | None = None):
         super().__init__(message)
@@ -106,12 +108,13 @@ def _refused(where: str, ref: str, summary: str, flags: int, remote_lines: str, 
     if scope:
         return PushRefused(f"{where} refused {branch}: the token may not change GitHub workflows "
                            f"({scope.group(1)}); give FORKWAVE_TOKEN a token with the `workflow` scope (classic) or "
-                           "Workflows: write (fine-grained, GitHub App), or roll back the CI slice (`doit rollback:<slice>`)",
+                           "Workflows: write (fine-grained, GitHub App), or roll back the CI slice (`doit "
+                           "rollback:<slice>`)",
                            "workflow-scope", scope.group(1))
     if flags & PushInfo.REJECTED:
         why = re.search(r"\(([^)]*)\)", summary)
-        return PushRefused(f"{where} refused {branch}: not a fast-forward ({why.group(1) if why else 'rejected'}) — the "
-                           f"remote {branch} has commits this one lacks (someone else pushed there); nothing was "
+        return PushRefused(f"{where} refused {branch}: not a fast-forward ({why.group(1) if why else 'rejected'}) "
+                           f"— the remote {branch} has commits this one lacks (someone else pushed there); nothing was "
                            f"overwritten: bring those commits into the fork's {branch} and run `doit` again",
                            "non-fast-forward")
     reason = redact_text(re.sub(r"^\[[^]]*\]\s*", "", summary).strip("() ") or "no reason given", tuple(secrets))

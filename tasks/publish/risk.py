@@ -60,7 +60,8 @@ def facts(outcomes: Mapping[str, Outcome | None], changed: Sequence[str]) -> Fac
     """Facts from the slices' outcomes (``reports/slices/*/outcome.json``) and the paths the PR changes.
 
     >>> from tasks.core.outcome import Deferral, Status
-    >>> o = Outcome("slice-1", "a", "u", Status.SPLIT, "p", adopted=("a.py",), files=({"path": "a.py", "class": "both-changed"},),
+    >>> o = Outcome("slice-1", "a", "u", Status.SPLIT, "p", adopted=("a.py",),
+    ...             files=({"path": "a.py", "class": "both-changed"},),
     ...             deferred=(Deferral(("b.py",), "x", checks=("unit",), tests=({"id": "t::x"},)),))
     >>> f = facts({"slice-1": o, "slice-2": None}, ["a.py", "db/migrations/1.sql"])
     >>> f.files, f.failed_checks, f.new_failing_tests, f.migrations, f.both_changed, f.not_run

@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tasks.repo import git
 from tasks.repo.git import parse_batch, read_blobs  # noqa: F401  (re-exported)
-from tasks.config import Config, MapRule
+from tasks.config import Config
 from tasks.core.paths import IDENTITY, map_path, place  # noqa: F401  (the walk lands paths as map_tree does)
-from tasks.globs import denied, globs
+from tasks.globs import globs
 from tasks.core.rewrite import Rewriter, blob_oid
 from tasks.repo.state import STATE_PATH
 

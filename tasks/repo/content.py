@@ -82,7 +82,8 @@ def store_blobs(repo: Path, blobs: Mapping[str, bytes]) -> None:
             with open(path, "wb") as fh:
                 fh.write(data)
             paths.append(path)
-        out = git.git(repo, "hash-object", "-w", "--no-filters", "--stdin-paths", input="\n".join(paths).encode() + b"\n")
+        out = git.git(repo, "hash-object", "-w", "--no-filters", "--stdin-paths",
+                      input="\n".join(paths).encode() + b"\n")
     written = out.decode().split()
     assert sorted(written) == sorted(blobs), "hash-object disagrees with blob_oid"
 
@@ -95,7 +96,8 @@ def similarity(a: bytes, b: bytes) -> float:
     Measured in bytes, not lines, so two small files sharing only ``}`` and ``return x;``
     do not look alike.
 
-    >>> similarity(b"a\\nb\\nc\\n", b"c\\nb\\na\\n"), similarity(b"aaaa\\nb\\n", b"aaaa\\nc\\n"), similarity(b"x\\n", b"y\\n")
+    >>> (similarity(b"a\\nb\\nc\\n", b"c\\nb\\na\\n"), similarity(b"aaaa\\nb\\n", b"aaaa\\nc\\n"),
+    ...  similarity(b"x\\n", b"y\\n"))
     (1.0, 0.7142857142857143, 0.0)
     """
     return _score(*_lines(a), *_lines(b))

@@ -41,7 +41,8 @@ def resolve_trees(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | N
 
     given = sorted(bases.shas) if bases else []
     tries = candidates(cfg.base) if bases is None and cfg.base is not None else []
-    revs = [f"{s}^{{tree}}" for s in [upstream_sha, *given]] + [f"{c}^{{{k}}}" for c in tries for k in ("commit", "tree")]
+    revs = ([f"{s}^{{tree}}" for s in [upstream_sha, *given]]
+            + [f"{c}^{{{k}}}" for c in tries for k in ("commit", "tree")])
     found = git.resolve_many(mirror, revs)
     trees = {s: t for s, t in zip([upstream_sha, *given], found) if t}
     if bases is None:

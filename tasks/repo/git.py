@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from functools import lru_cache
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -414,7 +413,8 @@ def parse_batch(out: bytes) -> Iterator[tuple[str, bytes | None]]:
         pos = end + 1 + size + 1
 
 
-def read_blobs(mirror: str | Path, oids: Iterable[str], *, env: dict[str, str] | None = None) -> Iterator[tuple[str, bytes | None]]:
+def read_blobs(mirror: str | Path, oids: Iterable[str], *,
+               env: dict[str, str] | None = None) -> Iterator[tuple[str, bytes | None]]:
     """The content of each blob, ``BLOB_CHUNK`` at a time (one ``cat-file --batch`` each)."""
     todo = sorted(set(oids))
     for start in range(0, len(todo), BLOB_CHUNK):

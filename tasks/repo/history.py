@@ -130,7 +130,8 @@ def forkwave_commits(history: Iterable[SyncCommit]) -> Mapping[str, SyncCommit]:
 def has_conflict_markers(data: bytes) -> bool:
     """Does the text still hold merge conflict markers (a start or end marker at a line start)?
 
-    >>> has_conflict_markers(b"a\\n<<<<<<< fork\\nx\\n=======\\ny\\n>>>>>>> upstream\\n"), has_conflict_markers(b"=== a")
+    >>> (has_conflict_markers(b"a\\n<<<<<<< fork\\nx\\n=======\\ny\\n>>>>>>> upstream\\n"),
+    ...  has_conflict_markers(b"=== a"))
     (True, False)
     """
     return bool(re.search(rb"^(<<<<<<<|>>>>>>>)( |$)", data, re.M))

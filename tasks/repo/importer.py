@@ -527,7 +527,8 @@ def build_tree(fork: Path, parent: str, changes: Sequence[Change]) -> str:
     try:
         git.git(fork, "read-tree", parent, env=env)
         info = b"".join(
-            (f"{c.mode} {c.oid}\t" if c.mode else f"0 {'0' * 40}\t").encode() + c.path.encode("utf-8", "surrogateescape")
+            (f"{c.mode} {c.oid}\t" if c.mode else f"0 {'0' * 40}\t").encode()
+            + c.path.encode("utf-8", "surrogateescape")
             + b"\0" for c in changes)
         if info:
             git.git(fork, "update-index", "-z", "--index-info", input=info, env=env)

@@ -51,7 +51,8 @@ class Quarantine:
         """The fork's objects, then every mirror of the workspace that exists (a fetch may add one mid-run; a dry
         run's own mirrors under ``dry/`` hold what it fetched beyond the real ones)."""
         mirrors = [where / "upstream.git" for where in (self.state, self.state / "dry")]
-        mirrors += [*sorted((self.state / "sources").glob("*.git")), *sorted((self.state / "dry" / "sources").glob("*.git"))]
+        mirrors += [*sorted((self.state / "sources").glob("*.git")),
+                    *sorted((self.state / "dry" / "sources").glob("*.git"))]
         return [str(self.own), *(str(m / "objects") for m in mirrors if (m / "objects").is_dir())]
 
     def env(self, *, refs: bool = False) -> dict[str, str]:

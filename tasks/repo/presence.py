@@ -97,7 +97,8 @@ def scan(repo: Path, refs: Sequence[str], bound: Sequence[str], paths: Sequence[
     lines = [*refs, *(f"^{b}" for b in bound), "--", *sorted(set(paths))]
     out = git.git(repo, "--literal-pathspecs", "log", "--stdin", "--full-history", "--diff-merges=off",
                   "--no-renames", "--name-only", "--full-diff", "-z", "--no-color", "--no-show-signature",
-                  f"--format={marker}%H%x00%P%x00%B", input="".join(f"{x}\n" for x in lines).encode("utf-8", "surrogateescape"),
+                  f"--format={marker}%H%x00%P%x00%B",
+                  input="".join(f"{x}\n" for x in lines).encode("utf-8", "surrogateescape"),
                   env=dict(env) if env else None)
     entries: dict[str, tuple[str, tuple[str, ...]]] = {}
     for record in out.decode("utf-8", "surrogateescape").split(marker)[1:]:

@@ -116,8 +116,8 @@ def book(fork: Path) -> Book:
     if key not in _BOOKS:
         entries: dict[str, dict[str, tuple[str, str]]] = {}
         for tip in reversed(tips):  # the fork's own records win over its remote's
-            for key, variants in (_entries(fork, tip) if tip else {}).items():
-                entries[key] = {**entries.get(key, {}), **variants}
+            for conflict, variants in (_entries(fork, tip) if tip else {}).items():
+                entries[conflict] = {**entries.get(conflict, {}), **variants}
         _BOOKS[key] = Book(entries, tips[0])
     return _BOOKS[key]
 

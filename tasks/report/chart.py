@@ -76,7 +76,8 @@ def _dates(points: Sequence[Point], x: Callable[[int], float]) -> list[str]:
         return []
     picks = [0] + ([len(points) - 1] if len(points) > 1 else [])
     anchors = ["start", "end"] if len(points) > 1 else ["middle"]
-    return [f'<text class="tick" x="{x(i):.1f}" y="{HEIGHT - 12}" text-anchor="{a}">{escape(points[i].when[:10])}</text>'
+    return [f'<text class="tick" x="{x(i):.1f}" y="{HEIGHT - 12}" '
+            f'text-anchor="{a}">{escape(points[i].when[:10])}</text>'
             for i, a in zip(picks, anchors)]
 
 

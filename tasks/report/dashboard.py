@@ -218,7 +218,8 @@ def _conflicts(st: SliceState, board: Board) -> Todo:
     paths = list(dict.fromkeys(c.path for c in o.conflicts))
     first = o.conflicts[0]
     return Todo("conflict", ICONS[Status.CONFLICTED], _title(st, board, f"{plural(len(paths), 'conflicts')}"),
-                (f"{_paths(paths)}: {first.reason}",), _prose(first.next or f"resolve it and run `doit resolve:{st.name}`"),
+                (f"{_paths(paths)}: {first.reason}",),
+                _prose(first.next or f"resolve it and run `doit resolve:{st.name}`"),
                 command_in(first.next) or f"doit resolve:{st.name}", full_report(st.name))
 
 
@@ -473,7 +474,8 @@ def bar_markdown(b: Bar) -> str:
     items = ", ".join(f"{s.n} {s.label}" for s in b.segments)
     slices = ", ".join(f"{n} {status}" for status, n in b.slices)
     count = sum(n for _, n in b.slices)
-    return f"{squares(b.segments, b.total)} **{plural(b.total, b.unit)}**: {items} · {plural(count, 'slices')}: {slices}"
+    return (f"{squares(b.segments, b.total)} **{plural(b.total, b.unit)}**: {items} · "
+            f"{plural(count, 'slices')}: {slices}")
 
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -491,7 +493,8 @@ def spark(values: Sequence[int]) -> str:
 
 def trend_markdown(s: Series) -> list[str]:
     shown = s.points[-HISTORY_ROWS:]
-    out = [f"**{_escape(s.source)}** ({s.unit}), {plural(len(s.points), 'runs')}: adopted {spark([p.adopted for p in s.points])}"
+    out = [f"**{_escape(s.source)}** ({s.unit}), {plural(len(s.points), 'runs')}: adopted "
+           f"{spark([p.adopted for p in s.points])}"
            f" · left {spark([p.left for p in s.points])}", "",
            "| run started | status | adopted | left |", "| --- | --- | ---: | ---: |"]
     out += [f"| {code(p.when)} | {_escape(p.status)} | {p.adopted} | {p.left} |" for p in reversed(shown)]

@@ -30,7 +30,8 @@ CSS = """
 html{-webkit-text-size-adjust:100%}
 body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 main{max-width:60rem;margin:0 auto;padding:1rem}
-h1{font-size:1.6rem;margin:.5rem 0}h2{font-size:1.3rem;margin:2rem 0 .75rem;padding-bottom:.25rem;border-bottom:1px solid var(--line)}
+h1{font-size:1.6rem;margin:.5rem 0}h2{font-size:1.3rem;margin:2rem 0 .75rem;padding-bottom:.25rem;\
+border-bottom:1px solid var(--line)}
 h3{font-size:1.1rem;margin:1.5rem 0 .5rem}
 p{margin:.5rem 0}.muted{color:var(--muted);font-size:.9rem}
 a{color:var(--link)}
@@ -39,11 +40,13 @@ padding:.1em .3em;overflow-wrap:anywhere;word-break:break-word}
 ol.todos{list-style:none;padding:0;margin:0}
 .todo{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--line);border-radius:6px;
 padding:.6rem .8rem;margin:.6rem 0;overflow-wrap:anywhere}
-.todo.conflict,.todo.error{border-left-color:var(--conflicted)}.todo.deferred,.todo.publish{border-left-color:var(--deferred)}
+.todo.conflict,.todo.error{border-left-color:var(--conflicted)}\
+.todo.deferred,.todo.publish{border-left-color:var(--deferred)}
 .todo.waiting,.todo.unverified{border-left-color:var(--waiting)}.todo.verification{border-left-color:var(--conflicted)}
 .todo .title{font-weight:600}.todo .why{margin:.25rem 0}.todo .step{font-size:.92rem}
 .command{display:flex;gap:.5rem;align-items:flex-start;margin-top:.4rem}
-.command code{flex:0 1 auto;min-width:0;display:block;padding:.35rem .5rem;background:var(--bg);border:1px solid var(--line)}
+.command code{flex:0 1 auto;min-width:0;display:block;padding:.35rem .5rem;background:var(--bg);\
+border:1px solid var(--line)}
 .dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.35rem;vertical-align:-.05rem;
 background:var(--not-run)}
 .d-adopted{background:var(--adopted)}.d-deferred{background:var(--deferred)}.d-conflicted{background:var(--conflicted)}
@@ -57,7 +60,8 @@ background:var(--bg);color:var(--fg);cursor:pointer}
 .s-waiting{background:var(--waiting)}.s-skipped{background:var(--skipped)}.s-not-run{background:var(--not-run)}
 .s-other{background:var(--other)}.s-rolled-back{background:var(--other)}
 .s-error{background:repeating-linear-gradient(45deg,var(--conflicted) 0 4px,var(--bg) 4px 6px)}
-.legend{display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.88rem;color:var(--muted);margin:0;padding:0;list-style:none}
+.legend{display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.88rem;color:var(--muted);margin:0;padding:0;\
+list-style:none}
 .legend i{display:inline-block;width:.7rem;height:.7rem;border-radius:2px;margin-right:.3rem;vertical-align:-.05rem}
 table.rows{width:100%;border-collapse:collapse;margin:.5rem 0;font-size:.94rem}
 table.rows th,table.rows td{text-align:left;vertical-align:top;padding:.4rem .5rem;border-bottom:1px solid var(--line);
@@ -68,10 +72,13 @@ body.only-left tr.settled{display:none}
 .filter{font-size:.92rem;margin:.5rem 0}
 svg.chart{width:100%;height:auto;max-width:32rem;display:block}
 svg.chart .adopted{fill:var(--adopted)}svg.chart polyline.left{stroke:var(--conflicted);stroke-width:2}
-svg.chart circle.left{fill:var(--conflicted)}svg.chart .axis{stroke:var(--muted)}svg.chart .grid{stroke:var(--line);stroke-dasharray:3 3}
+svg.chart circle.left{fill:var(--conflicted)}svg.chart .axis{stroke:var(--muted)}svg.chart .grid{stroke:var(--line);\
+stroke-dasharray:3 3}
 svg.chart .tick{fill:var(--muted);font-size:13px;font-family:system-ui,sans-serif}
-.key{font-size:.88rem;color:var(--muted)}.key .line{display:inline-block;width:1rem;height:2px;background:var(--conflicted);vertical-align:middle;margin-right:.3rem}
-.key .box{display:inline-block;width:.7rem;height:.7rem;background:var(--adopted);margin-right:.3rem;vertical-align:-.05rem}
+.key{font-size:.88rem;color:var(--muted)}.key .line{display:inline-block;width:1rem;height:2px;\
+background:var(--conflicted);vertical-align:middle;margin-right:.3rem}
+.key .box{display:inline-block;width:.7rem;height:.7rem;background:var(--adopted);margin-right:.3rem;\
+vertical-align:-.05rem}
 footer{max-width:60rem;margin:2rem auto;padding:0 1rem;color:var(--muted);font-size:.85rem}
 @media (max-width:40em){
 main{padding:.75rem}
@@ -118,7 +125,8 @@ def html(sections: Sequence[Section]) -> str:
     return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">\n'
-            f"<title>{escape(title)} · forkwave</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
+            f"<title>{escape(title)} · "
+            f"forkwave</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
             "<footer>Written by forkwave from <code>reports/</code>: every slice's report is linked beside it. "
             "This page loads nothing from the network.</footer>\n"
             f"<script>{SCRIPT}</script>\n</body>\n</html>\n")

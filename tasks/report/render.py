@@ -84,9 +84,12 @@ def drift_board(report: Mapping[str, Any], upstream_url: str, deny: Sequence[str
         out += [f"## Blocked ({len(blocked)}): deny-listed, never imported", "",
                 "To import one, remove the pattern that matches it from `deny` in the config (or add the path to "
                 "`deny_except`); the next `doit` plans it.", ""]
-        out += [f"- {code(p, cell=False)}" + (f" (matched by {code(m, cell=False)})" if (m := _match(p, patterns)) else "")
+        out += [f"- {code(p, cell=False)}"
+                + (f" (matched by {code(m, cell=False)})" if (m := _match(p, patterns)) else "")
                 for p in blocked[:100]]
-        out += ([f"- … and {len(blocked) - 100} more (drift.json → paths.blocked)"] if len(blocked) > 100 else []) + [""]
+        if len(blocked) > 100:
+            out.append(f"- … and {len(blocked) - 100} more (drift.json → paths.blocked)")
+        out.append("")
     if report.get("warnings"):
         out += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
     return "\n".join(out)
@@ -170,7 +173,8 @@ def _groups(groups: Sequence[Group], max_files: int) -> list[str]:
         line = f"- {', '.join(code(p, cell=False) for p in g.files)} — {why}"
         if g.split:
             line += (f". ⚠️ **split**: the group has {g.split.group_files} files, more than {max_files}; "
-                     f"the rest is in {', '.join(g.split.slices)} (cut: {'; '.join(_reason(w) for w in g.split.broken)})")
+                     f"the rest is in {', '.join(g.split.slices)} (cut: "
+                     f"{'; '.join(_reason(w) for w in g.split.broken)})")
         out.append(line)
     return out + [""]
 

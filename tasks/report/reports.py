@@ -208,7 +208,8 @@ def _states(o: Outcome) -> dict[str, str]:
         states.setdefault(p, "already applied")
     culprit = o.record.get("culprit") or {}
     for p in culprit.get("files", ()):  # a commit slice: the rest of a commit that conflicts or fails
-        states.setdefault(p, f"in {code(culprit['sha'][:10])}, which {'conflicts' if culprit.get('kind') == 'conflict' else 'fails'}")
+        which = "conflicts" if culprit.get("kind") == "conflict" else "fails"
+        states.setdefault(p, f"in {code(culprit['sha'][:10])}, which {which}")
     return states
 
 
@@ -218,8 +219,9 @@ def attempts_line(o: Outcome) -> str:
     nothing = sum(1 for a in attempts if not a.inferred and not a.results)
     memo = sum(1 for a in attempts if not a.inferred and a.results and not a.ran)
     ran = len(attempts) - inferred - memo - nothing
-    parts = [f"{ran} run"] + ([f"{inferred} inferred"] if inferred else []) + ([f"{memo} from the memo"] if memo else []) \
-        + ([f"{nothing} with no check or gate to run"] if nothing else [])
+    parts = ([f"{ran} run"] + ([f"{inferred} inferred"] if inferred else [])
+             + ([f"{memo} from the memo"] if memo else [])
+             + ([f"{nothing} with no check or gate to run"] if nothing else []))
     return f"{len(attempts)} attempt(s): {', '.join(parts)}" if attempts else "no validation needed"
 
 
@@ -255,8 +257,8 @@ def slice_markdown(o: Outcome, fork: str, sync_branch: str, commits: Sequence[Ma
     name, run = o.slice, o.run
     where = f"wave {o.wave}" + (f", source {o.source}" if o.source else "")
     counted = f"{o.counts().line()}; " if o.unit == COMMITS else ""
-    what = (f"{code(o.slice_commits[0][:12])}..{code(o.slice_commits[-1][:12])}" if o.unit == COMMITS and o.slice_commits
-            else code(o.upstream[:12]))
+    what = (f"{code(o.slice_commits[0][:12])}..{code(o.slice_commits[-1][:12])}"
+            if o.unit == COMMITS and o.slice_commits else code(o.upstream[:12]))
     out = [f"# {name} ({where}): {icon(o.status)} {o.status}", "",
            f"Upstream {what} onto {code(sync_branch)} at {code(o.parent[:12])}; {counted}"
            f"{attempts_line(o)}; {o.duration:.1f} s" + (f"; run {code(run)}" if run else "") + ".", ""]
@@ -318,7 +320,8 @@ def batch_markdown(record: Mapping[str, Any]) -> str:
     out = ["# The run's batch", "",
            f"Everything run {code(str(record.get('run')), cell=False)} would land on the sync branch — "
            f"{record.get('files', 0)} change(s) of {len(record.get('scope', ()))} slice(s) in wave(s) "
-           f"{', '.join(record.get('waves', ()))} — judged together on {code(str(record.get('start', ''))[:12], cell=False)} "
+           f"{', '.join(record.get('waves', ()))} — judged together on "
+           f"{code(str(record.get('start', ''))[:12], cell=False)} "
            f"before any slice: {'**passed**' if record.get('passed') else '**failed**, then searched'} in "
            f"{record.get('runs', 0)} check run(s) (and the baseline).", "",
            "Each slice still lands as its own commit, wave by wave; the tip the last wave leaves is the tree "
@@ -379,7 +382,8 @@ def smallest_conflict(o: Outcome) -> list[str]:
     if culprit.get("kind") != "conflict" or not mine:
         return []
     paths = culprit.get("conflicted") or []
-    shown = ", ".join(code(p, cell=False) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    shown = (", ".join(code(p, cell=False) for p in paths[:3])
+             + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""))
     return [f"Upstream commit {code(culprit['short'], cell=False)} {culprit['subject']!r} ({culprit['author']}) "
             f"conflicts with fork commit {code(mine['short'], cell=False)} {mine['subject']!r} ({mine['author']}) "
             f"in {shown}.", ""]
@@ -515,7 +519,8 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
                 for s, c in conflicts]
         out += [f"- {s}: {_paths(list(d.files), renamed, 5)} deferred: {d.next or d.reason}" for s, d in deferred]
         blockers = sorted({(w.slice or s, w.behind or "") for s, w in waiting})
-        out += [f"- {len(waiting)} item(s) wait behind {', '.join(f'{b} ({code(sha[:10], cell=False)})' for b, sha in blockers)}: "
+        out += [f"- {len(waiting)} item(s) wait behind "
+                f"{', '.join(f'{b} ({code(sha[:10], cell=False)})' for b, sha in blockers)}: "
                 "resolve that first; they follow on the next `doit`"] if waiting else []
         out += [""]
     out += _baseline_section(baseline)
@@ -562,7 +567,8 @@ def wave_markdown(wave: str, outcomes: Mapping[str, Outcome | None], fork: str, 
     if commits:
         out += ["", "## Upstream commits, by slice", ""]
         for name, cs in commits.items():
-            out += [f"<details><summary>{name}: {len(cs)} commit(s)</summary>", ""] + commits_table(cs) + ["</details>", ""]
+            out += ([f"<details><summary>{name}: {len(cs)} commit(s)</summary>", ""] + commits_table(cs)
+                    + ["</details>", ""])
     rollbacks = [o.slice for o in done if rollback_command(o)]
     if rollbacks:
         out += ["", "## Roll back", "", "Each command reverts on the sync branch in forkwave's private worktree "

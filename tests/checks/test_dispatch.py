@@ -32,7 +32,8 @@ def at_once(dispatch: Dispatch, requests: list[Request]) -> tuple[list[object], 
 
 def overlap(tmp_path: Path, n: int) -> str:
     """A command that records when it starts and ends, to see how many ran at the same time."""
-    return f"echo start $(date +%s.%N) >> {tmp_path}/times-{n}; sleep 1; echo end $(date +%s.%N) >> {tmp_path}/times-{n}"
+    return (f"echo start $(date +%s.%N) >> {tmp_path}/times-{n}; sleep 1; "
+            f"echo end $(date +%s.%N) >> {tmp_path}/times-{n}")
 
 
 def most_at_once(tmp_path: Path) -> int:

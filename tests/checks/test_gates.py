@@ -34,7 +34,8 @@ GHP = "ghp_" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2"
     ("main.ts", "session({ secret: sessionSecret })", None),                           # a reference
     ("compose.yaml", "  URL: postgres://u:${PG_DATABASE_PASSWORD}@db:5432/x", None),  # templated
     ("install.sh", 'echo "APP_SECRET=$(openssl rand -base64 32)"', None),
-    (".github/workflows/ci.yml", "  POSTGRES_PASSWORD: postgres", None),                              # throwaway CI password
+    # throwaway CI password
+    (".github/workflows/ci.yml", "  POSTGRES_PASSWORD: postgres", None),
     ("docs.md", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE", None),                       # AWS's documentation key
     ("db.yaml", "password: changeme", None),
     ("db.yaml", "password: <your password here>", None),
@@ -76,7 +77,8 @@ def test_secrets_gate_names_file_and_line_but_never_the_value(tmp_path: Path) ->
     (tmp_path / "clean.txt").write_text("nothing here\n")
     (tmp_path / "link").symlink_to("conf/aws.py")                          # symlink: not followed
 
-    result = run_gate("secrets", ["conf/aws.py", "conf/db.ini", "clean.txt", "link", "gone.txt"], DEFAULT_DENY, tmp_path)
+    result = run_gate("secrets", ["conf/aws.py", "conf/db.ini", "clean.txt", "link", "gone.txt"], DEFAULT_DENY,
+                      tmp_path)
 
     assert result.status == "failed" and result.kind == "gate"
     assert result.files == ("conf/aws.py", "conf/db.ini")
@@ -88,7 +90,7 @@ def test_secrets_gate_names_file_and_line_but_never_the_value(tmp_path: Path) ->
 
 
 def test_secrets_gate_streams_large_and_binary_files(tmp_path: Path) -> None:
-    """Issue 8 item 10: a token at the end of a 3 MB file, or after a NUL byte, is found (not skipped)."""
+    """A token at the end of a 3 MB file, or after a NUL byte, is found (not skipped)."""
     (tmp_path / "bundle.js").write_bytes(b"var a=1;function f(x){return x+1}\n" * 90_000 + f"t='{GHP}'\n".encode())
     (tmp_path / "huge.sql").write_bytes(b"INSERT INTO t VALUES (1);\n" * 400_000 + f"-- {GHP}\n".encode())
     (tmp_path / "blob.bin").write_bytes(b"\0\1\2binary" + GHP.encode() + b"\0")
@@ -104,8 +106,8 @@ def test_secrets_gate_streams_large_and_binary_files(tmp_path: Path) -> None:
     assert GHP not in result.stdout + result.message
 
 
-def test_a_file_that_cannot_be_read_fails_the_gate_unless_its_path_is_allowed(tmp_path: Path,
-                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_that_cannot_be_read_fails_the_gate_unless_its_path_is_allowed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "vault.dat").write_bytes(b"sealed")
     (tmp_path / "ok.txt").write_text("fine\n")
     real = secrets_mod.Scanner.scan_file
@@ -130,7 +132,8 @@ def test_secrets_policy_allow_regexes_and_paths(tmp_path: Path) -> None:
     assert run_gate("secrets", ["a.py", "fixtures/b.py"], (), tmp_path).files == ("a.py", "fixtures/b.py")
     by_value = run_gate("secrets", ["a.py"], (), tmp_path, secrets=SecretsPolicy(allow=("^ghp_Ab1Cd2",)))
     by_line = run_gate("secrets", ["a.py"], (), tmp_path, secrets=SecretsPolicy(allow=(r"^TOKEN = ",)))
-    by_path = run_gate("secrets", ["a.py", "fixtures/b.py"], (), tmp_path, secrets=SecretsPolicy(paths=("fixtures/**",)))
+    by_path = run_gate("secrets", ["a.py", "fixtures/b.py"], (), tmp_path,
+                       secrets=SecretsPolicy(paths=("fixtures/**",)))
     assert by_value.status == by_line.status == "passed"
     assert by_path.files == ("a.py",)
 
@@ -141,7 +144,7 @@ def _repo_with(tmp_path: Path, files: dict[str, str]) -> tuple[Path, str]:
 
 
 def test_secrets_gate_blocks_only_what_the_part_introduces(tmp_path: Path) -> None:
-    """Issue 9 item 5: a secret already on the sync tip is pre-existing (reported, not blocking)."""
+    """A secret already on the sync tip is pre-existing (reported, not blocking)."""
     old_password = "Old-Pr0d-Passw0rd!"
     repo, tip = _repo_with(tmp_path, {"conf/db.ini": f"[db]\npassword = {old_password}\n", "a.py": "A = 1\n"})
     wt = tmp_path / "candidate"

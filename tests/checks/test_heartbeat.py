@@ -91,8 +91,10 @@ def test_an_image_build_shows_its_steps_and_beats_with_the_build_logs_last_line(
     monkeypatch.setenv("FORKWAVE_HEARTBEAT", "0.3")
     log = tmp_path / "build.log"
     script = (f"echo '[build-node] building forkwave/node:9 (log: {log})' >&2; "
-              f"echo 'Step 1/2 : FROM forkwave/base' >> {log}; echo '[build-node] forkwave/node:9: Step 1/2 : FROM x' >&2; "
-              f"echo 'Step 2/2 : RUN yarn install' >> {log}; echo '[build-node] forkwave/node:9: Step 2/2 : RUN y' >&2; "
+              f"echo 'Step 1/2 : FROM forkwave/base' >> {log}; "
+              "echo '[build-node] forkwave/node:9: Step 1/2 : FROM x' >&2; "
+              f"echo 'Step 2/2 : RUN yarn install' >> {log}; "
+              "echo '[build-node] forkwave/node:9: Step 2/2 : RUN y' >&2; "
               f"echo 'fetching packages {TOKEN}' >> {log}; sleep 1.2; echo forkwave/node:9")
     done = BuildProgress("image build: node 9", {"PATH": "/usr/bin:/bin"}).run(["bash", "-c", script],
                                                                                 {"PATH": "/usr/bin:/bin"})

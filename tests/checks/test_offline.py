@@ -20,12 +20,13 @@ npm error A complete log of this run can be found in: /tmp/h/.npm/_logs/2026-12-
 """
 NPM9 = NPM.replace("npm error", "npm ERR!")
 NPM_FILE_DEP = NPM.replace("/workspace/node_modules/fetches-binary", "/workspace/vendor/fetches-binary")
+# yarn 1 prints "Arguments: " with a space at its end (\x20 here, not an invisible trailing space)
 YARN1 = f"""\
 [4/4] Building fresh packages...
 error /workspace/node_modules/fetches-binary: Command failed.
 Exit code: 1
 Command: node install.js
-Arguments: 
+Arguments:\x20
 Directory: /workspace/node_modules/fetches-binary
 Output:
 fetches-binary: downloading {URL}
@@ -34,8 +35,12 @@ info Visit https://yarnpkg.com/en/docs/cli/install for documentation about this 
 """
 BERRY = f"""\
 ➤ YN0000: ┌ Link step
-➤ YN0007: │ fetches-binary@file:./vendor/fetches-binary#./vendor/fetches-binary::hash=462777&locator=off%40workspace%3A. must be built because it never has been before or the last one failed
-➤ YN0009: │ fetches-binary@file:./vendor/fetches-binary#./vendor/fetches-binary::hash=462777&locator=off%40workspace%3A. couldn't be built successfully (exit code 1, logs can be found here: /tmp/xfs-a386b41e/build.log)
+➤ YN0007: │ \
+fetches-binary@file:./vendor/fetches-binary#./vendor/fetches-binary::hash=462777&locator=off%40workspace%3A. must be \
+built because it never has been before or the last one failed
+➤ YN0009: │ \
+fetches-binary@file:./vendor/fetches-binary#./vendor/fetches-binary::hash=462777&locator=off%40workspace%3A. couldn't \
+be built successfully (exit code 1, logs can be found here: /tmp/xfs-a386b41e/build.log)
 ➤ YN0000: └ Completed
 ➤ YN0000: · Failed with errors in 0s 230ms
 
@@ -63,10 +68,13 @@ NODE_GYP = """\
 npm error path /workspace/node_modules/bcrypt
 npm error command sh -c node-pre-gyp install --fallback-to-build
 npm error node-pre-gyp http GET https://github.com/kelektiv/node.bcrypt.js/releases/download/v5.1.1/bcrypt_lib-v5.1.1-napi-v3-linux-x64-glibc.tar.gz
-npm error node-pre-gyp ERR! install request to https://github.com/kelektiv/node.bcrypt.js/releases/download/v5.1.1/bcrypt_lib-v5.1.1-napi-v3-linux-x64-glibc.tar.gz failed, reason: getaddrinfo ENOTFOUND github.com
+npm error node-pre-gyp ERR! install request to \
+https://github.com/kelektiv/node.bcrypt.js/releases/download/v5.1.1/bcrypt_lib-v5.1.1-napi-v3-linux-x64-glibc.tar.gz \
+failed, reason: getaddrinfo ENOTFOUND github.com
 npm error gyp http GET https://nodejs.org/download/release/v24.5.0/node-v24.5.0-headers.tar.gz
 npm error gyp ERR! stack Error: connect ECONNREFUSED 104.20.22.46:443
-npm error gyp ERR! stack FetchError: request to https://nodejs.org/download/release/v24.5.0/node-v24.5.0-headers.tar.gz failed, reason: getaddrinfo ENOTFOUND nodejs.org
+npm error gyp ERR! stack FetchError: request to \
+https://nodejs.org/download/release/v24.5.0/node-v24.5.0-headers.tar.gz failed, reason: getaddrinfo ENOTFOUND nodejs.org
 """
 CURL = "sharp: downloading\ncurl: (6) Could not resolve host: cdn.example.invalid\n"
 
@@ -79,8 +87,10 @@ def test_each_package_manager_names_the_package_and_the_download(output: str) ->
 
 @pytest.mark.parametrize("output, found", [
     (PUPPETEER.replace("/puppeteer", "/@puppeteer/browsers"), [("@puppeteer/browsers", "storage.googleapis.com",
-                                                                 "storage.googleapis.com", "EAI_AGAIN storage.googleapis.com")]),
-    (PUPPETEER, [("puppeteer", "storage.googleapis.com", "storage.googleapis.com", "EAI_AGAIN storage.googleapis.com")]),
+                                                                 "storage.googleapis.com",
+                                                                 "EAI_AGAIN storage.googleapis.com")]),
+    (PUPPETEER,
+     [("puppeteer", "storage.googleapis.com", "storage.googleapis.com", "EAI_AGAIN storage.googleapis.com")]),
     (NODE_GYP, [("bcrypt", "github.com",
                  "https://github.com/kelektiv/node.bcrypt.js/releases/download/v5.1.1/"
                  "bcrypt_lib-v5.1.1-napi-v3-linux-x64-glibc.tar.gz", "ENOTFOUND github.com"),

@@ -66,9 +66,11 @@ def test_bad_node_specs_are_errors_naming_the_file(raw: str, why: str) -> None:
      NodePin("24.5.0", ".nvmrc")),
     ({".node-version": "22.1.0", "package.json": pkg(volta={"node": "20.1.0"}, engines={"node": ">=20"})},
      NodePin("22.1.0", ".node-version")),
-    ({"package.json": pkg(volta={"node": "20.1.0"}, engines={"node": ">=18"})}, NodePin("20.1.0", "package.json volta.node")),
+    ({"package.json": pkg(volta={"node": "20.1.0"}, engines={"node": ">=18"})},
+     NodePin("20.1.0", "package.json volta.node")),
     ({".nvmrc": "system"}, None),
-    ({".nvmrc": "\n# nothing\n", "package.json": pkg(engines={"node": "22"})}, NodePin("22", "package.json engines.node")),
+    ({".nvmrc": "\n# nothing\n", "package.json": pkg(engines={"node": "22"})},
+     NodePin("22", "package.json engines.node")),
     ({"package.json": "{not json"}, None),
     ({"package.json": pkg(engines={"node": 24})}, None),   # not a string: no pin
 ])
@@ -87,7 +89,8 @@ def test_the_checks_node_key_overrides_every_file() -> None:
     ({".nvmrc": "24.5.0", "package.json": pkg(engines={"node": "^24.5.0"})}, []),
     ({".nvmrc": "22.1.0", "package.json": pkg(engines={"node": "^24.5.0"})},
      ["node 22.1.0 from .nvmrc does not satisfy package.json engines.node '^24.5.0'"]),
-    ({".nvmrc": "24.5.0", ".node-version": "nonsense"}, [".node-version 'nonsense' is not a node version or range (ignored)"]),
+    ({".nvmrc": "24.5.0", ".node-version": "nonsense"},
+     [".node-version 'nonsense' is not a node version or range (ignored)"]),
     ({".nvmrc": "24", "package.json": pkg(engines={"node": "^26"})}, []),   # a range pin is not second-guessed
 ])
 def test_disagreeing_pins_are_noted(files: dict[str, str], notes: list[str]) -> None:
@@ -171,7 +174,8 @@ def test_berry(manager: Manager, berry: bool) -> None:
 
 
 def test_notes_on_a_yarn_release_that_differs_from_package_manager_and_on_bun() -> None:
-    files = {".yarnrc.yml": "yarnPath: .yarn/releases/yarn-4.9.2.cjs\n", "package.json": pkg(packageManager="yarn@4.5.0")}
+    files = {".yarnrc.yml": "yarnPath: .yarn/releases/yarn-4.9.2.cjs\n",
+             "package.json": pkg(packageManager="yarn@4.5.0")}
     assert package_manager(files)[1] == ["packageManager says yarn 4.5.0, yarnPath runs 4.9.2: yarnPath wins "
                                          "(Yarn defers to it)"]
     assert package_manager({"bun.lockb": ""})[1] == ["bun lockfile found: bun is not in forkwave's images; npm is used"]
@@ -213,9 +217,11 @@ def test_a_node_key_makes_a_container_check_in_the_node_image(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("check, why", [
-    ({"name": "b", "node": "24", "image": "forkwave/python:3.11", "run": "x"}, "'node' applies to forkwave/node images only"),
+    ({"name": "b", "node": "24", "image": "forkwave/python:3.11", "run": "x"},
+     "'node' applies to forkwave/node images only"),
     ({"name": "b", "node": "24", "compose": "c.yaml", "service": "s"}, "'node' applies to forkwave/node images only"),
-    ({"name": "b", "node": "twenty-four", "run": "x"}, "key 'checks.0.node': 'twenty-four' is not a node version or range"),
+    ({"name": "b", "node": "twenty-four", "run": "x"},
+     "key 'checks.0.node': 'twenty-four' is not a node version or range"),
     ({"name": "b", "node": "", "run": "x"}, "key 'checks.0.node': expected a non-empty string"),
 ])
 def test_bad_node_keys_are_one_line_errors(tmp_path: Path, check: dict[str, object], why: str) -> None:

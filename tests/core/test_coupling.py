@@ -96,7 +96,8 @@ def test_lockfile_links(paths: list[str], expected: list[tuple[str, ...]]) -> No
 def test_couple_rules_join_every_path_any_glob_of_a_rule_matches() -> None:
     paths = ["db/migrations/1.sql", "api/migrations/2.sql", "src/entities/user.ts", "src/app.ts", "docs/a.md"]
     links = couple_links(paths, [["**/migrations/**", "**/entities/**"], ["docs/**"], ["src/app.ts", "nothing/**"]])
-    assert links == [Link("couple", "couple: 0", ("api/migrations/2.sql", "db/migrations/1.sql", "src/entities/user.ts"))]
+    assert links == [Link("couple", "couple: 0",
+                          ("api/migrations/2.sql", "db/migrations/1.sql", "src/entities/user.ts"))]
 
 
 # --- upstream commits ------------------------------------------------------------------------
@@ -325,7 +326,8 @@ def test_couple_config_errors_name_the_key(tmp_path: Path, value: str, message: 
 def test_couple_config_is_read_as_tuples(tmp_path: Path) -> None:
     from tasks.config import load_config
 
-    path = write_config(tmp_path, "upstream: {url: u}\nfork: {path: f}\ncouple: [['**/migrations/**', '**/entities/**']]\n")
+    path = write_config(tmp_path,
+                        "upstream: {url: u}\nfork: {path: f}\ncouple: [['**/migrations/**', '**/entities/**']]\n")
     assert load_config(path).couple == (("**/migrations/**", "**/entities/**"),)
 
 
@@ -393,7 +395,8 @@ def test_a_module_and_its_test_in_other_folders_land_in_one_slice_and_pass_toget
     assert slice_of(r, "tests/test_x.py") == name                  # wave b's test came along to wave a
     assert next(s["wave"] for s in plan(r)["slices"] if s["name"] == name) == "a"
     (group,) = groups_holding(r, "doit/x.py")
-    assert (group["files"], group["why"], group["split"]) == (["doit/x.py", "tests/test_x.py"], ["test of doit/x.py"], None)
+    assert (group["files"], group["why"], group["split"]) == \
+        (["doit/x.py", "tests/test_x.py"], ["test of doit/x.py"], None)
     out = outcome(r, name)
     assert out["status"] == "adopted" and sorted(out["adopted"]) == ["doit/x.py", "tests/test_x.py"]
     assert out["runs"] == 0 and out["validated"]["how"] == "batch"  # no split, no search: judged in the batch

@@ -63,7 +63,8 @@ MERGE = mk("m", "a", "b", subject="Merge pull request #7 from ann/x", paths=("sr
 
 @pytest.mark.parametrize(("pr_title", "commits", "rules", "kind", "pick"), [
     ("feat(cite): a viewer", [mk("c", subject="chore: wip")], Rules(scopes=("cite",)), PICKED, True),
-    ("docs(cite): words", [mk("c", subject="feat(cite): x")], Rules(scopes=("cite",)), TYPE, False),  # the title decides
+    # the title decides
+    ("docs(cite): words", [mk("c", subject="feat(cite): x")], Rules(scopes=("cite",)), TYPE, False),
     ("feat(chat): x", [mk("c", subject="feat(cite): x")], Rules(scopes=("cite",)), SCOPE, False),
     ("Update stuff", [mk("c", subject="chore: a"), mk("d", subject="fix(cite): b")], Rules(scopes=("cite",)),
      PICKED, True),

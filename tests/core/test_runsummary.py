@@ -65,7 +65,8 @@ def outcome(**data: Any) -> Outcome:
 
 ADOPTED = outcome(slice="slice-1", status="adopted", adopted=["a.py", "gone.py"], removed=["gone.py"],
                   files=[{"path": "a.py", "class": "upstream-added"}, {"path": "gone.py", "class": "upstream-deleted"}])
-SPLIT = outcome(slice="slice-2", status="split", adopted=["b.py"], files=[{"path": "b.py", "class": "upstream-changed"}],
+SPLIT = outcome(slice="slice-2", status="split", adopted=["b.py"],
+                files=[{"path": "b.py", "class": "upstream-changed"}],
                 deferred=[{"files": ["c.py", "d.py"], "reason": "check build failed"}])
 CONFLICTED = outcome(slice="slice-3", status="conflicted", adopted=[], conflicts=[{"path": "e.py"}])
 DEFERRED = outcome(slice="slice-4", status="reverted", adopted=[], deferred=[{"files": ["f.py"]}])

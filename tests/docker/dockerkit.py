@@ -45,7 +45,8 @@ BUILD_JS = """\
 const fs = require('fs'), path = require('path'), vm = require('vm');
 for (const f of fs.readdirSync('src').sort()) {
   const src = fs.readFileSync(path.join('src', f), 'utf8');
-  if (src.includes('BROKEN')) { console.error(`BROKEN marker in ${path.basename(process.cwd())}/src/${f}`); process.exit(1); }
+  if (src.includes('BROKEN')) { console.error(`BROKEN marker in ${path.basename(process.cwd())}/src/${f}`); \
+process.exit(1); }
   new vm.Script(src, {filename: f});
 }
 console.log('built', path.basename(process.cwd()));

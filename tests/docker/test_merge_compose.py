@@ -1,4 +1,4 @@
-"""Merge mode with a docker compose test stack as its check: the stack judges each candidate the bisection asks about."""
+"""Merge mode with a docker compose stack as its check: the stack judges each candidate the bisection asks about."""
 from __future__ import annotations
 
 import math

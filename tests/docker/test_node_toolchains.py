@@ -97,7 +97,8 @@ def test_without_pins_the_default_image_keeps_debians_node_and_has_the_tools_too
 
 @pytest.mark.parametrize("node, files, source", [
     ("24", {".nvmrc": "18"}, "the check's node: 24"),                       # the check's node: beats .nvmrc
-    (None, {"package.json": json.dumps({"name": "x", "engines": {"node": "^24.5.0"}})}, "package.json engines.node: ^24.5.0"),
+    (None, {"package.json": json.dumps({"name": "x", "engines": {"node": "^24.5.0"}})},
+     "package.json engines.node: ^24.5.0"),
 ])
 def test_a_range_takes_the_newest_local_image_that_fits(node24: str, runner: DockerRunner, worktree: Path,
                                                         log_dir: Path, label: str, node: str | None,
@@ -106,7 +107,7 @@ def test_a_range_takes_the_newest_local_image_that_fits(node24: str, runner: Doc
     result = runner.run(docker_request("v", "node -v", worktree, log_dir, label, image=NODE, node=node))
     assert result.status == PASSED, result
     assert result.stdout.startswith("v24.")
-    assert header(log_dir, "v")[0].startswith(f"[forkwave] node 24.") and f"({source})" in header(log_dir, "v")[0]
+    assert header(log_dir, "v")[0].startswith("[forkwave] node 24.") and f"({source})" in header(log_dir, "v")[0]
 
 
 def test_a_pin_no_release_matches_is_an_error_naming_the_file(runner: DockerRunner, worktree: Path, log_dir: Path,
@@ -270,7 +271,8 @@ def test_a_pnpm_workspace_installs_and_builds_with_nx_on_the_node_its_range_asks
     assert "[forkwave] node 24." in log and "(package.json engines.node: ^24.5.0)" in log
     assert "[forkwave] package manager: pnpm 10.33.0 (package.json packageManager)" in log
     assert "nx run acme-shared:build  [local cache]" in log and "acme-ui: bundled 3 files on node v24." in log
-    assert any((ws / ".forkwave" / "cache" / "pnpm").rglob("*")) and any((ws / ".forkwave" / "cache" / "corepack").rglob("pnpm*"))
+    assert any((ws / ".forkwave" / "cache" / "pnpm").rglob("*"))
+    assert any((ws / ".forkwave" / "cache" / "corepack").rglob("pnpm*"))
 
 
 # --- disk: what a wave used, and `doit clean` -----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Land everything that can land, with as few check runs as it takes (issue 9).
+"""Land everything that can land, with as few check runs as it takes.
 
 Every check here appends a line to a file when it runs, so the tests count real runs — not
 attempts, not memo answers.
@@ -86,7 +86,8 @@ sys.exit(1 if any("failure" in c for c in cases) else 0)
 
 
 def test_with_junit_only_new_failing_tests_block(tmp_path: Path) -> None:
-    base = {"run_tests.py": JUNIT, "t/a.txt": "a BROKEN\n", "t/b.txt": "b\n", "src/one.txt": "1\n", "src/two.txt": "2\n"}
+    base = {"run_tests.py": JUNIT, "t/a.txt": "a BROKEN\n", "t/b.txt": "b\n", "src/one.txt": "1\n",
+            "src/two.txt": "2\n"}
     upstream = {**base, "src/one.txt": "1 v2\n", "t/b.txt": "b BROKEN\n", "src/two.txt": "2 v2\n"}
     check = {"name": "tests", "run": "python3 run_tests.py", "junit": "report.xml"}
     # each slice judged on its own: the attempts record each verdict against the baseline

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import commit_tree, git_out, run_doit
-from slicekit import Repos, build, commits, outcome, read, rev, slice_names, tree
+from slicekit import Repos, build, commits, outcome, read, slice_names, tree
 from tasks.config import load_config
 from tasks.engine import batch
 from tasks.workspace import Workspace
@@ -27,11 +27,13 @@ def project(upstream: bool, broken: bool = False) -> dict[str, str]:
     for i in range(PAIRS):
         files[f"proj/mod{i}.py"] = f"VERSION = {v}\n"
         # named apart from the module (as a real suite's tests often are): no name couples them
-        files[f"tests/test_part{i}.py"] = f"from proj.mod{i} import VERSION\n\n\ndef test_v():\n    assert VERSION == {v}\n"
+        files[f"tests/test_part{i}.py"] = (f"from proj.mod{i} import VERSION\n\n\n"
+                                           f"def test_v():\n    assert VERSION == {v}\n")
     for i in range(3):  # callers of the API: none works with the other side's api.py
         files[f"proj/use{i}.py"] = (f"from proj import api\n\n\ndef run():\n"
                                     f"    return api.{'load' if upstream else 'fetch'}('u{i}')\n")
-        files[f"tests/test_flow{i}.py"] = f"from proj.use{i} import run\n\n\ndef test_run():\n    assert run() == 'U{i}'\n"
+        files[f"tests/test_flow{i}.py"] = (f"from proj.use{i} import run\n\n\n"
+                                           f"def test_run():\n    assert run() == 'U{i}'\n")
     if broken:
         files["proj/mod2.py"] = "VERSION = 2\nraise RuntimeError('mod2 is broken upstream')\n"
     return files
@@ -127,7 +129,8 @@ def test_a_persons_commit_between_batch_slices_makes_the_batch_stand_aside(tmp_p
 
 @pytest.mark.parametrize("command,expected", [
     ("python -m pytest -q", ".forkwave-junit/unit.xml"), ("pytest", ".forkwave-junit/unit.xml"),
-    ("cd sub && python3.11 -m pytest tests", ".forkwave-junit/unit.xml"), (".venv/bin/pytest -x", ".forkwave-junit/unit.xml"),
+    ("cd sub && python3.11 -m pytest tests", ".forkwave-junit/unit.xml"),
+    (".venv/bin/pytest -x", ".forkwave-junit/unit.xml"),
     ("ruff check .", None), ("echo pytest-like", None), ("npm test", None),
 ])
 def test_pytest_checks_write_junit_without_being_told(command: str, expected: str | None) -> None:

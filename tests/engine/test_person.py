@@ -193,7 +193,8 @@ def test_summary_and_ledger_say_what_was_adopted_deferred_and_conflicted(tmp_pat
     assert summary["counts"].get("conflicted") == 1 and summary["files"]["conflicted"] == 1
     entries = {n: s for w in summary["waves"].values() for n, s in w.items()}
     conflicted = next(s for s in entries.values() if s["status"] == "conflicted")
-    assert conflicted["conflicts"][0]["path"] == "conf/default.json" and "doit resolve:" in conflicted["conflicts"][0]["next"]
+    assert conflicted["conflicts"][0]["path"] == "conf/default.json"
+    assert "doit resolve:" in conflicted["conflicts"][0]["next"]
     deferred = [d for s in entries.values() for d in s["deferred"]]
     assert [d["files"] for d in deferred] == [["src/bad.json"]] and deferred[0]["reason"].startswith("syntax: ")
     adopted = next(s for s in entries.values() if "src/app.js" in s["adopted"])

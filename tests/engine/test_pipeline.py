@@ -53,7 +53,6 @@ class FakeRunner:
 def prepared(root: Path, **config: Any) -> tuple[Any, Workspace, Plan, Drift]:
     r = build(root, BASE, UPSTREAM, checks=CHECK, gates=[], **config)
     assert run_doit(r.workspace, "plan").returncode == 0
-    cfg = load_config(r.workspace / "forkwave.yaml")
     ws = Workspace(r.workspace)
     return r, ws, Plan.from_json(read_json(ws.report("plan.json"))), Drift.from_json(read_json(ws.report("drift.json")))
 

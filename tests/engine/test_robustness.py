@@ -1,4 +1,4 @@
-"""Never write a branch that is not forkwave's, never wedge, never lose a record (issue 8, items 2 and 11-16).
+"""Never write a branch that is not forkwave's, never wedge, never lose a record.
 
 Kills are real SIGKILLs of a doit process group, aimed at named fault points
 (``FORKWAVE_FAULT``, see ``tasks/faults.py``) or at moments read off the file system; a
@@ -242,7 +242,8 @@ def test_a_full_disk_is_one_line_and_corrupts_nothing(tmp_path: Path, small_disk
     assert errors and len(errors) == len(set(errors))                            # each error once
     for path in (ws / "reports").rglob("*.json"):                                # nothing torn
         json.loads(path.read_text())
-    assert (ws / "reports" / ".doit.json").exists() is False or json.loads((ws / "reports" / ".doit.json").read_text()) is not None
+    state = ws / "reports" / ".doit.json"
+    assert state.exists() is False or json.loads(state.read_text()) is not None
 
     filler.unlink()
     assert run_doit(ws, timeout=120).returncode == 2

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from conftest import commit_tree, doit_ok, run_doit
-from slicekit import (Repos, build, commits, ledger_runs, outcome, pids_matching, read, rev, rewrite_config, slice_names,
+from slicekit import (Repos, build, ledger_runs, outcome, pids_matching, read, rev, rewrite_config, slice_names,
                       start_doit, trailers, tree, wait_for, slice_commits,
 )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DoitResult, run_doit
-from slicekit import (Repos, build, commits, deferred_files, outcome, pids_matching, rev, slice_names, trailers,
+from slicekit import (Repos, build, deferred_files, outcome, pids_matching, rev, slice_names, trailers,
                       tree, wait_for, slice_commits,
 )
 

@@ -170,7 +170,7 @@ BAD_CONFIGS = [
      "3:14: unknown key 'containers.ca'; expected one of: ca_bundle, engines, network, pass_env"),
     ("tab-yaml", "upstream:\n\turl: u\n",
      "2:1: unreadable YAML (found character '\\t' that cannot start any token); fix the syntax"),
-    # issue 8, item 1: forkwave must never commit onto the fork's own branch
+    # forkwave must never commit onto the fork's own branch
     ("sync-is-branch", "upstream: {url: u}\nfork: {path: f, branch: main, sync_branch: main}\n",
      "2:44: key 'fork.sync_branch': 'main' is fork.branch itself; forkwave must never commit onto the fork's "
      "own branch; name another branch (the default is sync/upstream)"),
@@ -341,7 +341,7 @@ def test_the_readme_shows_a_config() -> None:
 
 @pytest.mark.parametrize("block", [b for _, b in DOC_BLOCKS], ids=[name for name, _ in DOC_BLOCKS])
 def test_every_config_in_the_readme_and_docs_loads(tmp_path: Path, block: str) -> None:
-    """Issue 8, item 18: what the README and the docs show is what a user copies; it must load as shown."""
+    """What the README and the docs show is what a user copies; it must load as shown."""
     cfg = load_config(write_config(tmp_path, block))
     assert cfg.fork.path.is_absolute() and cfg.upstream.url.startswith("https://")
     if block == FULL_CONFIG:  # the full config of "Writing forkwave.yaml"
@@ -390,7 +390,7 @@ def test_doit_reports_a_config_error_in_one_line_and_exits_1(tmp_path: Path, arg
 @pytest.mark.parametrize("fork", ["{path: ../fork, branch: main, sync_branch: main}",
                                   "{path: ../fork, sync_branch: refs/heads/main}"])
 def test_doit_refuses_a_sync_branch_that_is_not_forkwaves_own(tmp_path: Path, fork: str) -> None:
-    """Issue 8, items 1 and 3: refused at load, before anything touches the fork."""
+    """Refused at load, before anything touches the fork."""
     from conftest import commit_tree, make_repo
     repo = make_repo(tmp_path / "fork")
     head = commit_tree(repo, {"a.txt": "a\n"})

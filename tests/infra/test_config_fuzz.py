@@ -1,4 +1,5 @@
-"""Config fuzz (issue 8, item 17): seeded mutations of the full example config (docs/guides/configuration.md) never end in a traceback.
+"""Config fuzz: seeded mutations of the full example config (docs/guides/configuration.md) never end
+in a traceback.
 
 Every mutation is loaded with ``load_config`` (it must return a Config or raise one
 ``ForkwaveError`` line naming the file); a sample goes through the real ``doit`` command,

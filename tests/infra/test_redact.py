@@ -45,7 +45,7 @@ def test_url_secrets(url: str, expected: tuple[str, ...]) -> None:
     assert url_secrets(url) == expected
 
 
-# --- the redactor (issue 8 item 8) ---------------------------------------------------------------
+# --- the redactor ------------------------------------------------------------------------------
 
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402

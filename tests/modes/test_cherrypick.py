@@ -43,7 +43,8 @@ def sibling(path: Path, steps: list[tuple[Any, ...]]) -> dict[str, str]:
                 files.pop(p, None)
             else:
                 files[p] = text
-        out[label] = commit_tree(path, files, message=subject, tick=tick, author=who[0] if who else "Sib <s@example.com>")
+        out[label] = commit_tree(path, files, message=subject, tick=tick,
+                                 author=who[0] if who else "Sib <s@example.com>")
     return out
 
 
@@ -132,7 +133,8 @@ def test_two_sibling_sources_filtered_picked_and_remembered(tmp_path: Path) -> N
     assert out["status"] == "split"
     assert out["review"] == [s.web["breaking"]]  # a breaking change is picked for a person to review
     api = s.branch("api")
-    assert [m.splitlines()[0] for m in messages(s.fork, f"main..{api}") if "cherry picked" in m] == ["feat: a v2 endpoint"]
+    picked = [m.splitlines()[0] for m in messages(s.fork, f"main..{api}") if "cherry picked" in m]
+    assert picked == ["feat: a v2 endpoint"]
     assert rev(s.fork, "refs/heads/main") != web  # the fork's own branch is never written
     # the cursor and the processed commits are in the fork itself: a fresh clone reads them
     clone = tmp_path / "clone"

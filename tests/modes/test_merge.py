@@ -324,7 +324,8 @@ def test_mode_keys_load(tmp_path: Path) -> None:
         {"name": "up", "url": "/y", "mode": "merge", "paths": ["src/**"], "on_failure": "revert", "ref": "tags/v*"}],
         "fork": {"path": "/f"}, "slices": {"max_commits": 7}, "policy": [{"paths": ["docs/**"], "take": "upstream"}]})
     cfg = load_config(path)
-    assert cfg.for_source("web").fork.sync_branch == "sync/web" and cfg.for_source("up").fork.sync_branch == "sync/upstream"
+    assert cfg.for_source("web").fork.sync_branch == "sync/web"
+    assert cfg.for_source("up").fork.sync_branch == "sync/upstream"
     assert cfg.for_source("up").current.options.on_failure == "revert" and cfg.max_commits == 7
     assert cfg.policy[0].take == "upstream" and cfg.for_source("web").current.options.types == ("*",)
 

@@ -98,7 +98,8 @@ def test_a_merge_range_bisected_on_two_slots_decides_what_one_slot_does(tmp_path
                                                   "host": {"slots": slots}}, **MERGE_CASES[case])
         res = run_doit(m.ws, timeout=600)
         assert res.returncode == (0 if case == "clean" else 2), res.stdout + res.stderr
-        runs[slots] = (m, decided(m.ws, m.fork, "sync/upstream"), git_out(m.fork, "rev-parse", "refs/heads/sync/upstream^{tree}").strip())
+        runs[slots] = (m, decided(m.ws, m.fork, "sync/upstream"),
+                       git_out(m.fork, "rev-parse", "refs/heads/sync/upstream^{tree}").strip())
         logs_where_reported(m.ws)
         trees = [t for _, _, t in spans(log)]
         assert len(trees) == len(set(trees)), "a tree was checked twice"
@@ -117,7 +118,8 @@ def test_a_merge_range_bisected_on_two_slots_decides_what_one_slot_does(tmp_path
 def without_keys(record: dict[str, Any]) -> dict[str, Any]:
     """The record without each dropped commit's ``key``: a digest of the check's definition, whose log path
     differs between the two workspaces."""
-    return record | {"dropped": {sha: {k: v for k, v in d.items() if k != "key"} for sha, d in record["dropped"].items()}}
+    dropped = {sha: {k: v for k, v in d.items() if k != "key"} for sha, d in record["dropped"].items()}
+    return record | {"dropped": dropped}
 
 
 def picks(root: Path, slots: int) -> fixups.Sibling:

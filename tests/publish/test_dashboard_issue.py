@@ -78,7 +78,8 @@ def test_github_opens_pins_and_then_updates_one_dashboard_issue(github: FakeGitH
 
 def test_github_finds_it_by_its_marker_not_by_a_pull_request_or_a_lookalike(github: FakeGitHub) -> None:
     github.pulls[1] = {"number": 1, "state": "open", "title": "sync", "body": f"{MARKER} quoted in a pull request",
-                       "draft": False, "merged": False, "labels": [LABEL], "reviewers": [], "teams": [], "assignees": [],
+                       "draft": False, "merged": False, "labels": [LABEL], "reviewers": [], "teams": [],
+                       "assignees": [],
                        "automerge": None, "head": "sync/upstream", "base": "main"}
     github.add_issue("Sync dashboard", "no marker here", [LABEL])            # a person's issue of the same name
     mine = github.add_issue(TITLE, f"{MARKER}\nold", [LABEL, "pinned-by-hand"])

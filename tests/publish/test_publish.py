@@ -90,7 +90,8 @@ def test_a_high_risk_sync_waits_for_review(tmp_path: Path) -> None:
 def test_a_second_publish_with_nothing_new_is_a_no_op(tmp_path: Path) -> None:
     repos, remote = synced(tmp_path, LARGE, publish={"forge": "none"})
     assert publish(repos).returncode == 0
-    logged, record, pr = pushes(remote), (repos.reports / "publish.json").read_bytes(), (repos.reports / "pr.md").read_bytes()
+    logged = pushes(remote)
+    record, pr = (repos.reports / "publish.json").read_bytes(), (repos.reports / "pr.md").read_bytes()
     again = publish(repos)
     assert again.returncode == 0, again.stderr
     assert "publish: nothing changed since the last publish (sync/upstream at" in again.stdout
@@ -98,7 +99,8 @@ def test_a_second_publish_with_nothing_new_is_a_no_op(tmp_path: Path) -> None:
     assert (repos.reports / "publish.json").read_bytes() == record and (repos.reports / "pr.md").read_bytes() == pr
     rewrite_config(repos, publish={"forge": "none", "title": "sync: {source} @ {short_sha}"})
     changed = publish(repos)                                                 # a new title is something new
-    assert "nothing changed" not in changed.stdout and "publish: wrote reports/pr.md (sync: upstream @" in changed.stdout
+    assert "nothing changed" not in changed.stdout
+    assert "publish: wrote reports/pr.md (sync: upstream @" in changed.stdout
 
 
 def test_a_branch_someone_else_moved_is_reported_not_overwritten(tmp_path: Path) -> None:
@@ -249,7 +251,8 @@ def test_github_a_clean_low_risk_sync_asks_for_auto_merge(tmp_path: Path, httpse
 def test_github_without_a_token_nothing_is_pushed(tmp_path: Path, httpserver: Any) -> None:
     fake = serve(httpserver, FakeGitHub(httpserver.url_for("/")))
     repos, remote = synced(tmp_path, SMALL, publish=github_config(httpserver))
-    env = {k: "" for k in ("FORKWAVE_TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN")}
+    env = {k: "" for k in ("FORKWAVE_TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN",
+                           "GITHUB_ENTERPRISE_TOKEN")}
     result = publish(repos, **env)
     assert result.returncode == 3
     assert "publish: no token for github in the environment; set FORKWAVE_TOKEN or GH_TOKEN" in one_error_line(result)
@@ -277,7 +280,7 @@ def test_workflow_changes_get_their_own_slice_and_a_refused_push_says_which_scop
     assert (f"publish: sync/upstream changes .github/workflows/ci.yml ({name}): GitHub takes this push only from "
             "a token with the `workflow` scope") in result.stdout
     line = one_error_line(result)
-    assert f"refused sync/upstream: the token may not change GitHub workflows (.github/workflows/ci.yml)" in line
+    assert "refused sync/upstream: the token may not change GitHub workflows (.github/workflows/ci.yml)" in line
     assert "a token with the `workflow` scope (classic) or Workflows: write" in line
     assert f"or roll back {name} (`doit rollback:{name}`)" in line
     assert rev(remote, "refs/heads/sync/upstream") is None and fake.pulls == {}

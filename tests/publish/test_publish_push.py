@@ -69,7 +69,9 @@ def test_no_remote_repository_is_one_failure_with_gits_cause(tmp_path: Path) -> 
     fork, _ = fork_with_remote(tmp_path)
     with pytest.raises(PushRefused) as exc:
         push(fork, str(tmp_path / "absent.git"), SPEC)
-    assert exc.value.kind == "failed" and "(not found)" in str(exc.value) and "does not appear to be a git" in str(exc.value)
+    assert exc.value.kind == "failed"
+    assert "(not found)" in str(exc.value)
+    assert "does not appear to be a git" in str(exc.value)
 
 
 def test_forkwave_never_force_pushes(tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ TOKEN = "ghp_s3cr3tT0ken"
     # a commit missing on a dumb-http remote
     ("error: Unable to find 6aaaa3e20f28a545b64cc18b86f81cb4539ed503 under http://h/up.git\nCannot obtain needed "
      "commit 6aaaa3e20f28a545b64cc18b86f81cb4539ed503\n"
-     "while processing commit f83d4006865abf6da79b21f60d495f09f1408d6c.\nerror: fetch failed.", "corruption", False, "Unable to find 6aaaa3e20f28a545b64cc18b86f81cb4539ed503 under "
+     "while processing commit f83d4006865abf6da79b21f60d495f09f1408d6c.\nerror: fetch failed.", "corruption", False,
+     "Unable to find 6aaaa3e20f28a545b64cc18b86f81cb4539ed503 under "
      "http://h/up.git / Cannot obtain needed commit 6aaaa3e20f28a545b64cc18b86f81cb4539ed503"),
     # the mirror announced objects it does not have
     ("fatal: remote did not send all necessary objects", "corruption", False,

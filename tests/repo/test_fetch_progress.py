@@ -50,7 +50,7 @@ def test_a_fetch_on_a_terminal_shows_gits_own_progress(slow_remote: Path) -> Non
     """stderr a terminal (a pty): git's progress, updated in place with ``\\r``, and no heartbeat."""
     leader, follower = pty.openpty()
     code = ("import sys; from tasks.repo import git; from tasks.repo.fetch import REFSPECS; "
-            f"git.fetch(sys.argv[1], 'slow://up', *REFSPECS, what='fetch: slow://up')")
+            "git.fetch(sys.argv[1], 'slow://up', *REFSPECS, what='fetch: slow://up')")
     proc = subprocess.Popen([sys.executable, "-c", code, str(slow_remote)], cwd=ROOT, stderr=follower,
                             env={**os.environ, "FORKWAVE_HEARTBEAT": "0.3"})
     os.close(follower)

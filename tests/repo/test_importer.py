@@ -41,7 +41,7 @@ from tasks.repo.importer import CONFLICT_REASONS, Change, Prepared, Touch, check
     ("hook", "120000", ".git/config", "symlink target points into .git: .git/config"),
     ("a/hook", "120000", "../.git/hooks", "symlink target points into .git: ../.git/hooks"),
     ("a/file", "100644", "../../not-a-link", None),                      # only symlinks have targets
-    # issue 8, item 5: what a file system would take for something else
+    # what a file system would take for something else
     ("lib\\x.js", "100644", None, "backslash in a name (a folder separator on Windows): 'lib\\\\x.js'"),
     ("a/.git. /config", "100644", None, "inside .git"),                  # NTFS drops trailing dots and spaces
     ("a/.git::$INDEX_ALLOCATION/x", "100644", None, "inside .git"),      # an NTFS stream of .git
@@ -169,7 +169,7 @@ def test_copy_objects_brings_only_missing_upstream_blobs(tmp_path: Path) -> None
     importer.copy_objects(upstream, fork, [])                                             # nothing to do
 
 
-# --- issue 8, item 4: links judged against the tree they land in (pure tables) ------------------------------
+# --- links judged against the tree they land in (pure tables) ----------------------------------------------
 
 L, F = "120000", "100644"
 
@@ -238,7 +238,8 @@ def test_a_link_to_a_deny_listed_path_is_blocked_whatever_its_case() -> None:
     ({"lib2": link("lib")}, [add("lib2/y.js")],
      {"lib2/y.js": "lib2 is a symlink on the sync branch; nothing can go underneath it"}),
     ({"lib2": link("lib")}, [drop("lib2"), add("lib2/y.js")],            # a folder again: after the deletion
-     {"lib2/y.js": "lib2 is a symlink on the sync branch; nothing can go underneath it; it lands in a second pass of the slice, "
+     {"lib2/y.js": "lib2 is a symlink on the sync branch; nothing can go underneath it; it lands in a second pass of "
+                   "the slice, "
                    "once that deletion has landed"}),
     ({"README": (F, "r")}, [add("README/x")], {"README/x": "README is a file on the sync branch; nothing can go "
                                                           "underneath it"}),
@@ -256,7 +257,7 @@ def test_dir_file_clashes(tip: dict, changes: list[Change], expected: dict[str, 
 
 
 def test_copy_objects_leaves_gitlinks_alone(tmp_path: Path) -> None:
-    """Issue 8, item 7: a submodule's commit is in no object store here; copying must not fail on it."""
+    """A submodule's commit is in no object store here; copying must not fail on it."""
     upstream = make_repo(tmp_path / "up.git", {"b.txt": "only upstream\n"}, bare=True)
     fork = make_repo(tmp_path / "fork", {"a.txt": "a\n"})
     blob = git_out(upstream, "rev-parse", "main:b.txt").strip()

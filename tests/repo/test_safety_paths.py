@@ -1,4 +1,4 @@
-"""Issue 8, items 4-7: an upstream tree can never reach outside the repository, nor wedge a slice.
+"""An upstream tree can never reach outside the repository, nor wedge a slice.
 
 Hostile upstream trees are written with ``git mktree`` (tests/hostile.py), run through the
 real pipeline (``doit wave_a``), and judged by what they leave: the reason in
@@ -13,13 +13,12 @@ import posixpath
 import random
 from pathlib import Path
 
-import pytest
 
 from checks.gates import deny_gate
 from conftest import Symlink, git_out, run_doit
 from hostile import Gitlink, hostile_commit
-from slicekit import Repos, build, outcome, plan, read, rev, slice_names, tree
-from tasks.repo.importer import Change, dir_file_clashes, prepare, tree_hazards
+from slicekit import Repos, build, outcome, plan, read, slice_names, tree
+from tasks.repo.importer import Change, prepare, tree_hazards
 
 BASE = {"README.md": "# base\n", "src/app.js": "app v1\n"}
 OUTSIDE = "outside"  # where an escaping link would write: next to the workspace, in tmp_path

@@ -251,7 +251,8 @@ def test_a_file_the_fork_renamed_and_upstream_deleted_is_deleted_at_the_forks_na
     assert report["renamed"] == {"lib/fmt.js": "src/format.js", "src/helpers.js": "src/util.js"}
     out = outcome(r, "slice-1")
     assert out["adopted"] == ["src/helpers.js", "src/main.js"]
-    assert [(c["path"], c["reason"]) for c in out["conflicts"]] == [("lib/fmt.js", "deleted upstream, changed in the fork")]
+    assert [(c["path"], c["reason"]) for c in out["conflicts"]] == \
+        [("lib/fmt.js", "deleted upstream, changed in the fork")]
     assert "take=fork" in out["conflicts"][0]["next"]
     synced = tree(r.fork, "sync/upstream")
     assert "src/helpers.js" not in synced and "src/util.js" not in synced
@@ -340,7 +341,8 @@ def test_upstream_deletions_by_policy_and_deleted_upstream_changed_in_the_fork(t
                                         "src/kept.js": "upstream-changed"}
     out = outcome(r, "slice-1")
     assert out["status"] == "conflicted"
-    assert [(c["path"], c["reason"]) for c in out["conflicts"]] == [("src/edited.js", "deleted upstream, changed in the fork")]
+    assert [(c["path"], c["reason"]) for c in out["conflicts"]] == \
+        [("src/edited.js", "deleted upstream, changed in the fork")]
     synced = tree(r.fork, "sync/upstream")
     assert synced["src/edited.js"] == ("100644", fork["src/edited.js"].encode())
     assert synced["src/kept.js"] == ("100644", b"kept v2\n")

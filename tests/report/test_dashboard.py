@@ -68,7 +68,8 @@ def board() -> Board:
     ]
     web = [
         state("slice-web-1", "a", picked("slice-web-1", "a", Status.CONFLICTED, adopted_commits=SHAS[:2],
-                                         conflicts=(Conflict("x.py", "merge conflict", "fix and run `doit resolve:slice-web-1`",
+                                         conflicts=(Conflict("x.py", "merge conflict",
+                                                             "fix and run `doit resolve:slice-web-1`",
                                                              None, SHAS[2]),),
                                          waiting=(Wait(("y.py",), "waits behind it", "", SHAS[3:], SHAS[2],
                                                        "slice-web-1"),)),
@@ -164,7 +165,8 @@ def test_the_runs_over_time_come_from_the_ledgers_wave_syncs(board: Board) -> No
     series = {s.source: s for s in trend.series}
     assert list(series) == ["upstream", "web"]
     assert [(p.run, p.adopted, p.left) for p in series["upstream"].points] == [("r1", 2, 0), ("r2", 2, 2)]
-    assert [(p.run, p.adopted, p.left) for p in series["web"].points] == [("r2", 2, 4)] and series["web"].unit == COMMITS
+    assert [(p.run, p.adopted, p.left) for p in series["web"].points] == [("r2", 2, 4)]
+    assert series["web"].unit == COMMITS
     header = dashboard.markdown([dashboard.header(board)])
     assert "Last run `r2`" in header                                   # the publish run synced nothing
 
@@ -181,7 +183,8 @@ def test_the_markdown_has_no_raw_html_and_narrow_tables(board: Board) -> None:
             cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
             assert len(cells) <= 4, line
     assert "[slice-2](slices/slice-2/report.md)" in text
-    assert "| [slice-5](slices/slice-5/report.md) | ⬜ not run (3 files) | no run has reached it yet | `doit validate:slice-5` |" in text
+    assert ("| [slice-5](slices/slice-5/report.md) | ⬜ not run (3 files) | no run has reached it yet "
+            "| `doit validate:slice-5` |") in text
 
 
 def test_the_issue_body_names_slices_without_links_and_fits_the_limit(board: Board) -> None:
@@ -247,5 +250,6 @@ def test_the_chart_scales_to_the_largest_value_and_names_each_run() -> None:
 def test_a_link_to_a_file_with_spaces_or_brackets_stays_one_link() -> None:
     from tasks.report.blocks import Link
 
-    assert dashboard.relative(Link("log", "verify/logs/my check (1).log")) == "[log](verify/logs/my%20check%20%281%29.log)"
+    assert dashboard.relative(Link("log",
+                                   "verify/logs/my check (1).log")) == "[log](verify/logs/my%20check%20%281%29.log)"
     assert 'href="verify/logs/my%20check%20%281%29.log"' in page._inline(Link("log", "verify/logs/my check (1).log"))

@@ -37,7 +37,8 @@ def browser() -> str:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws = tmp_path_factory.mktemp("demo")
     result = run_doit(ws, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr   # the demo exits 0; its work for a person is on the page
+    # the demo exits 0; its work for a person is on the page
+    assert result.returncode == 0, result.stdout + result.stderr
     return ws
 
 
@@ -60,7 +61,8 @@ def test_the_dashboard_of_a_real_run_loads_on_a_phone_and_says_what_to_do(browse
             "filtered": "document.getElementById('only-left').click(); " + VISIBLE.format("tr.settled"),
             "left": VISIBLE.format("tr.left"),
             "copied": "document.querySelector('button.copy').click(); "
-                      "new Promise(done => setTimeout(() => done(document.querySelector('button.copy').textContent), 200))",
+                      "new Promise(done => setTimeout(() => done(document.querySelector('button.copy').textContent), "
+                      "200))",
         })
     assert loaded.errors() == []
     assert loaded.requests == [page_url(index)]                     # nothing fetched but the page itself
