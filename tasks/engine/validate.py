@@ -347,11 +347,20 @@ class Validator:
         def work(slot: int) -> list[Result]:
             if job.cancel.is_set():
                 raise Cancelled(f"{self.name} ahead-{k}")
+            if key[1] == key[0]:
+                self._start_judged()
             return self._raw(tree, part, slot, job.log_dir, f"{self.name}-a{k}", f"ahead-{k}", commit, job)
 
         job.future = self.bench.submit(work, job.cancel)
         self._jobs[key] = job
         return job
+
+    def _start_judged(self) -> None:
+        """The start's own tree (a commit mode asking about the sync tip) is the tree the baseline judges beside
+        the first candidates: wait for it, so the memo answers instead of a second run of the same tree. (The
+        baseline was submitted first, so it holds a slot already; a failure of it is the slice's to meet.)"""
+        if isinstance(self.baseline, Future):
+            futures.wait([self.baseline])
 
     def _claim(self, job: _Job, n: int) -> list[Result]:
         """The job's results as attempt ``n``: its logs move to ``attempt-<n>``, as if it ran just now."""
