@@ -38,7 +38,7 @@ from benchmarks._common import scratch
 from tasks.repo import drift, fetch, git
 from tasks.report import render
 from tasks.config import Config, Fork, MapRule, Upstream, Wave
-from tasks.repo.synth import Content, commit_tree, init_repo
+from tasks.repo.synth import commit_tree, init_repo
 from tasks.workspace import Workspace, dump_json
 
 PACKAGES = ["server", "front", "ui", "shared", "emails", "website", "docs", "zapier", "chrome-extension",
@@ -47,9 +47,9 @@ FILES_PER_DIR = 20
 DIRS_PER_MODULE = 5
 
 
-def upstream_files(n: int) -> dict[str, Content]:
+def upstream_files(n: int) -> dict[str, str]:
     """``n`` files spread over packages/twenty-*/src/modules/mNNN/dN/ (20 a directory), plus a few at the top."""
-    files: dict[str, Content] = {"README.md": "# Twenty\n", "package.json": "{}\n", "nx.json": "{}\n"}
+    files = {"README.md": "# Twenty\n", "package.json": "{}\n", "nx.json": "{}\n"}
     per_pkg = -(-(n - len(files)) // len(PACKAGES))
     i = 0
     for pkg in PACKAGES:
@@ -64,7 +64,7 @@ def upstream_files(n: int) -> dict[str, Content]:
     return files
 
 
-def evolve(v1: dict[str, Content], rng: random.Random) -> tuple[dict[str, Content], dict[str, Content], dict[str, int]]:
+def evolve(v1: dict[str, str], rng: random.Random) -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
     """(upstream main, fork) from v1: a few hundred changes on each side."""
     paths = sorted(p for p in v1 if p.startswith("packages/"))
     picked = rng.sample(paths, 530)
@@ -96,7 +96,8 @@ def checkout(repo: Path, dest: Path) -> Path:
 def walk_compare(upstream_dir: Path, fork_dir: Path, rules: tuple[MapRule, ...]) -> tuple[int, int]:
     """The obvious alternative: list both trees from disk, map upstream names, compare the sets."""
     def listing(root: Path) -> set[str]:
-        out, prefix = set(), len(str(root)) + 1
+        out: set[str] = set()
+        prefix = len(str(root)) + 1
         for dirpath, dirnames, filenames in os.walk(root):
             if ".git" in dirnames:
                 dirnames.remove(".git")
@@ -123,11 +124,11 @@ def count_git_processes(fn: Callable[[], Any]) -> int:
         calls += 1
         return real(*a, **kw)
 
-    git.run = counting  # type: ignore[assignment]
+    git.run = counting
     try:
         fn()
     finally:
-        git.run = real  # type: ignore[assignment]
+        git.run = real
     return calls
 
 

@@ -16,14 +16,17 @@ import itertools
 import json
 import statistics
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks._common import doit, workspace
-from tasks.core.bisect import Verdict, isolate
+from tasks.core.bisect import Validate, Verdict, isolate
 
 
-def predicate(culprits: set[str]):  # type: ignore[no-untyped-def]
-    def validate(adopted, part):  # type: ignore[no-untyped-def]
+def predicate(culprits: set[str]) -> Validate:
+    """A check that fails exactly when one of ``culprits`` is in what it judges (``isolate`` also passes the
+    search's round, which a deterministic check ignores)."""
+    def validate(adopted: Sequence[str], part: Sequence[str], n: int = 0) -> Verdict:
         return Verdict(not (culprits & (set(adopted) | set(part))))
     return validate
 

@@ -197,7 +197,7 @@ class DockerRunner:
         environment = self._env(request, tool_env)
         redactor = Redactor.for_env(environment)  # the container's env and forkwave's own
         try:
-            container = self.client.containers.create(  # type: ignore[attr-defined]
+            container = self.client.containers.create(
                 image, ["sh", "-c", f"mkdir -p \"$HOME\" && {_stdin(request)}{request.command}"],
                 working_dir="/workspace", environment=environment, volumes=self._volumes(request),
                 user=None if self.engine.copies else _owner(request.cwd), network_mode=request.network or self.network,

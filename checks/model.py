@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 PASSED, FAILED, SKIPPED, ERROR = "passed", "failed", "skipped", "error"
 PREEXISTING = "pre-existing"  # failed, but failed on the baseline too: does not block (gating: baseline)
@@ -86,12 +87,13 @@ class Result:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> Result:
-        return cls(str(data["name"]), str(data["status"]), float(data.get("duration") or 0.0),  # type: ignore[arg-type]
+    def from_json(cls, data: Mapping[str, Any]) -> Result:
+        """A result ``to_json`` wrote, read back from JSON (whose values are typed only by this record's shape)."""
+        return cls(str(data["name"]), str(data["status"]), float(data.get("duration") or 0.0),
                    str(data.get("message") or ""), str(data.get("stdout") or ""), str(data.get("stderr") or ""),
-                   data.get("log"), str(data.get("kind") or "check"),  # type: ignore[arg-type]
-                   tuple(data.get("files") or ()),  # type: ignore[arg-type]
-                   tuple(tuple(t) for t in data.get("tests") or ()),  # type: ignore[union-attr]
+                   data.get("log"), str(data.get("kind") or "check"),
+                   tuple(data.get("files") or ()),
+                   tuple(tuple(t) for t in data.get("tests") or ()),
                    str(data.get("error") or ""), bool(data.get("timed_out")), bool(data.get("memo")),
                    str(data.get("engine") or ""), str(data.get("rerun") or ""))
 

@@ -6,7 +6,7 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -316,7 +316,7 @@ def do_plan(ctx: Context) -> bool:
         batch = dataclasses.replace(c.cfg, max_files=ctx.max_files, max_commits=ctx.max_commits)  # batch_size=N
         plans.append((name, modes.mode_of(c.cfg).plan(batch, report, lambda: upstream_history(c, report))))
     if ctx.cfg.several:
-        owners = {}
+        owners: dict[str, str] = {}
         shared = {s.name for s in ctx.cfg.sources if not modes.mode_named(s.mode).own_branch}  # a branch of its own
         for name, p in plans:
             for f in (f for s in p.slices for f in s.files if name in shared):
@@ -338,7 +338,7 @@ def do_plan(ctx: Context) -> bool:
     return True
 
 
-def upstream_history(ctx: Context, report: dict[str, Any]) -> list[coupling.Commit]:
+def upstream_history(ctx: Context, report: Mapping[str, Any]) -> list[coupling.Commit]:
     """The upstream first-parent commits since each base of the drift (none without a base), for co-change.
 
     One ``git log`` per distinct base (usually one): a commit's files couple only paths compared
@@ -695,7 +695,9 @@ def _retry(ctx: Context, run: runlock.Run, plan: Plan, wave: str) -> None:
         mirror = fetch.ensure_commit(c.cfg, c.ws, view.upstream)
         record = retry.retry(c.cfg, c.ws, mirror, view, read_drift(c),
                              wave, run_id=run.id, source=only)  # a check that cannot run stops the run (run_wide)
-        for name, files in (record or {}).get("by_slice", {}).items():
+        if record is None:
+            continue
+        for name, files in record.get("by_slice", {}).items():
             if files and record.get("run") == run.id:
                 outcome = status.read_outcome(ctx.ws, name)
                 if outcome:

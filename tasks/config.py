@@ -950,12 +950,13 @@ def _resolve(path: Path, here: Path, text: str, key: str) -> Path:
 
 def _containers(path: Path, here: Path, data: dict[str, Any]) -> Containers:
     ca = data.get("ca_bundle")
-    engines = _engines(path, here, data["engines"]) if data.get("engines") else {}
-    return Containers(ca_bundle=None if not ca else _resolve(path, here, ca, "containers.ca_bundle"),
-                      **_given(data, "pass_env", "network"), **engines)
+    given = _given(data, "pass_env", "network")
+    if data.get("engines"):
+        given["engines"] = _engines(path, here, data["engines"])
+    return Containers(ca_bundle=None if not ca else _resolve(path, here, ca, "containers.ca_bundle"), **given)
 
 
-def _engines(path: Path, here: Path, given: list[dict[str, Any]]) -> dict[str, tuple[Engine, ...]]:
+def _engines(path: Path, here: Path, given: list[dict[str, Any]]) -> tuple[Engine, ...]:
     taken = {e["name"] for e in given if "name" in e}
     engines = []
     for i, e in enumerate(given):
@@ -967,7 +968,7 @@ def _engines(path: Path, here: Path, given: list[dict[str, Any]]) -> dict[str, t
                               files=e.get("files") or _files_for(url),
                               cert_path=_resolve(path, here, cert, f"containers.engines.{i}.cert_path") if cert
                               else None))
-    return {"engines": tuple(engines)}
+    return tuple(engines)
 
 
 def _files_for(url: str | None) -> str | None:

@@ -158,7 +158,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._path: list[Any] = []  # the key or index of each node being composed, outermost first
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         # a mapping's value comes with its key node, a sequence's item with its position
         self._path.append(index.value if isinstance(index, ScalarNode) else index)
         try:

@@ -43,6 +43,7 @@ from typing import Any, Protocol, TypeVar
 
 Atom = tuple[str, ...]
 R = TypeVar("R")
+K = TypeVar("K", bound=Hashable)   # a question's key
 Validate = Callable[[Sequence[str], Sequence[str], int], "Verdict"]
 CallKey = tuple[tuple[str, ...], tuple[str, ...]]   # (adopted, part)
 MAX_RUNS = 64
@@ -375,7 +376,8 @@ def atoms_of(files: Sequence[str], groups: Sequence[Sequence[str]] = ()) -> list
     >>> atoms_of(["a", "b", "c", "t/a"], [["a", "t/a", "gone"]])
     [('a', 't/a'), ('b',), ('c',)]
     """
-    present, seen, atoms = set(files), set(), []
+    present, atoms = set(files), []
+    seen: set[str] = set()
     for g in groups:
         members = tuple(sorted(f for f in g if f in present and f not in seen))
         if members:
@@ -478,7 +480,7 @@ def asking(search: Callable[[Validate], R]) -> Callable[[Ask], R]:
     return run
 
 
-def first_question(search: Callable[[Ask], Any], assumed: Mapping[Hashable, Verdict]) -> Any | None:
+def first_question(search: Callable[[Ask], Any], assumed: Mapping[K, Verdict]) -> Any | None:
     """The first question ``search`` asks whose verdict ``assumed`` lacks (None: it finishes)."""
     def ask(question: Any) -> Verdict:
         if question.key in assumed:
@@ -492,8 +494,8 @@ def first_question(search: Callable[[Ask], Any], assumed: Mapping[Hashable, Verd
     return None
 
 
-def questions(search: Callable[[Ask], Any], known: Mapping[Hashable, Verdict], limit: int,
-              ready: Mapping[Hashable, Verdict] | None = None, prefer: Verdict = FAIL) -> list[Any]:
+def questions(search: Callable[[Ask], Any], known: Mapping[K, Verdict], limit: int,
+              ready: Mapping[K, Verdict] | None = None, prefer: Verdict = FAIL) -> list[Any]:
     """Up to ``limit`` questions ``search`` may ask next, given the verdicts ``known``: the one it asks now,
     then, breadth first, the one after it gets ``prefer`` and the one after the other verdict, and so on.
     A question whose verdict is ``ready`` (judged ahead, not yet asked) takes no slot: only its real verdict

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.config import Config
-from tasks.core.vocabulary import ACTIONABLE, CLASSES, THREE_WAY, TWO_WAY, UPSTREAM_WORK, Entry  # noqa: F401
+from tasks.core.vocabulary import ACTIONABLE, CLASSES, THREE_WAY, TWO_WAY, UPSTREAM_WORK, Base, Entry  # noqa: F401
 from tasks.globs import globs
 
-def classify(base: Entry | bool, upstream: Entry, fork: Entry) -> str:
+def classify(base: Base, upstream: Entry, fork: Entry) -> str:
     """The drift class of one path. ``base`` is False when no base is known (2-way).
 
     >>> a, b, c = ("100644", "a" * 40), ("100644", "b" * 40), ("100755", "a" * 40)
@@ -59,7 +59,7 @@ class Bucketer:
         return default_bucket(path) if hit is None else self._names[hit]
 
 
-def build_report(cfg: Config, triples: Mapping[str, tuple[Entry | bool, Entry, Entry]], fork_files: int,
+def build_report(cfg: Config, triples: Mapping[str, tuple[Base, Entry, Entry]], fork_files: int,
                  three_way: bool, renamed: Mapping[str, str] | None = None,
                  window: set[str] | None = None) -> dict[str, Any]:
     """Pure: classify, apply ignore/deny, group by bucket. Returns the drift.json body.
@@ -137,7 +137,7 @@ def reclassified(report: Mapping[str, Any], changes: Mapping[str, tuple[str, str
             "paths": {c: paths[c] for c in CLASSES if paths.get(c)}}
 
 
-def _fmt(entry: Entry | bool) -> str | None:
+def _fmt(entry: Entry) -> str | None:
     return None if not entry else f"{entry[0]} {entry[1]}"
 
 

@@ -218,7 +218,7 @@ _NEUTRAL_DIRS = frozenset({"test", "tests", "__tests__", "__test__", "spec", "sp
                            "integration", "e2e", "src", "lib", "main"})
 
 
-def tested_names(path: str) -> tuple[str, tuple[str, ...], bool] | None:
+def tested_names(path: str) -> tuple[tuple[str, ...], bool] | None:
     """(source basenames it may test, same folder only) if ``path`` is a test by its name, else None.
 
     >>> tested_names("tests/test_task.py"), tested_names("src/__tests__/Button.tsx")[0][:2]
@@ -338,7 +338,8 @@ def lockfile_links(paths: Collection[str]) -> list[Link]:
         folder, _, name = manifest.rpartition("/")
         if name not in MANIFESTS:
             continue
-        here, found = folder, []
+        here = folder
+        found: list[str] = []
         while not found:
             found = [lk for lk in locks.get(here, ()) if LOCKFILES[lk.rpartition("/")[2]][0] == name
                      and (here == folder or LOCKFILES[lk.rpartition("/")[2]][1])]
@@ -428,4 +429,5 @@ def slice_groups(slice_: Mapping[str, Any], kinds: Collection[str] | None = None
     else:
         sets = (lk["files"] for g in slice_.get("groups") or () for lk in g.get("links") or () if lk["kind"] in kinds)
     parts = components(order, (Link("couple", "", tuple(files)) for files in sets))
-    return [tuple(sorted(p, key=position.__getitem__)) for p in sorted(parts, key=lambda p: min(map(position.get, p)))]
+    return [tuple(sorted(p, key=position.__getitem__))
+            for p in sorted(parts, key=lambda p: min(map(position.__getitem__, p)))]

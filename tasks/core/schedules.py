@@ -213,7 +213,8 @@ def github_workflow(schedules: Sequence[Schedule], options: CiOptions = CiOption
 
 def _fanned(schedules: Sequence[Schedule], matrix: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
     """The schedules that fan out: two or more of their sources judged apart."""
-    return {s.cron: tuple(matrix[s.cron]) for s in schedules if len((matrix or {}).get(s.cron, ())) > 1}
+    given = matrix or {}
+    return {s.cron: tuple(given[s.cron]) for s in schedules if len(given.get(s.cron, ())) > 1}
 
 
 def _github_triggers(schedules: Sequence[Schedule]) -> dict[str, object]:

@@ -1,7 +1,10 @@
 """The words forkwave uses, as values: drift classes and slice outcomes (see DESIGN.md's vocabulary)."""
 from __future__ import annotations
 
+from typing import Literal
+
 Entry = tuple[str, str] | None  # (mode, oid) or absent
+Base = Entry | Literal[False]    # a triple's base entry; False when no base is known (2-way)
 
 THREE_WAY = ("upstream-added", "upstream-changed", "upstream-deleted", "both-changed",
              "fork-added", "fork-changed", "fork-deleted")

@@ -9,12 +9,12 @@ not: refused (with the reason), skipped (the source has it, or it was exported b
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from checks.model import Result
-from tasks.config import Config
+from tasks.config import Check, Command, Config
 from tasks.engine import verify
 from tasks.engine.validate import default_runner, request_for
 from tasks.repo import export as building
@@ -68,7 +68,7 @@ def _split(cfg: Config, ws: Workspace, mirror: Path, built: building.Export, rep
     the culprits are deferred with the checks that failed; an export that fails on every part keeps nothing."""
     from tasks.core.bisect import Verdict, isolate
 
-    def validate(adopted: list[str], part: list[str], n: int = 0) -> Verdict:
+    def validate(adopted: Sequence[str], part: Sequence[str], n: int = 0) -> Verdict:
         results, verdicts = _checks(cfg, ws, mirror, built, report, sorted({*adopted, *part}), False)
         failing = [(r.name, f"{r.name}: {r.error or r.message}", _output(r.stdout, r.stderr))
                    for r in results if not r.ok]
@@ -97,7 +97,6 @@ OUTPUT_LINES = 15
 def say(cfg: Config, record: Mapping[str, Any], where: str) -> list[str]:
     """What an export's checks said, for the run's output: each push check and verification that did not pass,
     with its reason, which layout it ran in, and its last lines of output; each deferred part with its checks'."""
-    checks, verify = cfg.push_checks, cfg.current.verify
     lines = []
     for r in record["checks"]:
         if r["status"] in ("passed", "skipped"):
@@ -113,7 +112,7 @@ def say(cfg: Config, record: Mapping[str, Any], where: str) -> list[str]:
     for d in record.get("deferred", ()):
         lines.append(f"export{where}: deferred {', '.join(d['files'])}: {', '.join(d['checks'])} failed with it")
         for name in d["checks"]:
-            layout = next((c.layout for c in (*checks, *verify) if c.name == name), "source")
+            layout = _layout(cfg, name)
             if name in d.get("why", {}):
                 lines.append(f"export{where}:   {d['why'][name]} (in the {layout}'s layout)")
             text = d.get("output", {}).get(name)
@@ -131,8 +130,13 @@ def _tail(stdout: str, stderr: str, log: str | None, where: str, name: str) -> l
             + [f"    {x}" for x in out.splitlines()])
 
 
+def _judges(cfg: Config) -> tuple[Check | Command, ...]:
+    """What judges an export: the push checks, then the source's ``verify:`` commands."""
+    return (*cfg.push_checks, *cfg.current.verify)
+
+
 def _layout(cfg: Config, name: str) -> str:
-    return next((c.layout for c in (*cfg.push_checks, *cfg.current.verify) if c.name == name), "source")
+    return next((c.layout for c in _judges(cfg) if c.name == name), "source")
 
 
 def _checks(cfg: Config, ws: Workspace, mirror: Path, built: building.Export, report: Mapping[str, Any],
@@ -149,7 +153,7 @@ def _checks(cfg: Config, ws: Workspace, mirror: Path, built: building.Export, re
     runner = default_runner(cfg, ws)
     env = {"FORKWAVE_DIRECTION": "push", "FORKWAVE_SOURCE": cfg.source}
     with tempfile.TemporaryDirectory(prefix="forkwave-export-") as tmp:
-        trees = _checkouts(cfg, mirror, built, report, paths, {c.layout for c in (*cfg.push_checks, *commands)},
+        trees = _checkouts(cfg, mirror, built, report, paths, {c.layout for c in _judges(cfg)},
                            Path(tmp))
         logs = ws.source_report("export-logs")
         results = [runner.run(request_for(c, trees[c.layout], env, logs, f"export-{c.name}")) for c in cfg.push_checks]

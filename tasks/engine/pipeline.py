@@ -113,13 +113,15 @@ class SliceRun:
     def ahead(self, candidate: Callable[[Any], Candidate]) -> Ahead | None:
         """Slots for a commit mode's search (``bisect.speculate``): each question -> (start, tree, changes), judged
         ahead on the slice's bench; None when there is one slot (each candidate judged when asked, as always)."""
-        if self.benched() is None:
+        bench = self.benched()
+        if bench is None:
             return None     # one slot: no baseline is judged unless a failure needs excusing
         base = self._start_baseline()   # on a bench the baseline runs beside the first candidates
-        assert self.memo is not None
+        memo = self.memo
+        assert memo is not None
         return Ahead(lambda start, changes: Validator(self.cfg, self.ws, self.name, start, changes, self.runner,
-                                                      self.memo, self.log_root, baseline=base, bench=self.bench),
-                     candidate, self.bench)
+                                                      memo, self.log_root, baseline=base, bench=bench),
+                     candidate, bench)
 
     def close(self, abort: bool = False) -> None:
         """Let what is judged beside the slice end (what was judged ahead and not wanted stops at once);

@@ -114,8 +114,8 @@ def save_conflicts(ws: Workspace, name: str, texts: Mapping[str, bytes | None] |
                 print(f"{name}: {path} is resolved on the sync branch; your unfinished edit of its conflict copy "
                       f"({ws.rel(copy)}) is removed", flush=True)
             drop_conflict_file(ws, name, path)
-    wanted = {p: (t.conflict if isinstance(t, merge.Merge) else t) for p, t in texts.items()}
-    wanted = {p: t for p, t in wanted.items() if t is not None and importer.check_path(p) is None}
+    chosen = {p: (t.conflict if isinstance(t, merge.Merge) else t) for p, t in texts.items()}
+    wanted = {p: t for p, t in chosen.items() if t is not None and importer.check_path(p) is None}
     root = conflicts_dir(ws, name)
     written_path = root.parent / "conflicts.json"
     written = read_json(written_path) if written_path.exists() else {}
@@ -124,12 +124,12 @@ def save_conflicts(ws: Workspace, name: str, texts: Mapping[str, bytes | None] |
     written |= moved
     edited |= set(moved)
     if root.exists():
-        for path in sorted(root.rglob("*"), reverse=True):
-            rel = str(path.relative_to(root))
-            if path.is_file() and rel not in wanted and rel not in edited:
-                path.unlink()
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
+        for found in sorted(root.rglob("*"), reverse=True):
+            rel = str(found.relative_to(root))
+            if found.is_file() and rel not in wanted and rel not in edited:
+                found.unlink()
+            elif found.is_dir() and not any(found.iterdir()):
+                found.rmdir()
     record = {}
     for p, text in sorted(wanted.items()):
         if p in edited:

@@ -28,7 +28,7 @@ def suspects(fork: Path, changes: Mapping[str, Change],
              env: Mapping[str, str] | None = None) -> Callable[[Any, Sequence[Atom]], list[str]]:
     """``isolate``'s ``suspects``: the files of a part the failure points at."""
     def read(paths: list[str]) -> dict[str, bytes]:
-        oids = {changes[p].oid: p for p in paths if p in changes and changes[p].oid and changes[p].mode != "160000"}
+        oids = {c.oid: p for p in paths if (c := changes.get(p)) and c.oid and c.mode != "160000"}
         return {oids[oid]: data for oid, data in git.read_blobs(fork, oids, env=dict(env or {})) if data is not None}
 
     def pick(detail: Any, part: Sequence[Atom]) -> list[str]:

@@ -219,11 +219,12 @@ def _report(cfg: Config, upstream: str, head: str, since: str | None, out: list[
             warnings: list[str], waiting: Any) -> dict[str, Any]:
     bucket_of = Bucketer(cfg)
     paths = sorted({p for c in out if c["pick"] for p in c["paths"]})
-    entries = {p: {"class": "upstream-changed", "bucket": bucket_of(p), "upstream": None, "fork": None, "base": None}
+    bucket = {p: bucket_of(p) for p in paths}
+    entries = {p: {"class": "upstream-changed", "bucket": bucket[p], "upstream": None, "fork": None, "base": None}
                for p in paths}
     buckets: dict[str, Counter[str]] = defaultdict(Counter)
-    for p, e in entries.items():
-        buckets[e["bucket"]]["upstream-changed"] += 1
+    for p in paths:
+        buckets[bucket[p]]["upstream-changed"] += 1
     blocked = sorted({d["path"] for c in out for d in c["dropped"] if d["why"].startswith("denied")})
     return {
         "mode": "cherry-pick",
@@ -433,7 +434,7 @@ class CherryPickMode:
 MODE = CherryPickMode()
 
 
-def by_a_person(run: Picks, todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_a_person(run: Picks, todo: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Commits a person picked on the integration branch count as picked (``cherry-pick -x``, with or without
     a fix: the trailer names it; or the same patch; a pull request picked whole with ``-m 1``, or all of its
     commits); the rest are left to do. Read since the slice was last judged, else — a fresh workspace, a
@@ -467,13 +468,14 @@ def _held_units(job: SliceRun, refs: Sequence[str], bound: Sequence[str],
     return {sha: h for sha, h in held.items() if h is not None}
 
 
-def _still_dropped(run: Picks, record: Mapping[str, Any], todo: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _still_dropped(run: Picks, record: Mapping[str, Any],
+                   todo: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Commits dropped before whose dependencies did not change stay dropped, with no check run — unless the
     commit one waited for is in now, or a newer commit to pick changes their paths: the source may have
     fixed its own commit, so it is offered again with it (``parked``: judged with it, never alone again)."""
     settled = {c["sha"] for c in run.job.drift.commits if c["kind"] in ("already-present", "processed")} | \
         {p["sha"] for p in run.by_person}
-    left = []
+    left: list[Mapping[str, Any]] = []
     for i, c in enumerate(todo):
         was = record["dropped"].get(c["sha"])
         needs = was.get("needs") if was else None
@@ -496,31 +498,33 @@ def _kept(c: Mapping[str, Any], was: Mapping[str, Any]) -> dict[str, Any]:
             "conflicted": was.get("conflicted", [])}
 
 
-def whole_chain(run: Picks, todo: Sequence[dict[str, Any]]) -> bool:
+def whole_chain(run: Picks, todo: Sequence[Mapping[str, Any]]) -> bool:
     """Pick every commit in turn (trees only) and judge the end once; True when it all landed."""
-    tip, trees, last = run.tip, [], None
+    tip, last = run.tip, None
+    trees: list[tuple[Mapping[str, Any], tuple[Commit, str] | str]] = []   # (commit, (its info, tree) or why empty)
     for c in todo:
         p = run.pick(c["sha"], tip, _drop(c))
         if p.empty:
-            trees.append((c, None, p.reason))
+            trees.append((c, p.reason))
             continue
         if not p.clean:
             return False
         info = commits.commit_info(run.fork, c["sha"], env=run.env)
         tip = commits.commit_tree(run.fork, p.tree or "", (tip,), "candidate\n", env=run.env)
-        trees.append((c, p.tree, info))
+        trees.append((c, (info, p.tree or "")))
         last = p.tree  # may be one of the source's own trees, not yet in the fork: judged (and brought) by id
     if tip == run.tip:
-        run.skipped += [{"sha": c["sha"], "subject": c["subject"], "reason": why} for c, _, why in trees]
+        # every pick was empty (a pick that changes something moves the tip)
+        run.skipped += [{"sha": c["sha"], "subject": c["subject"], "reason": why} for c, why in trees]
         return True
     ok, _ = run.passes(last or "", f"all {len(todo)} commits")
     if not ok:
         return False
-    for c, tree, info in trees:
-        if tree is None:
-            run.skipped.append({"sha": c["sha"], "subject": c["subject"], "reason": info})
+    for c, landed in trees:
+        if isinstance(landed, str):
+            run.skipped.append({"sha": c["sha"], "subject": c["subject"], "reason": landed})
         else:
-            run.land_pick(info, tree)
+            run.land_pick(*landed)
     return True
 
 
@@ -528,7 +532,7 @@ def _drop(c: Mapping[str, Any]) -> list[str]:
     return [d["path"] for d in c.get("dropped", ())]
 
 
-def judge_one_by_one(run: Picks, todo: Sequence[dict[str, Any]]) -> None:
+def judge_one_by_one(run: Picks, todo: Sequence[Mapping[str, Any]]) -> None:
     """``one_by_one``; with free slots, the picks it judges next — the next commit on top of this one, passing
     first, as a gate queue assumes — are judged while the current one runs (``bisect.speculate``). The picks
     follow the real verdicts in the same order, so what lands, drops and waits is the one-slot outcome."""
@@ -553,7 +557,7 @@ def judge_one_by_one(run: Picks, todo: Sequence[dict[str, Any]]) -> None:
                      rehearse=lambda ask: one_by_one(before.rehearse(ask), todo))
 
 
-def one_by_one(run: Picks, todo: Sequence[dict[str, Any]]) -> None:
+def one_by_one(run: Picks, todo: Sequence[Mapping[str, Any]]) -> None:
     for c in todo:
         was = run.parked.get(c["sha"])
         if was is not None:  # known to fail alone: kept for a fix-up that follows, not judged again

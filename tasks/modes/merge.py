@@ -275,7 +275,9 @@ def bisect(run: Range, pending: Sequence[Commit]) -> tuple[int, Culprit | None]:
         return clean_upto, conflict
     if b.status == ranges.START_FAILS:
         raise StartFails(start_failure(run, failing.get(0, [])), list(pending))
-    return b.good, Culprit("checks", pending[b.culprit], b, failing.get(b.culprit + 1, []))
+    culprit = b.culprit
+    assert culprit is not None, "a bisection that is neither clean nor failing at its start names a culprit"
+    return b.good, Culprit("checks", pending[culprit], b, failing.get(culprit + 1, []))
 
 
 class StartFails(Exception):
@@ -610,7 +612,7 @@ def simulate(job: SliceRun, tip: str) -> Simulation:
     info = {c.sha: c for c in commits.first_parent(job.mirror, shas[-1], limit=len(shas))}
     held = landing.contained(job.fork, shas, tip, env=env)
     pending = [info[s] for s in shas[held:]]
-    rows = [{"sha": s, "subject": info[s].subject, "would": "held already"} for s in shas[:held]]
+    rows: list[dict[str, Any]] = [{"sha": s, "subject": info[s].subject, "would": "held already"} for s in shas[:held]]
     if pending and pending[0].parents and not commits.is_ancestor(job.fork, pending[0].parents[0], tip, env=env):
         rows += [{"sha": c.sha, "subject": c.subject, "would": "wait (an earlier commit is not merged)"}
                  for c in pending]

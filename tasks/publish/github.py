@@ -169,7 +169,9 @@ class GitHub:
         if login is None:
             return None
         with self._errors(f"list the issues {login} opened"):
-            return self._marked(self.repo.get_issues(state="all", creator=login), marker)
+            # PyGithub's annotation says NamedUser, but get_issues takes a login too (its docstring and its
+            # own isinstance(creator, str) branch): a login spares fetching the user
+            return self._marked(self.repo.get_issues(state="all", creator=login), marker)  # type: ignore[arg-type]
 
     def open_issue(self, title: str, body: str, labels: Sequence[str]) -> Issue:
         with self._errors("open the sync dashboard issue"):

@@ -32,8 +32,9 @@ class GitLab:
 
         self.secrets = (credential.token,)
         base = api.removesuffix("/api/v4")  # python-gitlab adds the API path itself
-        auth = {"job_token": credential.token} if credential.job else {"private_token": credential.token}
-        self.gl = gitlab.Gitlab(base, timeout=timeout, retry_transient_errors=True, **auth)
+        job, private = (credential.token, None) if credential.job else (None, credential.token)
+        self.gl = gitlab.Gitlab(base, timeout=timeout, retry_transient_errors=True, job_token=job,
+                                private_token=private)
         self.project = self.gl.projects.get(repository, lazy=True)
         self.repository = repository
         self.settle = SETTLE
@@ -93,16 +94,17 @@ class GitLab:
         self._put(c, f"label !{c.number}", data)
 
     def _user_ids(self, names: Sequence[str]) -> list[int]:
-        ids = []
+        ids: list[int] = []
         for name in (n.lstrip("@") for n in names):
             if name not in self._ids:
                 with self._errors(f"look up user {name}"):
                     users = self.gl.users.list(username=name, get_all=False)
                 self._ids[name] = users[0].id if users else None
-            if self._ids[name] is None:
+            uid = self._ids[name]
+            if uid is None:
                 raise ForkwaveFailure(f"publish: GitLab has no user {name!r}; check publish.reviewers, "
                                       "publish.conflict_reviewers and publish.assignees")
-            ids.append(self._ids[name])  # type: ignore[arg-type]
+            ids.append(uid)
         return ids
 
     def request_reviewers(self, c: Change, add: Sequence[str], remove: Sequence[str]) -> None:

@@ -129,7 +129,8 @@ def branches_of(cfg: Config) -> list[tuple[Config, str, tuple[str, ...] | None]]
         view = cfg.for_source(cfg.sources[0].name) if cfg.sources else cfg
         return [(view, view.fork.sync_branch, None)]
     shared = tuple(s.name for s in cfg.sources if not modes.mode_named(s.mode).own_branch)
-    out = [(cfg.for_source(shared[0]), cfg.fork.sync_branch, shared)] if shared else []
+    out: list[tuple[Config, str, tuple[str, ...] | None]] = \
+        [(cfg.for_source(shared[0]), cfg.fork.sync_branch, shared)] if shared else []
     return out + [(cfg.for_source(s.name), integration_branch(s), (s.name,))
                   for s in cfg.sources if modes.mode_named(s.mode).own_branch]
 

@@ -116,7 +116,7 @@ def parse_log(out: bytes, marker: bytes) -> list[Commit]:
             continue
         fields = [tokens[i][len(marker):]] + tokens[i + 1:i + LOG_FIELDS]
         i += LOG_FIELDS
-        paths = []
+        paths: list[str] = []
         while i < len(tokens) and not tokens[i].startswith(marker):
             tok = tokens[i][1:] if not paths and tokens[i].startswith(b"\n") else tokens[i]
             if tok:

@@ -13,12 +13,13 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
+from tasks.core.vocabulary import Base, Entry
 from tasks.repo import git
 from tasks.core.rewrite import Rewriter, blob_oid
 
-Entry = tuple[str, str] | None
-Triple = tuple[Entry | bool, Entry, Entry]
+Triple = tuple[Base, Entry, Entry]
 REGULAR = ("100644", "100755")
 MIN_SIMILARITY = 0.5
 MAX_PAIRS = 250_000  # similarity comparisons before scoring only pairs that share a rare line or a name
@@ -31,19 +32,19 @@ class Rewritten:
     blobs: dict[str, bytes] = field(default_factory=dict)  # rewritten content to store (import, merge)
 
 
-def _regular(entry: Entry | bool) -> bool:
-    return bool(entry) and entry[0] in REGULAR  # type: ignore[index]
+def _regular(entry: Base) -> TypeGuard[tuple[str, str]]:
+    return isinstance(entry, tuple) and entry[0] in REGULAR
 
 
 def apply_rewrites(repo: Path, env: dict[str, str], triples: Mapping[str, Triple], rewriter: Rewriter) -> Rewritten:
     """Rewrite upstream (and base) content of differing paths; drop paths that become identical."""
     todo = {p: t for p, t in triples.items() if rewriter.applies(p) and (_regular(t[1]) or _regular(t[0]))}
-    oids = {e[1] for t in todo.values() for e in (t[0], t[1]) if _regular(e)}  # type: ignore[index]
+    oids = {e[1] for t in todo.values() for e in (t[0], t[1]) if _regular(e)}
     contents = dict(git.read_blobs(repo, oids, env=env)) if oids else {}
     out = Rewritten(dict(triples))
     for path, (base, up, fork) in todo.items():
         new_up = _rewrite(path, up, contents, rewriter, out)
-        new_base = _rewrite(path, base, contents, rewriter, out) if base is not False else False
+        new_base: Base = _rewrite(path, base, contents, rewriter, out) if base is not False else False
         if up is not None and _regular(up) and (data := contents.get(up[1])) is not None:
             out.warnings += [f"rewrite {r} is not reversible on {path}: upstream already contains the target text"
                              for r in rewriter.irreversible(path, data)]
@@ -54,11 +55,11 @@ def apply_rewrites(repo: Path, env: dict[str, str], triples: Mapping[str, Triple
     return out
 
 
-def _rewrite(path: str, entry: Entry | bool, contents: Mapping[str, bytes | None], rewriter: Rewriter,
-             sink: Rewritten | None) -> Entry | bool:
+def _rewrite(path: str, entry: Entry, contents: Mapping[str, bytes | None], rewriter: Rewriter,
+             sink: Rewritten | None) -> Entry:
     if not _regular(entry):
         return entry
-    mode, oid = entry  # type: ignore[misc]
+    mode, oid = entry
     data = contents.get(oid)
     if data is None:
         return entry

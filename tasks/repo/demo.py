@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from tasks.repo.synth import Content, Executable, Symlink, check_out, commit_tree, init_repo
@@ -131,12 +132,20 @@ def upstream_v1() -> dict[str, Content]:
     return files
 
 
+def _text(files: Mapping[str, Content], path: str) -> str:
+    """A file of the demo's trees that is text (a symlink or bytes there is a mistake in this module)."""
+    content = files[path]
+    if not isinstance(content, str):
+        raise TypeError(f"demo: {path} is not a text file")
+    return content
+
+
 def upstream_main() -> dict[str, Content]:
     """v1 plus months of upstream work."""
     files = upstream_v1()
-    files["README.md"] += "\nNow with workflows.\n"
-    files["Dockerfile"] = files["Dockerfile"].replace("node:20", "node:22")  # type: ignore[union-attr]
-    files["docs/upgrade-guide.md"] += "\n## 0.31\n\nRun the new migrations.\n"  # type: ignore[operator]
+    files["README.md"] = _text(files, "README.md") + "\nNow with workflows.\n"
+    files["Dockerfile"] = _text(files, "Dockerfile").replace("node:20", "node:22")
+    files["docs/upgrade-guide.md"] = _text(files, "docs/upgrade-guide.md") + "\n## 0.31\n\nRun the new migrations.\n"
     files["docs/ai.md"] = "# AI\n\nAsk questions about your data.\n"
     del files["docs/import.md"]
     for m in SERVER_MODULES[:9]:
@@ -185,7 +194,7 @@ def fork_of(upstream: dict[str, Content]) -> dict[str, Content]:
     billing = "packages/acme-server/src/modules/billing/billing.service.js"
     files[billing] = rebrand(billing, _js("billing-service", "\n  // acme: audit log"))
     contacts = "packages/acme-server/src/modules/contacts/contacts.service.js"
-    files[contacts] = "// acme contacts-service, audited by Acme\n" + files[contacts].split("\n", 1)[1]  # type: ignore
+    files[contacts] = "// acme contacts-service, audited by Acme\n" + _text(files, contacts).split("\n", 1)[1]
     # renamed by the fork; upstream changes it, and the change must land at the new name
     old = "packages/acme-server/src/modules/calendar/calendar.service.js"
     files["packages/acme-server/src/modules/calendar/agenda.service.js"] = files.pop(old)

@@ -15,7 +15,7 @@ from typing import Any
 from tasks.config import Config, MapRule
 from tasks.core.classify import Bases, Bucketer, build_report
 from tasks.core.rewrite import rewriter
-from tasks.core.vocabulary import Entry
+from tasks.core.vocabulary import Base, Entry
 from tasks.errors import ForkwaveError
 from tasks.globs import globs
 from tasks.repo import content, git
@@ -172,7 +172,7 @@ def compute(cfg: Config, mirror: Path, upstream_sha: str, bases: Bases | None = 
 
 
 def collect_grouped(cfg: Config, repo: Path, upstream: str, fork: str, base_trees: Mapping[str, str], bases: Bases,
-                    env: dict[str, str]) -> dict[str, tuple[Entry | bool, Entry, Entry]]:
+                    env: dict[str, str]) -> dict[str, tuple[Base, Entry, Entry]]:
     """(base, upstream, fork) per differing path; each path's base is its wave's recorded one."""
     shas = list(base_trees)
     uf, *bf = git.diff_many(repo, [(upstream, fork), *((base_trees[s], fork) for s in shas)], env=env)
@@ -182,7 +182,7 @@ def collect_grouped(cfg: Config, repo: Path, upstream: str, fork: str, base_tree
     from tasks.core.plan import assign_wave  # plan imports drift's classes
 
     bucket_of = Bucketer(cfg)
-    out: dict[str, tuple[Entry | bool, Entry, Entry]] = {}
+    out: dict[str, tuple[Base, Entry, Entry]] = {}
     for c in uf:
         wave = assign_wave(c.path, bucket_of(c.path), cfg.waves) if bases.groups else None
         sha = bases.for_wave(wave)

@@ -495,7 +495,8 @@ def parse_name_log(out: bytes) -> list[tuple[str, tuple[str, ...]]]:
     [('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', ()), ('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', ('x y', 'z'))]
     """
     commits: list[tuple[str, tuple[str, ...]]] = []
-    sha, paths, first = None, [], False
+    sha, first = None, False
+    paths: list[str] = []
     for tok in out.split(b"\0"):
         if tok.startswith(b"\x01"):
             if sha:

@@ -262,7 +262,8 @@ def tree_hazards(tip: Mapping[str, tuple[str, str]], changes: Sequence[Change], 
     {'dist': 'symlink resolves outside the repository: dist -> z/z/z/z/s/../../../outside (through z/z/z/z/s)'}
     """
     blocked = dir_file_clashes(tip, changes)
-    live = {c.path: (c.mode, c.oid) if c.mode else None for c in changes if c.path not in blocked}
+    # a change without an oid (a mode always comes with one) has no target to read: unreadable, as a link
+    live = {c.path: (c.mode, c.oid or "") if c.mode else None for c in changes if c.path not in blocked}
     view = _TreeView(tip, live, links, deny)
     try:
         starts = [(p, True) for p, e in live.items() if e and e[0] == LINK]
@@ -328,6 +329,10 @@ def _under(ordered: Sequence[str], folder: str) -> list[str]:
 
 class _Tangled(Exception):
     """Resolving the links took more than ``MAX_STEPS``."""
+
+
+# a walk left for later: (parts so far, components to resolve, links followed, states chosen, links on the way)
+_Walk = tuple[list[str], list[str], int, dict[str, bool], list[str]]
 
 
 class _TreeView:
@@ -406,7 +411,7 @@ class _TreeView:
         """(problem, the changed paths that state needs, links followed after ``start``) for each
         combination of states under which the link at ``start`` resolves somewhere unsafe."""
         chosen = {start: as_changed} if start in self.forks else {}
-        stack = [(start.split("/")[:-1], [start.rsplit("/", 1)[-1]], 0, chosen, [])]
+        stack: list[_Walk] = [(start.split("/")[:-1], [start.rsplit("/", 1)[-1]], 0, chosen, [])]
         while stack:
             parts, todo, follows, chosen, via = stack.pop()
             problem, chosen = self._walk(parts, todo, follows, chosen, via, stack)
@@ -418,7 +423,7 @@ class _TreeView:
                     yield problem, needed, [v for v in via if v != start]
 
     def _walk(self, parts: list[str], todo: list[str], follows: int, chosen: dict[str, bool], via: list[str],
-              stack: list[Any]) -> tuple[str | None, dict[str, bool]]:
+              stack: list[_Walk]) -> tuple[str | None, dict[str, bool]]:
         """Resolve ``todo`` from ``parts`` (both changed in place); push the other state of each
         undecided fork met on the way. Returns the problem, or None (``parts`` is where it
         lands), and the states this resolution chose."""

@@ -57,6 +57,15 @@ def blocker(base: tuple[str, str] | None, up: tuple[str, str] | None, fork: tupl
     return None
 
 
+def _text(entry: tuple[str, str] | None, contents: Mapping[str, bytes | None]) -> bytes:
+    """A side's text (no side: empty) once ``blocker`` passed the path."""
+    if entry is None:
+        return b""
+    data = contents[entry[1]]
+    assert data is not None, "blocker() turns a path with a missing blob away"
+    return data
+
+
 def merge_mode(base: tuple[str, str] | None, up: tuple[str, str], fork: tuple[str, str]) -> str:
     """Upstream's mode if only upstream changed it, else the fork's."""
     return up[0] if base is not None and fork[0] == base[0] and up[0] != base[0] else fork[0]
@@ -95,15 +104,15 @@ def merge_paths(mirror: Path, fork_repo: Path, entries: Mapping[str, Mapping[str
             out[path] = Merge(path, False, reason=reason)
             continue
         assert up is not None and fork is not None
-        clean, text = merge_text(contents[base[1]] if base else b"", contents[fork[1]], contents[up[1]])
+        old, ours, theirs = _text(base, contents), _text(fork, contents), _text(up, contents)
+        clean, text = merge_text(old, ours, theirs)
         take = None
         if not clean and policy:
             from tasks.repo.policy import merge_favoring, take_for
 
             take = take_for(path, policy)
             if take:
-                clean, text = True, merge_favoring(contents[base[1]] if base else b"", contents[fork[1]],
-                                                   contents[up[1]], take)
+                clean, text = True, merge_favoring(old, ours, theirs, take)
         why = f"policy take: {take}" if take else ""
         if not clean and path in replay:
             found = resolutions.book(fork_repo).find(fork_repo, text)

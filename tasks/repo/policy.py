@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from tasks.repo.commits import TEXT_MODES, TreeMerge, _with_index
 
 FAVOR = {"upstream": "--theirs", "fork": "--ours", "regenerate": "--theirs"}
 REGENERATE = "policy take: regenerate: upstream's hunks taken; a check must rebuild this file"
+Side = tuple[str, str]   # a conflict stage: (mode, blob)
 
 
 def take_for(path: str, policy: Sequence[PolicyRule]) -> str | None:
@@ -42,6 +43,15 @@ def merge_favoring(base: bytes, ours: bytes, theirs: bytes, take: str) -> bytes:
     return proc.stdout
 
 
+def _text(side: Side | None, blobs: Mapping[str, bytes | None]) -> bytes:
+    """A stage's text (no base stage: empty); merge-tree wrote every stage's blob into ``repo``."""
+    if side is None:
+        return b""
+    data = blobs[side[1]]
+    assert data is not None, f"blob {side[1]} of a conflict stage is not in the repository"
+    return data
+
+
 def resolve(repo: Path, result: TreeMerge, policy: Sequence[PolicyRule], *,
             env: dict[str, str] | None = None) -> tuple[TreeMerge, tuple[tuple[str, str], ...]]:
     """``result`` with every conflicted text file a rule covers resolved; (the merge, (path, take) applied).
@@ -51,19 +61,19 @@ def resolve(repo: Path, result: TreeMerge, policy: Sequence[PolicyRule], *,
     """
     if result.clean or not policy:
         return result, ()
-    todo = {}
+    todo: dict[str, tuple[str, tuple[Side | None, Side, Side]]] = {}
     for c in result.conflicts:
         take = take_for(c.path, policy)
-        sides = (c.stage(1), c.stage(2), c.stage(3))
-        if take and sides[1] and sides[2] and all(s is None or s[0] in TEXT_MODES for s in sides):
-            todo[c.path] = (take, sides)
+        base, ours, theirs = c.stage(1), c.stage(2), c.stage(3)
+        if take and ours and theirs and all(s is None or s[0] in TEXT_MODES for s in (base, ours, theirs)):
+            todo[c.path] = (take, (base, ours, theirs))
     if not todo:
         return result, ()
     oids = {s[1] for _, sides in todo.values() for s in sides if s}
     blobs = dict(git.read_blobs(repo, oids, env=env or {}))
     info = b""
     for path, (take, (base, ours, theirs)) in sorted(todo.items()):
-        text = merge_favoring(blobs[base[1]] if base else b"", blobs[ours[1]], blobs[theirs[1]], take)
+        text = merge_favoring(_text(base, blobs), _text(ours, blobs), _text(theirs, blobs), take)
         oid = git.git(repo, "hash-object", "-w", "--stdin", input=text).decode().strip()
         info += f"{ours[0]} {oid}\t".encode() + path.encode("utf-8", "surrogateescape") + b"\0"
     tree = _with_index(repo, result.tree, info, env=env)

@@ -47,7 +47,9 @@ def normalise(text: bytes) -> tuple[str, bytes] | None:
     """
     out: list[bytes] = []
     digest = hashlib.sha1()
-    state, ours, theirs, hunks = "out", [], [], 0
+    ours: list[bytes] = []
+    theirs: list[bytes] = []
+    state, hunks = "out", 0
     for line in text.splitlines(keepends=True):
         bare = line.rstrip(b"\r\n")
         if state == "out" and _START.match(bare):
@@ -89,8 +91,9 @@ class Book:
         key, current = found
         variants = self.entries[key]
         if variant_of(current) in variants:
-            post = dict(git.read_blobs(fork, [variants[variant_of(current)][1]]))
-            return (key, next(iter(post.values()))) if None not in post.values() else None
+            oid = variants[variant_of(current)][1]
+            resolved = dict(git.read_blobs(fork, [oid])).get(oid)
+            return None if resolved is None else (key, resolved)
         blobs = dict(git.read_blobs(fork, {o for pair in variants.values() for o in pair}))
         for pre_oid, post_oid in variants.values():
             pre, post = blobs.get(pre_oid), blobs.get(post_oid)

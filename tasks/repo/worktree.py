@@ -48,7 +48,8 @@ def parse_worktrees(out: bytes) -> list[dict[str, str]]:
     >>> parse_worktrees(b"worktree /r\0HEAD abc\0branch refs/heads/main\0\0worktree /w\0HEAD def\0detached\0\0")
     [{'worktree': '/r', 'HEAD': 'abc', 'branch': 'refs/heads/main'}, {'worktree': '/w', 'HEAD': 'def', 'detached': ''}]
     """
-    trees, current = [], {}
+    trees: list[dict[str, str]] = []
+    current: dict[str, str] = {}
     for field in out.decode("utf-8", "surrogateescape").split("\0"):
         if not field:
             if current:

@@ -293,7 +293,7 @@ class Ledger:
                 self._db.execute("ROLLBACK")
             raise
 
-    def _tolerant(self, what: str, write: Callable[[sqlite3.Connection], None]) -> bool:
+    def _tolerant(self, what: str, write: Callable[[sqlite3.Connection], object]) -> bool:
         """A write the disk or the file refuses costs the record, never the run (the next run closes what is open)."""
         try:
             with self._write() as db:
@@ -461,13 +461,13 @@ class Ledger:
         finally:
             self._db.execute("COMMIT")
         keep = None if sources is None else set(sources)
-        runs = [Run(*h, syncs=tuple(s for s in syncs.get(h[0], ()) if keep is None or s.source in keep))
+        runs = [_run_of(h, tuple(s for s in syncs.get(h[0], ()) if keep is None or s.source in keep))
                 for h in heads]
         return [_with_live(r, self) for r in runs]
 
     def run(self, run: str) -> Run | None:
         head = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run = ?", (run,)).fetchone()
-        return None if head is None else Run(*head, syncs=tuple(self._syncs([run]).get(run, ())))
+        return None if head is None else _run_of(head, tuple(self._syncs([run]).get(run, ())))
 
     def _syncs(self, runs: Sequence[str]) -> dict[str, list[Sync]]:
         out: dict[str, list[Sync]] = {}
@@ -476,7 +476,7 @@ class Ledger:
                 "SELECT run, source, sync_type, status, started, ended, revision, adopted, deferred, conflicted, "
                 f"exported, waiting, unit, error, note FROM syncs WHERE run IN ({marks}) "
                 "ORDER BY started, source, sync_type", runs):
-            out.setdefault(row[0], []).append(Sync(*row[:7], Counts(*row[7:13]), *row[13:]))
+            out.setdefault(row[0], []).append(_sync_of(row))
         return out
 
     def last_success(self, source: str, sync_type: str) -> LastSuccess | None:
@@ -527,6 +527,18 @@ class Ledger:
 
 
 RUN_COLUMNS = "run, started, ended, pid, machine, origin, error, note, status, phase"   # Run's fields, in order
+
+
+def _run_of(head: Sequence[Any], syncs: tuple[Sync, ...]) -> Run:
+    """A ``runs`` row read with ``RUN_COLUMNS`` (``status`` is what the run recorded) and its syncs."""
+    run, started, ended, pid, machine, origin, error, note, recorded, phase = head
+    return Run(run, started, ended, pid, machine, origin, error, note, recorded, phase, syncs)
+
+
+def _sync_of(row: Sequence[Any]) -> Sync:
+    """A ``syncs`` row read by ``Ledger._syncs``: seven fields, six counts, then error and note."""
+    run, source, sync_type, status, started, ended, revision, *counts, error, note = row
+    return Sync(run, source, sync_type, status, started, ended, revision, Counts(*counts), error, note)
 
 
 def _ensure_run(db: sqlite3.Connection, run: str, now: str) -> sqlite3.Connection:

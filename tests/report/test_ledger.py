@@ -450,3 +450,26 @@ def test_the_run_summary_has_one_target_per_source_and_direction(tmp_path: Path)
         [run] = ledger.recent()
         assert {(s.sync_type, s.status) for s in run.syncs} == {("wave-a", "success"), ("wave-b", "failed"),
                                                                ("push", "success")}
+
+
+def test_every_column_of_a_run_and_its_sync_reads_back_into_its_field(ledger: Ledger, lock: Path) -> None:
+    """Rows become records by column name: a run's recorded status and phase, a sync's counts, error and note
+    each land in their own field (a shifted column would put one where another belongs)."""
+    ledger.begin("r1", lock=lock, pid=4242)
+    ledger.enter("r1", "wave a")
+    ledger.close_sync("r1", "oca_web", "wave-a", "partial", revision="b" * 40, error="1 slice failed",
+                      note="left for a person", counts=Counts(adopted=5, deferred=4, conflicted=3, exported=2,
+                                                              waiting=1, unit="commits"))
+    ledger.finish("r1", status="partial", error="work left", note="see the report")
+    for run in (ledger.recent()[0], ledger.run("r1")):
+        assert run is not None
+        assert (run.run, run.pid, run.origin, run.error, run.note) == ("r1", 4242, "ledger", "work left",
+                                                                        "see the report")
+        assert (run.recorded, run.phase, run.status) == ("partial", "wave a", "partial")
+        assert run.ended is not None and run.started < run.ended
+        (sync,) = run.syncs
+        assert (sync.run, sync.source, sync.sync_type, sync.status, sync.revision) == (
+            "r1", "oca_web", "wave-a", "partial", "b" * 40)
+        assert sync.counts == Counts(adopted=5, deferred=4, conflicted=3, exported=2, waiting=1, unit="commits")
+        assert (sync.error, sync.note) == ("1 slice failed", "left for a person")
+        assert sync.ended is not None and sync.started <= sync.ended
