@@ -13,7 +13,7 @@ the poisoned file deferred). Two parts:
    namespace), each with one slot; the check is ``sleep 8`` and a grep for the poison in
    ``forkwave/base:bookworm`` (loaded into the second engine before anything is timed).
 
-    python -m benchmarks.engines [--positions 4,7,15] [--sleep 8] [--model-only]
+    python -m benchmarks.engines [--positions 4,7,15 | --positions all] [--sleep 8] [--model-only]
 
 The poisoned file's position decides how often the second slot guesses right (part 1 prints each
 position's rounds): 4 is a good one, 7 the median, 15 the worst; every real run is printed, then
@@ -187,13 +187,16 @@ def real(positions: list[int], sleep: float) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--positions", default="4,7,15", help="comma-separated positions (0-15) of the poisoned file")
+    parser.add_argument("--positions", default="4,7,15",
+                        help="comma-separated positions (0-15) of the poisoned file, or 'all': the target is about "
+                             "a poisoned file wherever it lands, which 'all' measures (about an hour)")
     parser.add_argument("--sleep", type=float, default=8.0, help="seconds the check sleeps")
     parser.add_argument("--model-only", action="store_true")
     args = parser.parse_args()
     model()
     if not args.model_only:
-        real([int(p) for p in args.positions.split(",")], args.sleep)
+        positions = range(len(FILES)) if args.positions == "all" else [int(p) for p in args.positions.split(",")]
+        real(list(positions), args.sleep)
 
 
 if __name__ == "__main__":
