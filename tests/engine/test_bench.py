@@ -87,8 +87,11 @@ def test_ctrl_c_stops_every_candidate_judged_beside_the_slice(tmp_path: Path) ->
     config = (ws / "forkwave.yaml").read_text().replace(
         "sleep 0.3; ! grep -rq POISON pkg", f"sleep 60 & echo $! > {pids}/$$; wait; ! grep -rq POISON pkg")
     (ws / "forkwave.yaml").write_text(config)
+    # Ctrl-C as a terminal sends it: a shell that started the tests in the background ignores SIGINT, and a
+    # Python started with SIGINT ignored never raises KeyboardInterrupt, so the child gets the default back
     proc = subprocess.Popen([sys.executable, "-m", "doit", "-f", str(DODO), "-d", str(ws)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:  # the baseline and the first candidate
         time.sleep(0.1)
