@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
-import weakref
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -43,8 +42,6 @@ class Bench:
         self.jobs: dict[Hashable, Any] = {}        # candidate -> its judging (``tasks.engine.validate``'s jobs)
         self.numbers = itertools.count(1)          # ahead-<k>: where a judging ahead keeps its logs
 
-        _LIVE.add(self)
-
     def submit(self, work: Callable[[int], T], cancel: threading.Event | None = None) -> Future[T]:
         """Run ``work(slot)`` on a free worker with a worktree slot of its own; ``cancel`` is what stops its
         checks (``close(abort=True)`` sets it)."""
@@ -63,28 +60,9 @@ class Bench:
         """Wait for what runs (a cancelled candidate stops at once) and drop what never started; ``abort`` (the
         run is stopping: Ctrl-C, an error) stops everything that runs, the baseline too."""
         if abort:
-            self.abort()
+            for cancel in self._cancels:
+                cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        _LIVE.discard(self)
-
-    def abort(self) -> None:
-        """Stop every check judged on the bench (each polls its cancel flag)."""
-        for cancel in list(self._cancels):
-            cancel.set()
-
-
-# A bench not closed when the interpreter exits (an interrupt that left by a path without ``close``) would
-# keep it waiting for its checks: the executor joins its workers at exit. threading's own exit hooks run
-# newest first, so this one, registered after concurrent.futures', stops the checks before that join.
-_LIVE: weakref.WeakSet[Bench] = weakref.WeakSet()
-
-
-def _abort_live() -> None:
-    for bench in list(_LIVE):
-        bench.abort()
-
-
-getattr(threading, "_register_atexit")(_abort_live)
 
 
 def make(runner: Runner | None, kinds: Iterable[str]) -> Bench | None:

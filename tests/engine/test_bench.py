@@ -111,27 +111,3 @@ def alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
-
-
-def test_an_interpreter_leaving_without_closing_its_bench_stops_the_checks_on_it(tmp_path: Path) -> None:
-    """Whatever path an interrupt takes out, exiting never waits for a check still judged on a bench."""
-    pid_file = tmp_path / "pid"
-    script = f"""
-import subprocess, sys, threading, time
-from pathlib import Path
-from checks.host import run_group
-from tasks.engine.bench import Bench
-bench = Bench(2)
-cancel = threading.Event()
-bench.submit(lambda slot: run_group(["sh", "-c", "echo $$ > {pid_file}; sleep 60"], Path("."), {{}}, 600,
-                                     subprocess.DEVNULL, subprocess.DEVNULL, cancel), cancel)
-while not Path("{pid_file}").exists():
-    time.sleep(0.05)
-raise KeyboardInterrupt   # leaves without bench.close()
-"""
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                          env={"PYTHONPATH": str(DODO.parent), "PATH": "/usr/bin:/bin"})
-    assert "KeyboardInterrupt" in proc.stderr, proc.stderr
-    assert time.monotonic() - started < 20
-    assert not alive(int(pid_file.read_text()))
